@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: MIT */
+/* The bus plumbing every service shares: ZeroMQ sockets (czmq) made from
+ * endpoint strings, CURVE security from the config, and typed send and
+ * receive of protobuf messages inside the envelope (proto/envelope.proto).
+ * A receive rejects wrong versions, unknown types, truncated or garbage
+ * bytes with a rate-limited log line and a counter; it never crashes.
+ * bus_client_t adds request/reply with a timeout and retries (the "lazy
+ * pirate" pattern) so a caller never hangs on a dead service. */
+#ifndef VR_BUS_H
+#define VR_BUS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msgtype.h"
+
+/* Largest message a socket accepts; a peer sending more is disconnected
+ * by libzmq before we see a byte of it. */
+enum { BUS_MAX_MSG_SIZE = 16 * 1024 * 1024 };
+
+/* CURVE settings, as read from each service's "curve" config section.
+ * With 'cert' unset (the local default) every socket is plain. */
+struct bus_curve_cfg {
+    char *cert;     /* own certificate (czmq zcert file; the secret key is
+                     * read from '<cert>_secret') */
+    char *allowed;  /* directory of client public certificates that a
+                     * server accepts; "*" accepts any CURVE client */
+    char *servers;  /* directory of server public certificates, one per
+                     * role, named '<role>.key' (e.g. "broker.key") */
+};
+
+/* Counters a bus keeps; all are monotonic. */
+struct bus_counters {
+    uint64_t tx;                /* messages sent */
+    uint64_t tx_failed;         /* sends that failed (no peer, full) */
+    uint64_t rx;                /* messages received and accepted */
+    uint64_t rx_bad_frames;     /* wrong number of frames, wrong topic */
+    uint64_t rx_garbage;        /* envelope did not decode */
+    uint64_t rx_bad_version;    /* envelope schema version not ours */
+    uint64_t rx_unknown_type;   /* type not in the registry */
+    uint64_t rx_bad_body;       /* body did not decode as its type */
+    uint64_t req_timeouts;      /* requests that got no reply in time */
+    uint64_t req_retries;       /* requests re-sent on a new socket */
+    uint64_t req_errors;        /* requests answered with an Error */
+};
+
+/* A received message.  'body' is owned by the struct: free it with
+ * bus_msg_clear(). */
+typedef struct bus_msg {
+    int type;                   /* Vr__MsgType */
+    char topic[32];             /* pub/sub topic, "" on other sockets */
+    char sender[64];            /* envelope's sender id */
+    uint64_t seq;               /* envelope's sequence number */
+    uint64_t time_us;           /* envelope's timestamp */
+    ProtobufCMessage *body;     /* decoded body, NULL after a failure */
+    int error;                  /* Vr__ErrorCode on failure, else 0 */
+    char error_text[200];       /* why it failed */
+} bus_msg_t;
+
+typedef struct bus bus_t;
+
+/* Creates a bus for one process.  'sender' (copied) names it in every
+ * envelope.  When 'curve' names a cert, loads it (and starts czmq's zauth
+ * with 'curve->allowed' if set); returns NULL with the reason logged if a
+ * key cannot be read.  The caller owns the result. */
+bus_t *bus_new(const char *sender, const struct bus_curve_cfg *curve);
+
+/* Destroys '*self_p' if not NULL, then sets it to NULL.  Sockets made with
+ * bus_bind()/bus_connect() are the caller's and must be destroyed first. */
+void bus_destroy(bus_t **self_p);
+
+/* True when CURVE is on. */
+bool bus_curve_on(const bus_t *self);
+
+/* Returns the sender id given to bus_new(). */
+const char *bus_sender(const bus_t *self);
+
+/* Creates a socket of ZeroMQ 'type' (ZMQ_REP, ZMQ_PUB, ZMQ_SUB...) and
+ * binds it to 'endpoint' (one or more, comma-separated).  With CURVE on it
+ * is a CURVE server.  Returns NULL with the reason logged on failure.  The
+ * caller owns the socket (zsock_destroy()).  zsock_endpoint() gives the
+ * last bound endpoint, with the port a "tcp://127.0.0.1:*" got. */
+zsock_t *bus_bind(bus_t *self, int type, const char *endpoint);
+
+/* Creates a socket of 'type' and connects it to 'endpoint' (one or more,
+ * comma-separated), a server of role 'server_role' (e.g. "broker", used to
+ * find its public key when CURVE is on).  Returns NULL with the reason
+ * logged on failure.  The caller owns the socket. */
+zsock_t *bus_connect(bus_t *self, int type, const char *endpoint,
+                     const char *server_role);
+
+/* Subscribes SUB socket 'sock' to every message type whose topic starts
+ * with 'prefix' ("" for all). */
+void bus_subscribe(zsock_t *sock, const char *prefix);
+
+/* Sends 'body', which must be the message registered for 'type', inside a
+ * new envelope.  On a PUB socket the type's topic goes first.  Returns 0,
+ * or -1 (counted; logged, rate-limited) if the message could not be
+ * queued.  Never blocks: a full queue is a failure. */
+int bus_send(bus_t *self, zsock_t *sock, int type,
+             const ProtobufCMessage *body);
+
+/* Sends an Error reply with 'code' and a printf-style message. */
+int bus_send_error(bus_t *self, zsock_t *sock, int code, int request_type,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Receives one message from 'sock' (blocking; poll first to avoid it) and
+ * decodes it into '*msg'.  Returns 0 when the message was accepted; -1 when
+ * it was rejected (logged, rate-limited, and counted), with 'msg->error'
+ * and 'msg->error_text' saying why, or when the receive itself was
+ * interrupted ('msg->error' is ERR_INTERNAL).  A REP socket must still be
+ * answered after a rejection; bus_send_error() does that. */
+int bus_recv(bus_t *self, zsock_t *sock, bus_msg_t *msg);
+
+/* Decodes one envelope of 'size' bytes at 'data' into '*msg', checking
+ * version, type and body.  Returns 0 or -1 as bus_recv() does (counted,
+ * not logged).  Exposed for tests and fuzzing. */
+int bus_decode(bus_t *self, const uint8_t *data, size_t size,
+               bus_msg_t *msg);
+
+/* Encodes 'body' of 'type' in a new envelope (next sequence number, now as
+ * the timestamp).  Returns 0 with a malloc'd buffer in '*data_p' (the
+ * caller frees it) and its size in '*size_p', or -1 (logged) if 'body' is
+ * not the message registered for 'type'. */
+int bus_encode(bus_t *self, int type, const ProtobufCMessage *body,
+               uint8_t **data_p, size_t *size_p);
+
+/* Frees 'msg->body' and resets '*msg'. */
+void bus_msg_clear(bus_msg_t *msg);
+
+/* Returns the bus's counters (borrowed, valid while the bus lives). */
+const struct bus_counters *bus_counters(const bus_t *self);
+
+/* Appends the bus counters to a StatusReply under "bus_" names.  The
+ * appended Counters are owned by 'reply' and freed by
+ * bus_status_reply_free(). */
+void bus_counters_to_status(const bus_t *self, Vr__StatusReply *reply);
+
+/* Frees the counters and info arrays of a StatusReply that was built with
+ * heap-allocated repeated fields (not the reply itself). */
+void bus_status_reply_free(Vr__StatusReply *reply);
+
+/* Appends a counter (name copied) to 'reply'. */
+void bus_status_add_counter(Vr__StatusReply *reply, const char *name,
+                            uint64_t value, bool gauge);
+
+/* Appends an info key/value (both copied) to 'reply'. */
+void bus_status_add_info(Vr__StatusReply *reply, const char *key,
+                         const char *value);
+
+/* A request/reply client with timeouts and retries. */
+typedef struct bus_client bus_client_t;
+
+/* Creates a client for the server of 'server_role' at 'endpoint'; each
+ * request waits 'timeout_ms' for a reply and is tried 'tries' times in all
+ * (on a new socket each time).  Connecting is lazy, so this succeeds even
+ * when the server is down.  The caller owns the result. */
+bus_client_t *bus_client_new(bus_t *bus, const char *endpoint,
+                             const char *server_role, int timeout_ms,
+                             int tries);
+
+/* Destroys '*self_p' if not NULL, then sets it to NULL. */
+void bus_client_destroy(bus_client_t **self_p);
+
+/* Returns the endpoint the client talks to (borrowed). */
+const char *bus_client_endpoint(const bus_client_t *self);
+
+/* Sends 'req' of 'type' and waits for a reply of type 'expect'.  Returns 0
+ * with the reply in '*reply' (free with bus_msg_clear()).  Returns -1 with
+ * 'reply->error' and 'reply->error_text' set when the server answered with
+ * an Error (its code and message), when no reply came after every try
+ * (ERR_TIMEOUT), or when the reply was malformed or of another type. */
+int bus_client_call(bus_client_t *self, int type, const ProtobufCMessage *req,
+                    int expect, bus_msg_t *reply);
+
+#endif /* VR_BUS_H */

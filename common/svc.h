@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/* The runtime every service shares: command line (-c FILE, -v, -q,
+ * --help, --help-config), config loading (exit code 2 on a bad file),
+ * logging, the bus, the control (REP) socket that answers StatusRequest
+ * for every service, a czmq zloop reactor for the service's own sockets
+ * and timers, and a clean exit on SIGINT/SIGTERM (taken through a
+ * signalfd, so no handler runs inside library code). */
+#ifndef VR_SVC_H
+#define VR_SVC_H
+
+#include <czmq.h>
+#include <stddef.h>
+
+#include "bus.h"
+#include "cfg.h"
+
+/* Exit codes shared by every program. */
+enum {
+    SVC_EXIT_OK = 0,
+    SVC_EXIT_FAIL = 1,          /* could not start or run */
+    SVC_EXIT_CONFIG = 2,        /* bad command line or config file */
+};
+
+/* Config keys every service has, embedded as 'common' in its config. */
+struct svc_common_cfg {
+    char *id;                   /* instance id on the bus */
+    char *log_level;            /* error, warn, info, debug */
+    char *control;              /* endpoint the control REP socket binds */
+    struct bus_curve_cfg curve; /* CURVE keys; off when curve.cert unset */
+};
+
+/* Table rows for struct svc_common_cfg inside config struct T, whose
+ * control socket binds 'CONTROL' by default. */
+#define SVC_CFG_COMMON_KEYS(T, CONTROL)                                    \
+    CFG_KEY_STR("id", T, common.id, NULL,                                  \
+                "instance id on the bus (default: the role name)"),        \
+    CFG_KEY_STR("log.level", T, common.log_level, "info",                  \
+                "error, warn, info or debug (-v/-q on the command line)"), \
+    CFG_KEY_STR("bus.control", T, common.control, CONTROL,                 \
+                "endpoint the control (REP) socket binds"),                \
+    CFG_KEY_STR("curve.cert", T, common.curve.cert, NULL,                  \
+                "own certificate; setting it turns CURVE on"),             \
+    CFG_KEY_STR("curve.allowed", T, common.curve.allowed, NULL,            \
+                "directory of client public certificates ('*': any)"),     \
+    CFG_KEY_STR("curve.servers", T, common.curve.servers, NULL,            \
+                "directory of server public certificates, <role>.key")
+
+/* What a service is. */
+struct svc_def {
+    const char *name;           /* "vreserve-broker": logs, status */
+    const char *role;           /* "broker": default id, CURVE key name */
+    const char *summary;        /* one line for --help */
+    const struct cfg_key *keys; /* whole config table */
+    size_t common_offset;       /* offsetof(config struct, common) */
+};
+
+typedef struct svc svc_t;
+
+/* Handles one request on the control socket; 'req' is accepted and is not
+ * a StatusRequest.  Must send exactly one reply on svc_control() and
+ * return 0, or return -1 without replying for a type it does not take
+ * (the runtime answers ERR_UNKNOWN_TYPE). */
+typedef int svc_request_fn(svc_t *svc, bus_msg_t *req, void *arg);
+
+/* Adds the service's own state, counters and info to a status reply
+ * (bus_status_add_counter(), bus_status_add_info()). */
+typedef void svc_status_fn(svc_t *svc, Vr__StatusReply *reply, void *arg);
+
+/* Called when 'sock' is readable; returning -1 stops the service. */
+typedef int svc_reader_fn(svc_t *svc, zsock_t *sock, void *arg);
+
+/* Called every period; returning -1 stops the service. */
+typedef int svc_timer_fn(svc_t *svc, void *arg);
+
+/* Parses 'argv' (-c FILE, -v, -q, --help, --help-config, --check,
+ * --version), loads the config into '*cfg' (laid out as def->keys
+ * says), starts logging and the bus, and binds the control socket.
+ * Returns the service, or NULL with '*exit_code' set: SVC_EXIT_OK after
+ * --help or a passed --check, SVC_EXIT_CONFIG for a bad command line or config (the reason
+ * printed as 'file:line:col: what'), SVC_EXIT_FAIL otherwise.  The config
+ * stays the caller's; svc_destroy() frees what cfg_load() put in it. */
+svc_t *svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
+               int *exit_code);
+
+/* Closes every socket the runtime made and frees '*self_p' and the
+ * config's contents; sets '*self_p' to NULL.  Sockets added with
+ * svc_add_reader() are the caller's. */
+void svc_destroy(svc_t **self_p);
+
+/* Sets the request and status handlers for the control socket. */
+void svc_on_request(svc_t *self, svc_request_fn *request,
+                    svc_status_fn *status, void *arg);
+
+/* Calls 'fn' whenever 'sock' is readable. */
+int svc_add_reader(svc_t *self, zsock_t *sock, svc_reader_fn *fn, void *arg);
+
+/* Calls 'fn' every 'period_ms' milliseconds. */
+int svc_add_timer(svc_t *self, unsigned period_ms, svc_timer_fn *fn,
+                  void *arg);
+
+/* A reader that receives one message and drops it: the bus counts and
+ * logs what is malformed.  For sockets a service does not act on yet. */
+svc_reader_fn svc_reader_discard;
+
+/* Runs until SIGINT or SIGTERM (or a handler returns -1).  Returns
+ * SVC_EXIT_OK after a signal, SVC_EXIT_FAIL if a handler stopped it or the
+ * reactor broke. */
+int svc_run(svc_t *self);
+
+/* Sets the state shown by status ("running", "reconciling"...; copied). */
+void svc_set_state(svc_t *self, const char *state);
+
+bus_t *svc_bus(svc_t *self);
+zsock_t *svc_control(svc_t *self);
+const char *svc_id(const svc_t *self);
+const struct svc_def *svc_def(const svc_t *self);
+
+/* The config file given with -c, or NULL. */
+const char *svc_config_path(const svc_t *self);
+
+#endif /* VR_SVC_H */

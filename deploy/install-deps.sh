@@ -1,0 +1,38 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Installs every Debian package that the build, the tests, the demo and the
+# benchmarks need.  Idempotent: packages already present are skipped without
+# touching the network.  Quiet unless something fails.
+set -eu
+
+PKGS="
+build-essential cmake pkg-config
+libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
+libpcap-dev libyaml-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev
+libjson-c-dev
+iproute2 iperf3 iputils-ping ethtool procps
+python3 jq gnuplot-nox graphviz
+"
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install-deps: must run as root (apt-get)" >&2
+    exit 1
+fi
+
+missing=""
+for p in $PKGS; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing="$missing $p"
+    fi
+done
+[ -z "$missing" ] && exit 0
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { apt-get update -q && apt-get install -y -q --no-install-recommends $missing; } \
+        >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "install-deps: failed to install:$missing" >&2
+    exit 1
+fi

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: MIT
+# Shared helpers for the integration tests (sourced, bash).  Every process a
+# test starts is recorded by PID and ended on exit, whatever the outcome;
+# the scratch directory goes with it.
+
+set -euo pipefail
+
+: "${VR_BUILD_DIR:?set by ctest}"
+: "${VR_SRC_DIR:?set by ctest}"
+BIN="$VR_BUILD_DIR/bin"
+VR_PIDS=()
+T=$(mktemp -d "/tmp/vr-test.XXXXXX")
+
+vr_cleanup() {
+    local rc=$?
+    for pid in "${VR_PIDS[@]}"; do
+        kill -TERM "$pid" 2>/dev/null || true
+    done
+    for pid in "${VR_PIDS[@]}"; do
+        for _ in $(seq 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    if [ "$rc" -ne 0 ]; then
+        echo "--- test failed (rc=$rc); logs:" >&2
+        for f in "$T"/*.log; do
+            [ -e "$f" ] || continue
+            echo "--- $f" >&2
+            tail -n 30 "$f" >&2
+        done
+    fi
+    rm -rf "$T"
+    exit "$rc"
+}
+trap vr_cleanup EXIT
+trap 'exit 130' INT TERM
+
+fail() {
+    echo "FAIL: $*" >&2
+    exit 1
+}
+
+# vr_start NAME BINARY [ARGS...]: starts BINARY in the background, logging
+# to $T/NAME.log, and records its PID in VR_PIDS and in $T/NAME.pid.
+vr_start() {
+    local name=$1
+    shift
+    "$@" >"$T/$name.log" 2>&1 &
+    local pid=$!
+    VR_PIDS+=("$pid")
+    echo "$pid" >"$T/$name.pid"
+}
+
+# vr_stop NAME: SIGTERM, then waits up to 10 s for the process; sets
+# VR_RC to its exit code (124 if it did not exit in time).  Not to be
+# called in a subshell, which cannot wait for our children.
+vr_stop() {
+    local pid
+    pid=$(cat "$T/$1.pid")
+    kill -TERM "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        VR_RC=124
+        return
+    fi
+    VR_RC=0
+    wait "$pid" || VR_RC=$?
+}
+
+# vr_until SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
+vr_until() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$SECONDS" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# json_get FILE EXPR: evaluates a Python expression over the JSON in FILE
+# (bound to 'j') and prints the result.
+json_get() {
+    python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+# The five services by role, and their binaries.
+VR_ROLES=(agent aggregator planner broker adapter)
+declare -A VR_BINARY=([agent]=vnet-agent [aggregator]=vttif-aggregator
+    [planner]=vadapt-planner [broker]=vreserve-broker [adapter]=odin-adapter)
+
+# vr_start_services: starts every service with its config $T/<role>.yaml.
+vr_start_services() {
+    local role
+    for role in "${VR_ROLES[@]}"; do
+        vr_start "$role" "$BIN/${VR_BINARY[$role]}" -c "$T/$role.yaml"
+    done
+}
+
+# vr_stop_services [ROLE...]: SIGTERMs the services (all by default) and
+# fails unless each exits 0.
+vr_stop_services() {
+    local role
+    for role in "${@:-${VR_ROLES[@]}}"; do
+        vr_stop "$role"
+        [ "$VR_RC" = 0 ] || fail "$role exited $VR_RC on SIGTERM"
+    done
+}

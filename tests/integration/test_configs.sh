@@ -1,0 +1,42 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# deploy/config/*.yaml list every key with its default: they match each
+# program's --help-config, and each service accepts its file (--check).
+# A mistyped key, a bad value and broken YAML give file:line:col and exit 2.
+source "$(dirname "$0")/lib.sh"
+
+CONF="$VR_SRC_DIR/deploy/config"
+for p in vnet-agent vttif-aggregator vadapt-planner vreserve-broker \
+         odin-adapter vnetctl; do
+    tail -n +4 "$CONF/$p.yaml" | diff -u - <("$BIN/$p" --help-config) \
+        || fail "$CONF/$p.yaml is out of step with $p --help-config"
+done
+for p in vnet-agent vttif-aggregator vadapt-planner vreserve-broker \
+         odin-adapter; do
+    "$BIN/$p" -c "$CONF/$p.yaml" --check >/dev/null \
+        || fail "$p rejects its own deploy config"
+
+    printf 'bus:\n  contrl: "tcp://127.0.0.1:1"\n' >"$T/typo.yaml"
+    rc=0
+    "$BIN/$p" -c "$T/typo.yaml" --check 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] || fail "$p: typo gave exit $rc"
+    grep -q "typo.yaml:2:3: unknown key 'bus.contrl'" "$T/err" \
+        || fail "$p: typo message: $(cat "$T/err")"
+
+    printf 'log:\n  level: [1, 2]\n' >"$T/kind.yaml"
+    rc=0
+    "$BIN/$p" -c "$T/kind.yaml" --check 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] || fail "$p: wrong kind gave exit $rc"
+    grep -q "kind.yaml:2:10:" "$T/err" || fail "$p: kind message: $(cat "$T/err")"
+
+    printf 'bus:\n  control: "x\n' >"$T/broken.yaml"
+    rc=0
+    "$BIN/$p" -c "$T/broken.yaml" --check 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] || fail "$p: broken YAML gave exit $rc"
+    grep -q "broken.yaml:[0-9]*:[0-9]*: syntax error" "$T/err" \
+        || fail "$p: syntax message: $(cat "$T/err")"
+done
+rc=0
+"$BIN/vnetctl" -c "$T/typo.yaml" status 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "unknown key" "$T/err" || fail "vnetctl typo: exit $rc"
+echo "1 passed, 0 failed"

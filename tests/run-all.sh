@@ -1,0 +1,30 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Runs every test, as root on Debian 12: installs the packages, builds a
+# normal tree (build/) and an ASan+UBSan tree (build-asan/), warnings as
+# errors, and runs the whole ctest suite in both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS=$(nproc)
+
+./deploy/install-deps.sh
+
+build() {
+    local dir=$1
+    shift
+    cmake -S . -B "$dir" -DVR_WERROR=ON "$@" >/dev/null
+    cmake --build "$dir" -j "$JOBS" -- --no-print-directory >/dev/null
+}
+
+echo "== build (RelWithDebInfo)"
+build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+echo "== build (ASan+UBSan)"
+build build-asan -DCMAKE_BUILD_TYPE=Debug -DVR_SANITIZE=ON
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+echo "== tests (RelWithDebInfo)"
+(cd build && ctest --output-on-failure --timeout 300)
+echo "== tests (ASan+UBSan)"
+(cd build-asan && ctest --output-on-failure --timeout 300)

@@ -1,0 +1,522 @@
+/* SPDX-License-Identifier: MIT */
+/* common/bus: the envelope round trip and every rejection path, req/rep
+ * and pub/sub over tcp://127.0.0.1, a request against a dead server, and
+ * CURVE (an allowed client is answered, an unknown key is not, and the
+ * server logs the denial). */
+#undef NDEBUG
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus.h"
+#include "garbage.h"
+#include "log.h"
+#include "vtime.h"
+
+/* ------------------------------------------------------------------ */
+/* A REP server in its own thread, with its own bus. */
+
+struct server_args {
+    struct bus_curve_cfg curve; /* CURVE settings, or all NULL */
+    char endpoint[128];         /* out: where it is bound */
+};
+
+static void
+s_server(zsock_t *pipe, void *varg)
+{
+    struct server_args *args = varg;
+    bus_t *bus = bus_new("test-server", &args->curve);
+    assert(bus);
+    zsock_t *rep = bus_bind(bus, ZMQ_REP, "tcp://127.0.0.1:*");
+    assert(rep);
+    snprintf(args->endpoint, sizeof args->endpoint, "%s",
+             zsock_endpoint(rep));
+    zsock_signal(pipe, 0);
+
+    zpoller_t *poller = zpoller_new(pipe, rep, NULL);
+    for (;;) {
+        zsock_t *which = zpoller_wait(poller, -1);
+        if (which == pipe || !which) {
+            break;              /* $TERM from zactor_destroy */
+        }
+        bus_msg_t req;
+        if (bus_recv(bus, rep, &req) != 0) {
+            bus_send_error(bus, rep, req.error, req.type, "%s",
+                           req.error_text);
+            continue;
+        }
+        if (req.type == VR__MSG_TYPE__MSG_STATUS_REQUEST) {
+            Vr__StatusReply reply = VR__STATUS_REPLY__INIT;
+            reply.service = "test";
+            reply.id = "srv";
+            reply.state = "fine";
+            bus_status_add_counter(&reply, "answers", 1, false);
+            bus_send(bus, rep, VR__MSG_TYPE__MSG_STATUS_REPLY, &reply.base);
+            bus_status_reply_free(&reply);
+        } else {
+            bus_send_error(bus, rep, VR__ERROR_CODE__ERR_NOT_FOUND, req.type,
+                           "no such thing");
+        }
+        bus_msg_clear(&req);
+    }
+    zpoller_destroy(&poller);
+    zsock_destroy(&rep);
+    bus_destroy(&bus);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+test_envelope_roundtrip(void)
+{
+    bus_t *bus = bus_new("agent/h1", NULL);
+    assert(bus);
+    assert(!bus_curve_on(bus));
+
+    Vr__MatrixEntry e1 = VR__MATRIX_ENTRY__INIT, e2 = VR__MATRIX_ENTRY__INIT;
+    e1.src_mac = 0x020000000001;
+    e1.dst_mac = 0x020000000002;
+    e1.bytes = 123456789;
+    e1.frames = 1000;
+    e2.src_mac = 0x020000000002;
+    e2.dst_mac = 0x020000000001;
+    e2.bytes = 42;
+    Vr__MatrixEntry *entries[] = { &e1, &e2 };
+    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    m.agent_id = "h1";
+    m.boot_id = 77;
+    m.period_us = 100000;
+    m.entries = entries;
+    m.n_entries = 2;
+
+    uint64_t before = vtime_now_us();
+    uint8_t *data;
+    size_t size;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base, &data,
+                      &size) == 0);
+    bus_msg_t msg = { 0 };
+    assert(bus_decode(bus, data, size, &msg) == 0);
+    assert(msg.type == VR__MSG_TYPE__MSG_LOCAL_MATRIX);
+    assert(!strcmp(msg.sender, "agent/h1"));
+    assert(msg.seq == 1);
+    assert(msg.time_us >= before && msg.time_us <= vtime_now_us());
+    Vr__LocalMatrix *got = (Vr__LocalMatrix *) msg.body;
+    assert(got->base.descriptor == &vr__local_matrix__descriptor);
+    assert(!strcmp(got->agent_id, "h1") && got->boot_id == 77);
+    assert(got->n_entries == 2);
+    assert(got->entries[0]->src_mac == 0x020000000001);
+    assert(got->entries[0]->bytes == 123456789);
+    assert(got->entries[1]->bytes == 42);
+    bus_msg_clear(&msg);
+    free(data);
+
+    /* Sequence numbers count up per bus. */
+    Vr__StatusRequest sreq = VR__STATUS_REQUEST__INIT;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_STATUS_REQUEST, &sreq.base,
+                      &data, &size) == 0);
+    assert(bus_decode(bus, data, size, &msg) == 0);
+    assert(msg.seq == 2);
+    bus_msg_clear(&msg);
+    free(data);
+
+    /* A body that is not the type's message is refused at encode. */
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_TOPOLOGY, &sreq.base, &data,
+                      &size) == -1);
+    assert(bus_counters(bus)->rx == 0);     /* decode alone does not count */
+    bus_destroy(&bus);
+    assert(bus == NULL);
+}
+
+static void
+test_rejections(void)
+{
+    bus_t *bus = bus_new("test", NULL);
+    const struct bus_counters *c = bus_counters(bus);
+    bus_msg_t msg = { 0 };
+    size_t size;
+
+    /* Wrong schema version. */
+    uint8_t *buf = garbage_envelope(2, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                                  NULL, 0, &size);
+    assert(bus_decode(bus, buf, size, &msg) == -1);
+    assert(msg.error == VR__ERROR_CODE__ERR_BAD_VERSION);
+    assert(strstr(msg.error_text, "schema version 2"));
+    assert(c->rx_bad_version == 1);
+    /* The sender is kept printable for the log line. */
+    assert(!strchr(msg.sender, '\n') && !strchr(msg.sender, '\x1b'));
+    bus_msg_clear(&msg);
+    free(buf);
+
+    /* An empty buffer is an envelope of version 0. */
+    assert(bus_decode(bus, (const uint8_t *) "", 0, &msg) == -1);
+    assert(msg.error == VR__ERROR_CODE__ERR_BAD_VERSION);
+    bus_msg_clear(&msg);
+
+    /* Unknown type. */
+    buf = garbage_envelope(1, 9999, NULL, 0, &size);
+    assert(bus_decode(bus, buf, size, &msg) == -1);
+    assert(msg.error == VR__ERROR_CODE__ERR_UNKNOWN_TYPE);
+    assert(strstr(msg.error_text, "9999"));
+    assert(c->rx_unknown_type == 1);
+    bus_msg_clear(&msg);
+    free(buf);
+
+    /* A body that does not decode as its type. */
+    static const uint8_t junk[] = { 0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f };
+    buf = garbage_envelope(1, VR__MSG_TYPE__MSG_LOCAL_MATRIX, junk,
+                         sizeof junk, &size);
+    assert(bus_decode(bus, buf, size, &msg) == -1);
+    assert(msg.error == VR__ERROR_CODE__ERR_BAD_REQUEST);
+    assert(strstr(msg.error_text, "LOCAL_MATRIX"));
+    assert(c->rx_bad_body == 1);
+    bus_msg_clear(&msg);
+    free(buf);
+
+    /* Truncated: every strict prefix of a real message that cuts into a
+     * field is refused; none crashes. */
+    Vr__AgentAnnounce ann = VR__AGENT_ANNOUNCE__INIT;
+    ann.agent_id = "host-with-a-long-name";
+    ann.control_endpoint = "tcp://127.0.0.1:7110";
+    ann.overlay_addr = "10.0.0.1:4789";
+    uint8_t *whole;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE, &ann.base,
+                      &whole, &size) == 0);
+    size_t n_refused = 0;
+    for (size_t cut = 1; cut < size; cut++) {
+        if (bus_decode(bus, whole, cut, &msg) != 0) {
+            n_refused++;
+        }
+        bus_msg_clear(&msg);
+    }
+    /* The body check is packed last, so every cut is caught. */
+    assert(n_refused == size - 1);
+    assert(bus_decode(bus, whole, size, &msg) == 0);
+    bus_msg_clear(&msg);
+    free(whole);
+
+    /* Random bytes: never accepted, never a crash. */
+    srand(42);
+    uint64_t before = c->rx_garbage + c->rx_bad_version
+                      + c->rx_unknown_type + c->rx_bad_body;
+    for (int i = 0; i < 2000; i++) {
+        uint8_t rnd[256];
+        size_t len = (size_t) (rand() % (int) sizeof rnd);
+        for (size_t k = 0; k < len; k++) {
+            rnd[k] = (uint8_t) rand();
+        }
+        assert(bus_decode(bus, rnd, len, &msg) == -1);
+        bus_msg_clear(&msg);
+    }
+    assert(c->rx_garbage + c->rx_bad_version + c->rx_unknown_type
+           + c->rx_bad_body - before == 2000);
+    assert(c->rx_garbage > 0);
+    bus_destroy(&bus);
+}
+
+static void
+test_reqrep(void)
+{
+    struct server_args args = { 0 };
+    zactor_t *server = zactor_new(s_server, &args);
+    bus_t *bus = bus_new("client", NULL);
+
+    bus_client_t *client = bus_client_new(bus, args.endpoint, "test", 2000,
+                                          1);
+    Vr__StatusRequest req = VR__STATUS_REQUEST__INIT;
+    bus_msg_t reply;
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    Vr__StatusReply *st = (Vr__StatusReply *) reply.body;
+    assert(!strcmp(st->service, "test") && !strcmp(st->state, "fine"));
+    assert(st->n_counters == 1 && st->counters[0]->value == 1);
+    assert(!strcmp(reply.sender, "test-server"));
+    bus_msg_clear(&reply);
+
+    /* An Error reply becomes a failed call with the server's code. */
+    Vr__LinkRemove rm = VR__LINK_REMOVE__INIT;
+    rm.name = "x";
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_LINK_REMOVE, &rm.base,
+                           VR__MSG_TYPE__MSG_ACK, &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_NOT_FOUND);
+    assert(!strcmp(reply.error_text, "no such thing"));
+    assert(bus_counters(bus)->req_errors == 1);
+    bus_msg_clear(&reply);
+
+    /* Garbage on a raw REQ socket: the server answers with an Error and
+     * keeps serving. */
+    zsock_t *raw = zsock_new_req(args.endpoint);
+    zstr_send(raw, "this is not protobuf");
+    assert(bus_recv(bus, raw, &reply) == 0);
+    assert(reply.type == VR__MSG_TYPE__MSG_ERROR);
+    assert(((Vr__Error *) reply.body)->code
+           == VR__ERROR_CODE__ERR_BAD_REQUEST);
+    bus_msg_clear(&reply);
+    zsock_destroy(&raw);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+
+    bus_client_destroy(&client);
+    assert(client == NULL);
+    zactor_destroy(&server);
+    bus_destroy(&bus);
+}
+
+static void
+test_timeout(void)
+{
+    bus_t *bus = bus_new("client", NULL);
+    /* Bind and close a socket to find a port where nobody listens. */
+    zsock_t *probe = zsock_new(ZMQ_REP);
+    assert(zsock_bind(probe, "tcp://127.0.0.1:*") > 0);
+    char *endpoint = strdup(zsock_endpoint(probe));
+    zsock_destroy(&probe);
+
+    bus_client_t *client = bus_client_new(bus, endpoint, "dead", 200, 3);
+    Vr__StatusRequest req = VR__STATUS_REQUEST__INIT;
+    bus_msg_t reply;
+    uint64_t t0 = vtime_mono_ms();
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == -1);
+    uint64_t took = vtime_mono_ms() - t0;
+    assert(reply.error == VR__ERROR_CODE__ERR_TIMEOUT);
+    assert(strstr(reply.error_text, "3 tries of 200 ms"));
+    assert(took >= 550 && took < 3000);
+    assert(bus_counters(bus)->req_timeouts == 1);
+    assert(bus_counters(bus)->req_retries == 2);
+    bus_client_destroy(&client);
+    free(endpoint);
+    bus_destroy(&bus);
+}
+
+static void
+test_pubsub(void)
+{
+    bus_t *pub_bus = bus_new("publisher", NULL);
+    bus_t *sub_bus = bus_new("subscriber", NULL);
+    zsock_t *pub = bus_bind(pub_bus, ZMQ_PUB, "tcp://127.0.0.1:*");
+    assert(pub);
+    zsock_t *sub = bus_connect(sub_bus, ZMQ_SUB, zsock_endpoint(pub),
+                               "publisher");
+    assert(sub);
+    bus_subscribe(sub, TOPIC_TOPOLOGY);
+    zsock_set_rcvtimeo(sub, 100);
+
+    Vr__TopologyEdge edge = VR__TOPOLOGY_EDGE__INIT;
+    edge.src_mac = 1;
+    edge.dst_mac = 2;
+    edge.rate_bps = 1e9;
+    Vr__TopologyEdge *edges[] = { &edge };
+    Vr__Topology topo = VR__TOPOLOGY__INIT;
+    topo.version = 5;
+    topo.edges = edges;
+    topo.n_edges = 1;
+    Vr__TopologyEvent ev = VR__TOPOLOGY_EVENT__INIT;
+    ev.topology = &topo;
+    ev.change = VR__TOPOLOGY_CHANGE__TOPOLOGY_CHANGE_NEW;
+
+    /* A subscription takes a moment to reach the publisher: publish until
+     * one arrives (the "slow joiner"). */
+    bus_msg_t msg;
+    bool got = false;
+    for (int i = 0; i < 50 && !got; i++) {
+        /* Not subscribed to this topic: filtered at the publisher. */
+        Vr__GlobalMatrix gm = VR__GLOBAL_MATRIX__INIT;
+        assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_GLOBAL_MATRIX,
+                        &gm.base) == 0);
+        assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_TOPOLOGY_EVENT,
+                        &ev.base) == 0);
+        if (bus_recv(sub_bus, sub, &msg) == 0) {
+            got = true;
+        }
+    }
+    assert(got);
+    assert(msg.type == VR__MSG_TYPE__MSG_TOPOLOGY_EVENT);
+    assert(!strcmp(msg.topic, TOPIC_TOPOLOGY));
+    Vr__TopologyEvent *rev = (Vr__TopologyEvent *) msg.body;
+    assert(rev->topology->version == 5 && rev->topology->n_edges == 1);
+    assert(rev->topology->edges[0]->rate_bps == 1e9);
+    bus_msg_clear(&msg);
+    while (bus_recv(sub_bus, sub, &msg) == 0) {
+        assert(msg.type == VR__MSG_TYPE__MSG_TOPOLOGY_EVENT);
+        bus_msg_clear(&msg);
+    }
+
+    /* A message under the wrong topic, and a one-frame message, are
+     * refused on a SUB socket. */
+    uint8_t *data;
+    size_t size;
+    Vr__LocalMatrix lm = VR__LOCAL_MATRIX__INIT;
+    assert(bus_encode(pub_bus, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &lm.base,
+                      &data, &size) == 0);
+    zsock_t *raw = zsock_resolve(pub);
+    zmq_send(raw, TOPIC_TOPOLOGY, strlen(TOPIC_TOPOLOGY), ZMQ_SNDMORE);
+    zmq_send(raw, data, size, 0);
+    zmq_send(raw, TOPIC_TOPOLOGY "-only-one-frame", 23, 0);
+    free(data);
+    assert(bus_recv(sub_bus, sub, &msg) == -1);
+    assert(strstr(msg.error_text, "published under topic 'topology'"));
+    assert(bus_recv(sub_bus, sub, &msg) == -1);
+    assert(strstr(msg.error_text, "1 frames, expected 2"));
+    assert(bus_counters(sub_bus)->rx_bad_frames == 2);
+
+    /* Publishing a type that has no topic is refused. */
+    Vr__StatusRequest sreq = VR__STATUS_REQUEST__INIT;
+    assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                    &sreq.base) == -1);
+
+    zsock_destroy(&sub);
+    zsock_destroy(&pub);
+    bus_destroy(&sub_bus);
+    bus_destroy(&pub_bus);
+}
+
+/* Makes a cert in 'dir' as NAME.key / NAME.key_secret. */
+static char *
+s_make_cert(const char *dir, const char *name)
+{
+    char *path = zsys_sprintf("%s/%s.key", dir, name);
+    zcert_t *cert = zcert_new();
+    assert(zcert_save(cert, path) == 0);
+    zcert_destroy(&cert);
+    return path;
+}
+
+static char *
+s_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    assert(f);
+    static char buf[1 << 16];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static void
+test_curve(void)
+{
+    char dir[] = "/tmp/test_bus_curve.XXXXXX";
+    assert(mkdtemp(dir));
+    char *keys = zsys_sprintf("%s/keys", dir);
+    char *allowed = zsys_sprintf("%s/allowed", dir);
+    char *servers = zsys_sprintf("%s/servers", dir);
+    zsys_dir_create(keys);
+    zsys_dir_create(allowed);
+    zsys_dir_create(servers);
+
+    char *server_cert = s_make_cert(keys, "server");
+    char *good_cert = s_make_cert(keys, "good");
+    char *rogue_cert = s_make_cert(keys, "rogue");
+    /* Publish the server's public cert under its role name, and allow only
+     * the good client's. */
+    zcert_t *c = zcert_load(server_cert);
+    char *p = zsys_sprintf("%s/test.key", servers);
+    zcert_save_public(c, p);
+    zstr_free(&p);
+    zcert_destroy(&c);
+    c = zcert_load(good_cert);
+    p = zsys_sprintf("%s/good.key", allowed);
+    zcert_save_public(c, p);
+    zstr_free(&p);
+    zcert_destroy(&c);
+
+    /* Catch what the server logs (zauth logs through czmq to stderr). */
+    char *logpath = zsys_sprintf("%s/server.log", dir);
+    fflush(stderr);
+    int saved = dup(2);
+    assert(freopen(logpath, "w", stderr));
+
+    struct server_args args = {
+        .curve = { .cert = server_cert, .allowed = allowed },
+    };
+    zactor_t *server = zactor_new(s_server, &args);
+
+    Vr__StatusRequest req = VR__STATUS_REQUEST__INIT;
+    bus_msg_t reply;
+    struct bus_curve_cfg good = { .cert = good_cert, .servers = servers };
+    bus_t *bus = bus_new("good", &good);
+    assert(bus && bus_curve_on(bus));
+    bus_client_t *client = bus_client_new(bus, args.endpoint, "test", 2000,
+                                          1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+
+    /* An unknown key gets nothing. */
+    struct bus_curve_cfg rogue = { .cert = rogue_cert, .servers = servers };
+    bus = bus_new("rogue", &rogue);
+    client = bus_client_new(bus, args.endpoint, "test", 500, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_TIMEOUT);
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+
+    /* Nor does a plain client. */
+    bus = bus_new("plain", NULL);
+    client = bus_client_new(bus, args.endpoint, "test", 300, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == -1);
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+
+    /* A client with CURVE on but no server keys cannot connect at all. */
+    struct bus_curve_cfg nokeys = { .cert = good_cert };
+    bus = bus_new("nokeys", &nokeys);
+    assert(bus_connect(bus, ZMQ_REQ, args.endpoint, "test") == NULL);
+    bus_destroy(&bus);
+
+    /* A cert without its secret half is refused at start. */
+    zcert_t *pub_only = zcert_load(good_cert);
+    p = zsys_sprintf("%s/public-only.key", keys);
+    zcert_save_public(pub_only, p);
+    zcert_destroy(&pub_only);
+    struct bus_curve_cfg nosecret = { .cert = p };
+    assert(bus_new("nosecret", &nosecret) == NULL);
+    zstr_free(&p);
+
+    zactor_destroy(&server);
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    const char *log = s_read_file(logpath);
+    assert(strstr(log, "allowed (CURVE)"));
+    assert(strstr(log, "denied (CURVE)"));
+
+    char *cmd = zsys_sprintf("rm -rf '%s'", dir);
+    assert(system(cmd) == 0);
+    zstr_free(&cmd);
+    zstr_free(&logpath);
+    zstr_free(&server_cert);
+    zstr_free(&good_cert);
+    zstr_free(&rogue_cert);
+    zstr_free(&keys);
+    zstr_free(&allowed);
+    zstr_free(&servers);
+}
+
+int
+main(void)
+{
+    log_init("test_bus");
+    test_envelope_roundtrip();
+    test_rejections();
+    test_reqrep();
+    test_timeout();
+    test_pubsub();
+    test_curve();
+    printf("test_bus: ok\n");
+    return 0;
+}

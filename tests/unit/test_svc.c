@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/* common/svc: command line and config errors give exit code 2; a running
+ * service answers status with its own counters, survives garbage, refuses
+ * unknown types, runs its timers and handlers, and stops on SIGTERM. */
+#undef NDEBUG
+#include <assert.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "svc.h"
+
+struct tcfg {
+    struct svc_common_cfg common;
+    unsigned widgets;
+};
+
+static const struct cfg_key tkeys[] = {
+    SVC_CFG_COMMON_KEYS(struct tcfg, "tcp://127.0.0.1:*"),
+    CFG_KEY_U32("widgets", struct tcfg, widgets, 0, 100, 3, "how many"),
+    CFG_KEYS_END,
+};
+
+static const struct svc_def tdef = {
+    .name = "test-svc",
+    .role = "tester",
+    .summary = "A service for the unit test.",
+    .keys = tkeys,
+    .common_offset = offsetof(struct tcfg, common),
+};
+
+static int s_ticks;
+static int s_run_rc = -1;
+
+static int
+s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
+{
+    if (req->type != VR__MSG_TYPE__MSG_LINK_LIST_REQUEST) {
+        return -1;
+    }
+    Vr__LinkList list = VR__LINK_LIST__INIT;
+    bus_send(svc_bus(svc), svc_control(svc), VR__MSG_TYPE__MSG_LINK_LIST,
+             &list.base);
+    return 0;
+}
+
+static void
+s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
+{
+    struct tcfg *cfg = arg;
+    bus_status_add_counter(reply, "widgets", cfg->widgets, true);
+}
+
+static int
+s_on_tick(svc_t *svc, void *arg)
+{
+    s_ticks++;
+    return 0;
+}
+
+static void *
+s_runner(void *arg)
+{
+    s_run_rc = svc_run(arg);
+    return NULL;
+}
+
+static char *
+s_write(const char *dir, const char *name, const char *text)
+{
+    char *path = zsys_sprintf("%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static uint64_t
+s_counter(const Vr__StatusReply *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_counters; i++) {
+        if (!strcmp(r->counters[i]->name, name)) {
+            return r->counters[i]->value;
+        }
+    }
+    assert(!"counter missing");
+    return 0;
+}
+
+static svc_t *
+s_start(int argc, char **argv, struct tcfg *cfg, int *rc)
+{
+    memset(cfg, 0x5a, sizeof *cfg);     /* must not be read on failure */
+    return svc_new(&tdef, argc, argv, cfg, rc);
+}
+
+int
+main(void)
+{
+    char dir[] = "/tmp/test_svc.XXXXXX";
+    assert(mkdtemp(dir));
+    struct tcfg cfg;
+    int rc;
+
+    char *a_help[] = { "t", "--help", NULL };
+    assert(s_start(2, a_help, &cfg, &rc) == NULL && rc == SVC_EXIT_OK);
+    char *a_bogus[] = { "t", "--bogus", NULL };
+    assert(s_start(2, a_bogus, &cfg, &rc) == NULL && rc == SVC_EXIT_CONFIG);
+    char *a_extra[] = { "t", "stray", NULL };
+    assert(s_start(2, a_extra, &cfg, &rc) == NULL && rc == SVC_EXIT_CONFIG);
+    char *a_missing[] = { "t", "-c", "/nonexistent/x.yaml", NULL };
+    assert(s_start(3, a_missing, &cfg, &rc) == NULL
+           && rc == SVC_EXIT_CONFIG);
+    char *bad = s_write(dir, "bad.yaml", "widgets: 1000\n");
+    char *a_bad[] = { "t", "-c", bad, NULL };
+    assert(s_start(3, a_bad, &cfg, &rc) == NULL && rc == SVC_EXIT_CONFIG);
+    char *badlvl = s_write(dir, "badlvl.yaml", "log:\n  level: loud\n");
+    char *a_badlvl[] = { "t", "-c", badlvl, NULL };
+    assert(s_start(3, a_badlvl, &cfg, &rc) == NULL
+           && rc == SVC_EXIT_CONFIG);
+    char *badep = s_write(dir, "badep.yaml",
+                          "bus:\n  control: 'nonsense://x'\n");
+    char *a_badep[] = { "t", "-c", badep, NULL };
+    assert(s_start(3, a_badep, &cfg, &rc) == NULL && rc == SVC_EXIT_FAIL);
+
+    char *good = s_write(dir, "good.yaml",
+                         "id: unit-1\nwidgets: 7\nlog:\n  level: warn\n");
+    char *a_good[] = { "t", "-c", good, "-v", NULL };
+    svc_t *svc = s_start(4, a_good, &cfg, &rc);
+    assert(svc && rc == SVC_EXIT_OK);
+    assert(cfg.widgets == 7);
+    assert(!strcmp(svc_id(svc), "unit-1"));
+    assert(!strcmp(svc_config_path(svc), good));
+    svc_on_request(svc, s_on_request, s_on_status, &cfg);
+    assert(svc_add_timer(svc, 10, s_on_tick, NULL) == 0);
+    svc_set_state(svc, "testing");
+    char *endpoint = strdup(zsock_endpoint(svc_control(svc)));
+
+    pthread_t th;
+    assert(pthread_create(&th, NULL, s_runner, svc) == 0);
+
+    bus_t *bus = bus_new("client", NULL);
+    bus_client_t *client = bus_client_new(bus, endpoint, "tester", 2000, 1);
+    Vr__StatusRequest sreq = VR__STATUS_REQUEST__INIT;
+    bus_msg_t reply;
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &sreq.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    Vr__StatusReply *st = (Vr__StatusReply *) reply.body;
+    assert(!strcmp(st->service, "test-svc"));
+    assert(!strcmp(st->id, "unit-1"));
+    assert(!strcmp(st->state, "testing"));
+    assert(s_counter(st, "widgets") == 7);
+    assert(s_counter(st, "control_requests") == 1);
+    assert(s_counter(st, "control_rejected") == 0);
+    bus_msg_clear(&reply);
+
+    /* Garbage gets an Error and is counted; the service goes on. */
+    zsock_t *raw = zsock_new_req(endpoint);
+    zstr_send(raw, "garbage");
+    assert(bus_recv(bus, raw, &reply) == 0);
+    assert(reply.type == VR__MSG_TYPE__MSG_ERROR);
+    bus_msg_clear(&reply);
+    zsock_destroy(&raw);
+
+    /* A type the service does not take. */
+    Vr__TopologyQuery tq = VR__TOPOLOGY_QUERY__INIT;
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_TOPOLOGY_QUERY,
+                           &tq.base, VR__MSG_TYPE__MSG_TOPOLOGY,
+                           &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_UNKNOWN_TYPE);
+    assert(strstr(reply.error_text, "test-svc does not take TOPOLOGY_QUERY"));
+    bus_msg_clear(&reply);
+
+    /* One it does. */
+    Vr__LinkListRequest lr = VR__LINK_LIST_REQUEST__INIT;
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
+                           &lr.base, VR__MSG_TYPE__MSG_LINK_LIST,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &sreq.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    st = (Vr__StatusReply *) reply.body;
+    assert(s_counter(st, "control_rejected") == 1);
+    assert(s_counter(st, "control_requests") == 4);
+    assert(s_counter(st, "bus_rx_garbage") == 1);
+    bus_msg_clear(&reply);
+
+    usleep(100000);
+    assert(kill(getpid(), SIGTERM) == 0);
+    assert(pthread_join(th, NULL) == 0);
+    assert(s_run_rc == SVC_EXIT_OK);
+    assert(s_ticks >= 3);
+    svc_destroy(&svc);
+    assert(svc == NULL);
+
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+    free(endpoint);
+    char *cmd = zsys_sprintf("rm -rf '%s'", dir);
+    assert(system(cmd) == 0);
+    zstr_free(&cmd);
+    zstr_free(&bad);
+    zstr_free(&badlvl);
+    zstr_free(&badep);
+    zstr_free(&good);
+    printf("test_svc: ok\n");
+    return 0;
+}
