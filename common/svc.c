@@ -29,6 +29,7 @@ struct svc_hook {
     svc_t *svc;                 /* back pointer */
     svc_reader_fn *reader;      /* set for readers */
     svc_timer_fn *timer;        /* set for timers */
+    svc_fd_fn *fd_fn;           /* set for file descriptors */
     void *arg;                  /* the service's argument */
 };
 
@@ -384,6 +385,25 @@ svc_add_reader(svc_t *self, zsock_t *sock, svc_reader_fn *fn, void *arg)
     /* A handler error must not end the service: we log and go on. */
     zloop_reader_set_tolerant(self->loop, sock);
     return 0;
+}
+
+static int
+s_on_fd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    struct svc_hook *hook = arg;
+    return hook->fd_fn(hook->svc, item->fd, hook->arg);
+}
+
+int
+svc_add_fd(svc_t *self, int fd, svc_fd_fn *fn, void *arg)
+{
+    struct svc_hook *hook = s_hook_new(self, NULL, NULL, arg);
+    if (!hook) {
+        return -1;
+    }
+    hook->fd_fn = fn;
+    zmq_pollitem_t item = { NULL, fd, ZMQ_POLLIN, 0 };
+    return zloop_poller(self->loop, &item, s_on_fd, hook);
 }
 
 int

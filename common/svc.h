@@ -94,6 +94,13 @@ void svc_on_request(svc_t *self, svc_request_fn *request,
 /* Calls 'fn' whenever 'sock' is readable. */
 int svc_add_reader(svc_t *self, zsock_t *sock, svc_reader_fn *fn, void *arg);
 
+/* Called when file descriptor 'fd' is readable; returning -1 stops the
+ * service. */
+typedef int svc_fd_fn(svc_t *svc, int fd, void *arg);
+
+/* Calls 'fn' whenever 'fd' (a pipe, an eventfd...) is readable. */
+int svc_add_fd(svc_t *self, int fd, svc_fd_fn *fn, void *arg);
+
 /* Calls 'fn' every 'period_ms' milliseconds. */
 int svc_add_timer(svc_t *self, unsigned period_ms, svc_timer_fn *fn,
                   void *arg);

@@ -144,9 +144,23 @@ s_print_text(const struct ctl *ctl, const struct target *t, size_t n,
 int
 ctl_status(struct ctl *ctl, int argc, char **argv)
 {
-    if (argc > 1) {
-        fprintf(stderr, "vnetctl status: takes no arguments\n");
-        return CTL_EXIT_USAGE;
+    /* Optional arguments name the roles to ask; default: all. */
+    static const char *const roles[] = { "agent", "aggregator", "planner",
+                                         "broker", "adapter" };
+    bool want[5] = { argc <= 1, argc <= 1, argc <= 1, argc <= 1,
+                     argc <= 1 };
+    for (int i = 1; i < argc; i++) {
+        size_t k = 0;
+        while (k < 5 && strcmp(argv[i], roles[k])) {
+            k++;
+        }
+        if (k == 5) {
+            fprintf(stderr, "vnetctl status: unknown role '%s' (agent, "
+                            "aggregator, planner, broker, adapter)\n",
+                    argv[i]);
+            return CTL_EXIT_USAGE;
+        }
+        want[k] = true;
     }
     size_t cap = 5 + ctl->cfg.agents.n;
     struct target *t = calloc(cap, sizeof *t);
@@ -154,14 +168,19 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
     if (!t) {
         return CTL_EXIT_FAIL;
     }
-    s_add(t, &n, "agent", ctl->cfg.agent);
-    for (size_t i = 0; i < ctl->cfg.agents.n; i++) {
-        s_add(t, &n, "agent", ctl->cfg.agents.v[i]);
+    if (want[0]) {
+        s_add(t, &n, "agent", ctl->cfg.agent);
+        for (size_t i = 0; i < ctl->cfg.agents.n; i++) {
+            s_add(t, &n, "agent", ctl->cfg.agents.v[i]);
+        }
     }
-    s_add(t, &n, "aggregator", ctl->cfg.aggregator);
-    s_add(t, &n, "planner", ctl->cfg.planner);
-    s_add(t, &n, "broker", ctl->cfg.broker);
-    s_add(t, &n, "adapter", ctl->cfg.adapter);
+    const char *eps[] = { NULL, ctl->cfg.aggregator, ctl->cfg.planner,
+                          ctl->cfg.broker, ctl->cfg.adapter };
+    for (int k = 1; k < 5; k++) {
+        if (want[k]) {
+            s_add(t, &n, roles[k], eps[k]);
+        }
+    }
     s_collect(ctl, t, n);
 
     size_t n_up = 0;

@@ -36,7 +36,12 @@ static const struct {
     bool needs_bus;
     const char *help;
 } s_cmds[] = {
-    { "status", ctl_status, true, "ask every service whether it is up" },
+    { "status", ctl_status, true,
+      "status [ROLE...]: ask every service (or those) whether it is up" },
+    { "link", ctl_link, true,
+      "link list|add NAME PEER|del NAME|probe NAME: an agent's links" },
+    { "rule", ctl_rule, true,
+      "rule list|add DST LINK|del DST [--src MAC]: an agent's rules" },
     { "keygen", ctl_keygen, false,
       "keygen DIR NAME...: make CURVE certificates DIR/NAME.key{,_secret}" },
 };

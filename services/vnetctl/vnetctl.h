@@ -40,5 +40,7 @@ typedef int ctl_cmd_fn(struct ctl *ctl, int argc, char **argv);
 
 ctl_cmd_fn ctl_status;
 ctl_cmd_fn ctl_keygen;
+ctl_cmd_fn ctl_link;
+ctl_cmd_fn ctl_rule;
 
 #endif /* VNETCTL_H */

@@ -9,10 +9,21 @@ set -euo pipefail
 : "${VR_SRC_DIR:?set by ctest}"
 BIN="$VR_BUILD_DIR/bin"
 VR_PIDS=()
+VR_HOOKS=()
 T=$(mktemp -d "/tmp/vr-test.XXXXXX")
 
+# vr_on_cleanup CMD: runs CMD (a string, eval'd) at exit, before the
+# recorded processes are ended; e.g. to take a test bed down.
+vr_on_cleanup() {
+    VR_HOOKS+=("$1")
+}
+
 vr_cleanup() {
-    local rc=$?
+    local rc=$? hook
+    set +e
+    for hook in "${VR_HOOKS[@]}"; do
+        eval "$hook"
+    done
     for pid in "${VR_PIDS[@]}"; do
         kill -TERM "$pid" 2>/dev/null || true
     done
@@ -101,8 +112,8 @@ vr_start_services() {
     done
 }
 
-# vr_stop_services [ROLE...]: SIGTERMs the services (all by default) and
-# fails unless each exits 0.
+# vr_stop_services [NAME...]: SIGTERMs what vr_start started under those
+# names (the five services by default) and fails unless each exits 0.
 vr_stop_services() {
     local role
     for role in "${@:-${VR_ROLES[@]}}"; do

@@ -13,6 +13,8 @@ id: h1
 bus:
   control: $(ep agent)
   aggregator: $(ep ingest)
+overlay:
+  listen: 127.0.0.1:0
 YAML
 cat >"$T/aggregator.yaml" <<YAML
 bus:

@@ -27,6 +27,8 @@ YAML
 bus:
   control: $(ep agent)
   aggregator: $(ep ingest)
+overlay:
+  listen: 127.0.0.1:0
 YAML
 { curve aggregator; cat <<YAML; } >"$T/aggregator.yaml"
 bus:

@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent's lifecycle, its snapshots and its two packet threads.
+ *
+ * Snapshots: the control thread builds a new struct agent_snap for every
+ * change (a rule, a link, a learned MAC), swaps it in with one atomic
+ * exchange and bumps 'epoch'.  A packet thread writes the epoch it saw into
+ * 'active[t]' before it loads the snapshot for a burst and clears it after;
+ * the old snapshot is freed once no thread is inside a burst that began
+ * before the swap.  Packet threads take no lock and never block on the
+ * control thread.
+ *
+ * Forwarding (split horizon): a frame from a local VM may go to a local
+ * port or to the overlay; a frame from the overlay goes to local ports
+ * only, except on the proxy, which relays between agents and floods what
+ * it does not know, so that a fresh star carries ARP, ping and TCP between
+ * every pair of VMs before anything adapts. */
+#include "agent_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/ethernet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "eth.h"
+#include "log.h"
+#include "vtime.h"
+
+LOG_MODULE("agent");
+
+enum { S_T_VM = 0, S_T_OVL = 1 };
+enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536 };
+
+static inline void
+s_inc(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+                                 + n, memory_order_relaxed);
+}
+
+static inline uint64_t
+s_peer_key(const struct sockaddr_in *sin)
+{
+    return (uint64_t) ntohl(sin->sin_addr.s_addr) << 16
+           | ntohs(sin->sin_port);
+}
+
+static inline size_t
+s_peer_slot(uint64_t key)
+{
+    key ^= key >> 29;
+    key *= UINT64_C(0xbf58476d1ce4e5b9);
+    key ^= key >> 32;
+    return (size_t) key & (AGENT_PEER_HASH - 1);
+}
+
+static int
+s_peer_lookup(const struct agent_snap *snap, const struct sockaddr_in *sin)
+{
+    uint64_t key = s_peer_key(sin);
+    for (size_t i = s_peer_slot(key);; i = (i + 1) & (AGENT_PEER_HASH - 1)) {
+        if (snap->peers[i].key == key) {
+            return snap->peers[i].index;
+        }
+        if (snap->peers[i].key == 0) {
+            return -1;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots */
+
+const struct agent_snap *
+agent_current(const agent_t *self)
+{
+    return atomic_load((_Atomic(struct agent_snap *) *) &self->snap);
+}
+
+int
+agent_publish(agent_t *self, fwd_table_t *fwd)
+{
+    struct agent_snap *snap = calloc(1, sizeof *snap);
+    if (!snap) {
+        fwd_table_destroy(&fwd);
+        return -1;
+    }
+    snap->fwd = fwd;
+    snap->n_ports = self->n_ports;
+    memcpy(snap->ports, self->ports, sizeof snap->ports);
+    memcpy(snap->links, self->links, sizeof snap->links);
+    snap->proxy_link = self->proxy_link;
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (!self->links[i]) {
+            continue;
+        }
+        uint64_t key = s_peer_key(&self->links[i]->peer);
+        size_t k = s_peer_slot(key);
+        while (snap->peers[k].key && snap->peers[k].key != key) {
+            k = (k + 1) & (AGENT_PEER_HASH - 1);
+        }
+        /* Two links to one peer address: the first one receives. */
+        if (!snap->peers[k].key) {
+            snap->peers[k].key = key;
+            snap->peers[k].index = (uint16_t) i;
+        }
+    }
+
+    struct agent_snap *old = atomic_exchange(&self->snap, snap);
+    uint64_t e = atomic_fetch_add(&self->epoch, 1) + 1;
+    /* Grace period: bursts are microseconds long, so this waits little. */
+    for (int t = 0; t < 2; t++) {
+        uint64_t a;
+        while ((a = atomic_load(&self->active[t])) != 0 && a < e) {
+            usleep(50);
+        }
+    }
+    if (old) {
+        fwd_table_destroy(&old->fwd);
+        free(old);
+    }
+    self->n_snapshots++;
+    return 0;
+}
+
+int
+agent_add_link(agent_t *self, agent_link_t *link)
+{
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (!self->links[i]) {
+            link->index = (uint16_t) i;
+            self->links[i] = link;
+            return i;
+        }
+    }
+    return -1;
+}
+
+int
+agent_find_link(const agent_t *self, const char *name)
+{
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (self->links[i] && !strcmp(self->links[i]->name, name)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int
+agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
+{
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        const agent_link_t *l = self->links[i];
+        if (l && l->peer.sin_addr.s_addr == peer->sin_addr.s_addr
+            && l->peer.sin_port == peer->sin_port) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+int
+agent_remove_link(agent_t *self, int index)
+{
+    agent_link_t *link = self->links[index];
+    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
+    if (!link || !fwd) {
+        fwd_table_destroy(&fwd);
+        return -1;
+    }
+    fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) index);
+    self->links[index] = NULL;
+    if (self->proxy_link == index) {
+        self->proxy_link = -1;
+    }
+    if (agent_publish(self, fwd) != 0) {
+        self->links[index] = link;
+        return -1;
+    }
+    /* No snapshot holds it any more, and no thread is inside an old one. */
+    agent_link_destroy(&link);
+    return 0;
+}
+
+uint64_t
+agent_tstat_sum(const agent_t *self, size_t offset)
+{
+    uint64_t sum = 0;
+    for (int t = 0; t < 2; t++) {
+        const _Atomic uint64_t *c = (const _Atomic uint64_t *) (
+            (const char *) &self->tstats[t] + offset);
+        sum += atomic_load_explicit(c, memory_order_relaxed);
+    }
+    return sum;
+}
+
+/* ------------------------------------------------------------------ */
+/* Packet path helpers */
+
+/* A per-thread memory of what was last reported for a MAC, so a train of
+ * frames from a VM sends one learn event, not one per frame. */
+enum { S_SEEN = 1024 };
+struct s_seen {
+    uint64_t mac[S_SEEN];
+    uint32_t where[S_SEEN];     /* kind << 16 | index */
+    uint64_t when_ms[S_SEEN];
+};
+
+static void
+s_learn(agent_t *self, int t, struct s_seen *seen,
+        const struct agent_snap *snap, uint64_t mac, uint16_t kind,
+        uint16_t index)
+{
+    if (eth_mac_is_multicast(mac) || mac == 0) {
+        return;
+    }
+    struct fwd_action a = fwd_table_learned(snap->fwd, mac);
+    if (a.kind == kind && a.index == index) {
+        return;
+    }
+    size_t k = (size_t) (mac * UINT64_C(0x9e3779b97f4a7c15) >> 54)
+               & (S_SEEN - 1);
+    uint32_t where = (uint32_t) kind << 16 | index;
+    uint64_t now = vtime_mono_ms();
+    if (seen->mac[k] == mac && seen->where[k] == where
+        && now - seen->when_ms[k] < 200) {
+        return;             /* reported a moment ago: not applied yet */
+    }
+    seen->mac[k] = mac;
+    seen->where[k] = where;
+    seen->when_ms[k] = now;
+    struct agent_learn_ev ev = { .mac = mac, .kind = kind, .index = index };
+    /* A full pipe loses the event; the next frame reports it again. */
+    if (write(self->learn_pipe[1], &ev, sizeof ev) == (ssize_t) sizeof ev) {
+        s_inc(&self->tstats[t].learn_events, 1);
+    }
+}
+
+static void
+s_inject(agent_t *self, int t, const struct agent_snap *snap, size_t port,
+         const uint8_t *frame, size_t size, const struct encap_vnet *vnet)
+{
+    agent_port_t *p = port < snap->n_ports ? snap->ports[port] : NULL;
+    if (!p) {
+        s_inc(&self->tstats[t].no_route, 1);
+        return;
+    }
+    if (agent_port_send(p, frame, size, vnet) == 0) {
+        s_inc(&self->tstats[t].injected, 1);
+    } else {
+        s_inc(&self->tstats[t].inject_errors, 1);
+    }
+}
+
+/* Sends to every local port but 'except' (SIZE_MAX for none). */
+static void
+s_flood_ports(agent_t *self, int t, const struct agent_snap *snap,
+              size_t except, const uint8_t *frame, size_t size,
+              const struct encap_vnet *vnet)
+{
+    for (size_t i = 0; i < snap->n_ports; i++) {
+        if (i != except) {
+            s_inject(self, t, snap, i, frame, size, vnet);
+        }
+    }
+}
+
+/* Sends to every link but 'except' (-1 for none). */
+static void
+s_flood_links(int t, const struct agent_snap *snap, int except,
+              const uint8_t *frame, size_t size,
+              const struct encap_vnet *vnet, uint8_t flags)
+{
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (snap->links[i] && i != except) {
+            agent_link_send(snap->links[i], (enum agent_thread) t, frame,
+                            size, vnet, flags);
+        }
+    }
+}
+
+static void
+s_to_link(agent_t *self, int t, const struct agent_snap *snap, int index,
+          const uint8_t *frame, size_t size, const struct encap_vnet *vnet,
+          uint8_t flags)
+{
+    agent_link_t *l = index >= 0 && index < AGENT_MAX_LINKS
+                          ? snap->links[index] : NULL;
+    if (!l) {
+        s_inc(&self->tstats[t].no_route, 1);
+        return;
+    }
+    agent_link_send(l, (enum agent_thread) t, frame, size, vnet, flags);
+}
+
+/* Wire frames in a super-frame, for the matrix's frame counts. */
+static uint64_t
+s_n_segments(const struct port_frame *f)
+{
+    if (!f->has_vnet || f->vnet.gso_size == 0
+        || f->size <= (size_t) f->vnet.csum_start + 60) {
+        return 1;
+    }
+    size_t payload = f->size - f->vnet.csum_start;
+    return (payload + f->vnet.gso_size - 1) / f->vnet.gso_size;
+}
+
+/* ------------------------------------------------------------------ */
+/* VM thread: frames from local VMs */
+
+/* A broadcast, or a frame for an unknown MAC, from local port 'port': to
+ * the other local VMs, and to every agent (the proxy) or to the proxy. */
+static void
+s_vm_flood(agent_t *self, const struct agent_snap *snap, size_t port,
+           const struct port_frame *f, const struct encap_vnet *vnet)
+{
+    s_inc(&self->tstats[S_T_VM].flooded, 1);
+    s_flood_ports(self, S_T_VM, snap, port, f->data, f->size, vnet);
+    if (self->cfg->proxy) {
+        s_flood_links(S_T_VM, snap, -1, f->data, f->size, vnet, 0);
+    } else {
+        s_to_link(self, S_T_VM, snap, snap->proxy_link, f->data, f->size,
+                  vnet, 0);
+    }
+}
+
+static void
+s_vm_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
+           size_t port, const struct port_frame *f)
+{
+    struct agent_tstats *st = &self->tstats[S_T_VM];
+    const struct encap_vnet *vnet = f->has_vnet ? &f->vnet : NULL;
+    uint64_t dst = eth_mac_to_u64(f->data);
+    uint64_t src = eth_mac_to_u64(f->data + ETH_ADDR_LEN);
+
+    s_inc(&st->frames_in, 1);
+    s_inc(&st->bytes_in, f->size);
+    s_learn(self, S_T_VM, seen, snap, src, FWD_PORT, (uint16_t) port);
+    acct_count(self->acct, src, dst, f->size, s_n_segments(f));
+
+    if (eth_mac_is_multicast(dst)) {
+        s_vm_flood(self, snap, port, f, vnet);
+        return;
+    }
+    struct fwd_action a = fwd_cache_lookup(&self->caches[S_T_VM], snap->fwd,
+                                           dst, src);
+    switch (a.kind) {
+    case FWD_LINK:
+        s_to_link(self, S_T_VM, snap, a.index, f->data, f->size, vnet, 0);
+        break;
+    case FWD_PORT:
+        if (a.index != port) {
+            s_inject(self, S_T_VM, snap, a.index, f->data, f->size, vnet);
+        }
+        break;
+    case FWD_DROP:
+        break;
+    default:
+        /* Unknown unicast: like a switch, everywhere it might be. */
+        s_vm_flood(self, snap, port, f, vnet);
+        break;
+    }
+}
+
+static void *
+s_vm_thread(void *arg)
+{
+    agent_t *self = arg;
+    struct epoll_event evs[AGENT_MAX_PORTS];
+    struct port_frame frames[PORT_BURST];
+    struct s_seen *seen = calloc(1, sizeof *seen);
+    if (!seen) {
+        VLOG_ERR("vm thread: out of memory");
+        return NULL;
+    }
+    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        int n = epoll_wait(self->vm_epoll, evs, AGENT_MAX_PORTS, 100);
+        if (n <= 0) {
+            continue;
+        }
+        atomic_store(&self->active[S_T_VM], atomic_load(&self->epoch));
+        const struct agent_snap *snap = atomic_load(&self->snap);
+        for (int i = 0; i < n; i++) {
+            size_t port = evs[i].data.u32;
+            if (port >= snap->n_ports || !snap->ports[port]) {
+                continue;
+            }
+            size_t m = agent_port_recv(snap->ports[port], frames,
+                                       PORT_BURST);
+            for (size_t k = 0; k < m; k++) {
+                s_vm_frame(self, seen, snap, port, &frames[k]);
+            }
+        }
+        atomic_store(&self->active[S_T_VM], 0);
+    }
+    free(seen);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Overlay thread: datagrams from other agents */
+
+static void
+s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
+            agent_link_t *from, const uint8_t *frame, size_t size,
+            const struct encap_vnet *vnet)
+{
+    struct agent_tstats *st = &self->tstats[S_T_OVL];
+    if (size < ETH_HDR_LEN) {
+        s_inc(&st->bad_header, 1);
+        return;
+    }
+    uint64_t dst = eth_mac_to_u64(frame);
+    uint64_t src = eth_mac_to_u64(frame + ETH_ADDR_LEN);
+    bool proxy = self->cfg->proxy;
+
+    if (proxy) {
+        s_learn(self, S_T_OVL, seen, snap, src, FWD_LINK, from->index);
+    }
+    if (eth_mac_is_multicast(dst)) {
+        s_inc(&st->flooded, 1);
+        s_flood_ports(self, S_T_OVL, snap, SIZE_MAX, frame, size, vnet);
+        if (proxy) {
+            s_flood_links(S_T_OVL, snap, from->index, frame, size, vnet,
+                          ENCAP_F_RELAY);
+        }
+        return;
+    }
+    struct fwd_action a = fwd_cache_lookup(&self->caches[S_T_OVL], snap->fwd,
+                                           dst, src);
+    switch (a.kind) {
+    case FWD_PORT:
+        s_inject(self, S_T_OVL, snap, a.index, frame, size, vnet);
+        break;
+    case FWD_LINK:
+        if (proxy && a.index != from->index) {
+            s_inc(&st->relayed, 1);
+            s_to_link(self, S_T_OVL, snap, a.index, frame, size, vnet,
+                      ENCAP_F_RELAY);
+        } else {
+            s_inc(&st->no_route, 1);    /* split horizon */
+        }
+        break;
+    case FWD_DROP:
+        break;
+    default:
+        /* Not known here: maybe a local VM that has not sent yet. */
+        s_inc(&st->flooded, 1);
+        s_flood_ports(self, S_T_OVL, snap, SIZE_MAX, frame, size, vnet);
+        if (proxy) {
+            s_flood_links(S_T_OVL, snap, from->index, frame, size, vnet,
+                          ENCAP_F_RELAY);
+        }
+        break;
+    }
+}
+
+static void
+s_ovl_hello(agent_t *self, const struct sockaddr_in *from,
+            const uint8_t *payload, size_t n)
+{
+    struct agent_hello_ev ev = { .from = *from };
+    size_t id_len = strnlen((const char *) payload, n);
+    if (id_len == n || id_len == 0 || id_len >= sizeof ev.agent_id) {
+        s_inc(&self->tstats[S_T_OVL].bad_header, 1);
+        return;
+    }
+    memcpy(ev.agent_id, payload, id_len);
+    const uint8_t *p = payload + id_len + 1;
+    size_t left = n - id_len - 1;
+    while (left >= ETH_ADDR_LEN && ev.n_macs < AGENT_HELLO_MACS) {
+        ev.macs[ev.n_macs++] = eth_mac_to_u64(p);
+        p += ETH_ADDR_LEN;
+        left -= ETH_ADDR_LEN;
+    }
+    if (write(self->hello_pipe[1], &ev, sizeof ev) < 0) {
+        /* Full: hellos repeat every second; drop this one. */
+    }
+}
+
+static void
+s_ovl_datagram(agent_t *self, struct s_seen *seen,
+               const struct agent_snap *snap, const struct sockaddr_in *from,
+               const uint8_t *buf, size_t len)
+{
+    struct agent_tstats *st = &self->tstats[S_T_OVL];
+    struct encap_hdr h;
+    int index = s_peer_lookup(snap, from);
+    agent_link_t *link = index >= 0 ? snap->links[index] : NULL;
+
+    s_inc(&st->frames_in, 1);
+    s_inc(&st->bytes_in, len);
+    if (encap_decode(buf, len, &h) != ENCAP_OK) {
+        s_inc(link ? &link->stats[AGENT_T_OVL].rx_bad : &st->bad_header, 1);
+        return;
+    }
+    const uint8_t *payload = buf + h.hdr_len;
+    size_t n = len - h.hdr_len;
+    if (!link) {
+        /* Only the proxy takes in agents it has not been told about. */
+        if (h.type == ENCAP_HELLO && self->cfg->proxy) {
+            s_ovl_hello(self, from, payload, n);
+        } else {
+            s_inc(&st->unknown_peer, 1);
+        }
+        return;
+    }
+    atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
+                          memory_order_relaxed);
+    switch (h.type) {
+    case ENCAP_HELLO:
+        s_ovl_hello(self, from, payload, n);
+        return;
+    case ENCAP_PROBE:
+        agent_link_send_ctl(link, AGENT_T_OVL, ENCAP_PROBE_REPLY, payload, n);
+        return;
+    case ENCAP_PROBE_REPLY:
+        if (n == sizeof(uint64_t)
+            && write(self->probe_pipe[1], payload, n) < 0) {
+            /* Nobody waiting any more. */
+        }
+        return;
+    case ENCAP_DATA:
+        break;
+    default:
+        return;
+    }
+    const uint8_t *frame;
+    size_t frame_len;
+    struct encap_reasm *r = &link->reasm[(h.flags & ENCAP_F_RELAY) ? 1 : 0];
+    uint64_t dropped = r->n_dropped;
+    int rc = encap_reasm_add(r, &h, payload, n, &frame, &frame_len);
+    if (r->n_dropped != dropped) {
+        s_inc(&link->stats[AGENT_T_OVL].rx_drops, r->n_dropped - dropped);
+    }
+    if (rc != 1) {
+        return;
+    }
+    s_inc(&link->stats[AGENT_T_OVL].rx_frames, 1);
+    s_inc(&link->stats[AGENT_T_OVL].rx_bytes, frame_len);
+    s_ovl_frame(self, seen, snap, link, frame, frame_len,
+                (h.flags & ENCAP_F_VNET) ? &h.vnet : NULL);
+}
+
+static void *
+s_ovl_thread(void *arg)
+{
+    agent_t *self = arg;
+    struct mmsghdr msgs[S_UDP_BURST];
+    struct iovec iovs[S_UDP_BURST];
+    struct sockaddr_in from[S_UDP_BURST];
+    uint8_t *bufs = malloc((size_t) S_UDP_BURST * S_UDP_SLOT);
+    struct s_seen *seen = calloc(1, sizeof *seen);
+    if (!bufs || !seen) {
+        VLOG_ERR("overlay thread: out of memory");
+        free(bufs);
+        free(seen);
+        return NULL;
+    }
+    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        struct epoll_event ev;
+        if (epoll_wait(self->ovl_epoll, &ev, 1, 100) <= 0) {
+            continue;
+        }
+        for (int i = 0; i < S_UDP_BURST; i++) {
+            iovs[i] = (struct iovec) { bufs + (size_t) i * S_UDP_SLOT,
+                                       S_UDP_SLOT };
+            msgs[i].msg_hdr = (struct msghdr) {
+                .msg_name = &from[i],
+                .msg_namelen = sizeof from[i],
+                .msg_iov = &iovs[i],
+                .msg_iovlen = 1,
+            };
+        }
+        int n = recvmmsg(self->udp_fd, msgs, S_UDP_BURST, MSG_DONTWAIT,
+                         NULL);
+        if (n <= 0) {
+            continue;
+        }
+        atomic_store(&self->active[S_T_OVL], atomic_load(&self->epoch));
+        const struct agent_snap *snap = atomic_load(&self->snap);
+        for (int i = 0; i < n; i++) {
+            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+                s_inc(&self->tstats[S_T_OVL].bad_header, 1);
+                continue;
+            }
+            s_ovl_datagram(self, seen, snap, &from[i], iovs[i].iov_base,
+                           msgs[i].msg_len);
+        }
+        atomic_store(&self->active[S_T_OVL], 0);
+    }
+    free(bufs);
+    free(seen);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle */
+
+static int
+s_open_udp(agent_t *self)
+{
+    const struct agent_cfg *cfg = self->cfg;
+    if (!agent_link_parse_addr(cfg->listen, &self->listen)) {
+        VLOG_ERR("listen: bad address '%s': expected ipv4:port",
+                 cfg->listen);
+        return -1;
+    }
+    self->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          0);
+    if (self->udp_fd < 0) {
+        VLOG_ERR("overlay socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1;
+    int size = (int) cfg->buffer_kb * 1024;
+    /* Never let IP fragment a datagram: chunking is ours (agent_encap). */
+    int pmtu = IP_PMTUDISC_DO;
+    setsockopt(self->udp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(self->udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
+               sizeof pmtu);
+    if (setsockopt(self->udp_fd, SOL_SOCKET, SO_RCVBUFFORCE, &size,
+                   sizeof size) != 0) {
+        setsockopt(self->udp_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    }
+    if (setsockopt(self->udp_fd, SOL_SOCKET, SO_SNDBUFFORCE, &size,
+                   sizeof size) != 0) {
+        setsockopt(self->udp_fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    }
+    if (bind(self->udp_fd, (struct sockaddr *) &self->listen,
+             sizeof self->listen) != 0) {
+        VLOG_ERR("overlay socket: bind %s: %s", cfg->listen,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_pipe(int fds[2])
+{
+    return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+}
+
+agent_t *
+agent_new(svc_t *svc, const struct agent_cfg *cfg)
+{
+    agent_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        return NULL;
+    }
+    self->svc = svc;
+    self->cfg = cfg;
+    self->bus = svc_bus(svc);
+    self->udp_fd = self->vm_epoll = self->ovl_epoll = -1;
+    self->learn_pipe[0] = self->learn_pipe[1] = -1;
+    self->hello_pipe[0] = self->hello_pipe[1] = -1;
+    self->probe_pipe[0] = self->probe_pipe[1] = -1;
+    self->proxy_link = -1;
+    if (getrandom(&self->boot_id, sizeof self->boot_id, 0) < 0) {
+        self->boot_id = vtime_now_us();
+    }
+    fwd_cache_init(&self->caches[0]);
+    fwd_cache_init(&self->caches[1]);
+
+    if (cfg->ports.n > AGENT_MAX_PORTS) {
+        VLOG_ERR("config: %zu ports, at most %d", cfg->ports.n,
+                 AGENT_MAX_PORTS);
+        goto error;
+    }
+    self->acct = acct_new(cfg->acct_pairs);
+    self->vm_epoll = epoll_create1(EPOLL_CLOEXEC);
+    self->ovl_epoll = epoll_create1(EPOLL_CLOEXEC);
+    if (!self->acct || self->vm_epoll < 0 || self->ovl_epoll < 0
+        || s_pipe(self->learn_pipe) || s_pipe(self->hello_pipe)
+        || s_pipe(self->probe_pipe) || s_open_udp(self) != 0) {
+        goto error;
+    }
+    for (size_t i = 0; i < cfg->ports.n; i++) {
+        agent_port_t *p = agent_port_open(cfg->ports.v[i], cfg->capture,
+                                          (size_t) cfg->buffer_kb * 1024);
+        if (!p) {
+            goto error;
+        }
+        self->ports[self->n_ports++] = p;
+        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
+        if (epoll_ctl(self->vm_epoll, EPOLL_CTL_ADD, agent_port_fd(p),
+                      &ev) != 0) {
+            VLOG_ERR("port %s: epoll: %s", cfg->ports.v[i], strerror(errno));
+            goto error;
+        }
+    }
+    struct epoll_event ev = { .events = EPOLLIN };
+    if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, self->udp_fd, &ev) != 0) {
+        goto error;
+    }
+    if (!cfg->proxy) {
+        agent_link_t *l = agent_link_new("proxy", cfg->proxy_addr,
+                                         self->udp_fd, cfg->mtu);
+        if (!l) {
+            goto error;
+        }
+        self->proxy_link = agent_add_link(self, l);
+    }
+    fwd_table_t *fwd = fwd_table_new(256);
+    if (!fwd || agent_publish(self, fwd) != 0) {
+        goto error;
+    }
+    self->events = bus_connect(self->bus, ZMQ_PUB, cfg->aggregator,
+                               "aggregator");
+    if (!self->events || agent_ctl_start(self) != 0) {
+        goto error;
+    }
+    if (pthread_create(&self->threads[S_T_VM], NULL, s_vm_thread, self)
+        != 0) {
+        goto error;
+    }
+    self->threads_started[S_T_VM] = true;
+    if (pthread_create(&self->threads[S_T_OVL], NULL, s_ovl_thread, self)
+        != 0) {
+        goto error;
+    }
+    self->threads_started[S_T_OVL] = true;
+    VLOG_INFO("agent %s: %s, overlay %s, mtu %u, %zu port(s) (%s)",
+              svc_id(svc), cfg->proxy ? "proxy" : "member", cfg->listen,
+              cfg->mtu, self->n_ports, cfg->capture);
+    return self;
+
+error:
+    agent_destroy(&self);
+    return NULL;
+}
+
+static void
+s_close(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+void
+agent_destroy(agent_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    agent_t *self = *self_p;
+    atomic_store(&self->stop, true);
+    for (int t = 0; t < 2; t++) {
+        if (self->threads_started[t]) {
+            pthread_join(self->threads[t], NULL);
+        }
+    }
+    struct agent_snap *snap = atomic_exchange(&self->snap, NULL);
+    if (snap) {
+        fwd_table_destroy(&snap->fwd);
+        free(snap);
+    }
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        agent_link_destroy(&self->links[i]);
+    }
+    for (size_t i = 0; i < self->n_ports; i++) {
+        agent_port_close(&self->ports[i]);
+    }
+    zsock_destroy(&self->events);
+    acct_destroy(&self->acct);
+    s_close(&self->udp_fd);
+    s_close(&self->vm_epoll);
+    s_close(&self->ovl_epoll);
+    for (int i = 0; i < 2; i++) {
+        s_close(&self->learn_pipe[i]);
+        s_close(&self->hello_pipe[i]);
+        s_close(&self->probe_pipe[i]);
+    }
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/* vnet-agent: the overlay data plane on one host.  Two packet threads (one
+ * per direction: frames from the local VMs, datagrams from the overlay)
+ * read an immutable snapshot of ports, links and the forwarding table that
+ * the control thread replaces atomically on every change and frees after
+ * a grace period; the control thread also serves the control socket and
+ * publishes the local traffic matrix, VM locations and the agent's
+ * announcement.  The packet threads never touch the bus, so forwarding
+ * goes on whatever happens to the control services. */
+#ifndef AGENT_H
+#define AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "svc.h"
+
+#define AGENT_DEFAULT_CONTROL "tcp://127.0.0.1:7110"
+#define AGENT_DEFAULT_AGGREGATOR "tcp://127.0.0.1:7122"
+#define AGENT_DEFAULT_LISTEN "0.0.0.0:7000"
+
+struct agent_cfg {
+    struct svc_common_cfg common;
+    char *aggregator;           /* ingest endpoint the events go to */
+    char *announce_control;     /* control endpoint to announce */
+    bool proxy;                 /* derived: no proxy_addr, so we are it */
+    char *proxy_addr;           /* the proxy's overlay ip:port */
+    char *listen;               /* overlay UDP ip:port */
+    char *host_ip;              /* announced commodity address */
+    uint32_t mtu;               /* underlay path MTU */
+    struct cfg_strlist ports;   /* VM interfaces to capture */
+    char *capture;              /* "afpacket" or "pcap" */
+    uint32_t period_ms;         /* local matrix period */
+    uint32_t hello_ms;          /* hello and announcement period */
+    uint32_t peer_timeout_ms;   /* proxy forgets a silent agent */
+    uint32_t buffer_kb;         /* socket buffers */
+    uint32_t acct_pairs;        /* accounting capacity (MAC pairs) */
+};
+
+extern const struct cfg_key agent_cfg_keys[];
+
+typedef struct agent agent_t;
+
+/* Opens the ports and the overlay socket, starts the packet threads and
+ * registers the control handlers and timers with 'svc'.  Returns NULL with
+ * the reason logged.  The caller owns the result; 'cfg' must outlive it. */
+agent_t *agent_new(svc_t *svc, const struct agent_cfg *cfg);
+
+/* Stops the threads and frees '*self_p' if not NULL; sets it to NULL. */
+void agent_destroy(agent_t **self_p);
+
+#endif /* AGENT_H */

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/* An overlay link: the path to one peer agent over UDP.  Frames go out
+ * behind the encap header, in chunks when they exceed what one datagram
+ * may carry on the link's MTU (never IP-fragmented: DF is set on the
+ * socket).  Counters are kept per sending or receiving thread, each written
+ * by one thread only, and summed by the control thread.  Used by agent.c;
+ * links are made and destroyed by the control thread only. */
+#ifndef AGENT_LINK_H
+#define AGENT_LINK_H
+
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent_encap.h"
+
+/* Which thread touches a counter set or a frame-id sequence. */
+enum agent_thread {
+    AGENT_T_VM = 0,             /* frames from local VMs */
+    AGENT_T_OVL = 1,            /* frames from the overlay */
+    AGENT_T_CTL = 2,            /* control: hello, probes */
+    AGENT_N_THREADS = 3,
+};
+
+/* Chunks of frames relayed by the overlay thread carry this flag, so the
+ * receiver reassembles them apart from the VM thread's chunks on the same
+ * link (the two threads send concurrently). */
+enum { ENCAP_F_RELAY = 0x02 };
+
+struct link_stats {
+    _Atomic uint64_t tx_frames;
+    _Atomic uint64_t tx_bytes;
+    _Atomic uint64_t tx_drops;
+    _Atomic uint64_t rx_frames;
+    _Atomic uint64_t rx_bytes;
+    _Atomic uint64_t rx_drops;      /* reassembly losses */
+    _Atomic uint64_t rx_bad;        /* bad headers from this peer */
+} __attribute__((aligned(64)));
+
+typedef struct agent_link {
+    char name[64];                  /* unique in the agent */
+    char peer_str[64];              /* "ip:port" as given */
+    char peer_agent[64];            /* peer's agent id, from its hello */
+    struct sockaddr_in peer;        /* where datagrams go */
+    uint32_t mtu;                   /* underlay MTU of the path */
+    size_t max_payload;             /* frame bytes per datagram */
+    int fd;                         /* UDP socket, not owned */
+    uint16_t index;                 /* slot in the agent's link table */
+    bool learned;                   /* made by the proxy from a hello */
+    _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */
+    _Atomic uint32_t frame_id[AGENT_N_THREADS]; /* per sending thread */
+    struct encap_reasm reasm[2];    /* overlay thread: [0] VM, [1] relay */
+    struct link_stats stats[AGENT_N_THREADS];
+} agent_link_t;
+
+/* Creates a link named 'name' to 'peer' ("ip:port") sending on 'fd' with a
+ * path MTU of 'mtu'.  Returns NULL with the reason logged ('peer' bad, out
+ * of memory).  The caller owns the result. */
+agent_link_t *agent_link_new(const char *name, const char *peer, int fd,
+                             uint32_t mtu);
+
+/* Frees '*self_p' if not NULL and sets it to NULL. */
+void agent_link_destroy(agent_link_t **self_p);
+
+/* Sends frame 'frame' of 'size' bytes with offload metadata 'vnet' (NULL
+ * if none) from thread 't', chunked as needed; 'flags' adds ENCAP_F_*.
+ * Returns 0, or a positive errno (counted as a drop). */
+int agent_link_send(agent_link_t *self, enum agent_thread t,
+                    const uint8_t *frame, size_t size,
+                    const struct encap_vnet *vnet, uint8_t flags);
+
+/* Sends a control datagram of 'type' (ENCAP_PROBE, ...) with 'n' bytes of
+ * payload.  Returns 0 or a positive errno. */
+int agent_link_send_ctl(agent_link_t *self, enum agent_thread t, int type,
+                        const void *payload, size_t n);
+
+/* Parses "a.b.c.d:port" (port 0 allowed: "any", for binding) into '*sin';
+ * returns true if valid. */
+bool agent_link_parse_addr(const char *s, struct sockaddr_in *sin);
+
+/* Sums the per-thread counters into 'out'. */
+void agent_link_totals(const agent_link_t *self, struct link_stats *out);
+
+#endif /* AGENT_LINK_H */

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/* A local VM port: the host-side end of a VM's virtual NIC, where the agent
+ * captures every frame the VM sends and injects the frames meant for it.
+ * Two back ends behind one interface (struct port_class):
+ *   - "afpacket" (Linux, the default): an AF_PACKET socket with
+ *     PACKET_VNET_HDR, so GSO super-frames (up to 64 KiB with the VM's TSO
+ *     on) come whole with their offload metadata and go back out whole for
+ *     the kernel to segment; recvmmsg batches, PACKET_IGNORE_OUTGOING keeps
+ *     our own injections out, PACKET_QDISC_BYPASS shortens injection.
+ *   - "pcap": libpcap, promiscuous, immediate mode, a large ring buffer,
+ *     inbound only.  Portable, but it sees super-frames without their
+ *     metadata, so the VM's offloads must be off (vrbed --offloads off).
+ * Used by agent.c from the packet threads; opened by the control thread. */
+#ifndef AGENT_PORT_H
+#define AGENT_PORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "agent_encap.h"
+
+/* One received frame, in a buffer owned by the port. */
+struct port_frame {
+    uint8_t *data;              /* the Ethernet frame */
+    size_t size;                /* its length */
+    struct encap_vnet vnet;     /* offload metadata (afpacket) */
+    bool has_vnet;              /* 'vnet' is meaningful */
+};
+
+enum { PORT_BURST = 32 };       /* frames per receive call */
+
+typedef struct agent_port agent_port_t;
+
+/* Opens the port on interface 'ifname' with back end 'backend' ("afpacket"
+ * or "pcap"), with a kernel buffer of 'buf_size' bytes.  Returns NULL with
+ * the reason logged.  The caller owns the result. */
+agent_port_t *agent_port_open(const char *ifname, const char *backend,
+                              size_t buf_size);
+
+/* Closes '*self_p' if not NULL and sets it to NULL. */
+void agent_port_close(agent_port_t **self_p);
+
+/* The file descriptor to poll for input. */
+int agent_port_fd(const agent_port_t *self);
+
+const char *agent_port_name(const agent_port_t *self);
+
+/* Receives up to 'max' (<= PORT_BURST) frames without blocking.  Returns
+ * how many; they stay valid until the next call.  Receiving thread only. */
+size_t agent_port_recv(agent_port_t *self, struct port_frame *frames,
+                       size_t max);
+
+/* Injects one frame towards the VM.  'vnet' (may be NULL) is the frame's
+ * offload metadata; a super-frame without it cannot be injected.  Returns
+ * 0 or a positive errno (EAGAIN when the queue is full).  Any thread. */
+int agent_port_send(agent_port_t *self, const uint8_t *frame, size_t size,
+                    const struct encap_vnet *vnet);
+
+/* True if the back end carries offload metadata (super-frames whole). */
+bool agent_port_has_vnet(const agent_port_t *self);
+
+#endif /* AGENT_PORT_H */

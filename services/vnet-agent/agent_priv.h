@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/* The agent's insides, shared by agent.c (lifecycle, snapshots, packet
+ * threads) and agent_ctl.c (control socket, publishing, learning).  Not
+ * for use outside the agent. */
+#ifndef AGENT_PRIV_H
+#define AGENT_PRIV_H
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "agent.h"
+#include "agent_acct.h"
+#include "agent_fwd.h"
+#include "agent_link.h"
+#include "agent_port.h"
+#include "bus.h"
+
+enum {
+    AGENT_MAX_LINKS = 1024,
+    AGENT_MAX_PORTS = 64,
+    AGENT_PEER_HASH = 4096,     /* power of two, > 2 * AGENT_MAX_LINKS */
+    AGENT_HELLO_MACS = 64,      /* MACs a hello carries at most */
+};
+
+/* What the packet threads read: replaced whole, never changed. */
+struct agent_snap {
+    fwd_table_t *fwd;                           /* owned */
+    agent_link_t *links[AGENT_MAX_LINKS];       /* by index; borrowed */
+    agent_port_t *ports[AGENT_MAX_PORTS];       /* by index; borrowed */
+    size_t n_ports;
+    int proxy_link;                             /* index, or -1 */
+    struct {
+        uint64_t key;                           /* addr << 16 | port; 0 */
+        uint16_t index;                         /* link index */
+    } peers[AGENT_PEER_HASH];
+};
+
+/* Learned: a MAC was seen coming from a port or a link (packet thread to
+ * control thread, through a pipe). */
+struct agent_learn_ev {
+    uint64_t mac;
+    uint16_t kind;                  /* FWD_PORT or FWD_LINK */
+    uint16_t index;
+    uint32_t pad;
+};
+
+/* A hello datagram (overlay thread to control thread). */
+struct agent_hello_ev {
+    struct sockaddr_in from;
+    char agent_id[64];
+    uint32_t n_macs;
+    uint64_t macs[AGENT_HELLO_MACS];
+};
+
+/* Per-thread counters, each written by its own thread only. */
+struct agent_tstats {
+    _Atomic uint64_t frames_in;     /* from VMs, or datagrams in */
+    _Atomic uint64_t bytes_in;
+    _Atomic uint64_t injected;      /* frames delivered to local VMs */
+    _Atomic uint64_t inject_errors;
+    _Atomic uint64_t flooded;       /* broadcasts and unknown unicast */
+    _Atomic uint64_t no_route;      /* dropped: nowhere to send */
+    _Atomic uint64_t unknown_peer;  /* datagrams from no known link */
+    _Atomic uint64_t bad_header;    /* datagrams with a bad header */
+    _Atomic uint64_t learn_events;
+    _Atomic uint64_t relayed;       /* proxy: overlay to overlay */
+} __attribute__((aligned(64)));
+
+struct agent {
+    svc_t *svc;                     /* not owned */
+    const struct agent_cfg *cfg;    /* not owned */
+    bus_t *bus;                     /* svc's */
+    zsock_t *events;                /* PUB to the aggregator's ingest */
+    uint64_t boot_id;
+    int udp_fd;                     /* overlay socket */
+    struct sockaddr_in listen;      /* its address */
+
+    /* Control thread's view: what the next snapshot is built from. */
+    agent_port_t *ports[AGENT_MAX_PORTS];
+    size_t n_ports;
+    agent_link_t *links[AGENT_MAX_LINKS];
+    int proxy_link;
+
+    _Atomic(struct agent_snap *) snap;
+    _Atomic uint64_t epoch;                     /* grace periods */
+    _Atomic uint64_t active[2];                 /* per packet thread */
+
+    pthread_t threads[2];
+    bool threads_started[2];
+    _Atomic bool stop;
+    int vm_epoll;                   /* the ports */
+    int ovl_epoll;                  /* the overlay socket */
+
+    int learn_pipe[2];              /* packet threads -> control */
+    int hello_pipe[2];              /* overlay thread -> control */
+    int probe_pipe[2];              /* overlay thread -> control: cookies */
+
+    acct_t *acct;                   /* VM thread's accounting */
+    struct fwd_cache caches[2];     /* per packet thread */
+    struct agent_tstats tstats[2];  /* per packet thread */
+    uint64_t n_learned;             /* control: learn events applied */
+    uint64_t n_snapshots;           /* control: snapshots published */
+    uint64_t n_hellos;              /* control: hellos received */
+    uint32_t link_seq;              /* for names of learned links */
+};
+
+/* Builds a snapshot from the control thread's view with forwarding table
+ * 'fwd' (taken), publishes it, waits for the packet threads to let go of
+ * the old one and frees it.  Returns 0 or -1 (out of memory; 'fwd' is
+ * freed and nothing changes). */
+int agent_publish(agent_t *self, fwd_table_t *fwd);
+
+/* The current snapshot (control thread: stable until agent_publish). */
+const struct agent_snap *agent_current(const agent_t *self);
+
+/* Adds link 'link' (taken) at a free index; returns the index or -1. */
+int agent_add_link(agent_t *self, agent_link_t *link);
+
+/* Finds a link by name or by peer address; returns its index or -1. */
+int agent_find_link(const agent_t *self, const char *name);
+int agent_find_link_by_peer(const agent_t *self,
+                            const struct sockaddr_in *peer);
+
+/* Removes link 'index': its rules and learned entries go with it. */
+int agent_remove_link(agent_t *self, int index);
+
+/* Registers the control handlers and timers (agent_ctl.c). */
+int agent_ctl_start(agent_t *self);
+
+/* Sum of a counter over both packet threads. */
+uint64_t agent_tstat_sum(const agent_t *self, size_t offset);
+#define AGENT_TSTAT(SELF, FIELD) \
+    agent_tstat_sum(SELF, offsetof(struct agent_tstats, FIELD))
+
+#endif /* AGENT_PRIV_H */
