@@ -125,32 +125,17 @@ s_add(_Atomic uint64_t *counter, uint64_t n)
     atomic_store_explicit(counter, v + n, memory_order_relaxed);
 }
 
-/* Returns the slot of ('src', 'dst'), claiming a free one if the pair is
- * new, or NULL if the table is full. */
+/* Returns the slot of ('src', 'dst'), or the free slot that ends its
+ * run: at most half the slots are used, so there is always one. */
 static struct acct_slot *
-s_slot(acct_t *self, uint64_t src, uint64_t dst)
+s_find(const acct_t *self, uint64_t src, uint64_t dst)
 {
     size_t i = s_hash(self->seed, src, dst) & self->mask;
     for (;; i = (i + 1) & self->mask) {
         struct acct_slot *s = &self->slots[i];
         /* Relaxed: the writer reads its own stores. */
         uint64_t s_src = atomic_load_explicit(&s->src, memory_order_relaxed);
-        if (s_src == src && s->dst == dst) {
-            return s;
-        }
-        if (s_src == 0) {
-            /* At most half the slots are used, so the run always ends. */
-            size_t n = atomic_load_explicit(&self->n_used,
-                                            memory_order_relaxed);
-            if (n >= self->capacity) {
-                return NULL;
-            }
-            /* 'dst' before 'src', which the reader acquires: once it
-             * sees the pair it sees all of it. */
-            s->dst = dst;
-            atomic_store_explicit(&s->src, src, memory_order_release);
-            atomic_store_explicit(&self->n_used, n + 1,
-                                  memory_order_relaxed);
+        if (s_src == 0 || (s_src == src && s->dst == dst)) {
             return s;
         }
     }
@@ -163,18 +148,37 @@ acct_count(acct_t *self, uint64_t src, uint64_t dst, uint64_t bytes,
     struct acct_slot *s = self->last;
     /* Frames come in trains (GRO, a TCP window), so the last pair is
      * worth one compare before the hash. */
-    if (!s || atomic_load_explicit(&s->src, memory_order_relaxed) != src
-        || s->dst != dst) {
-        /* Source MAC 0 marks a free slot; it cannot be a key. */
-        s = src ? s_slot(self, src, dst) : NULL;
-        if (!s) {
+    if (s && atomic_load_explicit(&s->src, memory_order_relaxed) == src
+        && s->dst == dst) {
+        s_add(&s->bytes, bytes);
+        s_add(&s->frames, frames);
+        return;
+    }
+
+    /* Source MAC 0 marks a free slot: it cannot be a key. */
+    s = src ? s_find(self, src, dst) : NULL;
+    if (!s) {
+        s_add(&self->n_overflow, 1);
+        return;
+    }
+    if (atomic_load_explicit(&s->src, memory_order_relaxed) == 0) {
+        size_t n = atomic_load_explicit(&self->n_used, memory_order_relaxed);
+        if (n >= self->capacity) {
             s_add(&self->n_overflow, 1);
             return;
         }
-        self->last = s;
+        /* Everything before 'src', which the reader acquires: once it
+         * sees the pair, it sees the pair whole and already counted. */
+        s->dst = dst;
+        atomic_store_explicit(&s->bytes, bytes, memory_order_relaxed);
+        atomic_store_explicit(&s->frames, frames, memory_order_relaxed);
+        atomic_store_explicit(&s->src, src, memory_order_release);
+        atomic_store_explicit(&self->n_used, n + 1, memory_order_relaxed);
+    } else {
+        s_add(&s->bytes, bytes);
+        s_add(&s->frames, frames);
     }
-    s_add(&s->bytes, bytes);
-    s_add(&s->frames, frames);
+    self->last = s;
 }
 
 size_t

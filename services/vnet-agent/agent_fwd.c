@@ -47,9 +47,10 @@ s_next_gen(void)
            + 1;
 }
 
-/* The hash seed is random per table family, because learned entries are
- * keyed by source MACs that any VM can choose: with a fixed hash it could
- * pick MACs that all land in one run and make every probe walk it. */
+/* Each new table gets a random hash seed (its clones keep it), because
+ * learned entries are keyed by source MACs that any VM can choose: with a
+ * fixed hash, a VM could pick MACs that all land in one run and make
+ * every probe walk it. */
 static uint64_t
 s_random_seed(void)
 {

@@ -89,6 +89,7 @@ s_reader(void *arg)
             size_t k = s_pair(&snap[i]);
             assert(snap[i].bytes >= last_bytes[k]);
             assert(snap[i].frames >= last_frames[k]);
+            /* A pair is published with its first frame counted. */
             assert(snap[i].frames > 0 && snap[i].bytes > 0);
             last_bytes[k] = snap[i].bytes;
             last_frames[k] = snap[i].frames;
