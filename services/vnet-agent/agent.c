@@ -33,7 +33,7 @@
 LOG_MODULE("agent");
 
 enum { S_T_VM = 0, S_T_OVL = 1 };
-enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536 };
+enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536, S_MAX_CONNS = 256 };
 
 static inline void
 s_inc(_Atomic uint64_t *c, uint64_t n)
@@ -98,7 +98,11 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
         if (!self->links[i]) {
             continue;
         }
-        uint64_t key = s_peer_key(&self->links[i]->peer);
+        struct sockaddr_in a = self->links[i]->peer;
+        if (self->links[i]->tcp) {
+            a.sin_port = 0;     /* records on any connection from its IP */
+        }
+        uint64_t key = s_peer_key(&a);
         size_t k = s_peer_slot(key);
         while (snap->peers[k].key && snap->peers[k].key != key) {
             k = (k + 1) & (AGENT_PEER_HASH - 1);
@@ -341,7 +345,9 @@ s_vm_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
     s_inc(&st->frames_in, 1);
     s_inc(&st->bytes_in, f->size);
     s_learn(self, S_T_VM, seen, snap, src, FWD_PORT, (uint16_t) port);
-    acct_count(self->acct, src, dst, f->size, s_n_segments(f));
+    if (self->cfg->accounting) {
+        acct_count(self->acct, src, dst, f->size, s_n_segments(f));
+    }
 
     if (eth_mac_is_multicast(dst)) {
         s_vm_flood(self, snap, port, f, vnet);
@@ -547,6 +553,111 @@ s_ovl_datagram(agent_t *self, struct s_seen *seen,
                 (h.flags & ENCAP_F_VNET) ? &h.vnet : NULL);
 }
 
+struct s_ovl_ctx {
+    agent_t *self;
+    struct s_seen *seen;
+    const struct agent_snap *snap;
+    const struct sockaddr_in *from;
+};
+
+static void
+s_ovl_record(const uint8_t *rec, size_t len, void *arg)
+{
+    struct s_ovl_ctx *c = arg;
+    s_ovl_datagram(c->self, c->seen, c->snap, c->from, rec, len);
+}
+
+static void
+s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
+          struct mmsghdr *msgs, struct iovec *iovs, struct sockaddr_in *from,
+          uint8_t *bufs)
+{
+    for (int i = 0; i < S_UDP_BURST; i++) {
+        iovs[i] = (struct iovec) { bufs + (size_t) i * S_UDP_SLOT,
+                                   S_UDP_SLOT };
+        msgs[i].msg_hdr = (struct msghdr) {
+            .msg_name = &from[i],
+            .msg_namelen = sizeof from[i],
+            .msg_iov = &iovs[i],
+            .msg_iovlen = 1,
+        };
+    }
+    int n = recvmmsg(self->udp_fd, msgs, S_UDP_BURST, MSG_DONTWAIT, NULL);
+    for (int i = 0; i < n; i++) {
+        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
+            s_inc(&self->tstats[S_T_OVL].bad_header, 1);
+            continue;
+        }
+        s_ovl_datagram(self, seen, snap, &from[i], iovs[i].iov_base,
+                       msgs[i].msg_len);
+    }
+}
+
+/* Accepts a connection, if it comes from the IP of one of our TCP links:
+ * records from anyone else would be dropped anyway. */
+static void
+s_ovl_accept(agent_t *self, const struct agent_snap *snap,
+             struct agent_tcp_rx **conns, size_t *n_conns)
+{
+    struct sockaddr_in from;
+    socklen_t len = sizeof from;
+    int fd = accept4(self->tcp_fd, (struct sockaddr *) &from, &len,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    from.sin_port = 0;
+    int index = s_peer_lookup(snap, &from);
+    struct agent_tcp_rx *rx = NULL;
+    if (index < 0 || !snap->links[index]->tcp || *n_conns == S_MAX_CONNS
+        || !(rx = malloc(sizeof *rx))
+        || agent_tcp_rx_init(rx, AGENT_RX_ACCEPTED, fd) != 0) {
+        s_inc(&self->tstats[S_T_OVL].unknown_peer, 1);
+        free(rx);
+        close(fd);
+        return;
+    }
+    rx->from = from;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rx };
+    if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        agent_tcp_rx_uninit(rx);
+        free(rx);
+        close(fd);
+        return;
+    }
+    conns[(*n_conns)++] = rx;
+}
+
+static void
+s_ovl_conn_close(agent_t *self, struct agent_tcp_rx **conns, size_t *n_conns,
+                 struct agent_tcp_rx *rx)
+{
+    for (size_t i = 0; i < *n_conns; i++) {
+        if (conns[i] == rx) {
+            conns[i] = conns[--*n_conns];
+            break;
+        }
+    }
+    epoll_ctl(self->ovl_epoll, EPOLL_CTL_DEL, rx->fd, NULL);
+    close(rx->fd);
+    agent_tcp_rx_uninit(rx);
+    free(rx);
+}
+
+/* The link whose outgoing connection 'rx' is, if it is still in 'snap'; the
+ * event may be for a link removed since epoll_wait returned it, so 'rx' is
+ * compared, never read, until it is found. */
+static agent_link_t *
+s_outgoing_link(const struct agent_snap *snap, const void *rx)
+{
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (snap->links[i] && &snap->links[i]->tcp_rx == rx) {
+            return snap->links[i];
+        }
+    }
+    return NULL;
+}
+
 static void *
 s_ovl_thread(void *arg)
 {
@@ -554,6 +665,9 @@ s_ovl_thread(void *arg)
     struct mmsghdr msgs[S_UDP_BURST];
     struct iovec iovs[S_UDP_BURST];
     struct sockaddr_in from[S_UDP_BURST];
+    struct epoll_event evs[16];
+    struct agent_tcp_rx *conns[S_MAX_CONNS];
+    size_t n_conns = 0;
     uint8_t *bufs = malloc((size_t) S_UDP_BURST * S_UDP_SLOT);
     struct s_seen *seen = calloc(1, sizeof *seen);
     if (!bufs || !seen) {
@@ -563,40 +677,57 @@ s_ovl_thread(void *arg)
         return NULL;
     }
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
-        struct epoll_event ev;
-        if (epoll_wait(self->ovl_epoll, &ev, 1, 100) <= 0) {
-            continue;
-        }
-        for (int i = 0; i < S_UDP_BURST; i++) {
-            iovs[i] = (struct iovec) { bufs + (size_t) i * S_UDP_SLOT,
-                                       S_UDP_SLOT };
-            msgs[i].msg_hdr = (struct msghdr) {
-                .msg_name = &from[i],
-                .msg_namelen = sizeof from[i],
-                .msg_iov = &iovs[i],
-                .msg_iovlen = 1,
-            };
-        }
-        int n = recvmmsg(self->udp_fd, msgs, S_UDP_BURST, MSG_DONTWAIT,
-                         NULL);
+        int n = epoll_wait(self->ovl_epoll, evs, 16, 100);
         if (n <= 0) {
             continue;
         }
         atomic_store(&self->active[S_T_OVL], atomic_load(&self->epoch));
         const struct agent_snap *snap = atomic_load(&self->snap);
         for (int i = 0; i < n; i++) {
-            if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-                s_inc(&self->tstats[S_T_OVL].bad_header, 1);
+            struct agent_tcp_rx *rx = evs[i].data.ptr;
+            if (rx == &self->rx_udp) {
+                s_ovl_udp(self, seen, snap, msgs, iovs, from, bufs);
                 continue;
             }
-            s_ovl_datagram(self, seen, snap, &from[i], iovs[i].iov_base,
-                           msgs[i].msg_len);
+            if (rx == &self->rx_listen) {
+                s_ovl_accept(self, snap, conns, &n_conns);
+                continue;
+            }
+            agent_link_t *out = NULL;
+            bool accepted = false;
+            for (size_t k = 0; k < n_conns && !accepted; k++) {
+                accepted = conns[k] == rx;
+            }
+            if (!accepted && !(out = s_outgoing_link(snap, rx))) {
+                continue;       /* a link removed meanwhile */
+            }
+            struct s_ovl_ctx ctx = { self, seen, snap, &rx->from };
+            if (agent_tcp_rx_feed(rx, s_ovl_record, &ctx) == 0) {
+                continue;
+            }
+            if (accepted) {
+                s_ovl_conn_close(self, conns, &n_conns, rx);
+            } else {
+                /* The control thread closes and reconnects it. */
+                epoll_ctl(self->ovl_epoll, EPOLL_CTL_DEL, rx->fd, NULL);
+                atomic_store(&out->tcp_rx_dead, true);
+            }
         }
         atomic_store(&self->active[S_T_OVL], 0);
+    }
+    while (n_conns > 0) {
+        s_ovl_conn_close(self, conns, &n_conns, conns[0]);
     }
     free(bufs);
     free(seen);
     return NULL;
+}
+
+int
+agent_watch_tcp(agent_t *self, agent_link_t *link)
+{
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &link->tcp_rx };
+    return epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, link->tcp_fd, &ev);
 }
 
 /* ------------------------------------------------------------------ */
@@ -638,6 +769,21 @@ s_open_udp(agent_t *self)
                  strerror(errno));
         return -1;
     }
+    /* TCP links arrive on the same port number; with port 0 the kernel
+     * picked one for UDP, and TCP takes the same. */
+    socklen_t alen = sizeof self->listen;
+    getsockname(self->udp_fd, (struct sockaddr *) &self->listen, &alen);
+    self->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                          0);
+    if (self->tcp_fd < 0
+        || setsockopt(self->tcp_fd, SOL_SOCKET, SO_REUSEADDR, &one,
+                      sizeof one) != 0
+        || bind(self->tcp_fd, (struct sockaddr *) &self->listen,
+                sizeof self->listen) != 0
+        || listen(self->tcp_fd, 64) != 0) {
+        VLOG_ERR("overlay TCP socket: %s: %s", cfg->listen, strerror(errno));
+        return -1;
+    }
     return 0;
 }
 
@@ -657,7 +803,9 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     self->svc = svc;
     self->cfg = cfg;
     self->bus = svc_bus(svc);
-    self->udp_fd = self->vm_epoll = self->ovl_epoll = -1;
+    self->udp_fd = self->tcp_fd = self->vm_epoll = self->ovl_epoll = -1;
+    self->rx_udp.kind = AGENT_RX_UDP;
+    self->rx_listen.kind = AGENT_RX_LISTEN;
     self->learn_pipe[0] = self->learn_pipe[1] = -1;
     self->hello_pipe[0] = self->hello_pipe[1] = -1;
     self->probe_pipe[0] = self->probe_pipe[1] = -1;
@@ -695,8 +843,12 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
             goto error;
         }
     }
-    struct epoll_event ev = { .events = EPOLLIN };
-    if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, self->udp_fd, &ev) != 0) {
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &self->rx_udp };
+    struct epoll_event lev = { .events = EPOLLIN,
+                               .data.ptr = &self->rx_listen };
+    if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, self->udp_fd, &ev) != 0
+        || epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, self->tcp_fd, &lev)
+               != 0) {
         goto error;
     }
     if (!cfg->proxy) {
@@ -772,6 +924,7 @@ agent_destroy(agent_t **self_p)
     zsock_destroy(&self->events);
     acct_destroy(&self->acct);
     s_close(&self->udp_fd);
+    s_close(&self->tcp_fd);
     s_close(&self->vm_epoll);
     s_close(&self->ovl_epoll);
     for (int i = 0; i < 2; i++) {

@@ -36,6 +36,7 @@ struct agent_cfg {
     uint32_t peer_timeout_ms;   /* proxy forgets a silent agent */
     uint32_t buffer_kb;         /* socket buffers */
     uint32_t acct_pairs;        /* accounting capacity (MAC pairs) */
+    bool accounting;            /* count traffic per MAC pair (VTTIF) */
 };
 
 extern const struct cfg_key agent_cfg_keys[];

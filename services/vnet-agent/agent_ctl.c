@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "eth.h"
@@ -55,6 +56,9 @@ const struct cfg_key agent_cfg_keys[] = {
                 "socket buffer size of the capture and overlay sockets"),
     CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
                 "MAC pairs the traffic accounting can hold"),
+    CFG_KEY_BOOL("accounting", T, accounting, true,
+                 "count traffic per MAC pair for inference; off only to "
+                 "measure what counting costs"),
     CFG_KEYS_END,
 };
 #undef T
@@ -87,6 +91,28 @@ s_error(agent_t *self, int code, int type, const char *fmt, ...)
                           "%s", text);
 }
 
+/* (Re)connects TCP link 'l' and has the overlay thread read it. */
+static void
+s_tcp_up(agent_t *self, agent_link_t *l, int timeout_ms)
+{
+    if (agent_link_tcp_connect(l, timeout_ms) == 0
+        && agent_watch_tcp(self, l) != 0) {
+        agent_link_tcp_close(l);
+    }
+}
+
+/* Keeps TCP links connected: a link whose reader let go is reconnected; a
+ * link whose writer failed is shut down, so that its reader lets go. */
+static void
+s_tcp_tend(agent_t *self, agent_link_t *l)
+{
+    if (l->tcp_fd < 0 || atomic_load(&l->tcp_rx_dead)) {
+        s_tcp_up(self, l, 200);
+    } else if (atomic_load(&l->tcp_broken)) {
+        shutdown(l->tcp_fd, SHUT_RDWR);
+    }
+}
+
 static void
 s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
                 Vr__LinkCounters *c)
@@ -96,15 +122,22 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     vr__link__init(out);
     vr__link_counters__init(c);
     out->name = (char *) l->name;
-    out->proto = VR__LINK_PROTO__LINK_PROTO_UDP;
+    out->proto = l->tcp ? VR__LINK_PROTO__LINK_PROTO_TCP
+                        : VR__LINK_PROTO__LINK_PROTO_UDP;
     out->peer = (char *) l->peer_str;
     out->peer_agent = (char *) l->peer_agent;
     out->mtu = l->mtu;
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
-    out->state = last && quiet < 3000ull * self->cfg->hello_ms
-                     ? VR__LINK_STATE__LINK_STATE_UP
-                     : VR__LINK_STATE__LINK_STATE_DOWN;
+    if (l->tcp) {
+        out->state = l->tcp_fd >= 0 && !atomic_load(&l->tcp_broken)
+                         ? VR__LINK_STATE__LINK_STATE_UP
+                         : VR__LINK_STATE__LINK_STATE_CONNECTING;
+    } else {
+        out->state = last && quiet < 3000ull * self->cfg->hello_ms
+                         ? VR__LINK_STATE__LINK_STATE_UP
+                         : VR__LINK_STATE__LINK_STATE_DOWN;
+    }
     c->tx_frames = st.tx_frames;
     c->tx_bytes = st.tx_bytes;
     c->tx_drops = st.tx_drops;
@@ -184,10 +217,11 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
                        "link needs a name and a peer");
     }
-    if (l->proto != VR__LINK_PROTO__LINK_PROTO_UDP) {
+    bool tcp = l->proto == VR__LINK_PROTO__LINK_PROTO_TCP;
+    if (!tcp && l->proto != VR__LINK_PROTO__LINK_PROTO_UDP) {
         return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link %s: only UDP links are implemented so far",
-                       l->name);
+                       "link %s: unknown protocol %d", l->name,
+                       (int) l->proto);
     }
     if (l->local && *l->local) {
         return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
@@ -204,11 +238,11 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
     int index = agent_find_link(self, l->name);
     if (index >= 0) {
         agent_link_t *old = self->links[index];
-        if (strcmp(old->peer_str, l->peer) != 0) {
+        if (strcmp(old->peer_str, l->peer) != 0 || old->tcp != tcp) {
             return s_error(self, VR__ERROR_CODE__ERR_EXISTS, type,
                            "link %s exists, to %s", l->name, old->peer_str);
         }
-    } else if ((index = agent_find_link_by_peer(self, &peer)) >= 0
+    } else if (!tcp && (index = agent_find_link_by_peer(self, &peer)) >= 0
                && self->links[index]->learned) {
         /* The proxy learned this peer from its hellos: it becomes the
          * named link, so traffic from it keeps one path. */
@@ -217,8 +251,9 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         adopt->learned = false;
     } else {
         uint32_t mtu = l->mtu ? l->mtu : self->cfg->mtu;
-        agent_link_t *link = agent_link_new(l->name, l->peer, self->udp_fd,
-                                            mtu);
+        agent_link_t *link = tcp ? agent_link_new_tcp(l->name, l->peer)
+                                 : agent_link_new(l->name, l->peer,
+                                                  self->udp_fd, mtu);
         if (!link) {
             return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
                            "link %s: cannot create (mtu %u?)", l->name, mtu);
@@ -237,7 +272,12 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
                            "link %s: no room for another link", l->name);
         }
-        VLOG_INFO("link %s: created to %s (mtu %u)", l->name, l->peer, mtu);
+        VLOG_INFO("link %s: created to %s over %s", l->name, l->peer,
+                  tcp ? "TCP" : "UDP");
+        /* The peer may not have its end yet: the hello timer retries. */
+        if (tcp) {
+            s_tcp_up(self, link, 1000);
+        }
     }
     Vr__Link out;
     Vr__LinkCounters c;
@@ -727,7 +767,11 @@ s_send_hellos(agent_t *self, const struct s_local_acc *local)
             agent_remove_link(self, i);
             continue;
         }
-        agent_link_send_ctl(l, AGENT_T_CTL, ENCAP_HELLO, buf, len);
+        if (l->tcp) {
+            s_tcp_tend(self, l);
+        } else {
+            agent_link_send_ctl(l, AGENT_T_CTL, ENCAP_HELLO, buf, len);
+        }
     }
 }
 

@@ -1,15 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* UDP links.  A frame that fits goes out as one datagram with the header
- * and the frame as two iovecs (no copy); a larger one is cut into
- * max_payload chunks, each behind its own header. */
+/* UDP and TCP links.  Over UDP, a frame that fits goes out as one datagram
+ * with the header and the frame as two iovecs (no copy); a larger one is
+ * cut into max_payload chunks, each behind its own header.  Over TCP every
+ * frame is one record, the header and the whole frame: the header's
+ * frame_len is the length prefix. */
 #include "agent_link.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "log.h"
 
@@ -86,10 +93,53 @@ agent_link_destroy(agent_link_t **self_p)
         return;
     }
     agent_link_t *self = *self_p;
+    if (self->tcp) {
+        agent_link_tcp_close(self);
+        agent_tcp_rx_uninit(&self->tcp_rx);
+        pthread_mutex_destroy(&self->tcp_lock);
+    }
     encap_reasm_uninit(&self->reasm[0]);
     encap_reasm_uninit(&self->reasm[1]);
     free(self);
     *self_p = NULL;
+}
+
+/* Writes all of 'iov' to the link's stream, under its lock: the VM and
+ * overlay threads both send, and records must not interleave.  The socket
+ * blocks for at most its SO_SNDTIMEO; a stall or an error marks the
+ * connection broken (the control thread reconnects). */
+static int
+s_tcp_write(agent_link_t *self, struct iovec *iov, int n)
+{
+    int rc = 0;
+    pthread_mutex_lock(&self->tcp_lock);
+    if (self->tcp_fd < 0 || atomic_load(&self->tcp_broken)) {
+        rc = ENOTCONN;
+        goto done;
+    }
+    while (n > 0) {
+        ssize_t w = writev(self->tcp_fd, iov, n);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            rc = errno;
+            atomic_store(&self->tcp_broken, true);
+            goto done;
+        }
+        while (n > 0 && (size_t) w >= iov->iov_len) {
+            w -= (ssize_t) iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *) iov->iov_base + w;
+            iov->iov_len -= (size_t) w;
+        }
+    }
+done:
+    pthread_mutex_unlock(&self->tcp_lock);
+    return rc;
 }
 
 int
@@ -114,6 +164,18 @@ agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
     }
     uint8_t hbuf[ENCAP_HDR_LEN];
     struct iovec iov[2] = { { hbuf, ENCAP_HDR_LEN }, { NULL, 0 } };
+    if (self->tcp) {
+        encap_encode(&h, hbuf);
+        iov[1] = (struct iovec) { (void *) frame, size };
+        int rc = s_tcp_write(self, iov, 2);
+        if (rc != 0) {
+            s_add(&st->tx_drops, 1);
+            return rc;
+        }
+        s_add(&st->tx_frames, 1);
+        s_add(&st->tx_bytes, size);
+        return 0;
+    }
     struct msghdr mh = {
         .msg_name = &self->peer,
         .msg_namelen = sizeof self->peer,
@@ -153,6 +215,9 @@ agent_link_send_ctl(agent_link_t *self, enum agent_thread t, int type,
     encap_encode(&h, hbuf);
     struct iovec iov[2] = { { hbuf, ENCAP_HDR_LEN },
                             { (void *) payload, n } };
+    if (self->tcp) {
+        return s_tcp_write(self, iov, 2);
+    }
     struct msghdr mh = {
         .msg_name = &self->peer,
         .msg_namelen = sizeof self->peer,
@@ -182,5 +247,155 @@ agent_link_totals(const agent_link_t *self, struct link_stats *out)
         S_SUM(rx_drops);
         S_SUM(rx_bad);
 #undef S_SUM
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* TCP */
+
+agent_link_t *
+agent_link_new_tcp(const char *name, const char *peer)
+{
+    agent_link_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        return NULL;
+    }
+    self->tcp = true;
+    self->tcp_fd = -1;
+    self->fd = -1;
+    pthread_mutex_init(&self->tcp_lock, NULL);
+    if (!agent_link_parse_addr(peer, &self->peer)
+        || self->peer.sin_port == 0) {
+        VLOG_ERR("link %s: bad peer '%s': expected ipv4:port", name, peer);
+        goto error;
+    }
+    snprintf(self->name, sizeof self->name, "%s", name);
+    snprintf(self->peer_str, sizeof self->peer_str, "%s", peer);
+    self->mtu = 65535;                  /* TCP carries any frame whole */
+    self->max_payload = ENCAP_MAX_FRAME;
+    if (agent_tcp_rx_init(&self->tcp_rx, AGENT_RX_OUTGOING, -1) != 0
+        || encap_reasm_init(&self->reasm[0]) != 0
+        || encap_reasm_init(&self->reasm[1]) != 0) {
+        goto error;
+    }
+    self->tcp_rx.from = self->peer;
+    self->tcp_rx.from.sin_port = 0;
+    return self;
+
+error:
+    agent_link_destroy(&self);
+    return NULL;
+}
+
+int
+agent_link_tcp_connect(agent_link_t *self, int timeout_ms)
+{
+    agent_link_tcp_close(self);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return errno;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int rc = 0;
+    if (connect(fd, (struct sockaddr *) &self->peer, sizeof self->peer) != 0
+        && errno != EINPROGRESS) {
+        rc = errno;
+    } else {
+        struct pollfd pfd = { fd, POLLOUT, 0 };
+        socklen_t len = sizeof rc;
+        if (poll(&pfd, 1, timeout_ms) <= 0) {
+            rc = ETIMEDOUT;
+        } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &len) != 0) {
+            rc = errno;
+        }
+    }
+    if (rc != 0) {
+        VLOG_WARN_RL("link %s: connect %s: %s", self->name, self->peer_str,
+                     strerror(rc));
+        close(fd);
+        return rc;
+    }
+    /* Writes block, but never for long: a stalled peer costs a drop, not
+     * a stuck packet thread. */
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    pthread_mutex_lock(&self->tcp_lock);
+    self->tcp_fd = fd;
+    self->tcp_rx.fd = fd;
+    self->tcp_rx.have = 0;
+    atomic_store(&self->tcp_broken, false);
+    atomic_store(&self->tcp_rx_dead, false);
+    pthread_mutex_unlock(&self->tcp_lock);
+    VLOG_INFO("link %s: connected to %s over TCP", self->name,
+              self->peer_str);
+    return 0;
+}
+
+void
+agent_link_tcp_close(agent_link_t *self)
+{
+    pthread_mutex_lock(&self->tcp_lock);
+    if (self->tcp_fd >= 0) {
+        close(self->tcp_fd);
+    }
+    self->tcp_fd = -1;
+    self->tcp_rx.fd = -1;
+    atomic_store(&self->tcp_broken, true);
+    pthread_mutex_unlock(&self->tcp_lock);
+}
+
+int
+agent_tcp_rx_init(struct agent_tcp_rx *rx, enum agent_rx_kind kind, int fd)
+{
+    memset(rx, 0, sizeof *rx);
+    rx->kind = kind;
+    rx->fd = fd;
+    rx->buf = malloc(ENCAP_HDR_LEN + ENCAP_MAX_FRAME);
+    return rx->buf ? 0 : -1;
+}
+
+void
+agent_tcp_rx_uninit(struct agent_tcp_rx *rx)
+{
+    free(rx->buf);
+    rx->buf = NULL;
+}
+
+int
+agent_tcp_rx_feed(struct agent_tcp_rx *rx, agent_tcp_rec_fn *fn, void *arg)
+{
+    const size_t cap = ENCAP_HDR_LEN + ENCAP_MAX_FRAME;
+    for (;;) {
+        ssize_t r = recv(rx->fd, rx->buf + rx->have, cap - rx->have,
+                         MSG_DONTWAIT);
+        if (r == 0) {
+            return -1;
+        }
+        if (r < 0) {
+            return errno == EAGAIN || errno == EINTR ? 0 : -1;
+        }
+        rx->have += (size_t) r;
+        size_t off = 0;
+        while (rx->have - off >= ENCAP_HDR_LEN) {
+            const uint8_t *p = rx->buf + off;
+            /* Byte 3 is hdr_len, bytes 8..11 frame_len: the prefix. */
+            size_t hdr_len = p[3];
+            uint32_t flen;
+            memcpy(&flen, p + 8, sizeof flen);
+            flen = ntohl(flen);
+            size_t rec = hdr_len + flen;
+            if (hdr_len < ENCAP_HDR_LEN || rec > cap) {
+                return -1;      /* not our stream: cannot resynchronise */
+            }
+            if (rx->have - off < rec) {
+                break;
+            }
+            fn(p, rec, arg);
+            off += rec;
+        }
+        memmove(rx->buf, rx->buf + off, rx->have - off);
+        rx->have -= off;
     }
 }

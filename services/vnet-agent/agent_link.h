@@ -9,6 +9,7 @@
 #define AGENT_LINK_H
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -39,6 +40,38 @@ struct link_stats {
     _Atomic uint64_t rx_bad;        /* bad headers from this peer */
 } __attribute__((aligned(64)));
 
+/* A TCP byte stream being cut back into [header | payload] records: one
+ * per connection, read by the overlay thread only.  'kind' tells the
+ * overlay thread's epoll entries apart. */
+enum agent_rx_kind {
+    AGENT_RX_UDP = 0,               /* the overlay UDP socket */
+    AGENT_RX_LISTEN = 1,            /* the TCP listening socket */
+    AGENT_RX_ACCEPTED = 2,          /* a connection a peer opened */
+    AGENT_RX_OUTGOING = 3,          /* the connection a TCP link opened */
+};
+
+struct agent_tcp_rx {
+    enum agent_rx_kind kind;
+    int fd;                         /* not owned for OUTGOING */
+    struct sockaddr_in from;        /* peer address, port 0 */
+    size_t have;                    /* bytes in 'buf' */
+    uint8_t *buf;                   /* ENCAP_HDR_LEN + ENCAP_MAX_FRAME */
+};
+
+/* Called for each complete record ('len' bytes at 'rec', header first). */
+typedef void agent_tcp_rec_fn(const uint8_t *rec, size_t len, void *arg);
+
+/* Allocates the receive buffer; returns 0 or -1. */
+int agent_tcp_rx_init(struct agent_tcp_rx *rx, enum agent_rx_kind kind,
+                      int fd);
+void agent_tcp_rx_uninit(struct agent_tcp_rx *rx);
+
+/* Reads what 'rx->fd' has and calls 'fn' for every complete record.
+ * Returns 0 while the connection is usable, -1 when it closed, failed or
+ * sent a record that cannot be (bad header): the caller drops it. */
+int agent_tcp_rx_feed(struct agent_tcp_rx *rx, agent_tcp_rec_fn *fn,
+                      void *arg);
+
 typedef struct agent_link {
     char name[64];                  /* unique in the agent */
     char peer_str[64];              /* "ip:port" as given */
@@ -47,6 +80,12 @@ typedef struct agent_link {
     uint32_t mtu;                   /* underlay MTU of the path */
     size_t max_payload;             /* frame bytes per datagram */
     int fd;                         /* UDP socket, not owned */
+    bool tcp;                       /* a TCP link, not UDP */
+    int tcp_fd;                     /* its connection, or -1 (owned) */
+    pthread_mutex_t tcp_lock;       /* two threads write the stream */
+    _Atomic bool tcp_broken;        /* a write failed: writers stop */
+    _Atomic bool tcp_rx_dead;       /* the overlay thread let go of it */
+    struct agent_tcp_rx tcp_rx;     /* replies that come back on it */
     uint16_t index;                 /* slot in the agent's link table */
     bool learned;                   /* made by the proxy from a hello */
     _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */
@@ -60,6 +99,17 @@ typedef struct agent_link {
  * of memory).  The caller owns the result. */
 agent_link_t *agent_link_new(const char *name, const char *peer, int fd,
                              uint32_t mtu);
+
+/* Creates a TCP link named 'name' to 'peer'; it connects with
+ * agent_link_tcp_connect().  NULL with the reason logged on failure. */
+agent_link_t *agent_link_new_tcp(const char *name, const char *peer);
+
+/* (Re)connects a TCP link, waiting up to 'timeout_ms'.  Control thread
+ * only.  Returns 0, or a positive errno (logged, rate-limited). */
+int agent_link_tcp_connect(agent_link_t *self, int timeout_ms);
+
+/* Closes a TCP link's connection (it will be reconnected). */
+void agent_link_tcp_close(agent_link_t *self);
 
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void agent_link_destroy(agent_link_t **self_p);

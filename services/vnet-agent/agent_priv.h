@@ -74,6 +74,9 @@ struct agent {
     zsock_t *events;                /* PUB to the aggregator's ingest */
     uint64_t boot_id;
     int udp_fd;                     /* overlay socket */
+    int tcp_fd;                     /* overlay TCP listening socket */
+    struct agent_tcp_rx rx_udp;     /* epoll tags for the two */
+    struct agent_tcp_rx rx_listen;
     struct sockaddr_in listen;      /* its address */
 
     /* Control thread's view: what the next snapshot is built from. */
@@ -124,6 +127,9 @@ int agent_find_link_by_peer(const agent_t *self,
 
 /* Removes link 'index': its rules and learned entries go with it. */
 int agent_remove_link(agent_t *self, int index);
+
+/* Starts reading a TCP link's connection in the overlay thread. */
+int agent_watch_tcp(agent_t *self, agent_link_t *link);
 
 /* Registers the control handlers and timers (agent_ctl.c). */
 int agent_ctl_start(agent_t *self);

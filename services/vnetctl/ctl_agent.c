@@ -2,7 +2,7 @@
 /* `vnetctl link ...` and `vnetctl rule ...`: an agent's overlay links and
  * forwarding rules, by hand.  The agent is the configured one, or --agent
  * ENDPOINT (before the subcommand's arguments):
- *   vnetctl link list|add NAME PEER [--mtu N]|del NAME|probe NAME
+ *   vnetctl link list|add NAME PEER [--mtu N] [--tcp]|del NAME|probe NAME
  *   vnetctl rule list|add DST_MAC LINK [--src MAC]|del DST_MAC [--src MAC]
  * LINK is a link name or local:<iface>. */
 #include <getopt.h>
@@ -19,6 +19,7 @@ struct s_opts {
     uint32_t mtu;               /* link add */
     uint64_t src;               /* rule add/del */
     uint32_t timeout_ms;        /* probe */
+    bool tcp;                   /* link add: over TCP */
 };
 
 /* Parses the options after the subcommand; leaves positionals in
@@ -31,6 +32,7 @@ s_parse(struct ctl *ctl, int argc, char **argv, struct s_opts *o)
         { "mtu", required_argument, NULL, 'm' },
         { "src", required_argument, NULL, 's' },
         { "timeout", required_argument, NULL, 't' },
+        { "tcp", no_argument, NULL, 'T' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -55,6 +57,9 @@ s_parse(struct ctl *ctl, int argc, char **argv, struct s_opts *o)
                 fprintf(stderr, "vnetctl: --src '%s': not a MAC\n", optarg);
                 return -1;
             }
+            break;
+        case 'T':
+            o->tcp = true;
             break;
         case 't':
             o->timeout_ms = (uint32_t) strtoul(optarg, &end, 10);
@@ -225,6 +230,8 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
         link.name = pos[0];
         link.peer = pos[1];
         link.mtu = o.mtu;
+        link.proto = o.tcp ? VR__LINK_PROTO__LINK_PROTO_TCP
+                           : VR__LINK_PROTO__LINK_PROTO_UDP;
         Vr__LinkCreate req = VR__LINK_CREATE__INIT;
         req.link = &link;
         return s_simple(ctl, &o, VR__MSG_TYPE__MSG_LINK_CREATE, &req.base,
@@ -259,8 +266,9 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
         return ok ? CTL_EXIT_OK : CTL_EXIT_FAIL;
     }
 usage:
-    fprintf(stderr, "usage: vnetctl link list|add NAME PEER [--mtu N]|"
-                    "del NAME|probe NAME [--timeout MS]  [--agent EP]\n");
+    fprintf(stderr, "usage: vnetctl link list|add NAME PEER [--mtu N] "
+                    "[--tcp]|del NAME|probe NAME [--timeout MS]  "
+                    "[--agent EP]\n");
     return CTL_EXIT_USAGE;
 }
 

@@ -111,6 +111,30 @@ direct=$(json_get "$T/links.json" '[l["tx_frames"] for l in j if l["name"]=="h3"
 echo "direct link h2->h3 carried $direct frames"
 [ "$direct" -ge 100 ] || fail "the direct link carried $direct frames"
 
+echo "== the same over TCP links (length-prefixed records)"
+"$CTL" link add h3t 10.200.0.3:7000 --tcp --agent "$(agent_ep 2)" >/dev/null
+"$CTL" link add h2t 10.200.0.2:7000 --tcp --agent "$(agent_ep 3)" >/dev/null
+vr_until 5 "$CTL" link probe h3t --agent "$(agent_ep 2)" \
+    || fail "TCP link h2->h3 does not echo"
+in_vm 2 1 ping -i 0.01 -c 300 -q 10.201.3.1 >"$T/ping-tcp.txt" 2>&1 &
+PING_PID=$!
+VR_PIDS+=("$PING_PID")
+sleep 0.5
+"$CTL" rule add "$(mac 3 1)" h3t --agent "$(agent_ep 2)" >/dev/null
+"$CTL" rule add "$(mac 2 1)" h2t --agent "$(agent_ep 3)" >/dev/null
+wait "$PING_PID" || true
+cat "$T/ping-tcp.txt"
+grep -q " 0% packet loss" "$T/ping-tcp.txt" || fail "frames lost moving to TCP"
+vr_start iperf-tcp ip netns exec "$(vm 3 1)" iperf3 -s -1 -p 5202
+sleep 0.3
+in_vm 2 1 iperf3 -c 10.201.3.1 -p 5202 -t 2 -J >"$T/iperf-tcp.json" \
+    || fail "iperf3 over the TCP link failed"
+mbps=$(json_get "$T/iperf-tcp.json" 'round(j["end"]["sum_received"]["bits_per_second"]/1e6)')
+"$CTL" --json link list --agent "$(agent_ep 2)" >"$T/links.json"
+tcp_mb=$(json_get "$T/links.json" '[l["tx_bytes"] for l in j if l["name"]=="h3t"][0] // 1000000')
+echo "iperf3 over the TCP link: $mbps Mbit/s; the link sent $tcp_mb MB"
+[ "$mbps" -ge 50 ] && [ "$tcp_mb" -ge 10 ] || fail "TCP link did not carry it"
+
 echo "== an agent killed and restarted is back in the star within 2 s"
 kill -KILL "$(cat "$T/agent-h3.pid")"
 sleep 0.2
