@@ -60,6 +60,11 @@ for i in 1 2 3; do
     done
 done
 
+# What the agents publish, heard where the aggregator would be.
+"$BIN/vr-sub" bind "ipc://$T/ingest" 4 >"$T/published.json" &
+SUB_PID=$!
+VR_PIDS+=("$SUB_PID")
+
 echo "== every VM pings every other"
 for a in 1 2 3; do for b in 1 2; do
     for c in 1 2 3; do for d in 1 2; do
@@ -75,6 +80,20 @@ for a in 1 2 3; do for b in 1 2; do
     done; done
 done; done
 echo "30 of 30 pairs answer"
+
+echo "== local matrices, VM locations and announcements are published"
+wait "$SUB_PID" || fail "vr-sub failed"
+json_get "$T/published.json" 'j["counts"]'
+[ "$(json_get "$T/published.json" 'j["counts"].get("LOCAL_MATRIX", 0) >= 10')" = True ] \
+    || fail "too few local matrices"
+[ "$(json_get "$T/published.json" 'sorted(j["agents"])')" = "['h1', 'h2', 'h3']" ] \
+    || fail "announcements missing"
+for a in 1 2 3; do for b in 1 2; do
+    [ "$(json_get "$T/published.json" "j['vms'].get('$(mac $a $b)')")" = "h$a" ] \
+        || fail "VM $(mac $a $b) not located on h$a"
+    [ "$(json_get "$T/published.json" "j['matrix'].get('$(mac $a $b)>$(mac 3 1)', 0) > 0 or '$a$b' == '31'")" = True ] \
+        || fail "no traffic counted from $(mac $a $b) to $(mac 3 1)"
+done; done
 
 echo "== ARP and broadcast"
 in_vm 2 1 ip neigh show 10.201.3.1 | grep -q "$(mac 3 1)" \
