@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <net/ethernet.h>
+#include <netinet/udp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -567,11 +568,33 @@ s_ovl_record(const uint8_t *rec, size_t len, void *arg)
     s_ovl_datagram(c->self, c->seen, c->snap, c->from, rec, len);
 }
 
+/* Room for the UDP_GRO control message of one received buffer. */
+union s_gro_ctrl {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+};
+
+/* The segment size the kernel coalesced a buffer at (UDP_GRO), or 0. */
+static size_t
+s_gro_size(struct msghdr *mh)
+{
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+         cm = CMSG_NXTHDR(mh, cm)) {
+        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+            int size;
+            memcpy(&size, CMSG_DATA(cm), sizeof size);
+            return size > 0 ? (size_t) size : 0;
+        }
+    }
+    return 0;
+}
+
 static void
 s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
           struct mmsghdr *msgs, struct iovec *iovs, struct sockaddr_in *from,
           uint8_t *bufs)
 {
+    union s_gro_ctrl ctrl[S_UDP_BURST];
     for (int i = 0; i < S_UDP_BURST; i++) {
         iovs[i] = (struct iovec) { bufs + (size_t) i * S_UDP_SLOT,
                                    S_UDP_SLOT };
@@ -580,6 +603,8 @@ s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
             .msg_namelen = sizeof from[i],
             .msg_iov = &iovs[i],
             .msg_iovlen = 1,
+            .msg_control = ctrl[i].buf,
+            .msg_controllen = sizeof ctrl[i].buf,
         };
     }
     int n = recvmmsg(self->udp_fd, msgs, S_UDP_BURST, MSG_DONTWAIT, NULL);
@@ -588,8 +613,20 @@ s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
             s_inc(&self->tstats[S_T_OVL].bad_header, 1);
             continue;
         }
-        s_ovl_datagram(self, seen, snap, &from[i], iovs[i].iov_base,
-                       msgs[i].msg_len);
+        /* With UDP_GRO one buffer may hold a train of datagrams from one
+         * peer, all 'seg' bytes but the last. */
+        const uint8_t *p = iovs[i].iov_base;
+        size_t len = msgs[i].msg_len;
+        size_t seg = s_gro_size(&msgs[i].msg_hdr);
+        if (seg == 0 || seg > len) {
+            seg = len;
+        }
+        size_t off = 0;
+        do {    /* an empty datagram is still one, and counted as bad */
+            size_t d = len - off < seg ? len - off : seg;
+            s_ovl_datagram(self, seen, snap, &from[i], p + off, d);
+            off += d;
+        } while (off < len);
     }
 }
 
@@ -752,6 +789,9 @@ s_open_udp(agent_t *self)
     int size = (int) cfg->buffer_kb * 1024;
     /* Never let IP fragment a datagram: chunking is ours (agent_encap). */
     int pmtu = IP_PMTUDISC_DO;
+    /* Take trains of datagrams in one buffer where the kernel coalesces
+     * them (a device with GRO on); without that, nothing changes. */
+    setsockopt(self->udp_fd, SOL_UDP, UDP_GRO, &one, sizeof one);
     setsockopt(self->udp_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     setsockopt(self->udp_fd, IPPROTO_IP, IP_MTU_DISCOVER, &pmtu,
                sizeof pmtu);

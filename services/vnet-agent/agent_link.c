@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/udp.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <unistd.h>
@@ -24,6 +25,10 @@ LOG_MODULE("link");
 
 /* IPv4 (20) and UDP (8) headers, then ours, within the path MTU. */
 enum { S_IP_UDP = 28 };
+
+/* One UDP_SEGMENT send carries at most this many datagrams (the kernel's
+ * UDP_MAX_SEGMENTS on older kernels) and 64 KiB of payload in all. */
+enum { S_GSO_SEGS = 64, S_UDP_MAX = 65507 };
 
 static inline void
 s_add(_Atomic uint64_t *c, uint64_t n)
@@ -142,6 +147,61 @@ done:
     return rc;
 }
 
+/* Sends a frame that needs several chunks with UDP_SEGMENT: each datagram
+ * is one header and one chunk, all the same size but the last, so up to
+ * S_GSO_SEGS of them leave in one system call and the kernel cuts them
+ * apart (perf-anchors.md B.2).  Headers and chunks alternate in the iovec:
+ * no copy.  Returns 0 or an errno. */
+static int
+s_send_gso(agent_link_t *self, struct encap_hdr *h, const uint8_t *frame,
+           size_t size)
+{
+    uint8_t hbufs[S_GSO_SEGS][ENCAP_HDR_LEN];
+    struct iovec iov[2 * S_GSO_SEGS];
+    size_t seg = ENCAP_HDR_LEN + self->max_payload;
+    size_t per_send = S_UDP_MAX / seg;
+    if (per_send > S_GSO_SEGS) {
+        per_send = S_GSO_SEGS;
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctrl;
+    size_t off = 0;
+    while (off < size) {
+        size_t k = 0;
+        for (; k < per_send && off < size; k++) {
+            size_t n = size - off < self->max_payload ? size - off
+                                                      : self->max_payload;
+            h->offset = (uint32_t) off;
+            encap_encode(h, hbufs[k]);
+            iov[2 * k] = (struct iovec) { hbufs[k], ENCAP_HDR_LEN };
+            iov[2 * k + 1] = (struct iovec) { (void *) (frame + off), n };
+            off += n;
+        }
+        struct msghdr mh = {
+            .msg_name = &self->peer,
+            .msg_namelen = sizeof self->peer,
+            .msg_iov = iov,
+            .msg_iovlen = 2 * k,
+        };
+        if (k > 1) {
+            mh.msg_control = ctrl.buf;
+            mh.msg_controllen = sizeof ctrl.buf;
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t gso = (uint16_t) seg;
+            memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+        }
+        if (sendmsg(self->fd, &mh, MSG_DONTWAIT) < 0) {
+            return errno ? errno : EIO;
+        }
+    }
+    return 0;
+}
+
 int
 agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
                 size_t size, const struct encap_vnet *vnet, uint8_t flags)
@@ -175,6 +235,24 @@ agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
         s_add(&st->tx_frames, 1);
         s_add(&st->tx_bytes, size);
         return 0;
+    }
+    if (size > self->max_payload
+        && !atomic_load_explicit(&self->no_gso, memory_order_relaxed)) {
+        int rc = s_send_gso(self, &h, frame, size);
+        if (rc == 0) {
+            s_add(&st->tx_frames, 1);
+            s_add(&st->tx_bytes, size);
+            return 0;
+        }
+        if (rc != EIO && rc != EINVAL && rc != EOPNOTSUPP) {
+            s_add(&st->tx_drops, 1);
+            return rc;
+        }
+        /* The device cannot segment UDP (no checksum offload): send the
+         * chunks one by one from now on. */
+        atomic_store(&self->no_gso, true);
+        VLOG_WARN("link %s: UDP GSO refused (%s), sending chunks singly",
+                  self->name, strerror(rc));
     }
     struct msghdr mh = {
         .msg_name = &self->peer,

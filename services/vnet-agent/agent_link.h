@@ -88,6 +88,8 @@ typedef struct agent_link {
     struct agent_tcp_rx tcp_rx;     /* replies that come back on it */
     uint16_t index;                 /* slot in the agent's link table */
     bool learned;                   /* made by the proxy from a hello */
+    _Atomic bool no_gso;            /* UDP_SEGMENT refused: send chunks
+                                     * one datagram per call */
     _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */
     _Atomic uint32_t frame_id[AGENT_N_THREADS]; /* per sending thread */
     struct encap_reasm reasm[2];    /* overlay thread: [0] VM, [1] relay */
