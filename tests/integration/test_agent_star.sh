@@ -23,30 +23,32 @@ in_vm() {
     shift 2
     ip netns exec "$ns" "$@"
 }
-agent_ep() { echo "ipc://$T/agent-h$1"; }
+agent_ep() { echo "ipc://$T/$P-agent-h$1"; }
 mac() { printf '02:00:00:00:%02x:%02x' "$1" "$2"; }
 
+# start_agent I [BED] [CAPTURE]: the agent of host I of a bed.
 start_agent() {
-    local i=$1 role
+    local i=$1 bed=${2:-$P} capture=${3:-afpacket} role
     if [ "$i" = 1 ]; then
         role="# no proxy_addr: the proxy"
     else
         role="proxy_addr: 10.200.0.1:7000"
     fi
-    cat >"$T/h$i.yaml" <<YAML
+    cat >"$T/$bed-h$i.yaml" <<YAML
 id: h$i
 $role
 bus:
-  control: $(agent_ep "$i")
+  control: ipc://$T/$bed-agent-h$i
   aggregator: ipc://$T/ingest
 overlay:
   listen: 10.200.0.$i:7000
   host_ip: 10.200.0.$i
 ports: [vm1, vm2]
+capture: $capture
 period_ms: 100
 YAML
-    vr_start "agent-h$i" ip netns exec "$P-h$i" "$BIN/vnet-agent" \
-        -c "$T/h$i.yaml"
+    vr_start "agent-h$i" ip netns exec "$bed-h$i" "$BIN/vnet-agent" \
+        -c "$T/$bed-h$i.yaml"
 }
 
 for i in 1 2 3; do
@@ -188,4 +190,22 @@ echo "h2 counted $bad bad datagrams"
 in_vm 2 2 ping -c 2 -W 1 -q 10.201.1.1 >/dev/null || fail "h2 stopped forwarding"
 
 vr_stop_services agent-h1 agent-h2 agent-h3
+"$BED" down --prefix "$P" >/dev/null
+
+echo "== the portable capture: libpcap, with the VMs' offloads off"
+P2="vp$$"
+vr_on_cleanup '"$BED" down --prefix "$P2" >/dev/null 2>&1'
+"$BED" up --prefix "$P2" --hosts 2 --vms 2 --offloads off >/dev/null
+start_agent 1 "$P2" pcap
+start_agent 2 "$P2" pcap
+vr_until 10 ip netns exec "$P2-h1v1" ping -c 1 -W 0.3 -q 10.201.2.2 \
+    || fail "no ping over the pcap capture"
+vr_start iperf-pcap ip netns exec "$P2-h2v1" iperf3 -s -1 -p 5203
+sleep 0.3
+ip netns exec "$P2-h1v2" iperf3 -c 10.201.2.1 -p 5203 -t 2 -J \
+    >"$T/iperf-pcap.json" || fail "iperf3 over pcap failed"
+mbps=$(json_get "$T/iperf-pcap.json" 'round(j["end"]["sum_received"]["bits_per_second"]/1e6)')
+echo "iperf3 with pcap capture: $mbps Mbit/s"
+[ "$mbps" -ge 50 ] || fail "only $mbps Mbit/s with pcap"
+vr_stop_services agent-h1 agent-h2
 echo "1 passed, 0 failed"
