@@ -76,8 +76,9 @@ typedef int svc_timer_fn(svc_t *svc, void *arg);
  * --version), loads the config into '*cfg' (laid out as def->keys
  * says), starts logging and the bus, and binds the control socket.
  * Returns the service, or NULL with '*exit_code' set: SVC_EXIT_OK after
- * --help or a passed --check, SVC_EXIT_CONFIG for a bad command line or config (the reason
- * printed as 'file:line:col: what'), SVC_EXIT_FAIL otherwise.  The config
+ * --help or a passed --check, SVC_EXIT_CONFIG for a bad command line or
+ * config (the reason printed as 'file:line:col: what'), SVC_EXIT_FAIL
+ * otherwise.  The config
  * stays the caller's; svc_destroy() frees what cfg_load() put in it. */
 svc_t *svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
                int *exit_code);

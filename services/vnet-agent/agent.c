@@ -876,7 +876,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
             goto error;
         }
         self->ports[self->n_ports++] = p;
-        struct epoll_event ev = { .events = EPOLLIN, .data.u32 = (uint32_t) i };
+        struct epoll_event ev = { .events = EPOLLIN,
+                                  .data.u32 = (uint32_t) i };
         if (epoll_ctl(self->vm_epoll, EPOLL_CTL_ADD, agent_port_fd(p),
                       &ev) != 0) {
             VLOG_ERR("port %s: epoll: %s", cfg->ports.v[i], strerror(errno));

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT */
+/* vreserve-broker's SQLite store: insert, legal and illegal transitions
+ * with their history, lookups, idempotency keys, counts, and everything
+ * found again after a (simulated) restart: close and reopen. */
+#undef NDEBUG
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "resv_store.h"
+
+#define S(X) VR__RESV_STATE__RESV_STATE_##X
+
+static struct resv_rec
+s_req(const char *a, const char *b, const char *request_id)
+{
+    struct resv_rec r = { .bandwidth_mbps = 1000, .latency_ms = 5 };
+    snprintf(r.host_a, sizeof r.host_a, "%s", a);
+    snprintf(r.host_b, sizeof r.host_b, "%s", b);
+    snprintf(r.network, sizeof r.network, "omninet");
+    snprintf(r.owner, sizeof r.owner, "planner");
+    snprintf(r.request_id, sizeof r.request_id, "%s", request_id);
+    return r;
+}
+
+int
+main(void)
+{
+    log_init("test_resv_store");
+    char dir[] = "/tmp/test_resv_store.XXXXXX";
+    assert(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/broker.db", dir);
+
+    resv_store_t *st = resv_store_new(path);
+    assert(st);
+    struct resv_rec a = s_req("h1", "h2", "req-1");
+    assert(resv_store_insert(st, &a, "asked by planner") == 0);
+    assert(!strcmp(a.id, "r-1") && a.state == S(REQUESTED));
+    assert(a.created_us > 0 && a.created_us == a.updated_us);
+
+    /* The same request id cannot make a second reservation. */
+    struct resv_rec dup = s_req("h1", "h2", "req-1");
+    assert(resv_store_insert(st, &dup, "again") == -1);
+    struct resv_rec got;
+    assert(resv_store_by_request(st, "req-1", &got) == 0);
+    assert(!strcmp(got.id, "r-1"));
+    assert(resv_store_by_request(st, "nope", &got) == RESV_STORE_NOT_FOUND);
+    assert(resv_store_by_request(st, "", &got) == RESV_STORE_NOT_FOUND);
+
+    /* Requests without an id may repeat. */
+    struct resv_rec b = s_req("h2", "h3", "");
+    struct resv_rec c = s_req("h3", "h4", "");
+    assert(resv_store_insert(st, &b, "") == 0);
+    assert(resv_store_insert(st, &c, "") == 0);
+    assert(!strcmp(c.id, "r-3"));
+
+    /* Legal moves, with what they carry. */
+    assert(resv_store_transition(st, a.id, S(PROVISIONING), "adapter took it",
+                                 "p-9", NULL, NULL, NULL, &got) == 0);
+    assert(got.state == S(PROVISIONING) && !strcmp(got.path_id, "p-9"));
+    assert(resv_store_by_path(st, "p-9", &got) == 0);
+    assert(!strcmp(got.id, a.id));
+    assert(resv_store_transition(st, a.id, S(ACTIVE), "path up", NULL, NULL,
+                                 "10.210.0.1", "10.210.0.2", &got) == 0);
+    assert(got.state == S(ACTIVE) && !strcmp(got.addr_b, "10.210.0.2"));
+    assert(!strcmp(got.path_id, "p-9"));        /* kept */
+
+    /* Illegal moves change nothing. */
+    assert(resv_store_transition(st, a.id, S(REQUESTED), "back?", NULL, NULL,
+                                 NULL, NULL, NULL) == RESV_STORE_ILLEGAL);
+    assert(resv_store_transition(st, a.id, S(RELEASED), "skip releasing",
+                                 NULL, NULL, NULL, NULL, NULL)
+           == RESV_STORE_ILLEGAL);
+    assert(resv_store_transition(st, "r-99", S(ACTIVE), "", NULL, NULL, NULL,
+                                 NULL, NULL) == RESV_STORE_NOT_FOUND);
+    assert(resv_store_get(st, a.id, &got) == 0 && got.state == S(ACTIVE));
+
+    assert(resv_store_transition(st, b.id, S(FAILED), "blocked", NULL,
+                                 "no lambda free", NULL, NULL, &got) == 0);
+    assert(!strcmp(got.error, "no lambda free"));
+    assert(resv_store_transition(st, b.id, S(ACTIVE), "", NULL, NULL, NULL,
+                                 NULL, NULL) == RESV_STORE_ILLEGAL);
+
+    size_t n;
+    assert(resv_store_count_open(st, "h2", NULL, &n) == 0 && n == 1);
+    assert(resv_store_count_open(st, NULL, "omninet", &n) == 0 && n == 2);
+    assert(resv_store_count_open(st, "h4", "omninet", &n) == 0 && n == 1);
+    assert(resv_store_count_open(st, NULL, "other", &n) == 0 && n == 0);
+    resv_store_destroy(&st);
+    assert(st == NULL);
+
+    /* A restart finds everything as it was. */
+    st = resv_store_new(path);
+    assert(st);
+    assert(resv_store_get(st, a.id, &got) == 0);
+    assert(got.state == S(ACTIVE) && !strcmp(got.addr_a, "10.210.0.1"));
+    struct resv_rec *list;
+    assert(resv_store_list(st, false, &list, &n) == 0);
+    assert(n == 2 && !strcmp(list[0].id, "r-1") && !strcmp(list[1].id, "r-3"));
+    free(list);
+    assert(resv_store_list(st, true, &list, &n) == 0 && n == 3);
+    free(list);
+    struct resv_hist *h;
+    assert(resv_store_history(st, a.id, &h, &n) == 0 && n == 3);
+    assert(h[0].from == S(UNKNOWN) && h[0].to == S(REQUESTED));
+    assert(!strcmp(h[0].reason, "asked by planner"));
+    assert(h[1].to == S(PROVISIONING) && h[2].to == S(ACTIVE));
+    assert(h[2].time_us >= h[1].time_us);
+    free(h);
+    assert(resv_store_transition(st, a.id, S(RELEASING), "released", NULL,
+                                 NULL, NULL, NULL, NULL) == 0);
+    assert(resv_store_transition(st, a.id, S(RELEASED), "torn down", NULL,
+                                 NULL, NULL, NULL, &got) == 0);
+    assert(got.state == S(RELEASED));
+    /* Ids keep counting after a restart. */
+    struct resv_rec d = s_req("h1", "h4", "req-2");
+    assert(resv_store_insert(st, &d, "") == 0 && !strcmp(d.id, "r-4"));
+    resv_store_destroy(&st);
+
+    /* A file that is not a store is refused, not damaged further. */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/bad.db", dir);
+    FILE *f = fopen(bad, "w");
+    fputs("this is not a database, just text that goes on for a while\n", f);
+    fclose(f);
+    assert(resv_store_new(bad) == NULL);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert(system(cmd) == 0);
+    printf("test_resv_store: ok\n");
+    return 0;
+}
