@@ -34,7 +34,9 @@ cat >"$T/broker.yaml" <<YAML
 bus:
   control: $(ep broker)
   events: $(ep broker-events)
+  adapter: $(ep adapter)
   adapter_events: $(ep adapter-events),$(ep fake-adapter)
+db: $T/broker.db
 YAML
 cat >"$T/adapter.yaml" <<YAML
 bus:
@@ -67,7 +69,7 @@ for s in agent aggregator planner broker adapter; do
 done
 "$BIN/vr-garbage" pub "$(ep ingest)"
 "$BIN/vr-garbage" bind-pub "$(ep fake-agg)"
-"$BIN/vr-garbage" bind-pub "$(ep fake-adapter)"
+"$BIN/vr-garbage" bind-pub "$(ep fake-adapter)" path
 
 "${CTL[@]}" --json status >"$T/status.json" || fail "a service died"
 for i in 0 1 2 3 4; do

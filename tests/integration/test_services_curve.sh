@@ -47,7 +47,9 @@ YAML
 bus:
   control: $(ep broker)
   events: $(ep broker-events)
+  adapter: $(ep adapter)
   adapter_events: $(ep adapter-events)
+db: $T/broker.db
 YAML
 { curve adapter; cat <<YAML; } >"$T/adapter.yaml"
 bus:

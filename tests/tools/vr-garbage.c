@@ -4,8 +4,11 @@
  *   vr-garbage req ENDPOINT     a control (REP) socket: each bad request
  *                               must be answered with an Error
  *   vr-garbage pub ENDPOINT     connects a PUB to a bound SUB (ingest)
- *   vr-garbage bind-pub ENDPOINT binds a PUB that a service's SUB connects
+ *   vr-garbage bind-pub ENDPOINT [TOPIC]
+ *                               binds a PUB that a service's SUB connects
  *                               to, and publishes for a while
+ * Published garbage goes under TOPIC (default matrix.local): a subscriber
+ * only sees the topics it subscribed to.
  * Exits 0 when the suite was sent (and, for req, every answer was an
  * Error), 1 otherwise. */
 #include <czmq.h>
@@ -118,7 +121,7 @@ s_req(const char *endpoint)
 }
 
 static int
-s_pub(const char *endpoint, bool bind)
+s_pub(const char *endpoint, bool bind, const char *topic)
 {
     zsock_t *pub = zsock_new(ZMQ_PUB);
     zsock_set_sndhwm(pub, 100000);
@@ -135,7 +138,7 @@ s_pub(const char *endpoint, bool bind)
     for (int round = 0; round < 20; round++) {
         for (int i = 0; i < N_CASES - 1; i++) {
             zmsg_t *msg = zmsg_new();
-            s_case(i, msg, i == 6 ? NULL : TOPIC_LOCAL_MATRIX, &seed);
+            s_case(i, msg, i == 6 ? NULL : topic, &seed);
             zmsg_send(&msg, pub);
         }
         /* Right frames, wrong topic for the type. */
@@ -143,7 +146,7 @@ s_pub(const char *endpoint, bool bind)
         size_t size;
         uint8_t *env = garbage_envelope(1, VR__MSG_TYPE__MSG_ACK, NULL, 0,
                                         &size);
-        zmsg_addstr(msg, TOPIC_TOPOLOGY);
+        zmsg_addstr(msg, topic);
         zmsg_addmem(msg, env, size);
         free(env);
         zmsg_send(&msg, pub);
@@ -158,19 +161,21 @@ s_pub(const char *endpoint, bool bind)
 int
 main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: vr-garbage req|pub|bind-pub ENDPOINT\n");
+    if (argc != 3 && argc != 4) {
+        fprintf(stderr, "usage: vr-garbage req|pub|bind-pub ENDPOINT "
+                        "[TOPIC]\n");
         return 2;
     }
+    const char *topic = argc == 4 ? argv[3] : TOPIC_LOCAL_MATRIX;
     zsys_set_logstream(stderr);
     if (!strcmp(argv[1], "req")) {
         return s_req(argv[2]);
     }
     if (!strcmp(argv[1], "pub")) {
-        return s_pub(argv[2], false);
+        return s_pub(argv[2], false, topic);
     }
     if (!strcmp(argv[1], "bind-pub")) {
-        return s_pub(argv[2], true);
+        return s_pub(argv[2], true, topic);
     }
     fprintf(stderr, "vr-garbage: unknown mode '%s'\n", argv[1]);
     return 2;

@@ -1,0 +1,741 @@
+/* SPDX-License-Identifier: MIT */
+/* The broker's logic.  Every change of a reservation goes through s_move():
+ * store first (one transaction), then the event.  The adapter is asked with
+ * the reservation's id as the request id, so asking again after a timeout
+ * or a crash never makes a second path, and a path the adapter made for a
+ * reservation the broker had not yet marked is found by that id. */
+#include "resv_broker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "log.h"
+#include "resv_fsm.h"
+#include "resv_store.h"
+#include "vtime.h"
+
+LOG_MODULE("broker");
+
+#define S(X) VR__RESV_STATE__RESV_STATE_##X
+#define P(X) VR__PATH_STATE__PATH_STATE_##X
+
+static const struct cfg_key s_endpoint_keys[] = {
+    { .name = "host", .type = CFG_STR,
+      .offset = offsetof(struct broker_endpoint, host), .required = true,
+      .help = "overlay host (agent id)" },
+    { .name = "ip", .type = CFG_STR,
+      .offset = offsetof(struct broker_endpoint, ip), .required = true,
+      .help = "its endpoint address on this network" },
+    CFG_KEYS_END,
+};
+
+static const struct cfg_key s_network_keys[] = {
+    { .name = "name", .type = CFG_STR,
+      .offset = offsetof(struct broker_network, name), .required = true,
+      .help = "network name" },
+    CFG_KEY_U32("max_paths", struct broker_network, max_paths, 0, 100000,
+                64, "open reservations on this network at most"),
+    CFG_KEY_SEQ("endpoints", struct broker_network, endpoints,
+                s_endpoint_keys, struct broker_endpoint,
+                "hosts attached to it"),
+    CFG_KEYS_END,
+};
+
+#define T struct broker_cfg
+const struct cfg_key broker_cfg_keys[] = {
+    SVC_CFG_COMMON_KEYS(T, BROKER_DEFAULT_CONTROL),
+    CFG_KEY_STR("bus.events", T, events, BROKER_DEFAULT_EVENTS,
+                "endpoint the events (PUB) socket binds"),
+    CFG_KEY_STR("bus.adapter", T, adapter, BROKER_DEFAULT_ADAPTER,
+                "odin-adapter control endpoint"),
+    CFG_KEY_STR("bus.adapter_events", T, adapter_events,
+                BROKER_DEFAULT_ADAPTER_EVENTS, "odin-adapter events endpoint"),
+    CFG_KEY_STR("db", T, db, "/var/lib/vreserve/broker.db",
+                "SQLite file holding every reservation and its history "
+                "(its directory is made if missing)"),
+    CFG_KEY_SEQ("networks", T, networks, s_network_keys,
+                struct broker_network,
+                "reservable networks: name, max_paths, endpoints"),
+    CFG_KEY_U32("max_paths_per_host", T, max_paths_per_host, 0, 100000, 4,
+                "open reservations with a host at either end, at most"),
+    CFG_KEY_DOUBLE("default_bandwidth_mbps", T, default_bandwidth_mbps, 0,
+                   1e7, 1000, "bandwidth asked for when a request says 0"),
+    CFG_KEY_U32("adapter_timeout_ms", T, adapter_timeout_ms, 50, 600000,
+                1000, "how long to wait for the adapter's reply"),
+    CFG_KEY_U32("reconcile_ms", T, reconcile_ms, 100, 3600000, 5000,
+                "how often to compare our reservations with its paths"),
+    CFG_KEY_U32("provisioning_timeout_ms", T, provisioning_timeout_ms, 100,
+                3600000, 120000,
+                "a path still provisioning after this is torn down"),
+    CFG_KEYS_END,
+};
+#undef T
+
+struct resv_broker {
+    svc_t *svc;
+    const struct broker_cfg *cfg;
+    bus_t *bus;
+    resv_store_t *store;
+    zsock_t *events;            /* PUB */
+    zsock_t *paths;             /* SUB: adapter's path events */
+    bus_client_t *adapter;
+    uint64_t n_events;
+    uint64_t n_orphans;         /* adapter paths torn down: nobody's */
+    uint64_t n_vanished;        /* reservations whose path disappeared */
+    uint64_t n_adapter_errors;  /* adapter unreachable or refusing */
+    uint64_t n_reconciles;
+};
+
+/* ------------------------------------------------------------------ */
+/* Records, events */
+
+static void
+s_to_proto(const struct resv_rec *r, Vr__Reservation *out)
+{
+    vr__reservation__init(out);
+    out->resv_id = (char *) r->id;
+    out->host_a = (char *) r->host_a;
+    out->host_b = (char *) r->host_b;
+    out->bandwidth_mbps = r->bandwidth_mbps;
+    out->latency_ms = r->latency_ms;
+    out->state = r->state;
+    out->path_id = (char *) r->path_id;
+    out->network = (char *) r->network;
+    out->owner = (char *) r->owner;
+    out->request_id = (char *) r->request_id;
+    out->created_us = r->created_us;
+    out->updated_us = r->updated_us;
+    out->error = (char *) r->error;
+    out->addr_a = (char *) r->addr_a;
+    out->addr_b = (char *) r->addr_b;
+}
+
+static void
+s_publish(resv_broker_t *self, const struct resv_rec *r, Vr__ResvState old,
+          const char *reason)
+{
+    Vr__Reservation resv;
+    s_to_proto(r, &resv);
+    Vr__ResvEvent ev = VR__RESV_EVENT__INIT;
+    ev.resv = &resv;
+    ev.old_state = old;
+    ev.reason = (char *) reason;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_RESV_EVENT, &ev.base);
+    self->n_events++;
+}
+
+/* Moves 'r' to 'to' (store, then event); refreshes '*r'.  Returns the
+ * store's result. */
+static int
+s_move(resv_broker_t *self, struct resv_rec *r, Vr__ResvState to,
+       const char *reason, const char *path_id, const char *error,
+       const char *addr_a, const char *addr_b)
+{
+    Vr__ResvState old = r->state;
+    int rc = resv_store_transition(self->store, r->id, to, reason, path_id,
+                                   error, addr_a, addr_b, r);
+    if (rc == 0) {
+        VLOG_INFO("%s %s-%s: %s -> %s (%s)", r->id, r->host_a, r->host_b,
+                  resv_fsm_name(old), resv_fsm_name(to), reason);
+        s_publish(self, r, old, reason);
+    } else if (rc == RESV_STORE_ILLEGAL) {
+        VLOG_WARN("%s: %s -> %s refused (%s)", r->id, resv_fsm_name(old),
+                  resv_fsm_name(to), reason);
+    }
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Networks */
+
+static const struct broker_endpoint *
+s_endpoint(const struct broker_network *n, const char *host)
+{
+    const struct broker_endpoint *e = n->endpoints.v;
+    for (size_t i = 0; i < n->endpoints.n; i++) {
+        if (!strcmp(e[i].host, host)) {
+            return &e[i];
+        }
+    }
+    return NULL;
+}
+
+/* The first network that has both hosts; NULL with 'why' if none. */
+static const struct broker_network *
+s_network(const resv_broker_t *self, const char *a, const char *b,
+          const char **ip_a, const char **ip_b, char *why, size_t why_size)
+{
+    const struct broker_network *nets = self->cfg->networks.v;
+    if (!strcmp(a, b)) {
+        snprintf(why, why_size, "'%s' to itself is not a link", a);
+        return NULL;
+    }
+    for (size_t i = 0; i < self->cfg->networks.n; i++) {
+        const struct broker_endpoint *ea = s_endpoint(&nets[i], a);
+        const struct broker_endpoint *eb = s_endpoint(&nets[i], b);
+        if (ea && eb) {
+            *ip_a = ea->ip;
+            *ip_b = eb->ip;
+            return &nets[i];
+        }
+    }
+    snprintf(why, why_size, "no reservable network has both '%s' and '%s'",
+             a, b);
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* The adapter */
+
+/* Brings reservation 'r' in line with the adapter's view of its path. */
+static void
+s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p);
+
+static void
+s_teardown(resv_broker_t *self, const char *path_id, const char *why)
+{
+    Vr__PathTeardown req = VR__PATH_TEARDOWN__INIT;
+    req.path_id = (char *) path_id;
+    bus_msg_t reply;
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_TEARDOWN,
+                        &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, &reply)
+        != 0) {
+        if (reply.error != VR__ERROR_CODE__ERR_NOT_FOUND) {
+            self->n_adapter_errors++;
+            VLOG_WARN("teardown %s (%s): %s", path_id, why,
+                      reply.error_text);
+        }
+    }
+    bus_msg_clear(&reply);
+}
+
+/* Asks the adapter for the path of 'r' (REQUESTED). */
+static void
+s_create(resv_broker_t *self, struct resv_rec *r)
+{
+    const char *ip_a, *ip_b;
+    char why[160];
+    if (!s_network(self, r->host_a, r->host_b, &ip_a, &ip_b, why,
+                   sizeof why)) {
+        s_move(self, r, S(FAILED), why, NULL, why, NULL, NULL);
+        return;
+    }
+    Vr__PathCreate req = VR__PATH_CREATE__INIT;
+    req.request_id = r->id;
+    req.src_ip = (char *) ip_a;
+    req.dst_ip = (char *) ip_b;
+    req.bandwidth_mbps = r->bandwidth_mbps;
+    req.latency_ms = r->latency_ms;
+    bus_msg_t reply;
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_CREATE,
+                        &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, &reply)
+        == 0) {
+        s_apply_path(self, r, ((Vr__PathReply *) reply.body)->path);
+    } else if (reply.error == VR__ERROR_CODE__ERR_TIMEOUT
+               || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
+        /* Maybe made, maybe not: the next reconcile finds out, by id. */
+        self->n_adapter_errors++;
+        VLOG_WARN("%s: adapter: %s; will retry", r->id, reply.error_text);
+    } else {
+        self->n_adapter_errors++;
+        char err[256];
+        snprintf(err, sizeof err, "adapter refused: %s", reply.error_text);
+        s_move(self, r, S(FAILED), err, NULL, err, NULL, NULL);
+    }
+    bus_msg_clear(&reply);
+}
+
+static void
+s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p)
+{
+    if (!p || !p->path_id || !*p->path_id) {
+        return;
+    }
+    const char *pid = p->path_id;
+    switch (p->state) {
+    case P(PROVISIONING):
+        if (r->state == S(REQUESTED)) {
+            s_move(self, r, S(PROVISIONING), "adapter is setting it up", pid,
+                   NULL, NULL, NULL);
+        }
+        break;
+    case P(UP):
+        if (r->state == S(REQUESTED)) {
+            s_move(self, r, S(PROVISIONING), "adapter made it", pid, NULL,
+                   NULL, NULL);
+        }
+        if (r->state == S(PROVISIONING)) {
+            s_move(self, r, S(ACTIVE), "path up", pid, NULL,
+                   p->src_link_addr, p->dst_link_addr);
+        } else if (r->state == S(RELEASING)) {
+            s_teardown(self, pid, "release pending");
+        } else if (resv_fsm_final(r->state)) {
+            self->n_orphans++;
+            s_teardown(self, pid, "its reservation is over");
+        }
+        break;
+    case P(FAILED):
+    case P(DOWN):
+        if (r->state == S(RELEASING)) {
+            s_move(self, r, S(RELEASED), "path torn down", pid, NULL, NULL,
+                   NULL);
+        } else if (!resv_fsm_final(r->state)) {
+            char err[300];
+            snprintf(err, sizeof err, "path %s %s%s%s", pid,
+                     p->state == P(FAILED) ? "failed" : "went down",
+                     p->error && *p->error ? ": " : "",
+                     p->error ? p->error : "");
+            s_move(self, r, S(FAILED), err, pid, err, NULL, NULL);
+        }
+        break;
+    case P(TEARING_DOWN):
+    default:
+        break;
+    }
+}
+
+/* A path event from the adapter. */
+static int
+s_on_path_event(svc_t *svc, zsock_t *sock, void *arg)
+{
+    resv_broker_t *self = arg;
+    bus_msg_t msg;
+    if (bus_recv(self->bus, sock, &msg) != 0) {
+        return 0;
+    }
+    if (msg.type == VR__MSG_TYPE__MSG_PATH_EVENT) {
+        const Vr__Path *p = ((Vr__PathEvent *) msg.body)->path;
+        struct resv_rec r;
+        if (p && (resv_store_by_path(self->store, p->path_id, &r) == 0
+                  || resv_store_get(self->store, p->request_id, &r) == 0)) {
+            s_apply_path(self, &r, p);
+        } else if (p && p->state == P(UP)) {
+            self->n_orphans++;
+            s_teardown(self, p->path_id, "nobody reserved it");
+        }
+    }
+    bus_msg_clear(&msg);
+    return 0;
+}
+
+/* Compares our open reservations with the adapter's paths.  Returns -1 if
+ * the adapter could not be asked.
+ * XXX: calls to the adapter block the control loop for up to
+ * adapter_timeout_ms when it is down; a DEALER socket with replies
+ * dispatched by a reader would keep status answering meanwhile. */
+static int
+s_reconcile(resv_broker_t *self)
+{
+    Vr__PathListRequest req = VR__PATH_LIST_REQUEST__INIT;
+    bus_msg_t reply;
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_LIST_REQUEST,
+                        &req.base, VR__MSG_TYPE__MSG_PATH_LIST, &reply)
+        != 0) {
+        self->n_adapter_errors++;
+        VLOG_WARN_RL("reconcile: adapter: %s", reply.error_text);
+        bus_msg_clear(&reply);
+        return -1;
+    }
+    self->n_reconciles++;
+    const Vr__PathList *list = (const Vr__PathList *) reply.body;
+    bool *claimed = calloc(list->n_paths + 1, sizeof *claimed);
+    struct resv_rec *open = NULL;
+    size_t n_open = 0;
+    if (!claimed || resv_store_list(self->store, false, &open, &n_open)) {
+        free(claimed);
+        bus_msg_clear(&reply);
+        return -1;
+    }
+    uint64_t now = vtime_now_us();
+    for (size_t i = 0; i < n_open; i++) {
+        struct resv_rec *r = &open[i];
+        const Vr__Path *p = NULL;
+        for (size_t k = 0; k < list->n_paths && !p; k++) {
+            const Vr__Path *q = list->paths[k];
+            if ((*r->path_id && !strcmp(q->path_id, r->path_id))
+                || !strcmp(q->request_id, r->id)) {
+                p = q;
+                claimed[k] = true;
+            }
+        }
+        if (p) {
+            s_apply_path(self, r, p);
+            if (r->state == S(PROVISIONING)
+                && now - r->updated_us
+                       > self->cfg->provisioning_timeout_ms * 1000ull) {
+                s_teardown(self, p->path_id, "provisioning took too long");
+                s_move(self, r, S(FAILED), "provisioning timed out", NULL,
+                       "provisioning timed out", NULL, NULL);
+            }
+        } else if (r->state == S(REQUESTED)) {
+            s_create(self, r);
+        } else if (r->state == S(RELEASING)) {
+            s_move(self, r, S(RELEASED), "path no longer exists", NULL, NULL,
+                   NULL, NULL);
+        } else {
+            self->n_vanished++;
+            s_move(self, r, S(FAILED), "path vanished from the adapter",
+                   NULL, "path vanished", NULL, NULL);
+        }
+    }
+    for (size_t k = 0; k < list->n_paths; k++) {
+        const Vr__Path *q = list->paths[k];
+        if (claimed[k] || q->state == P(DOWN) || q->state == P(FAILED)
+            || q->state == P(TEARING_DOWN)) {
+            continue;
+        }
+        /* Ours once (a final reservation), or never: either way an
+         * orphan, which costs a lambda until torn down. */
+        self->n_orphans++;
+        VLOG_INFO("reconcile: path %s (%s) is nobody's: tearing it down",
+                  q->path_id, q->request_id);
+        s_teardown(self, q->path_id, "orphan");
+    }
+    free(open);
+    free(claimed);
+    bus_msg_clear(&reply);
+    return 0;
+}
+
+static int
+s_on_reconcile(svc_t *svc, void *arg)
+{
+    s_reconcile(arg);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Requests */
+
+static int
+s_reply_resv(resv_broker_t *self, const struct resv_rec *r)
+{
+    Vr__Reservation resv;
+    s_to_proto(r, &resv);
+    Vr__ResvReply reply = VR__RESV_REPLY__INIT;
+    reply.resv = &resv;
+    return bus_send(self->bus, svc_control(self->svc),
+                    VR__MSG_TYPE__MSG_RESV_REPLY, &reply.base);
+}
+
+static int
+s_error(resv_broker_t *self, int code, int type, const char *text)
+{
+    return bus_send_error(self->bus, svc_control(self->svc), code, type, "%s",
+                          text);
+}
+
+static void
+s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
+{
+    struct resv_rec r;
+    char why[200];
+    if (!req->host_a || !*req->host_a || !req->host_b || !*req->host_b) {
+        s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
+                "a reservation needs host_a and host_b");
+        return;
+    }
+    if (strlen(req->host_a) >= sizeof r.host_a
+        || strlen(req->host_b) >= sizeof r.host_b
+        || (req->request_id && strlen(req->request_id) >= sizeof r.request_id)
+        || (req->owner && strlen(req->owner) >= sizeof r.owner)
+        || req->bandwidth_mbps < 0 || req->latency_ms < 0) {
+        s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
+                "host, owner or request id too long, or a negative figure");
+        return;
+    }
+    /* The same request id again: the same reservation, whatever state. */
+    if (req->request_id && *req->request_id
+        && resv_store_by_request(self->store, req->request_id, &r) == 0) {
+        s_reply_resv(self, &r);
+        return;
+    }
+    const char *ip_a, *ip_b;
+    const struct broker_network *net = s_network(self, req->host_a,
+                                                 req->host_b, &ip_a, &ip_b,
+                                                 why, sizeof why);
+    if (!net) {
+        s_error(self, VR__ERROR_CODE__ERR_NOT_RESERVABLE, type, why);
+        return;
+    }
+    size_t n_a, n_b, n_net;
+    if (resv_store_count_open(self->store, req->host_a, NULL, &n_a)
+        || resv_store_count_open(self->store, req->host_b, NULL, &n_b)
+        || resv_store_count_open(self->store, NULL, net->name, &n_net)) {
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        return;
+    }
+    const char *full = n_a >= self->cfg->max_paths_per_host ? req->host_a
+                       : n_b >= self->cfg->max_paths_per_host ? req->host_b
+                                                               : NULL;
+    if (full) {
+        snprintf(why, sizeof why, "host '%s' has %zu open reservations, "
+                 "the limit is %u", full,
+                 full == req->host_a ? n_a : n_b,
+                 self->cfg->max_paths_per_host);
+        s_error(self, VR__ERROR_CODE__ERR_LIMIT, type, why);
+        return;
+    }
+    if (n_net >= net->max_paths) {
+        snprintf(why, sizeof why, "network '%s' has %zu open reservations, "
+                 "the limit is %u", net->name, n_net, net->max_paths);
+        s_error(self, VR__ERROR_CODE__ERR_LIMIT, type, why);
+        return;
+    }
+    memset(&r, 0, sizeof r);
+    snprintf(r.host_a, sizeof r.host_a, "%s", req->host_a);
+    snprintf(r.host_b, sizeof r.host_b, "%s", req->host_b);
+    snprintf(r.network, sizeof r.network, "%s", net->name);
+    snprintf(r.owner, sizeof r.owner, "%s", req->owner ? req->owner : "");
+    snprintf(r.request_id, sizeof r.request_id, "%s",
+             req->request_id ? req->request_id : "");
+    r.bandwidth_mbps = req->bandwidth_mbps > 0
+                           ? req->bandwidth_mbps
+                           : self->cfg->default_bandwidth_mbps;
+    r.latency_ms = req->latency_ms;
+    snprintf(why, sizeof why, "requested by '%s'", r.owner);
+    if (resv_store_insert(self->store, &r, why) != 0) {
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        return;
+    }
+    s_publish(self, &r, S(UNKNOWN), why);
+    s_create(self, &r);
+    s_reply_resv(self, &r);
+}
+
+static void
+s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type)
+{
+    struct resv_rec r;
+    if (!req->resv_id || resv_store_get(self->store, req->resv_id, &r) != 0) {
+        s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
+                "no such reservation");
+        return;
+    }
+    const char *reason = req->reason && *req->reason ? req->reason
+                                                     : "released";
+    if (r.state == S(REQUESTED)) {
+        s_move(self, &r, S(RELEASED), reason, NULL, NULL, NULL, NULL);
+    } else if (r.state == S(PROVISIONING) || r.state == S(ACTIVE)) {
+        if (s_move(self, &r, S(RELEASING), reason, NULL, NULL, NULL, NULL)
+            == 0) {
+            s_teardown(self, r.path_id, reason);
+        }
+    }
+    /* Already releasing or over: releasing again changes nothing. */
+    s_reply_resv(self, &r);
+}
+
+static void
+s_list(resv_broker_t *self, const Vr__ResvListRequest *req, int type)
+{
+    struct resv_rec *v;
+    size_t n;
+    if (resv_store_list(self->store, req->include_ended, &v, &n) != 0) {
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        return;
+    }
+    Vr__Reservation *rs = calloc(n + 1, sizeof *rs);
+    Vr__Reservation **ps = calloc(n + 1, sizeof *ps);
+    if (!rs || !ps) {
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "out of memory");
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            s_to_proto(&v[i], &rs[i]);
+            ps[i] = &rs[i];
+        }
+        Vr__ResvList list = VR__RESV_LIST__INIT;
+        list.resvs = ps;
+        list.n_resvs = n;
+        bus_send(self->bus, svc_control(self->svc),
+                 VR__MSG_TYPE__MSG_RESV_LIST, &list.base);
+    }
+    free(rs);
+    free(ps);
+    free(v);
+}
+
+static void
+s_show(resv_broker_t *self, const Vr__ResvShowRequest *req, int type)
+{
+    struct resv_rec r;
+    struct resv_hist *h;
+    size_t n;
+    if (!req->resv_id || resv_store_get(self->store, req->resv_id, &r) != 0) {
+        s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
+                "no such reservation");
+        return;
+    }
+    if (resv_store_history(self->store, r.id, &h, &n) != 0) {
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        return;
+    }
+    Vr__ResvTransition *ts = calloc(n + 1, sizeof *ts);
+    Vr__ResvTransition **tp = calloc(n + 1, sizeof *tp);
+    if (ts && tp) {
+        for (size_t i = 0; i < n; i++) {
+            vr__resv_transition__init(&ts[i]);
+            ts[i].from = h[i].from;
+            ts[i].to = h[i].to;
+            ts[i].time_us = h[i].time_us;
+            ts[i].reason = h[i].reason;
+            tp[i] = &ts[i];
+        }
+        Vr__Reservation resv;
+        s_to_proto(&r, &resv);
+        Vr__ResvShowReply reply = VR__RESV_SHOW_REPLY__INIT;
+        reply.resv = &resv;
+        reply.history = tp;
+        reply.n_history = n;
+        bus_send(self->bus, svc_control(self->svc),
+                 VR__MSG_TYPE__MSG_RESV_SHOW_REPLY, &reply.base);
+    } else {
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "out of memory");
+    }
+    free(ts);
+    free(tp);
+    free(h);
+}
+
+static void
+s_reservable(resv_broker_t *self, const Vr__ReservableQuery *req)
+{
+    const char *ip_a, *ip_b;
+    char why[200] = "";
+    const struct broker_network *net = NULL;
+    if (req->host_a && req->host_b) {
+        net = s_network(self, req->host_a, req->host_b, &ip_a, &ip_b, why,
+                        sizeof why);
+    } else {
+        snprintf(why, sizeof why, "host_a and host_b are needed");
+    }
+    Vr__ReservableReply reply = VR__RESERVABLE_REPLY__INIT;
+    reply.reservable = net != NULL;
+    reply.network = net ? net->name : "";
+    reply.reason = why;
+    bus_send(self->bus, svc_control(self->svc),
+             VR__MSG_TYPE__MSG_RESERVABLE_REPLY, &reply.base);
+}
+
+static int
+s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
+{
+    resv_broker_t *self = arg;
+    switch (req->type) {
+    case VR__MSG_TYPE__MSG_RESV_REQUEST:
+        s_request(self, (Vr__ResvRequest *) req->body, req->type);
+        return 0;
+    case VR__MSG_TYPE__MSG_RESV_RELEASE:
+        s_release(self, (Vr__ResvRelease *) req->body, req->type);
+        return 0;
+    case VR__MSG_TYPE__MSG_RESV_LIST_REQUEST:
+        s_list(self, (Vr__ResvListRequest *) req->body, req->type);
+        return 0;
+    case VR__MSG_TYPE__MSG_RESV_SHOW_REQUEST:
+        s_show(self, (Vr__ResvShowRequest *) req->body, req->type);
+        return 0;
+    case VR__MSG_TYPE__MSG_RESERVABLE_QUERY:
+        s_reservable(self, (Vr__ReservableQuery *) req->body);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+static void
+s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
+{
+    resv_broker_t *self = arg;
+    struct resv_rec *v;
+    size_t n, by_state[8] = { 0 };
+    if (resv_store_list(self->store, true, &v, &n) == 0) {
+        for (size_t i = 0; i < n; i++) {
+            if ((int) v[i].state >= 0 && (int) v[i].state < 8) {
+                by_state[v[i].state]++;
+            }
+        }
+        free(v);
+    }
+    for (int s = 1; s <= 6; s++) {
+        char name[48];
+        snprintf(name, sizeof name, "resv_%s", resv_fsm_name(s));
+        bus_status_add_counter(reply, name, by_state[s], true);
+    }
+    bus_status_add_counter(reply, "resv_events", self->n_events, false);
+    bus_status_add_counter(reply, "orphans_torn_down", self->n_orphans,
+                           false);
+    bus_status_add_counter(reply, "paths_vanished", self->n_vanished, false);
+    bus_status_add_counter(reply, "adapter_errors", self->n_adapter_errors,
+                           false);
+    bus_status_add_counter(reply, "reconciles", self->n_reconciles, false);
+    bus_status_add_info(reply, "db", self->cfg->db);
+    bus_status_add_info(reply, "adapter", self->cfg->adapter);
+}
+
+/* ------------------------------------------------------------------ */
+
+resv_broker_t *
+resv_broker_new(svc_t *svc, const struct broker_cfg *cfg)
+{
+    resv_broker_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        return NULL;
+    }
+    self->svc = svc;
+    self->cfg = cfg;
+    self->bus = svc_bus(svc);
+    char *dir = strdup(cfg->db);
+    char *slash = dir ? strrchr(dir, '/') : NULL;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        zsys_dir_create("%s", dir);
+    }
+    free(dir);
+    self->store = resv_store_new(cfg->db);
+    self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
+    self->paths = bus_connect(self->bus, ZMQ_SUB, cfg->adapter_events,
+                              "adapter");
+    self->adapter = bus_client_new(self->bus, cfg->adapter, "adapter",
+                                   (int) cfg->adapter_timeout_ms, 1);
+    if (!self->store || !self->events || !self->paths || !self->adapter) {
+        goto error;
+    }
+    bus_subscribe(self->paths, TOPIC_PATH);
+    svc_on_request(svc, s_on_request, s_on_status, self);
+    if (svc_add_reader(svc, self->paths, s_on_path_event, self) != 0
+        || svc_add_timer(svc, cfg->reconcile_ms, s_on_reconcile, self)
+               != 0) {
+        goto error;
+    }
+    size_t n_open = 0;
+    resv_store_count_open(self->store, NULL, NULL, &n_open);
+    VLOG_INFO("broker: %zu open reservation(s) in %s, %zu network(s)",
+              n_open, cfg->db, cfg->networks.n);
+    /* Before taking requests: adopt, clean up, resume. */
+    if (s_reconcile(self) != 0 && n_open > 0) {
+        VLOG_WARN("adapter not reachable: reconciling later");
+    }
+    svc_set_state(svc, "running");
+    return self;
+
+error:
+    resv_broker_destroy(&self);
+    return NULL;
+}
+
+void
+resv_broker_destroy(resv_broker_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    resv_broker_t *self = *self_p;
+    bus_client_destroy(&self->adapter);
+    zsock_destroy(&self->paths);
+    zsock_destroy(&self->events);
+    resv_store_destroy(&self->store);
+    free(self);
+    *self_p = NULL;
+}
