@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/* vr-fake-agents: plays many vnet-agents at once for the aggregator's
+ * benchmark and tests: publishes one LocalMatrix per agent every period to
+ * an ingest endpoint, with cumulative counters for a traffic pattern among
+ * the VMs, spread round-robin over the agents.
+ *   vr-fake-agents ENDPOINT [--agents H] [--vms N] [--period-ms P]
+ *       [--seconds S] [--pattern all-to-all|ring|groups] [--group G]
+ *       [--mbps R] [--switch-at S2 --switch-to PATTERN]
+ * 'groups' is all-to-all within groups of G consecutive VMs (sparse at
+ * scale).  With --switch-at, the pattern changes S2 seconds in; the time of
+ * the change (wall clock, us) is printed so a benchmark can measure how
+ * long the aggregator takes to report it.  At the end it prints one JSON
+ * object: messages, entries, seconds, switch_us. */
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "vtime.h"
+
+struct s_opts {
+    const char *endpoint;
+    int agents;
+    int vms;
+    int period_ms;
+    double seconds;
+    const char *pattern;
+    int group;
+    double mbps;
+    double switch_at;
+    const char *switch_to;
+};
+
+static uint64_t
+s_mac(int vm)
+{
+    return UINT64_C(0x020000000000) | ((uint64_t) vm + 1);
+}
+
+/* True if 'a' sends bulk traffic to 'b' under 'pattern'. */
+static bool
+s_edge(const struct s_opts *o, const char *pattern, int a, int b)
+{
+    if (a == b) {
+        return false;
+    }
+    if (!strcmp(pattern, "ring")) {
+        return b == (a + 1) % o->vms;
+    }
+    if (!strcmp(pattern, "groups")) {
+        return a / o->group == b / o->group;
+    }
+    return true;    /* all-to-all */
+}
+
+int
+main(int argc, char **argv)
+{
+    struct s_opts o = {
+        .agents = 10, .vms = 100, .period_ms = 100, .seconds = 10,
+        .pattern = "groups", .group = 10, .mbps = 100, .switch_at = -1,
+    };
+    static const struct option opts[] = {
+        { "agents", required_argument, NULL, 'a' },
+        { "vms", required_argument, NULL, 'n' },
+        { "period-ms", required_argument, NULL, 'p' },
+        { "seconds", required_argument, NULL, 's' },
+        { "pattern", required_argument, NULL, 't' },
+        { "group", required_argument, NULL, 'g' },
+        { "mbps", required_argument, NULL, 'r' },
+        { "switch-at", required_argument, NULL, 'w' },
+        { "switch-to", required_argument, NULL, 'x' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'a': o.agents = atoi(optarg); break;
+        case 'n': o.vms = atoi(optarg); break;
+        case 'p': o.period_ms = atoi(optarg); break;
+        case 's': o.seconds = atof(optarg); break;
+        case 't': o.pattern = optarg; break;
+        case 'g': o.group = atoi(optarg); break;
+        case 'r': o.mbps = atof(optarg); break;
+        case 'w': o.switch_at = atof(optarg); break;
+        case 'x': o.switch_to = optarg; break;
+        default: return 2;
+        }
+    }
+    if (optind != argc - 1 || o.agents < 1 || o.vms < 2 || o.period_ms < 1
+        || o.group < 2) {
+        fprintf(stderr, "usage: vr-fake-agents ENDPOINT [--agents H] "
+                        "[--vms N] [--period-ms P] [--seconds S] "
+                        "[--pattern P] [--group G] [--mbps R] "
+                        "[--switch-at S --switch-to P]\n");
+        return 2;
+    }
+    o.endpoint = argv[optind];
+    bus_t *bus = bus_new("fake-agents", NULL);
+    zsock_t *pub = bus ? bus_connect(bus, ZMQ_PUB, o.endpoint, "aggregator")
+                       : NULL;
+    if (!pub) {
+        return 1;
+    }
+    zclock_sleep(300);      /* let the connection come up */
+
+    /* Cumulative bytes per (src, dst), dense: fine up to a few thousand. */
+    size_t n = (size_t) o.vms;
+    uint64_t *bytes = calloc(n * n, sizeof *bytes);
+    Vr__MatrixEntry *ents = calloc(n * n, sizeof *ents);
+    Vr__MatrixEntry **ptrs = calloc(n * n, sizeof *ptrs);
+    if (!bytes || !ents || !ptrs) {
+        return 1;
+    }
+    double per_period = o.mbps * 1e6 / 8 * o.period_ms / 1000.0;
+    uint64_t t0 = vtime_mono_us(), switch_us = 0;
+    uint64_t messages = 0, entries = 0;
+    const char *pattern = o.pattern;
+    for (uint64_t tick = 0;; tick++) {
+        uint64_t due = t0 + tick * (uint64_t) o.period_ms * 1000;
+        uint64_t now = vtime_mono_us();
+        if (due > now) {
+            zclock_sleep((int) ((due - now) / 1000));
+        }
+        double elapsed = (vtime_mono_us() - t0) / 1e6;
+        if (elapsed >= o.seconds) {
+            break;
+        }
+        if (o.switch_at >= 0 && !switch_us && elapsed >= o.switch_at
+            && o.switch_to) {
+            pattern = o.switch_to;
+            switch_us = vtime_now_us();
+        }
+        for (int ag = 0; ag < o.agents; ag++) {
+            size_t k = 0;
+            for (int a = ag; a < o.vms; a += o.agents) {
+                for (int b = 0; b < o.vms; b++) {
+                    uint64_t *cell = &bytes[(size_t) a * n + (size_t) b];
+                    if (s_edge(&o, pattern, a, b)) {
+                        *cell += (uint64_t) per_period;
+                    } else if ((a + b + (int) tick) % 50 == 0) {
+                        *cell += 60;    /* chatter: ARP and the like */
+                    }
+                    if (*cell == 0) {
+                        continue;
+                    }
+                    vr__matrix_entry__init(&ents[k]);
+                    ents[k].src_mac = s_mac(a);
+                    ents[k].dst_mac = s_mac(b);
+                    ents[k].bytes = *cell;
+                    ents[k].frames = *cell / 1400 + 1;
+                    ptrs[k] = &ents[k];
+                    k++;
+                }
+            }
+            char id[32];
+            snprintf(id, sizeof id, "fake%d", ag);
+            if (tick % 10 == 0) {
+                /* Where each VM lives, as real agents say every hello. */
+                Vr__VmLocation locs[64], *lp[64];
+                size_t nl = 0;
+                for (int a = ag; a < o.vms && nl < 64; a += o.agents) {
+                    vr__vm_location__init(&locs[nl]);
+                    locs[nl].mac = s_mac(a);
+                    locs[nl].agent_id = id;
+                    lp[nl] = &locs[nl];
+                    nl++;
+                }
+                Vr__VmLocations vl = VR__VM_LOCATIONS__INIT;
+                vl.reporter = id;
+                vl.vms = lp;
+                vl.n_vms = nl;
+                bus_send(bus, pub, VR__MSG_TYPE__MSG_VM_LOCATIONS, &vl.base);
+            }
+            Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+            m.agent_id = id;
+            m.boot_id = 42;
+            m.period_us = (uint64_t) o.period_ms * 1000;
+            m.time_us = vtime_now_us();
+            m.entries = ptrs;
+            m.n_entries = k;
+            if (bus_send(bus, pub, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base)
+                == 0) {
+                messages++;
+                entries += k;
+            }
+        }
+    }
+    printf("{\"messages\":%llu,\"entries\":%llu,\"seconds\":%.1f,"
+           "\"switch_us\":%llu}\n", (unsigned long long) messages,
+           (unsigned long long) entries, o.seconds,
+           (unsigned long long) switch_us);
+    zclock_sleep(200);
+    free(bytes);
+    free(ents);
+    free(ptrs);
+    zsock_destroy(&pub);
+    bus_destroy(&bus);
+    return 0;
+}
