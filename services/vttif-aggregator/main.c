@@ -1,36 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* vttif-aggregator: infers the application's topology from the agents'
- * traffic matrices (VTTIF).  So far only its bus side exists: control,
- * the events socket it will publish on, and the ingest socket agents
- * publish to (messages are checked and counted, not yet used). */
+/* vttif-aggregator: infers the application's topology (VTTIF).  See
+ * vttif_agg.h and vttif_tm.h. */
 #include <stddef.h>
+#include <stdio.h>
 
-#include "svc.h"
-
-#define AGG_DEFAULT_CONTROL "tcp://127.0.0.1:7120"
-#define AGG_DEFAULT_EVENTS "tcp://127.0.0.1:7121"
-#define AGG_DEFAULT_INGEST "tcp://127.0.0.1:7122"
-
-struct agg_cfg {
-    struct svc_common_cfg common;
-    char *events;               /* PUB: matrix, topology, VM locations */
-    char *ingest;               /* SUB: agents' local matrices */
-};
-
-static const struct cfg_key agg_keys[] = {
-    SVC_CFG_COMMON_KEYS(struct agg_cfg, AGG_DEFAULT_CONTROL),
-    CFG_KEY_STR("bus.events", struct agg_cfg, events, AGG_DEFAULT_EVENTS,
-                "endpoint the events (PUB) socket binds"),
-    CFG_KEY_STR("bus.ingest", struct agg_cfg, ingest, AGG_DEFAULT_INGEST,
-                "endpoint the ingest (SUB) socket binds; agents connect"),
-    CFG_KEYS_END,
-};
+#include "vttif_agg.h"
 
 static const struct svc_def agg_def = {
     .name = "vttif-aggregator",
     .role = "aggregator",
     .summary = "Traffic matrix and topology inference (VTTIF).",
-    .keys = agg_keys,
+    .keys = agg_cfg_keys,
     .common_offset = offsetof(struct agg_cfg, common),
 };
 
@@ -43,17 +23,17 @@ main(int argc, char **argv)
     if (!svc) {
         return rc;
     }
-    zsock_t *events = bus_bind(svc_bus(svc), ZMQ_PUB, cfg.events);
-    zsock_t *ingest = bus_bind(svc_bus(svc), ZMQ_SUB, cfg.ingest);
-    rc = SVC_EXIT_FAIL;
-    if (events && ingest) {
-        bus_subscribe(ingest, "");
-        svc_add_reader(svc, ingest, svc_reader_discard, NULL);
-        svc_set_state(svc, "running: bus only, no inference yet");
-        rc = svc_run(svc);
+    char err[256];
+    if (!agg_cfg_finish(&cfg, err, sizeof err)) {
+        const char *path = svc_config_path(svc);
+        fprintf(stderr, "vttif-aggregator: %s: vttif: %s\n",
+                path ? path : "(defaults)", err);
+        svc_destroy(&svc);
+        return SVC_EXIT_CONFIG;
     }
-    zsock_destroy(&ingest);
-    zsock_destroy(&events);
+    vttif_agg_t *agg = vttif_agg_new(svc, &cfg);
+    rc = agg ? svc_run(svc) : SVC_EXIT_FAIL;
+    vttif_agg_destroy(&agg);
     svc_destroy(&svc);
     return rc;
 }

@@ -2,7 +2,8 @@
 /* vr-fake-agents: plays many vnet-agents at once for the aggregator's
  * benchmark and tests: publishes one LocalMatrix per agent every period to
  * an ingest endpoint, with cumulative counters for a traffic pattern among
- * the VMs, spread round-robin over the agents.
+ * the VMs, spread round-robin over the agents, plus light chatter from
+ * each VM to two others.
  *   vr-fake-agents ENDPOINT [--agents H] [--vms N] [--period-ms P]
  *       [--seconds S] [--pattern all-to-all|ring|groups] [--group G]
  *       [--mbps R] [--switch-at S2 --switch-to PATTERN]
@@ -140,8 +141,12 @@ main(int argc, char **argv)
                     uint64_t *cell = &bytes[(size_t) a * n + (size_t) b];
                     if (s_edge(&o, pattern, a, b)) {
                         *cell += (uint64_t) per_period;
-                    } else if ((a + b + (int) tick) % 50 == 0) {
-                        *cell += 60;    /* chatter: ARP and the like */
+                    } else if ((b == (a + 7) % o.vms
+                                || b == (a + 13) % o.vms)
+                               && tick % 10 == 0) {
+                        /* Chatter to two fixed VMs: a few hundred bytes
+                         * a second, as DNS or NTP would be. */
+                        *cell += 60;
                     }
                     if (*cell == 0) {
                         continue;

@@ -5,8 +5,11 @@
  * binds (as the aggregator's ingest does) or connects a SUB socket to
  * ENDPOINT, takes every topic for SECONDS, and prints
  *   {"counts": {"LOCAL_MATRIX": 12, ...}, "vms": {"mac": "agent", ...},
- *    "matrix": {"src>dst": bytes, ...}, "agents": ["h1", ...]}
- * where 'matrix' holds the largest cumulative counters heard per pair. */
+ *    "matrix": {"src>dst": bytes, ...}, "agents": ["h1", ...],
+ *    "topologies": [{"t_us": .., "change": .., "version": ..,
+ *                    "edges": ["mac-mac", ...]}, ...]}
+ * where 'matrix' holds the largest cumulative counters heard per pair and
+ * 'topologies' every topology event, in order, with its arrival time. */
 #include <czmq.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -19,7 +22,8 @@
 static void
 s_take(json_object *root, const bus_msg_t *msg)
 {
-    json_object *counts, *vms, *matrix, *agents;
+    json_object *counts, *vms, *matrix, *agents, *topos;
+    json_object_object_get_ex(root, "topologies", &topos);
     json_object_object_get_ex(root, "counts", &counts);
     json_object_object_get_ex(root, "vms", &vms);
     json_object_object_get_ex(root, "matrix", &matrix);
@@ -51,6 +55,28 @@ s_take(json_object *root, const bus_msg_t *msg)
                     (int64_t) m->entries[i]->bytes));
             }
         }
+    } else if (msg->type == VR__MSG_TYPE__MSG_TOPOLOGY_EVENT) {
+        const Vr__TopologyEvent *ev = (const Vr__TopologyEvent *) msg->body;
+        json_object *o = json_object_new_object();
+        json_object *edges = json_object_new_array();
+        json_object_object_add(o, "t_us", json_object_new_int64(
+            (int64_t) vtime_now_us()));
+        json_object_object_add(o, "change", json_object_new_int(
+            (int) ev->change));
+        json_object_object_add(o, "reason", json_object_new_string(
+            ev->reason ? ev->reason : ""));
+        if (ev->topology) {
+            json_object_object_add(o, "version", json_object_new_int64(
+                (int64_t) ev->topology->version));
+            for (size_t i = 0; i < ev->topology->n_edges; i++) {
+                snprintf(key, sizeof key, "%s-%s",
+                         eth_mac_format(ev->topology->edges[i]->src_mac, a),
+                         eth_mac_format(ev->topology->edges[i]->dst_mac, b));
+                json_object_array_add(edges, json_object_new_string(key));
+            }
+        }
+        json_object_object_add(o, "edges", edges);
+        json_object_array_add(topos, o);
     } else if (msg->type == VR__MSG_TYPE__MSG_AGENT_ANNOUNCE) {
         const Vr__AgentAnnounce *an = (const Vr__AgentAnnounce *) msg->body;
         size_t len = json_object_array_length(agents);
@@ -85,6 +111,7 @@ main(int argc, char **argv)
     json_object_object_add(root, "vms", json_object_new_object());
     json_object_object_add(root, "matrix", json_object_new_object());
     json_object_object_add(root, "agents", json_object_new_array());
+    json_object_object_add(root, "topologies", json_object_new_array());
     uint64_t end = vtime_mono_ms() + (uint64_t) atoi(argv[3]) * 1000;
     zsock_set_rcvtimeo(sub, 100);
     while (vtime_mono_ms() < end) {

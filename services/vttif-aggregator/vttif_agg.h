@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* vttif-aggregator, the service around the inference core (vttif_tm):
+ * takes the agents' local matrices, VM locations and announcements on its
+ * ingest socket, ticks the core, publishes topology events when the
+ * topology really changes and the smoothed global matrix every period,
+ * republishes the agents' announcements and VM locations (so a planner
+ * needs only this service's events to know every agent and VM), and
+ * answers queries: topology, matrix, per-VM totals, agents. */
+#ifndef VTTIF_AGG_H
+#define VTTIF_AGG_H
+
+#include "cfg.h"
+#include "svc.h"
+#include "vttif_tm.h"
+
+#define AGG_DEFAULT_CONTROL "tcp://127.0.0.1:7120"
+#define AGG_DEFAULT_EVENTS "tcp://127.0.0.1:7121"
+#define AGG_DEFAULT_INGEST "tcp://127.0.0.1:7122"
+
+struct agg_cfg {
+    struct svc_common_cfg common;
+    char *events;               /* PUB: matrix, topology, locations */
+    char *ingest;               /* SUB: the agents publish here */
+    uint32_t tick_ms;           /* how often the core is ticked */
+    uint32_t matrix_ms;         /* global matrix publishing period */
+    struct vttif_tm_params tm;  /* inference parameters */
+    uint32_t settle_changes;    /* copied into tm (cfg has no unsigned) */
+    uint32_t max_agents;        /* copied into tm (size_t there) */
+    uint32_t max_reports;       /* likewise */
+};
+
+extern const struct cfg_key agg_cfg_keys[];
+
+/* Checks what the table cannot (relations between parameters) and fills
+ * the core's parameters from the config.  Returns false with a sentence
+ * in 'err'. */
+bool agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size);
+
+typedef struct vttif_agg vttif_agg_t;
+
+/* Binds the events and ingest sockets and registers the handlers and
+ * timers with 'svc'.  Returns NULL with the reason logged.  The caller
+ * owns the result; 'cfg' must outlive it. */
+vttif_agg_t *vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg);
+
+/* Frees '*self_p' if not NULL and sets it to NULL. */
+void vttif_agg_destroy(vttif_agg_t **self_p);
+
+#endif /* VTTIF_AGG_H */
