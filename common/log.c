@@ -108,3 +108,15 @@ log_rl_allow(struct log_rl *rl, uint32_t *n_suppressed_p)
     rl->n_suppressed = 0;
     return true;
 }
+
+void
+log_format(char *buf, size_t size, const char *fmt, ...)
+{
+    if (!buf || !size) {
+        return;
+    }
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(buf, size, fmt, args);
+    va_end(args);
+}

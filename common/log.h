@@ -7,6 +7,7 @@
 #define VR_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -41,6 +42,12 @@ int log_level_from_name(const char *name);
 
 /* Writes one line.  Use the macros instead. */
 void log_write(int level, const char *module, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Formats an error message into 'buf' ('size' bytes), for functions that
+ * hand their reason back to the caller; does nothing when 'buf' is NULL
+ * or 'size' is 0. */
+void log_format(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Returns true if a rate-limited line may be written now, and reports

@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define ADAPTER_OCLIENT_TAG 0x0c11e47u
 #define ADAPTER_OCLIENT_DEAD 0xdeadbeefu
 
@@ -45,21 +47,6 @@ const struct cfg_key adapter_oclient_keys[] = {
     CFG_KEYS_END,
 };
 
-static void s_msg(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_msg(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errsize) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 bool
 adapter_oclient_config_check(const struct adapter_oclient_config *cfg,
@@ -67,22 +54,22 @@ adapter_oclient_config_check(const struct adapter_oclient_config *cfg,
 {
     assert(cfg);
     if (!cfg->path || !cfg->path[0]) {
-        s_msg(err, errsize, "oclient.path: the oclient program is not set");
+        log_format(err, errsize, "oclient.path: the oclient program is not set");
         return false;
     }
     if (cfg->flags.n > ADAPTER_OCLIENT_MAX_FLAGS) {
-        s_msg(err, errsize, "oclient.flags: %zu flags, at most %d",
+        log_format(err, errsize, "oclient.flags: %zu flags, at most %d",
               cfg->flags.n, ADAPTER_OCLIENT_MAX_FLAGS);
         return false;
     }
     for (size_t i = 0; i < cfg->flags.n; i++) {
         if (!cfg->flags.v[i][0]) {
-            s_msg(err, errsize, "oclient.flags[%zu]: empty flag", i);
+            log_format(err, errsize, "oclient.flags[%zu]: empty flag", i);
             return false;
         }
     }
     if (!cfg->lambda) {
-        s_msg(err, errsize, "oclient.lambda: must be at least 1");
+        log_format(err, errsize, "oclient.lambda: must be at least 1");
         return false;
     }
     return true;
@@ -136,12 +123,12 @@ adapter_oclient_build_create(const struct adapter_oclient_config *cfg,
         return false;
     }
     if (!s_canonical_ip(src_ip, cmd->src, sizeof cmd->src)) {
-        s_msg(err, errsize, "source '%s' is not an IP address",
+        log_format(err, errsize, "source '%s' is not an IP address",
               src_ip ? src_ip : "(null)");
         return false;
     }
     if (!s_canonical_ip(dst_ip, cmd->dst, sizeof cmd->dst)) {
-        s_msg(err, errsize, "destination '%s' is not an IP address",
+        log_format(err, errsize, "destination '%s' is not an IP address",
               dst_ip ? dst_ip : "(null)");
         return false;
     }
@@ -171,7 +158,7 @@ adapter_oclient_build_teardown(const struct adapter_oclient_config *cfg,
         return false;
     }
     if (!adapter_oclient_valid_id(path_id)) {
-        s_msg(err, errsize, "'%.*s' is not a valid ODIN path id",
+        log_format(err, errsize, "'%.*s' is not a valid ODIN path id",
               S_QUOTE_MAX, path_id ? path_id : "(null)");
         return false;
     }

@@ -17,6 +17,8 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "log.h"
+
 #define ADAPTER_SIM_TAG 0x5eed51a1u
 #define ADAPTER_SIM_DEAD 0xdeadbeefu
 
@@ -129,22 +131,6 @@ struct adapter_sim {
     size_t *tmp_sw;             /* a route being built, 'n_sw' */
 };
 
-/* Writes a message into 'err', which may be NULL. */
-static void s_msg(char *err, size_t errsize, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-s_msg(char *err, size_t errsize, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err || !errsize) {
-        return;
-    }
-    va_start(ap, fmt);
-    vsnprintf(err, errsize, fmt, ap);
-    va_end(ap);
-}
 
 /* Parses an IPv4 or IPv6 literal; false if 's' is neither. */
 static bool
@@ -398,7 +384,7 @@ s_bad(struct s_checker *c, const char *rel, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    s_msg(c->err, c->errsize, "%s%s: %s", pos, item[0] ? item : "(top)",
+    log_format(c->err, c->errsize, "%s%s: %s", pos, item[0] ? item : "(top)",
           msg);
     return false;
 }
@@ -606,7 +592,7 @@ adapter_sim_config_load(struct adapter_sim_config *cfg, const char *path,
     errno = 0;
     text = s_read_file(path, &len);
     if (!text) {
-        s_msg(err, errsize, "%s: cannot read: %s", path,
+        log_format(err, errsize, "%s: cannot read: %s", path,
               errno ? strerror(errno) : "read error");
         return -1;
     }
@@ -830,7 +816,7 @@ adapter_sim_new(const struct adapter_sim_config *cfg, char *err,
 nomem:
     free(fill);
     adapter_sim_destroy(&self);
-    s_msg(err, errsize, "sim: out of memory");
+    log_format(err, errsize, "sim: out of memory");
     return NULL;
 }
 
@@ -1126,26 +1112,26 @@ adapter_sim_create(adapter_sim_t *self, const char *src_ip,
     memset(setup, 0, sizeof *setup);
     src = s_find_host(self, src_ip, &rc);
     if (src == SIZE_MAX) {
-        s_msg(err, errsize, rc == EINVAL ? "source '%s' is not an IP "
+        log_format(err, errsize, rc == EINVAL ? "source '%s' is not an IP "
               "address" : "source host %s is not on the simulated network",
               src_ip ? src_ip : "(null)");
         return rc;
     }
     dst = s_find_host(self, dst_ip, &rc);
     if (dst == SIZE_MAX) {
-        s_msg(err, errsize, rc == EINVAL ? "destination '%s' is not an IP "
+        log_format(err, errsize, rc == EINVAL ? "destination '%s' is not an IP "
               "address" : "destination host %s is not on the simulated "
               "network", dst_ip ? dst_ip : "(null)");
         return rc;
     }
     if (src == dst) {
-        s_msg(err, errsize, "source and destination are the same host %s",
+        log_format(err, errsize, "source and destination are the same host %s",
               self->hosts[src].ip);
         return EINVAL;
     }
     if (!(bandwidth_mbps >= 0)
         || (self->lambda_mbps > 0 && bandwidth_mbps > self->lambda_mbps)) {
-        s_msg(err, errsize, "bandwidth %g Mbit/s is more than one lambda "
+        log_format(err, errsize, "bandwidth %g Mbit/s is more than one lambda "
               "carries (%g Mbit/s)", bandwidth_mbps, self->lambda_mbps);
         return EINVAL;
     }
@@ -1153,7 +1139,7 @@ adapter_sim_create(adapter_sim_t *self, const char *src_ip,
     rc = s_assign(self, self->hosts[src].sw, self->hosts[dst].sw, &lambda,
                   &n_sw);
     if (rc == ENETUNREACH) {
-        s_msg(err, errsize, "no fibre route between switch '%s' (%s) and "
+        log_format(err, errsize, "no fibre route between switch '%s' (%s) and "
               "switch '%s' (%s)", self->sw_names[self->hosts[src].sw],
               self->hosts[src].ip, self->sw_names[self->hosts[dst].sw],
               self->hosts[dst].ip);
@@ -1161,21 +1147,21 @@ adapter_sim_create(adapter_sim_t *self, const char *src_ip,
     }
     if (rc == EBUSY) {
         self->stats.n_blocked++;
-        s_msg(err, errsize, "blocked: no route from switch '%s' (%s) to "
+        log_format(err, errsize, "blocked: no route from switch '%s' (%s) to "
               "switch '%s' (%s) has one lambda free on all its fibres",
               self->sw_names[self->hosts[src].sw], self->hosts[src].ip,
               self->sw_names[self->hosts[dst].sw], self->hosts[dst].ip);
         return rc;
     }
     if (rc) {
-        s_msg(err, errsize, "sim: out of memory");
+        log_format(err, errsize, "sim: out of memory");
         return rc;
     }
 
     p = s_path_new(self, self->next_id, src, dst, bandwidth_mbps, lambda,
                    self->tmp_sw, n_sw);
     if (!p) {
-        s_msg(err, errsize, "sim: out of memory");
+        log_format(err, errsize, "sim: out of memory");
         return ENOMEM;
     }
     p->state = ADAPTER_SIM_PROVISIONING;
@@ -1245,7 +1231,7 @@ adapter_sim_teardown(adapter_sim_t *self, uint64_t id, uint64_t now_us,
     s_check_self(self);
     i = s_index_of(self, id);
     if (i == SIZE_MAX) {
-        s_msg(err, errsize, "no sim path %" PRIu64, id);
+        log_format(err, errsize, "no sim path %" PRIu64, id);
         return ENOENT;
     }
     p = self->paths[i];
@@ -1437,7 +1423,7 @@ s_parse_detail(adapter_sim_t *self, const char *detail, uint32_t *lambda,
             unsigned long l = strtoul(s + 7, &e, 10);
 
             if (e != s + len || l > ADAPTER_SIM_MAX_LAMBDAS) {
-                s_msg(err, errsize, "detail '%s': bad lambda", detail);
+                log_format(err, errsize, "detail '%s': bad lambda", detail);
                 return false;
             }
             *lambda = (uint32_t) l;
@@ -1459,7 +1445,7 @@ s_parse_detail(adapter_sim_t *self, const char *detail, uint32_t *lambda,
                     }
                 }
                 if (k == self->n_sw || *n_sw == self->n_sw) {
-                    s_msg(err, errsize, "detail '%s': unknown switch "
+                    log_format(err, errsize, "detail '%s': unknown switch "
                           "'%.*s' or route too long", detail, (int) nlen,
                           name);
                     return false;
@@ -1472,7 +1458,7 @@ s_parse_detail(adapter_sim_t *self, const char *detail, uint32_t *lambda,
         s += len;
     }
     if (!have_lambda || !have_route) {
-        s_msg(err, errsize, "detail '%s': needs lambda=<n> and "
+        log_format(err, errsize, "detail '%s': needs lambda=<n> and "
               "route=<switch>,...", detail);
         return false;
     }
@@ -1492,17 +1478,17 @@ adapter_sim_adopt(adapter_sim_t *self, uint64_t id, const char *src_ip,
 
     s_check_self(self);
     if (!id || id == UINT64_MAX) {
-        s_msg(err, errsize, "sim path id %" PRIu64 " is invalid", id);
+        log_format(err, errsize, "sim path id %" PRIu64 " is invalid", id);
         return EINVAL;
     }
     if (s_index_of(self, id) != SIZE_MAX) {
-        s_msg(err, errsize, "sim path id %" PRIu64 " is in use", id);
+        log_format(err, errsize, "sim path id %" PRIu64 " is in use", id);
         return EEXIST;
     }
     src = s_find_host(self, src_ip, &rc);
     dst = src == SIZE_MAX ? SIZE_MAX : s_find_host(self, dst_ip, &rc);
     if (dst == SIZE_MAX) {
-        s_msg(err, errsize, "path %" PRIu64 ": host %s or %s is not on "
+        log_format(err, errsize, "path %" PRIu64 ": host %s or %s is not on "
               "the simulated network", id, src_ip ? src_ip : "(null)",
               dst_ip ? dst_ip : "(null)");
         return rc;
@@ -1510,16 +1496,16 @@ adapter_sim_adopt(adapter_sim_t *self, uint64_t id, const char *src_ip,
     if (src == dst || !detail
         || !s_parse_detail(self, detail, &lambda, &n_sw, err, errsize)) {
         if (src == dst) {
-            s_msg(err, errsize, "path %" PRIu64 ": same host twice", id);
+            log_format(err, errsize, "path %" PRIu64 ": same host twice", id);
         } else if (!detail) {
-            s_msg(err, errsize, "path %" PRIu64 ": no detail", id);
+            log_format(err, errsize, "path %" PRIu64 ": no detail", id);
         }
         return EINVAL;
     }
     if (self->tmp_sw[0] != self->hosts[src].sw
         || self->tmp_sw[n_sw - 1] != self->hosts[dst].sw
         || (n_sw == 1) != (lambda == 0)) {
-        s_msg(err, errsize, "path %" PRIu64 ": route '%s' does not join "
+        log_format(err, errsize, "path %" PRIu64 ": route '%s' does not join "
               "%s's switch to %s's", id, detail, self->hosts[src].ip,
               self->hosts[dst].ip);
         return EINVAL;
@@ -1529,7 +1515,7 @@ adapter_sim_adopt(adapter_sim_t *self, uint64_t id, const char *src_ip,
                                     self->tmp_sw[i]);
 
         if (fi == SIZE_MAX || lambda > self->fibres[fi].n_lambdas) {
-            s_msg(err, errsize, "path %" PRIu64 ": no fibre '%s'-'%s' "
+            log_format(err, errsize, "path %" PRIu64 ": no fibre '%s'-'%s' "
                   "with lambda %u", id, self->sw_names[self->tmp_sw[i - 1]],
                   self->sw_names[self->tmp_sw[i]], lambda);
             return EINVAL;
@@ -1537,7 +1523,7 @@ adapter_sim_adopt(adapter_sim_t *self, uint64_t id, const char *src_ip,
         /* A route visiting a switch twice would reserve a fibre twice. */
         for (size_t j = 0; j < i; j++) {
             if (self->tmp_sw[j] == self->tmp_sw[i]) {
-                s_msg(err, errsize, "path %" PRIu64 ": route '%s' has a "
+                log_format(err, errsize, "path %" PRIu64 ": route '%s' has a "
                       "loop", id, detail);
                 return EINVAL;
             }
@@ -1548,7 +1534,7 @@ adapter_sim_adopt(adapter_sim_t *self, uint64_t id, const char *src_ip,
                                     self->tmp_sw[i]);
 
         if (self->fibres[fi].owner[lambda - 1]) {
-            s_msg(err, errsize, "path %" PRIu64 ": lambda %u on fibre "
+            log_format(err, errsize, "path %" PRIu64 ": lambda %u on fibre "
                   "'%s'-'%s' is held by path %" PRIu64, id, lambda,
                   self->sw_names[self->tmp_sw[i - 1]],
                   self->sw_names[self->tmp_sw[i]],
@@ -1559,7 +1545,7 @@ adapter_sim_adopt(adapter_sim_t *self, uint64_t id, const char *src_ip,
     p = s_path_new(self, id, src, dst, bandwidth_mbps, lambda, self->tmp_sw,
                    n_sw);
     if (!p) {
-        s_msg(err, errsize, "sim: out of memory");
+        log_format(err, errsize, "sim: out of memory");
         return ENOMEM;
     }
     p->state = ADAPTER_SIM_UP;
