@@ -1,32 +1,16 @@
 /* SPDX-License-Identifier: MIT */
-/* odin-adapter: the only service that talks to a reservation system.  So
- * far only its bus side exists: control and the events socket path events
- * will be published on.  The backends come with the reservation issue. */
+/* odin-adapter: the only service that talks to a reservation system.  See
+ * adapter_svc.h. */
 #include <stddef.h>
+#include <stdio.h>
 
-#include "svc.h"
-
-#define ADAPTER_DEFAULT_CONTROL "tcp://127.0.0.1:7150"
-#define ADAPTER_DEFAULT_EVENTS "tcp://127.0.0.1:7151"
-
-struct adapter_cfg {
-    struct svc_common_cfg common;
-    char *events;               /* PUB: path events */
-};
-
-static const struct cfg_key adapter_keys[] = {
-    SVC_CFG_COMMON_KEYS(struct adapter_cfg, ADAPTER_DEFAULT_CONTROL),
-    CFG_KEY_STR("bus.events", struct adapter_cfg, events,
-                ADAPTER_DEFAULT_EVENTS,
-                "endpoint the events (PUB) socket binds"),
-    CFG_KEYS_END,
-};
+#include "adapter_svc.h"
 
 static const struct svc_def adapter_def = {
     .name = "odin-adapter",
     .role = "adapter",
     .summary = "Reservation-system adapter (ODIN): paths on demand.",
-    .keys = adapter_keys,
+    .keys = adapter_cfg_keys,
     .common_offset = offsetof(struct adapter_cfg, common),
 };
 
@@ -39,13 +23,17 @@ main(int argc, char **argv)
     if (!svc) {
         return rc;
     }
-    zsock_t *events = bus_bind(svc_bus(svc), ZMQ_PUB, cfg.events);
-    rc = SVC_EXIT_FAIL;
-    if (events) {
-        svc_set_state(svc, "running: bus only, no backend yet");
-        rc = svc_run(svc);
+    char err[512];
+    adapter_svc_t *adapter = adapter_svc_new(svc, &cfg,
+                                             svc_config_path(svc), err,
+                                             sizeof err);
+    if (!adapter && err[0]) {
+        fprintf(stderr, "odin-adapter: %s\n", err);
+        rc = SVC_EXIT_CONFIG;
+    } else {
+        rc = adapter ? svc_run(svc) : SVC_EXIT_FAIL;
     }
-    zsock_destroy(&events);
+    adapter_svc_destroy(&adapter);
     svc_destroy(&svc);
     return rc;
 }

@@ -42,6 +42,8 @@ static const struct {
       "link list|add NAME PEER|del NAME|probe NAME: an agent's links" },
     { "rule", ctl_rule, true,
       "rule list|add DST LINK|del DST [--src MAC]: an agent's rules" },
+    { "reserve", ctl_reserve, true,
+      "reserve create A B|list|show ID|release ID: reservations" },
     { "keygen", ctl_keygen, false,
       "keygen DIR NAME...: make CURVE certificates DIR/NAME.key{,_secret}" },
 };

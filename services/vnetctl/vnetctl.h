@@ -42,5 +42,6 @@ ctl_cmd_fn ctl_status;
 ctl_cmd_fn ctl_keygen;
 ctl_cmd_fn ctl_link;
 ctl_cmd_fn ctl_rule;
+ctl_cmd_fn ctl_reserve;
 
 #endif /* VNETCTL_H */

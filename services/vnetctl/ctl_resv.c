@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: MIT */
+/* `vnetctl reserve ...`: the broker's reservations by hand.
+ *   vnetctl reserve create HOST_A HOST_B [--bw MBPS] [--lat MS] [--id REQ]
+ *   vnetctl reserve list [--all] | show ID | release ID */
+#include <getopt.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vnetctl.h"
+
+static const char *const s_states[] = {
+    "unknown", "requested", "provisioning", "active", "releasing",
+    "released", "failed",
+};
+
+static const char *
+s_state(Vr__ResvState s)
+{
+    return (int) s >= 0 && (int) s <= 6 ? s_states[s] : "?";
+}
+
+static json_object *
+s_json(const Vr__Reservation *r)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_string(r->resv_id));
+    json_object_object_add(o, "host_a", json_object_new_string(r->host_a));
+    json_object_object_add(o, "host_b", json_object_new_string(r->host_b));
+    json_object_object_add(o, "state",
+                           json_object_new_string(s_state(r->state)));
+    json_object_object_add(o, "path_id", json_object_new_string(r->path_id));
+    json_object_object_add(o, "network", json_object_new_string(r->network));
+    json_object_object_add(o, "bandwidth_mbps",
+                           json_object_new_double(r->bandwidth_mbps));
+    json_object_object_add(o, "error", json_object_new_string(r->error));
+    json_object_object_add(o, "addr_a", json_object_new_string(r->addr_a));
+    json_object_object_add(o, "addr_b", json_object_new_string(r->addr_b));
+    return o;
+}
+
+static void
+s_print(const struct ctl *ctl, const Vr__Reservation *r)
+{
+    if (ctl->json) {
+        json_object *o = s_json(r);
+        puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+        json_object_put(o);
+    } else {
+        printf("%-8s %-10s %-10s %-13s %-10s %s\n", r->resv_id, r->host_a,
+               r->host_b, s_state(r->state), r->path_id, r->error);
+    }
+}
+
+static int
+s_call(struct ctl *ctl, int type, const ProtobufCMessage *req, int expect,
+       bus_msg_t *reply)
+{
+    bus_client_t *c = bus_client_new(ctl->bus, ctl->cfg.broker, "broker",
+                                     (int) ctl->cfg.timeout_ms, 1);
+    int rc = c ? bus_client_call(c, type, req, expect, reply) : -1;
+    if (rc != 0) {
+        fprintf(stderr, "vnetctl: broker %s: %s\n", ctl->cfg.broker,
+                c ? reply->error_text : "cannot connect");
+    }
+    bus_client_destroy(&c);
+    return rc;
+}
+
+int
+ctl_reserve(struct ctl *ctl, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "bw", required_argument, NULL, 'b' },
+        { "lat", required_argument, NULL, 'l' },
+        { "id", required_argument, NULL, 'i' },
+        { "all", no_argument, NULL, 'a' },
+        { NULL, 0, NULL, 0 },
+    };
+    double bw = 0, lat = 0;
+    const char *req_id = NULL;
+    bool all = false;
+    int c;
+    if (argc < 2) {
+        goto usage;
+    }
+    optind = 0;
+    while ((c = getopt_long(argc - 1, argv + 1, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 'b': bw = atof(optarg); break;
+        case 'l': lat = atof(optarg); break;
+        case 'i': req_id = optarg; break;
+        case 'a': all = true; break;
+        default: goto usage;
+        }
+    }
+    const char *sub = argv[1];
+    char **pos = argv + 1 + optind;
+    int n_pos = argc - 1 - optind;
+    bus_msg_t reply;
+    if (!strcmp(sub, "create") && n_pos == 2) {
+        Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
+        req.host_a = pos[0];
+        req.host_b = pos[1];
+        req.bandwidth_mbps = bw;
+        req.latency_ms = lat;
+        req.request_id = (char *) (req_id ? req_id : "");
+        req.owner = "vnetctl";
+        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_REQUEST, &req.base,
+                   VR__MSG_TYPE__MSG_RESV_REPLY, &reply) != 0) {
+            return CTL_EXIT_FAIL;
+        }
+    } else if (!strcmp(sub, "release") && n_pos == 1) {
+        Vr__ResvRelease req = VR__RESV_RELEASE__INIT;
+        req.resv_id = pos[0];
+        req.reason = "released with vnetctl";
+        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_RELEASE, &req.base,
+                   VR__MSG_TYPE__MSG_RESV_REPLY, &reply) != 0) {
+            return CTL_EXIT_FAIL;
+        }
+    } else if (!strcmp(sub, "show") && n_pos == 1) {
+        Vr__ResvShowRequest req = VR__RESV_SHOW_REQUEST__INIT;
+        req.resv_id = pos[0];
+        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_SHOW_REQUEST, &req.base,
+                   VR__MSG_TYPE__MSG_RESV_SHOW_REPLY, &reply) != 0) {
+            return CTL_EXIT_FAIL;
+        }
+        const Vr__ResvShowReply *r = (Vr__ResvShowReply *) reply.body;
+        if (ctl->json) {
+            json_object *o = s_json(r->resv);
+            json_object *h = json_object_new_array();
+            for (size_t i = 0; i < r->n_history; i++) {
+                json_object *t = json_object_new_object();
+                json_object_object_add(t, "to", json_object_new_string(
+                    s_state(r->history[i]->to)));
+                json_object_object_add(t, "time_us", json_object_new_int64(
+                    (int64_t) r->history[i]->time_us));
+                json_object_object_add(t, "reason", json_object_new_string(
+                    r->history[i]->reason));
+                json_object_array_add(h, t);
+            }
+            json_object_object_add(o, "history", h);
+            puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+            json_object_put(o);
+        } else {
+            s_print(ctl, r->resv);
+            for (size_t i = 0; i < r->n_history; i++) {
+                printf("  -> %-13s %s\n", s_state(r->history[i]->to),
+                       r->history[i]->reason);
+            }
+        }
+        bus_msg_clear(&reply);
+        return CTL_EXIT_OK;
+    } else if (!strcmp(sub, "list") && n_pos == 0) {
+        Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
+        req.include_ended = all;
+        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, &req.base,
+                   VR__MSG_TYPE__MSG_RESV_LIST, &reply) != 0) {
+            return CTL_EXIT_FAIL;
+        }
+        const Vr__ResvList *l = (Vr__ResvList *) reply.body;
+        if (ctl->json) {
+            json_object *a = json_object_new_array();
+            for (size_t i = 0; i < l->n_resvs; i++) {
+                json_object_array_add(a, s_json(l->resvs[i]));
+            }
+            puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
+            json_object_put(a);
+        } else {
+            for (size_t i = 0; i < l->n_resvs; i++) {
+                s_print(ctl, l->resvs[i]);
+            }
+        }
+        bus_msg_clear(&reply);
+        return CTL_EXIT_OK;
+    } else {
+        goto usage;
+    }
+    s_print(ctl, ((Vr__ResvReply *) reply.body)->resv);
+    bus_msg_clear(&reply);
+    return CTL_EXIT_OK;
+usage:
+    fprintf(stderr, "usage: vnetctl reserve create HOST_A HOST_B [--bw MBPS]"
+                    " [--lat MS] [--id REQ] | list [--all] | show ID | "
+                    "release ID\n");
+    return CTL_EXIT_USAGE;
+}
