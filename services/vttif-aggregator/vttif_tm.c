@@ -1081,6 +1081,24 @@ s_feed_entry(vttif_tm_t *self, uint32_t ai, const struct vttif_tm_entry *e,
     s_advance(self, r, ta);
     if (delta) {
         double t0 = r->ta_last > r->ta_base ? r->ta_last : r->ta_base;
+        /* Traffic starting on a pair that was idle (its window holds
+         * little beside this one reading): take the window and the rate
+         * from here, or the window would ramp up over its whole length
+         * while pairs seen for the first time (baselined just now) show
+         * their full rate at once, and the first topology of an
+         * all-to-all would miss the pairs that had chattered before. */
+        double held = 0;
+        for (int i = 0; i < S_NB; i++) {
+            held += r->bucket[i];
+        }
+        /* After a restart the window is empty too, but the smoothed rate
+         * still says what to expect: no onset there. */
+        double expected = r->has_rate ? r->ewma / 8 * (ta - t0) : 0;
+        if (held * 4 < (double) delta && expected * 4 < (double) delta) {
+            s_report_restart_window(self, r, t0);
+            r->has_rate = false;
+            self->c.onsets++;
+        }
         s_spread(self, r, t0, ta, (double) delta);
     }
     r->ta_last = ta;

@@ -308,6 +308,7 @@ struct vttif_tm_counters {
     uint64_t resets_counter;    /* reports whose counter went down */
     uint64_t clock_jumps;       /* agent clocks that went far back */
     uint64_t gaps;              /* updates over 1.5 periods after the last */
+    uint64_t onsets;            /* idle pairs whose traffic started */
     uint64_t agents_new;        /* agents first seen */
     uint64_t agents_aged;       /* agents aged out */
     uint64_t reports_aged;      /* reports no longer listed, forgotten */

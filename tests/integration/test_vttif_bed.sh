@@ -6,11 +6,6 @@
 # pattern the published topology must equal the pattern's edges (from
 # vr-bsp --print-edges) within 2 s of the workload starting, and clear
 # after it stops; a "phases" run must give one event per phase, no more.
-#
-# Not yet run by ctest (hence not test_*): the all-to-all run's first
-# exact match takes 1.2-3.4 s here, around the 2 s bound, because its
-# first NEW event can carry a subset of the edges.  Run it by hand:
-#   VR_BUILD_DIR=build VR_SRC_DIR=. tests/integration/wip_vttif_bed.sh
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 
