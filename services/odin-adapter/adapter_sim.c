@@ -17,6 +17,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "hash.h"
 #include "log.h"
 
 #define ADAPTER_SIM_TAG 0x5eed51a1u
@@ -654,11 +655,7 @@ s_scaled_us(double seconds, double scale)
 static uint64_t
 s_rand64(adapter_sim_t *self)
 {
-    uint64_t z = (self->rng += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return hash_mix64(self->rng += HASH_GOLDEN);
 }
 
 /* Uniform in [0, 1). */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "eth.h"
+#include "hash.h"
 #include "log.h"
 #include "vtime.h"
 
@@ -53,10 +54,7 @@ s_peer_key(const struct sockaddr_in *sin)
 static inline size_t
 s_peer_slot(uint64_t key)
 {
-    key ^= key >> 29;
-    key *= UINT64_C(0xbf58476d1ce4e5b9);
-    key ^= key >> 32;
-    return (size_t) key & (AGENT_PEER_HASH - 1);
+    return (size_t) hash_mix64(key) & (AGENT_PEER_HASH - 1);
 }
 
 static int
@@ -228,7 +226,7 @@ s_learn(agent_t *self, int t, struct s_seen *seen,
     if (a.kind == kind && a.index == index) {
         return;
     }
-    size_t k = (size_t) (mac * UINT64_C(0x9e3779b97f4a7c15) >> 54)
+    size_t k = (size_t) (mac * HASH_GOLDEN >> 54)
                & (S_SEEN - 1);
     uint32_t where = (uint32_t) kind << 16 | index;
     uint64_t now = vtime_mono_ms();

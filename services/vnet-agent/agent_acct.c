@@ -15,6 +15,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "hash.h"
+
 enum { S_CACHE_LINE = 64 };
 
 /* 32 bytes: two slots per cache line, none straddling one. */
@@ -56,17 +58,10 @@ s_random_seed(const void *salt)
     return seed;
 }
 
-/* splitmix64's finalizer. */
 static inline uint64_t
 s_hash(uint64_t seed, uint64_t src, uint64_t dst)
 {
-    uint64_t x = seed ^ src ^ (dst << 32 | dst >> 32);
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
+    return hash_mix64(seed ^ src ^ (dst << 32 | dst >> 32));
 }
 
 acct_t *

@@ -15,6 +15,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "hash.h"
+
 /* At most half the slots are used, so an unsuccessful probe averages
  * 2.5 slots and there is always a free slot to end it. */
 enum { S_MIN_SLOTS = 16 };
@@ -65,25 +67,12 @@ s_random_seed(void)
     return seed;
 }
 
-/* splitmix64's finalizer: every input bit flips about half the output
- * bits, so the low bits used as an index are well spread. */
-static inline uint64_t
-s_mix(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
-
 /* The origin is not hashed: rule (dst, any) and learned (dst) then share
  * a probe run, and one walk finds both. */
 static inline uint64_t
 s_hash(uint64_t seed, uint64_t dst, uint64_t src)
 {
-    return s_mix(seed ^ dst ^ (src << 32 | src >> 32));
+    return hash_mix64(seed ^ dst ^ (src << 32 | src >> 32));
 }
 
 /* Returns the slot holding ('dst', 'src', 'origin'), or the free slot

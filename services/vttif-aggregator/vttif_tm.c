@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
+
 #define S_NONE UINT32_MAX
 #define S_TAG 0x76747466u       /* "vttf" */
 #define S_DEAD 0xdeadbeefu
@@ -167,22 +169,10 @@ struct vttif_tm {
 
 /* ---- hashing and index tables ---- */
 
-static inline uint64_t
-s_mix(uint64_t x)
-{
-    /* splitmix64's finalizer */
-    x ^= x >> 30;
-    x *= UINT64_C(0xbf58476d1ce4e5b9);
-    x ^= x >> 27;
-    x *= UINT64_C(0x94d049bb133111eb);
-    x ^= x >> 31;
-    return x;
-}
-
 static inline uint32_t
 s_hash2(uint64_t seed, uint64_t a, uint64_t b)
 {
-    return (uint32_t) s_mix(seed ^ s_mix(a + UINT64_C(0x9e3779b97f4a7c15))
+    return (uint32_t) hash_mix64(seed ^ hash_mix64(a + HASH_GOLDEN)
                             ^ (b << 17 | b >> 47));
 }
 
@@ -193,7 +183,7 @@ s_hash_str(uint64_t seed, const char *s)
     for (; *s; s++) {
         h = (h ^ (unsigned char) *s) * UINT64_C(0x100000001b3);
     }
-    return (uint32_t) s_mix(h);
+    return (uint32_t) hash_mix64(h);
 }
 
 static int
@@ -502,7 +492,7 @@ vttif_tm_new(const struct vttif_tm_params *params)
     self->bw = self->p.window_s / S_NB;
     /* Source MACs are the VMs' to choose: vary the hash per instance so
      * no fixed set of MACs can make long probe runs everywhere. */
-    self->seed = s_mix((uint64_t) (uintptr_t) self ^ UINT64_C(0x5eed));
+    self->seed = hash_mix64((uint64_t) (uintptr_t) self ^ UINT64_C(0x5eed));
     self->reports_free = self->pairs_free = S_NONE;
     self->vms_free = self->agents_free = S_NONE;
     self->mode = S_NORMAL;
