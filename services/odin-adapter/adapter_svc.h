@@ -1,41 +1,61 @@
 /* SPDX-License-Identifier: MIT */
 /* odin-adapter, the service: PathCreate / PathTeardown / ListPaths /
  * PathStatus on its control socket and PathEvents on its events socket,
- * over a backend.  Creation is asynchronous: the reply says PROVISIONING
- * and an event says UP or FAILED when the backend is done.  Requests are
- * idempotent by request id.  Backends: "sim" (adapter_sim) so far; the
- * oclient and netns backends are the next step. */
+ * over one backend chosen in YAML:
+ *   sim      the simulated optical network (adapter_sim): routes, lambdas,
+ *            blocking, the paper's delays, injected failures;
+ *   netns    real veth pairs between test-bed namespaces (adapter_netns),
+ *            timed and admitted by the same simulator;
+ *   oclient  ODIN's command-line client (adapter_oclient), run as child
+ *            processes driven from the service's loop.
+ * Creation is asynchronous: the reply says PROVISIONING and an event says
+ * UP or FAILED when the backend is done.  Requests are idempotent by
+ * request id.  Every path is recorded in SQLite (adapter_store) at each
+ * transition; on start the adapter takes its paths back: an UP path is
+ * adopted (sim: its lambdas reserved again; netns: its veth pair found in
+ * both namespaces, else FAILED as vanished; oclient: kept by ODIN id), a
+ * path that was PROVISIONING is FAILED (what it held is released; for
+ * oclient, ODIN's answer was lost with the process), a TEARING_DOWN one is
+ * finished.  netns devices that no recorded path owns are deleted. */
 #ifndef ADAPTER_SVC_H
 #define ADAPTER_SVC_H
 
+#include "adapter_netns.h"
+#include "adapter_oclient.h"
 #include "adapter_sim.h"
 #include "cfg.h"
 #include "svc.h"
 
 #define ADAPTER_DEFAULT_CONTROL "tcp://127.0.0.1:7150"
 #define ADAPTER_DEFAULT_EVENTS "tcp://127.0.0.1:7151"
+#define ADAPTER_DEFAULT_STATE "/var/lib/vreserve/adapter.db"
 
 struct adapter_cfg {
     struct svc_common_cfg common;
     char *events;               /* PUB: path events */
-    char *backend;              /* "sim" */
+    char *backend;              /* "sim", "netns" or "oclient" */
+    char *state;                /* SQLite file; empty: nothing kept */
     uint32_t tick_ms;           /* how often the backend is advanced */
     uint32_t max_paths;         /* paths remembered, ended ones included */
-    struct adapter_sim_config sim; /* the simulated network */
+    uint32_t teardown_retries;  /* oclient: failed 'oclient -t' retried */
+    struct adapter_sim_config sim;  /* the simulated network */
+    struct adapter_netns_config netns;
+    struct adapter_oclient_config oclient;
 };
 
 extern const struct cfg_key adapter_cfg_keys[];
 
 typedef struct adapter_svc adapter_svc_t;
 
-/* Checks the backend's config (the sim's cross-references, with 'path'
- * for file:line:col), builds it, binds the events socket and registers
- * the handlers with 'svc'.  Returns NULL with the reason in 'err' (for a
+/* Checks the backend's config (with 'path' for file:line:col), builds it,
+ * takes back the recorded paths, binds the events socket and registers the
+ * handlers with 'svc'.  Returns NULL with the reason in 'err' (for a
  * config error: the caller exits 2) or logged. */
 adapter_svc_t *adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg,
                                const char *path, char *err, size_t size);
 
-/* Frees '*self_p' if not NULL and sets it to NULL. */
+/* Frees '*self_p' if not NULL and sets it to NULL (running oclient
+ * children are killed; paths are left as they are, for the next start). */
 void adapter_svc_destroy(adapter_svc_t **self_p);
 
 #endif /* ADAPTER_SVC_H */

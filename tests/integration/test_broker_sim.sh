@@ -12,6 +12,7 @@ ep() { echo "ipc://$T/$1"; }
 cat >"$T/adapter.yaml" <<YAML
 bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
 tick_ms: 5
+state: $T/adapter.db
 sim:
   time_scale: 0.004
   fail_rate: 0.2

@@ -42,6 +42,7 @@ cat >"$T/adapter.yaml" <<YAML
 bus:
   control: $(ep adapter)
   events: $(ep adapter-events)
+state: $T/adapter.db
 YAML
 cat >"$T/vnetctl.yaml" <<YAML
 agent: $(ep agent)

@@ -55,6 +55,7 @@ YAML
 bus:
   control: $(ep adapter)
   events: $(ep adapter-events)
+state: $T/adapter.db
 YAML
 endpoints() {
     cat <<YAML

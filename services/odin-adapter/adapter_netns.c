@@ -1,0 +1,445 @@
+/* SPDX-License-Identifier: MIT */
+/* netns paths: veth pairs made and removed with iproute2.  Each command is
+ * run directly (no shell) with a time limit; its stderr becomes the error.
+ * The /30s of the pool are handed out first-free, by slot. */
+#include "adapter_netns.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adapter_oclient.h"
+#include "log.h"
+
+LOG_MODULE("adapter_netns");
+
+#define TH struct adapter_netns_host_cfg
+const struct cfg_key adapter_netns_host_keys[] = {
+    { .name = "ip", .type = CFG_STR, .offset = offsetof(TH, ip),
+      .required = true, .help = "the host's endpoint address" },
+    { .name = "netns", .type = CFG_STR, .offset = offsetof(TH, netns),
+      .required = true, .help = "its network namespace (ip netns name)" },
+    CFG_KEYS_END,
+};
+#undef TH
+
+struct s_host {
+    char ip[INET6_ADDRSTRLEN];
+    char netns[64];
+};
+
+struct adapter_netns {
+    struct s_host *hosts;
+    size_t n_hosts;
+    uint32_t base;              /* pool, host order */
+    size_t n_slots;             /* /30s in the pool */
+    uint64_t *slot_of;          /* path number using each slot, 0: free */
+    uint32_t mtu;
+    bool shape;
+    uint32_t lambdas;
+    char ip_cmd[256], tc_cmd[256];
+};
+
+static bool
+s_canon(const char *ip, char *out, size_t size)
+{
+    unsigned char buf[16];
+    if (inet_pton(AF_INET, ip, buf) == 1) {
+        return inet_ntop(AF_INET, buf, out, (socklen_t) size) != NULL;
+    }
+    if (inet_pton(AF_INET6, ip, buf) == 1) {
+        return inet_ntop(AF_INET6, buf, out, (socklen_t) size) != NULL;
+    }
+    return false;
+}
+
+static const struct s_host *
+s_host(const adapter_netns_t *self, const char *ip)
+{
+    char c[INET6_ADDRSTRLEN];
+    if (!ip || !s_canon(ip, c, sizeof c)) {
+        return NULL;
+    }
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        if (!strcmp(self->hosts[i].ip, c)) {
+            return &self->hosts[i];
+        }
+    }
+    return NULL;
+}
+
+bool
+adapter_netns_knows(const adapter_netns_t *self, const char *ip)
+{
+    return s_host(self, ip) != NULL;
+}
+
+static bool
+s_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n >= 64 || s[0] == '-' || s[0] == '.') {
+        return false;
+    }
+    for (; *s; s++) {
+        if (!isalnum((unsigned char) *s) && !strchr("._-", *s)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+adapter_netns_t *
+adapter_netns_new(const struct adapter_netns_config *cfg, char *err,
+                  size_t errsize)
+{
+    const struct adapter_netns_host_cfg *h = cfg->hosts.v;
+    if (cfg->hosts.n < 2) {
+        log_format(err, errsize, "netns.hosts: at least two hosts needed");
+        return NULL;
+    }
+    char pool[64];
+    unsigned plen = 0;
+    struct in_addr a;
+    if (!cfg->pool || snprintf(pool, sizeof pool, "%s", cfg->pool)
+                          >= (int) sizeof pool) {
+        log_format(err, errsize, "netns.pool: missing or too long");
+        return NULL;
+    }
+    char *slash = strchr(pool, '/');
+    if (!slash || sscanf(slash + 1, "%u", &plen) != 1 || plen < 8
+        || plen > 29 || (*slash = '\0', inet_pton(AF_INET, pool, &a) != 1)) {
+        log_format(err, errsize, "netns.pool '%s': want an IPv4 prefix "
+                   "a.b.c.d/8 to /29", cfg->pool);
+        return NULL;
+    }
+    adapter_netns_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        log_format(err, errsize, "out of memory");
+        return NULL;
+    }
+    self->hosts = calloc(cfg->hosts.n, sizeof *self->hosts);
+    self->n_slots = (size_t) 1 << (32 - plen - 2);
+    if (self->n_slots > 65536) {
+        self->n_slots = 65536;
+    }
+    self->slot_of = calloc(self->n_slots, sizeof *self->slot_of);
+    if (!self->hosts || !self->slot_of) {
+        log_format(err, errsize, "out of memory");
+        goto error;
+    }
+    self->base = ntohl(a.s_addr) & ~((1u << (32 - plen)) - 1);
+    for (size_t i = 0; i < cfg->hosts.n; i++) {
+        struct s_host *s = &self->hosts[i];
+        if (!s_canon(h[i].ip, s->ip, sizeof s->ip)) {
+            log_format(err, errsize, "netns.hosts[%zu].ip: '%s' is not an "
+                       "IP address", i, h[i].ip);
+            goto error;
+        }
+        if (!s_name_ok(h[i].netns)) {
+            log_format(err, errsize, "netns.hosts[%zu].netns: '%s' is not "
+                       "a namespace name", i, h[i].netns);
+            goto error;
+        }
+        snprintf(s->netns, sizeof s->netns, "%s", h[i].netns);
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(self->hosts[j].ip, s->ip)) {
+                log_format(err, errsize, "netns.hosts[%zu].ip: %s listed "
+                           "twice", i, s->ip);
+                goto error;
+            }
+        }
+        self->n_hosts++;
+    }
+    self->mtu = cfg->mtu;
+    self->shape = cfg->shape;
+    self->lambdas = cfg->lambdas;
+    snprintf(self->ip_cmd, sizeof self->ip_cmd, "%s",
+             cfg->ip_cmd ? cfg->ip_cmd : "ip");
+    snprintf(self->tc_cmd, sizeof self->tc_cmd, "%s",
+             cfg->tc_cmd ? cfg->tc_cmd : "tc");
+    return self;
+
+error:
+    adapter_netns_destroy(&self);
+    return NULL;
+}
+
+void
+adapter_netns_destroy(adapter_netns_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    free((*self_p)->hosts);
+    free((*self_p)->slot_of);
+    free(*self_p);
+    *self_p = NULL;
+}
+
+bool
+adapter_netns_sim_network(const adapter_netns_t *self, char *buf,
+                          size_t size)
+{
+    size_t off = 0;
+    int n;
+#define S_PUT(...)                                                        \
+    do {                                                                  \
+        n = snprintf(buf + off, size - off, __VA_ARGS__);                 \
+        if (n < 0 || (size_t) n >= size - off) {                          \
+            return false;                                                 \
+        }                                                                 \
+        off += (size_t) n;                                                \
+    } while (0)
+    S_PUT("sim:\n  switches: [");
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        S_PUT("%ssw%zu", i ? ", " : "", i + 1);
+    }
+    S_PUT("]\n  fibres:\n");
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        for (size_t j = i + 1; j < self->n_hosts; j++) {
+            S_PUT("    - { ends: [sw%zu, sw%zu], lambdas: %u }\n", i + 1,
+                  j + 1, self->lambdas);
+        }
+    }
+    S_PUT("  hosts:\n");
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        S_PUT("    - { ip: '%s', switch: sw%zu }\n", self->hosts[i].ip,
+              i + 1);
+    }
+#undef S_PUT
+    return true;
+}
+
+/* Runs a command given as words; returns 0, or -1 with its stderr (or how
+ * it ended) in 'err'. */
+static int
+s_run(char *err, size_t errsize, const char *const *argv)
+{
+    struct adapter_oclient_output out;
+    int rc = adapter_oclient_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, 4096,
+                                 &out);
+    bool ok = rc == 0 && out.end == ADAPTER_OCLIENT_EXITED
+              && out.status == 0;
+    if (!ok && err) {
+        char cmd[256] = "";
+        size_t off = 0;
+        for (size_t i = 0; argv[i] && off < sizeof cmd - 1; i++) {
+            off += (size_t) snprintf(cmd + off, sizeof cmd - off, "%s%s",
+                                     i ? " " : "", argv[i]);
+        }
+        const char *why = out.err ? out.err : out.out ? out.out : "";
+        char line[160];
+        snprintf(line, sizeof line, "%s", why);
+        line[strcspn(line, "\n")] = '\0';
+        if (out.end == ADAPTER_OCLIENT_EXITED) {
+            log_format(err, errsize, "'%s' exited %d: %s", cmd, out.status,
+                       line);
+        } else if (out.end == ADAPTER_OCLIENT_TIMED_OUT) {
+            log_format(err, errsize, "'%s' timed out", cmd);
+        } else {
+            log_format(err, errsize, "'%s' could not run (%s)", cmd,
+                       out.end == ADAPTER_OCLIENT_SPAWN_FAILED
+                           ? strerror(out.status) : "killed");
+        }
+    }
+    adapter_oclient_output_uninit(&out);
+    return ok ? 0 : -1;
+}
+
+static void
+s_slot_addrs(const adapter_netns_t *self, size_t slot, char *a, char *b,
+             size_t size)
+{
+    struct in_addr x;
+    x.s_addr = htonl(self->base + (uint32_t) slot * 4 + 1);
+    inet_ntop(AF_INET, &x, a, (socklen_t) size);
+    x.s_addr = htonl(self->base + (uint32_t) slot * 4 + 2);
+    inet_ntop(AF_INET, &x, b, (socklen_t) size);
+}
+
+static void
+s_free_slot(adapter_netns_t *self, uint64_t n)
+{
+    for (size_t i = 0; i < self->n_slots; i++) {
+        if (self->slot_of[i] == n) {
+            self->slot_of[i] = 0;
+        }
+    }
+}
+
+int
+adapter_netns_up(adapter_netns_t *self, uint64_t n, const char *src_ip,
+                 const char *dst_ip, double bandwidth_mbps, char *src_addr,
+                 char *dst_addr, size_t addr_size, char *detail,
+                 size_t detail_size, char *err, size_t errsize)
+{
+    const struct s_host *s = s_host(self, src_ip), *d = s_host(self, dst_ip);
+    if (!s || !d || s == d) {
+        log_format(err, errsize, "%s -> %s: not two known netns hosts",
+                   src_ip, dst_ip);
+        return -1;
+    }
+    size_t slot = 0;
+    while (slot < self->n_slots && self->slot_of[slot]) {
+        slot++;
+    }
+    if (slot == self->n_slots) {
+        log_format(err, errsize, "netns.pool: all %zu /30s in use",
+                   self->n_slots);
+        return -1;
+    }
+    char dev[24], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    char a30[32], b30[32], mtu[16], rate[32], burst[32];
+    snprintf(dev, sizeof dev, "vrp%" PRIu64, n);
+    s_slot_addrs(self, slot, a, b, sizeof a);
+    snprintf(a30, sizeof a30, "%s/30", a);
+    snprintf(b30, sizeof b30, "%s/30", b);
+    snprintf(mtu, sizeof mtu, "%u", self->mtu);
+    const char *ip = self->ip_cmd, *tc = self->tc_cmd;
+    /* A pair left by an earlier life of this path number goes first. */
+    s_run(NULL, 0, (const char *[]) { ip, "-n", s->netns, "link", "del",
+                                      dev, NULL });
+    if (s_run(err, errsize, (const char *[]) {
+            ip, "link", "add", dev, "netns", s->netns, "mtu", mtu, "type",
+            "veth", "peer", "name", dev, "netns", d->netns, "mtu", mtu,
+            NULL }) != 0) {
+        return -1;
+    }
+    const struct s_host *end[2] = { s, d };
+    const char *addr[2] = { a30, b30 };
+    for (int i = 0; i < 2; i++) {
+        if (s_run(err, errsize, (const char *[]) {
+                ip, "-n", end[i]->netns, "addr", "add", addr[i], "dev", dev,
+                NULL }) != 0
+            || s_run(err, errsize, (const char *[]) {
+                ip, "-n", end[i]->netns, "link", "set", dev, "up",
+                NULL }) != 0) {
+            goto undo;
+        }
+        if (self->shape && bandwidth_mbps > 0) {
+            /* A burst of at least 10 ms at the rate, and of a jumbo frame. */
+            double burst_b = bandwidth_mbps * 1e6 / 8 / 100;
+            if (burst_b < 2.0 * self->mtu + 1000) {
+                burst_b = 2.0 * self->mtu + 1000;
+            }
+            snprintf(rate, sizeof rate, "%.0fkbit", bandwidth_mbps * 1000);
+            snprintf(burst, sizeof burst, "%.0f", burst_b);
+            if (s_run(err, errsize, (const char *[]) {
+                    tc, "-n", end[i]->netns, "qdisc", "replace", "dev", dev,
+                    "root", "tbf", "rate", rate, "burst", burst, "latency",
+                    "20ms", NULL }) != 0) {
+                goto undo;
+            }
+        }
+    }
+    self->slot_of[slot] = n;
+    snprintf(src_addr, addr_size, "%s", a);
+    snprintf(dst_addr, addr_size, "%s", b);
+    snprintf(detail, detail_size, "dev=%s %s=%s %s=%s mtu=%u rate=%s",
+             dev, s->netns, a30, d->netns, b30, self->mtu,
+             self->shape && bandwidth_mbps > 0 ? rate : "unshaped");
+    return 0;
+
+undo:
+    s_run(NULL, 0, (const char *[]) { ip, "-n", s->netns, "link", "del",
+                                      dev, NULL });
+    return -1;
+}
+
+/* Does 'dev' exist in 'netns'? */
+static bool
+s_present(const adapter_netns_t *self, const char *netns, const char *dev)
+{
+    return s_run(NULL, 0, (const char *[]) { self->ip_cmd, "-n", netns,
+                                             "link", "show", dev, NULL })
+           == 0;
+}
+
+int
+adapter_netns_down(adapter_netns_t *self, uint64_t n, const char *src_ip,
+                   char *err, size_t errsize)
+{
+    const struct s_host *s = s_host(self, src_ip);
+    s_free_slot(self, n);
+    if (!s) {
+        return 0;
+    }
+    char dev[24];
+    snprintf(dev, sizeof dev, "vrp%" PRIu64, n);
+    if (!s_present(self, s->netns, dev)) {
+        return 0;
+    }
+    return s_run(err, errsize, (const char *[]) { self->ip_cmd, "-n",
+                                                  s->netns, "link", "del",
+                                                  dev, NULL });
+}
+
+bool
+adapter_netns_adopt(adapter_netns_t *self, uint64_t n, const char *src_ip,
+                    const char *dst_ip, const char *src_addr)
+{
+    const struct s_host *s = s_host(self, src_ip), *d = s_host(self, dst_ip);
+    char dev[24];
+    snprintf(dev, sizeof dev, "vrp%" PRIu64, n);
+    struct in_addr x;
+    if (!s || !d || !src_addr || inet_pton(AF_INET, src_addr, &x) != 1
+        || !s_present(self, s->netns, dev) || !s_present(self, d->netns, dev)) {
+        return false;
+    }
+    uint32_t off = ntohl(x.s_addr) - self->base;
+    if (off / 4 < self->n_slots) {
+        self->slot_of[off / 4] = n;
+    }
+    return true;
+}
+
+size_t
+adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
+                    void *arg)
+{
+    size_t n_deleted = 0;
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        const char *ns = self->hosts[i].netns;
+        struct adapter_oclient_output out;
+        const char *argv[] = { self->ip_cmd, "-n", ns, "-o", "link", "show",
+                               NULL };
+        if (adapter_oclient_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS,
+                                1 << 20, &out) != 0
+            || out.end != ADAPTER_OCLIENT_EXITED || out.status != 0) {
+            VLOG_WARN("sweep: cannot list links in netns '%s'", ns);
+            adapter_oclient_output_uninit(&out);
+            continue;
+        }
+        /* Lines "7: vrp12@if8: <...>". */
+        for (char *line = out.out; line && *line;) {
+            char *next = strchr(line, '\n');
+            if (next) {
+                *next++ = '\0';
+            }
+            char *name = strstr(line, ": vrp");
+            uint64_t n;
+            char tail;
+            if (name && sscanf(name + 5, "%" SCNu64 "%c", &n, &tail) == 2
+                && (tail == '@' || tail == ':') && !keep(n, arg)) {
+                char dev[24];
+                snprintf(dev, sizeof dev, "vrp%" PRIu64, n);
+                VLOG_INFO("sweep: deleting %s in %s: no path of ours uses "
+                          "it", dev, ns);
+                if (s_run(NULL, 0, (const char *[]) {
+                        self->ip_cmd, "-n", ns, "link", "del", dev,
+                        NULL }) == 0) {
+                    n_deleted++;
+                }
+            }
+            line = next;
+        }
+        adapter_oclient_output_uninit(&out);
+    }
+    return n_deleted;
+}

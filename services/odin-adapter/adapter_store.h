@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/* The adapter's memory across restarts: one SQLite row per path (WAL, each
+ * write its own transaction), and the next path number, so that after a
+ * crash the adapter knows every path it may still hold in the reservation
+ * system, and never hands out a path id twice. */
+#ifndef ADAPTER_STORE_H
+#define ADAPTER_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One path as the adapter records it (and the service keeps in memory).
+ * States are numbered like vr.PathState. */
+struct adapter_path_rec {
+    uint64_t n;                 /* path number: path_id is "p-<n>" */
+    char path_id[32];
+    uint64_t sim_id;            /* sim/netns: the simulator's id */
+    char request_id[96];
+    char src[64], dst[64];
+    double bandwidth_mbps, latency_ms;
+    int state;
+    char detail[256];           /* backend's view (lambda, route, devices) */
+    char backend_ref[72];       /* id inside the backend (ODIN's path id) */
+    char src_link[64], dst_link[64];  /* overlay link addresses */
+    char error[256];
+    uint64_t created_us, updated_us;
+};
+
+typedef struct adapter_store adapter_store_t;
+
+/* Opens (creating it and its directory if missing) the database at 'path'.
+ * Returns NULL with the reason in 'err'. */
+adapter_store_t *adapter_store_open(const char *path, char *err,
+                                    size_t errsize);
+
+/* Frees '*self_p' if not NULL and sets it to NULL. */
+void adapter_store_close(adapter_store_t **self_p);
+
+/* Writes 'rec' (insert or replace by number).  Returns 0 or -1 (logged). */
+int adapter_store_put(adapter_store_t *self,
+                      const struct adapter_path_rec *rec);
+
+/* Calls 'fn' for every recorded path, oldest first.  Returns the number of
+ * rows, or -1 (logged). */
+typedef void adapter_store_fn(const struct adapter_path_rec *rec, void *arg);
+int adapter_store_load(adapter_store_t *self, adapter_store_fn *fn,
+                       void *arg);
+
+/* Deletes ended paths beyond the newest 'keep' rows.  Returns 0 or -1. */
+int adapter_store_trim(adapter_store_t *self, size_t keep);
+
+/* The path number to use next: above every number ever recorded. */
+uint64_t adapter_store_next_n(adapter_store_t *self);
+
+#endif /* ADAPTER_STORE_H */
