@@ -1,0 +1,153 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The adapter's restarts and its oclient backend, through the broker.
+#  sim: kill -9 the adapter with paths up and paths provisioning; on
+#       restart the up ones are adopted (the broker keeps them active), the
+#       provisioning ones fail and release their lambdas (the broker marks
+#       them failed); adapter and broker agree; release leaves nothing.
+#  oclient (tests/tools/oclient, ODIN's stand-in): a path set up and torn
+#       down by 'oclient -c'/'-t'; an ERROR, garbage output and a hang
+#       (killed at create_timeout_ms) each fail with a clear reason and
+#       the adapter goes on; an up path survives kill -9 and is torn down
+#       by ODIN id after the restart.
+source "$(dirname "$0")/lib.sh"
+
+ep() { echo "ipc://$T/$1"; }
+broker_cfg() {
+    cat >"$T/broker.yaml" <<YAML
+bus:
+  control: $(ep broker)
+  events: $(ep broker-events)
+  adapter: $(ep adapter)
+  adapter_events: $(ep adapter-events)
+db: $T/broker-$1.db
+reconcile_ms: 300
+max_paths_per_host: 8
+networks:
+  - name: omninet
+    max_paths: 16
+    endpoints:
+      - {host: h1, ip: 10.210.0.1}
+      - {host: h2, ip: 10.210.0.2}
+      - {host: h3, ip: 10.210.0.3}
+      - {host: h4, ip: 10.210.0.4}
+YAML
+}
+cat >"$T/ctl.yaml" <<YAML
+broker: $(ep broker)
+adapter: $(ep adapter)
+timeout_ms: 3000
+YAML
+CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
+field() { "${CTL[@]}" --json reserve show "$1" | jq -r ".$2"; }
+wait_state() {
+    local id=$1 want=$2 s
+    for _ in $(seq 200); do
+        s=$(field "$id" state)
+        [ "$s" = "$want" ] && return 0
+        sleep 0.05
+    done
+    echo "$id: $s, not $want" >&2
+    return 1
+}
+counter() {
+    "${CTL[@]}" --json status adapter | jq -r ".services[0].counters.$1"
+}
+held() {
+    echo $(( $(counter paths_provisioning) + $(counter paths_up) + $(counter paths_tearing_down) ))
+}
+restart_adapter() {
+    kill -KILL "$(cat "$T/adapter.pid")"
+    wait "$(cat "$T/adapter.pid")" 2>/dev/null || true
+    vr_start adapter "$@"
+    vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
+}
+
+echo "== sim: kill -9 the adapter with 3 paths up and 3 provisioning"
+cat >"$T/sim.yaml" <<YAML
+bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
+state: $T/sim.db
+tick_ms: 5
+sim: {time_scale: 0.05}
+YAML
+broker_cfg sim
+vr_start adapter "$BIN/odin-adapter" -c "$T/sim.yaml"
+vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
+vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+up=() prov=()
+for pair in "h1 h2" "h3 h4" "h1 h3"; do
+    up+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")
+done
+for id in "${up[@]}"; do wait_state "$id" active || fail "$id"; done
+for pair in "h2 h4" "h1 h4" "h2 h3"; do
+    prov+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")
+done
+[ "$(field "${prov[0]}" state)" = provisioning ] || fail "not provisioning"
+restart_adapter "$BIN/odin-adapter" -c "$T/sim.yaml"
+for id in "${up[@]}"; do
+    sleep 0.4
+    [ "$(field "$id" state)" = active ] || fail "$id lost by the restart"
+done
+for id in "${prov[@]}"; do wait_state "$id" failed || fail "$id"; done
+echo "adapter: adopted $(counter paths_adopted), lost $(counter paths_lost_in_restart), up $(counter paths_up)"
+[ "$(counter paths_adopted)" = 3 ] && [ "$(counter paths_up)" = 3 ] \
+    && [ "$(counter paths_lost_in_restart)" = 3 ] || fail "adapter disagrees"
+n_active=$("${CTL[@]}" --json reserve list | jq '[.[] | select(.state == "active")] | length')
+[ "$n_active" = 3 ] || fail "broker has $n_active active, adapter 3"
+# The lambdas of the failed set-ups are free again: the same pairs work.
+again=$("${CTL[@]}" --json reserve create h2 h4 | jq -r .id)
+wait_state "$again" active || fail "h2-h4 blocked after the restart"
+for id in "${up[@]}" "$again"; do
+    "${CTL[@]}" reserve release "$id" >/dev/null || fail "release $id"
+done
+for id in "${up[@]}" "$again"; do wait_state "$id" released || fail "$id"; done
+[ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+echo "== the restart, as the adapter logged it"
+grep -h "adopted\|failed\|state " "$T/adapter.log" | tail -n 8 | cut -c1-200
+vr_stop_services broker adapter
+
+echo "== oclient: ODIN's client (stand-in) drives the paths"
+export OCLIENT_STATE=$T/odin.state OCLIENT_CONTROL=$T/odin.modes \
+    OCLIENT_LOG=$T/odin.log OCLIENT_DELAY=2
+: >"$OCLIENT_CONTROL"
+cat >"$T/oclient.yaml" <<YAML
+bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
+backend: oclient
+state: $T/oclient.db
+tick_ms: 5
+oclient:
+  path: $VR_SRC_DIR/tests/tools/oclient
+  flags: [-b, "1000"]
+  create_timeout_ms: 1500
+  teardown_timeout_ms: 1500
+YAML
+broker_cfg oclient
+vr_start adapter "$BIN/odin-adapter" -c "$T/oclient.yaml"
+vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
+vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+
+ok=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+wait_state "$ok" active || fail "oclient path not up"
+grep -q "odin-" "$OCLIENT_STATE" || fail "ODIN holds no path"
+echo "$ok: up as $(grep -o 'path odin-[0-9]*' "$OCLIENT_STATE" | head -1)"
+for mode in fail garbage hang partial; do
+    echo "$mode" >"$OCLIENT_CONTROL"
+    id=$("${CTL[@]}" --json reserve create h3 h4 | jq -r .id)
+    wait_state "$id" failed || fail "$mode: not failed"
+    echo "$mode -> $id failed: $(field "$id" error | cut -c1-120)"
+done
+"${CTL[@]}" status adapter >/dev/null || fail "adapter gone"
+
+echo "== oclient: kill -9 with a path up: adopted, then torn down by ODIN id"
+restart_adapter env "$BIN/odin-adapter" -c "$T/oclient.yaml"
+[ "$(counter paths_adopted)" = 1 ] || fail "not adopted"
+sleep 0.4
+[ "$(field "$ok" state)" = active ] || fail "broker lost $ok"
+"${CTL[@]}" reserve release "$ok" >/dev/null || fail "release"
+wait_state "$ok" released || fail "$ok not released"
+grep -q -- "-t odin-" "$OCLIENT_LOG" || fail "no 'oclient -t' ran"
+! grep -q "^path " "$OCLIENT_STATE" || fail "ODIN still holds a path"
+[ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+tail -n 3 "$OCLIENT_LOG"
+vr_stop_services broker adapter
+echo "1 passed, 0 failed"

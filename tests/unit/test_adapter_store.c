@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: MIT */
+/* odin-adapter's SQLite store: records written at each transition are
+ * all found again, in order and whole, after close and reopen (a
+ * simulated restart); the path number never goes back, even when the
+ * newest records are trimmed; a missing directory is made; an unusable
+ * path is refused with a message. */
+#undef NDEBUG
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "adapter_store.h"
+#include "log.h"
+
+struct s_seen {
+    struct adapter_path_rec v[16];
+    size_t n;
+};
+
+static void
+s_collect(const struct adapter_path_rec *r, void *arg)
+{
+    struct s_seen *s = arg;
+    assert(s->n < 16);
+    s->v[s->n++] = *r;
+}
+
+static struct adapter_path_rec
+s_rec(uint64_t n, int state)
+{
+    struct adapter_path_rec r;
+    memset(&r, 0, sizeof r);
+    r.n = n;
+    snprintf(r.path_id, sizeof r.path_id, "p-%llu", (unsigned long long) n);
+    r.sim_id = n + 100;
+    snprintf(r.request_id, sizeof r.request_id, "req-%llu",
+             (unsigned long long) n);
+    snprintf(r.src, sizeof r.src, "10.210.0.1");
+    snprintf(r.dst, sizeof r.dst, "10.210.0.2");
+    r.bandwidth_mbps = 1000;
+    r.latency_ms = 2.5;
+    r.state = state;
+    snprintf(r.detail, sizeof r.detail, "lambda=2 route=a,b latency_ms=1");
+    snprintf(r.backend_ref, sizeof r.backend_ref, "odin-%llu",
+             (unsigned long long) n);
+    snprintf(r.src_link, sizeof r.src_link, "10.212.0.1");
+    snprintf(r.dst_link, sizeof r.dst_link, "10.212.0.2");
+    snprintf(r.error, sizeof r.error, "it's 'quoted'");
+    r.created_us = 1000 * n;
+    r.updated_us = 2000 * n;
+    return r;
+}
+
+int
+main(void)
+{
+    log_init("test_adapter_store");
+    char dir[] = "/tmp/test_adapter_store.XXXXXX";
+    assert(mkdtemp(dir));
+    char path[256], err[256];
+    snprintf(path, sizeof path, "%s/a/b/adapter.db", dir);
+
+    adapter_store_t *st = adapter_store_open(path, err, sizeof err);
+    assert(st);
+    assert(adapter_store_next_n(st) == 1);
+    for (uint64_t n = 1; n <= 5; n++) {
+        struct adapter_path_rec r = s_rec(n, 1);
+        assert(adapter_store_put(st, &r) == 0);
+    }
+    /* Transitions overwrite: 2 up, 3 down, 5 failed. */
+    struct adapter_path_rec r = s_rec(2, 2);
+    assert(adapter_store_put(st, &r) == 0);
+    r = s_rec(3, 4);
+    assert(adapter_store_put(st, &r) == 0);
+    r = s_rec(5, 5);
+    assert(adapter_store_put(st, &r) == 0);
+    adapter_store_close(&st);
+    assert(!st);
+
+    /* The restart. */
+    st = adapter_store_open(path, err, sizeof err);
+    assert(st);
+    struct s_seen seen = { .n = 0 };
+    assert(adapter_store_load(st, s_collect, &seen) == 5);
+    assert(seen.n == 5);
+    for (size_t i = 0; i < 5; i++) {
+        struct adapter_path_rec want = s_rec(i + 1, i == 1 ? 2
+                                                    : i == 2 ? 4
+                                                    : i == 4 ? 5 : 1);
+        assert(!memcmp(&seen.v[i], &want, sizeof want));
+    }
+    assert(adapter_store_next_n(st) == 6);
+
+    /* Trimming to 2 keeps open paths and the newest rows, never the
+     * number: p-3 (down) goes, p-5 (failed, newest) stays. */
+    assert(adapter_store_trim(st, 2) == 0);
+    seen.n = 0;
+    assert(adapter_store_load(st, s_collect, &seen) == 4);
+    assert(seen.v[2].n == 4 && seen.v[3].n == 5);
+    r = s_rec(4, 4);
+    assert(adapter_store_put(st, &r) == 0);
+    r = s_rec(5, 4);
+    assert(adapter_store_put(st, &r) == 0);
+    assert(adapter_store_trim(st, 0) == 0);
+    assert(adapter_store_next_n(st) == 6);
+    adapter_store_close(&st);
+    st = adapter_store_open(path, err, sizeof err);
+    assert(st && adapter_store_next_n(st) == 6);
+    adapter_store_close(&st);
+
+    /* A file where the directory should be. */
+    char bad[300];
+    snprintf(bad, sizeof bad, "%s/a/b/adapter.db/x.db", dir);
+    assert(!adapter_store_open(bad, err, sizeof err));
+    assert(strstr(err, "adapter.db"));
+    printf("refused: %s\n", err);
+
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert(system(cmd) == 0);
+    printf("test_adapter_store: ok\n");
+    return 0;
+}
