@@ -1,0 +1,1369 @@
+/* SPDX-License-Identifier: MIT */
+/* vadapt-planner decision core: VM-pair demands and VM locations in, the
+ * overlay links E, the selection H, the wanted set H' and the actions that
+ * take the held set to H' out (see plan_core.h for the rules).  Links live
+ * in one array sorted by (host_a, host_b), found by binary search; the VM
+ * pairs of all links share one array, each link owning a slice.  Sizes
+ * are those of a testbed (tens of hosts, hundreds of links), so each call
+ * sorts what it needs instead of keeping indexes.  Nothing here does
+ * I/O. */
+#include "plan_core.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_TAG 0x706c616eu       /* "plan" */
+#define S_DEAD 0xdeadbeefu
+#define S_MAC_MAX UINT64_C(0xffffffffffff)
+
+/* Why a link is not in H, as of the last selection. */
+enum s_why {
+    S_WHY_SELECTED,             /* it is */
+    S_WHY_GONE,                 /* not in the last topology */
+    S_WHY_BELOW,                /* demand under the threshold in 'thr' */
+    S_WHY_RANK,                 /* beyond k */
+    S_WHY_PORTS,                /* host 'why_host' had no free port */
+};
+
+/* What the last tick reported for a link, so a repeat is not "new". */
+enum s_note {
+    S_NOTE_NONE,
+    S_NOTE_WAIT_UP,
+    S_NOTE_WAIT_PORTS,
+    S_NOTE_WAIT_DOWN,
+    S_NOTE_THROTTLE,
+    S_NOTE_RESERVE,
+    S_NOTE_RELEASE,
+};
+
+struct s_link {
+    char a[PLAN_HOST_LEN];      /* a < b */
+    char b[PLAN_HOST_LEN];
+    double demand;              /* bits/s; 0 if not in E */
+    double thr;                 /* threshold applied at the last selection */
+    bool thr_release;           /* 'thr' was release_bps, not the min */
+    size_t pairs_off;           /* its VM pairs in plan_core.pairs */
+    uint32_t n_pairs;
+    uint64_t sel_since;         /* if 'selected': selected since */
+    uint64_t out_since;         /* if wanted and not selected: out since */
+    enum s_why why;
+    char why_host[PLAN_HOST_LEN]; /* for S_WHY_PORTS */
+    enum s_note note;           /* reported at the last tick */
+    enum s_note next;           /* scratch: reported at this tick */
+    bool in_e;                  /* in the last topology */
+    bool selected;              /* in H */
+    bool wanted;                /* in H' */
+    bool seeded;                /* wanted through plan_core_seed() */
+    bool held;                  /* scratch: in the caller's held set */
+    bool was_selected;          /* scratch of the selection */
+    bool promoted;              /* scratch: became wanted this tick */
+    bool demoted;               /* scratch: stopped being wanted */
+};
+
+/* A host in the port bookkeeping of one call. */
+struct s_host {
+    const char *name;           /* borrowed from a link */
+    uint32_t cap;               /* b(h) */
+    uint32_t used;              /* links counted against it */
+};
+
+/* A port limit, with its name copied. */
+struct s_limit {
+    char host[PLAN_HOST_LEN];
+    uint32_t ports;
+};
+
+struct plan_core {
+    uint32_t tag;
+    struct plan_params p;       /* 'port_limits' points to 'limits_pub' */
+    struct s_limit *limits;     /* sorted by host */
+    struct plan_port_limit *limits_pub;
+    size_t n_limits;
+
+    struct s_link *links;       /* sorted by (a, b) */
+    size_t n_links, links_cap;
+    struct plan_vm_pair *pairs; /* slices of the links */
+    size_t n_pairs;
+
+    /* Scratch, grown to the number of links and never shrunk. */
+    struct s_link **order;      /* links by demand, descending */
+    struct s_host *hosts;       /* sorted by name */
+    size_t n_hosts, scratch_cap;
+    struct plan_action *acts;
+    size_t acts_cap;
+
+    uint64_t *adds;             /* times of recent RESERVEs, ascending */
+    size_t n_adds;              /* at most p.max_adds are kept */
+
+    uint64_t now;               /* latest time seen */
+    bool has_now;
+    bool sel_changed;           /* H changed since the last tick */
+    struct plan_counters c;
+};
+
+/* ---- small helpers ---- */
+
+static bool
+s_host_ok(const char *h)
+{
+    return h && h[0] && memchr(h, '\0', PLAN_HOST_LEN) != NULL;
+}
+
+static void
+s_copy_host(char dst[PLAN_HOST_LEN], const char *src)
+{
+    size_t len = strlen(src);
+    assert(len < PLAN_HOST_LEN);
+    memcpy(dst, src, len + 1);
+}
+
+static void __attribute__((format(printf, 3, 4)))
+s_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+    if (!size) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+}
+
+static double
+s_mbps(double bps)
+{
+    return bps / 1e6;
+}
+
+static double
+s_sec(uint64_t us)
+{
+    return (double) us / 1e6;
+}
+
+/* Puts the names of a link in order; false if they cannot name one. */
+static bool
+s_norm(const char *x, const char *y, const char **a, const char **b)
+{
+    if (!s_host_ok(x) || !s_host_ok(y)) {
+        return false;
+    }
+    int c = strcmp(x, y);
+    if (c == 0) {
+        return false;
+    }
+    *a = c < 0 ? x : y;
+    *b = c < 0 ? y : x;
+    return true;
+}
+
+static int
+s_cmp_key(const char *a1, const char *b1, const char *a2, const char *b2)
+{
+    int c = strcmp(a1, a2);
+    return c ? c : strcmp(b1, b2);
+}
+
+static struct s_link *
+s_find(const plan_core_t *self, const char *a, const char *b)
+{
+    size_t lo = 0, hi = self->n_links;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        struct s_link *l = &self->links[mid];
+        int c = s_cmp_key(a, b, l->a, l->b);
+        if (c == 0) {
+            return l;
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return NULL;
+}
+
+/* Index where (a, b) is or would be inserted. */
+static size_t
+s_lower(const plan_core_t *self, const char *a, const char *b)
+{
+    size_t lo = 0, hi = self->n_links;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s_cmp_key(self->links[mid].a, self->links[mid].b, a, b) < 0) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return lo;
+}
+
+/* A time before the last one counts as the last one, so timers never run
+ * backwards and differences never wrap. */
+static uint64_t
+s_clock(plan_core_t *self, uint64_t now)
+{
+    if (self->has_now && now < self->now) {
+        self->c.clock_back++;
+        return self->now;
+    }
+    self->now = now;
+    self->has_now = true;
+    return now;
+}
+
+static void *
+s_alloc_array(size_t n, size_t size)
+{
+    if (n && size > SIZE_MAX / n) {
+        return NULL;
+    }
+    return malloc(n ? n * size : 1);
+}
+
+/* Returns 'p' grown to hold 'need' elements of 'size' bytes ('*cap' is
+ * updated), or NULL, leaving 'p' and '*cap' alone, when memory is
+ * short. */
+static void *
+s_grow(void *p, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap && p) {
+        return p;
+    }
+    size_t n = *cap ? *cap : 16;
+    while (n < need) {
+        if (n > SIZE_MAX / 2 / size) {
+            return NULL;
+        }
+        n *= 2;
+    }
+    void *q = realloc(p, n * size);
+    if (q) {
+        *cap = n;
+    }
+    return q;
+}
+
+/* Makes the scratch fit 'n_links' links and 'n_acts' actions. */
+static int
+s_reserve_scratch(plan_core_t *self, size_t n_links, size_t n_acts)
+{
+    if (n_links > self->scratch_cap) {
+        /* 'order' holds a link each, 'hosts' two hosts each. */
+        size_t cap = n_links < 16 ? 16 : n_links;
+        if (cap > SIZE_MAX / 2 / sizeof *self->hosts) {
+            return -1;
+        }
+        struct s_link **order = realloc(self->order, cap * sizeof *order);
+        if (!order) {
+            return -1;
+        }
+        self->order = order;
+        struct s_host *hosts = realloc(self->hosts,
+                                       2 * cap * sizeof *hosts);
+        if (!hosts) {
+            return -1;
+        }
+        self->hosts = hosts;
+        self->scratch_cap = cap;
+    }
+    struct plan_action *acts = s_grow(self->acts, &self->acts_cap, n_acts,
+                                      sizeof *acts);
+    if (!acts) {
+        return -1;
+    }
+    self->acts = acts;
+    return 0;
+}
+
+/* ---- params ---- */
+
+void
+plan_params_default(struct plan_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->policy = PLAN_DEFAULT_POLICY;
+    p->k = PLAN_DEFAULT_K;
+    p->default_ports = PLAN_DEFAULT_PORTS;
+    p->port_limits = NULL;
+    p->n_port_limits = 0;
+    p->min_demand_bps = PLAN_DEFAULT_MIN_DEMAND_BPS;
+    p->release_bps = PLAN_DEFAULT_RELEASE_BPS;
+    p->t_up_us = PLAN_DEFAULT_T_UP_US;
+    p->t_down_us = PLAN_DEFAULT_T_DOWN_US;
+    p->max_adds = PLAN_DEFAULT_MAX_ADDS;
+    p->add_window_us = PLAN_DEFAULT_ADD_WINDOW_US;
+}
+
+bool
+plan_params_check(const struct plan_params *p, char *err, size_t err_size)
+{
+    if (p->policy != PLAN_POLICY_TOP_K
+        && p->policy != PLAN_POLICY_B_MATCHING) {
+        s_fmt(err, err_size, "policy: bad value '%d'", (int) p->policy);
+        return false;
+    }
+    if (p->k > PLAN_MAX_K || (p->policy == PLAN_POLICY_TOP_K && p->k < 1)) {
+        s_fmt(err, err_size, "k: '%u' not in [%d, %d] for %s", p->k,
+              p->policy == PLAN_POLICY_TOP_K ? 1 : 0, PLAN_MAX_K,
+              plan_policy_name(p->policy));
+        return false;
+    }
+    if (p->default_ports > PLAN_MAX_PORTS) {
+        s_fmt(err, err_size, "default_ports: '%u' over %d", p->default_ports,
+              PLAN_MAX_PORTS);
+        return false;
+    }
+    if (p->n_port_limits && !p->port_limits) {
+        s_fmt(err, err_size, "port_limits: NULL with %zu entries",
+              p->n_port_limits);
+        return false;
+    }
+    for (size_t i = 0; i < p->n_port_limits; i++) {
+        const struct plan_port_limit *pl = &p->port_limits[i];
+        if (!s_host_ok(pl->host)) {
+            s_fmt(err, err_size, "port_limits[%zu]: bad host '%.*s'", i,
+                  PLAN_HOST_LEN, pl->host ? pl->host : "(null)");
+            return false;
+        }
+        if (pl->ports > PLAN_MAX_PORTS) {
+            s_fmt(err, err_size, "port_limits[%zu] (%s): ports '%u' over %d",
+                  i, pl->host, pl->ports, PLAN_MAX_PORTS);
+            return false;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (!strcmp(p->port_limits[j].host, pl->host)) {
+                s_fmt(err, err_size, "port_limits: host '%s' given twice",
+                      pl->host);
+                return false;
+            }
+        }
+    }
+    if (!isfinite(p->min_demand_bps) || p->min_demand_bps < 0) {
+        s_fmt(err, err_size, "min_demand_bps: bad value '%g'",
+              p->min_demand_bps);
+        return false;
+    }
+    if (!isfinite(p->release_bps) || p->release_bps < 0
+        || p->release_bps > p->min_demand_bps) {
+        s_fmt(err, err_size,
+              "release_bps: '%g' not in [0, min_demand_bps %g]",
+              p->release_bps, p->min_demand_bps);
+        return false;
+    }
+    if (p->max_adds > PLAN_MAX_ADDS) {
+        s_fmt(err, err_size, "max_adds: '%u' over %d", p->max_adds,
+              PLAN_MAX_ADDS);
+        return false;
+    }
+    if (p->max_adds && !p->add_window_us) {
+        s_fmt(err, err_size, "add_window_us: '0' with max_adds %u",
+              p->max_adds);
+        return false;
+    }
+    return true;
+}
+
+static int
+s_cmp_limit(const void *x, const void *y)
+{
+    return strcmp(((const struct s_limit *) x)->host,
+                  ((const struct s_limit *) y)->host);
+}
+
+static uint32_t
+s_ports(const plan_core_t *self, const char *host)
+{
+    size_t lo = 0, hi = self->n_limits;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(host, self->limits[mid].host);
+        if (c == 0) {
+            return self->limits[mid].ports;
+        }
+        if (c < 0) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    return self->p.default_ports;
+}
+
+/* Installs a checked copy of 'params'; -1 (nothing changed) when memory
+ * is short. */
+static int
+s_install_params(plan_core_t *self, const struct plan_params *params)
+{
+    size_t n = params->n_port_limits;
+    struct s_limit *limits = s_alloc_array(n, sizeof *limits);
+    struct plan_port_limit *pub = s_alloc_array(n, sizeof *pub);
+    uint64_t *adds = s_alloc_array(params->max_adds, sizeof *adds);
+    if (!limits || !pub || !adds) {
+        free(limits);
+        free(pub);
+        free(adds);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        s_copy_host(limits[i].host, params->port_limits[i].host);
+        limits[i].ports = params->port_limits[i].ports;
+    }
+    qsort(limits, n, sizeof *limits, s_cmp_limit);
+    for (size_t i = 0; i < n; i++) {
+        pub[i].host = limits[i].host;
+        pub[i].ports = limits[i].ports;
+    }
+    /* Keep the newest RESERVE times the new cap can count. */
+    size_t keep = self->n_adds < params->max_adds ? self->n_adds
+                                                  : params->max_adds;
+    if (keep) {
+        memcpy(adds, self->adds + (self->n_adds - keep), keep * sizeof *adds);
+    }
+    free(self->limits);
+    free(self->limits_pub);
+    free(self->adds);
+    self->limits = limits;
+    self->limits_pub = pub;
+    self->n_limits = n;
+    self->adds = adds;
+    self->n_adds = keep;
+    self->p = *params;
+    self->p.port_limits = n ? pub : NULL;
+    return 0;
+}
+
+plan_core_t *
+plan_core_new(const struct plan_params *params)
+{
+    struct plan_params def;
+    if (!params) {
+        plan_params_default(&def);
+        params = &def;
+    }
+    if (!plan_params_check(params, NULL, 0)) {
+        return NULL;
+    }
+    plan_core_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        return NULL;
+    }
+    self->tag = S_TAG;
+    if (s_install_params(self, params)) {
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+plan_core_destroy(plan_core_t **self_p)
+{
+    assert(self_p);
+    plan_core_t *self = *self_p;
+    if (!self) {
+        return;
+    }
+    assert(self->tag == S_TAG);
+    self->tag = S_DEAD;
+    free(self->limits);
+    free(self->limits_pub);
+    free(self->links);
+    free(self->pairs);
+    free(self->order);
+    free(self->hosts);
+    free(self->acts);
+    free(self->adds);
+    free(self);
+    *self_p = NULL;
+}
+
+int
+plan_core_set_params(plan_core_t *self, const struct plan_params *params)
+{
+    assert(self && self->tag == S_TAG);
+    if (!params || !plan_params_check(params, NULL, 0)) {
+        return -1;
+    }
+    return s_install_params(self, params);
+}
+
+const struct plan_params *
+plan_core_get_params(const plan_core_t *self)
+{
+    assert(self && self->tag == S_TAG);
+    return &self->p;
+}
+
+/* ---- selection ---- */
+
+static int
+s_cmp_rank(const void *x, const void *y)
+{
+    const struct s_link *l = *(const struct s_link *const *) x;
+    const struct s_link *m = *(const struct s_link *const *) y;
+    if (l->demand != m->demand) {
+        return l->demand > m->demand ? -1 : 1;
+    }
+    return s_cmp_key(l->a, l->b, m->a, m->b);
+}
+
+static int
+s_cmp_host(const void *x, const void *y)
+{
+    return strcmp(((const struct s_host *) x)->name,
+                  ((const struct s_host *) y)->name);
+}
+
+static struct s_host *
+s_host(plan_core_t *self, const char *name)
+{
+    struct s_host key = { .name = name };
+    struct s_host *h = bsearch(&key, self->hosts, self->n_hosts,
+                               sizeof *self->hosts, s_cmp_host);
+    assert(h);
+    return h;
+}
+
+/* Fills the scratch: the ranking of the links and their hosts' ports.
+ * The scratch must fit the links. */
+static void
+s_prepare(plan_core_t *self)
+{
+    assert(self->scratch_cap >= self->n_links);
+    for (size_t i = 0; i < self->n_links; i++) {
+        self->order[i] = &self->links[i];
+        self->hosts[2 * i].name = self->links[i].a;
+        self->hosts[2 * i + 1].name = self->links[i].b;
+    }
+    qsort(self->order, self->n_links, sizeof *self->order, s_cmp_rank);
+    size_t n = 2 * self->n_links;
+    qsort(self->hosts, n, sizeof *self->hosts, s_cmp_host);
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (u && !strcmp(self->hosts[u - 1].name, self->hosts[i].name)) {
+            continue;
+        }
+        self->hosts[u].name = self->hosts[i].name;
+        self->hosts[u].cap = s_ports(self, self->hosts[i].name);
+        self->hosts[u].used = 0;
+        u++;
+    }
+    self->n_hosts = u;
+}
+
+/* Recomputes H at 'now' (see plan_core.h); s_prepare() must have run. */
+static void
+s_select(plan_core_t *self, uint64_t now)
+{
+    const struct plan_params *p = &self->p;
+    bool bmatch = p->policy == PLAN_POLICY_B_MATCHING;
+    uint32_t n_sel = 0;
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        self->hosts[i].used = 0;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        l->was_selected = l->selected;
+        l->selected = false;
+        l->thr_release = l->wanted;
+        l->thr = l->wanted ? p->release_bps : p->min_demand_bps;
+        if (!l->in_e || l->demand <= 0) {
+            l->why = l->in_e ? S_WHY_BELOW : S_WHY_GONE;
+        } else if (l->demand < l->thr) {
+            l->why = S_WHY_BELOW;
+        } else if (p->k && n_sel >= p->k) {
+            l->why = S_WHY_RANK;
+        } else if (bmatch) {
+            struct s_host *ha = s_host(self, l->a);
+            struct s_host *hb = s_host(self, l->b);
+            struct s_host *full = ha->used >= ha->cap ? ha
+                                  : hb->used >= hb->cap ? hb : NULL;
+            if (full) {
+                l->why = S_WHY_PORTS;
+                s_copy_host(l->why_host, full->name);
+            } else {
+                ha->used++;
+                hb->used++;
+                l->selected = true;
+            }
+        } else {
+            l->selected = true;
+        }
+        if (l->selected) {
+            l->why = S_WHY_SELECTED;
+            n_sel++;
+            if (!l->was_selected) {
+                l->sel_since = now;
+            }
+        } else if (l->was_selected) {
+            l->out_since = now;
+        }
+        if (l->selected != l->was_selected) {
+            self->sel_changed = true;
+        }
+    }
+}
+
+/* Writes why 'l' is not in H. */
+static void
+s_why(const plan_core_t *self, const struct s_link *l, char *buf,
+      size_t size)
+{
+    switch (l->why) {
+    case S_WHY_SELECTED:
+        s_fmt(buf, size, "selected");
+        break;
+    case S_WHY_GONE:
+        s_fmt(buf, size, "no demand in the topology");
+        break;
+    case S_WHY_BELOW:
+        s_fmt(buf, size, "demand %.2f Mbit/s < %s %.2f Mbit/s",
+              s_mbps(l->demand), l->thr_release ? "release" : "min",
+              s_mbps(l->thr));
+        break;
+    case S_WHY_RANK:
+        s_fmt(buf, size, "demand %.2f Mbit/s not among the top %u links",
+              s_mbps(l->demand), self->p.k);
+        break;
+    case S_WHY_PORTS:
+        s_fmt(buf, size, "demand %.2f Mbit/s but host %s has no free port",
+              s_mbps(l->demand), l->why_host);
+        break;
+    }
+}
+
+/* ---- topology ---- */
+
+struct s_vm {
+    uint64_t mac;
+    const char *host;           /* the caller's */
+    size_t idx;                 /* position in the input */
+};
+
+struct s_carry {
+    const char *ha, *hb;        /* the caller's names, ha < hb */
+    uint64_t va, vb;            /* va runs on ha */
+    double rate;
+};
+
+static int
+s_cmp_vm(const void *x, const void *y)
+{
+    const struct s_vm *v = x, *w = y;
+    if (v->mac != w->mac) {
+        return v->mac < w->mac ? -1 : 1;
+    }
+    return v->idx < w->idx ? -1 : v->idx > w->idx;
+}
+
+static int
+s_cmp_carry(const void *x, const void *y)
+{
+    const struct s_carry *c = x, *d = y;
+    int r = s_cmp_key(c->ha, c->hb, d->ha, d->hb);
+    if (r) {
+        return r;
+    }
+    if (c->va != d->va) {
+        return c->va < d->va ? -1 : 1;
+    }
+    return c->vb < d->vb ? -1 : c->vb > d->vb;
+}
+
+static const char *
+s_vm_host(const struct s_vm *vms, size_t n, uint64_t mac)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (vms[mid].mac == mac) {
+            return vms[mid].host;
+        }
+        if (vms[mid].mac < mac) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    return NULL;
+}
+
+static void
+s_link_init(struct s_link *l, const char *a, const char *b)
+{
+    memset(l, 0, sizeof *l);
+    s_copy_host(l->a, a);
+    s_copy_host(l->b, b);
+    l->why = S_WHY_GONE;
+}
+
+static bool
+s_keep(const struct s_link *l)
+{
+    return l->in_e || l->wanted || l->held;
+}
+
+int
+plan_core_set_topology(plan_core_t *self, uint64_t now_us,
+                       const struct plan_vm_pair *pairs, size_t n_pairs,
+                       const struct plan_vm_host *vms, size_t n_vms)
+{
+    assert(self && self->tag == S_TAG);
+    assert(pairs || !n_pairs);
+    assert(vms || !n_vms);
+    struct plan_counters c = { 0 };
+    struct s_vm *vm = s_alloc_array(n_vms, sizeof *vm);
+    struct s_carry *cr = s_alloc_array(n_pairs, sizeof *cr);
+    struct plan_vm_pair *np = NULL;
+    struct s_link *nl = NULL;
+    if (!vm || !cr) {
+        goto err;
+    }
+
+    /* The VM map, by MAC; of a VM given twice the last entry counts. */
+    size_t nv = 0;
+    for (size_t i = 0; i < n_vms; i++) {
+        if (!s_host_ok(vms[i].host) || !vms[i].mac
+            || vms[i].mac > S_MAC_MAX) {
+            c.vms_bad++;
+            continue;
+        }
+        vm[nv++] = (struct s_vm) { vms[i].mac, vms[i].host, i };
+    }
+    qsort(vm, nv, sizeof *vm, s_cmp_vm);
+    size_t u = 0;
+    for (size_t i = 0; i < nv; i++) {
+        if (u && vm[u - 1].mac == vm[i].mac) {
+            vm[u - 1] = vm[i];
+            c.vms_duplicate++;
+        } else {
+            vm[u++] = vm[i];
+        }
+    }
+    nv = u;
+
+    /* Each VM pair onto its host pair, oriented by host name. */
+    size_t nc = 0;
+    for (size_t i = 0; i < n_pairs; i++) {
+        const struct plan_vm_pair *q = &pairs[i];
+        c.pairs++;
+        if (!q->a || !q->b || q->a == q->b || q->a > S_MAC_MAX
+            || q->b > S_MAC_MAX || !isfinite(q->rate_bps)
+            || q->rate_bps < 0) {
+            c.pairs_bad++;
+            continue;
+        }
+        const char *ha = s_vm_host(vm, nv, q->a);
+        const char *hb = s_vm_host(vm, nv, q->b);
+        if (!ha || !hb) {
+            c.pairs_unknown_host++;
+            continue;
+        }
+        int r = strcmp(ha, hb);
+        if (r == 0) {
+            c.pairs_intra_host++;
+            continue;
+        }
+        cr[nc++] = r < 0
+                       ? (struct s_carry) { ha, hb, q->a, q->b, q->rate_bps }
+                       : (struct s_carry) { hb, ha, q->b, q->a, q->rate_bps };
+    }
+    qsort(cr, nc, sizeof *cr, s_cmp_carry);
+    u = 0;
+    size_t n_groups = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (u && !s_cmp_carry(&cr[u - 1], &cr[i])) {
+            /* The same VM pair twice (maybe once per direction): taking
+             * the larger rate never double counts. */
+            cr[u - 1].rate = fmax(cr[u - 1].rate, cr[i].rate);
+            c.pairs_duplicate++;
+            continue;
+        }
+        if (!u || s_cmp_key(cr[u - 1].ha, cr[u - 1].hb, cr[i].ha, cr[i].hb)) {
+            n_groups++;
+        }
+        cr[u++] = cr[i];
+    }
+    nc = u;
+
+    /* Merge the new E into the links, keeping the state of those that
+     * stay.  Both are sorted by (a, b). */
+    if (n_groups > SIZE_MAX - self->n_links) {
+        goto err;
+    }
+    size_t cap = n_groups + self->n_links;
+    nl = s_alloc_array(cap, sizeof *nl);
+    np = s_alloc_array(nc, sizeof *np);
+    if (!nl || !np || s_reserve_scratch(self, cap, 0)) {
+        goto err;
+    }
+    size_t n = 0, j = 0;
+    for (size_t i = 0; i < nc || j < self->n_links;) {
+        int r = i == nc ? 1
+                : j == self->n_links
+                    ? -1
+                    : s_cmp_key(cr[i].ha, cr[i].hb, self->links[j].a,
+                                self->links[j].b);
+        if (r > 0) {
+            /* A link no longer in E: forgotten unless wanted or held,
+             * where it waits out T_down with demand 0. */
+            struct s_link *old = &self->links[j++];
+            old->in_e = false;
+            old->demand = 0;
+            old->n_pairs = 0;
+            old->pairs_off = 0;
+            if (old->wanted || old->held) {
+                nl[n++] = *old;
+            }
+            continue;
+        }
+        struct s_link *l = &nl[n++];
+        if (r == 0) {
+            *l = self->links[j++];
+        } else {
+            s_link_init(l, cr[i].ha, cr[i].hb);
+        }
+        l->in_e = true;
+        l->demand = 0;
+        l->pairs_off = i;
+        l->n_pairs = 0;
+        const char *ha = cr[i].ha, *hb = cr[i].hb;
+        for (; i < nc && !s_cmp_key(cr[i].ha, cr[i].hb, ha, hb); i++) {
+            np[i] = (struct plan_vm_pair) { cr[i].va, cr[i].vb, cr[i].rate };
+            l->demand += cr[i].rate;
+            l->n_pairs++;
+        }
+    }
+    free(self->links);
+    free(self->pairs);
+    self->links = nl;
+    self->links_cap = cap;
+    self->n_links = n;
+    self->pairs = np;
+    self->n_pairs = nc;
+    free(vm);
+    free(cr);
+
+    self->c.topologies++;
+    self->c.pairs += c.pairs;
+    self->c.pairs_bad += c.pairs_bad;
+    self->c.pairs_intra_host += c.pairs_intra_host;
+    self->c.pairs_unknown_host += c.pairs_unknown_host;
+    self->c.pairs_duplicate += c.pairs_duplicate;
+    self->c.vms_bad += c.vms_bad;
+    self->c.vms_duplicate += c.vms_duplicate;
+    uint64_t now = s_clock(self, now_us);
+    s_prepare(self);
+    s_select(self, now);
+    self->c.n_links = self->n_links;
+    return 0;
+
+err:
+    free(vm);
+    free(cr);
+    free(nl);
+    free(np);
+    return -1;
+}
+
+int
+plan_core_seed(plan_core_t *self, const char *x, const char *y,
+               uint64_t now_us)
+{
+    assert(self && self->tag == S_TAG);
+    const char *a, *b;
+    if (!s_norm(x, y, &a, &b)) {
+        return -1;
+    }
+    struct s_link *l = s_find(self, a, b);
+    if (!l) {
+        struct s_link *links = s_grow(self->links, &self->links_cap,
+                                      self->n_links + 1, sizeof *links);
+        if (!links) {
+            return -1;
+        }
+        self->links = links;
+        if (s_reserve_scratch(self, self->n_links + 1, 0)) {
+            return -1;
+        }
+        size_t at = s_lower(self, a, b);
+        memmove(&self->links[at + 1], &self->links[at],
+                (self->n_links - at) * sizeof *self->links);
+        self->n_links++;
+        l = &self->links[at];
+        s_link_init(l, a, b);
+    }
+    uint64_t now = s_clock(self, now_us);
+    if (!l->wanted) {
+        l->wanted = true;
+        l->seeded = true;
+        if (!l->selected) {
+            l->out_since = now;
+        }
+    }
+    self->c.seeded++;
+    self->c.n_links = self->n_links;
+    return 0;
+}
+
+/* ---- tick ---- */
+
+/* Counts the RESERVEs within the window before 'now' and gives the time
+ * the oldest of them leaves it. */
+static size_t
+s_adds_in_window(const plan_core_t *self, uint64_t now, uint64_t *frees_at)
+{
+    size_t n = 0;
+    *frees_at = now;
+    for (size_t i = 0; i < self->n_adds; i++) {
+        if (now - self->adds[i] < self->p.add_window_us) {
+            if (!n) {
+                *frees_at = self->adds[i] + self->p.add_window_us;
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+static void
+s_add_taken(plan_core_t *self, uint64_t now)
+{
+    if (self->n_adds == self->p.max_adds) {
+        memmove(self->adds, self->adds + 1,
+                (self->n_adds - 1) * sizeof *self->adds);
+        self->n_adds--;
+    }
+    self->adds[self->n_adds++] = now;
+}
+
+static struct plan_action *
+s_act(plan_core_t *self, size_t *n, enum plan_kind kind, const char *a,
+      const char *b, double demand, uint32_t n_vm_pairs, bool is_new)
+{
+    assert(*n < self->acts_cap);
+    struct plan_action *act = &self->acts[(*n)++];
+    act->kind = kind;
+    s_copy_host(act->host_a, a);
+    s_copy_host(act->host_b, b);
+    act->demand_bps = demand;
+    act->n_vm_pairs = n_vm_pairs;
+    act->is_new = is_new;
+    act->reason[0] = '\0';
+    return act;
+}
+
+static struct plan_action *
+s_act_link(plan_core_t *self, size_t *n, enum plan_kind kind,
+           const struct s_link *l)
+{
+    return s_act(self, n, kind, l->a, l->b, l->demand, l->n_pairs,
+                 l->next != l->note);
+}
+
+/* A held link the core does not know. */
+struct s_stray {
+    const char *a, *b;
+};
+
+static int
+s_cmp_stray(const void *x, const void *y)
+{
+    const struct s_stray *s = x, *t = y;
+    return s_cmp_key(s->a, s->b, t->a, t->b);
+}
+
+static void
+s_plan_action(plan_core_t *self, size_t *n)
+{
+    size_t n_sel = 0, n_e = 0, n_below = 0, n_rank = 0, n_ports = 0;
+    double sum = 0, total = 0;
+    for (size_t i = 0; i < self->n_links; i++) {
+        const struct s_link *l = &self->links[i];
+        n_e += l->in_e;
+        total += l->demand;
+        n_sel += l->selected;
+        sum += l->selected ? l->demand : 0;
+        n_below += l->in_e && l->why == S_WHY_BELOW;
+        n_rank += l->why == S_WHY_RANK;
+        n_ports += l->why == S_WHY_PORTS;
+    }
+    struct plan_action *act = s_act(self, n, PLAN_KIND_PLAN, "", "", sum, 0,
+                                    true);
+    const struct plan_params *p = &self->p;
+    char cap[32] = "";
+    if (p->k) {
+        s_fmt(cap, sizeof cap, ", k %u", p->k);
+    }
+    s_fmt(act->reason, sizeof act->reason,
+          "%s%s: %zu of %zu links selected, %.2f of %.2f Mbit/s; "
+          "%zu under min %.2f Mbit/s, %zu beyond k, %zu without a port",
+          plan_policy_name(p->policy), cap, n_sel, n_e, s_mbps(sum),
+          s_mbps(total), n_below, s_mbps(p->min_demand_bps), n_rank,
+          n_ports);
+    self->c.plans++;
+}
+
+int
+plan_core_tick(plan_core_t *self, uint64_t now_us,
+               const struct plan_link_key *held, size_t n_held,
+               struct plan_actions *out)
+{
+    assert(self && self->tag == S_TAG);
+    assert(held || !n_held);
+    assert(out);
+    memset(out, 0, sizeof *out);
+
+    /* Every allocation first, so that a failure changes nothing. */
+    struct s_stray *stray = s_alloc_array(n_held, sizeof *stray);
+    if (!stray || n_held > SIZE_MAX - 1 - self->n_links
+        || s_reserve_scratch(self, self->n_links,
+                             1 + self->n_links + n_held)) {
+        free(stray);
+        return -1;
+    }
+    const struct plan_params *p = &self->p;
+    bool bmatch = p->policy == PLAN_POLICY_B_MATCHING;
+    uint64_t now = s_clock(self, now_us);
+    self->c.ticks++;
+
+    for (size_t i = 0; i < self->n_links; i++) {
+        self->links[i].held = false;
+        self->links[i].promoted = false;
+        self->links[i].demoted = false;
+    }
+    size_t n_stray = 0;
+    for (size_t i = 0; i < n_held; i++) {
+        const char *a, *b;
+        if (!s_norm(held[i].host_a, held[i].host_b, &a, &b)) {
+            continue;           /* names no link: nothing to release */
+        }
+        struct s_link *l = s_find(self, a, b);
+        if (l) {
+            l->held = true;
+        } else {
+            stray[n_stray++] = (struct s_stray) { a, b };
+        }
+    }
+    qsort(stray, n_stray, sizeof *stray, s_cmp_stray);
+
+    s_prepare(self);
+    s_select(self, now);
+
+    /* T_down: demote first, so that the ports they free are seen below. */
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        if (l->wanted && !l->selected && now - l->out_since >= p->t_down_us) {
+            l->wanted = false;
+            l->seeded = false;
+            l->demoted = true;
+            self->c.demoted++;
+        }
+    }
+    if (bmatch) {
+        for (size_t i = 0; i < self->n_hosts; i++) {
+            self->hosts[i].used = 0;
+        }
+        /* A port is busy while a link is wanted or still held: a link
+         * released this tick frees its port only once the service has
+         * torn it down, so the newcomer is reserved at a later tick. */
+        for (size_t i = 0; i < self->n_links; i++) {
+            struct s_link *l = &self->links[i];
+            if (l->wanted || l->held) {
+                s_host(self, l->a)->used++;
+                s_host(self, l->b)->used++;
+            }
+        }
+    }
+
+    /* T_up, by demand, descending.  A held link is adopted at once: it
+     * costs no set-up. */
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        l->next = S_NOTE_NONE;
+        if (!l->selected || l->wanted) {
+            continue;
+        }
+        if (now - l->sel_since < p->t_up_us && !l->held) {
+            l->next = S_NOTE_WAIT_UP;
+            continue;
+        }
+        if (bmatch) {
+            struct s_host *ha = s_host(self, l->a);
+            struct s_host *hb = s_host(self, l->b);
+            struct s_host *full = ha->used >= ha->cap ? ha
+                                  : hb->used >= hb->cap ? hb : NULL;
+            if (full) {
+                l->next = S_NOTE_WAIT_PORTS;
+                s_copy_host(l->why_host, full->name);
+                continue;
+            }
+            ha->used++;
+            hb->used++;
+        }
+        l->wanted = true;
+        l->promoted = true;
+        self->c.promoted++;
+    }
+
+    /* The diff, and the cap on additions. */
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        if (l->wanted && l->selected && !l->held) {
+            uint64_t frees_at;
+            bool room = !p->max_adds
+                        || s_adds_in_window(self, now, &frees_at)
+                               < p->max_adds;
+            l->next = room ? S_NOTE_RESERVE : S_NOTE_THROTTLE;
+            if (room && p->max_adds) {
+                s_add_taken(self, now);
+            }
+        } else if (l->held && !l->wanted) {
+            l->next = S_NOTE_RELEASE;
+        } else if (l->held && l->wanted && !l->selected) {
+            l->next = S_NOTE_WAIT_DOWN;
+        }
+    }
+
+    size_t n = 0;
+    char why[PLAN_REASON_LEN];
+    if (self->sel_changed) {
+        s_plan_action(self, &n);
+        self->sel_changed = false;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        if (l->next != S_NOTE_RESERVE) {
+            continue;
+        }
+        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RESERVE, l);
+        if (l->promoted) {
+            s_fmt(act->reason, sizeof act->reason,
+                  "demand %.2f Mbit/s over %u VM pairs selected for %.1f s "
+                  ">= T_up %.1f s",
+                  s_mbps(l->demand), l->n_pairs, s_sec(now - l->sel_since),
+                  s_sec(p->t_up_us));
+        } else if (l->note == S_NOTE_THROTTLE) {
+            s_fmt(act->reason, sizeof act->reason,
+                  "demand %.2f Mbit/s over %u VM pairs: throttled until "
+                  "now, a slot of the cap of %u per %.1f s is free",
+                  s_mbps(l->demand), l->n_pairs, p->max_adds,
+                  s_sec(p->add_window_us));
+        } else {
+            s_fmt(act->reason, sizeof act->reason,
+                  "demand %.2f Mbit/s over %u VM pairs: wanted but not held, "
+                  "reserving again",
+                  s_mbps(l->demand), l->n_pairs);
+        }
+        out->n_reserve++;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        if (l->next != S_NOTE_RELEASE) {
+            continue;
+        }
+        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RELEASE, l);
+        s_why(self, l, why, sizeof why);
+        if (l->demoted) {
+            s_fmt(act->reason, sizeof act->reason,
+                  "out of the selection for %.1f s >= T_down %.1f s (%s)",
+                  s_sec(now - l->out_since), s_sec(p->t_down_us), why);
+        } else {
+            s_fmt(act->reason, sizeof act->reason,
+                  "held but not wanted (%s)", why);
+        }
+        out->n_release++;
+    }
+    for (size_t i = 0; i < n_stray; i++) {
+        if (i && !s_cmp_stray(&stray[i - 1], &stray[i])) {
+            continue;
+        }
+        struct plan_action *act = s_act(self, &n, PLAN_KIND_RELEASE,
+                                        stray[i].a, stray[i].b, 0, 0, true);
+        s_fmt(act->reason, sizeof act->reason,
+              "held but unknown to the planner: no demand, not seeded");
+        out->n_release++;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        if (l->next != S_NOTE_THROTTLE) {
+            continue;
+        }
+        uint64_t frees_at;
+        size_t in_window = s_adds_in_window(self, now, &frees_at);
+        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_THROTTLE, l);
+        s_fmt(act->reason, sizeof act->reason,
+              "demand %.2f Mbit/s wanted, but %zu reservations in the last "
+              "%.1f s reach the cap of %u; next slot in %.1f s",
+              s_mbps(l->demand), in_window, s_sec(p->add_window_us),
+              p->max_adds, s_sec(frees_at - now));
+        out->n_throttle++;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = self->order[i];
+        struct plan_action *act;
+        switch (l->next) {
+        case S_NOTE_WAIT_UP:
+            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            s_fmt(act->reason, sizeof act->reason,
+                  "demand %.2f Mbit/s selected for %.1f s < T_up %.1f s "
+                  "(%.1f s to go)",
+                  s_mbps(l->demand), s_sec(now - l->sel_since),
+                  s_sec(p->t_up_us),
+                  s_sec(p->t_up_us - (now - l->sel_since)));
+            break;
+        case S_NOTE_WAIT_PORTS:
+            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            s_fmt(act->reason, sizeof act->reason,
+                  "demand %.2f Mbit/s selected for %.1f s >= T_up %.1f s, "
+                  "but host %s has all %u ports taken by links wanted or "
+                  "held",
+                  s_mbps(l->demand), s_sec(now - l->sel_since),
+                  s_sec(p->t_up_us), l->why_host,
+                  s_ports(self, l->why_host));
+            break;
+        case S_NOTE_WAIT_DOWN:
+            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            s_why(self, l, why, sizeof why);
+            s_fmt(act->reason, sizeof act->reason,
+                  "release waits: out of the selection for %.1f s < T_down "
+                  "%.1f s (%s)",
+                  s_sec(now - l->out_since), s_sec(p->t_down_us), why);
+            break;
+        default:
+            continue;
+        }
+        out->n_defer++;
+    }
+    free(stray);
+
+    /* Remember what was said, and forget links nobody needs. */
+    size_t u = 0, n_sel = 0, n_wanted = 0;
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        l->note = l->next;
+        if (!s_keep(l)) {
+            continue;
+        }
+        n_sel += l->selected;
+        n_wanted += l->wanted;
+        if (u != i) {
+            self->links[u] = *l;
+        }
+        u++;
+    }
+    self->n_links = u;
+
+    self->c.reserves += out->n_reserve;
+    self->c.releases += out->n_release;
+    self->c.throttled += out->n_throttle;
+    self->c.deferred += out->n_defer;
+    self->c.n_links = self->n_links;
+    self->c.n_selected = n_sel;
+    self->c.n_wanted = n_wanted;
+    out->v = self->acts;
+    out->n = n;
+    return 0;
+}
+
+/* ---- queries ---- */
+
+size_t
+plan_core_links(const plan_core_t *self, struct plan_link_info *out,
+                size_t max)
+{
+    assert(self && self->tag == S_TAG);
+    for (size_t i = 0; i < self->n_links && i < max; i++) {
+        const struct s_link *l = &self->links[i];
+        struct plan_link_info *o = &out[i];
+        memset(o, 0, sizeof *o);
+        s_copy_host(o->host_a, l->a);
+        s_copy_host(o->host_b, l->b);
+        o->demand_bps = l->demand;
+        o->n_vm_pairs = l->n_pairs;
+        o->in_e = l->in_e;
+        o->selected = l->selected;
+        o->wanted = l->wanted;
+        o->seeded = l->seeded;
+        o->since_us = l->selected ? l->sel_since
+                      : l->wanted ? l->out_since : 0;
+    }
+    return self->n_links;
+}
+
+size_t
+plan_core_link_pairs(const plan_core_t *self, const char *x, const char *y,
+                     struct plan_vm_pair *out, size_t max)
+{
+    assert(self && self->tag == S_TAG);
+    const char *a, *b;
+    if (!s_norm(x, y, &a, &b)) {
+        return 0;
+    }
+    const struct s_link *l = s_find(self, a, b);
+    if (!l) {
+        return 0;
+    }
+    for (size_t i = 0; i < l->n_pairs && i < max; i++) {
+        out[i] = self->pairs[l->pairs_off + i];
+    }
+    return l->n_pairs;
+}
+
+void
+plan_core_get_counters(const plan_core_t *self, struct plan_counters *out)
+{
+    assert(self && self->tag == S_TAG);
+    *out = self->c;
+}
+
+const char *
+plan_kind_name(enum plan_kind kind)
+{
+    switch (kind) {
+    case PLAN_KIND_PLAN:
+        return "plan";
+    case PLAN_KIND_RESERVE:
+        return "reserve";
+    case PLAN_KIND_RELEASE:
+        return "release";
+    case PLAN_KIND_DEFER:
+        return "defer";
+    case PLAN_KIND_THROTTLE:
+        return "throttle";
+    }
+    return "unknown";
+}
+
+const char *
+plan_policy_name(enum plan_policy policy)
+{
+    switch (policy) {
+    case PLAN_POLICY_TOP_K:
+        return "top-k";
+    case PLAN_POLICY_B_MATCHING:
+        return "b-matching";
+    }
+    return NULL;
+}
+
+bool
+plan_policy_parse(const char *s, enum plan_policy *policy)
+{
+    if (s && !strcmp(s, "top-k")) {
+        *policy = PLAN_POLICY_TOP_K;
+        return true;
+    }
+    if (s && !strcmp(s, "b-matching")) {
+        *policy = PLAN_POLICY_B_MATCHING;
+        return true;
+    }
+    return false;
+}
