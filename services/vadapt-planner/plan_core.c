@@ -542,9 +542,11 @@ s_prepare(plan_core_t *self)
         self->hosts[2 * i].name = self->links[i].a;
         self->hosts[2 * i + 1].name = self->links[i].b;
     }
-    qsort(self->order, self->n_links, sizeof *self->order, s_cmp_rank);
     size_t n = 2 * self->n_links;
-    qsort(self->hosts, n, sizeof *self->hosts, s_cmp_host);
+    if (n) {    /* with no links the arrays may not exist yet */
+        qsort(self->order, self->n_links, sizeof *self->order, s_cmp_rank);
+        qsort(self->hosts, n, sizeof *self->hosts, s_cmp_host);
+    }
     size_t u = 0;
     for (size_t i = 0; i < n; i++) {
         if (u && !strcmp(self->hosts[u - 1].name, self->hosts[i].name)) {

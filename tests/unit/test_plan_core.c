@@ -826,9 +826,26 @@ test_port_handover(void)
     plan_core_destroy(&pc);
 }
 
+/* A core that has seen nothing yet ticks cleanly (the service ticks from
+ * its start, before any topology): no action, no wanted link. */
+static void
+test_empty(void)
+{
+    plan_core_t *c = plan_core_new(NULL);
+    assert(c);
+    struct plan_actions out;
+    assert(plan_core_tick(c, 1000, NULL, 0, &out) == 0);
+    assert(out.n_reserve == 0 && out.n_release == 0);
+    assert(plan_core_set_topology(c, 2000, NULL, 0, NULL, 0) == 0);
+    assert(plan_core_tick(c, 3000, NULL, 0, &out) == 0);
+    assert(out.n_reserve == 0 && out.n_release == 0);
+    plan_core_destroy(&c);
+}
+
 int
 main(void)
 {
+    test_empty();
     test_params();
     test_derive();
     test_top_k();

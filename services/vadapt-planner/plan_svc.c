@@ -1,0 +1,1289 @@
+/* SPDX-License-Identifier: MIT */
+/* The planner's bus side: see plan_svc.h.  One loop, one tick every
+ * tick_ms: the core decides, then each held link is moved one step along
+ *   RESERVING (broker asked) -> SETUP (links made, probed) -> UP (rules on)
+ * Calls to the broker and the agents block the loop for at most
+ * call_timeout_ms each; they are local and answer in milliseconds. */
+#include "plan_svc.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bus.h"
+#include "eth.h"
+#include "log.h"
+#include "plan_core.h"
+#include "vtime.h"
+
+LOG_MODULE("planner");
+
+#define RS(X) VR__RESV_STATE__RESV_STATE_##X
+#define DK(X) VR__DECISION_KIND__DECISION_##X
+
+#define TP struct plan_ports_cfg
+static const struct cfg_key s_port_keys[] = {
+    { .name = "host", .type = CFG_STR, .offset = offsetof(TP, host),
+      .required = true, .help = "overlay host (agent id)" },
+    { .name = "ports", .type = CFG_U32, .offset = offsetof(TP, ports),
+      .min = 0, .max = PLAN_MAX_PORTS, .required = true,
+      .help = "its reservable ports" },
+    CFG_KEYS_END,
+};
+#undef TP
+
+#define T struct plan_cfg
+const struct cfg_key plan_cfg_keys[] = {
+    SVC_CFG_COMMON_KEYS(T, PLAN_DEFAULT_CONTROL),
+    CFG_KEY_STR("bus.events", T, events, PLAN_DEFAULT_EVENTS,
+                "endpoint the events (PUB) socket binds"),
+    CFG_KEY_STR("bus.aggregator", T, aggregator, PLAN_DEFAULT_AGGREGATOR,
+                "aggregator's control endpoint (topology, agents at start)"),
+    CFG_KEY_STR("bus.aggregator_events", T, aggregator_events,
+                PLAN_DEFAULT_AGG_EVENTS, "aggregator's events endpoint"),
+    CFG_KEY_STR("bus.broker", T, broker, PLAN_DEFAULT_BROKER,
+                "broker's control endpoint"),
+    CFG_KEY_STR("bus.broker_events", T, broker_events,
+                PLAN_DEFAULT_BROKER_EVENTS, "broker's events endpoint"),
+    CFG_KEY_STR("policy", T, policy, "top-k",
+                "top-k (the paper's rule) or b-matching (port limits)"),
+    CFG_KEY_U32("k", T, k, 0, PLAN_MAX_K, PLAN_DEFAULT_K,
+                "links reserved at most (b-matching: 0 for no cap)"),
+    CFG_KEY_U32("ports", T, ports, 0, PLAN_MAX_PORTS, PLAN_DEFAULT_PORTS,
+                "b-matching: reservable ports of a host not listed"),
+    CFG_KEY_SEQ("port_limits", T, port_limits, s_port_keys,
+                struct plan_ports_cfg, "b-matching: ports of each host"),
+    CFG_KEY_DOUBLE("min_demand_mbps", T, min_demand_mbps, 0, 1e7,
+                   PLAN_DEFAULT_MIN_DEMAND_BPS / 1e6,
+                   "a host link below this is never reserved"),
+    CFG_KEY_DOUBLE("release_mbps", T, release_mbps, 0, 1e7,
+                   PLAN_DEFAULT_RELEASE_BPS / 1e6,
+                   "a reserved link below this counts as idle"),
+    CFG_KEY_U32("t_up_ms", T, t_up_ms, 0, 3600000,
+                PLAN_DEFAULT_T_UP_US / 1000,
+                "demand sustained this long before a reservation"),
+    CFG_KEY_U32("t_down_ms", T, t_down_ms, 0, 3600000,
+                PLAN_DEFAULT_T_DOWN_US / 1000,
+                "idle this long before a release"),
+    CFG_KEY_U32("max_adds", T, max_adds, 0, PLAN_MAX_ADDS,
+                PLAN_DEFAULT_MAX_ADDS,
+                "new reservations per window at most (0: no cap)"),
+    CFG_KEY_U32("add_window_s", T, add_window_s, 1, 86400,
+                PLAN_DEFAULT_ADD_WINDOW_US / 1000000,
+                "the sliding window of max_adds"),
+    CFG_KEY_U32("tick_ms", T, tick_ms, 10, 10000, 100,
+                "how often the plan is revised and carried on"),
+    CFG_KEY_BOOL("reserve", T, reserve, true,
+                 "ask for paths (false: direct commodity links only)"),
+    CFG_KEY_DOUBLE("bandwidth_mbps", T, bandwidth_mbps, 0, 1e7, 0,
+                   "bandwidth asked per path (0: the broker's default)"),
+    CFG_KEY_U32("link_mtu", T, link_mtu, 0, 65535, 0,
+                "largest frame on links over paths (0: agent default)"),
+    CFG_KEY_U32("probe_timeout_ms", T, probe_timeout_ms, 10, 60000, 1000,
+                "a new link must echo a probe within this"),
+    CFG_KEY_U32("call_timeout_ms", T, call_timeout_ms, 50, 60000, 2000,
+                "wait for a broker or agent reply"),
+    CFG_KEYS_END,
+};
+#undef T
+
+enum { S_MAX_RULES = 4096, S_SETUP_TRIES = 20 };
+
+struct s_agent {
+    char id[PLAN_HOST_LEN];
+    char ctl[256];
+    char ip[64];                /* overlay address (commodity) */
+    char port[8];               /* overlay port */
+    uint64_t boot_id;
+    bus_client_t *client;
+    bool scanned;               /* its links looked at once */
+};
+
+enum s_kind { K_RESERVED, K_COMMODITY };
+enum s_state { H_RESERVING, H_SETUP, H_UP };
+
+struct s_held {
+    char a[PLAN_HOST_LEN], b[PLAN_HOST_LEN];    /* a < b */
+    enum s_kind kind;
+    enum s_state state;
+    char link[PLAN_HOST_LEN * 2 + 8];
+    char resv_id[64];
+    int resv_state;
+    char addr_a[64], addr_b[64];    /* path link addresses */
+    uint32_t tries;
+    double demand_bps;
+    uint64_t t_reserve_us, t_active_us;
+    uint64_t boot_a, boot_b;        /* agents' boots the links were made in */
+    uint64_t *rules_a, *rules_b;    /* dst MACs sent over the link */
+    size_t n_rules_a, n_rules_b;
+};
+
+struct plan_svc {
+    svc_t *svc;
+    const struct plan_cfg *cfg;
+    bus_t *bus;
+    zsock_t *events, *agg_sub, *resv_sub;
+    bus_client_t *broker, *aggregator;
+    plan_core_t *core;
+    struct s_agent *agents;
+    size_t n_agents;
+    struct s_held *held;
+    size_t n_held;
+    bool synced;                /* broker's reservations read */
+    bool agg_queried;
+    uint64_t topo_version;
+    uint64_t t0_us;
+    uint64_t next_decision;
+    uint64_t n_topologies, n_reserve_asked, n_reserve_refused, n_switches,
+        n_failures, n_released, n_adopted, n_stale_removed;
+    uint64_t last_switch_us;    /* elapsed from RESERVE to SWITCH */
+};
+
+static uint64_t
+s_now(const plan_svc_t *self)
+{
+    return vtime_mono_us() - self->t0_us;
+}
+
+static void
+s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
+         double demand, const char *resv_id, const char *link,
+         uint64_t elapsed_us, const char *fmt, ...)
+    __attribute__((format(printf, 9, 10)));
+
+static void
+s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
+         double demand, const char *resv_id, const char *link,
+         uint64_t elapsed_us, const char *fmt, ...)
+{
+    char reason[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(reason, sizeof reason, fmt, ap);
+    va_end(ap);
+    static const char *const names[] = {
+        "?", "plan", "reserve", "release", "switch", "link-create",
+        "link-remove", "defer", "throttle", "fail" };
+    const char *name = kind >= 0 && kind < 10 ? names[kind] : "?";
+    if (kind == DK(FAIL)) {
+        VLOG_WARN("%s %s-%s: %s", name, a, b, reason);
+    } else if (kind == DK(DEFER) || kind == DK(THROTTLE)) {
+        VLOG_DEBUG("%s %s-%s: %s", name, a, b, reason);
+    } else {
+        VLOG_INFO("%s %s%s%s: %s", name, a, *b ? "-" : "", b, reason);
+    }
+    Vr__Decision d = VR__DECISION__INIT;
+    d.id = ++self->next_decision;
+    d.time_us = vtime_now_us();
+    d.kind = (Vr__DecisionKind) kind;
+    d.host_a = (char *) a;
+    d.host_b = (char *) b;
+    d.demand_bps = demand;
+    d.resv_id = (char *) (resv_id ? resv_id : "");
+    d.link = (char *) (link ? link : "");
+    d.reason = reason;
+    d.topology_version = self->topo_version;
+    d.elapsed_us = elapsed_us;
+    Vr__DecisionEvent ev = VR__DECISION_EVENT__INIT;
+    ev.decision = &d;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_DECISION_EVENT,
+             &ev.base);
+}
+
+/* ------------------------------------------------------------------ */
+/* Agents. */
+
+static struct s_agent *
+s_agent(plan_svc_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->n_agents; i++) {
+        if (!strcmp(self->agents[i].id, id)) {
+            return &self->agents[i];
+        }
+    }
+    return NULL;
+}
+
+static void s_on_agent_restart(plan_svc_t *self, const char *id);
+
+static void
+s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
+{
+    if (!ann->agent_id || !*ann->agent_id
+        || strlen(ann->agent_id) >= PLAN_HOST_LEN || !ann->control_endpoint
+        || !*ann->control_endpoint || strlen(ann->control_endpoint) >= 256) {
+        return;
+    }
+    struct s_agent *ag = s_agent(self, ann->agent_id);
+    if (!ag) {
+        struct s_agent *v = realloc(self->agents,
+                                    (self->n_agents + 1) * sizeof *v);
+        if (!v) {
+            return;
+        }
+        self->agents = v;
+        ag = &v[self->n_agents++];
+        memset(ag, 0, sizeof *ag);
+        snprintf(ag->id, sizeof ag->id, "%s", ann->agent_id);
+        ag->boot_id = ann->boot_id;
+        VLOG_INFO("agent %s at %s, overlay %s", ag->id, ann->control_endpoint,
+                  ann->overlay_addr ? ann->overlay_addr : "?");
+    }
+    if (strcmp(ag->ctl, ann->control_endpoint) != 0) {
+        bus_client_destroy(&ag->client);
+        snprintf(ag->ctl, sizeof ag->ctl, "%s", ann->control_endpoint);
+        ag->client = bus_client_new(self->bus, ag->ctl, "agent",
+                                    (int) self->cfg->call_timeout_ms, 1);
+    }
+    /* The overlay address; an agent listening on 0.0.0.0 is reached at
+     * its host address. */
+    const char *addr = ann->overlay_addr ? ann->overlay_addr : "";
+    const char *colon = strrchr(addr, ':');
+    if (colon && (size_t) (colon - addr) < sizeof ag->ip
+        && strlen(colon + 1) < sizeof ag->port) {
+        snprintf(ag->ip, sizeof ag->ip, "%.*s", (int) (colon - addr), addr);
+        snprintf(ag->port, sizeof ag->port, "%s", colon + 1);
+        if ((!strcmp(ag->ip, "0.0.0.0") || !*ag->ip) && ann->host_ip
+            && *ann->host_ip && strlen(ann->host_ip) < sizeof ag->ip) {
+            snprintf(ag->ip, sizeof ag->ip, "%s", ann->host_ip);
+        }
+    }
+    if (ann->boot_id != ag->boot_id) {
+        ag->boot_id = ann->boot_id;
+        VLOG_INFO("agent %s restarted: its links are made again", ag->id);
+        s_on_agent_restart(self, ag->id);
+    }
+}
+
+/* Calls an agent; returns 0, or -1 with the error logged at 'quiet'
+ * level when 'quiet'. */
+static int
+s_agent_call(plan_svc_t *self, struct s_agent *ag, int type,
+             const ProtobufCMessage *req, int expect, bus_msg_t *reply,
+             char *err, size_t size)
+{
+    bus_msg_t tmp;
+    bus_msg_t *r = reply ? reply : &tmp;
+    if (!ag->client) {
+        log_format(err, size, "agent %s: no control endpoint", ag->id);
+        return -1;
+    }
+    if (bus_client_call(ag->client, type, req, expect, r) != 0) {
+        log_format(err, size, "agent %s: %s", ag->id, r->error_text);
+        bus_msg_clear(r);
+        return -1;
+    }
+    if (!reply) {
+        bus_msg_clear(&tmp);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Held links. */
+
+static struct s_held *
+s_held(plan_svc_t *self, const char *a, const char *b)
+{
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    for (size_t i = 0; i < self->n_held; i++) {
+        if (!strcmp(self->held[i].a, a) && !strcmp(self->held[i].b, b)) {
+            return &self->held[i];
+        }
+    }
+    return NULL;
+}
+
+static struct s_held *
+s_held_new(plan_svc_t *self, const char *a, const char *b, enum s_kind kind)
+{
+    struct s_held *v = realloc(self->held, (self->n_held + 1) * sizeof *v);
+    if (!v) {
+        return NULL;
+    }
+    self->held = v;
+    struct s_held *h = &v[self->n_held++];
+    memset(h, 0, sizeof *h);
+    if (strcmp(a, b) > 0) {
+        const char *t = a;
+        a = b;
+        b = t;
+    }
+    snprintf(h->a, sizeof h->a, "%s", a);
+    snprintf(h->b, sizeof h->b, "%s", b);
+    h->kind = kind;
+    snprintf(h->link, sizeof h->link, "%s-%s-%s",
+             kind == K_RESERVED ? "vr" : "vd", a, b);
+    return h;
+}
+
+static void
+s_held_drop(plan_svc_t *self, struct s_held *h)
+{
+    free(h->rules_a);
+    free(h->rules_b);
+    size_t i = (size_t) (h - self->held);
+    memmove(h, h + 1, (self->n_held - i - 1) * sizeof *h);
+    self->n_held--;
+}
+
+static void
+s_set_kind(struct s_held *h, enum s_kind kind)
+{
+    h->kind = kind;
+    snprintf(h->link, sizeof h->link, "%s-%s-%s",
+             kind == K_RESERVED ? "vr" : "vd", h->a, h->b);
+}
+
+/* Removes the rules the link carries on one side. */
+static void
+s_rules_remove(plan_svc_t *self, const char *host, uint64_t **rules,
+               size_t *n)
+{
+    struct s_agent *ag = s_agent(self, host);
+    if (*n && ag) {
+        Vr__Rule *v = calloc(*n, sizeof *v);
+        Vr__Rule **pv = calloc(*n, sizeof *pv);
+        if (v && pv) {
+            for (size_t i = 0; i < *n; i++) {
+                vr__rule__init(&v[i]);
+                v[i].dst_mac = (*rules)[i];
+                pv[i] = &v[i];
+            }
+            Vr__RuleRemove req = VR__RULE_REMOVE__INIT;
+            req.rules = pv;
+            req.n_rules = *n;
+            char err[256];
+            if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_REMOVE,
+                             &req.base, VR__MSG_TYPE__MSG_ACK, NULL, err,
+                             sizeof err) != 0) {
+                VLOG_WARN("%s", err);
+            }
+        }
+        free(v);
+        free(pv);
+    }
+    free(*rules);
+    *rules = NULL;
+    *n = 0;
+}
+
+static void
+s_link_remove(plan_svc_t *self, const char *host, const char *link)
+{
+    struct s_agent *ag = s_agent(self, host);
+    if (!ag) {
+        return;
+    }
+    Vr__LinkRemove req = VR__LINK_REMOVE__INIT;
+    req.name = (char *) link;
+    char err[256];
+    s_agent_call(self, ag, VR__MSG_TYPE__MSG_LINK_REMOVE, &req.base,
+                 VR__MSG_TYPE__MSG_ACK, NULL, err, sizeof err);
+}
+
+/* Takes the traffic off 'h' (rules first, then the links). */
+static void
+s_unwire(plan_svc_t *self, struct s_held *h)
+{
+    s_rules_remove(self, h->a, &h->rules_a, &h->n_rules_a);
+    s_rules_remove(self, h->b, &h->rules_b, &h->n_rules_b);
+    if (h->state != H_RESERVING) {
+        s_link_remove(self, h->a, h->link);
+        s_link_remove(self, h->b, h->link);
+        s_decide(self, DK(LINK_REMOVE), h->a, h->b, h->demand_bps,
+                 h->resv_id, h->link, 0, "link %s removed from both agents",
+                 h->link);
+    }
+}
+
+static void
+s_release(plan_svc_t *self, struct s_held *h, const char *why)
+{
+    s_unwire(self, h);
+    if (h->resv_id[0]) {
+        Vr__ResvRelease req = VR__RESV_RELEASE__INIT;
+        req.resv_id = h->resv_id;
+        req.reason = (char *) why;
+        bus_msg_t reply;
+        if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
+                            &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
+            != 0) {
+            s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                     h->link, 0, "release of %s: %s (the broker's "
+                     "reconciliation and our next start retry)",
+                     h->resv_id, reply.error_text);
+        }
+        bus_msg_clear(&reply);
+    }
+    self->n_released++;
+    s_held_drop(self, h);
+}
+
+static void
+s_on_agent_restart(plan_svc_t *self, const char *id)
+{
+    for (size_t i = 0; i < self->n_held; i++) {
+        struct s_held *h = &self->held[i];
+        if ((!strcmp(h->a, id) || !strcmp(h->b, id)) && h->state == H_UP) {
+            /* Its links and rules died with it: make them again. */
+            free(h->rules_a);
+            free(h->rules_b);
+            h->rules_a = h->rules_b = NULL;
+            h->n_rules_a = h->n_rules_b = 0;
+            h->state = H_SETUP;
+            h->tries = 0;
+        }
+    }
+}
+
+/* Asks the broker for a path for 'h'; on refusal 'h' becomes a commodity
+ * link. */
+static void
+s_reserve(plan_svc_t *self, struct s_held *h, const char *why)
+{
+    if (!self->cfg->reserve) {
+        s_set_kind(h, K_COMMODITY);
+        h->state = H_SETUP;
+        s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, NULL, h->link,
+                 0, "%s; reservations off: direct commodity link", why);
+        return;
+    }
+    char rid[160];
+    snprintf(rid, sizeof rid, "vadapt-%s-%s-%" PRIu64, h->a, h->b,
+             vtime_now_us());
+    Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
+    req.host_a = h->a;
+    req.host_b = h->b;
+    req.bandwidth_mbps = self->cfg->bandwidth_mbps;
+    req.request_id = rid;
+    req.owner = "planner";
+    bus_msg_t reply;
+    h->t_reserve_us = vtime_now_us();
+    self->n_reserve_asked++;
+    if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_REQUEST,
+                        &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
+        != 0) {
+        self->n_reserve_refused++;
+        s_set_kind(h, K_COMMODITY);
+        h->state = H_SETUP;
+        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, NULL, h->link,
+                 0, "%s; the broker refused (%s): direct commodity link "
+                 "instead", why, reply.error_text);
+        bus_msg_clear(&reply);
+        return;
+    }
+    const Vr__Reservation *r = ((Vr__ResvReply *) reply.body)->resv;
+    if (r && r->resv_id) {
+        snprintf(h->resv_id, sizeof h->resv_id, "%s", r->resv_id);
+        h->resv_state = r->state;
+    }
+    h->state = H_RESERVING;
+    s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, h->resv_id,
+             h->link, 0, "%s; reservation %s asked", why, h->resv_id);
+    bus_msg_clear(&reply);
+}
+
+/* Makes the link on both agents and probes it from both ends.  Returns
+ * true when both echoes came back. */
+static bool
+s_wire(plan_svc_t *self, struct s_held *h)
+{
+    struct s_agent *aa = s_agent(self, h->a), *ab = s_agent(self, h->b);
+    if (!aa || !ab || !aa->ip[0] || !ab->ip[0]) {
+        return false;       /* wait for both agents' announcements */
+    }
+    struct s_agent *end[2] = { aa, ab };
+    struct s_agent *peer[2] = { ab, aa };
+    const char *peer_ip[2] = {
+        h->kind == K_RESERVED ? h->addr_b : ab->ip,
+        h->kind == K_RESERVED ? h->addr_a : aa->ip,
+    };
+    char err[256];
+    for (int i = 0; i < 2; i++) {
+        char peer_addr[96];
+        snprintf(peer_addr, sizeof peer_addr, "%s:%s", peer_ip[i],
+                 peer[i]->port);
+        Vr__Link l = VR__LINK__INIT;
+        l.name = h->link;
+        l.peer = peer_addr;
+        l.peer_agent = peer[i]->id;
+        l.mtu = h->kind == K_RESERVED ? self->cfg->link_mtu : 0;
+        Vr__LinkCreate req = VR__LINK_CREATE__INIT;
+        req.link = &l;
+        if (s_agent_call(self, end[i], VR__MSG_TYPE__MSG_LINK_CREATE,
+                         &req.base, VR__MSG_TYPE__MSG_LINK_INFO, NULL, err,
+                         sizeof err) != 0) {
+            if (h->tries % 10 == 0) {
+                s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps,
+                         h->resv_id, h->link, 0, "creating link: %s", err);
+            }
+            return false;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        Vr__LinkProbe req = VR__LINK_PROBE__INIT;
+        req.name = h->link;
+        req.timeout_ms = self->cfg->probe_timeout_ms;
+        bus_msg_t reply;
+        if (s_agent_call(self, end[i], VR__MSG_TYPE__MSG_LINK_PROBE,
+                         &req.base, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY,
+                         &reply, err, sizeof err) != 0) {
+            return false;
+        }
+        bool ok = ((Vr__LinkProbeReply *) reply.body)->ok;
+        bus_msg_clear(&reply);
+        if (!ok) {
+            if (h->tries % 10 == 0) {
+                s_decide(self, DK(DEFER), h->a, h->b, h->demand_bps,
+                         h->resv_id, h->link, 0, "link %s: no probe echo "
+                         "from %s's end yet: rules stay where they are",
+                         h->link, end[i]->id);
+            }
+            return false;
+        }
+    }
+    h->boot_a = aa->boot_id;
+    h->boot_b = ab->boot_id;
+    return true;
+}
+
+static bool
+s_has(const uint64_t *v, size_t n, uint64_t x)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == x) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Adds the rules for VM pairs the link carries that have none yet.
+ * Returns the number of rules added, or -1 on failure. */
+static int
+s_rules_sync(plan_svc_t *self, struct s_held *h)
+{
+    static struct plan_vm_pair pairs[S_MAX_RULES];
+    size_t n = plan_core_link_pairs(self->core, h->a, h->b, pairs,
+                                    S_MAX_RULES);
+    if (n > S_MAX_RULES) {
+        n = S_MAX_RULES;
+    }
+    int added = 0;
+    for (int side = 0; side < 2; side++) {
+        uint64_t **rules = side ? &h->rules_b : &h->rules_a;
+        size_t *nr = side ? &h->n_rules_b : &h->n_rules_a;
+        Vr__Rule *v = calloc(n + 1, sizeof *v);
+        Vr__Rule **pv = calloc(n + 1, sizeof *pv);
+        uint64_t *grow = realloc(*rules, (*nr + n + 1) * sizeof *grow);
+        if (!v || !pv || !grow) {
+            free(v);
+            free(pv);
+            if (grow) {
+                *rules = grow;
+            }
+            return -1;
+        }
+        *rules = grow;
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            /* Side a sends to the pair's VM on b, and the other way. */
+            uint64_t dst = side ? pairs[i].a : pairs[i].b;
+            if (s_has(*rules, *nr, dst) || s_has((uint64_t *) NULL, 0, dst)) {
+                continue;
+            }
+            bool dup = false;
+            for (size_t j = 0; j < m; j++) {
+                dup |= v[j].dst_mac == dst;
+            }
+            if (dup) {
+                continue;
+            }
+            vr__rule__init(&v[m]);
+            v[m].dst_mac = dst;
+            v[m].link = h->link;
+            pv[m] = &v[m];
+            m++;
+        }
+        if (m) {
+            Vr__RuleAdd req = VR__RULE_ADD__INIT;
+            req.rules = pv;
+            req.n_rules = m;
+            char err[256];
+            struct s_agent *ag = s_agent(self, side ? h->b : h->a);
+            if (!ag || s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_ADD,
+                                    &req.base, VR__MSG_TYPE__MSG_ACK, NULL,
+                                    err, sizeof err) != 0) {
+                free(v);
+                free(pv);
+                return -1;
+            }
+            for (size_t j = 0; j < m; j++) {
+                (*rules)[(*nr)++] = v[j].dst_mac;
+            }
+            added += (int) m;
+        }
+        free(v);
+        free(pv);
+    }
+    return added;
+}
+
+/* Moves 'h' one step. */
+static void
+s_progress(plan_svc_t *self, struct s_held *h)
+{
+    switch (h->state) {
+    case H_RESERVING:
+        if (h->resv_state == RS(ACTIVE)) {
+            h->t_active_us = vtime_now_us();
+            h->state = H_SETUP;
+            h->tries = 0;
+        } else if (h->resv_state == RS(FAILED)
+                   || h->resv_state == RS(RELEASED)) {
+            s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                     h->link, vtime_now_us() - h->t_reserve_us,
+                     "reservation %s ended without a path: direct "
+                     "commodity link instead", h->resv_id);
+            self->n_failures++;
+            h->resv_id[0] = '\0';
+            s_set_kind(h, K_COMMODITY);
+            h->state = H_SETUP;
+            h->tries = 0;
+        }
+        return;
+    case H_SETUP: {
+        h->tries++;
+        if (!s_wire(self, h)) {
+            return;
+        }
+        int n = s_rules_sync(self, h);
+        if (n < 0) {
+            return;
+        }
+        h->state = H_UP;
+        self->n_switches++;
+        uint64_t now = vtime_now_us();
+        uint64_t since = h->t_active_us ? h->t_active_us : h->t_reserve_us;
+        self->last_switch_us = h->t_reserve_us ? now - h->t_reserve_us : 0;
+        s_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
+                 h->resv_id, h->link, 0, "link %s on both agents over %s "
+                 "(%s <-> %s), probe echoed from both ends", h->link,
+                 h->kind == K_RESERVED ? "the reserved path"
+                                       : "the commodity network",
+                 h->kind == K_RESERVED ? h->addr_a : h->a,
+                 h->kind == K_RESERVED ? h->addr_b : h->b);
+        s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->link, since ? now - since : 0,
+                 "%zu+%zu forwarding rules moved onto %s (%.1f Mbit/s of "
+                 "demand); %.3f s after the path was up",
+                 h->n_rules_a, h->n_rules_b, h->link, h->demand_bps / 1e6,
+                 since ? (now - since) / 1e6 : 0.0);
+        return;
+    }
+    case H_UP: {
+        int n = s_rules_sync(self, h);
+        if (n > 0) {
+            s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps,
+                     h->resv_id, h->link, 0, "%d more VM pairs' rules onto "
+                     "%s", n, h->link);
+        }
+        return;
+    }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* What the others say. */
+
+static void
+s_on_topology(plan_svc_t *self, const Vr__Topology *t)
+{
+    if (!t) {
+        return;
+    }
+    struct plan_vm_pair *pairs = calloc(t->n_edges + 1, sizeof *pairs);
+    struct plan_vm_host *vms = calloc(t->n_vms + 1, sizeof *vms);
+    if (!pairs || !vms) {
+        free(pairs);
+        free(vms);
+        return;
+    }
+    for (size_t i = 0; i < t->n_edges; i++) {
+        pairs[i].a = t->edges[i]->src_mac;
+        pairs[i].b = t->edges[i]->dst_mac;
+        pairs[i].rate_bps = t->edges[i]->rate_bps;
+    }
+    size_t n_vms = 0;
+    for (size_t i = 0; i < t->n_vms; i++) {
+        if (t->vms[i]->agent_id && *t->vms[i]->agent_id) {
+            vms[n_vms].mac = t->vms[i]->mac;
+            vms[n_vms].host = t->vms[i]->agent_id;
+            n_vms++;
+        }
+    }
+    self->topo_version = t->version;
+    self->n_topologies++;
+    plan_core_set_topology(self->core, s_now(self), pairs, t->n_edges, vms,
+                           n_vms);
+    free(pairs);
+    free(vms);
+    /* Demands of the held links, for the decisions. */
+    for (size_t i = 0; i < self->n_held; i++) {
+        self->held[i].demand_bps = 0;
+    }
+    struct plan_link_info info[256];
+    size_t n = plan_core_links(self->core, info, 256);
+    for (size_t i = 0; i < n && i < 256; i++) {
+        struct s_held *h = s_held(self, info[i].host_a, info[i].host_b);
+        if (h) {
+            h->demand_bps = info[i].demand_bps;
+        }
+    }
+}
+
+static void
+s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
+{
+    if (!r || !r->resv_id) {
+        return;
+    }
+    for (size_t i = 0; i < self->n_held; i++) {
+        struct s_held *h = &self->held[i];
+        if (strcmp(h->resv_id, r->resv_id) != 0) {
+            continue;
+        }
+        h->resv_state = r->state;
+        if (r->state == RS(ACTIVE)) {
+            snprintf(h->addr_a, sizeof h->addr_a, "%s",
+                     r->addr_a ? r->addr_a : "");
+            snprintf(h->addr_b, sizeof h->addr_b, "%s",
+                     r->addr_b ? r->addr_b : "");
+            /* host_a of the reservation may be our b. */
+            if (r->host_a && strcmp(r->host_a, h->a) != 0) {
+                char t[64];
+                memcpy(t, h->addr_a, sizeof t);
+                memcpy(h->addr_a, h->addr_b, sizeof t);
+                memcpy(h->addr_b, t, sizeof t);
+            }
+        } else if (r->state == RS(FAILED) && h->state != H_RESERVING) {
+            /* The path broke under a link in use: off it, onto the
+             * commodity network. */
+            s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                     h->link, 0, "path of %s lost (%s): traffic back on the "
+                     "commodity network", h->resv_id,
+                     r->error ? r->error : "");
+            self->n_failures++;
+            s_unwire(self, h);
+            h->resv_id[0] = '\0';
+            s_set_kind(h, K_COMMODITY);
+            h->state = H_SETUP;
+            h->tries = 0;
+        }
+        return;
+    }
+}
+
+static int
+s_on_agg_event(svc_t *svc, zsock_t *sock, void *arg)
+{
+    (void) svc;
+    plan_svc_t *self = arg;
+    bus_msg_t msg;
+    if (bus_recv(self->bus, sock, &msg) != 0) {
+        return 0;
+    }
+    switch (msg.type) {
+    case VR__MSG_TYPE__MSG_TOPOLOGY_EVENT:
+        s_on_topology(self, ((Vr__TopologyEvent *) msg.body)->topology);
+        break;
+    case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
+        s_on_announce(self, (Vr__AgentAnnounce *) msg.body);
+        break;
+    default:
+        break;
+    }
+    bus_msg_clear(&msg);
+    return 0;
+}
+
+static int
+s_on_resv_event(svc_t *svc, zsock_t *sock, void *arg)
+{
+    (void) svc;
+    plan_svc_t *self = arg;
+    bus_msg_t msg;
+    if (bus_recv(self->bus, sock, &msg) != 0) {
+        return 0;
+    }
+    if (msg.type == VR__MSG_TYPE__MSG_RESV_EVENT) {
+        s_on_resv(self, ((Vr__ResvEvent *) msg.body)->resv);
+    }
+    bus_msg_clear(&msg);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start-up: the broker's reservations, the aggregator's view, the
+ * agents' links. */
+
+static bool
+s_sync_broker(plan_svc_t *self)
+{
+    Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
+    bus_msg_t reply;
+    if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
+                        &req.base, VR__MSG_TYPE__MSG_RESV_LIST, &reply)
+        != 0) {
+        VLOG_WARN_RL("broker: %s: not planning until it answers",
+                     reply.error_text);
+        bus_msg_clear(&reply);
+        return false;
+    }
+    const Vr__ResvList *list = (Vr__ResvList *) reply.body;
+    for (size_t i = 0; i < list->n_resvs; i++) {
+        const Vr__Reservation *r = list->resvs[i];
+        if (!r->owner || strcmp(r->owner, "planner") != 0 || !r->host_a
+            || !r->host_b || strlen(r->host_a) >= PLAN_HOST_LEN
+            || strlen(r->host_b) >= PLAN_HOST_LEN
+            || !strcmp(r->host_a, r->host_b)) {
+            continue;
+        }
+        if (r->state != RS(REQUESTED) && r->state != RS(PROVISIONING)
+            && r->state != RS(ACTIVE)) {
+            continue;
+        }
+        struct s_held *h = s_held(self, r->host_a, r->host_b);
+        if (h) {
+            /* Two open reservations for one link: keep the first. */
+            VLOG_WARN("reservation %s duplicates %s for %s-%s: released",
+                      r->resv_id, h->resv_id, h->a, h->b);
+            Vr__ResvRelease rel = VR__RESV_RELEASE__INIT;
+            rel.resv_id = r->resv_id;
+            rel.reason = "duplicate found by the planner at start";
+            bus_msg_t rr;
+            bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
+                            &rel.base, VR__MSG_TYPE__MSG_RESV_REPLY, &rr);
+            bus_msg_clear(&rr);
+            continue;
+        }
+        h = s_held_new(self, r->host_a, r->host_b, K_RESERVED);
+        if (!h) {
+            break;
+        }
+        snprintf(h->resv_id, sizeof h->resv_id, "%s", r->resv_id);
+        h->state = H_RESERVING;
+        h->t_reserve_us = vtime_now_us();
+        s_on_resv(self, r);
+        plan_core_seed(self->core, h->a, h->b, s_now(self));
+        self->n_adopted++;
+        s_decide(self, DK(PLAN), h->a, h->b, 0, h->resv_id, h->link, 0,
+                 "adopted reservation %s (%s) found at the broker on start",
+                 h->resv_id, r->state == RS(ACTIVE) ? "active" : "pending");
+    }
+    bus_msg_clear(&reply);
+    return true;
+}
+
+static void
+s_query_aggregator(plan_svc_t *self)
+{
+    Vr__AgentListQuery aq = VR__AGENT_LIST_QUERY__INIT;
+    bus_msg_t reply;
+    if (bus_client_call(self->aggregator, VR__MSG_TYPE__MSG_AGENT_LIST_QUERY,
+                        &aq.base, VR__MSG_TYPE__MSG_AGENT_LIST, &reply)
+        != 0) {
+        bus_msg_clear(&reply);
+        return;     /* its events will tell */
+    }
+    const Vr__AgentList *al = (Vr__AgentList *) reply.body;
+    for (size_t i = 0; i < al->n_agents; i++) {
+        s_on_announce(self, al->agents[i]);
+    }
+    bus_msg_clear(&reply);
+    Vr__TopologyQuery tq = VR__TOPOLOGY_QUERY__INIT;
+    if (bus_client_call(self->aggregator, VR__MSG_TYPE__MSG_TOPOLOGY_QUERY,
+                        &tq.base, VR__MSG_TYPE__MSG_TOPOLOGY, &reply) == 0) {
+        const Vr__Topology *t = (Vr__Topology *) reply.body;
+        if (t->n_edges) {
+            s_on_topology(self, t);
+        }
+    }
+    bus_msg_clear(&reply);
+    self->agg_queried = true;
+}
+
+/* Looks once at a new agent's links: adopts our commodity links, removes
+ * reserved ones no reservation stands behind. */
+static void
+s_scan_agent(plan_svc_t *self, struct s_agent *ag)
+{
+    Vr__LinkListRequest req = VR__LINK_LIST_REQUEST__INIT;
+    bus_msg_t reply;
+    char err[256];
+    if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
+                     &req.base, VR__MSG_TYPE__MSG_LINK_LIST, &reply, err,
+                     sizeof err) != 0) {
+        return;
+    }
+    ag->scanned = true;
+    const Vr__LinkList *ll = (Vr__LinkList *) reply.body;
+    for (size_t i = 0; i < ll->n_links; i++) {
+        const char *name = ll->links[i]->name;
+        if (!name || (strncmp(name, "vr-", 3) && strncmp(name, "vd-", 3))) {
+            continue;
+        }
+        bool mine = false;
+        for (size_t j = 0; j < self->n_held; j++) {
+            mine |= !strcmp(self->held[j].link, name);
+        }
+        if (mine) {
+            continue;
+        }
+        const char *peer = ll->links[i]->peer_agent;
+        if (!strncmp(name, "vd-", 3) && peer && *peer
+            && strlen(peer) < PLAN_HOST_LEN && strcmp(peer, ag->id) != 0
+            && !s_held(self, ag->id, peer)) {
+            struct s_held *h = s_held_new(self, ag->id, peer, K_COMMODITY);
+            if (h && !strcmp(h->link, name)) {
+                h->state = H_SETUP;
+                plan_core_seed(self->core, h->a, h->b, s_now(self));
+                self->n_adopted++;
+                s_decide(self, DK(PLAN), h->a, h->b, 0, NULL, h->link, 0,
+                         "adopted commodity link %s found on agent %s",
+                         name, ag->id);
+                continue;
+            }
+            if (h) {
+                s_held_drop(self, h);
+            }
+        }
+        /* Nobody's: its rules and then itself go. */
+        Vr__RuleListRequest rq = VR__RULE_LIST_REQUEST__INIT;
+        bus_msg_t rules;
+        if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST,
+                         &rq.base, VR__MSG_TYPE__MSG_RULE_LIST, &rules, err,
+                         sizeof err) == 0) {
+            const Vr__RuleList *rl = (Vr__RuleList *) rules.body;
+            Vr__Rule **pv = calloc(rl->n_rules + 1, sizeof *pv);
+            size_t m = 0;
+            for (size_t j = 0; pv && j < rl->n_rules; j++) {
+                if (rl->rules[j]->link && !strcmp(rl->rules[j]->link, name)) {
+                    pv[m++] = rl->rules[j];
+                }
+            }
+            if (m) {
+                Vr__RuleRemove rr = VR__RULE_REMOVE__INIT;
+                rr.rules = pv;
+                rr.n_rules = m;
+                s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_REMOVE,
+                             &rr.base, VR__MSG_TYPE__MSG_ACK, NULL, err,
+                             sizeof err);
+            }
+            free(pv);
+            bus_msg_clear(&rules);
+        }
+        s_link_remove(self, ag->id, name);
+        self->n_stale_removed++;
+        s_decide(self, DK(LINK_REMOVE), ag->id, "", 0, NULL, name, 0,
+                 "link %s on agent %s belongs to no reservation of ours: "
+                 "removed with its rules", name, ag->id);
+    }
+    bus_msg_clear(&reply);
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+s_on_tick(svc_t *svc, void *arg)
+{
+    (void) svc;
+    plan_svc_t *self = arg;
+    if (!self->synced) {
+        if (!s_sync_broker(self)) {
+            return 0;
+        }
+        self->synced = true;
+        svc_set_state(self->svc, "running");
+    }
+    if (!self->agg_queried) {
+        s_query_aggregator(self);
+    }
+    for (size_t i = 0; i < self->n_agents; i++) {
+        if (!self->agents[i].scanned) {
+            s_scan_agent(self, &self->agents[i]);
+        }
+    }
+    struct plan_link_key *keys = calloc(self->n_held + 1, sizeof *keys);
+    if (!keys) {
+        return 0;
+    }
+    for (size_t i = 0; i < self->n_held; i++) {
+        keys[i].host_a = self->held[i].a;
+        keys[i].host_b = self->held[i].b;
+    }
+    struct plan_actions acts;
+    int rc = plan_core_tick(self->core, s_now(self), keys, self->n_held,
+                            &acts);
+    free(keys);
+    if (rc != 0) {
+        return 0;
+    }
+    /* Copied: carrying an action out calls into nothing of the core's
+     * but plan_core_link_pairs(), which keeps 'acts' valid; the copy is
+     * for clarity of ownership. */
+    size_t n = acts.n;
+    struct plan_action *v = malloc((n + 1) * sizeof *v);
+    if (!v) {
+        return 0;
+    }
+    memcpy(v, acts.v, n * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_action *a = &v[i];
+        switch (a->kind) {
+        case PLAN_KIND_PLAN:
+            if (a->is_new) {
+                s_decide(self, DK(PLAN), "", "", a->demand_bps, NULL, NULL,
+                         0, "%s", a->reason);
+            }
+            break;
+        case PLAN_KIND_RESERVE: {
+            if (s_held(self, a->host_a, a->host_b)) {
+                break;
+            }
+            struct s_held *h = s_held_new(self, a->host_a, a->host_b,
+                                          K_RESERVED);
+            if (h) {
+                h->demand_bps = a->demand_bps;
+                s_reserve(self, h, a->reason);
+            }
+            break;
+        }
+        case PLAN_KIND_RELEASE: {
+            struct s_held *h = s_held(self, a->host_a, a->host_b);
+            if (h) {
+                s_decide(self, DK(RELEASE), h->a, h->b, a->demand_bps,
+                         h->resv_id, h->link, 0, "%s", a->reason);
+                s_release(self, h, a->reason);
+            }
+            break;
+        }
+        case PLAN_KIND_DEFER:
+        case PLAN_KIND_THROTTLE:
+            if (a->is_new) {
+                s_decide(self, a->kind == PLAN_KIND_DEFER ? DK(DEFER)
+                                                          : DK(THROTTLE),
+                         a->host_a, a->host_b, a->demand_bps, NULL, NULL, 0,
+                         "%s", a->reason);
+            }
+            break;
+        }
+    }
+    free(v);
+    for (size_t i = 0; i < self->n_held; i++) {
+        s_progress(self, &self->held[i]);
+    }
+    return 0;
+}
+
+static void
+s_plan_reply(plan_svc_t *self)
+{
+    Vr__PlannedLink *v = calloc(self->n_held + 1, sizeof *v);
+    Vr__PlannedLink **pv = calloc(self->n_held + 1, sizeof *pv);
+    size_t n = 0;
+    for (size_t i = 0; v && pv && i < self->n_held; i++) {
+        const struct s_held *h = &self->held[i];
+        vr__planned_link__init(&v[n]);
+        v[n].host_a = (char *) h->a;
+        v[n].host_b = (char *) h->b;
+        v[n].demand_bps = h->demand_bps;
+        v[n].kind = h->state != H_UP
+                        ? VR__PLANNED_LINK_KIND__PLANNED_LINK_PENDING
+                    : h->kind == K_RESERVED
+                        ? VR__PLANNED_LINK_KIND__PLANNED_LINK_RESERVED
+                        : VR__PLANNED_LINK_KIND__PLANNED_LINK_COMMODITY;
+        v[n].resv_id = (char *) h->resv_id;
+        v[n].link = (char *) h->link;
+        pv[n] = &v[n];
+        n++;
+    }
+    Vr__Plan plan = VR__PLAN__INIT;
+    plan.topology_version = self->topo_version;
+    plan.policy = (char *) self->cfg->policy;
+    plan.links = pv;
+    plan.n_links = n;
+    bus_send(self->bus, svc_control(self->svc), VR__MSG_TYPE__MSG_PLAN,
+             &plan.base);
+    free(v);
+    free(pv);
+}
+
+static int
+s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
+{
+    (void) svc;
+    if (req->type == VR__MSG_TYPE__MSG_PLAN_QUERY) {
+        s_plan_reply(arg);
+        return 0;
+    }
+    return -1;
+}
+
+static void
+s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
+{
+    (void) svc;
+    plan_svc_t *self = arg;
+    struct plan_counters c;
+    plan_core_get_counters(self->core, &c);
+    size_t by[3] = { 0 }, reserved = 0;
+    for (size_t i = 0; i < self->n_held; i++) {
+        by[self->held[i].state]++;
+        reserved += self->held[i].state == H_UP
+                    && self->held[i].kind == K_RESERVED;
+    }
+    bus_status_add_info(reply, "policy", self->cfg->policy);
+    bus_status_add_info(reply, "broker_synced", self->synced ? "yes" : "no");
+    bus_status_add_counter(reply, "links_reserving", by[H_RESERVING], true);
+    bus_status_add_counter(reply, "links_setting_up", by[H_SETUP], true);
+    bus_status_add_counter(reply, "links_up", by[H_UP], true);
+    bus_status_add_counter(reply, "links_up_reserved", reserved, true);
+    bus_status_add_counter(reply, "agents", self->n_agents, true);
+    bus_status_add_counter(reply, "topologies", self->n_topologies, false);
+    bus_status_add_counter(reply, "reservations_asked",
+                           self->n_reserve_asked, false);
+    bus_status_add_counter(reply, "reservations_refused",
+                           self->n_reserve_refused, false);
+    bus_status_add_counter(reply, "switches", self->n_switches, false);
+    bus_status_add_counter(reply, "failures", self->n_failures, false);
+    bus_status_add_counter(reply, "released", self->n_released, false);
+    bus_status_add_counter(reply, "adopted", self->n_adopted, false);
+    bus_status_add_counter(reply, "stale_links_removed",
+                           self->n_stale_removed, false);
+    bus_status_add_counter(reply, "decisions", self->next_decision, false);
+    bus_status_add_counter(reply, "throttled", c.throttled, false);
+    bus_status_add_counter(reply, "deferred", c.deferred, false);
+    bus_status_add_counter(reply, "links_known", c.n_links, true);
+    bus_status_add_counter(reply, "links_selected", c.n_selected, true);
+    bus_status_add_counter(reply, "links_wanted", c.n_wanted, true);
+    bus_status_add_counter(reply, "vm_pairs_unknown_host",
+                           c.pairs_unknown_host, false);
+}
+
+plan_svc_t *
+plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
+{
+    err[0] = '\0';
+    struct plan_params p;
+    plan_params_default(&p);
+    if (!plan_policy_parse(cfg->policy, &p.policy)) {
+        log_format(err, size, "policy '%s': want top-k or b-matching",
+                   cfg->policy);
+        return NULL;
+    }
+    const struct plan_ports_cfg *pc = cfg->port_limits.v;
+    struct plan_port_limit *limits = calloc(cfg->port_limits.n + 1,
+                                            sizeof *limits);
+    if (!limits) {
+        return NULL;
+    }
+    for (size_t i = 0; i < cfg->port_limits.n; i++) {
+        limits[i].host = pc[i].host;
+        limits[i].ports = pc[i].ports;
+    }
+    p.k = cfg->k;
+    p.default_ports = cfg->ports;
+    p.port_limits = limits;
+    p.n_port_limits = cfg->port_limits.n;
+    p.min_demand_bps = cfg->min_demand_mbps * 1e6;
+    p.release_bps = cfg->release_mbps * 1e6;
+    p.t_up_us = (uint64_t) cfg->t_up_ms * 1000;
+    p.t_down_us = (uint64_t) cfg->t_down_ms * 1000;
+    p.max_adds = cfg->max_adds;
+    p.add_window_us = (uint64_t) cfg->add_window_s * 1000000;
+    if (!plan_params_check(&p, err, size)) {
+        free(limits);
+        return NULL;
+    }
+    plan_svc_t *self = calloc(1, sizeof *self);
+    if (!self) {
+        free(limits);
+        return NULL;
+    }
+    self->svc = svc;
+    self->cfg = cfg;
+    self->bus = svc_bus(svc);
+    self->t0_us = vtime_mono_us();
+    self->core = plan_core_new(&p);
+    free(limits);
+    if (!self->core) {
+        goto error;
+    }
+    self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
+    self->agg_sub = bus_connect(self->bus, ZMQ_SUB, cfg->aggregator_events,
+                                "aggregator");
+    self->resv_sub = bus_connect(self->bus, ZMQ_SUB, cfg->broker_events,
+                                 "broker");
+    self->broker = bus_client_new(self->bus, cfg->broker, "broker",
+                                  (int) cfg->call_timeout_ms, 1);
+    self->aggregator = bus_client_new(self->bus, cfg->aggregator,
+                                      "aggregator",
+                                      (int) cfg->call_timeout_ms, 1);
+    if (!self->events || !self->agg_sub || !self->resv_sub || !self->broker
+        || !self->aggregator) {
+        goto error;
+    }
+    bus_subscribe(self->agg_sub, "");
+    bus_subscribe(self->resv_sub, "");
+    if (svc_add_reader(svc, self->agg_sub, s_on_agg_event, self) != 0
+        || svc_add_reader(svc, self->resv_sub, s_on_resv_event, self) != 0
+        || svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0) {
+        goto error;
+    }
+    svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_state(svc, "starting: reading the broker's reservations");
+    VLOG_INFO("policy %s, k %u, T_up %u ms, T_down %u ms, min demand %g "
+              "Mbit/s, at most %u reservations per %u s, reservations %s",
+              cfg->policy, cfg->k, cfg->t_up_ms, cfg->t_down_ms,
+              cfg->min_demand_mbps, cfg->max_adds, cfg->add_window_s,
+              cfg->reserve ? "on" : "off");
+    return self;
+
+error:
+    plan_svc_destroy(&self);
+    return NULL;
+}
+
+void
+plan_svc_destroy(plan_svc_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    plan_svc_t *self = *self_p;
+    for (size_t i = 0; i < self->n_agents; i++) {
+        bus_client_destroy(&self->agents[i].client);
+    }
+    for (size_t i = 0; i < self->n_held; i++) {
+        free(self->held[i].rules_a);
+        free(self->held[i].rules_b);
+    }
+    free(self->agents);
+    free(self->held);
+    bus_client_destroy(&self->broker);
+    bus_client_destroy(&self->aggregator);
+    zsock_destroy(&self->agg_sub);
+    zsock_destroy(&self->resv_sub);
+    zsock_destroy(&self->events);
+    plan_core_destroy(&self->core);
+    free(self);
+    *self_p = NULL;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* vadapt-planner, the service (VADAPT): topology events in, reservations
+ * and forwarding changes out.
+ *
+ * It follows the aggregator's topology events (VM pairs with rates, and
+ * where each VM runs) and agent announcements, hands them to plan_core
+ * (which derives the host links E, selects H, runs the T_up/T_down timers
+ * and the reservation cap), and carries out what the core decides:
+ *  - RESERVE a host link: ask the broker (owner "planner").  When the
+ *    reservation is ACTIVE, create an overlay link "vr-<a>-<b>" on both
+ *    agents over the path (the path's link addresses), probe it from both
+ *    ends, and only then move the VM pairs' forwarding rules onto it
+ *    (make-before-break: until then the frames keep their old path).  If
+ *    the broker refuses (not reservable, a limit, blocked) or the path
+ *    fails, a direct link "vd-<a>-<b>" over the commodity network takes
+ *    its place (H - R).
+ *  - RELEASE a host link: remove the rules first (frames fall back to the
+ *    star), then the links, then release the reservation.
+ * Every action is logged and published as a vr.Decision.
+ *
+ * Restart: nothing is kept in memory across a restart.  Before planning,
+ * the planner reads the broker's open reservations it owns (and seeds the
+ * core with them, so none is asked for twice) and, as each agent appears,
+ * its links: a "vd-" link is adopted, a "vr-" link with no reservation
+ * behind it is removed with its rules. */
+#ifndef PLAN_SVC_H
+#define PLAN_SVC_H
+
+#include "cfg.h"
+#include "svc.h"
+
+#define PLAN_DEFAULT_CONTROL "tcp://127.0.0.1:7130"
+#define PLAN_DEFAULT_EVENTS "tcp://127.0.0.1:7131"
+#define PLAN_DEFAULT_AGGREGATOR "tcp://127.0.0.1:7120"
+#define PLAN_DEFAULT_AGG_EVENTS "tcp://127.0.0.1:7121"
+#define PLAN_DEFAULT_BROKER "tcp://127.0.0.1:7140"
+#define PLAN_DEFAULT_BROKER_EVENTS "tcp://127.0.0.1:7141"
+
+/* A host's number of reservable ports, for b-matching. */
+struct plan_ports_cfg {
+    char *host;
+    uint32_t ports;
+};
+
+struct plan_cfg {
+    struct svc_common_cfg common;
+    char *events;               /* PUB: decisions */
+    char *aggregator;           /* REQ: topology and agent list at start */
+    char *aggregator_events;    /* SUB: topology, announcements */
+    char *broker;               /* REQ: reservations */
+    char *broker_events;        /* SUB: reservation events */
+    char *policy;               /* "top-k" or "b-matching" */
+    uint32_t k;
+    uint32_t ports;             /* b(h) of hosts not listed */
+    struct cfg_seq port_limits; /* struct plan_ports_cfg */
+    double min_demand_mbps;
+    double release_mbps;
+    uint32_t t_up_ms;
+    uint32_t t_down_ms;
+    uint32_t max_adds;          /* reservations per window */
+    uint32_t add_window_s;
+    uint32_t tick_ms;
+    bool reserve;               /* false: commodity direct links only */
+    double bandwidth_mbps;      /* asked of the broker; 0: its default */
+    uint32_t link_mtu;          /* of reserved links; 0: agent default */
+    uint32_t probe_timeout_ms;
+    uint32_t call_timeout_ms;
+};
+
+extern const struct cfg_key plan_cfg_keys[];
+
+typedef struct plan_svc plan_svc_t;
+
+/* Builds the core from 'cfg', binds and connects the sockets and
+ * registers the handlers with 'svc'.  Returns NULL with the reason in
+ * 'err' (a config error: the caller exits 2) or logged. */
+plan_svc_t *plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err,
+                         size_t size);
+
+/* Frees '*self_p' if not NULL and sets it to NULL. */
+void plan_svc_destroy(plan_svc_t **self_p);
+
+#endif /* PLAN_SVC_H */

@@ -1,0 +1,217 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The whole loop on the test bed: 4 hosts x 2 VMs (and a fifth host as the
+# star's proxy) on a 100 Mbit/s commodity network, every service running,
+# the adapter's netns backend making real paths (the paper's 17.5 s scaled
+# by 0.05).  The BSP ring must run over reserved paths within inference +
+# T_up + path delay + 2 s, the veths' counters growing and the commodity
+# network's not; a ping -i 0.01 across the switch loses nothing; a switch
+# to all-to-all (on hosts 1-3) moves the paths and leaves none over; when
+# the workload stops everything is released after T_down; a planner
+# killed with -9 mid-adaptation comes back and finishes without a
+# duplicate reservation.
+source "$(dirname "$0")/lib.sh"
+[ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
+command -v jq >/dev/null || { echo "needs jq"; exit 77; }
+
+BED="$VR_SRC_DIR/deploy/testbed/vrbed"
+P="pl$$"
+vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
+"$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 100mbit >/dev/null
+
+ep() { echo "ipc://$T/$1"; }
+SCALE=0.05; T_UP=500; T_DOWN=3000
+for i in 1 2 3 4 5; do
+    {
+        echo "id: h$i"
+        [ "$i" != 5 ] && echo "proxy_addr: 10.200.0.5:7000"
+        echo "bus: {control: '$(ep agent-h$i)', aggregator: '$(ep ingest)'}"
+        echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i}"
+        echo "ports: [vm1, vm2]"
+        echo "period_ms: 100"
+    } >"$T/h$i.yaml"
+    vr_start "agent-h$i" ip netns exec "$P-h$i" "$BIN/vnet-agent" -c "$T/h$i.yaml"
+done
+cat >"$T/aggregator.yaml" <<YAML
+bus: {control: '$(ep agg)', events: '$(ep agg-events)', ingest: '$(ep ingest)'}
+YAML
+cat >"$T/adapter.yaml" <<YAML
+bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
+backend: netns
+state: $T/adapter.db
+tick_ms: 5
+sim: {time_scale: $SCALE}
+netns:
+  hosts:
+$(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)
+YAML
+cat >"$T/broker.yaml" <<YAML
+bus:
+  control: $(ep broker)
+  events: $(ep broker-events)
+  adapter: $(ep adapter)
+  adapter_events: $(ep adapter-events)
+db: $T/broker.db
+reconcile_ms: 500
+networks:
+  - name: lab
+    endpoints:
+$(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)
+YAML
+cat >"$T/planner.yaml" <<YAML
+bus:
+  control: $(ep planner)
+  events: $(ep planner-events)
+  aggregator: $(ep agg)
+  aggregator_events: $(ep agg-events)
+  broker: $(ep broker)
+  broker_events: $(ep broker-events)
+policy: top-k
+k: 4
+min_demand_mbps: 1
+release_mbps: 0.5
+t_up_ms: $T_UP
+t_down_ms: $T_DOWN
+max_adds: 8
+tick_ms: 50
+bandwidth_mbps: 1000
+YAML
+cat >"$T/ctl.yaml" <<YAML
+aggregator: $(ep agg)
+planner: $(ep planner)
+broker: $(ep broker)
+adapter: $(ep adapter)
+timeout_ms: 3000
+YAML
+CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
+vr_start aggregator "$BIN/vttif-aggregator" -c "$T/aggregator.yaml"
+vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
+vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
+vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
+vr_until 10 "${CTL[@]}" status aggregator planner broker adapter \
+    || fail "services not up"
+
+pcount() { "${CTL[@]}" --json status planner | jq -r ".services[0].counters.$1"; }
+acount() { "${CTL[@]}" --json status adapter | jq -r ".services[0].counters.$1"; }
+open_resv() { "${CTL[@]}" --json reserve list | jq -r '[.[] | select(.state != "released" and .state != "failed")] | length'; }
+paths_held() { echo $(( $(acount paths_provisioning) + $(acount paths_up) + $(acount paths_tearing_down) )); }
+
+# BSP ranks: rank r on host r/2+1, VM r%2+1.
+N=8
+PEERS=""
+for r in $(seq 0 $((N - 1))); do
+    PEERS="$PEERS${PEERS:+,}10.201.$((r / 2 + 1)).$((r % 2 + 1)):5555"
+done
+BSP_PIDS=()
+# start_bsp PATTERN RANKS...: in the background until stop_bsp.
+start_bsp() {
+    local pattern=$1 peers="" r
+    shift
+    for r in "$@"; do peers="$peers${peers:+,}10.201.$((r / 2 + 1)).$((r % 2 + 1)):5555"; done
+    local i=0
+    for r in "$@"; do
+        ip netns exec "$P-h$((r / 2 + 1))v$((r % 2 + 1))" "$BIN/vr-bsp" \
+            --rank "$i" --peers "$peers" --pattern "$pattern" \
+            --duration 300 --msg-size 64K --compute-us 0 --json \
+            >"$T/bsp-$pattern-$r.json" 2>"$T/bsp-$pattern-$r.err" &
+        BSP_PIDS+=("$!")
+        VR_PIDS+=("$!")
+        i=$((i + 1))
+    done
+}
+stop_bsp() {
+    local p
+    for p in "${BSP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${BSP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+    BSP_PIDS=()
+}
+vr_on_cleanup 'stop_bsp'
+
+for r in 1 2 3 4 5 6 7; do
+    vr_until 10 ip netns exec "$P-h1v1" ping -c 1 -W 0.3 -q \
+        "10.201.$((r / 2 + 1)).$((r % 2 + 1))" >/dev/null || fail "no star to rank $r"
+done
+"$BIN/vr-sub" connect "$(ep planner-events)" 60 >"$T/decisions.json" &
+VR_PIDS+=("$!")
+sleep 0.3
+
+echo "== BSP ring on 4 hosts: its host links onto reserved paths"
+ip netns exec "$P-h1v2" ping -i 0.01 -c 900 -q 10.201.2.1 >"$T/ping.txt" 2>&1 &
+PING=$!
+VR_PIDS+=("$PING")
+t0=$(date +%s.%N)
+start_bsp ring 0 1 2 3 4 5 6 7
+bound=$(echo "1.5 + $T_UP / 1000 + 17.5 * $SCALE + 2" | bc -l)
+up=""
+for _ in $(seq 200); do
+    [ "$(pcount links_up_reserved)" = 4 ] && { up=$(date +%s.%N); break; }
+    sleep 0.05
+done
+[ -n "$up" ] || fail "ring not on 4 reserved paths: $("${CTL[@]}" status planner)"
+took=$(echo "$up - $t0" | bc -l)
+printf 'ring on 4 reserved paths %.2f s after the workload started (bound %.2f s)\n' "$took" "$bound"
+(( $(echo "$took <= $bound" | bc -l) )) || fail "too slow"
+wait "$PING" || true
+grep -E "packet loss" "$T/ping.txt"
+grep -q " 0% packet loss" "$T/ping.txt" || fail "ping lost frames across the switch"
+
+veth_bytes() {  # total tx bytes on the vrp devices of host 2
+    ip -n "$P-h2" -j -s link show | jq '[.[] | select(.ifname | startswith("vrp")) | .stats64.tx.bytes] | add // 0'
+}
+c0_bytes() { ip -n "$P-h2" -j -s link show c0 | jq '.[0].stats64.tx.bytes'; }
+v0=$(veth_bytes); c0=$(c0_bytes)
+sleep 2
+dv=$(( $(veth_bytes) - v0 )); dc=$(( $(c0_bytes) - c0 ))
+echo "host 2 in 2 s: reserved veths +$dv bytes, commodity c0 +$dc bytes"
+[ "$dv" -gt 1000000 ] || fail "reserved paths carry nothing"
+[ "$dc" -lt $((dv / 20)) ] || fail "the commodity network still carries the ring"
+
+echo "== all-to-all on hosts 1-3: the paths move, none left over"
+stop_bsp
+start_bsp all-to-all 0 1 2 3 4 5
+settled=""
+for _ in $(seq 300); do
+    if [ "$(pcount links_up_reserved)" = 3 ] && [ "$(pcount links_up)" = 3 ] \
+        && [ "$(paths_held)" = 3 ] && [ "$(open_resv)" = 3 ]; then
+        settled=1; break
+    fi
+    sleep 0.05
+done
+[ -n "$settled" ] || fail "all-to-all not settled on 3 paths: planner $(pcount links_up)/$(pcount links_up_reserved), adapter $(paths_held), broker $(open_resv)"
+"${CTL[@]}" --json reserve list | jq -r '.[] | "\(.id) \(.host_a)-\(.host_b) \(.state)"'
+
+echo "== workload stops: everything released after T_down"
+stop_bsp
+t_stop=$(date +%s.%N)
+for _ in $(seq 300); do
+    [ "$(paths_held)" = 0 ] && [ "$(open_resv)" = 0 ] && [ "$(pcount links_up)" = 0 ] && break
+    sleep 0.05
+done
+[ "$(paths_held)" = 0 ] && [ "$(open_resv)" = 0 ] || fail "not all released"
+printf 'all released %.2f s after the workload stopped (T_down %.1f s)\n' \
+    "$(echo "$(date +%s.%N) - $t_stop" | bc -l)" "$(echo "$T_DOWN / 1000" | bc -l)"
+
+echo "== kill -9 the planner mid-adaptation; restart: no duplicate"
+n_before=$("${CTL[@]}" --json reserve list --all | jq length)
+start_bsp ring 0 1 2 3 4 5 6 7
+for _ in $(seq 200); do
+    [ "$(open_resv)" -ge 1 ] && break
+    sleep 0.02
+done
+kill -KILL "$(cat "$T/planner.pid")"
+echo "planner killed with $(open_resv) reservation(s) open"
+vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
+for _ in $(seq 300); do
+    [ "$(pcount links_up_reserved 2>/dev/null)" = 4 ] && break
+    sleep 0.05
+done
+[ "$(pcount links_up_reserved)" = 4 ] || fail "loop not completed after the restart"
+"${CTL[@]}" --json reserve list --all >"$T/all.json"
+made=$(( $(jq length "$T/all.json") - n_before ))
+dups=$(jq -r '[.[] | select(.state != "released" and .state != "failed") | "\(.host_a)-\(.host_b)"] | group_by(.) | map(select(length > 1)) | length' "$T/all.json")
+echo "reservations made in this phase: $made, open: $(open_resv), duplicated pairs: $dups"
+[ "$dups" = 0 ] && [ "$made" = 4 ] || fail "duplicate reservations"
+grep -h "adopted" "$T/planner.log" | tail -n 4 | cut -c1-200
+stop_bsp
+vr_stop_services planner broker adapter aggregator
+echo "1 passed, 0 failed"
