@@ -59,7 +59,8 @@ ctl_enum_name(const ProtobufCEnumDescriptor *desc, int value)
     size_t common = strlen(desc->values[0].name);
     for (unsigned i = 1; i < desc->n_values; i++) {
         size_t k = 0;
-        while (k < common && desc->values[i].name[k] == desc->values[0].name[k]) {
+        const char *a = desc->values[0].name, *b = desc->values[i].name;
+        while (k < common && a[k] == b[k]) {
             k++;
         }
         common = k;
@@ -192,8 +193,8 @@ ctl_json_pb(const ProtobufCMessage *msg)
 void
 ctl_json_print(json_object *o)
 {
-    puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN
-                                               | JSON_C_TO_STRING_NOSLASHESCAPE));
+    int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
+    puts(json_object_to_json_string_ext(o, flags));
     json_object_put(o);
 }
 

@@ -187,7 +187,8 @@ s_serve(void)
     assert(!strncmp(ans, "HTTP/1.0 200", 12) || !strncmp(ans, "HTTP/1.1 200",
                                                          12));
     assert(strstr(ans, "Content-Type: " METRICS_CONTENT_TYPE "\r\n"));
-    assert(strstr(ans, "vreserve_widgets{service=\"test-svc\",id=\"t1\"} 7\n"));
+    assert(strstr(ans,
+                  "vreserve_widgets{service=\"test-svc\",id=\"t1\"} 7\n"));
     assert(strstr(ans, "vreserve_calls{service=\"test-svc\",id=\"t1\"} 1\n"));
     free(ans);
     assert(n_calls == 1);
