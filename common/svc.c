@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "vtime.h"
 
 LOG_MODULE("svc");
@@ -45,6 +46,8 @@ struct svc {
     bus_t *bus;
     zsock_t *control;           /* REP */
     zloop_t *loop;
+    metrics_t *metrics;         /* /metrics server, NULL when off */
+    int metrics_timer;          /* zloop timer id for it, or -1 */
     int sigfd;                  /* SIGINT/SIGTERM, or -1 */
     zlist_t *hooks;             /* struct svc_hook *, owned */
     svc_request_fn *on_request;
@@ -154,33 +157,96 @@ s_on_signal(zloop_t *loop, zmq_pollitem_t *item, void *arg)
     return -1;
 }
 
+/* Fills 'reply' (initialised) with everything status shows.  Both the
+ * control socket and the /metrics endpoint use it, so their figures are
+ * the same by construction.  The string fields are borrowed from 'self';
+ * free the rest with bus_status_reply_free(). */
+static void
+s_status_build(svc_t *self, Vr__StatusReply *reply)
+{
+    reply->service = (char *) self->def->name;
+    reply->id = self->id;
+    reply->version = VR_VERSION;
+    reply->started_us = self->started_us;
+    reply->uptime_ms = (vtime_mono_us() - self->started_mono_us) / 1000;
+    reply->state = self->state;
+    bus_status_add_info(reply, "role", self->def->role);
+    bus_status_add_info(reply, "control", self->common->control);
+    bus_status_add_info(reply, "config",
+                        self->config_path ? self->config_path : "(defaults)");
+    bus_status_add_info(reply, "curve",
+                        bus_curve_on(self->bus) ? "on" : "off");
+    bus_status_add_info(reply, "metrics",
+                        self->metrics ? metrics_address(self->metrics)
+                                      : "off");
+    bus_status_add_counter(reply, "control_requests", self->n_requests,
+                           false);
+    bus_status_add_counter(reply, "control_rejected", self->n_rejected,
+                           false);
+    if (self->metrics) {
+        metrics_to_status(self->metrics, reply);
+    }
+    if (self->on_status) {
+        self->on_status(self, reply, self->handler_arg);
+    }
+    bus_counters_to_status(self->bus, reply);
+}
+
 static void
 s_status_reply(svc_t *self, const bus_msg_t *req)
 {
     Vr__StatusReply reply = VR__STATUS_REPLY__INIT;
-    reply.service = (char *) self->def->name;
-    reply.id = self->id;
-    reply.version = VR_VERSION;
-    reply.started_us = self->started_us;
-    reply.uptime_ms = (vtime_mono_us() - self->started_mono_us) / 1000;
-    reply.state = self->state;
-    bus_status_add_info(&reply, "role", self->def->role);
-    bus_status_add_info(&reply, "control", self->common->control);
-    bus_status_add_info(&reply, "config",
-                        self->config_path ? self->config_path : "(defaults)");
-    bus_status_add_info(&reply, "curve",
-                        bus_curve_on(self->bus) ? "on" : "off");
-    bus_status_add_counter(&reply, "control_requests", self->n_requests,
-                           false);
-    bus_status_add_counter(&reply, "control_rejected", self->n_rejected,
-                           false);
-    if (self->on_status) {
-        self->on_status(self, &reply, self->handler_arg);
-    }
-    bus_counters_to_status(self->bus, &reply);
+    s_status_build(self, &reply);
     bus_send(self->bus, self->control, VR__MSG_TYPE__MSG_STATUS_REPLY,
              &reply.base);
     bus_status_reply_free(&reply);
+}
+
+static void
+s_metrics_status(Vr__StatusReply *reply, void *arg)
+{
+    s_status_build(arg, reply);
+}
+
+static int s_on_metrics_timer(zloop_t *loop, int timer_id, void *arg);
+
+/* libmicrohttpd must run again within the time it asks for even if its
+ * fd stays quiet (a connection timing out, data it could not send yet):
+ * one one-shot timer, replaced after every run. */
+static void
+s_metrics_rearm(svc_t *self)
+{
+    if (self->metrics_timer >= 0) {
+        zloop_timer_end(self->loop, self->metrics_timer);
+        self->metrics_timer = -1;
+    }
+    long ms = metrics_timeout_ms(self->metrics);
+    if (ms >= 0) {
+        /* At least 1 ms, so that a library that keeps asking for 0 costs
+         * a wake-up per millisecond rather than a spinning loop. */
+        self->metrics_timer = zloop_timer(self->loop, ms > 0 ? (size_t) ms
+                                                             : 1,
+                                          1, s_on_metrics_timer, self);
+    }
+}
+
+static int
+s_on_metrics_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    svc_t *self = arg;
+    self->metrics_timer = -1;   /* one-shot: zloop has dropped it */
+    metrics_run(self->metrics);
+    s_metrics_rearm(self);
+    return 0;
+}
+
+static int
+s_on_metrics(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    svc_t *self = arg;
+    metrics_run(self->metrics);
+    s_metrics_rearm(self);
+    return 0;
 }
 
 static int
@@ -230,6 +296,7 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
                                               + def->common_offset);
     self->started_us = vtime_now_us();
     self->started_mono_us = vtime_mono_us();
+    self->metrics_timer = -1;
     /* Before anything starts a thread (czmq's first call starts libzmq's
      * I/O threads), so that no thread takes the signals but the fd. */
     self->sigfd = s_signals_open();
@@ -255,6 +322,14 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
         goto error;
     }
     log_set_level(level + verbosity);
+    const char *mlisten = self->common->metrics_listen;
+    if (mlisten && *mlisten
+        && !metrics_listen_check(mlisten, err, sizeof err)) {
+        fprintf(stderr, "%s: %s: metrics.listen: %s\n", def->name,
+                self->config_path ? self->config_path : "(defaults)", err);
+        *exit_code = SVC_EXIT_CONFIG;
+        goto error;
+    }
     if (check) {
         printf("%s: config %s is valid\n", def->name,
                self->config_path ? self->config_path : "(defaults)");
@@ -288,6 +363,19 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
                != 0) {
         goto error;
     }
+    if (mlisten && *mlisten) {
+        self->metrics = metrics_new(mlisten, s_metrics_status, self);
+        if (!self->metrics) {
+            goto error;
+        }
+        zmq_pollitem_t mi = { NULL, metrics_fd(self->metrics), ZMQ_POLLIN,
+                              0 };
+        if (mi.fd < 0 || zloop_poller(self->loop, &mi, s_on_metrics, self)
+                             != 0) {
+            goto error;
+        }
+        s_metrics_rearm(self);
+    }
     VLOG_INFO("%s '%s' up: control %s, config %s, curve %s", def->name,
              self->id, self->common->control,
              self->config_path ? self->config_path : "(defaults)",
@@ -314,6 +402,7 @@ svc_destroy(svc_t **self_p)
     }
     svc_t *self = *self_p;
     zloop_destroy(&self->loop);
+    metrics_destroy(&self->metrics);
     zsock_destroy(&self->control);
     bus_destroy(&self->bus);
     if (self->hooks) {

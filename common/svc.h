@@ -2,9 +2,11 @@
 /* The runtime every service shares: command line (-c FILE, -v, -q,
  * --help, --help-config), config loading (exit code 2 on a bad file),
  * logging, the bus, the control (REP) socket that answers StatusRequest
- * for every service, a czmq zloop reactor for the service's own sockets
- * and timers, and a clean exit on SIGINT/SIGTERM (taken through a
- * signalfd, so no handler runs inside library code). */
+ * for every service, the same status as Prometheus metrics over HTTP
+ * (common/metrics.h, when metrics.listen is set), a czmq zloop reactor
+ * for the service's own sockets and timers, and a clean exit on
+ * SIGINT/SIGTERM (taken through a signalfd, so no handler runs inside
+ * library code). */
 #ifndef VR_SVC_H
 #define VR_SVC_H
 
@@ -27,6 +29,7 @@ struct svc_common_cfg {
     char *log_level;            /* error, warn, info, debug */
     char *control;              /* endpoint the control REP socket binds */
     struct bus_curve_cfg curve; /* CURVE keys; off when curve.cert unset */
+    char *metrics_listen;       /* HOST:PORT of /metrics; NULL/"": off */
 };
 
 /* Table rows for struct svc_common_cfg inside config struct T, whose
@@ -43,7 +46,9 @@ struct svc_common_cfg {
     CFG_KEY_STR("curve.allowed", T, common.curve.allowed, NULL,            \
                 "directory of client public certificates ('*': any)"),     \
     CFG_KEY_STR("curve.servers", T, common.curve.servers, NULL,            \
-                "directory of server public certificates, <role>.key")
+                "directory of server public certificates, <role>.key"),    \
+    CFG_KEY_STR("metrics.listen", T, common.metrics_listen, NULL,          \
+                "HOST:PORT serving Prometheus GET /metrics; ~ or '': off")
 
 /* What a service is. */
 struct svc_def {

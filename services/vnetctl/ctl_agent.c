@@ -4,6 +4,7 @@
  * ENDPOINT (before the subcommand's arguments):
  *   vnetctl link list|add NAME PEER [--mtu N] [--tcp]|del NAME|probe NAME
  *   vnetctl rule list|add DST_MAC LINK [--src MAC]|del DST_MAC [--src MAC]
+ *   vnetctl links|rules [--agent EP]   (the same as link list, rule list)
  * LINK is a link name or local:<iface>. */
 #include <getopt.h>
 #include <json-c/json.h>
@@ -75,24 +76,13 @@ s_parse(struct ctl *ctl, int argc, char **argv, struct s_opts *o)
     return 0;
 }
 
-/* Sends one request to the agent; prints the error and returns -1 when it
- * fails. */
+/* Sends one request to the agent; returns a CTL_EXIT_* code (the error
+ * printed). */
 static int
 s_call(struct ctl *ctl, const struct s_opts *o, int type,
        const ProtobufCMessage *req, int expect, bus_msg_t *reply)
 {
-    bus_client_t *client = bus_client_new(ctl->bus, o->agent, "agent",
-                                          (int) ctl->cfg.timeout_ms, 1);
-    if (!client) {
-        return -1;
-    }
-    int rc = bus_client_call(client, type, req, expect, reply);
-    if (rc != 0) {
-        fprintf(stderr, "vnetctl: agent %s: %s\n", o->agent,
-                reply->error_text);
-    }
-    bus_client_destroy(&client);
-    return rc;
+    return ctl_call(ctl, "agent", o->agent, type, req, expect, reply);
 }
 
 static const char *
@@ -148,9 +138,10 @@ s_link_list(struct ctl *ctl, const struct s_opts *o)
 {
     Vr__LinkListRequest req = VR__LINK_LIST_REQUEST__INIT;
     bus_msg_t reply;
-    if (s_call(ctl, o, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST, &req.base,
-               VR__MSG_TYPE__MSG_LINK_LIST, &reply) != 0) {
-        return CTL_EXIT_FAIL;
+    int rc = s_call(ctl, o, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST, &req.base,
+                    VR__MSG_TYPE__MSG_LINK_LIST, &reply);
+    if (rc != 0) {
+        return rc;
     }
     const Vr__LinkList *list = (const Vr__LinkList *) reply.body;
     if (ctl->json) {
@@ -185,8 +176,9 @@ s_simple(struct ctl *ctl, const struct s_opts *o, int type,
          const ProtobufCMessage *req, int expect, const char *done)
 {
     bus_msg_t reply;
-    if (s_call(ctl, o, type, req, expect, &reply) != 0) {
-        return CTL_EXIT_FAIL;
+    int rc = s_call(ctl, o, type, req, expect, &reply);
+    if (rc != 0) {
+        return rc;
     }
     if (ctl->json) {
         printf("{\"ok\":true,\"result\":\"%s\"}\n", done);
@@ -248,9 +240,10 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
         req.name = pos[0];
         req.timeout_ms = o.timeout_ms;
         bus_msg_t reply;
-        if (s_call(ctl, &o, VR__MSG_TYPE__MSG_LINK_PROBE, &req.base,
-                   VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply) != 0) {
-            return CTL_EXIT_FAIL;
+        int rc = s_call(ctl, &o, VR__MSG_TYPE__MSG_LINK_PROBE, &req.base,
+                        VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply);
+        if (rc != 0) {
+            return rc;
         }
         const Vr__LinkProbeReply *r = (const Vr__LinkProbeReply *) reply.body;
         bool ok = r->ok;
@@ -277,9 +270,10 @@ s_rule_list(struct ctl *ctl, const struct s_opts *o)
 {
     Vr__RuleListRequest req = VR__RULE_LIST_REQUEST__INIT;
     bus_msg_t reply;
-    if (s_call(ctl, o, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST, &req.base,
-               VR__MSG_TYPE__MSG_RULE_LIST, &reply) != 0) {
-        return CTL_EXIT_FAIL;
+    int rc = s_call(ctl, o, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST, &req.base,
+                    VR__MSG_TYPE__MSG_RULE_LIST, &reply);
+    if (rc != 0) {
+        return rc;
     }
     const Vr__RuleList *list = (const Vr__RuleList *) reply.body;
     json_object *arr = ctl->json ? json_object_new_array() : NULL;
@@ -358,4 +352,35 @@ usage:
     fprintf(stderr, "usage: vnetctl rule list|add DST_MAC LINK [--src MAC]"
                     "|del DST_MAC [--src MAC]  [--agent EP]\n");
     return CTL_EXIT_USAGE;
+}
+
+/* Runs 'fn' as "CMD list ARGS...": links and rules are short for
+ * link list and rule list. */
+static int
+s_list_alias(struct ctl *ctl, int argc, char **argv, ctl_cmd_fn *fn)
+{
+    char **v = calloc((size_t) argc + 2, sizeof *v);
+    if (!v) {
+        return CTL_EXIT_FAIL;
+    }
+    v[0] = argv[0];
+    v[1] = "list";
+    for (int i = 1; i < argc; i++) {
+        v[i + 1] = argv[i];
+    }
+    int rc = fn(ctl, argc + 1, v);
+    free(v);
+    return rc;
+}
+
+int
+ctl_links(struct ctl *ctl, int argc, char **argv)
+{
+    return s_list_alias(ctl, argc, argv, ctl_link);
+}
+
+int
+ctl_rules(struct ctl *ctl, int argc, char **argv)
+{
+    return s_list_alias(ctl, argc, argv, ctl_rule);
 }

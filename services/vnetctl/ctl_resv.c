@@ -57,15 +57,8 @@ static int
 s_call(struct ctl *ctl, int type, const ProtobufCMessage *req, int expect,
        bus_msg_t *reply)
 {
-    bus_client_t *c = bus_client_new(ctl->bus, ctl->cfg.broker, "broker",
-                                     (int) ctl->cfg.timeout_ms, 1);
-    int rc = c ? bus_client_call(c, type, req, expect, reply) : -1;
-    if (rc != 0) {
-        fprintf(stderr, "vnetctl: broker %s: %s\n", ctl->cfg.broker,
-                c ? reply->error_text : "cannot connect");
-    }
-    bus_client_destroy(&c);
-    return rc;
+    return ctl_call(ctl, "broker", ctl->cfg.broker, type, req, expect,
+                    reply);
 }
 
 int
@@ -81,7 +74,7 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
     double bw = 0, lat = 0;
     const char *req_id = NULL;
     bool all = false;
-    int c;
+    int c, rc;
     if (argc < 2) {
         goto usage;
     }
@@ -107,24 +100,27 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
         req.latency_ms = lat;
         req.request_id = (char *) (req_id ? req_id : "");
         req.owner = "vnetctl";
-        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_REQUEST, &req.base,
-                   VR__MSG_TYPE__MSG_RESV_REPLY, &reply) != 0) {
-            return CTL_EXIT_FAIL;
+        rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_REQUEST, &req.base,
+                    VR__MSG_TYPE__MSG_RESV_REPLY, &reply);
+        if (rc != 0) {
+            return rc;
         }
     } else if (!strcmp(sub, "release") && n_pos == 1) {
         Vr__ResvRelease req = VR__RESV_RELEASE__INIT;
         req.resv_id = pos[0];
         req.reason = "released with vnetctl";
-        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_RELEASE, &req.base,
-                   VR__MSG_TYPE__MSG_RESV_REPLY, &reply) != 0) {
-            return CTL_EXIT_FAIL;
+        rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_RELEASE, &req.base,
+                    VR__MSG_TYPE__MSG_RESV_REPLY, &reply);
+        if (rc != 0) {
+            return rc;
         }
     } else if (!strcmp(sub, "show") && n_pos == 1) {
         Vr__ResvShowRequest req = VR__RESV_SHOW_REQUEST__INIT;
         req.resv_id = pos[0];
-        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_SHOW_REQUEST, &req.base,
-                   VR__MSG_TYPE__MSG_RESV_SHOW_REPLY, &reply) != 0) {
-            return CTL_EXIT_FAIL;
+        rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_SHOW_REQUEST, &req.base,
+                    VR__MSG_TYPE__MSG_RESV_SHOW_REPLY, &reply);
+        if (rc != 0) {
+            return rc;
         }
         const Vr__ResvShowReply *r = (Vr__ResvShowReply *) reply.body;
         if (ctl->json) {
@@ -155,9 +151,10 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
     } else if (!strcmp(sub, "list") && n_pos == 0) {
         Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
         req.include_ended = all;
-        if (s_call(ctl, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, &req.base,
-                   VR__MSG_TYPE__MSG_RESV_LIST, &reply) != 0) {
-            return CTL_EXIT_FAIL;
+        rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, &req.base,
+                    VR__MSG_TYPE__MSG_RESV_LIST, &reply);
+        if (rc != 0) {
+            return rc;
         }
         const Vr__ResvList *l = (Vr__ResvList *) reply.body;
         if (ctl->json) {

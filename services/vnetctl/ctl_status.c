@@ -16,6 +16,7 @@ struct target {
     zsock_t *sock;              /* REQ */
     bus_msg_t reply;            /* filled when it answered */
     bool answered;              /* a well-formed StatusReply came */
+    bool replied;               /* something came back, even garbage */
     char error[256];            /* why not */
 };
 
@@ -69,6 +70,7 @@ s_collect(struct ctl *ctl, struct target *t, size_t n)
             }
             zpoller_remove(poller, which);
             pending--;
+            t[i].replied = true;
             if (bus_recv(ctl->bus, which, &t[i].reply) != 0) {
                 snprintf(t[i].error, sizeof t[i].error, "bad reply: %s",
                          t[i].reply.error_text);
@@ -201,10 +203,20 @@ ctl_status(struct ctl *ctl, int argc, char **argv)
     } else {
         s_print_text(ctl, t, n, n_up);
     }
+    /* Silence is the service's absence (3); a reply that is not a status
+     * is a failure of a service that is there (1). */
+    int rc = CTL_EXIT_OK;
+    for (size_t i = 0; i < n; i++) {
+        if (!t[i].replied) {
+            rc = CTL_EXIT_UNREACHABLE;
+        } else if (!t[i].answered && rc == CTL_EXIT_OK) {
+            rc = CTL_EXIT_FAIL;
+        }
+    }
     for (size_t i = 0; i < n; i++) {
         zsock_destroy(&t[i].sock);
         bus_msg_clear(&t[i].reply);
     }
     free(t);
-    return n_up == n ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    return rc;
 }

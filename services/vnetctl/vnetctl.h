@@ -4,17 +4,19 @@
 #ifndef VNETCTL_H
 #define VNETCTL_H
 
+#include <json-c/json.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "bus.h"
 #include "cfg.h"
 
-/* Exit codes: 0 success, 1 a service failed or did not answer, 2 usage or
- * config error. */
+/* Exit codes, the same for every command (docs/vnetctl.1). */
 enum {
     CTL_EXIT_OK = 0,
-    CTL_EXIT_FAIL = 1,
-    CTL_EXIT_USAGE = 2,
+    CTL_EXIT_FAIL = 1,          /* a service answered with an error */
+    CTL_EXIT_USAGE = 2,         /* bad command line or config */
+    CTL_EXIT_UNREACHABLE = 3,   /* a service did not answer in time */
 };
 
 struct ctl_cfg {
@@ -23,6 +25,10 @@ struct ctl_cfg {
     char *planner;
     char *broker;
     char *adapter;
+    char *aggregator_events;    /* events (PUB) endpoints, by role */
+    char *planner_events;
+    char *broker_events;
+    char *adapter_events;
     struct cfg_strlist agents;  /* more agents' control endpoints */
     unsigned timeout_ms;        /* per request */
     struct bus_curve_cfg curve; /* CURVE keys, when the bus uses them */
@@ -35,13 +41,47 @@ struct ctl {
     bool verbose;               /* -v: more detail */
 };
 
-/* A command: returns a CTL_EXIT_* code. */
+/* A command: returns a CTL_EXIT_* code.  argv[0] is the command name. */
 typedef int ctl_cmd_fn(struct ctl *ctl, int argc, char **argv);
+
+/* Sends 'req' of 'type' to the 'role' service at 'endpoint' and waits
+ * (the configured timeout, one try) for a reply of type 'expect'.  Returns
+ * CTL_EXIT_OK with the reply in '*reply' (free with bus_msg_clear()), or
+ * prints 'vnetctl: ROLE ENDPOINT: why' to stderr and returns
+ * CTL_EXIT_UNREACHABLE (no reply, cannot connect) or CTL_EXIT_FAIL (an
+ * error reply, a malformed one). */
+int ctl_call(struct ctl *ctl, const char *role, const char *endpoint,
+             int type, const ProtobufCMessage *req, int expect,
+             bus_msg_t *reply);
+
+/* Converts any protobuf message to JSON, field by field: enums as their
+ * lower-case value name without the enum's common prefix ("active"),
+ * fields named mac or *_mac as "00:11:22:33:44:55", repeated fields as
+ * arrays.  The caller owns the result (json_object_put()). */
+json_object *ctl_json_pb(const ProtobufCMessage *msg);
+
+/* The name of enum 'value' as ctl_json_pb() writes it, or "?" (static). */
+const char *ctl_enum_name(const ProtobufCEnumDescriptor *desc, int value);
+
+/* Prints 'o' on one line to stdout and releases it. */
+void ctl_json_print(json_object *o);
+
+/* Formats a rate in bits per second with a unit ("12.5 Mbit/s"). */
+const char *ctl_rate(double bps, char *buf, size_t size);
+
+/* Formats a wall-clock time in microseconds as local ISO 8601 with
+ * milliseconds. */
+const char *ctl_time(uint64_t time_us, char *buf, size_t size);
 
 ctl_cmd_fn ctl_status;
 ctl_cmd_fn ctl_keygen;
 ctl_cmd_fn ctl_link;
 ctl_cmd_fn ctl_rule;
 ctl_cmd_fn ctl_reserve;
+ctl_cmd_fn ctl_links;
+ctl_cmd_fn ctl_rules;
+ctl_cmd_fn ctl_topology;
+ctl_cmd_fn ctl_matrix;
+ctl_cmd_fn ctl_watch;
 
 #endif /* VNETCTL_H */

@@ -88,12 +88,12 @@ for s in agent aggregator planner broker adapter; do
     grep -q "rejected message" "$T/$s.log" || fail "$s did not log the garbage"
 done
 
-# A dead service: clear error within the timeout, exit code 1.
+# A dead service: clear error within the timeout, exit code 3.
 vr_stop_services adapter
 rc=0
 timeout 10 "${CTL[@]}" --timeout 300 status >"$T/down.txt" || rc=$?
 cat "$T/down.txt"
-[ "$rc" = 1 ] || fail "vnetctl status with a dead service exited $rc"
+[ "$rc" = 3 ] || fail "vnetctl status with a dead service exited $rc"
 grep -q "adapter .*DOWN" "$T/down.txt" || fail "adapter not shown DOWN"
 
 vr_stop_services agent aggregator planner broker

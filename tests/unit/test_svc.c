@@ -9,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "svc.h"
@@ -91,6 +94,45 @@ s_counter(const Vr__StatusReply *r, const char *name)
     return 0;
 }
 
+static const char *
+s_info(const Vr__StatusReply *r, const char *key)
+{
+    for (size_t i = 0; i < r->n_info; i++) {
+        if (!strcmp(r->info[i]->key, key)) {
+            return r->info[i]->value;
+        }
+    }
+    assert(!"info missing");
+    return NULL;
+}
+
+/* GETs 'path' from 127.0.0.1:'port' and returns the whole answer. */
+static char *
+s_http_get(int port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert(fd >= 0);
+    struct timeval tv = { .tv_sec = 5 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons((uint16_t) port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    assert(connect(fd, (struct sockaddr *) &sa, sizeof sa) == 0);
+    char req[256];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    assert(send(fd, req, (size_t) n, MSG_NOSIGNAL) == n);
+    size_t len = 0, cap = 65536;
+    char *buf = malloc(cap);
+    ssize_t got;
+    while ((got = recv(fd, buf + len, cap - len - 1, 0)) > 0) {
+        len += (size_t) got;
+    }
+    assert(got == 0);
+    buf[len] = '\0';
+    close(fd);
+    return buf;
+}
+
 static svc_t *
 s_start(int argc, char **argv, struct tcfg *cfg, int *rc)
 {
@@ -127,8 +169,14 @@ main(void)
     char *a_badep[] = { "t", "-c", badep, NULL };
     assert(s_start(3, a_badep, &cfg, &rc) == NULL && rc == SVC_EXIT_FAIL);
 
+    char *badm = s_write(dir, "badm.yaml",
+                         "metrics:\n  listen: '127.0.0.1'\n");
+    char *a_badm[] = { "t", "-c", badm, NULL };
+    assert(s_start(3, a_badm, &cfg, &rc) == NULL && rc == SVC_EXIT_CONFIG);
+
     char *good = s_write(dir, "good.yaml",
-                         "id: unit-1\nwidgets: 7\nlog:\n  level: warn\n");
+                         "id: unit-1\nwidgets: 7\nlog:\n  level: warn\n"
+                         "metrics:\n  listen: 127.0.0.1:0\n");
     char *a_good[] = { "t", "-c", good, "-v", NULL };
     svc_t *svc = s_start(4, a_good, &cfg, &rc);
     assert(svc && rc == SVC_EXIT_OK);
@@ -157,6 +205,23 @@ main(void)
     assert(s_counter(st, "widgets") == 7);
     assert(s_counter(st, "control_requests") == 1);
     assert(s_counter(st, "control_rejected") == 0);
+    assert(s_counter(st, "metrics_requests") == 0);
+
+    /* The same figures over HTTP, from the service's own thread. */
+    const char *maddr = s_info(st, "metrics");
+    assert(!strncmp(maddr, "127.0.0.1:", 10));
+    char *text = s_http_get(atoi(maddr + 10), "/metrics");
+    assert(strstr(text, " 200 "));
+    assert(strstr(text, "# TYPE vreserve_widgets gauge\n"
+                        "vreserve_widgets{service=\"test-svc\",id=\"unit-1\"}"
+                        " 7\n"));
+    assert(strstr(text, "vreserve_control_requests{service=\"test-svc\","
+                        "id=\"unit-1\"} 1\n"));
+    assert(strstr(text, "state=\"testing\""));
+    free(text);
+    text = s_http_get(atoi(maddr + 10), "/other");
+    assert(strstr(text, " 404 "));
+    free(text);
     bus_msg_clear(&reply);
 
     /* Garbage gets an Error and is counted; the service goes on. */
@@ -209,6 +274,7 @@ main(void)
     zstr_free(&bad);
     zstr_free(&badlvl);
     zstr_free(&badep);
+    zstr_free(&badm);
     zstr_free(&good);
     printf("test_svc: ok\n");
     return 0;
