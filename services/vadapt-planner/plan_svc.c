@@ -99,6 +99,7 @@ struct s_agent {
     uint64_t boot_id;
     bus_client_t *client;
     bool scanned;               /* its links looked at once */
+    uint64_t retry_us;          /* unreachable: no call before this */
 };
 
 enum s_kind { K_RESERVED, K_COMMODITY };
@@ -126,6 +127,8 @@ struct plan_svc {
     bus_t *bus;
     zsock_t *events, *agg_sub, *resv_sub;
     bus_client_t *broker, *aggregator;
+    bus_client_t *sync;         /* broker, short timeout: start-up sync */
+    uint64_t next_sync_us, sync_backoff_us;
     plan_core_t *core;
     struct s_agent *agents;
     size_t n_agents;
@@ -270,8 +273,19 @@ s_agent_call(plan_svc_t *self, struct s_agent *ag, int type,
         log_format(err, size, "agent %s: no control endpoint", ag->id);
         return -1;
     }
+    /* An agent that did not answer is left alone for a second, so that
+     * one dead agent does not stall the loop at every tick. */
+    uint64_t now = vtime_mono_us();
+    if (now < ag->retry_us) {
+        log_format(err, size, "agent %s: unreachable, next try in %llu ms",
+                   ag->id, (unsigned long long) (ag->retry_us - now) / 1000);
+        return -1;
+    }
     if (bus_client_call(ag->client, type, req, expect, r) != 0) {
         log_format(err, size, "agent %s: %s", ag->id, r->error_text);
+        if (r->error == VR__ERROR_CODE__ERR_TIMEOUT) {
+            ag->retry_us = vtime_mono_us() + 1000000;
+        }
         bus_msg_clear(r);
         return -1;
     }
@@ -837,11 +851,22 @@ s_on_resv_event(svc_t *svc, zsock_t *sock, void *arg)
 static bool
 s_sync_broker(plan_svc_t *self)
 {
+    /* Tried with a short timeout and backing off up to 5 s, so that the
+     * control socket stays responsive while the broker is down. */
+    uint64_t now = vtime_mono_us();
+    if (now < self->next_sync_us) {
+        return false;
+    }
     Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
     bus_msg_t reply;
-    if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
+    if (bus_client_call(self->sync, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
                         &req.base, VR__MSG_TYPE__MSG_RESV_LIST, &reply)
         != 0) {
+        self->sync_backoff_us = self->sync_backoff_us
+            ? (self->sync_backoff_us * 2 > 5000000 ? 5000000
+                                                   : self->sync_backoff_us * 2)
+            : 250000;
+        self->next_sync_us = vtime_mono_us() + self->sync_backoff_us;
         VLOG_WARN_RL("broker: %s: not planning until it answers",
                      reply.error_text);
         bus_msg_clear(&reply);
@@ -897,11 +922,12 @@ s_query_aggregator(plan_svc_t *self)
 {
     Vr__AgentListQuery aq = VR__AGENT_LIST_QUERY__INIT;
     bus_msg_t reply;
+    self->agg_queried = true;   /* once: after that, its events tell */
     if (bus_client_call(self->aggregator, VR__MSG_TYPE__MSG_AGENT_LIST_QUERY,
                         &aq.base, VR__MSG_TYPE__MSG_AGENT_LIST, &reply)
         != 0) {
         bus_msg_clear(&reply);
-        return;     /* its events will tell */
+        return;
     }
     const Vr__AgentList *al = (Vr__AgentList *) reply.body;
     for (size_t i = 0; i < al->n_agents; i++) {
@@ -917,7 +943,6 @@ s_query_aggregator(plan_svc_t *self)
         }
     }
     bus_msg_clear(&reply);
-    self->agg_queried = true;
 }
 
 /* Looks once at a new agent's links: adopts our commodity links, removes
@@ -1235,10 +1260,10 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     self->broker = bus_client_new(self->bus, cfg->broker, "broker",
                                   (int) cfg->call_timeout_ms, 1);
     self->aggregator = bus_client_new(self->bus, cfg->aggregator,
-                                      "aggregator",
-                                      (int) cfg->call_timeout_ms, 1);
+                                      "aggregator", 250, 1);
+    self->sync = bus_client_new(self->bus, cfg->broker, "broker", 250, 1);
     if (!self->events || !self->agg_sub || !self->resv_sub || !self->broker
-        || !self->aggregator) {
+        || !self->aggregator || !self->sync) {
         goto error;
     }
     bus_subscribe(self->agg_sub, "");
@@ -1280,6 +1305,7 @@ plan_svc_destroy(plan_svc_t **self_p)
     free(self->held);
     bus_client_destroy(&self->broker);
     bus_client_destroy(&self->aggregator);
+    bus_client_destroy(&self->sync);
     zsock_destroy(&self->agg_sub);
     zsock_destroy(&self->resv_sub);
     zsock_destroy(&self->events);

@@ -40,6 +40,7 @@ $M
 YAML
 cat >"$T/adapter.yaml" <<YAML
 bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
+state: $T/adapter.db
 $M
 YAML
 cat >"$T/vnetctl.yaml" <<YAML

@@ -43,6 +43,7 @@ networks:
 YAML
 cat >"$T/adapter.yaml" <<YAML
 bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
+state: $T/adapter.db
 tick_ms: 5
 sim: {time_scale: 0.01, fail_rate: 0, seed: 3}
 YAML
