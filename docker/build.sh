@@ -9,7 +9,8 @@
 #      debootstrap --variant=minbase from the Debian mirror apt already uses,
 #      imported with `docker import`;
 #   4. builds the six role images from docker/Dockerfile (--network host, so
-#      apt-get inside reaches the same mirror).
+#      apt-get inside reaches the same mirror), then prunes the untagged
+#      images its earlier builds left.
 #
 # Usage: docker/build.sh [ROLE...]      (default: all six roles)
 #        docker/build.sh stop-daemon    ends the dockerd this script started
@@ -185,11 +186,15 @@ fi
 # 4. The role images.  The legacy builder (DOCKER_BUILDKIT=0) is what
 # Debian's docker.io ships working; stages shared by the roles come from
 # its cache after the first.
+# The builder stage is tagged too (vreserve/builder:TAG), which keeps it,
+# the build cache of the next run, from the prune below.
 rev=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-for role in "${ROLES[@]}"; do
+for role in builder "${ROLES[@]}"; do
     step "image vreserve/$role:$TAG" env DOCKER_BUILDKIT=0 \
         "$(command -v /usr/bin/docker || command -v docker)" build \
         --network host --build-arg "BASE=$BASE" --target "$role" \
         --label "org.opencontainers.image.revision=$rev" \
         -t "vreserve/$role:$TAG" -f docker/Dockerfile .
 done
+# The untagged leftovers of earlier builds (an old builder stage is ~1 GB).
+step "prune old build images" docker_cli image prune -f --filter label=io.vreserve.build=1
