@@ -3,16 +3,34 @@
 # Installs every Debian package that the build, the tests, the demo and the
 # benchmarks need.  Idempotent: packages already present are skipped without
 # touching the network.  Quiet unless something fails.
+#
+#   install-deps.sh          everything (build, tests, demo, images)
+#   install-deps.sh build    only what building needs (docker/Dockerfile's
+#                            builder stage uses this, so the list lives here)
 set -eu
 
-PKGS="
+BUILD_PKGS="
 build-essential cmake pkg-config
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
 libpcap-dev libyaml-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev
 libjson-c-dev
+"
+# Tests, demo and benchmarks; docker.io, docker-compose and debootstrap
+# build and run the per-role images (docker/build.sh, test_compose).
+TEST_PKGS="
 iproute2 iperf3 iputils-ping ethtool procps
 python3 jq gnuplot-nox graphviz
+docker.io docker-compose debootstrap
 "
+
+case "${1:-all}" in
+build) PKGS=$BUILD_PKGS ;;
+all) PKGS="$BUILD_PKGS $TEST_PKGS" ;;
+*)
+    echo "usage: install-deps.sh [build|all]" >&2
+    exit 2
+    ;;
+esac
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "install-deps: must run as root (apt-get)" >&2

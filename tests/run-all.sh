@@ -21,6 +21,18 @@ build build -DCMAKE_BUILD_TYPE=RelWithDebInfo
 echo "== build (ASan+UBSan)"
 build build-asan -DCMAKE_BUILD_TYPE=Debug -DVR_SANITIZE=ON
 
+# The per-role images, which integration.compose starts.  If docker/build.sh
+# has to start dockerd for this run, it is stopped again at the end.
+echo "== images"
+pidfile=/run/vreserve/dockerd.pid
+before=$(cat "$pidfile" 2>/dev/null || true)
+stop_new_dockerd() {
+    [ "$(cat "$pidfile" 2>/dev/null || true)" = "$before" ] ||
+        ./docker/build.sh stop-daemon >/dev/null
+}
+trap stop_new_dockerd EXIT
+./docker/build.sh
+
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
