@@ -1,0 +1,168 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# How fast and how well the loop adapts, on the test bed (4 hosts x 2 VMs,
+# a proxy host, 100 Mbit/s commodity network; deploy/testbed/vrloop.sh):
+#  - the time from the workload's first frame (iperf3 between two VMs on
+#    two hosts) to its first frame over a reserved path, split into
+#    inference, planning (T_up = 0.5 s included), reservation (the path's
+#    set-up, broker and adapter included) and switch, with path delays 0
+#    and with the paper's (2.5 s + 15 s); our overhead is all but the
+#    configured path delay;
+#  - iperf3 Gbit/s and BSP all-to-all iterations/s before (commodity
+#    overlay) and after adaptation, and on the same bed wired directly (the
+#    hosts' VM interfaces bridged onto one unshaped switch, no overlay).
+# Usage: tests/bench/adapt.sh [build dir]   (as root; about 3 minutes)
+set -euo pipefail
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=$(cd "${1:-$SRC/build}" && pwd)
+LOOP_BIN=$BUILD/bin
+LOOP_DIR=$(mktemp -d /tmp/vr-adapt.XXXXXX)
+LOOP_T_UP_MS=500 LOOP_T_DOWN_MS=120000 LOOP_K=6
+DUR=${DUR:-5}
+RESULTS=()
+cleanup() {
+    loop_down
+    ip netns del "$LOOP_PREFIX-sw" 2>/dev/null || true
+    rm -rf "$LOOP_DIR"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# shellcheck source=deploy/testbed/vrloop.sh
+source "$SRC/deploy/testbed/vrloop.sh"
+N=$((LOOP_HOSTS * LOOP_VMS))
+RANKS=$(seq -s ' ' 0 $((N - 1)))
+DST=$LOOP_VMS
+now_us() { date +%s%6N; }
+wait_empty() {
+    for _ in $(seq 300); do
+        [ "$(loop_ctl --json topology 2>/dev/null | jq '(.edges // []) | length')" = 0 ] && break
+        sleep 0.1
+    done
+    sleep 6
+}
+
+# One run at path time scale $1: baselines, then the adaptation.
+run() {
+    local scale=$1 tag=$2
+    LOOP_SCALE=$scale LOOP_PREFIX=ab$$$tag
+    mkdir -p "$LOOP_DIR/$tag"
+    local save=$LOOP_DIR
+    LOOP_DIR=$save/$tag
+    loop_up
+    if [ "$tag" = 0 ]; then
+        loop_iperf base "$DUR" 0 "$DST"
+        wait "$(cat "$LOOP_DIR/iperf-base.pid")" || true
+        IPERF_BASE=$(loop_iperf_mean base 0.5)
+        # shellcheck disable=SC2086
+        loop_bsp base all-to-all "$DUR" $RANKS
+        loop_bsp_wait base
+        BSP_BASE=$LOOP_ITS
+        wait_empty
+    fi
+    loop_watch decisions
+    loop_watch topology
+    loop_start_planner
+    sleep 0.5
+    local t0 delay
+    delay=$(echo "17.5 * $scale + 0.5" | bc -l)
+    t0=$(now_us)
+    loop_iperf adapt "$(echo "$delay + 6" | bc -l | cut -d. -f1)" 0 "$DST"
+    wait "$(cat "$LOOP_DIR/iperf-adapt.pid")" || true
+    python3 - "$LOOP_DIR" "$t0" "$scale" <<'PY' >"$LOOP_DIR/steps"
+import json, sys
+d, t0, scale = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+def ev(kind):
+    out = []
+    for line in open(f"{d}/watch-{kind}.json"):
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+topo = min(e["time_us"] for e in ev("topology") if e["body"]["topology"].get("edges"))
+dec = [e["body"]["decision"] for e in ev("decisions")]
+first = lambda k: min(x["time_us"] for x in dec if x["kind"] == k)
+res, lnk, sw = first("reserve"), first("link_create"), first("switch")
+path = 17.5 * scale
+inf, plan, resv, swi = (topo - t0) / 1e6, (res - topo) / 1e6, (lnk - res) / 1e6, (sw - lnk) / 1e6
+total = (sw - t0) / 1e6
+print("%.2f %.2f %.2f %.3f %.2f %.2f %.2f" % (inf, plan, resv, swi, total, path, total - path))
+PY
+    read -r inf plan resv swi total path over <"$LOOP_DIR/steps"
+    RESULTS+=("$(printf '%-22s %9s %9s %12s %8s %8s %10s %10s' "17.5 s x $scale" "$inf" "$plan" "$resv" "$swi" "$total" "$path" "$over")")
+    if [ "$tag" = 0 ]; then
+        # After: the paths stay (T_down 120 s); the same workloads again.
+        wait_empty
+        loop_iperf after "$DUR" 0 "$DST"
+        wait "$(cat "$LOOP_DIR/iperf-after.pid")" || true
+        IPERF_AFTER=$(loop_iperf_mean after 0.5)
+        # shellcheck disable=SC2086
+        loop_bsp after all-to-all "$DUR" $RANKS
+        loop_bsp_wait after
+        BSP_AFTER=$LOOP_ITS
+        RESERVED=$(loop_ctl --json status planner | jq -r '.services[0].counters.links_up_reserved')
+    fi
+    loop_down
+    LOOP_DIR=$save
+}
+
+# The same bed wired directly: every host's VM interfaces on a bridge, the
+# bridges joined by unshaped veths to one switch namespace.
+direct() {
+    LOOP_PREFIX=ad$$
+    "$LOOP_BED" up --prefix "$LOOP_PREFIX" --hosts "$LOOP_HOSTS" --vms "$LOOP_VMS" \
+        --rate off >/dev/null
+    ip netns add "$LOOP_PREFIX-sw"
+    ip -n "$LOOP_PREFIX-sw" link add br0 type bridge
+    ip -n "$LOOP_PREFIX-sw" link set br0 up
+    local i j
+    for i in $(seq "$LOOP_HOSTS"); do
+        local h=$LOOP_PREFIX-h$i
+        ip link add "up$i" netns "$h" type veth peer name "h$i" netns "$LOOP_PREFIX-sw"
+        ip -n "$LOOP_PREFIX-sw" link set "h$i" master br0 up
+        ip -n "$h" link add brv type bridge
+        ip -n "$h" link set brv up
+        ip -n "$h" link set "up$i" master brv up
+        for j in $(seq "$LOOP_VMS"); do
+            ip -n "$h" link set "vm$j" master brv up
+        done
+    done
+    for _ in $(seq 50); do
+        ip netns exec "$(loop_vm_ns 0)" ping -c 1 -W 0.3 -q "$(loop_vm_ip "$DST")" >/dev/null 2>&1 && break
+    done
+    mkdir -p "$LOOP_DIR/direct"
+    local save=$LOOP_DIR
+    LOOP_DIR=$save/direct
+    loop_iperf direct "$DUR" 0 "$DST"
+    wait "$(cat "$LOOP_DIR/iperf-direct.pid")" || true
+    IPERF_DIRECT=$(loop_iperf_mean direct 0.5)
+    # shellcheck disable=SC2086
+    loop_bsp direct all-to-all "$DUR" $RANKS
+    loop_bsp_wait direct
+    BSP_DIRECT=$LOOP_ITS
+    LOOP_DIR=$save
+    loop_down
+    ip netns del "$LOOP_PREFIX-sw"
+}
+
+echo "== paths with no delay, and baselines" >&2
+run 0 0
+echo "== paths with the paper's delays (17.5 s)" >&2
+run 1 1
+echo "== the bed wired directly" >&2
+direct
+
+echo
+echo "From the workload's start to its first frame over a reserved path (s):"
+printf '%-22s %9s %9s %12s %8s %8s %10s %10s\n' "path set-up" inference planning reservation switch total "path delay" "our share"
+for r in "${RESULTS[@]}"; do echo "$r"; done
+echo "(planning includes T_up = 0.5 s; our share = total - the configured path delay; bar: <= 2 s)"
+echo
+echo "Before and after adaptation ($RESERVED reserved paths, 1 Gbit/s each), against the bed wired directly:"
+printf '%-26s %10s %10s %10s %12s %12s\n' workload commodity adapted direct "adapted/comm" "adapted/direct"
+awk -v a="$IPERF_BASE" -v b="$IPERF_AFTER" -v c="$IPERF_DIRECT" 'BEGIN {
+    printf "%-26s %10.3f %10.3f %10.3f %11.1fx %11.0f%%\n", "iperf3 Gbit/s", a, b, c, b / a, 100 * b / c }'
+awk -v a="$BSP_BASE" -v b="$BSP_AFTER" -v c="$BSP_DIRECT" 'BEGIN {
+    printf "%-26s %10.1f %10.1f %10.1f %11.1fx %11.0f%%\n", "BSP all-to-all iter/s", a, b, c, b / a, 100 * b / c }'
+echo "(bar: BSP adapted >= 90% of direct)"
