@@ -9,8 +9,8 @@
 #    and with the paper's (2.5 s + 15 s); our overhead is all but the
 #    configured path delay;
 #  - iperf3 Gbit/s and BSP all-to-all iterations/s before (commodity
-#    overlay) and after adaptation, and on the same bed wired directly (the
-#    hosts' VM interfaces bridged onto one unshaped switch, no overlay).
+#    overlay) and after adaptation, and on the same bed wired directly (each
+#    pair of hosts joined by a link shaped like a path, routed, no overlay).
 # Usage: tests/bench/adapt.sh [build dir]   (as root; about 3 minutes)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -22,7 +22,6 @@ DUR=${DUR:-5}
 RESULTS=()
 cleanup() {
     loop_down
-    ip netns del "$LOOP_PREFIX-sw" 2>/dev/null || true
     rm -rf "$LOOP_DIR"
 }
 trap cleanup EXIT
@@ -92,40 +91,56 @@ PY
     read -r inf plan resv swi total path over <"$LOOP_DIR/steps"
     RESULTS+=("$(printf '%-22s %9s %9s %12s %8s %8s %10s %10s' "17.5 s x $scale" "$inf" "$plan" "$resv" "$swi" "$total" "$path" "$over")")
     if [ "$tag" = 0 ]; then
-        # After: the paths stay (T_down 120 s); the same workloads again.
+        # After: BSP long enough for the loop to move its links too, then
+        # both workloads again on the paths (T_down is 120 s).
         wait_empty
-        loop_iperf after "$DUR" 0 "$DST"
-        wait "$(cat "$LOOP_DIR/iperf-after.pid")" || true
-        IPERF_AFTER=$(loop_iperf_mean after 0.5)
+        # shellcheck disable=SC2086
+        loop_bsp adapt all-to-all "$((DUR + 4))" $RANKS
+        loop_bsp_wait adapt
         # shellcheck disable=SC2086
         loop_bsp after all-to-all "$DUR" $RANKS
         loop_bsp_wait after
         BSP_AFTER=$LOOP_ITS
+        loop_iperf after "$DUR" 0 "$DST"
+        wait "$(cat "$LOOP_DIR/iperf-after.pid")" || true
+        IPERF_AFTER=$(loop_iperf_mean after 0.5)
         RESERVED=$(loop_ctl --json status planner | jq -r '.services[0].counters.links_up_reserved')
     fi
     loop_down
     LOOP_DIR=$save
 }
 
-# The same bed wired directly: every host's VM interfaces on a bridge, the
-# bridges joined by unshaped veths to one switch namespace.
+# The same bed wired directly: every pair of hosts joined by its own veth
+# pair shaped like a reserved path (LOOP_BW), the hosts routing between
+# the VMs (proxy ARP), no overlay and no proxy host.
 direct() {
     LOOP_PREFIX=ad$$
     "$LOOP_BED" up --prefix "$LOOP_PREFIX" --hosts "$LOOP_HOSTS" --vms "$LOOP_VMS" \
         --rate off >/dev/null
-    ip netns add "$LOOP_PREFIX-sw"
-    ip -n "$LOOP_PREFIX-sw" link add br0 type bridge
-    ip -n "$LOOP_PREFIX-sw" link set br0 up
-    local i j
+    local i j k h
     for i in $(seq "$LOOP_HOSTS"); do
-        local h=$LOOP_PREFIX-h$i
-        ip link add "up$i" netns "$h" type veth peer name "h$i" netns "$LOOP_PREFIX-sw"
-        ip -n "$LOOP_PREFIX-sw" link set "h$i" master br0 up
-        ip -n "$h" link add brv type bridge
-        ip -n "$h" link set brv up
-        ip -n "$h" link set "up$i" master brv up
-        for j in $(seq "$LOOP_VMS"); do
-            ip -n "$h" link set "vm$j" master brv up
+        h=$LOOP_PREFIX-h$i
+        ip netns exec "$h" sysctl -qw net.ipv4.ip_forward=1 \
+            net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
+        for k in $(seq "$LOOP_VMS"); do
+            ip netns exec "$h" sysctl -qw "net.ipv4.conf.vm$k.proxy_arp=1"
+            ip -n "$h" route add "10.201.$i.$k/32" dev "vm$k"
+        done
+    done
+    for i in $(seq "$LOOP_HOSTS"); do
+        for j in $(seq $((i + 1)) "$LOOP_HOSTS"); do
+            ip link add "d$j" netns "$LOOP_PREFIX-h$i" type veth peer name "d$i" \
+                netns "$LOOP_PREFIX-h$j"
+            for end in "$i $j" "$j $i"; do
+                set -- $end
+                h=$LOOP_PREFIX-h$1
+                ip netns exec "$h" sysctl -qw "net.ipv4.conf.d$2.proxy_arp=1" \
+                    "net.ipv4.conf.d$2.rp_filter=0"
+                ip -n "$h" link set "d$2" up
+                ip -n "$h" route add "10.201.$2.0/24" dev "d$2"
+                tc -n "$h" qdisc add dev "d$2" root tbf rate "${LOOP_BW}mbit" \
+                    burst $((LOOP_BW * 1250)) latency 20ms
+            done
         done
     done
     for _ in $(seq 50); do
@@ -143,7 +158,6 @@ direct() {
     BSP_DIRECT=$LOOP_ITS
     LOOP_DIR=$save
     loop_down
-    ip netns del "$LOOP_PREFIX-sw"
 }
 
 echo "== paths with no delay, and baselines" >&2

@@ -121,3 +121,23 @@ vr_stop_services() {
         [ "$VR_RC" = 0 ] || fail "$role exited $VR_RC on SIGTERM"
     done
 }
+
+# Reservation helpers; they call "${CTL[@]}" (vnetctl with the test's
+# config), which the test sets.
+# resv_field ID FIELD: one field of reservation ID (vnetctl reserve show).
+resv_field() { "${CTL[@]}" --json reserve show "$1" | jq -r ".$2"; }
+# resv_wait ID STATE: until reservation ID is in STATE (10 s at most).
+resv_wait() {
+    local id=$1 want=$2 s
+    for _ in $(seq 200); do
+        s=$(resv_field "$id" state)
+        [ "$s" = "$want" ] && return 0
+        sleep 0.05
+    done
+    echo "$id: $s, not $want" >&2
+    return 1
+}
+# svc_counter ROLE NAME: a counter of ROLE's status.
+svc_counter() {
+    "${CTL[@]}" --json status "$1" | jq -r ".services[0].counters.$2"
+}

@@ -52,30 +52,17 @@ vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
 vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
 vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
 
-field() { "${CTL[@]}" --json reserve show "$1" | jq -r ".$2"; }
-wait_state() {
-    local id=$1 want=$2 s
-    for _ in $(seq 200); do
-        s=$(field "$id" state)
-        [ "$s" = "$want" ] && return 0
-        sleep 0.05
-    done
-    echo "$id: $s, not $want" >&2
-    return 1
-}
-counter() {
-    "${CTL[@]}" --json status adapter | jq -r ".services[0].counters.$1"
-}
+counter() { svc_counter adapter "$1"; }
 dev_in() { ip -n "$P-h$1" link show "$2" >/dev/null 2>&1; }
 
 echo "== reserve h1-h2 at 500 Mbit/s: a veth pair that carries a ping"
 t0=$(date +%s.%N)
 id=$("${CTL[@]}" --json reserve create h1 h2 --bw 500 | jq -r .id)
-wait_state "$id" active || fail "not active"
+resv_wait "$id" active || fail "not active"
 t1=$(date +%s.%N)
-pid=$(field "$id" path_id)
-a=$(field "$id" addr_a)
-b=$(field "$id" addr_b)
+pid=$(resv_field "$id" path_id)
+a=$(resv_field "$id" addr_a)
+b=$(resv_field "$id" addr_b)
 dev=vrp${pid#p-}
 echo "$id: path $pid up in $(echo "$t1 - $t0" | bc) s (17.5 s x 0.1 configured); $a <-> $b on $dev"
 dev_in 1 "$dev" && dev_in 2 "$dev" || fail "$dev missing"
@@ -93,7 +80,7 @@ vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
 [ "$(counter paths_adopted)" = 1 ] || fail "path not adopted"
 [ "$(counter paths_up)" = 1 ] || fail "adapter does not hold it up"
 sleep 0.5
-[ "$(field "$id" state)" = active ] || fail "broker lost $id"
+[ "$(resv_field "$id" state)" = active ] || fail "broker lost $id"
 ip netns exec "$P-h1" ping -c 2 -i 0.2 -W 1 -I "$dev" "$b" >/dev/null \
     || fail "no ping after the restart"
 grep -h "adopted" "$T/adapter.log" | tail -2
@@ -101,12 +88,12 @@ grep -h "adopted" "$T/adapter.log" | tail -2
 echo "== release: the pair is gone from both namespaces"
 "${CTL[@]}" reserve release "$id" >/dev/null || fail "release"
 ! dev_in 1 "$dev" && ! dev_in 2 "$dev" || fail "$dev still there"
-wait_state "$id" released || fail "not released"
+resv_wait "$id" released || fail "not released"
 
 echo "== a pair deleted while the adapter is down: vanished, and a stray swept"
 id2=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
-wait_state "$id2" active || fail "$id2 not active"
-dev2=vrp$(field "$id2" path_id | sed 's/^p-//')
+resv_wait "$id2" active || fail "$id2 not active"
+dev2=vrp$(resv_field "$id2" path_id | sed 's/^p-//')
 kill -KILL "$(cat "$T/adapter.pid")"
 ip -n "$P-h1" link del "$dev2"
 ip link add vrp999 netns "$P-h1" type veth peer name vrp999 netns "$P-h2"
@@ -115,18 +102,18 @@ vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
 [ "$(counter paths_lost_in_restart)" = 1 ] || fail "vanished path not seen"
 [ "$(counter netns_swept)" = 1 ] || fail "stray not swept"
 ! dev_in 1 vrp999 || fail "vrp999 still in h1"
-wait_state "$id2" failed || fail "broker did not mark $id2 failed"
-echo "$id2: $(field "$id2" error)"
+resv_wait "$id2" failed || fail "broker did not mark $id2 failed"
+echo "$id2: $(resv_field "$id2" error)"
 
 echo "== kill -9 while provisioning: failed on restart, nothing left"
 id3=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
 sleep 0.3
-[ "$(field "$id3" state)" = provisioning ] || fail "$id3 not provisioning"
-dev3=vrp$(field "$id3" path_id | sed 's/^p-//')
+[ "$(resv_field "$id3" state)" = provisioning ] || fail "$id3 not provisioning"
+dev3=vrp$(resv_field "$id3" path_id | sed 's/^p-//')
 kill -KILL "$(cat "$T/adapter.pid")"
 vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
 vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
-wait_state "$id3" failed || fail "$id3 not failed"
+resv_wait "$id3" failed || fail "$id3 not failed"
 sleep 2   # longer than the set-up would have taken
 ! dev_in 1 "$dev3" && ! dev_in 2 "$dev3" || fail "$dev3 made after all"
 held=$(( $(counter paths_provisioning) + $(counter paths_up) + $(counter paths_tearing_down) ))

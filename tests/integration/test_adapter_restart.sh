@@ -39,20 +39,7 @@ adapter: $(ep adapter)
 timeout_ms: 3000
 YAML
 CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
-field() { "${CTL[@]}" --json reserve show "$1" | jq -r ".$2"; }
-wait_state() {
-    local id=$1 want=$2 s
-    for _ in $(seq 200); do
-        s=$(field "$id" state)
-        [ "$s" = "$want" ] && return 0
-        sleep 0.05
-    done
-    echo "$id: $s, not $want" >&2
-    return 1
-}
-counter() {
-    "${CTL[@]}" --json status adapter | jq -r ".services[0].counters.$1"
-}
+counter() { svc_counter adapter "$1"; }
 held() {
     echo $(( $(counter paths_provisioning) + $(counter paths_up) + $(counter paths_tearing_down) ))
 }
@@ -78,17 +65,17 @@ up=() prov=()
 for pair in "h1 h2" "h3 h4" "h1 h3"; do
     up+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")
 done
-for id in "${up[@]}"; do wait_state "$id" active || fail "$id"; done
+for id in "${up[@]}"; do resv_wait "$id" active || fail "$id"; done
 for pair in "h2 h4" "h1 h4" "h2 h3"; do
     prov+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")
 done
-[ "$(field "${prov[0]}" state)" = provisioning ] || fail "not provisioning"
+[ "$(resv_field "${prov[0]}" state)" = provisioning ] || fail "not provisioning"
 restart_adapter "$BIN/odin-adapter" -c "$T/sim.yaml"
 for id in "${up[@]}"; do
     sleep 0.4
-    [ "$(field "$id" state)" = active ] || fail "$id lost by the restart"
+    [ "$(resv_field "$id" state)" = active ] || fail "$id lost by the restart"
 done
-for id in "${prov[@]}"; do wait_state "$id" failed || fail "$id"; done
+for id in "${prov[@]}"; do resv_wait "$id" failed || fail "$id"; done
 echo "adapter: adopted $(counter paths_adopted), lost $(counter paths_lost_in_restart), up $(counter paths_up)"
 [ "$(counter paths_adopted)" = 3 ] && [ "$(counter paths_up)" = 3 ] \
     && [ "$(counter paths_lost_in_restart)" = 3 ] || fail "adapter disagrees"
@@ -96,11 +83,11 @@ n_active=$("${CTL[@]}" --json reserve list | jq '[.[] | select(.state == "active
 [ "$n_active" = 3 ] || fail "broker has $n_active active, adapter 3"
 # The lambdas of the failed set-ups are free again: the same pairs work.
 again=$("${CTL[@]}" --json reserve create h2 h4 | jq -r .id)
-wait_state "$again" active || fail "h2-h4 blocked after the restart"
+resv_wait "$again" active || fail "h2-h4 blocked after the restart"
 for id in "${up[@]}" "$again"; do
     "${CTL[@]}" reserve release "$id" >/dev/null || fail "release $id"
 done
-for id in "${up[@]}" "$again"; do wait_state "$id" released || fail "$id"; done
+for id in "${up[@]}" "$again"; do resv_wait "$id" released || fail "$id"; done
 [ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
 echo "== the restart, as the adapter logged it"
 grep -h "adopted\|failed\|state " "$T/adapter.log" | tail -n 8 | cut -c1-200
@@ -127,14 +114,14 @@ vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
 vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
 
 ok=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
-wait_state "$ok" active || fail "oclient path not up"
+resv_wait "$ok" active || fail "oclient path not up"
 grep -q "odin-" "$OCLIENT_STATE" || fail "ODIN holds no path"
 echo "$ok: up as $(grep -o 'path odin-[0-9]*' "$OCLIENT_STATE" | head -1)"
 for mode in fail garbage hang partial; do
     echo "$mode" >"$OCLIENT_CONTROL"
     id=$("${CTL[@]}" --json reserve create h3 h4 | jq -r .id)
-    wait_state "$id" failed || fail "$mode: not failed"
-    echo "$mode -> $id failed: $(field "$id" error | cut -c1-120)"
+    resv_wait "$id" failed || fail "$mode: not failed"
+    echo "$mode -> $id failed: $(resv_field "$id" error | cut -c1-120)"
 done
 "${CTL[@]}" status adapter >/dev/null || fail "adapter gone"
 
@@ -142,9 +129,9 @@ echo "== oclient: kill -9 with a path up: adopted, then torn down by ODIN id"
 restart_adapter env "$BIN/odin-adapter" -c "$T/oclient.yaml"
 [ "$(counter paths_adopted)" = 1 ] || fail "not adopted"
 sleep 0.4
-[ "$(field "$ok" state)" = active ] || fail "broker lost $ok"
+[ "$(resv_field "$ok" state)" = active ] || fail "broker lost $ok"
 "${CTL[@]}" reserve release "$ok" >/dev/null || fail "release"
-wait_state "$ok" released || fail "$ok not released"
+resv_wait "$ok" released || fail "$ok not released"
 grep -q -- "-t odin-" "$OCLIENT_LOG" || fail "no 'oclient -t' ran"
 ! grep -q "^path " "$OCLIENT_STATE" || fail "ODIN still holds a path"
 [ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"

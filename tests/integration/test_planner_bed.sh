@@ -91,8 +91,8 @@ vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
 vr_until 10 "${CTL[@]}" status aggregator planner broker adapter \
     || fail "services not up"
 
-pcount() { "${CTL[@]}" --json status planner | jq -r ".services[0].counters.$1"; }
-acount() { "${CTL[@]}" --json status adapter | jq -r ".services[0].counters.$1"; }
+pcount() { svc_counter planner "$1"; }
+acount() { svc_counter adapter "$1"; }
 open_resv() { "${CTL[@]}" --json reserve list | jq -r '[.[] | select(.state != "released" and .state != "failed")] | length'; }
 paths_held() { echo $(( $(acount paths_provisioning) + $(acount paths_up) + $(acount paths_tearing_down) )); }
 
