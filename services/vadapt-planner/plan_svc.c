@@ -114,6 +114,7 @@ struct s_held {
     int resv_state;
     char addr_a[64], addr_b[64];    /* path link addresses */
     uint32_t tries;
+    bool wired;                     /* link made and probed, this setup */
     double demand_bps;
     uint64_t t_reserve_us, t_active_us;
     uint64_t boot_a, boot_b;        /* agents' boots the links were made in */
@@ -452,6 +453,7 @@ s_on_agent_restart(plan_svc_t *self, const char *id)
             h->rules_a = h->rules_b = NULL;
             h->n_rules_a = h->n_rules_b = 0;
             h->state = H_SETUP;
+            h->wired = false;
             h->tries = 0;
         }
     }
@@ -465,6 +467,7 @@ s_reserve(plan_svc_t *self, struct s_held *h, const char *why)
     if (!self->cfg->reserve) {
         s_set_kind(h, K_COMMODITY);
         h->state = H_SETUP;
+        h->wired = false;
         s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, NULL, h->link,
                  0, "%s; reservations off: direct commodity link", why);
         return;
@@ -487,6 +490,7 @@ s_reserve(plan_svc_t *self, struct s_held *h, const char *why)
         self->n_reserve_refused++;
         s_set_kind(h, K_COMMODITY);
         h->state = H_SETUP;
+        h->wired = false;
         s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, NULL, h->link,
                  0, "%s; the broker refused (%s): direct commodity link "
                  "instead", why, reply.error_text);
@@ -659,6 +663,7 @@ s_progress(plan_svc_t *self, struct s_held *h)
         if (h->resv_state == RS(ACTIVE)) {
             h->t_active_us = vtime_now_us();
             h->state = H_SETUP;
+            h->wired = false;
             h->tries = 0;
         } else if (h->resv_state == RS(FAILED)
                    || h->resv_state == RS(RELEASED)) {
@@ -670,14 +675,27 @@ s_progress(plan_svc_t *self, struct s_held *h)
             h->resv_id[0] = '\0';
             s_set_kind(h, K_COMMODITY);
             h->state = H_SETUP;
+            h->wired = false;
             h->tries = 0;
         }
         return;
     case H_SETUP: {
         h->tries++;
-        if (!s_wire(self, h)) {
-            return;
+        if (!h->wired) {
+            if (!s_wire(self, h)) {
+                return;
+            }
+            h->wired = true;
+            s_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
+                     h->resv_id, h->link, 0, "link %s on both agents over "
+                     "%s (%s <-> %s), probe echoed from both ends",
+                     h->link,
+                     h->kind == K_RESERVED ? "the reserved path"
+                                           : "the commodity network",
+                     h->kind == K_RESERVED ? h->addr_a : h->a,
+                     h->kind == K_RESERVED ? h->addr_b : h->b);
         }
+        /* Only now, with the link up both ways, do the rules move. */
         int n = s_rules_sync(self, h);
         if (n < 0) {
             return;
@@ -687,13 +705,6 @@ s_progress(plan_svc_t *self, struct s_held *h)
         uint64_t now = vtime_now_us();
         uint64_t since = h->t_active_us ? h->t_active_us : h->t_reserve_us;
         self->last_switch_us = h->t_reserve_us ? now - h->t_reserve_us : 0;
-        s_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
-                 h->resv_id, h->link, 0, "link %s on both agents over %s "
-                 "(%s <-> %s), probe echoed from both ends", h->link,
-                 h->kind == K_RESERVED ? "the reserved path"
-                                       : "the commodity network",
-                 h->kind == K_RESERVED ? h->addr_a : h->a,
-                 h->kind == K_RESERVED ? h->addr_b : h->b);
         s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
                  h->link, since ? now - since : 0,
                  "%zu+%zu forwarding rules moved onto %s (%.1f Mbit/s of "
@@ -799,6 +810,7 @@ s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
             h->resv_id[0] = '\0';
             s_set_kind(h, K_COMMODITY);
             h->state = H_SETUP;
+            h->wired = false;
             h->tries = 0;
         }
         return;
@@ -979,6 +991,7 @@ s_scan_agent(plan_svc_t *self, struct s_agent *ag)
             struct s_held *h = s_held_new(self, ag->id, peer, K_COMMODITY);
             if (h && !strcmp(h->link, name)) {
                 h->state = H_SETUP;
+                h->wired = false;
                 plan_core_seed(self->core, h->a, h->b, s_now(self));
                 self->n_adopted++;
                 s_decide(self, DK(PLAN), h->a, h->b, 0, NULL, h->link, 0,
