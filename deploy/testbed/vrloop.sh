@@ -15,6 +15,7 @@
 #   LOOP_K 6       LOOP_T_UP_MS 1000   LOOP_T_DOWN_MS 10000
 #   LOOP_BW 1000   Mbit/s asked per path (the veth pair is shaped to it)
 #   LOOP_POLICY top-k   LOOP_MIN_MBPS 5
+#   LOOP_MSG 64K, LOOP_COMPUTE_US 0: BSP message size, compute per iteration
 
 LOOP_PREFIX=${LOOP_PREFIX:-vl$$}
 LOOP_HOSTS=${LOOP_HOSTS:-4}
@@ -177,7 +178,7 @@ loop_bsp() {
     for r in "$@"; do
         ip netns exec "$(loop_vm_ns "$r")" "$LOOP_BIN/vr-bsp" --rank "$i" \
             --peers "$peers" --pattern "$pattern" --duration "$secs" \
-            --msg-size 64K --compute-us 0 --json \
+            --msg-size "${LOOP_MSG:-64K}" --compute-us "${LOOP_COMPUTE_US:-0}" --json \
             >"$LOOP_DIR/bsp-$name-$i.json" 2>"$LOOP_DIR/bsp-$name-$i.err" &
         LOOP_PIDS+=("$!")
         echo "$!" >>"$LOOP_DIR/bsp-$name.pids"
