@@ -165,42 +165,12 @@ sleep 0.5
 # event after T (inference), the planner's first RESERVE (planning, T_up
 # included), the link over the path (reservation: the path's set-up and
 # the broker's and adapter's share), the last SWITCH (rules moved).
-steps() {
-    python3 - "$LOOP_DIR" "$1" "$2" <<'PY'
-import json, sys
-d, t0, t1 = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def events(kind):
-    out = []
-    for line in open(f"{d}/watch-{kind}.json"):
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return [e for e in out if t0 <= e["time_us"] < t1]
-topo = [e["time_us"] for e in events("topology") if e["body"]["topology"].get("edges")]
-dec = [e["body"]["decision"] for e in events("decisions")]
-def first(kind):
-    ts = [x["time_us"] for x in dec if x["kind"] == kind]
-    return min(ts) if ts else None
-def last(kind):
-    ts = [x["time_us"] for x in dec if x["kind"] == kind]
-    return max(ts) if ts else None
-inf = min(topo) if topo else None
-res = first("reserve")
-lnk = last("link_create") or last("link-create")
-sw = last("switch")
-def s(a, b):
-    return "%.2f" % ((b - a) / 1e6) if a and b else "-"
-print(s(t0, inf), s(inf, res), s(res, lnk),
-      "%.3f" % ((sw - lnk) / 1e6) if lnk and sw else "-", s(t0, sw),
-      "%.2f" % ((sw - t0) / 1e6) if sw else "")
-PY
-}
+steps() { "$SRC/deploy/testbed/loop-steps.py" "$LOOP_DIR" "$1" "$2" last; }
 END=$(now_us)
 read -r I_INF I_PLAN I_RES I_SW I_TOT I_SWAT <<<"$(steps "$T_IPERF" "$T_BSP")"
 read -r B_INF B_PLAN B_RES B_SW B_TOT _ <<<"$(steps "$T_BSP" "$END")"
 # iperf3 after the switch: the intervals from 1 s after it.
-if [ -n "$I_SWAT" ]; then
+if [ "$I_SWAT" != - ]; then
     IPERF_AFTER=$(loop_iperf_mean adapt "$(echo "$I_SWAT + 1" | bc -l)")
 else
     IPERF_AFTER=$(loop_iperf_mean adapt "$((IPERF_S - 3))")

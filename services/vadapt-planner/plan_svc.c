@@ -817,8 +817,10 @@ s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
     }
 }
 
+/* Both subscriptions: the aggregator's (topology, announcements) and the
+ * broker's (reservation events). */
 static int
-s_on_agg_event(svc_t *svc, zsock_t *sock, void *arg)
+s_on_event(svc_t *svc, zsock_t *sock, void *arg)
 {
     (void) svc;
     plan_svc_t *self = arg;
@@ -833,24 +835,11 @@ s_on_agg_event(svc_t *svc, zsock_t *sock, void *arg)
     case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
         s_on_announce(self, (Vr__AgentAnnounce *) msg.body);
         break;
+    case VR__MSG_TYPE__MSG_RESV_EVENT:
+        s_on_resv(self, ((Vr__ResvEvent *) msg.body)->resv);
+        break;
     default:
         break;
-    }
-    bus_msg_clear(&msg);
-    return 0;
-}
-
-static int
-s_on_resv_event(svc_t *svc, zsock_t *sock, void *arg)
-{
-    (void) svc;
-    plan_svc_t *self = arg;
-    bus_msg_t msg;
-    if (bus_recv(self->bus, sock, &msg) != 0) {
-        return 0;
-    }
-    if (msg.type == VR__MSG_TYPE__MSG_RESV_EVENT) {
-        s_on_resv(self, ((Vr__ResvEvent *) msg.body)->resv);
     }
     bus_msg_clear(&msg);
     return 0;
@@ -1281,8 +1270,8 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     }
     bus_subscribe(self->agg_sub, "");
     bus_subscribe(self->resv_sub, "");
-    if (svc_add_reader(svc, self->agg_sub, s_on_agg_event, self) != 0
-        || svc_add_reader(svc, self->resv_sub, s_on_resv_event, self) != 0
+    if (svc_add_reader(svc, self->agg_sub, s_on_event, self) != 0
+        || svc_add_reader(svc, self->resv_sub, s_on_event, self) != 0
         || svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0) {
         goto error;
     }

@@ -72,27 +72,12 @@ run() {
     t0=$(now_us)
     loop_iperf adapt "$(echo "$delay + 6" | bc -l | cut -d. -f1)" 0 "$DST"
     wait "$(cat "$LOOP_DIR/iperf-adapt.pid")" || true
-    python3 - "$LOOP_DIR" "$t0" "$scale" <<'PY' >"$LOOP_DIR/steps"
-import json, sys
-d, t0, scale = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-def ev(kind):
-    out = []
-    for line in open(f"{d}/watch-{kind}.json"):
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            pass
-    return out
-topo = min(e["time_us"] for e in ev("topology") if e["body"]["topology"].get("edges"))
-dec = [e["body"]["decision"] for e in ev("decisions")]
-first = lambda k: min(x["time_us"] for x in dec if x["kind"] == k)
-res, lnk, sw = first("reserve"), first("link_create"), first("switch")
-path = 17.5 * scale
-inf, plan, resv, swi = (topo - t0) / 1e6, (res - topo) / 1e6, (lnk - res) / 1e6, (sw - lnk) / 1e6
-total = (sw - t0) / 1e6
-print("%.2f %.2f %.2f %.3f %.2f %.2f %.2f" % (inf, plan, resv, swi, total, path, total - path))
-PY
-    read -r inf plan resv swi total path over <"$LOOP_DIR/steps"
+    "$SRC/deploy/testbed/loop-steps.py" "$LOOP_DIR" "$t0" "$(now_us)" first \
+        >"$LOOP_DIR/steps"
+    local inf plan resv swi total path over
+    read -r inf plan resv swi total _ <"$LOOP_DIR/steps"
+    path=$(echo "17.5 * $scale" | bc -l | xargs printf '%.2f')
+    over=$(echo "$total - $path" | bc -l | xargs printf '%.2f')
     RESULTS+=("$(printf '%-22s %9s %9s %12s %8s %8s %10s %10s' "17.5 s x $scale" "$inf" "$plan" "$resv" "$swi" "$total" "$path" "$over")")
     if [ "$tag" = 0 ]; then
         # After: BSP long enough for the loop to move its links too, then
