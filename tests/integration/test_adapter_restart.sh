@@ -89,6 +89,30 @@ for id in "${up[@]}" "$again"; do
 done
 for id in "${up[@]}" "$again"; do resv_wait "$id" released || fail "$id"; done
 [ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+echo "== a hung adapter (SIGSTOP): the broker keeps answering, then catches up"
+kill -STOP "$(cat "$T/adapter.pid")"
+vr_on_cleanup 'kill -CONT "$(cat "$T/adapter.pid")" 2>/dev/null || true'
+hung=()
+for pair in "h1 h2" "h3 h4" "h1 h3"; do
+    hung+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)") \
+        || fail "reserve refused while the adapter hangs"
+done
+for _ in 1 2 3; do
+    s0=$(date +%s%N)
+    "${CTL[@]}" status broker >/dev/null || fail "broker silent while the adapter hangs"
+    ms=$(( ($(date +%s%N) - s0) / 1000000 ))
+    [ "$ms" -lt 900 ] || fail "broker status took $ms ms while the adapter hangs"
+done
+for id in "${hung[@]}"; do
+    [ "$(resv_field "$id" state)" = requested ] || fail "$id not left requested"
+done
+kill -CONT "$(cat "$T/adapter.pid")"
+for id in "${hung[@]}"; do resv_wait "$id" active || fail "$id after SIGCONT"; done
+echo "3 reservations asked while the adapter hung: requested, then active once it woke"
+for id in "${hung[@]}"; do "${CTL[@]}" reserve release "$id" >/dev/null; done
+for id in "${hung[@]}"; do resv_wait "$id" released || fail "$id"; done
+[ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+
 echo "== the restart, as the adapter logged it"
 grep -h "adopted\|failed\|state " "$T/adapter.log" | tail -n 8 | cut -c1-200
 vr_stop_services broker adapter
