@@ -37,6 +37,8 @@ struct bus_client {
     int timeout_ms;                 /* per try */
     int tries;                      /* tries per request, at least 1 */
     zsock_t *sock;                  /* REQ socket, NULL until needed */
+    int pause_ms;                   /* after a timeout: fail fast this long */
+    uint64_t retry_us;              /* no try before this (monotonic) */
 };
 
 static bool s_zsys_ready;
@@ -613,6 +615,13 @@ bus_client_endpoint(const bus_client_t *self)
     return self->endpoint;
 }
 
+void
+bus_client_set_pause(bus_client_t *self, int pause_ms)
+{
+    self->pause_ms = pause_ms > 0 ? pause_ms : 0;
+    self->retry_us = 0;
+}
+
 /* Turns an accepted reply into the call's result. */
 static int
 s_check_reply(bus_client_t *self, int type, int expect, bus_msg_t *reply)
@@ -647,6 +656,14 @@ bus_client_call(bus_client_t *self, int type, const ProtobufCMessage *req,
                 int expect, bus_msg_t *reply)
 {
     memset(reply, 0, sizeof *reply);
+    uint64_t now = vtime_mono_us();
+    if (now < self->retry_us) {
+        reply->error = VR__ERROR_CODE__ERR_UNAVAILABLE;
+        snprintf(reply->error_text, sizeof reply->error_text,
+                 "'%s' did not answer: next try in %llu ms", self->endpoint,
+                 (unsigned long long) (self->retry_us - now) / 1000);
+        return -1;
+    }
     for (int attempt = 0; attempt < self->tries; attempt++) {
         if (!self->sock) {
             self->sock = bus_connect(self->bus, ZMQ_REQ, self->endpoint,
@@ -692,6 +709,9 @@ bus_client_call(bus_client_t *self, int type, const ProtobufCMessage *req,
         }
     }
     self->bus->counters.req_timeouts++;
+    if (self->pause_ms > 0) {
+        self->retry_us = vtime_mono_us() + (uint64_t) self->pause_ms * 1000;
+    }
     reply->error = VR__ERROR_CODE__ERR_TIMEOUT;
     snprintf(reply->error_text, sizeof reply->error_text,
              "no reply from '%s' after %d tr%s of %d ms", self->endpoint,

@@ -167,6 +167,12 @@ void bus_client_destroy(bus_client_t **self_p);
 /* Returns the endpoint the client talks to (borrowed). */
 const char *bus_client_endpoint(const bus_client_t *self);
 
+/* After a request that got no reply, fail every request for 'pause_ms'
+ * at once (ERR_UNAVAILABLE, without sending) instead of waiting out the
+ * timeout again: a service calling a hung peer from its loop then stalls
+ * once per pause, not once per call.  0 (the default): never pause. */
+void bus_client_set_pause(bus_client_t *self, int pause_ms);
+
 /* Sends 'req' of 'type' and waits for a reply of type 'expect'.  Returns 0
  * with the reply in '*reply' (free with bus_msg_clear()).  Returns -1 with
  * 'reply->error' and 'reply->error_text' set when the server answered with

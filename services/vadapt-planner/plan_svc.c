@@ -99,7 +99,6 @@ struct s_agent {
     uint64_t boot_id;
     bus_client_t *client;
     bool scanned;               /* its links looked at once */
-    uint64_t retry_us;          /* unreachable: no call before this */
 };
 
 enum s_kind { K_RESERVED, K_COMMODITY };
@@ -115,6 +114,7 @@ struct s_held {
     char addr_a[64], addr_b[64];    /* path link addresses */
     uint32_t tries;
     bool wired;                     /* link made and probed, this setup */
+    uint64_t rules_gen;             /* topology the rules were synced to */
     double demand_bps;
     uint64_t t_reserve_us, t_active_us;
     uint64_t boot_a, boot_b;        /* agents' boots the links were made in */
@@ -138,6 +138,7 @@ struct plan_svc {
     bool synced;                /* broker's reservations read */
     bool agg_queried;
     uint64_t topo_version;
+    uint64_t topo_gen;          /* topologies taken in: VM pairs may move */
     uint64_t t0_us;
     uint64_t next_decision;
     uint64_t n_topologies, n_reserve_asked, n_reserve_refused, n_switches,
@@ -240,6 +241,10 @@ s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
         snprintf(ag->ctl, sizeof ag->ctl, "%s", ann->control_endpoint);
         ag->client = bus_client_new(self->bus, ag->ctl, "agent",
                                     (int) self->cfg->call_timeout_ms, 1);
+        /* One dead agent must not stall the loop at every tick. */
+        if (ag->client) {
+            bus_client_set_pause(ag->client, 1000);
+        }
     }
     /* The overlay address; an agent listening on 0.0.0.0 is reached at
      * its host address. */
@@ -274,19 +279,8 @@ s_agent_call(plan_svc_t *self, struct s_agent *ag, int type,
         log_format(err, size, "agent %s: no control endpoint", ag->id);
         return -1;
     }
-    /* An agent that did not answer is left alone for a second, so that
-     * one dead agent does not stall the loop at every tick. */
-    uint64_t now = vtime_mono_us();
-    if (now < ag->retry_us) {
-        log_format(err, size, "agent %s: unreachable, next try in %llu ms",
-                   ag->id, (unsigned long long) (ag->retry_us - now) / 1000);
-        return -1;
-    }
     if (bus_client_call(ag->client, type, req, expect, r) != 0) {
         log_format(err, size, "agent %s: %s", ag->id, r->error_text);
-        if (r->error == VR__ERROR_CODE__ERR_TIMEOUT) {
-            ag->retry_us = vtime_mono_us() + 1000000;
-        }
         bus_msg_clear(r);
         return -1;
     }
@@ -614,7 +608,7 @@ s_rules_sync(plan_svc_t *self, struct s_held *h)
         for (size_t i = 0; i < n; i++) {
             /* Side a sends to the pair's VM on b, and the other way. */
             uint64_t dst = side ? pairs[i].a : pairs[i].b;
-            if (s_has(*rules, *nr, dst) || s_has((uint64_t *) NULL, 0, dst)) {
+            if (s_has(*rules, *nr, dst)) {
                 continue;
             }
             bool dup = false;
@@ -700,6 +694,7 @@ s_progress(plan_svc_t *self, struct s_held *h)
         if (n < 0) {
             return;
         }
+        h->rules_gen = self->topo_gen;
         h->state = H_UP;
         self->n_switches++;
         uint64_t now = vtime_now_us();
@@ -714,7 +709,14 @@ s_progress(plan_svc_t *self, struct s_held *h)
         return;
     }
     case H_UP: {
+        /* The VM pairs a link carries change only with the topology. */
+        if (h->rules_gen == self->topo_gen) {
+            return;
+        }
         int n = s_rules_sync(self, h);
+        if (n >= 0) {
+            h->rules_gen = self->topo_gen;
+        }
         if (n > 0) {
             s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps,
                      h->resv_id, h->link, 0, "%d more VM pairs' rules onto "
@@ -755,6 +757,7 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
         }
     }
     self->topo_version = t->version;
+    self->topo_gen++;
     self->n_topologies++;
     plan_core_set_topology(self->core, s_now(self), pairs, t->n_edges, vms,
                            n_vms);
@@ -764,13 +767,17 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
     for (size_t i = 0; i < self->n_held; i++) {
         self->held[i].demand_bps = 0;
     }
-    struct plan_link_info info[256];
-    size_t n = plan_core_links(self->core, info, 256);
-    for (size_t i = 0; i < n && i < 256; i++) {
-        struct s_held *h = s_held(self, info[i].host_a, info[i].host_b);
-        if (h) {
-            h->demand_bps = info[i].demand_bps;
+    size_t n = plan_core_links(self->core, NULL, 0);
+    struct plan_link_info *info = calloc(n + 1, sizeof *info);
+    if (info) {
+        n = plan_core_links(self->core, info, n);
+        for (size_t i = 0; i < n; i++) {
+            struct s_held *h = s_held(self, info[i].host_a, info[i].host_b);
+            if (h) {
+                h->demand_bps = info[i].demand_bps;
+            }
         }
+        free(info);
     }
 }
 

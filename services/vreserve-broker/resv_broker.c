@@ -81,7 +81,6 @@ struct resv_broker {
     zsock_t *events;            /* PUB */
     zsock_t *paths;             /* SUB: adapter's path events */
     bus_client_t *adapter;
-    uint64_t adapter_retry_us;  /* after a timeout: no call before this */
     uint64_t n_events;
     uint64_t n_orphans;         /* adapter paths torn down: nobody's */
     uint64_t n_vanished;        /* reservations whose path disappeared */
@@ -195,29 +194,6 @@ static void
 s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p);
 
 
-/* Calls the adapter.  After a call that got no answer, the adapter is left
- * alone for 2 s (calls fail at once with ERR_UNAVAILABLE), so that a hung
- * adapter costs the control loop one timeout, not one per request; what
- * was not asked stays REQUESTED and the reconcile after the pause asks. */
-static int
-s_adapter_call(resv_broker_t *self, int type, const ProtobufCMessage *req,
-               int expect, bus_msg_t *reply)
-{
-    uint64_t now = vtime_mono_us();
-    if (now < self->adapter_retry_us) {
-        memset(reply, 0, sizeof *reply);
-        reply->error = VR__ERROR_CODE__ERR_UNAVAILABLE;
-        snprintf(reply->error_text, sizeof reply->error_text,
-                 "adapter unreachable, asked again in %llu ms",
-                 (unsigned long long) (self->adapter_retry_us - now) / 1000);
-        return -1;
-    }
-    int rc = bus_client_call(self->adapter, type, req, expect, reply);
-    if (rc != 0 && reply->error == VR__ERROR_CODE__ERR_TIMEOUT) {
-        self->adapter_retry_us = vtime_mono_us() + 2000000;
-    }
-    return rc;
-}
 
 static void
 s_teardown(resv_broker_t *self, const char *path_id, const char *why)
@@ -225,7 +201,7 @@ s_teardown(resv_broker_t *self, const char *path_id, const char *why)
     Vr__PathTeardown req = VR__PATH_TEARDOWN__INIT;
     req.path_id = (char *) path_id;
     bus_msg_t reply;
-    if (s_adapter_call(self, VR__MSG_TYPE__MSG_PATH_TEARDOWN,
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_TEARDOWN,
                         &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, &reply)
         != 0) {
         if (reply.error != VR__ERROR_CODE__ERR_NOT_FOUND) {
@@ -255,7 +231,7 @@ s_create(resv_broker_t *self, struct resv_rec *r)
     req.bandwidth_mbps = r->bandwidth_mbps;
     req.latency_ms = r->latency_ms;
     bus_msg_t reply;
-    if (s_adapter_call(self, VR__MSG_TYPE__MSG_PATH_CREATE,
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_CREATE,
                         &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, &reply)
         == 0) {
         s_apply_path(self, r, ((Vr__PathReply *) reply.body)->path);
@@ -349,7 +325,7 @@ s_on_path_event(svc_t *svc, zsock_t *sock, void *arg)
 /* Compares our open reservations with the adapter's paths.  Returns -1 if
  * the adapter could not be asked.
  * Calls to the adapter block the control loop for up to
- * adapter_timeout_ms when it hangs, then pause (s_adapter_call()); a
+ * adapter_timeout_ms when it hangs, then pause (bus_client_set_pause()); a
  * DEALER socket with replies dispatched by a reader would not block at
  * all. */
 static int
@@ -357,7 +333,7 @@ s_reconcile(resv_broker_t *self)
 {
     Vr__PathListRequest req = VR__PATH_LIST_REQUEST__INIT;
     bus_msg_t reply;
-    if (s_adapter_call(self, VR__MSG_TYPE__MSG_PATH_LIST_REQUEST,
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_LIST_REQUEST,
                         &req.base, VR__MSG_TYPE__MSG_PATH_LIST, &reply)
         != 0) {
         self->n_adapter_errors++;
@@ -729,6 +705,9 @@ resv_broker_new(svc_t *svc, const struct broker_cfg *cfg)
     if (!self->store || !self->events || !self->paths || !self->adapter) {
         goto error;
     }
+    /* A hung adapter costs one timeout, then calls fail at once for 2 s:
+     * what was not asked stays REQUESTED and the next reconcile asks. */
+    bus_client_set_pause(self->adapter, 2000);
     bus_subscribe(self->paths, TOPIC_PATH);
     svc_on_request(svc, s_on_request, s_on_status, self);
     if (svc_add_reader(svc, self->paths, s_on_path_event, self) != 0

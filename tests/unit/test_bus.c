@@ -290,6 +290,32 @@ test_timeout(void)
     assert(bus_counters(bus)->req_timeouts == 1);
     assert(bus_counters(bus)->req_retries == 2);
     bus_client_destroy(&client);
+
+    /* With a pause, the call after a timeout fails at once, unsent; once
+     * the pause is over the client waits for a reply again. */
+    client = bus_client_new(bus, endpoint, "dead", 100, 1);
+    bus_client_set_pause(client, 400);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_TIMEOUT);
+    t0 = vtime_mono_ms();
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE);
+    assert(strstr(reply.error_text, "next try in"));
+    assert(vtime_mono_ms() - t0 < 50);
+    assert(bus_counters(bus)->req_timeouts == 2);
+    usleep(450 * 1000);
+    t0 = vtime_mono_ms();
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_TIMEOUT);
+    assert(vtime_mono_ms() - t0 >= 90);
+    assert(bus_counters(bus)->req_timeouts == 3);
+    bus_client_destroy(&client);
     free(endpoint);
     bus_destroy(&bus);
 }
