@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "adapter_oclient.h"
 #include "log.h"
+#include "proc.h"
 
 LOG_MODULE("adapter_netns");
 
@@ -221,11 +221,9 @@ adapter_netns_sim_network(const adapter_netns_t *self, char *buf,
 static int
 s_run(char *err, size_t errsize, const char *const *argv)
 {
-    struct adapter_oclient_output out;
-    int rc = adapter_oclient_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, 4096,
-                                 &out);
-    bool ok = rc == 0 && out.end == ADAPTER_OCLIENT_EXITED
-              && out.status == 0;
+    struct proc_output out;
+    int rc = proc_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, 4096, &out);
+    bool ok = rc == 0 && out.end == PROC_EXITED && out.status == 0;
     if (!ok && err) {
         char cmd[256] = "";
         size_t off = 0;
@@ -237,18 +235,18 @@ s_run(char *err, size_t errsize, const char *const *argv)
         char line[160];
         snprintf(line, sizeof line, "%s", why);
         line[strcspn(line, "\n")] = '\0';
-        if (out.end == ADAPTER_OCLIENT_EXITED) {
+        if (out.end == PROC_EXITED) {
             log_format(err, errsize, "'%s' exited %d: %s", cmd, out.status,
                        line);
-        } else if (out.end == ADAPTER_OCLIENT_TIMED_OUT) {
+        } else if (out.end == PROC_TIMED_OUT) {
             log_format(err, errsize, "'%s' timed out", cmd);
         } else {
             log_format(err, errsize, "'%s' could not run (%s)", cmd,
-                       out.end == ADAPTER_OCLIENT_SPAWN_FAILED
+                       out.end == PROC_SPAWN_FAILED
                            ? strerror(out.status) : "killed");
         }
     }
-    adapter_oclient_output_uninit(&out);
+    proc_output_uninit(&out);
     return ok ? 0 : -1;
 }
 
@@ -406,14 +404,13 @@ adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
     size_t n_deleted = 0;
     for (size_t i = 0; i < self->n_hosts; i++) {
         const char *ns = self->hosts[i].netns;
-        struct adapter_oclient_output out;
+        struct proc_output out;
         const char *argv[] = { self->ip_cmd, "-n", ns, "-o", "link", "show",
                                NULL };
-        if (adapter_oclient_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS,
-                                1 << 20, &out) != 0
-            || out.end != ADAPTER_OCLIENT_EXITED || out.status != 0) {
+        if (proc_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, 1 << 20, &out) != 0
+            || out.end != PROC_EXITED || out.status != 0) {
             VLOG_WARN("sweep: cannot list links in netns '%s'", ns);
-            adapter_oclient_output_uninit(&out);
+            proc_output_uninit(&out);
             continue;
         }
         /* Lines "7: vrp12@if8: <...>". */
@@ -439,7 +436,7 @@ adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
             }
             line = next;
         }
-        adapter_oclient_output_uninit(&out);
+        proc_output_uninit(&out);
     }
     return n_deleted;
 }

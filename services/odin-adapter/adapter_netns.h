@@ -5,7 +5,7 @@
  * "vrp<n>" between the two hosts' network namespaces, with a /30 from a
  * pool, an MTU and (optionally) a token-bucket rate at the bandwidth
  * asked; teardown deletes it.  Commands are iproute2's 'ip' and 'tc', run
- * without a shell under a time limit (adapter_oclient_run()). */
+ * without a shell under a time limit (proc_run()). */
 #ifndef ADAPTER_NETNS_H
 #define ADAPTER_NETNS_H
 

@@ -1,46 +1,23 @@
 /* SPDX-License-Identifier: MIT */
-/* ODIN's command-line client, driven from C: argv building, a child
- * process runner with a time limit and bounded capture, and a parser for
- * what the client prints.  The adapter's 'oclient' backend (adapter.c)
- * uses it; tests/unit/test_adapter_oclient.c runs it against the stand-in
+/* ODIN's command-line client, driven from C: argv building, runs through
+ * common/proc (time limit, bounded capture), and a parser for what the
+ * client prints.  The adapter's 'oclient' backend (adapter.c) uses it;
+ * tests/unit/test_adapter_oclient.c runs it against the stand-in
  * tests/tools/oclient. */
 #include "adapter_oclient.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/syscall.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "log.h"
-
-#define ADAPTER_OCLIENT_TAG 0x0c11e47u
-#define ADAPTER_OCLIENT_DEAD 0xdeadbeefu
-
-/* Reads per step and per stream: a child that prints without pause cannot
- * keep a step from returning (and the deadline from being checked). */
-#define S_READS_PER_STEP 64
-#define S_READ_CHUNK 16384
-
-/* Without a pidfd the child's exit is noticed by polling this often. */
-#define S_EXIT_POLL_MS 10
+#include "proc.h"
 
 /* Lines quoted in messages are cut to this many characters. */
 #define S_QUOTE_MAX 160
-
-extern char **environ;
 
 const struct cfg_key adapter_oclient_keys[] = {
     ADAPTER_OCLIENT_CFG_KEYS("oclient.", 0),
@@ -187,436 +164,6 @@ adapter_oclient_cmd_format(const struct adapter_oclient_cmd *cmd, char *buf,
         n += w < 0 ? 0 : (size_t) w;
     }
     return buf;
-}
-
-/* Running. */
-
-/* One captured stream. */
-struct s_buf {
-    char *data;                 /* 'len' bytes kept, NUL after them */
-    size_t len;                 /* bytes kept */
-    size_t cap;                 /* allocated, not counting the NUL */
-    size_t max;                 /* most bytes to keep */
-    bool truncated;             /* bytes were dropped */
-};
-
-struct adapter_oclient_proc {
-    uint32_t tag;               /* ADAPTER_OCLIENT_TAG while alive */
-    pid_t pid;                  /* the child, also its process group */
-    bool reaped;                /* waitpid() has collected it */
-    int fd_out;                 /* its stdout, -1 when closed */
-    int fd_err;                 /* its stderr, -1 when closed */
-    int pidfd;                  /* readable once it exits; -1: none */
-    struct s_buf out;           /* captured stdout */
-    struct s_buf err;           /* captured stderr */
-    uint64_t start_ms;          /* when it started */
-    uint64_t deadline_ms;       /* when it is killed */
-    uint64_t end_ms;            /* when the run ended */
-    uint32_t timeout_ms;        /* the limit */
-    bool done;                  /* the run is over */
-    enum adapter_oclient_end end;   /* how */
-    int status;                 /* exit code or signal */
-};
-
-static uint64_t
-s_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void
-s_close(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
-}
-
-/* Keeps up to 'max' bytes in all; false when out of memory. */
-static bool
-s_buf_add(struct s_buf *b, const char *data, size_t n)
-{
-    size_t room = b->max - b->len;
-
-    if (n > room) {
-        b->truncated = true;
-        n = room;
-    }
-    if (!n) {
-        return true;
-    }
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        char *nd;
-
-        while (cap < b->len + n) {
-            cap *= 2;
-        }
-        if (cap > b->max) {
-            cap = b->max;
-        }
-        nd = realloc(b->data, cap + 1);
-        if (!nd) {
-            b->truncated = true;
-            return false;
-        }
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, data, n);
-    b->len += n;
-    b->data[b->len] = '\0';
-    return true;
-}
-
-/* Reads what '*fd' has now (at most S_READS_PER_STEP chunks), closing it
- * at end of file or on an error. */
-static void
-s_drain(int *fd, struct s_buf *b)
-{
-    char chunk[S_READ_CHUNK];
-
-    for (int i = 0; *fd >= 0 && i < S_READS_PER_STEP; i++) {
-        ssize_t n = read(*fd, chunk, sizeof chunk);
-
-        if (n > 0) {
-            s_buf_add(b, chunk, (size_t) n);
-        } else if (n < 0 && errno == EINTR) {
-            continue;
-        } else if (n < 0 && errno == EAGAIN) {
-            return;
-        } else {
-            s_close(fd);        /* EOF, or an error: nothing more */
-        }
-    }
-}
-
-static void
-s_record_status(adapter_oclient_proc_t *proc, int st)
-{
-    if (WIFSIGNALED(st)) {
-        proc->end = ADAPTER_OCLIENT_SIGNALED;
-        proc->status = WTERMSIG(st);
-    } else {
-        proc->end = ADAPTER_OCLIENT_EXITED;
-        proc->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-    }
-}
-
-/* Kills the child's process group, and the child in case it left the
- * group, then reaps it.  Only while it is not yet reaped: until then its
- * PID, and so the group id, cannot be anybody else's. */
-static void
-s_kill_and_reap(adapter_oclient_proc_t *proc)
-{
-    int st;
-
-    if (proc->reaped) {
-        return;
-    }
-    kill(-proc->pid, SIGKILL);
-    kill(proc->pid, SIGKILL);
-    while (waitpid(proc->pid, &st, 0) < 0 && errno == EINTR) {
-        continue;
-    }
-    proc->reaped = true;
-}
-
-static void
-s_finish_run(adapter_oclient_proc_t *proc, uint64_t now_ms)
-{
-    s_close(&proc->fd_out);
-    s_close(&proc->fd_err);
-    s_close(&proc->pidfd);
-    proc->end_ms = now_ms;
-    proc->done = true;
-}
-
-static int
-s_pidfd_open(pid_t pid)
-{
-#ifdef SYS_pidfd_open
-    int fd = (int) syscall(SYS_pidfd_open, pid, 0);
-
-    if (fd >= 0) {
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
-    }
-    return fd;
-#else
-    (void) pid;
-    return -1;
-#endif
-}
-
-adapter_oclient_proc_t *
-adapter_oclient_proc_start(const char *const *argv, uint32_t timeout_ms,
-                           size_t max_output, uint64_t now_ms, int *errno_p)
-{
-    adapter_oclient_proc_t *proc;
-    posix_spawn_file_actions_t fa;
-    posix_spawnattr_t attr;
-    int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
-    bool fa_ok = false, attr_ok = false;
-    sigset_t none, all;
-    int rc;
-
-    assert(argv && argv[0] && errno_p);
-    proc = calloc(1, sizeof *proc);
-    if (!proc) {
-        *errno_p = ENOMEM;
-        return NULL;
-    }
-    proc->tag = ADAPTER_OCLIENT_TAG;
-    proc->fd_out = proc->fd_err = proc->pidfd = -1;
-    proc->out.max = proc->err.max = max_output;
-    proc->timeout_ms = timeout_ms;
-    proc->start_ms = now_ms;
-    proc->deadline_ms = now_ms + timeout_ms;
-
-    /* posix_spawn() reports a failed exec only where it is built on
-     * vfork semantics (glibc >= 2.24, not under valgrind); elsewhere the
-     * child exits 127 silently.  Checking first gives a clear ENOENT or
-     * EACCES everywhere. */
-    if (strchr(argv[0], '/') && access(argv[0], X_OK)) {
-        rc = errno;
-        goto fail;
-    }
-    if (pipe2(out_pipe, O_CLOEXEC) || pipe2(err_pipe, O_CLOEXEC)) {
-        rc = errno;
-        goto fail;
-    }
-    if ((rc = posix_spawn_file_actions_init(&fa))) {
-        goto fail;
-    }
-    fa_ok = true;
-    if ((rc = posix_spawnattr_init(&attr))) {
-        goto fail;
-    }
-    attr_ok = true;
-    /* stdin from /dev/null, so the client can never wait for a terminal;
-     * stdout and stderr to the pipes; nothing else of ours inherited. */
-    if ((rc = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-                                               O_RDONLY, 0))
-        || (rc = posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1))
-        || (rc = posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2))) {
-        goto fail;
-    }
-#if defined(__GLIBC__) && (__GLIBC__ > 2 \
-                           || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
-    if ((rc = posix_spawn_file_actions_addclosefrom_np(&fa, 3))) {
-        goto fail;
-    }
-#endif
-    /* Its own process group, so a timeout can kill whatever it started;
-     * no blocked signals and default handlers, whatever ours are (ZeroMQ
-     * threads block some, SIGPIPE may be ignored). */
-    sigemptyset(&none);
-    sigfillset(&all);
-    if ((rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP
-                                       | POSIX_SPAWN_SETSIGMASK
-                                       | POSIX_SPAWN_SETSIGDEF))
-        || (rc = posix_spawnattr_setpgroup(&attr, 0))
-        || (rc = posix_spawnattr_setsigmask(&attr, &none))
-        || (rc = posix_spawnattr_setsigdefault(&attr, &all))) {
-        goto fail;
-    }
-    if (strchr(argv[0], '/')) {
-        rc = posix_spawn(&proc->pid, argv[0], &fa, &attr,
-                         (char *const *) argv, environ);
-    } else {
-        rc = posix_spawnp(&proc->pid, argv[0], &fa, &attr,
-                          (char *const *) argv, environ);
-    }
-    if (rc) {
-        goto fail;
-    }
-    posix_spawn_file_actions_destroy(&fa);
-    posix_spawnattr_destroy(&attr);
-    close(out_pipe[1]);
-    close(err_pipe[1]);
-    proc->fd_out = out_pipe[0];
-    proc->fd_err = err_pipe[0];
-    fcntl(proc->fd_out, F_SETFL, O_NONBLOCK);
-    fcntl(proc->fd_err, F_SETFL, O_NONBLOCK);
-    proc->pidfd = s_pidfd_open(proc->pid);
-    return proc;
-
-fail:
-    if (fa_ok) {
-        posix_spawn_file_actions_destroy(&fa);
-    }
-    if (attr_ok) {
-        posix_spawnattr_destroy(&attr);
-    }
-    for (int i = 0; i < 2; i++) {
-        s_close(&out_pipe[i]);
-        s_close(&err_pipe[i]);
-    }
-    proc->tag = ADAPTER_OCLIENT_DEAD;
-    free(proc);
-    *errno_p = rc;
-    return NULL;
-}
-
-size_t
-adapter_oclient_proc_pollfds(const adapter_oclient_proc_t *proc,
-                             struct pollfd fds[3])
-{
-    assert(proc && proc->tag == ADAPTER_OCLIENT_TAG);
-    fds[0] = (struct pollfd) { .fd = proc->fd_out, .events = POLLIN };
-    fds[1] = (struct pollfd) { .fd = proc->fd_err, .events = POLLIN };
-    fds[2] = (struct pollfd) { .fd = proc->pidfd, .events = POLLIN };
-    return 3;
-}
-
-int
-adapter_oclient_proc_timeout_ms(const adapter_oclient_proc_t *proc,
-                                uint64_t now_ms)
-{
-    uint64_t left;
-
-    assert(proc && proc->tag == ADAPTER_OCLIENT_TAG);
-    if (proc->done) {
-        return 0;
-    }
-    left = proc->deadline_ms > now_ms ? proc->deadline_ms - now_ms : 0;
-    if (proc->pidfd < 0 && left > S_EXIT_POLL_MS) {
-        left = S_EXIT_POLL_MS;
-    }
-    return left > INT_MAX ? INT_MAX : (int) left;
-}
-
-bool
-adapter_oclient_proc_step(adapter_oclient_proc_t *proc, uint64_t now_ms)
-{
-    pid_t r;
-    int st;
-
-    assert(proc && proc->tag == ADAPTER_OCLIENT_TAG);
-    if (proc->done) {
-        return true;
-    }
-    s_drain(&proc->fd_out, &proc->out);
-    s_drain(&proc->fd_err, &proc->err);
-
-    do {
-        r = waitpid(proc->pid, &st, WNOHANG);
-    } while (r < 0 && errno == EINTR);
-    if (r == proc->pid) {
-        proc->reaped = true;
-        s_record_status(proc, st);
-        /* What it wrote before exiting is in the pipes; take it, but do
-         * not wait for anything it left running to close them. */
-        s_drain(&proc->fd_out, &proc->out);
-        s_drain(&proc->fd_err, &proc->err);
-        s_finish_run(proc, now_ms);
-    } else if (r < 0) {
-        /* ECHILD: reaped elsewhere, or SIGCHLD ignored; the status is
-         * lost. */
-        proc->reaped = true;
-        proc->end = ADAPTER_OCLIENT_EXITED;
-        proc->status = -1;
-        s_finish_run(proc, now_ms);
-    } else if (now_ms >= proc->deadline_ms) {
-        s_kill_and_reap(proc);
-        proc->end = ADAPTER_OCLIENT_TIMED_OUT;
-        proc->status = SIGKILL;
-        s_drain(&proc->fd_out, &proc->out);
-        s_drain(&proc->fd_err, &proc->err);
-        s_finish_run(proc, now_ms);
-    }
-    return proc->done;
-}
-
-static void
-s_proc_free(adapter_oclient_proc_t *proc)
-{
-    s_close(&proc->fd_out);
-    s_close(&proc->fd_err);
-    s_close(&proc->pidfd);
-    free(proc->out.data);
-    free(proc->err.data);
-    proc->tag = ADAPTER_OCLIENT_DEAD;
-    free(proc);
-}
-
-void
-adapter_oclient_proc_finish(adapter_oclient_proc_t **proc_p,
-                            struct adapter_oclient_output *out)
-{
-    adapter_oclient_proc_t *proc;
-
-    assert(proc_p && *proc_p && out);
-    proc = *proc_p;
-    assert(proc->tag == ADAPTER_OCLIENT_TAG && proc->done);
-    memset(out, 0, sizeof *out);
-    out->end = proc->end;
-    out->status = proc->status;
-    out->out = proc->out.data;
-    out->out_len = proc->out.len;
-    out->out_truncated = proc->out.truncated;
-    out->err = proc->err.data;
-    out->err_len = proc->err.len;
-    out->err_truncated = proc->err.truncated;
-    out->elapsed_ms = (uint32_t) (proc->end_ms - proc->start_ms);
-    out->timeout_ms = proc->timeout_ms;
-    proc->out.data = proc->err.data = NULL;
-    s_proc_free(proc);
-    *proc_p = NULL;
-}
-
-void
-adapter_oclient_proc_destroy(adapter_oclient_proc_t **proc_p)
-{
-    if (!proc_p || !*proc_p) {
-        return;
-    }
-    assert((*proc_p)->tag == ADAPTER_OCLIENT_TAG);
-    s_kill_and_reap(*proc_p);
-    s_proc_free(*proc_p);
-    *proc_p = NULL;
-}
-
-void
-adapter_oclient_output_uninit(struct adapter_oclient_output *out)
-{
-    if (out) {
-        free(out->out);
-        free(out->err);
-        memset(out, 0, sizeof *out);
-    }
-}
-
-int
-adapter_oclient_run(const char *const *argv, uint32_t timeout_ms,
-                    size_t max_output, struct adapter_oclient_output *out)
-{
-    adapter_oclient_proc_t *proc;
-    int err = 0;
-
-    assert(argv && out);
-    memset(out, 0, sizeof *out);
-    proc = adapter_oclient_proc_start(argv, timeout_ms, max_output,
-                                      s_mono_ms(), &err);
-    if (!proc) {
-        out->end = ADAPTER_OCLIENT_SPAWN_FAILED;
-        out->status = err;
-        out->timeout_ms = timeout_ms;
-        return -1;
-    }
-    while (!adapter_oclient_proc_step(proc, s_mono_ms())) {
-        struct pollfd fds[3];
-        size_t n = adapter_oclient_proc_pollfds(proc, fds);
-
-        /* EINTR or not, the next step looks at the clock. */
-        poll(fds, n, adapter_oclient_proc_timeout_ms(proc, s_mono_ms()));
-    }
-    adapter_oclient_proc_finish(&proc, out);
-    return 0;
 }
 
 /* Parsing.  The output is any bytes: every scan below works on (pointer,
@@ -853,7 +400,7 @@ s_scan_line(struct s_scan *sc, struct s_line l)
 }
 
 static void
-s_scan(const struct adapter_oclient_output *out, struct s_scan *sc)
+s_scan(const struct proc_output *out, struct s_scan *sc)
 {
     struct s_line l;
     size_t pos = 0;
@@ -871,8 +418,8 @@ s_scan(const struct adapter_oclient_output *out, struct s_scan *sc)
 /* The best line to explain a failure: the error line, else the last line
  * of stderr, else the last of stdout. */
 static void
-s_explain(const struct adapter_oclient_output *out,
-          const struct s_scan *sc, char *buf, size_t size)
+s_explain(const struct proc_output *out, const struct s_scan *sc,
+          char *buf, size_t size)
 {
     struct s_line l = { .s = NULL, .len = 0 }, cur;
     size_t pos = 0;
@@ -902,28 +449,28 @@ s_explain(const struct adapter_oclient_output *out,
 /* Handles the ways a run can fail whatever the command; returns true if
  * it did (with 'res->error' set). */
 static bool
-s_run_failed(const struct adapter_oclient_output *out,
-             const struct s_scan *sc, struct adapter_oclient_result *res)
+s_run_failed(const struct proc_output *out, const struct s_scan *sc,
+             struct adapter_oclient_result *res)
 {
     char why[S_QUOTE_MAX + 16];
 
     s_explain(out, sc, why, sizeof why);
     switch (out->end) {
-    case ADAPTER_OCLIENT_SPAWN_FAILED:
+    case PROC_SPAWN_FAILED:
         snprintf(res->error, sizeof res->error, "oclient could not be "
                  "started: %s", strerror(out->status));
         return true;
-    case ADAPTER_OCLIENT_TIMED_OUT:
+    case PROC_TIMED_OUT:
         snprintf(res->error, sizeof res->error, "oclient timed out after "
                  "%u ms and was killed (last output: %s)", out->timeout_ms,
                  why);
         return true;
-    case ADAPTER_OCLIENT_SIGNALED:
+    case PROC_SIGNALED:
         snprintf(res->error, sizeof res->error, "oclient was killed by "
                  "signal %d (%s); %s", out->status, strsignal(out->status),
                  why);
         return true;
-    case ADAPTER_OCLIENT_EXITED:
+    case PROC_EXITED:
         if (out->status == -1) {
             snprintf(res->error, sizeof res->error, "oclient's exit status "
                      "was lost (SIGCHLD ignored?); %s", why);
@@ -949,9 +496,8 @@ s_run_failed(const struct adapter_oclient_output *out,
 /* "no <what> in oclient output (N bytes): '<first line>'" or, for no
  * output at all, "oclient printed nothing". */
 static void
-s_missing(const struct adapter_oclient_output *out,
-          const struct s_scan *sc, const char *what,
-          struct adapter_oclient_result *res)
+s_missing(const struct proc_output *out, const struct s_scan *sc,
+          const char *what, struct adapter_oclient_result *res)
 {
     char q[S_QUOTE_MAX + 4];
 
@@ -968,7 +514,7 @@ s_missing(const struct adapter_oclient_output *out,
 }
 
 bool
-adapter_oclient_parse_create(const struct adapter_oclient_output *out,
+adapter_oclient_parse_create(const struct proc_output *out,
                              struct adapter_oclient_result *res)
 {
     struct s_scan sc;
@@ -1003,7 +549,7 @@ adapter_oclient_parse_create(const struct adapter_oclient_output *out,
 }
 
 bool
-adapter_oclient_parse_teardown(const struct adapter_oclient_output *out,
+adapter_oclient_parse_teardown(const struct proc_output *out,
                                const char *path_id,
                                struct adapter_oclient_result *res)
 {
@@ -1045,11 +591,11 @@ s_run_cmd(const struct adapter_oclient_config *cfg,
           const struct adapter_oclient_cmd *cmd, uint32_t timeout_ms,
           const char *path_id, struct adapter_oclient_result *res)
 {
-    struct adapter_oclient_output out;
+    struct proc_output out;
     bool ok;
 
-    if (adapter_oclient_run(cmd->argv, timeout_ms,
-                            (size_t) cfg->max_output_kb * 1024, &out)) {
+    if (proc_run(cmd->argv, timeout_ms, (size_t) cfg->max_output_kb * 1024,
+                 &out)) {
         memset(res, 0, sizeof *res);
         snprintf(res->error, sizeof res->error, "cannot run '%.200s': %s",
                  cfg->path, strerror(out.status));
@@ -1057,7 +603,7 @@ s_run_cmd(const struct adapter_oclient_config *cfg,
     }
     ok = (path_id ? adapter_oclient_parse_teardown(&out, path_id, res)
           : adapter_oclient_parse_create(&out, res));
-    adapter_oclient_output_uninit(&out);
+    proc_output_uninit(&out);
     return ok;
 }
 

@@ -2,22 +2,21 @@
 /* The odin-adapter's 'oclient' backend: builds ODIN command lines
  * ("oclient -c <src> <dst> <lambda#> <flags>", "oclient -t <pathID>"),
  * runs them as child processes without a shell, under a time limit and
- * with bounded output, and parses what they print into a path id or an
- * error.  Three separate layers, so each can be tested alone: command
- * building, the process runner (also usable step by step from a poll
- * loop), and the parser, which takes plain buffers.  No bus, no logging:
- * messages come back in the result for the adapter to log and publish.
- * tests/tools/oclient is a stand-in for ODIN's client with the output
- * format parsed here. */
+ * with bounded output (common/proc, also usable step by step from a poll
+ * loop), and parses what they print into a path id or an error.  Command
+ * building and the parser, which takes plain buffers, are separate so
+ * each can be tested alone.  No bus, no logging: messages come back in
+ * the result for the adapter to log and publish.  tests/tools/oclient is
+ * a stand-in for ODIN's client with the output format parsed here. */
 #ifndef ADAPTER_OCLIENT_H
 #define ADAPTER_OCLIENT_H
 
-#include <poll.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "cfg.h"
+#include "proc.h"
 
 #define ADAPTER_OCLIENT_DEFAULT_PATH "/usr/local/bin/oclient"
 #define ADAPTER_OCLIENT_DEFAULT_LAMBDA 1
@@ -121,87 +120,6 @@ bool adapter_oclient_valid_id(const char *s);
 char *adapter_oclient_cmd_format(const struct adapter_oclient_cmd *cmd,
                                  char *buf, size_t size);
 
-/* Running. */
-
-/* How a run ended. */
-enum adapter_oclient_end {
-    ADAPTER_OCLIENT_EXITED = 1,     /* 'status' is the exit code */
-    ADAPTER_OCLIENT_SIGNALED = 2,   /* 'status' is the signal */
-    ADAPTER_OCLIENT_TIMED_OUT = 3,  /* killed (process group, SIGKILL) */
-    ADAPTER_OCLIENT_SPAWN_FAILED = 4,   /* 'status' is an errno */
-};
-
-/* What a run produced.  'out' and 'err' are NUL-terminated (the NUL is not
- * counted in the lengths; the output itself may hold NULs). */
-struct adapter_oclient_output {
-    enum adapter_oclient_end end;   /* how it ended */
-    int status;                 /* exit code, signal or errno */
-    char *out;                  /* stdout, owned, or NULL when empty */
-    size_t out_len;             /* bytes kept in 'out' */
-    bool out_truncated;         /* more was printed and dropped */
-    char *err;                  /* stderr, same rules */
-    size_t err_len;             /* bytes kept in 'err' */
-    bool err_truncated;         /* more was printed and dropped */
-    uint32_t elapsed_ms;        /* from start to end */
-    uint32_t timeout_ms;        /* the limit that applied */
-};
-
-/* Frees the buffers of '*out' and zeroes it. */
-void adapter_oclient_output_uninit(struct adapter_oclient_output *out);
-
-/* Runs 'argv' (argv[0] is the program: a path, or a name looked up in
- * PATH) with stdin from /dev/null, in its own process group, reading its
- * stdout and stderr (the first 'max_output' bytes of each kept, the rest
- * drained) until it exits or 'timeout_ms' passes, when its process group
- * is killed with SIGKILL and it is reaped.  Blocks until then.  Fills
- * '*out' in every case (the caller frees it with
- * adapter_oclient_output_uninit()) and returns 0 if the program ran, -1
- * if it could not be started ('out->end' is SPAWN_FAILED).  The caller's
- * SIGCHLD must not be ignored (children would not be reapable). */
-int adapter_oclient_run(const char *const *argv, uint32_t timeout_ms,
-                        size_t max_output,
-                        struct adapter_oclient_output *out);
-
-/* The same, step by step, for a poll() loop.  Start the child at monotonic
- * time 'now_ms'; then, until adapter_oclient_proc_step() returns true,
- * poll the descriptors adapter_oclient_proc_pollfds() gives for at most
- * adapter_oclient_proc_timeout_ms() and call step again.  Take the output
- * with adapter_oclient_proc_finish(). */
-typedef struct adapter_oclient_proc adapter_oclient_proc_t;
-
-/* Starts 'argv'.  Returns the child's handle (the caller owns it), or NULL
- * with the errno in '*errno_p' if it could not be started. */
-adapter_oclient_proc_t *adapter_oclient_proc_start(const char *const *argv,
-                                                   uint32_t timeout_ms,
-                                                   size_t max_output,
-                                                   uint64_t now_ms,
-                                                   int *errno_p);
-
-/* Fills 'fds' (room for 3) with the descriptors to wait on, POLLIN; an
- * entry whose fd is -1 is to be ignored.  Returns 3. */
-size_t adapter_oclient_proc_pollfds(const adapter_oclient_proc_t *proc,
-                                    struct pollfd fds[3]);
-
-/* The poll() timeout to use at 'now_ms', in ms (never more than the time
- * left, and short when the child's exit cannot be polled for). */
-int adapter_oclient_proc_timeout_ms(const adapter_oclient_proc_t *proc,
-                                    uint64_t now_ms);
-
-/* Reads what is available, notices the child's exit, or kills it if its
- * time is up at 'now_ms'.  Never blocks for long (a killed child is
- * reaped at once).  Returns true once the run is over. */
-bool adapter_oclient_proc_step(adapter_oclient_proc_t *proc,
-                               uint64_t now_ms);
-
-/* Moves the finished run's output into '*out' and frees '*proc_p',
- * setting it to NULL. */
-void adapter_oclient_proc_finish(adapter_oclient_proc_t **proc_p,
-                                 struct adapter_oclient_output *out);
-
-/* Frees '*proc_p' if not NULL, first killing (process group, SIGKILL) and
- * reaping a child still running; sets '*proc_p' to NULL. */
-void adapter_oclient_proc_destroy(adapter_oclient_proc_t **proc_p);
-
 /* Parsing.
  *
  * The output format (the paper shows none, so this is ours, and
@@ -225,21 +143,21 @@ struct adapter_oclient_result {
  * set, or false with 'res->error' saying why: could not run, timed out,
  * killed, non-zero exit (with ODIN's error line), an error line, no path
  * id, several path ids, a malformed id.  Any bytes are safe. */
-bool adapter_oclient_parse_create(const struct adapter_oclient_output *out,
+bool adapter_oclient_parse_create(const struct proc_output *out,
                                   struct adapter_oclient_result *res);
 
 /* Parses the output of 'oclient -t <path_id>'.  Returns true if ODIN
  * confirmed the teardown of 'path_id'; false with 'res->error' otherwise,
  * with 'res->not_found' set when ODIN said it has no such path (so the
  * caller can count the path as gone). */
-bool adapter_oclient_parse_teardown(const struct adapter_oclient_output *out,
+bool adapter_oclient_parse_teardown(const struct proc_output *out,
                                     const char *path_id,
                                     struct adapter_oclient_result *res);
 
 /* Builds, runs (blocking, up to the configured time limit) and parses one
  * create or teardown.  Return as the parse functions; bad arguments give
  * false with the reason in 'res->error'.  The adapter calls these from a
- * worker thread, or drives adapter_oclient_proc_*() from its loop. */
+ * worker thread, or drives proc_*() from its loop. */
 bool adapter_oclient_create(const struct adapter_oclient_config *cfg,
                             const char *src_ip, const char *dst_ip,
                             uint32_t lambda,

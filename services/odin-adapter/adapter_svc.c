@@ -17,6 +17,7 @@
 #include "adapter_store.h"
 #include "bus.h"
 #include "log.h"
+#include "proc.h"
 #include "vtime.h"
 
 LOG_MODULE("adapter");
@@ -72,7 +73,7 @@ enum s_op { OP_NONE, OP_CREATE, OP_TEARDOWN };
 
 struct s_path {
     struct adapter_path_rec r;
-    adapter_oclient_proc_t *proc;   /* oclient: the command running */
+    proc_t *proc;                   /* oclient: the command running */
     enum s_op op;                   /* what 'proc' is */
     bool abandon;                   /* torn down while 'oclient -c' ran */
     uint32_t tries;                 /* failed teardowns so far */
@@ -337,9 +338,9 @@ s_oclient_start(adapter_svc_t *self, struct s_path *p, enum s_op op)
         uint32_t limit = op == OP_CREATE
                              ? self->cfg->oclient.create_timeout_ms
                              : self->cfg->oclient.teardown_timeout_ms;
-        p->proc = adapter_oclient_proc_start(
-            cmd.argv, limit, (size_t) self->cfg->oclient.max_output_kb << 10,
-            s_now_ms(), &e);
+        p->proc = proc_start(cmd.argv, limit,
+                             (size_t) self->cfg->oclient.max_output_kb << 10,
+                             s_now_ms(), &e);
         if (!p->proc) {
             log_format(err, sizeof err, "cannot run %s: %s",
                        cmd.argv[0], strerror(e));
@@ -361,14 +362,14 @@ s_oclient_start(adapter_svc_t *self, struct s_path *p, enum s_op op)
 static void
 s_oclient_done(adapter_svc_t *self, struct s_path *p)
 {
-    struct adapter_oclient_output out;
+    struct proc_output out;
     struct adapter_oclient_result res;
     enum s_op op = p->op;
-    adapter_oclient_proc_finish(&p->proc, &out);
+    proc_finish(&p->proc, &out);
     p->op = OP_NONE;
     if (op == OP_CREATE) {
         bool ok = adapter_oclient_parse_create(&out, &res);
-        adapter_oclient_output_uninit(&out);
+        proc_output_uninit(&out);
         if (!ok) {
             self->n_oclient_errors++;
             s_set_state(self, p, p->abandon ? P(DOWN) : P(FAILED),
@@ -389,7 +390,7 @@ s_oclient_done(adapter_svc_t *self, struct s_path *p)
         return;
     }
     bool ok = adapter_oclient_parse_teardown(&out, p->r.backend_ref, &res);
-    adapter_oclient_output_uninit(&out);
+    proc_output_uninit(&out);
     if (ok || res.not_found) {
         s_set_state(self, p, P(DOWN), NULL);
         return;
@@ -414,7 +415,7 @@ s_oclient_tick(adapter_svc_t *self)
     for (size_t i = 0; i < self->n_paths; i++) {
         struct s_path *p = &self->paths[i];
         if (p->proc) {
-            if (adapter_oclient_proc_step(p->proc, now)) {
+            if (proc_step(p->proc, now)) {
                 s_oclient_done(self, p);
             }
         } else if (p->r.state == P(TEARING_DOWN) && p->retry_ms
@@ -948,7 +949,7 @@ adapter_svc_destroy(adapter_svc_t **self_p)
     }
     adapter_svc_t *self = *self_p;
     for (size_t i = 0; i < self->n_paths; i++) {
-        adapter_oclient_proc_destroy(&self->paths[i].proc);
+        proc_destroy(&self->paths[i].proc);
     }
     zsock_destroy(&self->events);
     adapter_sim_destroy(&self->sim);

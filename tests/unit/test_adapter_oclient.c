@@ -9,6 +9,7 @@
 #undef NDEBUG
 
 #include "adapter_oclient.h"
+#include "proc.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -54,11 +55,11 @@ s_config(const char *path)
 }
 
 /* An output as a run would give it; the strings are the test's. */
-static struct adapter_oclient_output
-s_output(enum adapter_oclient_end end, int status, const char *out,
-         size_t out_len, const char *err)
+static struct proc_output
+s_output(enum proc_end end, int status, const char *out, size_t out_len,
+         const char *err)
 {
-    struct adapter_oclient_output o = {
+    struct proc_output o = {
         .end = end,
         .status = status,
         .out = (char *) out,
@@ -71,11 +72,11 @@ s_output(enum adapter_oclient_end end, int status, const char *out,
 }
 
 static struct adapter_oclient_result
-s_parse_create(enum adapter_oclient_end end, int status, const char *out,
+s_parse_create(enum proc_end end, int status, const char *out,
                const char *err)
 {
-    struct adapter_oclient_output o = s_output(end, status, out,
-                                               out ? strlen(out) : 0, err);
+    struct proc_output o = s_output(end, status, out,
+                                    out ? strlen(out) : 0, err);
     struct adapter_oclient_result res;
     bool ok = adapter_oclient_parse_create(&o, &res);
 
@@ -89,9 +90,8 @@ static struct adapter_oclient_result
 s_parse_teardown(int status, const char *out, const char *err,
                  const char *id)
 {
-    struct adapter_oclient_output o = s_output(ADAPTER_OCLIENT_EXITED,
-                                               status, out,
-                                               out ? strlen(out) : 0, err);
+    struct proc_output o = s_output(PROC_EXITED, status, out,
+                                    out ? strlen(out) : 0, err);
     struct adapter_oclient_result res;
     bool ok = adapter_oclient_parse_teardown(&o, id, &res);
 
@@ -211,70 +211,69 @@ test_parse(void)
     char huge[70000];
     char *big;
 
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0, good, NULL);
+    r = s_parse_create(PROC_EXITED, 0, good, NULL);
     s_expect(r.path_id, "odin-17");
     /* Spelling varies: case, ':' or '=', blanks, CRLF, punctuation. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0,
+    r = s_parse_create(PROC_EXITED, 0,
                        "Lightpath established, PATHID : p-4.\r\n", NULL);
     s_expect(r.path_id, "p-4");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0, "(pathid=x7) ok", NULL);
+    r = s_parse_create(PROC_EXITED, 0, "(pathid=x7) ok", NULL);
     s_expect(r.path_id, "x7");
     /* The same id twice is fine, two ids are not. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0,
+    r = s_parse_create(PROC_EXITED, 0,
                        "pathID=a\nPath created: pathID=a\n", NULL);
     s_expect(r.path_id, "a");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0,
+    r = s_parse_create(PROC_EXITED, 0,
                        "Path created: pathID=a\npathID=b\n", NULL);
     s_expect(r.error, "oclient printed several path ids ('a', 'b')");
 
     /* Refused: ODIN's error line is the explanation. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 1, "oclient: ODIN client\n",
+    r = s_parse_create(PROC_EXITED, 1, "oclient: ODIN client\n",
                        "ERROR: switch sw2: cross-connect refused\n");
     s_expect(r.error, "oclient failed (exit status 1): 'ERROR: switch sw2: "
              "cross-connect refused'");
     /* Without one, the last line of stderr, else of stdout. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 3, "one\ntwo\n",
+    r = s_parse_create(PROC_EXITED, 3, "one\ntwo\n",
                        "warning\nconnection reset\n\n");
     s_expect(r.error, "oclient failed (exit status 3): 'connection reset'");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 3, "one\ntwo\n", NULL);
+    r = s_parse_create(PROC_EXITED, 3, "one\ntwo\n", NULL);
     s_expect(r.error, "oclient failed (exit status 3): 'two'");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 3, NULL, NULL);
+    r = s_parse_create(PROC_EXITED, 3, NULL, NULL);
     s_expect(r.error, "oclient failed (exit status 3): no output");
     /* An error line wins over an exit status of 0, and an id in it does
      * not count. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0,
+    r = s_parse_create(PROC_EXITED, 0,
                        "oclient: error: pathID=odin-3 is stuck\n", NULL);
     s_expect(r.error, "oclient reported an error (exit status 0): "
              "'oclient: error: pathID=odin-3 is stuck'");
 
     /* Empty, partial, garbage. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0, "", "");
+    r = s_parse_create(PROC_EXITED, 0, "", "");
     s_expect(r.error, "oclient printed nothing (exit status 0); expected "
              "'pathID=<id>'");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0, " \n\r\n\t\n", NULL);
+    r = s_parse_create(PROC_EXITED, 0, " \n\r\n\t\n", NULL);
     s_expect(r.error, "oclient printed nothing (exit status 0); expected "
              "'pathID=<id>'");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0,
+    r = s_parse_create(PROC_EXITED, 0,
                        "oclient: ODIN client\nPath created: pathI", NULL);
     s_expect(r.error, "no 'pathID=<id>' in oclient output (40 bytes): "
              "'oclient: ODIN client'");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0, "Path created: pathID=",
+    r = s_parse_create(PROC_EXITED, 0, "Path created: pathID=",
                        NULL);
     s_expect(r.error, "oclient printed a malformed path id: 'Path created: "
              "pathID='");
     {
         static const char junk[] = "\x01\xff\xfe pathID=\xff\xff <<\0>>\n"
                                    "\x1b[31mPath created\x1b[0m";
-        struct adapter_oclient_output o = s_output(ADAPTER_OCLIENT_EXITED,
-                                                   0, junk,
-                                                   sizeof junk - 1, NULL);
+        struct proc_output o = s_output(PROC_EXITED, 0, junk,
+                                        sizeof junk - 1, NULL);
 
         assert(!adapter_oclient_parse_create(&o, &r));
         s_expect(r.error, "oclient printed a malformed path id: '??? "
                  "pathID=?? <<?>>'");
     }
     /* An id longer than we accept. */
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, 0, "pathID=12345678901234567"
+    r = s_parse_create(PROC_EXITED, 0, "pathID=12345678901234567"
                        "890123456789012345678901234567890123456789012345\n",
                        NULL);
     assert(strstr(r.error, "malformed path id"));
@@ -283,9 +282,8 @@ test_parse(void)
     memset(huge, 'x', sizeof huge - 1);
     huge[sizeof huge - 1] = '\0';
     {
-        struct adapter_oclient_output o = s_output(ADAPTER_OCLIENT_EXITED,
-                                                   0, huge,
-                                                   sizeof huge - 1, NULL);
+        struct proc_output o = s_output(PROC_EXITED, 0, huge,
+                                        sizeof huge - 1, NULL);
 
         o.out_truncated = true;
         assert(!adapter_oclient_parse_create(&o, &r));
@@ -296,17 +294,17 @@ test_parse(void)
     }
 
     /* How the run ended. */
-    r = s_parse_create(ADAPTER_OCLIENT_TIMED_OUT, SIGKILL,
+    r = s_parse_create(PROC_TIMED_OUT, SIGKILL,
                        "oclient: ODIN client\n", NULL);
     s_expect(r.error, "oclient timed out after 300 ms and was killed (last "
              "output: 'oclient: ODIN client')");
-    r = s_parse_create(ADAPTER_OCLIENT_SIGNALED, SIGSEGV, NULL, NULL);
+    r = s_parse_create(PROC_SIGNALED, SIGSEGV, NULL, NULL);
     s_expect(r.error, "oclient was killed by signal 11 (Segmentation "
              "fault); no output");
-    r = s_parse_create(ADAPTER_OCLIENT_SPAWN_FAILED, ENOENT, NULL, NULL);
+    r = s_parse_create(PROC_SPAWN_FAILED, ENOENT, NULL, NULL);
     s_expect(r.error, "oclient could not be started: No such file or "
              "directory");
-    r = s_parse_create(ADAPTER_OCLIENT_EXITED, -1, good, NULL);
+    r = s_parse_create(PROC_EXITED, -1, good, NULL);
     assert(strstr(r.error, "exit status was lost"));
 
     /* Teardown. */
@@ -344,7 +342,7 @@ test_parse(void)
     srand(7);
     for (int i = 0; i < 3000; i++) {
         size_t len = (size_t) rand() % 4096;
-        struct adapter_oclient_output o;
+        struct proc_output o;
 
         for (size_t k = 0; k < len; k++) {
             /* Bias towards the interesting bytes. */
@@ -353,7 +351,7 @@ test_parse(void)
             big[k] = (rand() & 1) ? (char) rand()
                                   : alpha[rand() % (sizeof alpha - 1)];
         }
-        o = s_output(ADAPTER_OCLIENT_EXITED, rand() % 3, big, len, NULL);
+        o = s_output(PROC_EXITED, rand() % 3, big, len, NULL);
         if (adapter_oclient_parse_create(&o, &r)) {
             assert(adapter_oclient_valid_id(r.path_id));
         } else {
@@ -415,9 +413,9 @@ test_run_stand_in(void)
     char state[128], control[128], log[128], pidfile[128], line[256];
     struct adapter_oclient_config cfg = s_config(TOOL);
     struct adapter_oclient_result r;
-    struct adapter_oclient_output out;
+    struct proc_output out;
     struct adapter_oclient_cmd cmd;
-    adapter_oclient_proc_t *proc;
+    proc_t *proc;
     uint64_t t0;
     int status, e;
     FILE *f;
@@ -487,12 +485,11 @@ test_run_stand_in(void)
     /* The same by steps, abandoned half way: destroy kills and reaps. */
     assert(adapter_oclient_build_create(&cfg, "10.210.0.1", "10.210.0.2", 1,
                                         &cmd, NULL, 0));
-    proc = adapter_oclient_proc_start(cmd.argv, 10000, 1024, s_now_ms(),
-                                      &e);
+    proc = proc_start(cmd.argv, 10000, 1024, s_now_ms(), &e);
     assert(proc);
-    assert(!adapter_oclient_proc_step(proc, s_now_ms()));
-    assert(adapter_oclient_proc_timeout_ms(proc, s_now_ms()) > 0);
-    adapter_oclient_proc_destroy(&proc);
+    assert(!proc_step(proc, s_now_ms()));
+    assert(proc_timeout_ms(proc, s_now_ms()) > 0);
+    proc_destroy(&proc);
     assert(!proc);
     assert(waitpid(-1, &status, WNOHANG) == -1 && errno == ECHILD);
 
@@ -517,11 +514,11 @@ test_run_stand_in(void)
         const char *argv[] = { TOOL, "-c", "10.0.0.1", "10.0.0.2", "1",
                                NULL };
 
-        assert(adapter_oclient_run(argv, 5000, 1000, &out) == 0);
-        assert(out.end == ADAPTER_OCLIENT_EXITED && out.status == 0);
+        assert(proc_run(argv, 5000, 1000, &out) == 0);
+        assert(out.end == PROC_EXITED && out.status == 0);
         assert(out.out_len == 1000 && out.out_truncated);
         assert(out.out[1000] == '\0' && !out.err);
-        adapter_oclient_output_uninit(&out);
+        proc_output_uninit(&out);
     }
     s_mode("crash");
     assert(!adapter_oclient_create(&cfg, "10.210.0.1", "10.210.0.2", 1, &r));
