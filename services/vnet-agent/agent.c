@@ -347,6 +347,12 @@ s_vm_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
     if (self->cfg->accounting) {
         acct_count(self->acct, src, dst, f->size, s_n_segments(f));
     }
+    if (f->cut) {
+        /* The fast path's: the kernel sent it over a circuit. */
+        s_inc(&st->fast_frames, 1);
+        s_inc(&st->fast_bytes, f->size);
+        return;
+    }
 
     if (eth_mac_is_multicast(dst)) {
         s_vm_flood(self, snap, port, f, vnet);
@@ -831,6 +837,8 @@ s_pipe(int fds[2])
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
 }
 
+static void s_fast_open(agent_t *self);
+
 agent_t *
 agent_new(svc_t *svc, const struct agent_cfg *cfg)
 {
@@ -898,6 +906,9 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         }
         self->proxy_link = agent_add_link(self, l);
     }
+    if (cfg->fastpath) {
+        s_fast_open(self);
+    }
     fwd_table_t *fwd = fwd_table_new(256);
     if (!fwd || agent_publish(self, fwd) != 0) {
         goto error;
@@ -927,6 +938,26 @@ error:
     return NULL;
 }
 
+/* The fast path, with fresh clsact qdiscs on the ports (a previous run's
+ * filters gone); off, with the reason logged, where it cannot work. */
+static void
+s_fast_open(agent_t *self)
+{
+    if (strcmp(self->cfg->capture, "afpacket") != 0) {
+        VLOG_WARN("fast path off: it needs the afpacket capture");
+        return;
+    }
+    self->fast = agent_fast_new(self->cfg->tc);
+    for (size_t i = 0; self->fast && i < self->n_ports; i++) {
+        if (agent_fast_reset_dev(self->fast,
+                                 agent_port_name(self->ports[i])) != 0) {
+            VLOG_WARN("fast path off: '%s' cannot set up port %s",
+                      self->cfg->tc, agent_port_name(self->ports[i]));
+            agent_fast_destroy(&self->fast);
+        }
+    }
+}
+
 static void
 s_close(int *fd)
 {
@@ -949,6 +980,8 @@ agent_destroy(agent_t **self_p)
             pthread_join(self->threads[t], NULL);
         }
     }
+    /* Kernel redirects first: nobody will forward for them any more. */
+    agent_fast_destroy(&self->fast);
     struct agent_snap *snap = atomic_exchange(&self->snap, NULL);
     if (snap) {
         fwd_table_destroy(&snap->fwd);

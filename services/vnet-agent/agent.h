@@ -37,6 +37,8 @@ struct agent_cfg {
     uint32_t buffer_kb;         /* socket buffers */
     uint32_t acct_pairs;        /* accounting capacity (MAC pairs) */
     bool accounting;            /* count traffic per MAC pair (VTTIF) */
+    bool fastpath;              /* circuits: the kernel forwards */
+    char *tc;                   /* the tc program the fast path runs */
 };
 
 extern const struct cfg_key agent_cfg_keys[];

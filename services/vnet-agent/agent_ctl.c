@@ -59,6 +59,12 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEY_BOOL("accounting", T, accounting, true,
                  "count traffic per MAC pair for inference; off only to "
                  "measure what counting costs"),
+    CFG_KEY_BOOL("fastpath", T, fastpath, true,
+                 "frames to VMs behind a circuit (a reserved path the "
+                 "planner marks) cross it in the kernel (tc), not through "
+                 "the agent; needs the afpacket capture"),
+    CFG_KEY_STR("tc", T, tc, "tc",
+                "the tc program (iproute2) the fast path runs"),
     CFG_KEYS_END,
 };
 #undef T
@@ -127,6 +133,8 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->peer = (char *) l->peer_str;
     out->peer_agent = (char *) l->peer_agent;
     out->mtu = l->mtu;
+    out->circuit = l->circuit;
+    out->fast_dev = (char *) l->fast_dev;
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
     if (l->tcp) {
@@ -207,6 +215,166 @@ s_target_name(const agent_t *self, struct fwd_action a, char *buf,
 }
 
 /* ------------------------------------------------------------------ */
+/* The fast path (agent_fast.h) */
+
+/* Marks link 'l' as a circuit or not and finds the device the fast path
+ * would send it on. */
+static void
+s_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
+{
+    char dev[IF_NAMESIZE] = "";
+    l->circuit = circuit;
+    if (circuit && self->fast && !l->tcp) {
+        if (!agent_fast_circuit_dev(&l->peer, dev)) {
+            VLOG_WARN("link %s: %s is not directly attached: no fast path",
+                      l->name, l->peer_str);
+        }
+        for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
+            if (!strcmp(agent_port_name(self->ports[i]), dev)) {
+                dev[0] = '\0';        /* a VM port is no circuit */
+            }
+        }
+    }
+    if (strcmp(dev, l->fast_dev) != 0) {
+        if (dev[0]) {
+            VLOG_INFO("link %s: fast path over %s", l->name, dev);
+        }
+        snprintf(l->fast_dev, sizeof l->fast_dev, "%s", dev);
+        agent_fast_sync(self);
+    }
+}
+
+struct s_fast_acc {
+    const agent_t *self;
+    struct fast_filter *want;
+    size_t n, cap;
+    uint64_t *mixed;            /* MACs with a source-specific rule */
+    size_t n_mixed, cap_mixed;
+    bool oom;
+};
+
+static void
+s_fast_want(struct s_fast_acc *acc, const char *dev, const char *to,
+            uint64_t mac, bool egress)
+{
+    for (size_t i = 0; i < acc->n; i++) {
+        const struct fast_filter *f = &acc->want[i];
+        if (f->mac == mac && !strcmp(f->dev, dev) && !strcmp(f->to, to)) {
+            return;
+        }
+    }
+    if (acc->n == acc->cap) {
+        size_t cap = acc->cap ? 2 * acc->cap : 64;
+        struct fast_filter *p = realloc(acc->want, cap * sizeof *p);
+        if (!p) {
+            acc->oom = true;
+            return;
+        }
+        acc->want = p;
+        acc->cap = cap;
+    }
+    struct fast_filter *f = &acc->want[acc->n++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->dev, sizeof f->dev, "%s", dev);
+    snprintf(f->to, sizeof f->to, "%s", to);
+    f->mac = mac;
+    f->egress = egress;
+}
+
+static void
+s_fast_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
+             struct fwd_action a, void *arg)
+{
+    struct s_fast_acc *acc = arg;
+    const agent_t *self = acc->self;
+    if (src != 0) {
+        if (origin == FWD_RULE && acc->n_mixed < acc->cap_mixed) {
+            acc->mixed[acc->n_mixed++] = dst;
+        }
+        return;
+    }
+    if (a.kind == FWD_LINK && origin == FWD_RULE
+        && a.index < AGENT_MAX_LINKS && self->links[a.index]
+        && self->links[a.index]->fast_dev[0]) {
+        /* Frames from every local VM to 'dst' leave over the circuit. */
+        for (size_t p = 0; p < self->n_ports; p++) {
+            s_fast_want(acc, agent_port_name(self->ports[p]),
+                        self->links[a.index]->fast_dev, dst, true);
+        }
+    } else if (a.kind == FWD_PORT && a.index < self->n_ports) {
+        /* A local VM: frames to it from the other local VMs go straight
+         * in, and so do frames to it arriving raw on a circuit. */
+        for (size_t p = 0; p < self->n_ports; p++) {
+            if (p != a.index) {
+                s_fast_want(acc, agent_port_name(self->ports[p]),
+                            agent_port_name(self->ports[a.index]), dst,
+                            true);
+            }
+        }
+        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+            if (self->links[i] && self->links[i]->fast_dev[0]) {
+                s_fast_want(acc, self->links[i]->fast_dev,
+                            agent_port_name(self->ports[a.index]), dst,
+                            false);
+            }
+        }
+    }
+}
+
+static int
+s_fast_cut(const char *dev, const uint64_t *macs, size_t n, void *arg)
+{
+    agent_t *self = arg;
+    for (size_t i = 0; i < self->n_ports; i++) {
+        if (!strcmp(agent_port_name(self->ports[i]), dev)) {
+            return agent_port_set_cut(self->ports[i], macs, n);
+        }
+    }
+    return -1;
+}
+
+void
+agent_fast_sync(agent_t *self)
+{
+    if (!self->fast) {
+        return;
+    }
+    const fwd_table_t *fwd = agent_current(self)->fwd;
+    struct s_fast_acc acc = { .self = self };
+    acc.cap_mixed = fwd_table_count(fwd, FWD_RULE);
+    acc.mixed = calloc(acc.cap_mixed + 1, sizeof *acc.mixed);
+    if (!acc.mixed) {
+        return;
+    }
+    fwd_table_foreach(fwd, s_fast_visit, &acc);
+    if (acc.oom) {
+        free(acc.want);
+        free(acc.mixed);
+        return;                 /* the next change or period tries again */
+    }
+    /* A destination with source-specific rules stays in user space:
+     * only the agent can tell its sources apart. */
+    size_t k = 0;
+    for (size_t i = 0; i < acc.n; i++) {
+        bool mixed = false;
+        for (size_t j = 0; j < acc.n_mixed && !mixed; j++) {
+            mixed = acc.want[i].egress && acc.mixed[j] == acc.want[i].mac;
+        }
+        if (!mixed) {
+            acc.want[k++] = acc.want[i];
+        }
+    }
+    const char *ports[AGENT_MAX_PORTS];
+    for (size_t i = 0; i < self->n_ports; i++) {
+        ports[i] = agent_port_name(self->ports[i]);
+    }
+    agent_fast_apply(self->fast, acc.want, k, ports, self->n_ports,
+                     s_fast_cut, self);
+    free(acc.want);
+    free(acc.mixed);
+}
+
+/* ------------------------------------------------------------------ */
 /* Requests */
 
 static int
@@ -242,6 +410,7 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_EXISTS, type,
                            "link %s exists, to %s", l->name, old->peer_str);
         }
+        s_set_circuit(self, old, l->circuit);
     } else if (!tcp && (index = agent_find_link_by_peer(self, &peer)) >= 0
                && self->links[index]->learned) {
         /* The proxy learned this peer from its hellos: it becomes the
@@ -272,8 +441,9 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
                            "link %s: no room for another link", l->name);
         }
-        VLOG_INFO("link %s: created to %s over %s", l->name, l->peer,
-                  tcp ? "TCP" : "UDP");
+        VLOG_INFO("link %s: created to %s over %s%s", l->name, l->peer,
+                  tcp ? "TCP" : "UDP", l->circuit ? ", a circuit" : "");
+        s_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
             s_tcp_up(self, link, 1000);
@@ -304,6 +474,7 @@ s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
                        "link '%s': out of memory", req->name);
     }
     VLOG_INFO("link %s: removed", req->name);
+    agent_fast_sync(self);
     return s_reply_ack(self, "removed");
 }
 
@@ -408,6 +579,7 @@ s_rule_add(agent_t *self, const Vr__RuleAdd *req, int type)
                        "out of memory");
     }
     VLOG_INFO("%zu rule(s) set", req->n_rules);
+    agent_fast_sync(self);
     return s_reply_ack(self, "set");
 }
 
@@ -435,6 +607,7 @@ s_rule_remove(agent_t *self, const Vr__RuleRemove *req, int type)
         return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                        "out of memory");
     }
+    agent_fast_sync(self);
     return s_reply_ack(self, "removed");
 }
 
@@ -536,6 +709,7 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "mode", self->cfg->proxy ? "proxy" : "member");
     bus_status_add_info(reply, "overlay", self->cfg->listen);
     bus_status_add_info(reply, "capture", self->cfg->capture);
+    bus_status_add_info(reply, "fastpath", self->fast ? "on" : "off");
     bus_status_add_counter(reply, "ports", self->n_ports, true);
     bus_status_add_counter(reply, "links", n_links, true);
     bus_status_add_counter(reply, "rules", fwd_table_count(snap->fwd,
@@ -564,6 +738,13 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            AGENT_TSTAT(self, unknown_peer), false);
     bus_status_add_counter(reply, "bad_header",
                            AGENT_TSTAT(self, bad_header), false);
+    bus_status_add_counter(reply, "fast_filters",
+                           self->fast ? agent_fast_count(self->fast) : 0,
+                           true);
+    bus_status_add_counter(reply, "fast_frames",
+                           AGENT_TSTAT(self, fast_frames), false);
+    bus_status_add_counter(reply, "fast_bytes", AGENT_TSTAT(self, fast_bytes),
+                           false);
     bus_status_add_counter(reply, "learn_events", self->n_learned, false);
     bus_status_add_counter(reply, "hellos", self->n_hellos, false);
     bus_status_add_counter(reply, "snapshots", self->n_snapshots, false);
@@ -604,7 +785,9 @@ s_on_learn(svc_t *svc, int fd, void *arg)
             self->n_learned++;
         }
     }
-    agent_publish(self, fwd);
+    if (agent_publish(self, fwd) == 0) {
+        agent_fast_sync(self);
+    }
     return 0;
 }
 
@@ -686,6 +869,17 @@ static int
 s_on_period(svc_t *svc, void *arg)
 {
     agent_t *self = arg;
+    if (self->fast) {
+        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+            agent_link_t *l = self->links[i];
+            if (l && l->fast_dev[0] && if_nametoindex(l->fast_dev) == 0) {
+                VLOG_WARN("link %s: circuit device %s is gone: the fast "
+                          "path stops using it", l->name, l->fast_dev);
+                l->fast_dev[0] = '\0';
+            }
+        }
+        agent_fast_sync(self);      /* also retries what tc refused */
+    }
     size_t cap = acct_size(self->acct) + 64;
     struct acct_entry *e = malloc(cap * sizeof *e);
     Vr__MatrixEntry *me = malloc(cap * sizeof *me);

@@ -8,6 +8,7 @@
 #ifndef AGENT_LINK_H
 #define AGENT_LINK_H
 
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -88,6 +89,9 @@ typedef struct agent_link {
     struct agent_tcp_rx tcp_rx;     /* replies that come back on it */
     uint16_t index;                 /* slot in the agent's link table */
     bool learned;                   /* made by the proxy from a hello */
+    bool circuit;                   /* over a dedicated, attached path */
+    char fast_dev[IF_NAMESIZE];     /* the circuit's device when the fast
+                                     * path may use it, else "" */
     _Atomic bool no_gso;            /* UDP_SEGMENT refused: send chunks
                                      * one datagram per call */
     _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */

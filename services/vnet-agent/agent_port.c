@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent_fast.h"
 #include "log.h"
 
 LOG_MODULE("port");
@@ -48,6 +49,10 @@ struct agent_port {
     uint8_t *slots;             /* PORT_BURST receive slots of S_SLOT */
     struct mmsghdr msgs[PORT_BURST];
     struct iovec iovs[PORT_BURST];
+    union {                     /* PACKET_AUXDATA of each received frame */
+        char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
+        struct cmsghdr align;
+    } aux[PORT_BURST];
 };
 
 /* ------------------------------------------------------------------ */
@@ -76,6 +81,11 @@ s_afp_open(agent_port_t *self, size_t buf_size)
                    sizeof one) != 0) {
         VLOG_ERR("port %s: PACKET_IGNORE_OUTGOING: %s", self->name,
                  strerror(errno));
+        return -1;
+    }
+    /* The frame's length before a capture cut (agent_port_set_cut). */
+    if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) {
+        VLOG_ERR("port %s: PACKET_AUXDATA: %s", self->name, strerror(errno));
         return -1;
     }
     /* Injected frames skip the qdisc: the VM's side is a veth, and the
@@ -134,6 +144,8 @@ s_afp_recv(agent_port_t *self, struct port_frame *frames, size_t max)
         self->msgs[i].msg_hdr = (struct msghdr) {
             .msg_iov = &self->iovs[i],
             .msg_iovlen = 1,
+            .msg_control = self->aux[i].buf,
+            .msg_controllen = sizeof self->aux[i].buf,
         };
     }
     int n = recvmmsg(self->fd, self->msgs, (unsigned) max, MSG_DONTWAIT,
@@ -153,8 +165,23 @@ s_afp_recv(agent_port_t *self, struct port_frame *frames, size_t max)
         memcpy(&vh, p, sizeof vh);
         struct port_frame *f = &frames[out++];
         f->data = p + sizeof vh;
-        f->size = len - sizeof vh;
+        f->size = f->captured = len - sizeof vh;
+        f->cut = false;
         f->has_vnet = true;
+        struct msghdr *mh = &self->msgs[i].msg_hdr;
+        for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
+             cm = CMSG_NXTHDR(mh, cm)) {
+            if (cm->cmsg_level == SOL_PACKET
+                && cm->cmsg_type == PACKET_AUXDATA) {
+                struct tpacket_auxdata aux;
+                memcpy(&aux, CMSG_DATA(cm), sizeof aux);
+                if (aux.tp_len > f->captured) {
+                    f->size = aux.tp_len;       /* cut: the kernel carries
+                                                 * it; we count it */
+                    f->cut = true;
+                }
+            }
+        }
         f->vnet = (struct encap_vnet) {
             .flags = vh.flags,
             .gso_type = vh.gso_type,
@@ -271,6 +298,7 @@ s_pcap_one(u_char *arg, const struct pcap_pkthdr *h, const u_char *bytes)
     ctx->frames[ctx->n++] = (struct port_frame) {
         .data = slot,
         .size = h->caplen,
+        .captured = h->caplen,
     };
 }
 
@@ -376,6 +404,44 @@ agent_port_send(agent_port_t *self, const uint8_t *frame, size_t size,
                 const struct encap_vnet *vnet)
 {
     return self->class->send(self, frame, size, vnet);
+}
+
+int
+agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n)
+{
+    if (self->class != &s_classes[0]) {
+        return n ? -1 : 0;      /* pcap: no cut, so no fast path */
+    }
+    if (n == 0) {
+        int zero = 0;       /* ignored, but the kernel wants an int */
+        if (setsockopt(self->fd, SOL_SOCKET, SO_DETACH_FILTER, &zero,
+                       sizeof zero) != 0
+            && errno != ENOENT) {
+            VLOG_ERR("port %s: removing the capture cut: %s", self->name,
+                     strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    size_t need = agent_fast_bpf(macs, n, NULL, 0);
+    if (need > BPF_MAXINSNS) {
+        VLOG_ERR("port %s: capture cut for %zu MACs is too long", self->name,
+                 n);
+        return -1;
+    }
+    struct sock_filter *code = calloc(need, sizeof *code);
+    if (!code) {
+        return -1;
+    }
+    agent_fast_bpf(macs, n, code, need);
+    struct sock_fprog prog = { .len = (unsigned short) need, .filter = code };
+    int rc = setsockopt(self->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
+                        sizeof prog);
+    if (rc != 0) {
+        VLOG_ERR("port %s: capture cut: %s", self->name, strerror(errno));
+    }
+    free(code);
+    return rc == 0 ? 0 : -1;
 }
 
 bool

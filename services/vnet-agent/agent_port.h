@@ -23,7 +23,10 @@
 /* One received frame, in a buffer owned by the port. */
 struct port_frame {
     uint8_t *data;              /* the Ethernet frame */
-    size_t size;                /* its length */
+    size_t size;                /* its length on the wire */
+    size_t captured;            /* bytes at 'data': 'size' unless cut */
+    bool cut;                   /* cut by agent_port_set_cut(): the
+                                 * kernel carries it, we only count it */
     struct encap_vnet vnet;     /* offload metadata (afpacket) */
     bool has_vnet;              /* 'vnet' is meaningful */
 };
@@ -56,6 +59,12 @@ size_t agent_port_recv(agent_port_t *self, struct port_frame *frames,
  * 0 or a positive errno (EAGAIN when the queue is full).  Any thread. */
 int agent_port_send(agent_port_t *self, const uint8_t *frame, size_t size,
                     const struct encap_vnet *vnet);
+
+/* Sets the capture cut: frames to one of the 'n' MACs in 'macs' come
+ * with only their first AGENT_FAST_SNAP bytes and 'cut' set (the kernel's
+ * fast path carries them).  n = 0 removes it.  afpacket only; returns 0
+ * or -1 (logged).  Control thread. */
+int agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n);
 
 /* True if the back end carries offload metadata (super-frames whole). */
 bool agent_port_has_vnet(const agent_port_t *self);

@@ -11,6 +11,7 @@
 
 #include "agent.h"
 #include "agent_acct.h"
+#include "agent_fast.h"
 #include "agent_fwd.h"
 #include "agent_link.h"
 #include "agent_port.h"
@@ -65,6 +66,9 @@ struct agent_tstats {
     _Atomic uint64_t bad_header;    /* datagrams with a bad header */
     _Atomic uint64_t learn_events;
     _Atomic uint64_t relayed;       /* proxy: overlay to overlay */
+    _Atomic uint64_t fast_frames;   /* counted only: the kernel carried
+                                     * them over a circuit */
+    _Atomic uint64_t fast_bytes;
 } __attribute__((aligned(64)));
 
 struct agent {
@@ -100,6 +104,7 @@ struct agent {
     int probe_pipe[2];              /* overlay thread -> control: cookies */
 
     acct_t *acct;                   /* VM thread's accounting */
+    agent_fast_t *fast;             /* control: the fast path, or NULL */
     struct fwd_cache caches[2];     /* per packet thread */
     struct agent_tstats tstats[2];  /* per packet thread */
     uint64_t n_learned;             /* control: learn events applied */
@@ -130,6 +135,10 @@ int agent_remove_link(agent_t *self, int index);
 
 /* Starts reading a TCP link's connection in the overlay thread. */
 int agent_watch_tcp(agent_t *self, agent_link_t *link);
+
+/* Brings the fast path's filters in line with the current snapshot's
+ * rules, links and local MACs (agent_ctl.c).  Control thread. */
+void agent_fast_sync(agent_t *self);
 
 /* Registers the control handlers and timers (agent_ctl.c). */
 int agent_ctl_start(agent_t *self);

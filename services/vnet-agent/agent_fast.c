@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/* The fast path's filters, installed with tc (iproute2) through proc_run:
+ * u32 matching the destination MAC at its place before the network
+ * header, action mirred.  On a VM port the action mirrors: what leaves is
+ * a clone, which owns no socket, and the frame itself goes on up the
+ * host's stack, which drops it (not its MAC) as it drops every VM frame
+ * the agent captures.  A redirect would send the VM's own skb, still
+ * charged to the VM's TCP socket until the far VM takes it in: TCP small
+ * queues then throttle the sender while it waits in the circuit's
+ * shaper (all-to-all BSP ran at 45% of the routed bed that way; routing
+ * frees the skb at the host's IP layer).  On a circuit device the frame
+ * no longer belongs to a socket, so a redirect is right.  Filters are
+ * few (VM ports x
+ * MACs behind circuits) and change only when the planner moves rules, so
+ * one tc run per filter is cheap enough and keeps netlink's u32 and
+ * mirred encodings out of this code. */
+#include "agent_fast.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <ifaddrs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "eth.h"
+#include "log.h"
+#include "proc.h"
+#include "vtime.h"
+
+LOG_MODULE("fast");
+
+enum {
+    S_TC_TIMEOUT_MS = 5000,
+    S_RETRY_MS = 5000,          /* pause after tc refused an addition */
+    S_PRIO_FIRST = 100,
+    S_MAX_DEVS = 256,           /* devices with a clsact qdisc of ours */
+};
+
+struct agent_fast {
+    char *tc;
+    struct fast_filter *have;   /* installed */
+    size_t n_have, cap_have;
+    char (*devs)[IF_NAMESIZE];  /* devices whose clsact we (re)made */
+    size_t n_devs;
+    uint64_t retry_at_ms;       /* no additions before (after a failure) */
+};
+
+/* ------------------------------------------------------------------ */
+/* Pure parts */
+
+size_t
+agent_fast_bpf(const uint64_t *macs, size_t n, struct sock_filter *out,
+               size_t cap)
+{
+    /* Per MAC: A = the first 4 bytes; if they differ, skip 3; A = the
+     * last 2; if they differ, skip 1; accept AGENT_FAST_SNAP bytes.  Then
+     * accept the whole frame.  Short jumps only, so no limit on n but
+     * the kernel's BPF_MAXINSNS. */
+    size_t need = 5 * n + 1;
+    if (need > cap) {
+        return need;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+        out[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                 (uint32_t) (macs[i] >> 16),
+                                                 0, 3);
+        out[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4);
+        out[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                 (uint32_t) (macs[i]
+                                                             & 0xffff),
+                                                 0, 1);
+        out[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K,
+                                                 AGENT_FAST_SNAP);
+    }
+    out[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, 0x40000);
+    return k;
+}
+
+void
+agent_fast_argv_add(const char *tc, const struct fast_filter *f,
+                    const char **argv, char *buf)
+{
+    /* buf: "<prio>\0<first 2 bytes>\0<last 4>\0"; u32 keys are 32-bit
+     * words, so the MAC (14 bytes before the network header) is cut
+     * where the word boundaries fall. */
+    int a = snprintf(buf, AGENT_FAST_BUF, "%u", f->prio) + 1;
+    int b = snprintf(buf + a, (size_t) (AGENT_FAST_BUF - a), "0x%04x",
+                     (unsigned) (f->mac >> 32)) + 1;
+    snprintf(buf + a + b, (size_t) (AGENT_FAST_BUF - a - b), "0x%08x",
+             (unsigned) (f->mac & 0xffffffff));
+    const char *w[] = {
+        tc, "filter", "add", "dev", f->dev, "ingress", "prio", buf,
+        "protocol", "all", "u32",
+        "match", "u16", buf + a, "0xffff", "at", "-14",
+        "match", "u32", buf + a + b, "0xffffffff", "at", "-12",
+        "action", "mirred", "egress", f->egress ? "mirror" : "redirect",
+        "dev", f->to, NULL,
+    };
+    memcpy(argv, w, sizeof w);
+}
+
+void
+agent_fast_argv_del(const char *tc, const struct fast_filter *f,
+                    const char **argv, char *buf)
+{
+    snprintf(buf, AGENT_FAST_BUF, "%u", f->prio);
+    const char *w[] = {
+        tc, "filter", "del", "dev", f->dev, "ingress", "prio", buf,
+        "protocol", "all", "u32", NULL,
+    };
+    memcpy(argv, w, sizeof w);
+}
+
+bool
+agent_fast_circuit_dev(const struct sockaddr_in *peer, char dev[IF_NAMESIZE])
+{
+    /* The address the route to 'peer' sends from tells the device. */
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return false;
+    }
+    struct sockaddr_in to = *peer, local;
+    socklen_t len = sizeof local;
+    if (to.sin_port == 0) {
+        to.sin_port = htons(9);
+    }
+    bool ok = connect(fd, (struct sockaddr *) &to, sizeof to) == 0
+              && getsockname(fd, (struct sockaddr *) &local, &len) == 0;
+    close(fd);
+    if (!ok) {
+        return false;
+    }
+    struct ifaddrs *all;
+    if (getifaddrs(&all) != 0) {
+        return false;
+    }
+    bool found = false;
+    for (struct ifaddrs *i = all; i && !found; i = i->ifa_next) {
+        if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET
+            || !i->ifa_netmask) {
+            continue;
+        }
+        uint32_t a = ((struct sockaddr_in *) i->ifa_addr)->sin_addr.s_addr;
+        uint32_t m = ((struct sockaddr_in *) i->ifa_netmask)->sin_addr.s_addr;
+        if (a == local.sin_addr.s_addr
+            && (a & m) == (peer->sin_addr.s_addr & m) && m != 0
+            && peer->sin_addr.s_addr != a) {
+            snprintf(dev, IF_NAMESIZE, "%s", i->ifa_name);
+            found = true;
+        }
+    }
+    freeifaddrs(all);
+    return found;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running tc */
+
+static int
+s_tc(const char *const *argv, bool quiet)
+{
+    struct proc_output out;
+    int rc = proc_run(argv, S_TC_TIMEOUT_MS, 1024, &out);
+    bool ok = rc == 0 && out.end == PROC_EXITED && out.status == 0;
+    if (!ok && !quiet) {
+        char cmd[512] = "";
+        size_t off = 0;
+        for (size_t i = 0; argv[i] && off < sizeof cmd - 1; i++) {
+            off += (size_t) snprintf(cmd + off, sizeof cmd - off, "%s%s",
+                                     i ? " " : "", argv[i]);
+        }
+        const char *why = out.err ? out.err : "";
+        VLOG_WARN("'%s' failed (%s %d): %.*s", cmd,
+                  out.end == PROC_EXITED ? "exit" : "end", out.status,
+                  (int) strcspn(why, "\n"), why);
+    }
+    proc_output_uninit(&out);
+    return ok ? 0 : -1;
+}
+
+static bool
+s_has_dev(const agent_fast_t *self, const char *dev)
+{
+    for (size_t i = 0; i < self->n_devs; i++) {
+        if (!strcmp(self->devs[i], dev)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int
+agent_fast_reset_dev(agent_fast_t *self, const char *dev)
+{
+    s_tc((const char *[]) { self->tc, "qdisc", "del", "dev", dev, "clsact",
+                            NULL }, true);
+    if (s_tc((const char *[]) { self->tc, "qdisc", "add", "dev", dev,
+                                "clsact", NULL }, false) != 0) {
+        return -1;
+    }
+    /* Every filter we had there went with the old qdisc. */
+    size_t k = 0;
+    for (size_t i = 0; i < self->n_have; i++) {
+        if (strcmp(self->have[i].dev, dev) != 0) {
+            self->have[k++] = self->have[i];
+        }
+    }
+    self->n_have = k;
+    if (!s_has_dev(self, dev) && self->n_devs < S_MAX_DEVS) {
+        snprintf(self->devs[self->n_devs++], IF_NAMESIZE, "%s", dev);
+    }
+    return 0;
+}
+
+agent_fast_t *
+agent_fast_new(const char *tc)
+{
+    agent_fast_t *self = calloc(1, sizeof *self);
+    if (!self || !(self->tc = strdup(tc))
+        || !(self->devs = calloc(S_MAX_DEVS, sizeof *self->devs))) {
+        if (self) {
+            free(self->tc);
+        }
+        free(self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+agent_fast_destroy(agent_fast_t **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    agent_fast_t *self = *self_p;
+    for (size_t i = 0; i < self->n_devs; i++) {
+        if (if_nametoindex(self->devs[i]) != 0) {
+            s_tc((const char *[]) { self->tc, "qdisc", "del", "dev",
+                                    self->devs[i], "clsact", NULL }, true);
+        }
+    }
+    free(self->have);
+    free(self->devs);
+    free(self->tc);
+    free(self);
+    *self_p = NULL;
+}
+
+size_t
+agent_fast_count(const agent_fast_t *self)
+{
+    return self->n_have;
+}
+
+/* ------------------------------------------------------------------ */
+/* Applying a wanted set */
+
+static bool
+s_same(const struct fast_filter *a, const struct fast_filter *b)
+{
+    return a->mac == b->mac && a->egress == b->egress
+           && !strcmp(a->dev, b->dev) && !strcmp(a->to, b->to);
+}
+
+static bool
+s_in(const struct fast_filter *set, size_t n, const struct fast_filter *f)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (s_same(&set[i], f)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The lowest priority from S_PRIO_FIRST no installed filter on 'dev'
+ * uses. */
+static uint16_t
+s_free_prio(const agent_fast_t *self, const char *dev)
+{
+    for (uint32_t p = S_PRIO_FIRST; p < 0xffff; p++) {
+        bool used = false;
+        for (size_t i = 0; i < self->n_have && !used; i++) {
+            used = self->have[i].prio == p && !strcmp(self->have[i].dev, dev);
+        }
+        if (!used) {
+            return (uint16_t) p;
+        }
+    }
+    return 0;
+}
+
+static int
+s_add(agent_fast_t *self, const struct fast_filter *want)
+{
+    if (!s_has_dev(self, want->dev) && agent_fast_reset_dev(self,
+                                                            want->dev)) {
+        return -1;
+    }
+    if (self->n_have == self->cap_have) {
+        size_t cap = self->cap_have ? 2 * self->cap_have : 64;
+        struct fast_filter *p = realloc(self->have, cap * sizeof *p);
+        if (!p) {
+            return -1;
+        }
+        self->have = p;
+        self->cap_have = cap;
+    }
+    struct fast_filter f = *want;
+    if ((f.prio = s_free_prio(self, f.dev)) == 0) {
+        return -1;
+    }
+    const char *argv[AGENT_FAST_ARGV];
+    char buf[AGENT_FAST_BUF];
+    agent_fast_argv_add(self->tc, &f, argv, buf);
+    if (s_tc(argv, false) != 0) {
+        return -1;
+    }
+    char mac[ETH_MAC_STRLEN];
+    VLOG_INFO("%s: frames to %s now go out of %s in the kernel", f.dev,
+              eth_mac_format(f.mac, mac), f.to);
+    self->have[self->n_have++] = f;
+    return 0;
+}
+
+/* Removes installed filter 'i'; returns 0, or -1 if it is still there. */
+static int
+s_del(agent_fast_t *self, size_t i)
+{
+    struct fast_filter f = self->have[i];
+    const char *argv[AGENT_FAST_ARGV];
+    char buf[AGENT_FAST_BUF];
+    agent_fast_argv_del(self->tc, &f, argv, buf);
+    bool gone = if_nametoindex(f.dev) == 0;     /* went with its device */
+    if (!gone && s_tc(argv, false) != 0 && if_nametoindex(f.dev) != 0) {
+        return -1;
+    }
+    char mac[ETH_MAC_STRLEN];
+    VLOG_INFO("%s: frames to %s no longer go out of %s in the kernel",
+              f.dev, eth_mac_format(f.mac, mac), f.to);
+    self->have[i] = self->have[--self->n_have];
+    return 0;
+}
+
+size_t
+agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
+                 size_t n_want, const char *const *ports, size_t n_ports,
+                 agent_fast_cut_fn *cut, void *arg)
+{
+    size_t failed = 0;
+    uint64_t now = vtime_mono_ms();
+    bool adding = now >= self->retry_at_ms;
+    bool changed = false;
+    /* Receiving ends first, then sending ends. */
+    for (int pass = 0; pass < 2 && adding; pass++) {
+        for (size_t i = 0; i < n_want; i++) {
+            if (want[i].egress != (pass == 1)
+                || s_in(self->have, self->n_have, &want[i])) {
+                continue;
+            }
+            if (s_add(self, &want[i]) != 0) {
+                failed++;
+                self->retry_at_ms = now + S_RETRY_MS;
+            } else {
+                changed = true;
+            }
+        }
+    }
+    bool removing = false;
+    for (size_t i = 0; i < self->n_have && !removing; i++) {
+        removing = !s_in(want, n_want, &self->have[i]);
+    }
+    if (!changed && !removing) {
+        return failed;
+    }
+    /* The capture cut: the MACs each port's installed filters carry and
+     * that stay wanted. */
+    uint64_t *macs = calloc(self->n_have + 1, sizeof *macs);
+    for (size_t p = 0; p < n_ports && macs; p++) {
+        size_t n = 0;
+        for (size_t i = 0; i < self->n_have; i++) {
+            const struct fast_filter *f = &self->have[i];
+            if (f->egress && !strcmp(f->dev, ports[p])
+                && s_in(want, n_want, f)) {
+                macs[n++] = f->mac;
+            }
+        }
+        if (cut(ports[p], macs, n, arg) != 0) {
+            failed++;
+        }
+    }
+    if (!macs) {
+        return failed + 1;      /* nothing removed: frames still flow */
+    }
+    free(macs);
+    /* Removals: sending ends, then receiving ends. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = self->n_have; i-- > 0;) {
+            if (self->have[i].egress == (pass == 0)
+                && !s_in(want, n_want, &self->have[i])
+                && s_del(self, i) != 0) {
+                failed++;
+            }
+        }
+    }
+    return failed;
+}
