@@ -527,6 +527,9 @@ s_wire(plan_svc_t *self, struct s_held *h)
         l.peer = peer_addr;
         l.peer_agent = peer[i]->id;
         l.mtu = h->kind == K_RESERVED ? self->cfg->link_mtu : 0;
+        /* A reserved path is a dedicated circuit: the agents may let the
+         * kernel carry frames across it (their fast path). */
+        l.circuit = h->kind == K_RESERVED;
         Vr__LinkCreate req = VR__LINK_CREATE__INIT;
         req.link = &l;
         if (s_agent_call(self, end[i], VR__MSG_TYPE__MSG_LINK_CREATE,
