@@ -2,7 +2,8 @@
 /* `vnetctl link ...` and `vnetctl rule ...`: an agent's overlay links and
  * forwarding rules, by hand.  The agent is the configured one, or --agent
  * ENDPOINT (before the subcommand's arguments):
- *   vnetctl link list|add NAME PEER [--mtu N] [--tcp]|del NAME|probe NAME
+ *   vnetctl link list|add NAME PEER [--mtu N] [--tcp] [--circuit]|del NAME|
+ *                probe NAME
  *   vnetctl rule list|add DST_MAC LINK [--src MAC]|del DST_MAC [--src MAC]
  *   vnetctl links|rules [--agent EP]   (the same as link list, rule list)
  * LINK is a link name or local:<iface>. */
@@ -21,6 +22,7 @@ struct s_opts {
     uint64_t src;               /* rule add/del */
     uint32_t timeout_ms;        /* probe */
     bool tcp;                   /* link add: over TCP */
+    bool circuit;               /* link add: over a dedicated circuit */
 };
 
 /* Parses the options after the subcommand; leaves positionals in
@@ -34,6 +36,7 @@ s_parse(struct ctl *ctl, int argc, char **argv, struct s_opts *o)
         { "src", required_argument, NULL, 's' },
         { "timeout", required_argument, NULL, 't' },
         { "tcp", no_argument, NULL, 'T' },
+        { "circuit", no_argument, NULL, 'C' },
         { NULL, 0, NULL, 0 },
     };
     int c;
@@ -61,6 +64,9 @@ s_parse(struct ctl *ctl, int argc, char **argv, struct s_opts *o)
             break;
         case 'T':
             o->tcp = true;
+            break;
+        case 'C':
+            o->circuit = true;
             break;
         case 't':
             o->timeout_ms = (uint32_t) strtoul(optarg, &end, 10);
@@ -113,6 +119,9 @@ s_link_json(const Vr__Link *l)
     json_object_object_add(o, "mtu", json_object_new_int((int) l->mtu));
     json_object_object_add(o, "state",
                            json_object_new_string(s_state(l->state)));
+    json_object_object_add(o, "circuit", json_object_new_boolean(l->circuit));
+    json_object_object_add(o, "fast_dev", json_object_new_string(
+        l->fast_dev ? l->fast_dev : ""));
     const Vr__LinkCounters *c = l->counters;
     if (c) {
         json_object_object_add(o, "tx_frames",
@@ -152,16 +161,18 @@ s_link_list(struct ctl *ctl, const struct s_opts *o)
         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
         json_object_put(arr);
     } else {
-        printf("%-20s %-4s %-22s %-12s %-5s %12s %12s %8s\n", "NAME",
-               "PROTO", "PEER", "AGENT", "STATE", "TX_FRAMES", "RX_FRAMES",
-               "DROPS");
+        printf("%-20s %-4s %-22s %-12s %-5s %-8s %12s %12s %8s\n", "NAME",
+               "PROTO", "PEER", "AGENT", "STATE", "FAST", "TX_FRAMES",
+               "RX_FRAMES", "DROPS");
         for (size_t i = 0; i < list->n_links; i++) {
             const Vr__Link *l = list->links[i];
             const Vr__LinkCounters *c = l->counters;
-            printf("%-20s %-4s %-22s %-12s %-5s %12llu %12llu %8llu\n",
+            printf("%-20s %-4s %-22s %-12s %-5s %-8s %12llu %12llu %8llu\n",
                    l->name,
                    l->proto == VR__LINK_PROTO__LINK_PROTO_TCP ? "tcp" : "udp",
                    l->peer, l->peer_agent, s_state(l->state),
+                   l->fast_dev && *l->fast_dev ? l->fast_dev
+                                               : l->circuit ? "(none)" : "-",
                    (unsigned long long) (c ? c->tx_frames : 0),
                    (unsigned long long) (c ? c->rx_frames : 0),
                    (unsigned long long) (c ? c->tx_drops + c->rx_drops : 0));
@@ -222,6 +233,7 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
         link.name = pos[0];
         link.peer = pos[1];
         link.mtu = o.mtu;
+        link.circuit = o.circuit;
         link.proto = o.tcp ? VR__LINK_PROTO__LINK_PROTO_TCP
                            : VR__LINK_PROTO__LINK_PROTO_UDP;
         Vr__LinkCreate req = VR__LINK_CREATE__INIT;
@@ -260,7 +272,7 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: vnetctl link list|add NAME PEER [--mtu N] "
-                    "[--tcp]|del NAME|probe NAME [--timeout MS]  "
+                    "[--tcp] [--circuit]|del NAME|probe NAME [--timeout MS]  "
                     "[--agent EP]\n");
     return CTL_EXIT_USAGE;
 }

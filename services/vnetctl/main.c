@@ -60,7 +60,8 @@ static const struct {
     { "link", ctl_link, true,
       "link list|add NAME PEER|del NAME|probe NAME: an agent's links",
       "usage: vnetctl link list [--agent EP]\n"
-      "       vnetctl link add NAME PEER [--mtu N] [--tcp] [--agent EP]\n"
+      "       vnetctl link add NAME PEER [--mtu N] [--tcp] [--circuit] "
+      "[--agent EP]\n"
       "       vnetctl link del NAME [--agent EP]\n"
       "       vnetctl link probe NAME [--timeout MS] [--agent EP]\n"
       "An agent's overlay links (the configured agent, or EP).\n" },
