@@ -246,6 +246,7 @@ s_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
 
 struct s_fast_acc {
     const agent_t *self;
+    const fwd_table_t *fwd;
     struct fast_filter *want;
     size_t n, cap;
     uint64_t *mixed;            /* MACs with a source-specific rule */
@@ -291,6 +292,12 @@ s_fast_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
         if (origin == FWD_RULE && acc->n_mixed < acc->cap_mixed) {
             acc->mixed[acc->n_mixed++] = dst;
         }
+        return;
+    }
+    /* Only what the agent's own lookup would do (a rule beats a learned
+     * entry for the same MAC). */
+    struct fwd_action eff = fwd_table_lookup(acc->fwd, dst, 0);
+    if (eff.kind != a.kind || eff.index != a.index) {
         return;
     }
     if (a.kind == FWD_LINK && origin == FWD_RULE
@@ -340,7 +347,7 @@ agent_fast_sync(agent_t *self)
         return;
     }
     const fwd_table_t *fwd = agent_current(self)->fwd;
-    struct s_fast_acc acc = { .self = self };
+    struct s_fast_acc acc = { .self = self, .fwd = fwd };
     acc.cap_mixed = fwd_table_count(fwd, FWD_RULE);
     acc.mixed = calloc(acc.cap_mixed + 1, sizeof *acc.mixed);
     if (!acc.mixed) {
