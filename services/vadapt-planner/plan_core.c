@@ -60,6 +60,7 @@ struct s_link {
     bool seeded;                /* wanted through plan_core_seed() */
     bool held;                  /* scratch: in the caller's held set */
     bool was_selected;          /* scratch of the selection */
+    double rank;                /* scratch: demand, with the keep bonus */
     bool promoted;              /* scratch: became wanted this tick */
     bool demoted;               /* scratch: stopped being wanted */
 };
@@ -299,6 +300,7 @@ plan_params_default(struct plan_params *p)
     p->t_down_us = PLAN_DEFAULT_T_DOWN_US;
     p->max_adds = PLAN_DEFAULT_MAX_ADDS;
     p->add_window_us = PLAN_DEFAULT_ADD_WINDOW_US;
+    p->keep_bonus = PLAN_DEFAULT_KEEP_BONUS;
 }
 
 bool
@@ -360,6 +362,12 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
     if (p->max_adds > PLAN_MAX_ADDS) {
         s_fmt(err, err_size, "max_adds: '%u' over %d", p->max_adds,
               PLAN_MAX_ADDS);
+        return false;
+    }
+    if (!isfinite(p->keep_bonus) || p->keep_bonus < 0
+        || p->keep_bonus > 10) {
+        s_fmt(err, err_size, "keep_bonus: '%g' not in [0, 10]",
+              p->keep_bonus);
         return false;
     }
     if (p->max_adds && !p->add_window_us) {
@@ -508,8 +516,11 @@ s_cmp_rank(const void *x, const void *y)
 {
     const struct s_link *l = *(const struct s_link *const *) x;
     const struct s_link *m = *(const struct s_link *const *) y;
-    if (l->demand != m->demand) {
-        return l->demand > m->demand ? -1 : 1;
+    if (l->rank != m->rank) {
+        return l->rank > m->rank ? -1 : 1;
+    }
+    if (l->wanted != m->wanted) {
+        return l->wanted ? -1 : 1;      /* a tie keeps what is held */
     }
     return s_cmp_key(l->a, l->b, m->a, m->b);
 }
@@ -538,6 +549,11 @@ s_prepare(plan_core_t *self)
 {
     assert(self->scratch_cap >= self->n_links);
     for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        /* A wanted link keeps its place against links busier by less
+         * than keep_bonus. */
+        l->rank = l->wanted ? l->demand * (1 + self->p.keep_bonus)
+                            : l->demand;
         self->order[i] = &self->links[i];
         self->hosts[2 * i].name = self->links[i].a;
         self->hosts[2 * i + 1].name = self->links[i].b;

@@ -107,6 +107,7 @@
 #define PLAN_DEFAULT_PORTS 1
 #define PLAN_DEFAULT_MIN_DEMAND_BPS 10e6
 #define PLAN_DEFAULT_RELEASE_BPS 5e6
+#define PLAN_DEFAULT_KEEP_BONUS 0.1
 #define PLAN_DEFAULT_T_UP_US UINT64_C(10000000)
 #define PLAN_DEFAULT_T_DOWN_US UINT64_C(30000000)
 #define PLAN_DEFAULT_MAX_ADDS 4
@@ -155,6 +156,10 @@ struct plan_params {
     uint64_t t_down_us;         /* out this long before not wanted */
     uint32_t max_adds;          /* RESERVEs per window; 0: no cap */
     uint64_t add_window_us;     /* the sliding window of the cap */
+    double keep_bonus;          /* a wanted link ranks as if its demand
+                                   were (1 + keep_bonus) times larger, so a
+                                   path is not traded for one barely
+                                   busier; in [0, 10] */
 };
 
 /* Fills 'p' with the defaults above (no port limits). */

@@ -61,6 +61,10 @@ const struct cfg_key plan_cfg_keys[] = {
     CFG_KEY_DOUBLE("release_mbps", T, release_mbps, 0, 1e7,
                    PLAN_DEFAULT_RELEASE_BPS / 1e6,
                    "a reserved link below this counts as idle"),
+    CFG_KEY_DOUBLE("keep_bonus", T, keep_bonus, 0, 10,
+                   PLAN_DEFAULT_KEEP_BONUS,
+                   "a reserved link ranks as if this much busier (0.1: "
+                   "10%), so a path is not traded for one barely busier"),
     CFG_KEY_U32("t_up_ms", T, t_up_ms, 0, 3600000,
                 PLAN_DEFAULT_T_UP_US / 1000,
                 "demand sustained this long before a reservation"),
@@ -1242,6 +1246,7 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     p.n_port_limits = cfg->port_limits.n;
     p.min_demand_bps = cfg->min_demand_mbps * 1e6;
     p.release_bps = cfg->release_mbps * 1e6;
+    p.keep_bonus = cfg->keep_bonus;
     p.t_up_us = (uint64_t) cfg->t_up_ms * 1000;
     p.t_down_us = (uint64_t) cfg->t_down_ms * 1000;
     p.max_adds = cfg->max_adds;

@@ -55,6 +55,7 @@ struct plan_cfg {
     struct cfg_seq port_limits; /* struct plan_ports_cfg */
     double min_demand_mbps;
     double release_mbps;
+    double keep_bonus;
     uint32_t t_up_ms;
     uint32_t t_down_ms;
     uint32_t max_adds;          /* reservations per window */

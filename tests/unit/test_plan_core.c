@@ -700,6 +700,57 @@ test_hysteresis(void)
 }
 
 /* At most 2 RESERVEs per 60 s; the rest wait, reported as THROTTLE. */
+/* keep_bonus: a held link is not traded for one barely busier, and a
+ * tie keeps what is held; a clearly busier link still wins. */
+static void
+test_keep_bonus(void)
+{
+    struct plan_params p;
+    plan_params_default(&p);
+    p.k = 1;
+    p.max_adds = 0;
+    p.t_up_us = 0;
+    p.t_down_us = 0;
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+
+    const struct edge ab[] = { { 0, 1, 20 * M } };
+    set_edges(pc, 0, ab, 1);
+    tick(pc, 0, &h, &acts);
+    assert(wanted(pc, 0, 1));
+    /* A tie, then 5% busier: the held link stays. */
+    const struct edge tie[] = { { 0, 1, 20 * M }, { 2, 3, 20 * M } };
+    set_edges(pc, 1 * S, tie, 2);
+    tick(pc, 1 * S, &h, &acts);
+    assert(selected(pc, 0, 1) && !selected(pc, 2, 3));
+    const struct edge near[] = { { 0, 1, 20 * M }, { 2, 3, 21 * M } };
+    set_edges(pc, 2 * S, near, 2);
+    tick(pc, 2 * S, &h, &acts);
+    assert(selected(pc, 0, 1) && !selected(pc, 2, 3));
+    assert(acts.n_reserve == 0 && acts.n_release == 0);
+    /* 25% busier: it takes the place. */
+    const struct edge far[] = { { 0, 1, 20 * M }, { 2, 3, 25 * M } };
+    set_edges(pc, 3 * S, far, 2);
+    tick(pc, 3 * S, &h, &acts);
+    assert(selected(pc, 2, 3) && !selected(pc, 0, 1));
+
+    /* With no bonus, 5% busier is enough. */
+    tick(pc, 4 * S, &h, &acts);
+    assert(wanted(pc, 2, 3) && !wanted(pc, 0, 1));
+    p.keep_bonus = 0;
+    assert(plan_core_set_params(pc, &p) == 0);
+    const struct edge back[] = { { 0, 1, 21 * M }, { 2, 3, 20 * M } };
+    set_edges(pc, 5 * S, back, 2);
+    tick(pc, 5 * S, &h, &acts);
+    assert(selected(pc, 0, 1) && !selected(pc, 2, 3));
+    p.keep_bonus = -1;
+    char err[128];
+    assert(!plan_params_check(&p, err, sizeof err) && strstr(err, "keep_bonus"));
+    plan_core_destroy(&pc);
+}
+
 static void
 test_throttle(void)
 {
@@ -853,6 +904,7 @@ main(void)
     test_b_matching_random();
     test_diff();
     test_hysteresis();
+    test_keep_bonus();
     test_throttle();
     test_seed();
     test_port_handover();
