@@ -46,6 +46,7 @@ struct agent_fast {
     char (*devs)[IF_NAMESIZE];  /* devices whose clsact we (re)made */
     size_t n_devs;
     uint64_t retry_at_ms;       /* no additions before (after a failure) */
+    uint64_t warn_at_ms;        /* tc's refusals are logged once a minute */
 };
 
 /* ------------------------------------------------------------------ */
@@ -319,7 +320,14 @@ s_add(agent_fast_t *self, const struct fast_filter *want)
     const char *argv[AGENT_FAST_ARGV];
     char buf[AGENT_FAST_BUF];
     agent_fast_argv_add(self->tc, &f, argv, buf);
-    if (s_tc(argv, false) != 0) {
+    uint64_t now = vtime_mono_ms();
+    if (s_tc(argv, now < self->warn_at_ms) != 0) {
+        if (now >= self->warn_at_ms) {
+            VLOG_WARN("fast path: frames stay in the agent until tc takes "
+                      "the filter (retried every %d s, said once a minute)",
+                      S_RETRY_MS / 1000);
+            self->warn_at_ms = now + 60000;
+        }
         return -1;
     }
     char mac[ETH_MAC_STRLEN];
@@ -338,7 +346,7 @@ s_del(agent_fast_t *self, size_t i)
     char buf[AGENT_FAST_BUF];
     agent_fast_argv_del(self->tc, &f, argv, buf);
     bool gone = if_nametoindex(f.dev) == 0;     /* went with its device */
-    if (!gone && s_tc(argv, false) != 0 && if_nametoindex(f.dev) != 0) {
+    if (s_tc(argv, gone) != 0 && !gone && if_nametoindex(f.dev) != 0) {
         return -1;
     }
     char mac[ETH_MAC_STRLEN];
@@ -357,6 +365,7 @@ agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
     uint64_t now = vtime_mono_ms();
     bool adding = now >= self->retry_at_ms;
     bool changed = false;
+    size_t n_before = self->n_have;     /* additions go after these */
     /* Receiving ends first, then sending ends. */
     for (int pass = 0; pass < 2 && adding; pass++) {
         for (size_t i = 0; i < n_want; i++) {
@@ -382,7 +391,13 @@ agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
     /* The capture cut: the MACs each port's installed filters carry and
      * that stay wanted. */
     uint64_t *macs = calloc(self->n_have + 1, sizeof *macs);
-    for (size_t p = 0; p < n_ports && macs; p++) {
+    bool *stuck = calloc(n_ports + 1, sizeof *stuck);
+    if (!macs || !stuck) {
+        free(macs);
+        free(stuck);
+        return failed + 1;      /* nothing removed: frames still flow */
+    }
+    for (size_t p = 0; p < n_ports; p++) {
         size_t n = 0;
         for (size_t i = 0; i < self->n_have; i++) {
             const struct fast_filter *f = &self->have[i];
@@ -391,23 +406,36 @@ agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
                 macs[n++] = f->mac;
             }
         }
-        if (cut(ports[p], macs, n, arg) != 0) {
-            failed++;
+        if (cut(ports[p], macs, n, arg) == 0) {
+            continue;
         }
-    }
-    if (!macs) {
-        return failed + 1;      /* nothing removed: frames still flow */
-    }
-    free(macs);
-    /* Removals: sending ends, then receiving ends. */
-    for (int pass = 0; pass < 2; pass++) {
-        for (size_t i = self->n_have; i-- > 0;) {
-            if (self->have[i].egress == (pass == 0)
-                && !s_in(want, n_want, &self->have[i])
+        /* The old cut stays: this round's filters on the port would carry
+         * frames the agent forwards too, and removing its old ones would
+         * lose frames the agent still ignores.  Both wait for a retry. */
+        failed++;
+        stuck[p] = true;
+        self->retry_at_ms = now + S_RETRY_MS;
+        for (size_t i = self->n_have; i-- > n_before;) {
+            if (self->have[i].egress && !strcmp(self->have[i].dev, ports[p])
                 && s_del(self, i) != 0) {
                 failed++;
             }
         }
     }
+    free(macs);
+    /* Removals: sending ends, then receiving ends. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = self->n_have; i-- > 0;) {
+            const struct fast_filter *f = &self->have[i];
+            bool keep = s_in(want, n_want, f) || f->egress != (pass == 0);
+            for (size_t p = 0; p < n_ports && !keep; p++) {
+                keep = stuck[p] && !strcmp(f->dev, ports[p]);
+            }
+            if (!keep && s_del(self, i) != 0) {
+                failed++;
+            }
+        }
+    }
+    free(stuck);
     return failed;
 }

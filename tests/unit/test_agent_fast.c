@@ -2,13 +2,18 @@
 /* vnet-agent/agent_fast: the capture cut's BPF program (run here by a
  * small interpreter of the instructions it uses) cuts exactly the listed
  * MACs, for 0, 1 and 700 of them; the tc words for adding and deleting a
- * filter; no circuit device towards loopback. */
+ * filter; no circuit device towards loopback; and, with a fake tc that
+ * logs its calls, the order of a change (receiving filters, sending
+ * filters, the cut, removals), a refused filter retried later, and a
+ * failed cut that keeps the old filters and drops the new ones. */
 #undef NDEBUG
 #include <arpa/inet.h>
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "agent_fast.h"
 
@@ -119,6 +124,136 @@ test_no_circuit_to_self(void)
     assert(!agent_fast_circuit_dev(&lo, dev));
 }
 
+static char g_log[256];
+static int g_cut_fail;          /* the cut of this port fails: 1 vm1 */
+
+static int
+s_cut(const char *dev, const uint64_t *macs, size_t n, void *arg)
+{
+    (void) macs;
+    (void) arg;
+    FILE *f = fopen(g_log, "a");
+    assert(f);
+    fprintf(f, "cut %s %zu\n", dev, n);
+    fclose(f);
+    return g_cut_fail && !strcmp(dev, "vm1") ? -1 : 0;
+}
+
+/* The log so far, one call a line, and empties it. */
+static char *
+s_take_log(void)
+{
+    static char buf[8192];
+    FILE *f = fopen(g_log, "r");
+    size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) {
+        fclose(f);
+    }
+    unlink(g_log);
+    return buf;
+}
+
+/* 'a' comes before 'b' in 'log' (both there). */
+static bool
+s_before(const char *log, const char *a, const char *b)
+{
+    const char *pa = strstr(log, a), *pb = strstr(log, b);
+    return pa && pb && pa < pb;
+}
+
+static void
+test_apply(void)
+{
+    char dir[] = "/tmp/vr-fast.XXXXXX", tc[300], refuse[300];
+    assert(mkdtemp(dir));
+    snprintf(g_log, sizeof g_log, "%s/log", dir);
+    snprintf(tc, sizeof tc, "%s/tc", dir);
+    snprintf(refuse, sizeof refuse, "%s/refuse", dir);
+    FILE *f = fopen(tc, "w");
+    assert(f);
+    fprintf(f, "#!/bin/sh\necho \"$*\" >>'%s'\n"
+               "[ -e '%s' ] && grep -q \"$(cat '%s')\" <<EOF && exit 2\n"
+               "$*\nEOF\nexit 0\n", g_log, refuse, refuse);
+    fclose(f);
+    chmod(tc, 0755);
+    const char *ports[] = { "vm1", "vm2" };
+    agent_fast_t *fast = agent_fast_new(tc);
+    assert(fast);
+
+    /* A circuit's two filters and the two ports': in order. */
+    struct fast_filter want[4] = {
+        { .dev = "vm1", .to = "vrp1", .mac = 0x020000000301, .egress = true },
+        { .dev = "vm2", .to = "vrp1", .mac = 0x020000000301, .egress = true },
+        { .dev = "vrp1", .to = "vm1", .mac = 0x020000000201 },
+        { .dev = "vrp1", .to = "vm2", .mac = 0x020000000202 },
+    };
+    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    assert(agent_fast_count(fast) == 4);
+    char *log = s_take_log();
+    assert(s_before(log, "add dev vrp1 ingress prio 100", "add dev vm1"));
+    assert(s_before(log, "add dev vrp1 ingress prio 101", "add dev vm1"));
+    assert(s_before(log, "add dev vm2", "cut vm1 1"));
+    assert(strstr(log, "cut vm2 1") && strstr(log, "egress mirror dev vrp1"));
+    assert(strstr(log, "egress redirect dev vm1"));
+    assert(!strstr(log, "filter del dev"));
+    assert(s_before(log, "qdisc del dev vrp1", "qdisc add dev vrp1"));
+
+    /* Nothing new: no tc at all. */
+    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    assert(!strstr(s_take_log(), "filter"));
+
+    /* The MAC moves to another circuit: new filter, cut, then the old one
+     * goes. */
+    want[0].to[3] = '2';
+    want[1].to[3] = '2';
+    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    log = s_take_log();
+    assert(s_before(log, "egress mirror dev vrp2", "cut vm1 1"));
+    assert(s_before(log, "cut vm2 1", "filter del dev vm1 ingress prio 100"));
+    assert(agent_fast_count(fast) == 4);
+
+    /* tc refuses a filter: left out, the rest goes on, and it is not
+     * retried at once. */
+    f = fopen(refuse, "w");
+    fputs("0x00000202", f);
+    fclose(f);
+    struct fast_filter more[5];
+    memcpy(more, want, sizeof want);
+    more[4] = (struct fast_filter) { .dev = "vm1", .to = "vm2",
+                                     .mac = 0x020000000202, .egress = true };
+    assert(agent_fast_apply(fast, more, 5, ports, 2, s_cut, NULL) == 1);
+    assert(agent_fast_count(fast) == 4);
+    s_take_log();
+    assert(agent_fast_apply(fast, more, 5, ports, 2, s_cut, NULL) == 0);
+    assert(!strstr(s_take_log(), "filter add"));
+    unlink(refuse);
+
+    /* A failed cut on vm1: its new filter goes again, its old ones stay. */
+    agent_fast_destroy(&fast);
+    fast = agent_fast_new(tc);
+    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    s_take_log();
+    g_cut_fail = 1;
+    struct fast_filter moved[4];
+    memcpy(moved, want, sizeof want);
+    moved[0].mac = moved[1].mac = 0x020000000302;
+    assert(agent_fast_apply(fast, moved, 4, ports, 2, s_cut, NULL) >= 1);
+    log = s_take_log();
+    assert(s_before(log, "filter add dev vm1", "cut vm1 1"));
+    assert(strstr(log, "filter del dev vm1 ingress prio 101"));   /* new */
+    assert(!strstr(log, "filter del dev vm1 ingress prio 100"));  /* old */
+    assert(strstr(log, "filter del dev vm2 ingress prio 100"));   /* vm2 ok */
+    g_cut_fail = 0;
+
+    /* Destroy removes the qdiscs it made (the fake devices do not exist,
+     * so it only may try). */
+    agent_fast_destroy(&fast);
+    unlink(tc);
+    unlink(g_log);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -128,6 +263,7 @@ main(void)
     test_bpf(700);
     test_argv();
     test_no_circuit_to_self();
+    test_apply();
     puts("test_agent_fast: ok");
     return 0;
 }
