@@ -877,15 +877,19 @@ s_on_period(svc_t *svc, void *arg)
 {
     agent_t *self = arg;
     if (self->fast) {
+        bool sync = agent_fast_retry_due(self->fast);
         for (int i = 0; i < AGENT_MAX_LINKS; i++) {
             agent_link_t *l = self->links[i];
             if (l && l->fast_dev[0] && if_nametoindex(l->fast_dev) == 0) {
                 VLOG_WARN("link %s: circuit device %s is gone: the fast "
                           "path stops using it", l->name, l->fast_dev);
                 l->fast_dev[0] = '\0';
+                sync = true;
             }
         }
-        agent_fast_sync(self);      /* also retries what tc refused */
+        if (sync) {
+            agent_fast_sync(self);
+        }
     }
     size_t cap = acct_size(self->acct) + 64;
     struct acct_entry *e = malloc(cap * sizeof *e);

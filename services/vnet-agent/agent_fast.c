@@ -47,6 +47,7 @@ struct agent_fast {
     size_t n_devs;
     uint64_t retry_at_ms;       /* no additions before (after a failure) */
     uint64_t warn_at_ms;        /* tc's refusals are logged once a minute */
+    size_t failed;              /* what the last apply could not do */
 };
 
 /* ------------------------------------------------------------------ */
@@ -356,10 +357,29 @@ s_del(agent_fast_t *self, size_t i)
     return 0;
 }
 
+static size_t s_apply(agent_fast_t *self, const struct fast_filter *want,
+                      size_t n_want, const char *const *ports,
+                      size_t n_ports, agent_fast_cut_fn *cut, void *arg);
+
 size_t
 agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
                  size_t n_want, const char *const *ports, size_t n_ports,
                  agent_fast_cut_fn *cut, void *arg)
+{
+    self->failed = s_apply(self, want, n_want, ports, n_ports, cut, arg);
+    return self->failed;
+}
+
+bool
+agent_fast_retry_due(const agent_fast_t *self)
+{
+    return self->failed && vtime_mono_ms() >= self->retry_at_ms;
+}
+
+static size_t
+s_apply(agent_fast_t *self, const struct fast_filter *want, size_t n_want,
+        const char *const *ports, size_t n_ports, agent_fast_cut_fn *cut,
+        void *arg)
 {
     size_t failed = 0;
     uint64_t now = vtime_mono_ms();

@@ -71,6 +71,10 @@ size_t agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
                         size_t n_want, const char *const *ports,
                         size_t n_ports, agent_fast_cut_fn *cut, void *arg);
 
+/* True if the last agent_fast_apply() left something undone and its
+ * retry pause is over. */
+bool agent_fast_retry_due(const agent_fast_t *self);
+
 /* Filters installed now. */
 size_t agent_fast_count(const agent_fast_t *self);
 
