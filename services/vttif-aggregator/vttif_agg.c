@@ -44,6 +44,9 @@ const struct cfg_key agg_cfg_keys[] = {
       "the enter condition must hold this long"),
     D("hold_drop_s", hold_drop_s, 0, 3600, VTTIF_TM_DEFAULT_HOLD_DROP_S,
       "the leave condition must hold this long"),
+    D("idle_s", idle_s, 0, 3600, VTTIF_TM_DEFAULT_IDLE_S,
+      "a pair whose traffic stopped this long stops setting the scale; "
+      "0: off"),
     D("quiet_new_s", quiet_new_s, 0, 3600, VTTIF_TM_DEFAULT_QUIET_NEW_S,
       "a first (or cleared) topology waits for this much calm"),
     D("quiet_s", quiet_s, 0, 3600, VTTIF_TM_DEFAULT_QUIET_S,

@@ -58,6 +58,7 @@ struct s_report {
     double ta_eval;             /* agent time of the last EWMA step */
     double t_seen;              /* 'now' of the last update listing it */
     double ewma;                /* smoothed rate, bits/s, if 'has_rate' */
+    double recent;              /* rate over the last idle_s, likewise */
     int64_t b_now;              /* number of the newest bucket */
     float bucket[S_NB];         /* bytes in bucket b at [b & (S_NB-1)] */
     uint32_t agent;             /* index in agents[] */
@@ -76,6 +77,7 @@ struct s_report {
 struct s_pair {
     uint64_t mac[2];            /* lo < hi; direction 0 is lo -> hi */
     double rate[2];             /* deduplicated smoothed rates, bits/s */
+    double recent[2];           /* their reports' rates over idle_s */
     double cond_t;              /* since when a flip condition holds, or -1 */
     double flip_t;              /* last change of 'in_c', or -inf */
     uint32_t vm[2];             /* indices in vms[] of lo and hi */
@@ -86,6 +88,7 @@ struct s_pair {
     bool in_c;                  /* in the candidate set */
     bool in_p;                  /* in the published set */
     bool multi;                 /* a direction has 2+ reports */
+    bool gone;                  /* left the candidates as it stopped */
 };
 
 struct s_vm {
@@ -128,6 +131,7 @@ struct vttif_tm {
     uint32_t tag;
     struct vttif_tm_params p;
     double bw;                  /* bucket width: window / S_NB */
+    int n_recent;               /* buckets of the recent rate; 0: none */
     uint64_t seed;
 
     struct s_report *reports;
@@ -151,7 +155,8 @@ struct vttif_tm {
     struct s_tab agent_tab;
 
     /* Topology state, as of the last tick. */
-    double max_u;               /* largest undirected rate */
+    double max_u;               /* scale of the add rule, s_find_max() */
+    double max_cur;             /* scale of the drop rule, likewise */
     double max_d;               /* largest directed rate */
     enum s_mode mode;
     double t_change;            /* last change of the candidate set */
@@ -163,6 +168,11 @@ struct vttif_tm {
     size_t change_head;         /* next slot to write */
     uint64_t version;
     size_t n_c, n_p, n_diff;
+    size_t n_out;               /* published, no longer candidates */
+    size_t n_out_live;          /* of which left with traffic going on */
+    size_t n_pending;           /* pairs with a flip condition holding */
+    size_t n_pending_add;       /* of which not candidates */
+    double union_due;           /* union rule waiting since, or -1 */
 
     struct vttif_tm_counters c;
 };
@@ -360,6 +370,7 @@ vttif_tm_params_default(struct vttif_tm_params *p)
         .drop_rate_bps = VTTIF_TM_DEFAULT_DROP_RATE_BPS,
         .hold_add_s = VTTIF_TM_DEFAULT_HOLD_ADD_S,
         .hold_drop_s = VTTIF_TM_DEFAULT_HOLD_DROP_S,
+        .idle_s = VTTIF_TM_DEFAULT_IDLE_S,
         .quiet_new_s = VTTIF_TM_DEFAULT_QUIET_NEW_S,
         .quiet_s = VTTIF_TM_DEFAULT_QUIET_S,
         .min_interval_s = VTTIF_TM_DEFAULT_MIN_INTERVAL_S,
@@ -413,6 +424,7 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
         S_R(drop_rate_bps, 0, 1e13),
         S_R(hold_add_s, 0, 600),
         S_R(hold_drop_s, 0, 600),
+        S_R(idle_s, 0, 600),
         S_R(quiet_new_s, 0, 600),
         S_R(quiet_s, 0, 600),
         S_R(min_interval_s, 0, 3600),
@@ -443,6 +455,11 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
                       "drop_rate_bps: '%g' must not exceed min_rate_bps '%g'",
                       p->drop_rate_bps, p->min_rate_bps);
     }
+    if (p->idle_s > p->window_s) {
+        return s_fail(err, err_size,
+                      "idle_s: '%g' must not exceed window_s '%g'",
+                      p->idle_s, p->window_s);
+    }
     if (p->settle_changes < 1
         || p->settle_changes > VTTIF_TM_MAX_SETTLE_CHANGES) {
         return s_fail(err, err_size, "settle_changes: '%u' is not in [1, %d]",
@@ -472,6 +489,21 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
 
 /* ---- life cycle ---- */
 
+/* Sets the bucket width, and how many of the newest buckets the recent
+ * rate sums: enough to span idle_s whole although the newest bucket is
+ * only partly elapsed (so it spans idle_s to idle_s + one bucket), and at
+ * most the window. */
+static void
+s_set_widths(vttif_tm_t *self)
+{
+    self->bw = self->p.window_s / S_NB;
+    self->n_recent = 0;
+    if (self->p.idle_s > 0) {
+        double n = ceil(self->p.idle_s / self->bw - 1e-9) + 1;
+        self->n_recent = n > S_NB ? S_NB : (int) n;
+    }
+}
+
 vttif_tm_t *
 vttif_tm_new(const struct vttif_tm_params *params)
 {
@@ -489,7 +521,7 @@ vttif_tm_new(const struct vttif_tm_params *params)
     }
     self->tag = S_TAG;
     self->p = *params;
-    self->bw = self->p.window_s / S_NB;
+    s_set_widths(self);
     /* Source MACs are the VMs' to choose: vary the hash per instance so
      * no fixed set of MACs can make long probe runs everywhere. */
     self->seed = hash_mix64((uint64_t) (uintptr_t) self ^ UINT64_C(0x5eed));
@@ -498,6 +530,7 @@ vttif_tm_new(const struct vttif_tm_params *params)
     self->mode = S_NORMAL;
     self->t_change = self->t_event = -INFINITY;
     self->diff_since = -1;
+    self->union_due = -1;
     self->union_hold = self->p.settle_s;
     self->t_union_exit = -INFINITY;
     for (size_t i = 0; i < S_CHANGES; i++) {
@@ -549,8 +582,8 @@ vttif_tm_set_params(vttif_tm_t *self, const struct vttif_tm_params *params)
     }
     bool new_window = params->window_s != self->p.window_s;
     self->p = *params;
+    s_set_widths(self);
     if (new_window) {
-        self->bw = self->p.window_s / S_NB;
         for (size_t i = 0; i < self->reports_hw; i++) {
             struct s_report *r = &self->reports[i];
             if (r->in_use) {
@@ -790,20 +823,24 @@ s_report_rate(const struct s_report *r)
     return r->has_rate ? r->ewma : 0;
 }
 
-/* Sets the pair's two directed rates from its reports: the dedupe rule.
- * Usually each direction has one report and this is a short walk. */
+/* Sets the pair's two directed rates (smoothed and recent) from its
+ * reports: the dedupe rule.  Usually each direction has one report and
+ * this is a short walk. */
 static void
 s_pair_resolve(vttif_tm_t *self, uint32_t pi)
 {
     struct s_pair *p = &self->pairs[pi];
-    double best[2] = { 0, 0 };
+    double best[2] = { 0, 0 }, recent[2] = { 0, 0 };
     unsigned n[2] = { 0, 0 };
     for (uint32_t ri = p->reports; ri != S_NONE;) {
         const struct s_report *r = &self->reports[ri];
         int d = r->src != p->mac[0];
         n[d]++;
         double rate = s_report_rate(r);
-        best[d] = rate > best[d] ? rate : best[d];
+        if (rate > best[d]) {
+            best[d] = rate;
+            recent[d] = r->recent;
+        }
         ri = r->next_pair;
     }
     for (int d = 0; d < 2; d++) {
@@ -821,6 +858,7 @@ s_pair_resolve(vttif_tm_t *self, uint32_t pi)
             if ((r->src != p->mac[0]) == d && r->has_rate
                 && !strcmp(self->agents[r->agent].id, v->agent)) {
                 best[d] = r->ewma;
+                recent[d] = r->recent;
                 break;
             }
             ri = r->next_pair;
@@ -828,6 +866,8 @@ s_pair_resolve(vttif_tm_t *self, uint32_t pi)
     }
     p->rate[0] = best[0];
     p->rate[1] = best[1];
+    p->recent[0] = recent[0];
+    p->recent[1] = recent[1];
     p->multi = n[0] > 1 || n[1] > 1;
 }
 
@@ -911,6 +951,21 @@ s_eval(const vttif_tm_t *self, struct s_agent *a, struct s_report *r,
         sum += r->bucket[i];
     }
     double rate = sum * 8 / span;
+    /* The recent rate: the newest buckets alone.  It says whether the
+     * traffic is still there, which the window and the EWMA take seconds
+     * to tell once it stops. */
+    r->recent = rate;
+    if (self->n_recent) {
+        double rs = (double) (r->b_now - self->n_recent + 1) * self->bw;
+        rs = rs > ws ? rs : ws;
+        double sum_recent = 0;
+        for (int64_t b = r->b_now - self->n_recent + 1; b <= r->b_now; b++) {
+            sum_recent += r->bucket[b & (S_NB - 1)];
+        }
+        if (ta - rs > 1e-9) {
+            r->recent = sum_recent * 8 / (ta - rs);
+        }
+    }
     if (!r->has_rate) {
         /* No ramp from 0: the first window rate is already an average
          * over real elapsed time. */
@@ -1232,28 +1287,78 @@ s_age_agents(vttif_tm_t *self, double now)
 
 /* ---- topology ---- */
 
+/* The pair's current rate: its smoothed rate, but no more than its recent
+ * rate.  A pair whose traffic stopped is at its recent rate (about 0)
+ * within idle_s, while its smoothed rate takes seconds to drain; a pair
+ * whose traffic starts is at its smoothed rate, so it enters no sooner
+ * than before.  Noise moves the recent rate by a few percent, and a BSP
+ * pause shorter than idle_s only in proportion to its length. */
+static double
+s_cur(const vttif_tm_t *self, const struct s_pair *p)
+{
+    double s = p->rate[0] + p->rate[1], r = p->recent[0] + p->recent[1];
+    return self->n_recent && r < s ? r : s;
+}
+
+/* True if the pair's traffic stopped (or nearly): over the last idle_s
+ * it carried less than drop_frac of its smoothed rate. */
+static bool
+s_stopped(const vttif_tm_t *self, const struct s_pair *p)
+{
+    double s = p->rate[0] + p->rate[1], r = p->recent[0] + p->recent[1];
+    return self->n_recent && s > 0 && r < self->p.drop_frac * s;
+}
+
 static double
 s_norm(const vttif_tm_t *self, const struct s_pair *p)
 {
-    return self->max_u > 0 ? (p->rate[0] + p->rate[1]) / self->max_u : 0;
+    return self->max_u > 0 ? s_cur(self, p) / self->max_u : 0;
 }
 
-/* Sets the largest undirected and directed rates.  Rates move with every
- * vttif_tm_feed(), so ticks and queries both call this first. */
+/* Sets the scales of the topology rules and the largest directed rate,
+ * the matrix's.  Rates move with every vttif_tm_feed(), so ticks and
+ * queries both call this first.
+ *
+ * The scale an edge must reach add_frac of ('max_u') takes each pair at
+ * its smoothed rate, but at no more than its recent rate / drop_frac.  A
+ * flow that stopped thus stops setting the scale once its recent rate
+ * is under drop_frac of its smoothed rate, about idle_s after it stopped;
+ * otherwise the lighter traffic that follows it would stay under
+ * add_frac of a pair that no longer sends until its window and EWMA
+ * drained, for seconds.  The factor 1 / drop_frac is for a pattern that
+ * pauses as a whole (BSP compute): what its pairs still carry (ACKs,
+ * chatter) keeps the scale at ten times that, out of reach of chatter
+ * elsewhere, where the recent rates alone would make the largest chatter
+ * the scale and let the rest enter.
+ *
+ * The scale an edge leaves under drop_frac of ('max_cur') is the largest
+ * current rate (see s_cur()): an edge whose traffic stopped leaves when
+ * it carries under drop_frac of what the busiest pair carries now, not
+ * while every pair is paused alike.  With the recent rates unused
+ * (idle_s 0), both scales are the largest smoothed rate, as they were. */
 static void
 s_find_max(vttif_tm_t *self)
 {
-    double max_u = 0, max_d = 0;
+    double max_u = 0, max_cur = 0, max_d = 0;
     for (size_t i = 0; i < self->pairs_hw; i++) {
         const struct s_pair *p = &self->pairs[i];
         if (p->in_use) {
-            double u = p->rate[0] + p->rate[1];
+            double s = p->rate[0] + p->rate[1];
+            double u = s;
+            if (self->n_recent && self->p.drop_frac > 0) {
+                double cap = (p->recent[0] + p->recent[1])
+                             / self->p.drop_frac;
+                u = cap < s ? cap : s;
+            }
+            double cur = s_cur(self, p);
             double d = p->rate[0] > p->rate[1] ? p->rate[0] : p->rate[1];
             max_u = u > max_u ? u : max_u;
+            max_cur = cur > max_cur ? cur : max_cur;
             max_d = d > max_d ? d : max_d;
         }
     }
     self->max_u = max_u;
+    self->max_cur = max_cur;
     self->max_d = max_d;
 }
 
@@ -1264,14 +1369,17 @@ s_in_union(const vttif_tm_t *self, const struct s_pair *p, double now)
     return p->in_p || p->in_c || now - p->flip_t < self->p.settle_s;
 }
 
+/* Names an edge with its smoothed rate and its norm (of its current
+ * rate), and says so when its traffic stopped. */
 static void
-s_edge_str(const struct s_pair *p, double max_u, char *buf, size_t size)
+s_edge_str(const vttif_tm_t *self, const struct s_pair *p, char *buf,
+           size_t size)
 {
     char a[18], b[18];
     double rate = p->rate[0] + p->rate[1];
-    snprintf(buf, size, "%s-%s %.1f Mbit/s %.0f%%", s_mac_str(p->mac[0], a),
-             s_mac_str(p->mac[1], b), rate / 1e6,
-             max_u > 0 ? 100 * rate / max_u : 0.0);
+    snprintf(buf, size, "%s-%s %.1f Mbit/s %.0f%%%s",
+             s_mac_str(p->mac[0], a), s_mac_str(p->mac[1], b), rate / 1e6,
+             100 * s_norm(self, p), s_stopped(self, p) ? " stopped" : "");
 }
 
 /* Makes the published set the candidate set, or (with 'to_union') the
@@ -1314,10 +1422,10 @@ s_publish(vttif_tm_t *self, double now, bool to_union,
 
     char add[80] = "", rm[80] = "";
     if (top_add) {
-        s_edge_str(top_add, self->max_u, add, sizeof add);
+        s_edge_str(self, top_add, add, sizeof add);
     }
     if (top_rm) {
-        s_edge_str(top_rm, self->max_u, rm, sizeof rm);
+        s_edge_str(self, top_rm, rm, sizeof rm);
     }
     *ev = (struct vttif_tm_event) {
         .change = kind,
@@ -1344,6 +1452,7 @@ s_update_candidates(vttif_tm_t *self, double now, bool *reversal,
     const struct vttif_tm_params *pp = &self->p;
     bool changed = false;
     size_t n_c = 0, n_diff = 0, n_extra = 0, n_multi = 0;
+    size_t n_out = 0, n_out_live = 0, n_pending = 0, n_pending_add = 0;
     *reversal = false;
     for (size_t i = 0; i < self->pairs_hw; i++) {
         struct s_pair *p = &self->pairs[i];
@@ -1351,11 +1460,19 @@ s_update_candidates(vttif_tm_t *self, double now, bool *reversal,
             continue;
         }
         double rate = p->rate[0] + p->rate[1];
-        double norm = s_norm(self, p);
-        bool flip_cond = p->in_c
-                             ? rate < pp->drop_rate_bps || norm < pp->drop_frac
-                             : rate >= pp->min_rate_bps
-                                   && norm >= pp->add_frac;
+        double cur = s_cur(self, p);
+        bool flip_cond;
+        if (!p->in_c) {
+            flip_cond = cur >= pp->min_rate_bps && self->max_u > 0
+                        && cur / self->max_u >= pp->add_frac;
+        } else {
+            /* Against the busiest pair now, if that could hold an edge
+             * itself: when all pairs pause, none leaves on this rule. */
+            double norm = self->max_cur > 0 ? cur / self->max_cur : 0;
+            flip_cond = rate < pp->drop_rate_bps
+                        || (self->max_cur >= pp->drop_rate_bps
+                            && norm < pp->drop_frac);
+        }
         if (!flip_cond) {
             p->cond_t = -1;
         } else if (p->cond_t < 0) {
@@ -1364,6 +1481,7 @@ s_update_candidates(vttif_tm_t *self, double now, bool *reversal,
         double hold = p->in_c ? pp->hold_drop_s : pp->hold_add_s;
         if (flip_cond && now - p->cond_t >= hold) {
             p->in_c = !p->in_c;
+            p->gone = !p->in_c && s_stopped(self, p);
             p->cond_t = -1;
             if (now - p->flip_t < pp->settle_s) {
                 *reversal = true;
@@ -1374,6 +1492,10 @@ s_update_candidates(vttif_tm_t *self, double now, bool *reversal,
         }
         n_c += p->in_c;
         n_diff += p->in_c != p->in_p;
+        n_out += p->in_p && !p->in_c;
+        n_out_live += p->in_p && !p->in_c && !p->gone;
+        n_pending += p->cond_t >= 0;
+        n_pending_add += p->cond_t >= 0 && !p->in_c;
         n_extra += !p->in_p && s_in_union(self, p, now);
         n_multi += p->multi;
         if (!p->in_c && !p->in_p && p->reports == S_NONE && p->cond_t < 0
@@ -1383,6 +1505,10 @@ s_update_candidates(vttif_tm_t *self, double now, bool *reversal,
     }
     self->n_c = n_c;
     self->n_diff = n_diff;
+    self->n_out = n_out;
+    self->n_out_live = n_out_live;
+    self->n_pending = n_pending;
+    self->n_pending_add = n_pending_add;
     self->c.n_candidates = n_c;
     self->c.n_pairs_multi = n_multi;
     *n_union_extra = n_extra;
@@ -1433,18 +1559,47 @@ vttif_tm_tick(vttif_tm_t *self, double now, struct vttif_tm_event *ev)
     char why[160];
     if (self->mode == S_NORMAL) {
         bool edge_case = self->n_p == 0 || self->n_c == 0;
-        double quiet = edge_case ? pp->quiet_new_s : pp->quiet_s;
+        /* quiet_s is there for a switch from A to B, whose candidate set
+         * is A+B until A's rates drain (B is in, A not yet out).  When
+         * every edge leaving the published set left because its traffic
+         * stopped, that wait is over: nothing is draining any more (A's
+         * edges went with their recent rates, and with them their hold
+         * on the scale); so, unless an edge is still on its way in or
+         * out, or edges flipped back lately (churn, which the union rule
+         * is for), the switch waits only quiet_new_s, as the end of
+         * traffic (CLEARED) does. */
+        bool stopped = self->n_out && !self->n_out_live
+                       && !self->n_pending && !any_reversal;
+        double quiet = edge_case || stopped ? pp->quiet_new_s : pp->quiet_s;
         if (self->n_diff && since_change >= quiet) {
             enum vttif_tm_change kind = self->n_p == 0   ? VTTIF_TM_NEW
                                         : self->n_c == 0 ? VTTIF_TM_CLEARED
                                                          : VTTIF_TM_UPDATED;
             snprintf(why, sizeof why,
-                     "%s: candidate edges unchanged for %.1f s",
-                     vttif_tm_change_name(kind), since_change);
+                     "%s: candidate edges unchanged for %.1f s%s",
+                     vttif_tm_change_name(kind), since_change,
+                     stopped && !edge_case
+                         ? " after the removed edges' traffic stopped"
+                         : "");
             s_publish(self, now, false, kind, ev, why);
             return true;
         }
         if ((churning || lagging) && n_extra) {
+            /* Edges whose enter condition holds are candidates within
+             * hold_add_s.  Edges that stopped leave as soon as their
+             * recent rate says so, often in the tick the first edges of
+             * the next pattern enter, the rest of which are then on
+             * their way: wait for them (up to hold_add_s), or the union
+             * would miss them until it next grows, settle_s later. */
+            if (self->n_pending_add) {
+                if (self->union_due < 0) {
+                    self->union_due = now;
+                }
+                if (now - self->union_due < pp->hold_add_s) {
+                    return false;
+                }
+            }
+            self->union_due = -1;
             enum vttif_tm_change kind =
                 self->n_p == 0 ? VTTIF_TM_NEW : VTTIF_TM_UNION;
             if (churning) {
@@ -1474,6 +1629,7 @@ vttif_tm_tick(vttif_tm_t *self, double now, struct vttif_tm_event *ev)
             }
             return true;
         }
+        self->union_due = -1;
         return false;
     }
 

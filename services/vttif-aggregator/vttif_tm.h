@@ -12,11 +12,15 @@
  * proportion to time), so the window rate is bytes in the window divided by
  * the time the window really covers since the pair's baseline.  That rate
  * goes through an EWMA whose weight is 1 - exp(-dt / tau_s), so 100 ms and
- * 1 s periods smooth alike.  Counters: the first message of an agent, a new
- * boot id, or a counter that went down only set a baseline (no rate, never
- * a spike; the smoothed rate carries over a restart).  A duplicated or older
- * message (time not increasing) is ignored.  A pair an agent stops listing
- * decays to 0 and is forgotten after 'pair_timeout_s'.
+ * 1 s periods smooth alike.  The newest buckets alone, those covering the
+ * last 'idle_s' (up to one bucket more, as the newest is partly elapsed),
+ * give the report's recent rate: whether the traffic is still there,
+ * which the window and the EWMA take seconds to tell once it stops.
+ * Counters: the first message of an agent, a new boot id, or a counter
+ * that went down only set a baseline (no rate, never a spike; the smoothed
+ * rate carries over a restart).  A duplicated or older message (time not
+ * increasing) is ignored.  A pair an agent stops listing decays to 0 and
+ * is forgotten after 'pair_timeout_s'.
  *
  * Dedupe.  Agents count a frame where it enters the overlay from a local VM,
  * so normally one agent reports a pair.  When several do (a VM that moved, a
@@ -26,22 +30,38 @@
  * with the highest smoothed rate.
  *
  * Topology.  Edges are UNDIRECTED, between two VM MACs: rate(a,b) =
- * rate(a->b) + rate(b->a); norm = rate / the largest undirected rate.  An
- * edge enters the candidate set once rate >= min_rate_bps and norm >=
- * add_frac have held for hold_add_s; it leaves once rate < drop_rate_bps or
- * norm < drop_frac has held for hold_drop_s (hysteresis).  The published
- * topology follows the candidate set only when it has been unchanged for
- * quiet_new_s (from or to no edges: NEW, CLEARED) or quiet_s (UPDATED), at
- * most one event per min_interval_s.  When the candidate set keeps changing
- * instead (more than settle_changes ticks changed it within settle_s and
- * an edge flipped back within settle_s of its last flip; or the published
- * set has differed from the candidate set for settle_s), the published set
- * becomes the UNION: itself plus every edge in the candidate set within
- * the last settle_s.  It then only grows (at most once per settle_s) until
- * the candidate set has been unchanged for settle_s; then it shrinks to it.
- * Flap damping: entering the union again within settle_max_s of leaving it
- * doubles the stability needed to leave it (up to settle_max_s), so a
- * pattern switching just slower than settle_s settles on the union too.
+ * rate(a->b) + rate(b->a), smoothed, and likewise their recent rates.  The
+ * rules take an edge at its CURRENT rate: the smoothed rate, or the recent
+ * one when that is lower, so that a pair whose traffic stopped is at about
+ * 0 within idle_s rather than draining for seconds.  norm = current rate /
+ * the SCALE, the largest smoothed rate of a pair, each pair counting for at
+ * most its recent rate / drop_frac: a pair that went silent stops setting
+ * the scale about idle_s after it stopped, and the lighter traffic that
+ * follows it is measured against itself, not against the old flow's
+ * draining rate (the factor keeps what a paused pattern still carries
+ * from letting chatter set the scale).  An edge enters the candidate set
+ * once current rate >= min_rate_bps and norm >= add_frac have held for
+ * hold_add_s; it leaves once its smoothed rate < drop_rate_bps, or its
+ * current rate < drop_frac of the largest current rate (if that is at
+ * least drop_rate_bps: not while every pair is paused), has held for
+ * hold_drop_s (hysteresis).  With idle_s 0 the recent rates are not used,
+ * and all of this is the smoothed rate / the largest smoothed rate.  The
+ * published topology follows the candidate set only when it has been
+ * unchanged for quiet_new_s (from or to no edges: NEW, CLEARED; or when
+ * every edge it would lose left because its traffic stopped, no flip is
+ * pending and no edge flipped back within settle_s) or quiet_s (UPDATED),
+ * at most one event per min_interval_s.  When the candidate set keeps
+ * changing instead (more than settle_changes ticks changed it within
+ * settle_s and an edge flipped back within settle_s of its last flip; or
+ * the published set has differed from the candidate set for settle_s), the
+ * published set becomes the UNION: itself plus every edge in the candidate
+ * set within the last settle_s (once the edges whose enter condition holds
+ * are in, or hold_add_s passed).  It then only grows (at most once per
+ * settle_s) until the candidate set has been unchanged for settle_s; then
+ * it shrinks to it.  Flap damping: entering the union again within
+ * settle_max_s of leaving it doubles the stability needed to leave it (up
+ * to settle_max_s), so a pattern switching just slower than settle_s
+ * settles on the union too.
  *
  * Cost.  vttif_tm_feed() is O(entries of the update + pairs the agent
  * reports), with no allocation once the tables have grown to the working
@@ -68,13 +88,25 @@
  *   ping, keep-alives) is kbit/s and never becomes a topology.
  * - hold 0.3 s each way: three 100 ms updates, so one odd sample cannot
  *   flip an edge.
+ * - idle 0.5 s: four buckets and the newest, five 100 ms updates.  A
+ *   pause shorter than that (a BSP step, noise; a lost message's bytes are
+ *   spread over its gap) leaves a pair more than drop_frac of its rate
+ *   there, which moves neither the scale nor an edge; an edge must pause
+ *   for about idle_s + hold_drop_s, 0.8 s, while other traffic goes on, to
+ *   leave (and the published set is still held by quiet_s and the union).
+ *   A flow that stops stops setting the scale ~0.5 s later: after an
+ *   iperf-sized flow, a pattern at a tenth of its rate is published ~1.7 s
+ *   after it starts, not ~6.4 s.  A longer idle_s tolerates longer pauses
+ *   and is slower to see a flow go (1 s: ~2.1 s in that case).
  * - quiet_new 0.5 s: from no edges, all edges of a starting workload enter
  *   within ~0.2 s of each other; NEW comes ~1.2 s after the workload
  *   starts at 100 ms periods (~2 s at 1 s), inside the 2 s bar.  The same
  *   short wait applies to CLEARED.
  * - quiet 2 s: during a switch from A to B the candidate set is A+B for
  *   ~1.7 s (B is in, A not yet out); waiting for 2 s of stability makes a
- *   switch one UPDATED event, not two.
+ *   switch one UPDATED event, not two.  When A's traffic stops outright,
+ *   its edges leave with their recent rates as B's enter, and the switch
+ *   waits quiet_new_s only.
  * - min interval 1 s: no event storms; never the bottleneck with the above.
  * - settle 6 s, K = 2: a normal switch keeps the published set behind for
  *   ~4 s, so 6 s never declares it a churn; an edge that comes back within
@@ -92,6 +124,7 @@
 #define VTTIF_TM_DEFAULT_DROP_RATE_BPS 0.5e6
 #define VTTIF_TM_DEFAULT_HOLD_ADD_S 0.3
 #define VTTIF_TM_DEFAULT_HOLD_DROP_S 0.3
+#define VTTIF_TM_DEFAULT_IDLE_S 0.5
 #define VTTIF_TM_DEFAULT_QUIET_NEW_S 0.5
 #define VTTIF_TM_DEFAULT_QUIET_S 2.0
 #define VTTIF_TM_DEFAULT_MIN_INTERVAL_S 1.0
@@ -133,6 +166,7 @@ struct vttif_tm_params {
     double drop_rate_bps;       /* rate under which an edge may leave */
     double hold_add_s;          /* enter condition must hold this long */
     double hold_drop_s;         /* leave condition must hold this long */
+    double idle_s;              /* span of the recent rates; 0: unused */
     double quiet_new_s;         /* NEW/CLEARED: set unchanged this long */
     double quiet_s;             /* UPDATED: set unchanged this long */
     double min_interval_s;      /* least time between two events */
@@ -239,7 +273,7 @@ struct vttif_tm_edge {
     double rate_bps;            /* rate_ab + rate_ba, smoothed */
     double rate_ab_bps;         /* a -> b */
     double rate_ba_bps;         /* b -> a */
-    double norm;                /* rate / largest undirected rate */
+    double norm;                /* current rate / scale (see Topology) */
 };
 
 /* Copies up to 'max' edges of the published topology into 'out', sorted

@@ -6,8 +6,10 @@
  * rates within 5% of truth at 8, 16 and 64 VMs, the first event within 2 s
  * at 100 ms periods, no oscillation when the pattern alternates every 1,
  * 3 or 10 s, aging of a silent agent, no spike on an agent restart, no
- * double counting of a pair two agents report, a lost message.  Prints
- * (does not assert) the cost per entry and per tick at 1,000 VMs.
+ * double counting of a pair two agents report, a lost message, a light
+ * pattern published within 2.5 s of a heavy flow stopping, no flapping of
+ * a ring sending in bursts.  Prints (does not assert) the cost per entry
+ * and per tick at 1,000 VMs.
  * VTTIF_TM_VERBOSE=1 prints every event; VTTIF_TM_SEED=n draws other
  * traffic (the default data is fixed). */
 #undef NDEBUG
@@ -759,6 +761,176 @@ test_lost_and_stale(void)
     vttif_tm_destroy(&tm);
 }
 
+/* Sets flow i -> j to its chatter plus 'extra' bits/s from 't' on. */
+static void
+sim_set_flow(struct sim *s, size_t i, size_t j, double extra, double t)
+{
+    struct flow *f = &s->flows[s->idx[i * s->n + j]];
+    flow_advance(s, f, t);
+    f->rate = f->chatter + extra;
+}
+
+/* True if the published topology holds the edge between VMs i and j. */
+static bool
+published(vttif_tm_t *tm, size_t i, size_t j)
+{
+    struct vttif_tm_edge e[64];
+    size_t n = vttif_tm_topology(tm, e, 64, NULL);
+    assert(n <= 64);
+    for (size_t k = 0; k < n; k++) {
+        if ((vm_of(e[k].a) == i && vm_of(e[k].b) == j)
+            || (vm_of(e[k].a) == j && vm_of(e[k].b) == i)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* iperf3 between VMs 0 and 1 at 1 Gbit/s (ACKs at 3% back) for 10 s;
+ * as it stops, an all-to-all starts among VMs 2-5 at 80 Mbit/s per pair,
+ * a tenth of it.  Returns how long after the switch the six light edges
+ * were all published (they then stay) and, in '*heavy_out', the heavy
+ * edge gone; checks that the switch took at most 'max_events' events and
+ * ends on the six light edges. */
+static double
+run_heavy_then_light(const struct vttif_tm_params *p, double *heavy_out,
+                     size_t max_events)
+{
+    vttif_tm_t *tm = vttif_tm_new(p);
+    assert(tm);
+    struct sim *s = sim_new(8, 4, 0.1, 29);
+    sim_locate(s, tm);
+    for (size_t k = 0; k < s->n_flows; k++) {
+        s->flows[k].rate = s->flows[k].chatter;
+    }
+    sim_set_flow(s, 0, 1, 1e9, 0);
+    sim_set_flow(s, 1, 0, 30e6, 0);
+    double t = sim_run(s, tm, 0, 10);
+    assert(s->n_events == 1 && published(tm, 0, 1));
+    assert(vttif_tm_topology(tm, NULL, 0, NULL) == 1);
+
+    const double start = t;
+    sim_set_flow(s, 0, 1, 0, t);
+    sim_set_flow(s, 1, 0, 0, t);
+    for (size_t i = 2; i < 6; i++) {
+        for (size_t j = 2; j < 6; j++) {
+            if (i != j) {
+                sim_set_flow(s, i, j, 40e6, t);
+            }
+        }
+    }
+    double light_in = -1;
+    *heavy_out = -1;
+    while (t < start + 15) {
+        t = sim_period(s, tm, t, MAX_HOSTS);
+        size_t n_light = 0;
+        for (size_t i = 2; i < 6; i++) {
+            for (size_t j = i + 1; j < 6; j++) {
+                n_light += published(tm, i, j);
+            }
+        }
+        if (light_in < 0 && n_light == 6) {
+            light_in = t - start;
+        }
+        assert(light_in < 0 || n_light == 6);
+        if (*heavy_out < 0 && !published(tm, 0, 1)) {
+            *heavy_out = t - start;
+        }
+        assert(*heavy_out < 0 || !published(tm, 0, 1));
+    }
+    assert(light_in > 0 && *heavy_out > 0);
+    assert(s->n_events - 1 <= max_events);
+    assert(vttif_tm_topology(tm, NULL, 0, NULL) == 6);
+    sim_destroy(s);
+    vttif_tm_destroy(&tm);
+    return light_in;
+}
+
+/* The finished pair must stop setting the scale at once: the light edges
+ * are published within 2.5 s of their start, in one event that also
+ * removes the heavy edge.  With idle_s 0 (smoothed rates only) they wait
+ * for the heavy pair's rate to drain; printed for comparison. */
+static void
+test_heavy_then_light(void)
+{
+    double heavy_out, heavy_out0;
+    double light_in = run_heavy_then_light(NULL, &heavy_out, 1);
+    struct vttif_tm_params p;
+    vttif_tm_params_default(&p);
+    p.idle_s = 0;
+    double light_in0 = run_heavy_then_light(&p, &heavy_out0, 2);
+    printf("  heavy then light: light edges in after %.1f s, heavy edge out "
+           "after %.1f s (idle_s 0: %.1f s, %.1f s)\n", light_in, heavy_out,
+           light_in0, heavy_out0);
+    assert(light_in <= 2.5);
+    assert(heavy_out <= light_in);
+}
+
+/* A ring whose heavy flows send in bursts: on for 'on_ms' of every
+ * 'cycle_ms' (the rest is the BSP's compute), all in step or, with
+ * 'skew', odd senders half a cycle late; chatter goes on throughout.
+ * Agents publish every 100 ms as elsewhere, on a 1 ms clock.  The ring is
+ * published once and nothing flips after: no edge leaves or comes back,
+ * no chatter edge enters while the ring pauses. */
+static void
+run_bursts(long on_ms, long cycle_ms, bool skew)
+{
+    vttif_tm_t *tm = vttif_tm_new(NULL);
+    struct sim *s = sim_new(16, 4, 0.1, 31);
+    sim_locate(s, tm);
+    const long period_ms = 100, end_ms = 20000;
+    bool was_on[2] = { false, false };
+    for (long ms = 0; ms <= end_ms; ms++) {
+        double t = (double) ms / 1000;
+        if (ms > 0 && ms % period_ms == 0) {
+            sim_tick(s, tm, t);
+        }
+        for (int g = 0; g < 2; g++) {
+            long phase = skew && g ? cycle_ms / 2 : 0;
+            bool on = (ms + cycle_ms - phase) % cycle_ms < on_ms;
+            if (ms > 0 && on == was_on[g]) {
+                continue;
+            }
+            was_on[g] = on;
+            for (size_t k = 0; k < s->n_flows; k++) {
+                struct flow *f = &s->flows[k];
+                size_t sender = heavy(PAT_RING, s->n, f->src, f->dst)
+                                    ? f->src
+                                    : f->dst;
+                if (sender % 2 == (size_t) g) {
+                    flow_advance(s, f, t);
+                    f->rate = on ? nominal(PAT_RING, s->n, f) : f->chatter;
+                }
+            }
+        }
+        for (size_t h = 0; h < s->n_hosts; h++) {
+            if (ms % period_ms == (long) h * period_ms / (long) s->n_hosts) {
+                sim_publish(s, tm, h, t);
+            }
+        }
+    }
+    struct vttif_tm_counters c;
+    vttif_tm_get_counters(tm, &c);
+    printf("  bursts %4ld of %4ld ms%s: %zu event at %.1f s, %llu flips\n",
+           on_ms, cycle_ms, skew ? ", skewed" : "", s->n_events,
+           s->first_event, (unsigned long long) c.flips);
+    assert(s->n_events == 1 && s->last_change == VTTIF_TM_NEW);
+    assert(s->first_event <= 2.0);
+    assert(c.flips == 16);          /* each ring edge entered, once */
+    check_topology(s, tm, PAT_RING, PAT_RING, 0);
+    sim_destroy(s);
+    vttif_tm_destroy(&tm);
+}
+
+static void
+test_bursts(void)
+{
+    run_bursts(60, 100, false);
+    run_bursts(60, 100, true);
+    run_bursts(500, 1000, false);
+    run_bursts(500, 1000, true);
+}
+
 /* One agent, one pair, by hand: an agent that restarts and no longer
  * lists the pair lets it decay (not freeze); a clock set back far is a
  * new baseline, not a stale agent; a pair it stops listing is forgotten
@@ -868,6 +1040,33 @@ test_params(void)
     vttif_tm_destroy(&tm);
 }
 
+/* idle_s: in [0, window_s]; a reload takes a new span. */
+static void
+test_params_idle(void)
+{
+    struct vttif_tm_params p;
+    vttif_tm_params_default(&p);
+    char err[128];
+    p.idle_s = 0;
+    assert(vttif_tm_params_check(&p, err, sizeof err));
+    p.idle_s = p.window_s + 0.5;
+    assert(!vttif_tm_params_check(&p, err, sizeof err));
+    assert(strstr(err, "idle_s") && strstr(err, "'2.5'"));
+    p.idle_s = -0.1;
+    assert(!vttif_tm_params_check(&p, err, sizeof err));
+    assert(strstr(err, "idle_s"));
+
+    vttif_tm_t *tm = vttif_tm_new(NULL);
+    vttif_tm_params_default(&p);
+    p.idle_s = 1;
+    assert(vttif_tm_set_params(tm, &p) == 0);
+    assert(vttif_tm_get_params(tm)->idle_s == 1);
+    p.window_s = 0.5;
+    assert(vttif_tm_set_params(tm, &p) == -1);
+    assert(vttif_tm_get_params(tm)->window_s == VTTIF_TM_DEFAULT_WINDOW_S);
+    vttif_tm_destroy(&tm);
+}
+
 static double
 cpu_now(void)
 {
@@ -927,6 +1126,7 @@ main(void)
     const char *seed = getenv("VTTIF_TM_SEED");
     g_seed = seed ? strtoull(seed, NULL, 0) : 0;
     test_params();
+    test_params_idle();
     test_by_hand();
     static const enum pattern pats[] = { PAT_ALL, PAT_RING, PAT_TORUS,
                                          PAT_TREE, PAT_NEIGH };
@@ -941,6 +1141,8 @@ main(void)
     test_restart();
     test_dedupe();
     test_lost_and_stale();
+    test_heavy_then_light();
+    test_bursts();
     test_scale();
     printf("  worst edge rate error: %.1f%%\n", 100 * g_worst);
     printf("test_vttif_tm: ok\n");
