@@ -330,6 +330,12 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
         *exit_code = SVC_EXIT_CONFIG;
         goto error;
     }
+    if (def->finish && !def->finish(cfg, err, sizeof err)) {
+        fprintf(stderr, "%s: %s: %s\n", def->name,
+                self->config_path ? self->config_path : "(defaults)", err);
+        *exit_code = SVC_EXIT_CONFIG;
+        goto error;
+    }
     if (check) {
         printf("%s: config %s is valid\n", def->name,
                self->config_path ? self->config_path : "(defaults)");

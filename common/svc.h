@@ -57,6 +57,10 @@ struct svc_def {
     const char *summary;        /* one line for --help */
     const struct cfg_key *keys; /* whole config table */
     size_t common_offset;       /* offsetof(config struct, common) */
+    /* Optional: checks what the key table cannot (one key against
+     * another) and derives fields, after loading and before --check
+     * answers; false with a sentence in 'err' is a bad config. */
+    bool (*finish)(void *cfg, char *err, size_t err_size);
 };
 
 typedef struct svc svc_t;

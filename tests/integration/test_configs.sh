@@ -36,6 +36,12 @@ for p in vnet-agent vttif-aggregator vadapt-planner vreserve-broker \
     grep -q "broken.yaml:[0-9]*:[0-9]*: syntax error" "$T/err" \
         || fail "$p: syntax message: $(cat "$T/err")"
 done
+# Keys valid alone but not together: --check says what the start would.
+printf 'vttif:\n  add_frac: 0.2\n  drop_frac: 0.3\n' >"$T/cross.yaml"
+rc=0
+"$BIN/vttif-aggregator" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "drop_frac: '0.3' must be below add_frac" "$T/err" \
+    || fail "vttif-aggregator --check on drop_frac > add_frac: exit $rc, $(cat "$T/err")"
 rc=0
 "$BIN/vnetctl" -c "$T/typo.yaml" status 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "unknown key" "$T/err" || fail "vnetctl typo: exit $rc"
