@@ -1219,39 +1219,65 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            c.pairs_unknown_host, false);
 }
 
-plan_svc_t *
-plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
+/* The core's params from 'cfg', into '*p', with its port limits in
+ * '*limits_p' (the caller frees them).  Returns false with the reason in
+ * 'err' (empty when memory is short). */
+static bool
+s_params(const struct plan_cfg *cfg, struct plan_params *p,
+         struct plan_port_limit **limits_p, char *err, size_t size)
 {
     err[0] = '\0';
-    struct plan_params p;
-    plan_params_default(&p);
-    if (!plan_policy_parse(cfg->policy, &p.policy)) {
+    *limits_p = NULL;
+    plan_params_default(p);
+    if (!plan_policy_parse(cfg->policy, &p->policy)) {
         log_format(err, size, "policy '%s': want top-k or b-matching",
                    cfg->policy);
-        return NULL;
+        return false;
     }
     const struct plan_ports_cfg *pc = cfg->port_limits.v;
     struct plan_port_limit *limits = calloc(cfg->port_limits.n + 1,
                                             sizeof *limits);
     if (!limits) {
-        return NULL;
+        return false;
     }
     for (size_t i = 0; i < cfg->port_limits.n; i++) {
         limits[i].host = pc[i].host;
         limits[i].ports = pc[i].ports;
     }
-    p.k = cfg->k;
-    p.default_ports = cfg->ports;
-    p.port_limits = limits;
-    p.n_port_limits = cfg->port_limits.n;
-    p.min_demand_bps = cfg->min_demand_mbps * 1e6;
-    p.release_bps = cfg->release_mbps * 1e6;
-    p.keep_bonus = cfg->keep_bonus;
-    p.t_up_us = (uint64_t) cfg->t_up_ms * 1000;
-    p.t_down_us = (uint64_t) cfg->t_down_ms * 1000;
-    p.max_adds = cfg->max_adds;
-    p.add_window_us = (uint64_t) cfg->add_window_s * 1000000;
-    if (!plan_params_check(&p, err, size)) {
+    p->k = cfg->k;
+    p->default_ports = cfg->ports;
+    p->port_limits = limits;
+    p->n_port_limits = cfg->port_limits.n;
+    p->min_demand_bps = cfg->min_demand_mbps * 1e6;
+    p->release_bps = cfg->release_mbps * 1e6;
+    p->keep_bonus = cfg->keep_bonus;
+    p->t_up_us = (uint64_t) cfg->t_up_ms * 1000;
+    p->t_down_us = (uint64_t) cfg->t_down_ms * 1000;
+    p->max_adds = cfg->max_adds;
+    p->add_window_us = (uint64_t) cfg->add_window_s * 1000000;
+    *limits_p = limits;
+    return plan_params_check(p, err, size);
+}
+
+bool
+plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
+{
+    struct plan_params p;
+    struct plan_port_limit *limits;
+    bool ok = s_params(cfg, &p, &limits, err, size);
+    free(limits);
+    if (!ok && !err[0]) {
+        log_format(err, size, "out of memory");
+    }
+    return ok;
+}
+
+plan_svc_t *
+plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
+{
+    struct plan_params p;
+    struct plan_port_limit *limits;
+    if (!s_params(cfg, &p, &limits, err, size)) {
         free(limits);
         return NULL;
     }

@@ -75,6 +75,10 @@ typedef struct plan_svc plan_svc_t;
 /* Builds the core from 'cfg', binds and connects the sockets and
  * registers the handlers with 'svc'.  Returns NULL with the reason in
  * 'err' (a config error: the caller exits 2) or logged. */
+/* Checks 'cfg' as plan_svc_new() would (policy, params against each
+ * other), for --check.  Returns false with the reason in 'err'. */
+bool plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size);
+
 plan_svc_t *plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err,
                          size_t size);
 

@@ -42,6 +42,11 @@ rc=0
 "$BIN/vttif-aggregator" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "drop_frac: '0.3' must be below add_frac" "$T/err" \
     || fail "vttif-aggregator --check on drop_frac > add_frac: exit $rc, $(cat "$T/err")"
+printf 'min_demand_mbps: 5\nrelease_mbps: 8\n' >"$T/cross.yaml"
+rc=0
+"$BIN/vadapt-planner" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "release_bps" "$T/err" \
+    || fail "vadapt-planner --check on release > min demand: exit $rc, $(cat "$T/err")"
 rc=0
 "$BIN/vnetctl" -c "$T/typo.yaml" status 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "unknown key" "$T/err" || fail "vnetctl typo: exit $rc"
