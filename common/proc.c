@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -20,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "vtime.h"
 
 #define PROC_TAG 0x0c11e47u
@@ -448,4 +450,37 @@ proc_run(const char *const *argv, uint32_t timeout_ms, size_t max_output,
     }
     proc_finish(&proc, out);
     return 0;
+}
+
+int
+proc_run_ok(const char *const *argv, uint32_t timeout_ms, char *err,
+            size_t errsize)
+{
+    struct proc_output out;
+    int rc = proc_run(argv, timeout_ms, 4096, &out);
+    bool ok = rc == 0 && out.end == PROC_EXITED && out.status == 0;
+    if (!ok && err) {
+        char cmd[512] = "";
+        size_t off = 0;
+        for (size_t i = 0; argv[i] && off < sizeof cmd - 1; i++) {
+            off += (size_t) snprintf(cmd + off, sizeof cmd - off, "%s%s",
+                                     i ? " " : "", argv[i]);
+        }
+        const char *why = out.err ? out.err : out.out ? out.out : "";
+        char line[160];
+        snprintf(line, sizeof line, "%s", why);
+        line[strcspn(line, "\n")] = '\0';
+        if (out.end == PROC_EXITED) {
+            log_format(err, errsize, "'%s' exited %d: %s", cmd, out.status,
+                       line);
+        } else if (out.end == PROC_TIMED_OUT) {
+            log_format(err, errsize, "'%s' timed out", cmd);
+        } else {
+            log_format(err, errsize, "'%s' could not run (%s)", cmd,
+                       out.end == PROC_SPAWN_FAILED
+                           ? strerror(out.status) : "killed");
+        }
+    }
+    proc_output_uninit(&out);
+    return ok ? 0 : -1;
 }

@@ -51,6 +51,14 @@ void proc_output_uninit(struct proc_output *out);
 int proc_run(const char *const *argv, uint32_t timeout_ms, size_t max_output,
              struct proc_output *out);
 
+/* Runs 'argv' as proc_run() does (output up to 4 KiB each) and returns 0
+ * if it exited 0; otherwise -1 with what happened in 'err' (may be NULL):
+ * "'ip link add ...' exited 2: <its first stderr line>", "... timed out",
+ * "... could not run (<errno>)".  For tools run for their effect (ip,
+ * tc). */
+int proc_run_ok(const char *const *argv, uint32_t timeout_ms, char *err,
+                size_t errsize);
+
 /* The same, step by step, for a poll() loop.  Start the child at monotonic
  * time 'now_ms'; then, until proc_step() returns true, poll the
  * descriptors proc_pollfds() gives for at most proc_timeout_ms() and call

@@ -221,33 +221,7 @@ adapter_netns_sim_network(const adapter_netns_t *self, char *buf,
 static int
 s_run(char *err, size_t errsize, const char *const *argv)
 {
-    struct proc_output out;
-    int rc = proc_run(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, 4096, &out);
-    bool ok = rc == 0 && out.end == PROC_EXITED && out.status == 0;
-    if (!ok && err) {
-        char cmd[256] = "";
-        size_t off = 0;
-        for (size_t i = 0; argv[i] && off < sizeof cmd - 1; i++) {
-            off += (size_t) snprintf(cmd + off, sizeof cmd - off, "%s%s",
-                                     i ? " " : "", argv[i]);
-        }
-        const char *why = out.err ? out.err : out.out ? out.out : "";
-        char line[160];
-        snprintf(line, sizeof line, "%s", why);
-        line[strcspn(line, "\n")] = '\0';
-        if (out.end == PROC_EXITED) {
-            log_format(err, errsize, "'%s' exited %d: %s", cmd, out.status,
-                       line);
-        } else if (out.end == PROC_TIMED_OUT) {
-            log_format(err, errsize, "'%s' timed out", cmd);
-        } else {
-            log_format(err, errsize, "'%s' could not run (%s)", cmd,
-                       out.end == PROC_SPAWN_FAILED
-                           ? strerror(out.status) : "killed");
-        }
-    }
-    proc_output_uninit(&out);
-    return ok ? 0 : -1;
+    return proc_run_ok(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, err, errsize);
 }
 
 static void

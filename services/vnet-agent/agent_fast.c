@@ -166,23 +166,14 @@ agent_fast_circuit_dev(const struct sockaddr_in *peer, char dev[IF_NAMESIZE])
 static int
 s_tc(const char *const *argv, bool quiet)
 {
-    struct proc_output out;
-    int rc = proc_run(argv, S_TC_TIMEOUT_MS, 1024, &out);
-    bool ok = rc == 0 && out.end == PROC_EXITED && out.status == 0;
-    if (!ok && !quiet) {
-        char cmd[512] = "";
-        size_t off = 0;
-        for (size_t i = 0; argv[i] && off < sizeof cmd - 1; i++) {
-            off += (size_t) snprintf(cmd + off, sizeof cmd - off, "%s%s",
-                                     i ? " " : "", argv[i]);
+    char err[768];
+    if (proc_run_ok(argv, S_TC_TIMEOUT_MS, err, sizeof err) != 0) {
+        if (!quiet) {
+            VLOG_WARN("%s", err);
         }
-        const char *why = out.err ? out.err : "";
-        VLOG_WARN("'%s' failed (%s %d): %.*s", cmd,
-                  out.end == PROC_EXITED ? "exit" : "end", out.status,
-                  (int) strcspn(why, "\n"), why);
+        return -1;
     }
-    proc_output_uninit(&out);
-    return ok ? 0 : -1;
+    return 0;
 }
 
 static bool
