@@ -53,6 +53,7 @@ struct agent_port {
         char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))];
         struct cmsghdr align;
     } aux[PORT_BURST];
+    bool has_aux;               /* PACKET_AUXDATA on: set with the first cut */
 };
 
 /* ------------------------------------------------------------------ */
@@ -81,11 +82,6 @@ s_afp_open(agent_port_t *self, size_t buf_size)
                    sizeof one) != 0) {
         VLOG_ERR("port %s: PACKET_IGNORE_OUTGOING: %s", self->name,
                  strerror(errno));
-        return -1;
-    }
-    /* The frame's length before a capture cut (agent_port_set_cut). */
-    if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) != 0) {
-        VLOG_ERR("port %s: PACKET_AUXDATA: %s", self->name, strerror(errno));
         return -1;
     }
     /* Injected frames skip the qdisc: the VM's side is a veth, and the
@@ -422,6 +418,20 @@ agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n)
             return -1;
         }
         return 0;
+    }
+    /* The frame's length before the cut comes with PACKET_AUXDATA, on
+     * from the first cut (until then it would cost every frame a control
+     * message for nothing); on before the filter, so no cut frame comes
+     * without it. */
+    int one = 1;
+    if (!self->has_aux) {
+        if (setsockopt(self->fd, SOL_PACKET, PACKET_AUXDATA, &one,
+                       sizeof one) != 0) {
+            VLOG_ERR("port %s: PACKET_AUXDATA: %s", self->name,
+                     strerror(errno));
+            return -1;
+        }
+        self->has_aux = true;
     }
     size_t need = agent_fast_bpf(macs, n, NULL, 0);
     if (need > BPF_MAXINSNS) {
