@@ -109,6 +109,54 @@ log_rl_allow(struct log_rl *rl, uint32_t *n_suppressed_p)
     return true;
 }
 
+const char *
+log_escape(char *buf, size_t size, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    if (!buf || size < 8) {
+        if (buf && size) {
+            buf[0] = 0;
+        }
+        return buf ? buf : "";
+    }
+    if (!s) {
+        s = "(null)";
+        n = SIZE_MAX;
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (n == SIZE_MAX && !s[i]) {
+            break;              /* a C string ends at its NUL */
+        }
+        unsigned char c = (unsigned char) s[i];
+        char tmp[4];
+        size_t k;
+        if (c == '\\' || c == '"') {
+            tmp[0] = '\\';
+            tmp[1] = (char) c;
+            k = 2;
+        } else if (c >= 0x20 && c < 0x7f) {
+            tmp[0] = (char) c;
+            k = 1;
+        } else {
+            tmp[0] = '\\';
+            tmp[1] = 'x';
+            tmp[2] = hex[c >> 4];
+            tmp[3] = hex[c & 15];
+            k = 4;
+        }
+        /* Keep room for "..." and the NUL. */
+        if (o + k > size - 4) {
+            memcpy(buf + o, "...", 4);
+            return buf;
+        }
+        memcpy(buf + o, tmp, k);
+        o += k;
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 void
 log_format(char *buf, size_t size, const char *fmt, ...)
 {

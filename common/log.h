@@ -50,6 +50,22 @@ void log_write(int level, const char *module, const char *fmt, ...)
 void log_format(char *buf, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Writes 's' (its first 'n' bytes, or up to its NUL when 'n' is
+ * SIZE_MAX, when a NUL ends it; with 'n' given a NUL is escaped
+ * like any byte; NULL prints as "(null)") into 'buf' ('size' bytes, at least
+ * 8) so that it is safe to log: printable ASCII is kept, a backslash and a
+ * double quote are escaped, anything else (newlines, escape sequences,
+ * bytes >= 0x7f) becomes \xNN; output that does not fit ends in "...".
+ * Returns 'buf'.  Use it on every value that came from outside. */
+const char *log_escape(char *buf, size_t size, const char *s, size_t n);
+
+enum { LOG_ESC_MAX = 160 };     /* bytes LOG_ESC() gives a value */
+
+/* The escaped form of string 's', in a buffer that lives until the end of
+ * the enclosing block: VLOG_WARN("bad id '%s'", LOG_ESC(id)). */
+#define LOG_ESC(S) \
+    log_escape((char[LOG_ESC_MAX]){ 0 }, LOG_ESC_MAX, (S), SIZE_MAX)
+
 /* Returns true if a rate-limited line may be written now, and reports
  * (through '*n_suppressed_p') how many were dropped before it. */
 bool log_rl_allow(struct log_rl *rl, uint32_t *n_suppressed_p);

@@ -106,5 +106,18 @@ main(void)
     rl.window_start_ms -= LOG_RL_WINDOW_MS;   /* the window passes */
     assert(log_rl_allow(&rl, &supp) && supp == 2);
     printf("test_log: ok\n");
+    /* Escaping: what came from outside cannot forge lines or codes. */
+    char eb[32];
+    assert(!strcmp(log_escape(eb, sizeof eb, "a\nb\x1b[31m\"\\", SIZE_MAX),
+                   "a\\x0ab\\x1b[31m\\\"\\\\"));
+    assert(!strcmp(log_escape(eb, sizeof eb, "ab\0cd", 5), "ab\\x00cd"));
+    assert(!strcmp(log_escape(eb, sizeof eb, NULL, SIZE_MAX), "(null)"));
+    assert(!strcmp(log_escape(eb, 8, "abcdefghijk", SIZE_MAX), "abcd..."));
+    assert(!strcmp(log_escape(eb, sizeof eb, "\xff", SIZE_MAX), "\\xff"));
+    assert(strlen(LOG_ESC("0123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789"
+                          "0123456789012345678901234567890123456789"))
+           == LOG_ESC_MAX - 1);
     return 0;
 }
