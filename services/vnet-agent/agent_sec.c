@@ -466,17 +466,17 @@ sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
     return SEC_OVERHEAD + inner;
 }
 
-bool
+enum sec_verdict
 sec_open(struct sec_session *s, uint8_t *buf, size_t n,
          const uint8_t **inner, size_t *inner_len, bool *encrypted)
 {
     if (n < SEC_OVERHEAD || (buf[0] != SEC_T_DATA && buf[0] != SEC_T_AUTH)
         || buf[1] || buf[2] || buf[3] || s_get32(buf + 4) != s->local_idx) {
-        return false;
+        return SEC_MALFORMED;
     }
     uint64_t ctr = s_get64(buf + 8);
     if (ctr >= s_max_counter || !sec_replay_check(&s->replay, ctr)) {
-        return false;
+        return SEC_REPLAYED;
     }
     uint8_t nonce[12];
     s_nonce(nonce, ctr);
@@ -504,13 +504,13 @@ sec_open(struct sec_session *s, uint8_t *buf, size_t n,
                        nonce, s->rx_key);
     }
     if (rc != 0) {
-        return false;
+        return SEC_FORGED;
     }
     sec_replay_mark(&s->replay, ctr);
     *inner = m;
     *inner_len = m_len;
     *encrypted = enc;
-    return true;
+    return SEC_OK;
 }
 
 /* ------------------------------------------------------------------ */

@@ -153,11 +153,19 @@ size_t sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
                 size_t hdr_len, const uint8_t *payload, size_t n,
                 uint8_t *out);
 
+/* Why sec_open refused a datagram. */
+enum sec_verdict {
+    SEC_OK = 0,
+    SEC_MALFORMED,              /* not a transport datagram for 's' */
+    SEC_REPLAYED,               /* its counter was seen, or is too old */
+    SEC_FORGED,                 /* its tag is wrong: forged or damaged */
+};
+
 /* Opens datagram 'buf' ('n' bytes) in place: checks its tag and its
  * counter against the replay window, decrypts it if it was encrypted, and
  * points '*inner' and '*inner_len' at the inner message.  '*encrypted'
- * tells which it was.  Returns true if it is authentic and new. */
-bool sec_open(struct sec_session *s, uint8_t *buf, size_t n,
+ * tells which it was.  Returns SEC_OK if it is authentic and new. */
+enum sec_verdict sec_open(struct sec_session *s, uint8_t *buf, size_t n,
               const uint8_t **inner, size_t *inner_len, bool *encrypted);
 
 /* Replay window: true if 'counter' has not been seen and is not too old;
