@@ -231,6 +231,17 @@ zsock_t *
 bus_connect(bus_t *self, int type, const char *endpoint,
             const char *server_role)
 {
+    /* "NAME=ENDPOINT" names the server's key file; a ZeroMQ endpoint has
+     * no '=' before its "://". */
+    char named[AUTHZ_ROLE_SIZE + AUTHZ_NAME_SIZE];
+    const char *eq = endpoint ? strchr(endpoint, '=') : NULL;
+    if (eq && (size_t) (eq - endpoint) < sizeof named
+        && strcspn(endpoint, ":/") > (size_t) (eq - endpoint)) {
+        memcpy(named, endpoint, (size_t) (eq - endpoint));
+        named[eq - endpoint] = '\0';
+        server_role = named;
+        endpoint = eq + 1;
+    }
     zsock_t *sock = s_socket_new(type);
     if (!sock) {
         VLOG_ERR("cannot create %s socket: %s", zsys_sockname(type),

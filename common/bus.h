@@ -111,8 +111,10 @@ zsock_t *bus_bind(bus_t *self, int type, const char *endpoint);
  * "agent-h1"): with CURVE on its public key is read from
  * '<servers>/<server_role>.key', or, when that file is missing and the
  * name has a '-', from '<servers>/<role>.key' (the role's shared key).
- * Returns NULL with the reason logged on failure.  The caller owns the
- * socket. */
+ * 'endpoint' may begin with "NAME=" to name that key instead (e.g.
+ * "agent-h2=tcp://10.0.0.2:7110", where a config lists several servers of
+ * one role).  Returns NULL with the reason logged on failure.  The caller
+ * owns the socket. */
 zsock_t *bus_connect(bus_t *self, int type, const char *endpoint,
                      const char *server_role);
 

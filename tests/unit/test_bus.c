@@ -536,6 +536,15 @@ test_curve(void)
     assert(!strcmp(s_info(st, "role"), "vnetctl"));
     bus_msg_clear(&reply);
     bus_client_destroy(&client);
+    /* "NAME=ENDPOINT" names the server's key whatever the role. */
+    char *named = zsys_sprintf("test=%s", args.endpoint);
+    client = bus_client_new(bus, named, "nope", 2000, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+    bus_client_destroy(&client);
+    zstr_free(&named);
     bus_destroy(&bus);
 
     /* An unknown key gets nothing. */
