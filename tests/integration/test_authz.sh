@@ -4,9 +4,10 @@
 # (common/authz.h): every role sends every request it must not make to
 # every service -> ERR_FORBIDDEN, logged, counted in bus_rx_forbidden, and
 # nothing changed (the reservation, the path, the links stay); the allowed
-# requests work; the broker's owner is the caller's key, and a release by
-# a non-owner is refused; an agent's key announcing another agent's id is
-# dropped by the aggregator.  A certificate with no allowed list refuses
+# requests work (the planner's key makes and removes a link, the broker's
+# sets a path up); the broker's owner is the caller's key, and a release by
+# a non-owner is refused; an agent's key announcing another agent's id
+# (AgentAnnounce, LocalMatrix, VmLocations) is dropped by the aggregator.  A certificate with no allowed list refuses
 # to start; curve.allow_any starts with a warning.
 source "$(dirname "$0")/lib.sh"
 
@@ -128,6 +129,8 @@ before=$(forbidden_count aggregator)
     control_endpoint=tcp://10.6.6.6:7110 || fail "vr-call --pub"
 "$BIN/vr-call" --cert "$KEYS/agent-h2.key" --servers "$PUB" --pub \
     "$(ep ingest)" aggregator LOCAL_MATRIX agent_id=h1 || fail "vr-call --pub"
+"$BIN/vr-call" --cert "$KEYS/agent-h2.key" --servers "$PUB" --pub --times 3 \
+    "$(ep ingest)" aggregator VM_LOCATIONS reporter=h1 || fail "vr-call --pub"
 after=$(forbidden_count aggregator)
 [ "$after" -gt "$before" ] || fail "forged announcements not refused ($before -> $after)"
 grep -q "agent-h2 may send AGENT_ANNOUNCE only for itself: agent_id is 'h1', not 'h2'" \
@@ -229,6 +232,12 @@ resv_wait "$R1" released || fail "$R1 not released by the operator"
 
 echo "== allowed: the planner and the broker reach who they must"
 call planner agent-h1 agent LINK_LIST_REQUEST >/dev/null || fail "planner -> agent"
+out=$(call planner agent-h1 agent LINK_CREATE link.name=by-planner \
+    link.peer=127.0.0.1:9) || fail "planner cannot create a link: $out"
+[ "$(nlinks)" = "links#=$((${LINKS0#links#=} + 1))" ] || fail "planner's link not made"
+call planner agent-h1 agent LINK_REMOVE name=by-planner >/dev/null \
+    || fail "planner cannot remove its link"
+[ "$(nlinks)" = "$LINKS0" ] || fail "planner's link not removed"
 call planner aggregator aggregator AGENT_LIST_QUERY >/dev/null || fail "planner -> aggregator"
 call broker adapter adapter PATH_LIST_REQUEST >/dev/null || fail "broker -> adapter"
 call vnetctl planner planner PLAN_QUERY >/dev/null || fail "operator -> planner"
