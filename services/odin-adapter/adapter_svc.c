@@ -874,6 +874,19 @@ s_make_sim(adapter_svc_t *self, const char *path, char *err, size_t size)
     return self->sim ? 0 : -1;
 }
 
+/* Who may ask what of the adapter (common/authz.h): paths are the
+ * broker's business, and an operator's. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_PATH_CREATE, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_PATH_TEARDOWN, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_PATH_LIST_REQUEST, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_PATH_STATUS_REQUEST, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+};
+
 adapter_svc_t *
 adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
                 char *err, size_t size)
@@ -922,6 +935,7 @@ adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
         goto error;
     }
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0) {
         goto error;
     }

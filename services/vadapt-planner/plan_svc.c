@@ -243,7 +243,10 @@ s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
     if (strcmp(ag->ctl, ann->control_endpoint) != 0) {
         bus_client_destroy(&ag->client);
         snprintf(ag->ctl, sizeof ag->ctl, "%s", ann->control_endpoint);
-        ag->client = bus_client_new(self->bus, ag->ctl, "agent",
+        /* Under CURVE the agent's own key, agent-<id>.key (bus.h). */
+        char server[sizeof "agent-" + sizeof ag->id];
+        snprintf(server, sizeof server, "agent-%s", ag->id);
+        ag->client = bus_client_new(self->bus, ag->ctl, server,
                                     (int) self->cfg->call_timeout_ms, 1);
         /* One dead agent must not stall the loop at every tick. */
         if (ag->client) {
@@ -1272,6 +1275,13 @@ plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
     return ok;
 }
 
+/* Who may ask what of the planner (common/authz.h): its plan is for
+ * operators. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_PLAN_QUERY, AUTHZ_OPERATOR,
+      { NULL } },
+};
+
 plan_svc_t *
 plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
 {
@@ -1317,6 +1327,7 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
         goto error;
     }
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     svc_set_state(svc, "starting: reading the broker's reservations");
     VLOG_INFO("policy %s, k %u, T_up %u ms, T_down %u ms, min demand %g "
               "Mbit/s, at most %u reservations per %u s, reservations %s",

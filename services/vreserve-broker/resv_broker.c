@@ -431,10 +431,16 @@ s_error(resv_broker_t *self, int code, int type, const char *text)
 }
 
 static void
-s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
+s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
+          const bus_msg_t *msg)
 {
     struct resv_rec r;
     char why[200];
+    /* The owner is who the CURVE handshake says is asking; the field is
+     * only the caller's claim, taken with CURVE off (one local identity). */
+    const char *owner = !authz_ident_is_local(&msg->from) ? msg->from.label
+                        : req->owner                      ? req->owner
+                                                          : "";
     if (!req->host_a || !*req->host_a || !req->host_b || !*req->host_b) {
         s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
                 "a reservation needs host_a and host_b");
@@ -443,7 +449,7 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
     if (strlen(req->host_a) >= sizeof r.host_a
         || strlen(req->host_b) >= sizeof r.host_b
         || (req->request_id && strlen(req->request_id) >= sizeof r.request_id)
-        || (req->owner && strlen(req->owner) >= sizeof r.owner)
+        || strlen(owner) >= sizeof r.owner
         || req->bandwidth_mbps < 0 || req->latency_ms < 0) {
         s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
                 "host, owner or request id too long, or a negative figure");
@@ -491,7 +497,8 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
     snprintf(r.host_a, sizeof r.host_a, "%s", req->host_a);
     snprintf(r.host_b, sizeof r.host_b, "%s", req->host_b);
     snprintf(r.network, sizeof r.network, "%s", net->name);
-    snprintf(r.owner, sizeof r.owner, "%s", req->owner ? req->owner : "");
+    snprintf(r.owner, sizeof r.owner, "%.*s", (int) sizeof r.owner - 1,
+             owner);             /* its length was checked above */
     snprintf(r.request_id, sizeof r.request_id, "%s",
              req->request_id ? req->request_id : "");
     r.bandwidth_mbps = req->bandwidth_mbps > 0
@@ -509,12 +516,21 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
 }
 
 static void
-s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type)
+s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type,
+          const bus_msg_t *msg)
 {
     struct resv_rec r;
     if (!req->resv_id || resv_store_get(self->store, req->resv_id, &r) != 0) {
         s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
                 "no such reservation");
+        return;
+    }
+    /* Only its owner or an operator ends a reservation. */
+    if (!authz_ident_is_local(&msg->from)
+        && !(authz_role_bit(msg->from.role) & AUTHZ_OPERATOR)
+        && strcmp(r.owner, msg->from.label) != 0) {
+        svc_deny(self->svc, msg, "%s may not release %s: it belongs to "
+                 "'%s'", LOG_ESC(msg->from.label), r.id, LOG_ESC(r.owner));
         return;
     }
     const char *reason = req->reason && *req->reason ? req->reason
@@ -628,10 +644,10 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
     resv_broker_t *self = arg;
     switch (req->type) {
     case VR__MSG_TYPE__MSG_RESV_REQUEST:
-        s_request(self, (Vr__ResvRequest *) req->body, req->type);
+        s_request(self, (Vr__ResvRequest *) req->body, req->type, req);
         return 0;
     case VR__MSG_TYPE__MSG_RESV_RELEASE:
-        s_release(self, (Vr__ResvRelease *) req->body, req->type);
+        s_release(self, (Vr__ResvRelease *) req->body, req->type, req);
         return 0;
     case VR__MSG_TYPE__MSG_RESV_LIST_REQUEST:
         s_list(self, (Vr__ResvListRequest *) req->body, req->type);
@@ -677,6 +693,22 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "adapter", self->cfg->adapter);
 }
 
+/* Who may ask what of the broker (common/authz.h): reservations
+ * come from the planner and operators; a release must also come from the
+ * reservation's owner or an operator (s_release()). */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_RESV_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESV_RELEASE, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESV_SHOW_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESERVABLE_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+};
+
 /* ------------------------------------------------------------------ */
 
 resv_broker_t *
@@ -710,6 +742,7 @@ resv_broker_new(svc_t *svc, const struct broker_cfg *cfg)
     bus_client_set_pause(self->adapter, 2000);
     bus_subscribe(self->paths, TOPIC_PATH);
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_reader(svc, self->paths, s_on_path_event, self) != 0
         || svc_add_timer(svc, cfg->reconcile_ms, s_on_reconcile, self)
                != 0) {

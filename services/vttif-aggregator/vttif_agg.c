@@ -531,6 +531,26 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "edges", c.n_edges, true);
 }
 
+/* Who may send what to the aggregator (common/authz.h): queries from
+ * the planner and operators; on the ingest, an agent's matrix, VM
+ * locations and announcement only from that agent's own key. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_TOPOLOGY_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_MATRIX_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_VM_TOTALS_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_AGENT_LIST_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_LOCAL_MATRIX, AUTHZ_AGENT,
+      { "agent_id" } },
+    { VR__MSG_TYPE__MSG_VM_LOCATIONS, AUTHZ_AGENT,
+      { "reporter", "vms.agent_id" } },
+    { VR__MSG_TYPE__MSG_AGENT_ANNOUNCE, AUTHZ_AGENT,
+      { "agent_id" } },
+};
+
 /* ------------------------------------------------------------------ */
 
 vttif_agg_t *
@@ -552,6 +572,7 @@ vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg)
     }
     bus_subscribe(self->ingest, "");
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_reader(svc, self->ingest, s_on_ingest, self) != 0
         || svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0
         || svc_add_timer(svc, cfg->matrix_ms, s_on_matrix_timer, self)
