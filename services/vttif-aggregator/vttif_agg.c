@@ -11,6 +11,7 @@
 
 #include "bus.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "vtime.h"
 
 LOG_MODULE("vttif");
@@ -24,6 +25,27 @@ const struct cfg_key agg_cfg_keys[] = {
                 "endpoint the events (PUB) socket binds"),
     CFG_KEY_STR("bus.ingest", T, ingest, AGG_DEFAULT_INGEST,
                 "endpoint the ingest (SUB) socket binds; agents connect"),
+    CFG_KEY_U32("ingest.max_msg_size", T, max_msg_size, 64 * 1024,
+                BUS_MAX_MSG_SIZE, AGG_DEFAULT_MAX_MSG_SIZE,
+                "largest ingest message (bytes); a publisher sending more "
+                "is disconnected"),
+    CFG_KEY_U32("ingest.rcvhwm", T, rcvhwm, 1, 100000, AGG_DEFAULT_RCVHWM,
+                "ingest messages queued per publisher; more are dropped"),
+    CFG_KEY_U32("ingest.max_decoded_size", T, max_decoded, 1024 * 1024,
+                256u << 20, AGG_DEFAULT_MAX_DECODED,
+                "heap a decoded message may take (bytes); more: refused"),
+    CFG_KEY_U32("ingest.max_matrix_entries", T, lim.max_entries, 1,
+                1u << 20, VTTIF_CHECK_DEFAULT_MAX_ENTRIES,
+                "entries a LocalMatrix may have; more: refused whole"),
+    CFG_KEY_U32("ingest.max_locations", T, lim.max_locations, 1, 1u << 20,
+                VTTIF_CHECK_DEFAULT_MAX_LOCATIONS,
+                "VMs a VmLocations may list; more: refused whole"),
+    CFG_KEY_U32("ingest.max_local_macs", T, lim.max_local_macs, 0,
+                1u << 20, VTTIF_CHECK_DEFAULT_MAX_LOCAL_MACS,
+                "local MACs an AgentAnnounce may list; more: refused"),
+    CFG_KEY_DOUBLE("ingest.announce_timeout_s", T, announce_timeout_s, 1,
+                   86400, AGG_DEFAULT_ANNOUNCE_TIMEOUT_S,
+                   "an announcement not renewed this long is forgotten"),
     CFG_KEY_U32("tick_ms", T, tick_ms, 10, 10000, 100,
                 "how often rates and the topology are recomputed"),
     CFG_KEY_U32("matrix_ms", T, matrix_ms, 100, 600000, 1000,
@@ -75,7 +97,9 @@ const struct cfg_key agg_cfg_keys[] = {
       VTTIF_TM_DEFAULT_MATRIX_MIN_FRAC,
       "the published matrix omits entries below this share"),
     CFG_KEY_U32("vttif.max_agents", T, max_agents, 1, 1000000,
-                VTTIF_TM_DEFAULT_MAX_AGENTS, "agents beyond are refused"),
+                VTTIF_TM_DEFAULT_MAX_AGENTS,
+                "agents beyond are refused; announcements beyond evict "
+                "the oldest"),
     CFG_KEY_U32("vttif.max_reports", T, max_reports, 16, 1u << 30,
                 VTTIF_TM_DEFAULT_MAX_REPORTS,
                 "(agent, pair) reports beyond are dropped"),
@@ -90,15 +114,41 @@ agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size)
     cfg->tm.settle_changes = cfg->settle_changes;
     cfg->tm.max_agents = cfg->max_agents;
     cfg->tm.max_reports = cfg->max_reports;
+    /* A message at the caps must fit the decode budget: each entry is a
+     * struct and a pointer; a location also has its strings. */
+    size_t need_m = (size_t) cfg->lim.max_entries
+                    * (sizeof(Vr__MatrixEntry) + sizeof(void *));
+    size_t need_l = (size_t) cfg->lim.max_locations
+                    * (sizeof(Vr__VmLocation) + sizeof(void *)
+                       + VTTIF_CHECK_ID_LEN + VTTIF_CHECK_IFACE_LEN);
+    size_t need = (need_m > need_l ? need_m : need_l) + 65536;
+    if (cfg->max_decoded < need) {
+        snprintf(err, err_size,
+                 "ingest.max_decoded_size: '%u' is below the %zu bytes a "
+                 "message at ingest.max_matrix_entries or "
+                 "ingest.max_locations takes", cfg->max_decoded, need);
+        return false;
+    }
     return vttif_tm_params_check(&cfg->tm, err, err_size);
 }
 
-/* What an agent last announced, for AgentListQuery. */
+/* What an agent last announced, checked, for AgentListQuery and the
+ * republished announcement: only the fields we know, so nothing else a
+ * publisher put in is stored or passed on. */
 struct s_agent {
-    char *id;
-    uint8_t *packed;            /* its AgentAnnounce, as received */
-    size_t size;
+    char id[VTTIF_CHECK_ID_LEN];
+    uint64_t boot_id;
+    char ctl[VTTIF_CHECK_ENDPOINT_LEN]; /* control endpoint */
+    char overlay[VTTIF_CHECK_ADDR_LEN]; /* overlay ip:port, or "" */
+    char host_ip[VTTIF_CHECK_IP_LEN];   /* or "" */
+    bool proxy;
+    uint64_t *macs;             /* local MACs, n_macs of them, owned */
+    size_t n_macs;
+    double t_seen;              /* 'now' of its last announcement */
 };
+
+/* Refusals of ingest messages, by type. */
+enum { S_MATRIX, S_LOCATIONS, S_ANNOUNCE, S_N_KINDS };
 
 struct vttif_agg {
     svc_t *svc;
@@ -107,10 +157,13 @@ struct vttif_agg {
     vttif_tm_t *tm;
     zsock_t *events;            /* PUB */
     zsock_t *ingest;            /* SUB, bound */
-    struct vttif_tm_entry *buf; /* conversion buffer for entries */
-    size_t buf_cap;
-    struct s_agent *agents;     /* announcements */
+    struct vttif_tm_entry *buf; /* conversion buffer, max_entries long */
+    struct s_agent *agents;     /* announcements, max_agents long */
     size_t n_agents;
+    uint64_t n_refused[S_N_KINDS]; /* ingest messages that failed a check */
+    uint64_t n_queries_refused; /* queries with fields */
+    uint64_t n_ann_aged;        /* announcements forgotten, not renewed */
+    uint64_t n_ann_evicted;     /* oldest ones made room for a new agent */
     uint64_t t0_us;             /* monotonic origin of 'now' */
     uint64_t n_matrices;        /* local matrices taken */
     uint64_t n_rejected;        /* refused by the core */
@@ -126,18 +179,24 @@ s_now(const vttif_agg_t *self)
 /* ------------------------------------------------------------------ */
 /* Ingest */
 
+/* Counts and logs (rate-limited) an ingest message that failed its
+ * check.  'why' names the field and quotes the value, escaped. */
 static void
-s_take_matrix(vttif_agg_t *self, const Vr__LocalMatrix *m)
+s_refuse(vttif_agg_t *self, int kind, const bus_msg_t *msg, const char *why)
 {
-    if (m->n_entries > self->buf_cap) {
-        size_t cap = m->n_entries * 2;
-        struct vttif_tm_entry *b = realloc(self->buf, cap * sizeof *b);
-        if (!b) {
-            self->n_rejected++;
-            return;
-        }
-        self->buf = b;
-        self->buf_cap = cap;
+    self->n_refused[kind]++;
+    VLOG_WARN_RL("refused %s from '%s': %s", msgtype_name(msg->type),
+                 LOG_ESC(msg->sender), why);
+}
+
+static void
+s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
+{
+    const Vr__LocalMatrix *m = (const Vr__LocalMatrix *) msg->body;
+    char why[256];
+    if (!vttif_check_matrix(m, &self->cfg->lim, why, sizeof why)) {
+        s_refuse(self, S_MATRIX, msg, why);
+        return;
     }
     for (size_t i = 0; i < m->n_entries; i++) {
         self->buf[i] = (struct vttif_tm_entry) {
@@ -162,41 +221,145 @@ s_take_matrix(vttif_agg_t *self, const Vr__LocalMatrix *m)
     }
 }
 
+/* Takes the checked locations and republishes them: a copy of the
+ * fields we know, pointing into 'v'. */
 static void
-s_take_announce(vttif_agg_t *self, const Vr__AgentAnnounce *a)
+s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
 {
-    if (!a->agent_id || !*a->agent_id) {
+    const Vr__VmLocations *v = (const Vr__VmLocations *) msg->body;
+    char why[256];
+    if (!vttif_check_locations(v, &self->cfg->lim, why, sizeof why)) {
+        s_refuse(self, S_LOCATIONS, msg, why);
         return;
     }
+    Vr__VmLocation *locs = calloc(v->n_vms + 1, sizeof *locs);
+    Vr__VmLocation **lp = calloc(v->n_vms + 1, sizeof *lp);
+    double now = s_now(self);
+    for (size_t i = 0; i < v->n_vms; i++) {
+        vttif_tm_feed_location(self->tm, v->vms[i]->mac,
+                               v->vms[i]->agent_id, v->vms[i]->gone, now);
+        if (locs && lp) {
+            vr__vm_location__init(&locs[i]);
+            locs[i].mac = v->vms[i]->mac;
+            locs[i].agent_id = v->vms[i]->agent_id;
+            locs[i].iface = v->vms[i]->iface;
+            locs[i].seen_us = v->vms[i]->seen_us;
+            locs[i].gone = v->vms[i]->gone;
+            lp[i] = &locs[i];
+        }
+    }
+    if (locs && lp) {
+        Vr__VmLocations out = VR__VM_LOCATIONS__INIT;
+        out.reporter = v->reporter;
+        out.vms = lp;
+        out.n_vms = v->n_vms;
+        bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
+                 &out.base);
+    }
+    free(locs);
+    free(lp);
+}
+
+/* The announcement as we pass it on, pointing into 'ag'. */
+static void
+s_announce_msg(const struct s_agent *ag, Vr__AgentAnnounce *a)
+{
+    vr__agent_announce__init(a);
+    a->agent_id = (char *) ag->id;
+    a->boot_id = ag->boot_id;
+    a->control_endpoint = (char *) ag->ctl;
+    a->overlay_addr = (char *) ag->overlay;
+    a->host_ip = (char *) ag->host_ip;
+    a->proxy = ag->proxy;
+    a->local_macs = ag->macs;
+    a->n_local_macs = ag->n_macs;
+}
+
+static void
+s_agent_forget(vttif_agg_t *self, size_t i)
+{
+    free(self->agents[i].macs);
+    self->agents[i] = self->agents[--self->n_agents];
+}
+
+static void
+s_take_announce(vttif_agg_t *self, const bus_msg_t *msg)
+{
+    const Vr__AgentAnnounce *a = (const Vr__AgentAnnounce *) msg->body;
+    char why[256];
+    if (!vttif_check_announce(a, &self->cfg->lim, why, sizeof why)) {
+        s_refuse(self, S_ANNOUNCE, msg, why);
+        return;
+    }
+    uint64_t *macs = NULL;
+    if (a->n_local_macs) {
+        macs = malloc(a->n_local_macs * sizeof *macs);
+        if (!macs) {
+            return;
+        }
+        memcpy(macs, a->local_macs, a->n_local_macs * sizeof *macs);
+    }
+    double now = s_now(self);
     size_t i = 0;
     while (i < self->n_agents && strcmp(self->agents[i].id, a->agent_id)) {
         i++;
     }
     if (i == self->n_agents) {
         if (self->n_agents >= self->cfg->max_agents) {
-            return;
+            /* Full: the announcement heard from longest ago makes room
+             * (an agent still there announces again within hello_ms). */
+            size_t old = 0;
+            for (size_t k = 1; k < self->n_agents; k++) {
+                if (self->agents[k].t_seen < self->agents[old].t_seen) {
+                    old = k;
+                }
+            }
+            VLOG_WARN_RL("%zu announcements, the most: forgetting agent "
+                         "'%s', silent for %.1f s", self->n_agents,
+                         self->agents[old].id,
+                         now - self->agents[old].t_seen);
+            s_agent_forget(self, old);
+            self->n_ann_evicted++;
+            i = self->n_agents;
         }
-        struct s_agent *v = realloc(self->agents,
-                                    (self->n_agents + 1) * sizeof *v);
-        if (!v) {
-            return;
-        }
-        self->agents = v;
-        self->agents[i] = (struct s_agent) { .id = strdup(a->agent_id) };
-        if (!self->agents[i].id) {
-            return;
-        }
+        memset(&self->agents[i], 0, sizeof self->agents[i]);
+        snprintf(self->agents[i].id, sizeof self->agents[i].id, "%s",
+                 a->agent_id);
         self->n_agents++;
-        VLOG_INFO("agent '%s' announced itself (control %s)", a->agent_id,
-                  a->control_endpoint ? a->control_endpoint : "?");
+        VLOG_INFO_RL("agent '%s' announced itself (control %s)",
+                     a->agent_id, LOG_ESC(a->control_endpoint));
     }
-    size_t size = vr__agent_announce__get_packed_size(a);
-    uint8_t *p = malloc(size ? size : 1);
-    if (p) {
-        vr__agent_announce__pack(a, p);
-        free(self->agents[i].packed);
-        self->agents[i].packed = p;
-        self->agents[i].size = size;
+    struct s_agent *ag = &self->agents[i];
+    ag->boot_id = a->boot_id;
+    snprintf(ag->ctl, sizeof ag->ctl, "%s", a->control_endpoint);
+    snprintf(ag->overlay, sizeof ag->overlay, "%s",
+             a->overlay_addr ? a->overlay_addr : "");
+    snprintf(ag->host_ip, sizeof ag->host_ip, "%s",
+             a->host_ip ? a->host_ip : "");
+    ag->proxy = a->proxy;
+    free(ag->macs);
+    ag->macs = macs;
+    ag->n_macs = a->n_local_macs;
+    ag->t_seen = now;
+    Vr__AgentAnnounce out;
+    s_announce_msg(ag, &out);
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
+             &out.base);
+}
+
+/* Forgets the announcements not renewed within announce_timeout_s. */
+static void
+s_age_announcements(vttif_agg_t *self, double now)
+{
+    for (size_t i = 0; i < self->n_agents;) {
+        if (now - self->agents[i].t_seen > self->cfg->announce_timeout_s) {
+            VLOG_INFO_RL("agent '%s' not heard for %.1f s: forgotten",
+                         self->agents[i].id, now - self->agents[i].t_seen);
+            s_agent_forget(self, i);
+            self->n_ann_aged++;
+        } else {
+            i++;
+        }
     }
 }
 
@@ -206,25 +369,17 @@ s_on_ingest(svc_t *svc, zsock_t *sock, void *arg)
     vttif_agg_t *self = arg;
     bus_msg_t msg;
     if (bus_recv(self->bus, sock, &msg) != 0) {
-        return 0;
+        return 0;       /* counted and logged by the bus */
     }
     switch (msg.type) {
     case VR__MSG_TYPE__MSG_LOCAL_MATRIX:
-        s_take_matrix(self, (Vr__LocalMatrix *) msg.body);
+        s_take_matrix(self, &msg);
         break;
-    case VR__MSG_TYPE__MSG_VM_LOCATIONS: {
-        const Vr__VmLocations *v = (Vr__VmLocations *) msg.body;
-        for (size_t i = 0; i < v->n_vms; i++) {
-            vttif_tm_feed_location(self->tm, v->vms[i]->mac,
-                                   v->vms[i]->agent_id, v->vms[i]->gone,
-                                   s_now(self));
-        }
-        bus_send(self->bus, self->events, msg.type, msg.body);
+    case VR__MSG_TYPE__MSG_VM_LOCATIONS:
+        s_take_locations(self, &msg);
         break;
-    }
     case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
-        s_take_announce(self, (Vr__AgentAnnounce *) msg.body);
-        bus_send(self->bus, self->events, msg.type, msg.body);
+        s_take_announce(self, &msg);
         break;
     default:
         break;      /* valid, but not for us: counted by the bus as rx */
@@ -362,6 +517,7 @@ s_on_tick(svc_t *svc, void *arg)
 {
     vttif_agg_t *self = arg;
     struct vttif_tm_event ev;
+    s_age_announcements(self, s_now(self));
     if (!vttif_tm_tick(self->tm, s_now(self), &ev)) {
         return 0;
     }
@@ -410,24 +566,27 @@ s_on_matrix_timer(svc_t *svc, void *arg)
 static void
 s_reply_agents(vttif_agg_t *self)
 {
-    Vr__AgentAnnounce **v = calloc(self->n_agents + 1, sizeof *v);
-    size_t n = 0;
-    for (size_t i = 0; v && i < self->n_agents; i++) {
-        if (self->agents[i].packed) {
-            v[n] = vr__agent_announce__unpack(NULL, self->agents[i].size,
-                                              self->agents[i].packed);
-            n += v[n] != NULL;
-        }
+    Vr__AgentAnnounce *v = calloc(self->n_agents + 1, sizeof *v);
+    Vr__AgentAnnounce **p = calloc(self->n_agents + 1, sizeof *p);
+    if (!v || !p) {
+        bus_send_error(self->bus, svc_control(self->svc),
+                       VR__ERROR_CODE__ERR_INTERNAL,
+                       VR__MSG_TYPE__MSG_AGENT_LIST_QUERY, "out of memory");
+        free(v);
+        free(p);
+        return;
+    }
+    for (size_t i = 0; i < self->n_agents; i++) {
+        s_announce_msg(&self->agents[i], &v[i]);
+        p[i] = &v[i];
     }
     Vr__AgentList list = VR__AGENT_LIST__INIT;
-    list.agents = v;
-    list.n_agents = n;
+    list.agents = p;
+    list.n_agents = self->n_agents;
     bus_send(self->bus, svc_control(self->svc), VR__MSG_TYPE__MSG_AGENT_LIST,
              &list.base);
-    for (size_t i = 0; i < n; i++) {
-        vr__agent_announce__free_unpacked(v[i], NULL);
-    }
     free(v);
+    free(p);
 }
 
 static void
@@ -467,6 +626,25 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
 {
     vttif_agg_t *self = arg;
     zsock_t *ctl = svc_control(svc);
+    switch (req->type) {
+    case VR__MSG_TYPE__MSG_TOPOLOGY_QUERY:
+    case VR__MSG_TYPE__MSG_MATRIX_QUERY:
+    case VR__MSG_TYPE__MSG_VM_TOTALS_QUERY:
+    case VR__MSG_TYPE__MSG_AGENT_LIST_QUERY: {
+        char why[200];
+        if (!pbcheck_no_unknown(req->body, why, sizeof why)) {
+            self->n_queries_refused++;
+            VLOG_WARN_RL("refused %s from '%s': %s", msgtype_name(req->type),
+                         LOG_ESC(req->sender), why);
+            bus_send_error(self->bus, ctl, VR__ERROR_CODE__ERR_BAD_REQUEST,
+                           req->type, "%s", why);
+            return 0;
+        }
+        break;
+    }
+    default:
+        break;
+    }
     switch (req->type) {
     case VR__MSG_TYPE__MSG_TOPOLOGY_QUERY: {
         Vr__Topology t;
@@ -517,6 +695,24 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "matrices_rejected", self->n_rejected,
                            false);
     bus_status_add_counter(reply, "topology_events", self->n_events, false);
+    bus_status_add_counter(reply, "ingest_refused_matrix",
+                           self->n_refused[S_MATRIX], false);
+    bus_status_add_counter(reply, "ingest_refused_locations",
+                           self->n_refused[S_LOCATIONS], false);
+    bus_status_add_counter(reply, "ingest_refused_announce",
+                           self->n_refused[S_ANNOUNCE], false);
+    bus_status_add_counter(reply, "queries_refused", self->n_queries_refused,
+                           false);
+    bus_status_add_counter(reply, "announced_agents", self->n_agents, true);
+    bus_status_add_counter(reply, "announcements_aged", self->n_ann_aged,
+                           false);
+    bus_status_add_counter(reply, "announcements_evicted",
+                           self->n_ann_evicted, false);
+    bus_status_add_counter(reply, "tm_rejected", c.rejected, false);
+    bus_status_add_counter(reply, "tm_entries_skipped", c.entries_skipped,
+                           false);
+    bus_status_add_counter(reply, "tm_entries_dropped", c.entries_dropped,
+                           false);
     bus_status_add_counter(reply, "tm_entries", c.entries, false);
     bus_status_add_counter(reply, "tm_stale", c.stale, false);
     bus_status_add_counter(reply, "tm_resets_boot", c.resets_boot, false);
@@ -545,11 +741,20 @@ vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg)
     self->bus = svc_bus(svc);
     self->t0_us = vtime_mono_us();
     self->tm = vttif_tm_new(&cfg->tm);
+    /* Sized once from the config: no message makes them grow. */
+    self->buf = malloc((size_t) cfg->lim.max_entries * sizeof *self->buf);
+    self->agents = calloc(cfg->max_agents, sizeof *self->agents);
     self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
-    self->ingest = bus_bind(self->bus, ZMQ_SUB, cfg->ingest);
-    if (!self->tm || !self->events || !self->ingest) {
+    struct bus_rx_limits lim = {
+        .max_msg_size = cfg->max_msg_size,
+        .rcvhwm = (int) cfg->rcvhwm,
+    };
+    self->ingest = bus_bind_limited(self->bus, ZMQ_SUB, cfg->ingest, &lim);
+    if (!self->tm || !self->buf || !self->agents || !self->events
+        || !self->ingest) {
         goto error;
     }
+    bus_set_max_decoded(self->bus, cfg->max_decoded);
     bus_subscribe(self->ingest, "");
     svc_on_request(svc, s_on_request, s_on_status, self);
     if (svc_add_reader(svc, self->ingest, s_on_ingest, self) != 0
@@ -577,8 +782,7 @@ vttif_agg_destroy(vttif_agg_t **self_p)
     zsock_destroy(&self->events);
     vttif_tm_destroy(&self->tm);
     for (size_t i = 0; i < self->n_agents; i++) {
-        free(self->agents[i].id);
-        free(self->agents[i].packed);
+        free(self->agents[i].macs);
     }
     free(self->agents);
     free(self->buf);
