@@ -102,7 +102,18 @@ const struct cfg_key agg_cfg_keys[] = {
                 "the oldest"),
     CFG_KEY_U32("vttif.max_reports", T, max_reports, 16, 1u << 30,
                 VTTIF_TM_DEFAULT_MAX_REPORTS,
-                "(agent, pair) reports beyond are dropped"),
+                "(agent, pair) reports; when full a new one evicts an idle "
+                "pair, or is dropped"),
+    CFG_KEY_U32("vttif.max_pairs", T, max_pairs, 16, 1u << 30,
+                VTTIF_TM_DEFAULT_MAX_PAIRS,
+                "VM pairs; when full a new one evicts an idle pair, or is "
+                "dropped"),
+    CFG_KEY_U32("vttif.max_vms", T, max_vms, 16, 1u << 30,
+                VTTIF_TM_DEFAULT_MAX_VMS,
+                "VMs; when full a new one evicts the least recently "
+                "located VM in no pair, or is refused"),
+    D("vm_timeout_s", vm_timeout_s, 1, 86400, VTTIF_TM_DEFAULT_VM_TIMEOUT_S,
+      "a VM location not renewed this long is forgotten"),
     CFG_KEYS_END,
 };
 #undef D
@@ -114,6 +125,8 @@ agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size)
     cfg->tm.settle_changes = cfg->settle_changes;
     cfg->tm.max_agents = cfg->max_agents;
     cfg->tm.max_reports = cfg->max_reports;
+    cfg->tm.max_pairs = cfg->max_pairs;
+    cfg->tm.max_vms = cfg->max_vms;
     /* A message at the caps must fit the decode budget: each entry is a
      * struct and a pointer; a location also has its strings. */
     size_t need_m = (size_t) cfg->lim.max_entries
@@ -713,6 +726,14 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
     bus_status_add_counter(reply, "tm_entries_dropped", c.entries_dropped,
                            false);
+    bus_status_add_counter(reply, "tm_reports_aged", c.reports_aged, false);
+    bus_status_add_counter(reply, "tm_pairs_evicted", c.pairs_evicted,
+                           false);
+    bus_status_add_counter(reply, "tm_pairs_refused", c.pairs_refused,
+                           false);
+    bus_status_add_counter(reply, "tm_vms_evicted", c.vms_evicted, false);
+    bus_status_add_counter(reply, "tm_vms_refused", c.vms_refused, false);
+    bus_status_add_counter(reply, "tm_vms_aged", c.vms_aged, false);
     bus_status_add_counter(reply, "tm_entries", c.entries, false);
     bus_status_add_counter(reply, "tm_stale", c.stale, false);
     bus_status_add_counter(reply, "tm_resets_boot", c.resets_boot, false);
@@ -724,6 +745,7 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "agents", c.n_agents, true);
     bus_status_add_counter(reply, "vms", c.n_vms, true);
     bus_status_add_counter(reply, "pairs", c.n_pairs, true);
+    bus_status_add_counter(reply, "reports", c.n_reports, true);
     bus_status_add_counter(reply, "edges", c.n_edges, true);
 }
 

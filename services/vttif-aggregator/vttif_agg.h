@@ -40,6 +40,8 @@ struct agg_cfg {
     uint32_t settle_changes;    /* copied into tm (cfg has no unsigned) */
     uint32_t max_agents;        /* copied into tm (size_t there) */
     uint32_t max_reports;       /* likewise */
+    uint32_t max_pairs;         /* likewise */
+    uint32_t max_vms;           /* likewise */
     uint32_t max_msg_size;      /* ingest: largest message, bytes */
     uint32_t rcvhwm;            /* ingest: messages queued per publisher */
     uint32_t max_decoded;       /* heap a decoded message may take */

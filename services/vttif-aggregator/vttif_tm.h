@@ -63,6 +63,18 @@
  * to settle_max_s), so a pattern switching just slower than settle_s
  * settles on the union too.
  *
+ * Bounds.  Every table has a cap: agents (max_agents: a new agent beyond
+ * it is refused), reports (max_reports) and undirected pairs (max_pairs):
+ * when either is full, a new report first evicts an IDLE pair (not a
+ * candidate nor published, no flip pending, carrying under 1% of
+ * drop_rate_bps), found by a clock hand that looks at up to 64 pairs,
+ * with all its reports; with none idle there, the entry is dropped.  VMs
+ * (max_vms): a new VM evicts the one whose location is oldest among
+ * those no pair names (up to 64 looked at, least recently located
+ * first); with none, it is refused.  Aging: silent agents (agent timeout
+ * above), reports no longer listed (pair_timeout_s), locations not
+ * renewed (vm_timeout_s).  Every eviction, refusal and aging is counted.
+ *
  * Cost.  vttif_tm_feed() is O(entries of the update + pairs the agent
  * reports), with no allocation once the tables have grown to the working
  * set.  vttif_tm_tick() is O(pairs) and meant to be called about every
@@ -115,7 +127,11 @@
  *   <= 7 s the union.  settle_max 30 s caps the damping.
  * - agent timeout 3 periods, at least 3 s: a lost message or two is
  *   normal, three seconds of silence is not.
- * - pair timeout 20 s: a pair an agent stopped listing has long decayed. */
+ * - pair timeout 20 s: a pair an agent stopped listing has long decayed.
+ * - Caps (see Bounds): 65536 VMs, 262144 undirected pairs and twice as
+ *   many reports, an all-to-all of 512 VMs: ~110 MB at most with every
+ *   table full.  A VM location not renewed for 120 s (agents renew every
+ *   hello, 1 s by default) is forgotten. */
 #define VTTIF_TM_DEFAULT_WINDOW_S 2.0
 #define VTTIF_TM_DEFAULT_TAU_S 0.5
 #define VTTIF_TM_DEFAULT_ADD_FRAC 0.25
@@ -137,7 +153,10 @@
 #define VTTIF_TM_DEFAULT_DEFAULT_PERIOD_S 1.0
 #define VTTIF_TM_DEFAULT_MATRIX_MIN_FRAC 0.001
 #define VTTIF_TM_DEFAULT_MAX_AGENTS 4096
-#define VTTIF_TM_DEFAULT_MAX_REPORTS (1u << 21)
+#define VTTIF_TM_DEFAULT_MAX_REPORTS (1u << 19)
+#define VTTIF_TM_DEFAULT_MAX_PAIRS (1u << 18)
+#define VTTIF_TM_DEFAULT_MAX_VMS (1u << 16)
+#define VTTIF_TM_DEFAULT_VM_TIMEOUT_S 120.0
 
 enum {
     VTTIF_TM_ID_LEN = 64,        /* agent ids, NUL included */
@@ -179,7 +198,10 @@ struct vttif_tm_params {
     double default_period_s;    /* period assumed when an agent gives 0 */
     double matrix_min_frac;     /* matrix query omits norms below this */
     size_t max_agents;          /* agents beyond are rejected */
-    size_t max_reports;         /* (agent, pair) reports beyond: dropped */
+    size_t max_reports;         /* (agent, pair) reports: see Bounds */
+    size_t max_pairs;           /* undirected pairs: see Bounds */
+    size_t max_vms;             /* VM records: see Bounds */
+    double vm_timeout_s;        /* location not renewed: forgotten */
 };
 
 /* Fills 'p' with the defaults above. */
@@ -244,8 +266,10 @@ int vttif_tm_feed(vttif_tm_t *self, const struct vttif_tm_update *u,
 
 /* Takes one VM location (proto vr.VmLocation): 'mac' sits behind
  * 'agent_id', or with 'gone' no longer does (ignored unless it was there).
- * Used by the dedupe rule and the per-VM totals.  Returns 0, or -1 for a
- * bad MAC or agent id, or when memory is short. */
+ * Used by the dedupe rule and the per-VM totals; renews the location
+ * (vm_timeout_s).  Returns 0, or -1 for a bad MAC or agent id, when the
+ * VM table is full of VMs that pairs name (see Bounds), or when memory is
+ * short. */
 int vttif_tm_feed_location(vttif_tm_t *self, uint64_t mac,
                            const char *agent_id, bool gone, double now);
 
@@ -347,6 +371,11 @@ struct vttif_tm_counters {
     uint64_t agents_aged;       /* agents aged out */
     uint64_t reports_aged;      /* reports no longer listed, forgotten */
     uint64_t locations;         /* location messages used */
+    uint64_t pairs_evicted;     /* idle pairs evicted to make room */
+    uint64_t pairs_refused;     /* new pairs refused: full, none idle */
+    uint64_t vms_evicted;       /* VMs evicted to make room */
+    uint64_t vms_refused;       /* new VMs refused: full, all in pairs */
+    uint64_t vms_aged;          /* locations not renewed, forgotten */
     uint64_t ticks;
     uint64_t flips;             /* edges entering or leaving candidates */
     uint64_t events;            /* topology events */
