@@ -7,7 +7,8 @@
 #   oversized arrays; the messages have no floating-point fields, so NaN
 #   and Inf cannot be sent, and "negative" is 2^63 and up): each message
 #   dropped and counted by type, nothing stored, the log escaped;
-# - queries with a field they do not have: ERR_BAD_REQUEST naming it;
+# - queries with a field they do not have: ERR_BAD_REQUEST naming it, at
+#   the aggregator and at the planner (PlanQuery);
 # - growth: 1,000,000 VM locations (250 messages, then 5 of 200,000),
 #   10 MB and 3 MB matrices of empty entries, and 600,000 distinct pairs
 #   (10 matrices): the VM, pair and report caps hold, evictions counted,
@@ -128,5 +129,22 @@ vr_until 15 ring || fail "no ring topology after the floods: $(edges) edges"
 "${CTL[@]}" status aggregator >/dev/null || fail "status after the floods"
 under_kb "$(rss_kb)" 192 || fail "VmRSS $(rss_kb) kB at the end"
 
-vr_stop_services aggregator
+# --- The planner's own query.
+cat >"$T/planner.yaml" <<YAML
+bus:
+  control: ipc://$T/planner
+  events: ipc://$T/planner-events
+  aggregator: ipc://$T/agg
+  aggregator_events: ipc://$T/agg-events
+  broker: ipc://$T/no-broker
+  broker_events: ipc://$T/no-broker-events
+YAML
+vr_start planner "$BIN/vadapt-planner" -c "$T/planner.yaml"
+vr_until 10 "$BIN/vnetctl" -e "planner=ipc://$T/planner" status planner \
+    || fail "planner did not come up"
+"$BIN/vr-agg-flood" "ipc://$T/planner" query 101 >"$T/plan.out" \
+    || fail "PlanQuery with an unknown field: $(cat "$T/plan.out")"
+grep -q "field 9: unknown to vr.PlanQuery" "$T/plan.out" || fail "$(cat "$T/plan.out")"
+
+vr_stop_services aggregator planner
 echo "1 passed, 0 failed"
