@@ -112,6 +112,8 @@ const struct cfg_key agg_cfg_keys[] = {
                 VTTIF_TM_DEFAULT_MAX_VMS,
                 "VMs; when full a new one evicts the least recently "
                 "located VM in no pair, or is refused"),
+    D("max_rate_bps", max_rate_bps, 1e6, 1e15, VTTIF_TM_DEFAULT_MAX_RATE_BPS,
+      "a counter that moved faster than this is garbage: a new baseline"),
     D("vm_timeout_s", vm_timeout_s, 1, 86400, VTTIF_TM_DEFAULT_VM_TIMEOUT_S,
       "a VM location not renewed this long is forgotten"),
     CFG_KEYS_END,
@@ -727,6 +729,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "tm_entries_dropped", c.entries_dropped,
                            false);
     bus_status_add_counter(reply, "tm_reports_aged", c.reports_aged, false);
+    bus_status_add_counter(reply, "tm_entries_implausible",
+                           c.entries_implausible, false);
     bus_status_add_counter(reply, "tm_pairs_evicted", c.pairs_evicted,
                            false);
     bus_status_add_counter(reply, "tm_pairs_refused", c.pairs_refused,

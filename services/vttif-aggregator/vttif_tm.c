@@ -393,6 +393,7 @@ vttif_tm_params_default(struct vttif_tm_params *p)
         .max_pairs = VTTIF_TM_DEFAULT_MAX_PAIRS,
         .max_vms = VTTIF_TM_DEFAULT_MAX_VMS,
         .vm_timeout_s = VTTIF_TM_DEFAULT_VM_TIMEOUT_S,
+        .max_rate_bps = VTTIF_TM_DEFAULT_MAX_RATE_BPS,
     };
 }
 
@@ -445,6 +446,7 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
         S_R(default_period_s, 0.001, 3600),
         S_R(matrix_min_frac, 0, 1),
         S_R(vm_timeout_s, 1, 86400),
+        S_R(max_rate_bps, 1e3, 1e15),
 #undef S_R
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
@@ -464,6 +466,11 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
         return s_fail(err, err_size,
                       "drop_rate_bps: '%g' must not exceed min_rate_bps '%g'",
                       p->drop_rate_bps, p->min_rate_bps);
+    }
+    if (p->max_rate_bps < p->min_rate_bps) {
+        return s_fail(err, err_size,
+                      "max_rate_bps: '%g' must not be below min_rate_bps "
+                      "'%g'", p->max_rate_bps, p->min_rate_bps);
     }
     if (p->idle_s > p->window_s) {
         return s_fail(err, err_size,
@@ -1297,11 +1304,19 @@ s_feed_entry(vttif_tm_t *self, uint32_t ai, const struct vttif_tm_entry *e,
         return;
     }
     uint64_t delta = e->bytes - r->bytes;
+    double t0 = r->ta_last > r->ta_base ? r->ta_last : r->ta_base;
+    if ((double) delta * 8 > self->p.max_rate_bps * (ta - t0)) {
+        /* More than any link carries: a garbled or hostile counter, that
+         * would make every real pair look idle beside it.  A new
+         * baseline, as for a reset: it moves no rate. */
+        self->c.entries_implausible++;
+        s_report_rebase(self, r, e, ta, a->epoch);
+        return;
+    }
     r->bytes = e->bytes;
     r->frames = e->frames;
     s_advance(self, r, ta);
     if (delta) {
-        double t0 = r->ta_last > r->ta_base ? r->ta_last : r->ta_base;
         /* Traffic starting on a pair that was idle (its window holds
          * little beside this one reading): take the window and the rate
          * from here, or the window would ramp up over its whole length

@@ -16,9 +16,10 @@
  * last 'idle_s' (up to one bucket more, as the newest is partly elapsed),
  * give the report's recent rate: whether the traffic is still there,
  * which the window and the EWMA take seconds to tell once it stops.
- * Counters: the first message of an agent, a new boot id, or a counter
- * that went down only set a baseline (no rate, never a spike; the smoothed
- * rate carries over a restart).  A duplicated or older message (time not
+ * Counters: the first message of an agent, a new boot id, a counter
+ * that went down, or one that moved faster than 'max_rate_bps' only set a
+ * baseline (no rate, never a spike; the smoothed rate carries over a
+ * restart).  A duplicated or older message (time not
  * increasing) is ignored.  A pair an agent stops listing decays to 0 and
  * is forgotten after 'pair_timeout_s'.
  *
@@ -131,7 +132,10 @@
  * - Caps (see Bounds): 65536 VMs, 262144 undirected pairs and twice as
  *   many reports, an all-to-all of 512 VMs: ~110 MB at most with every
  *   table full.  A VM location not renewed for 120 s (agents renew every
- *   hello, 1 s by default) is forgotten. */
+ *   hello, 1 s by default) is forgotten.
+ * - max rate 1 Tbit/s: more than any VM pair's link carries; a counter
+ *   that moved faster is garbage (or hostile: it would make every real
+ *   pair look idle beside it) and only sets a new baseline. */
 #define VTTIF_TM_DEFAULT_WINDOW_S 2.0
 #define VTTIF_TM_DEFAULT_TAU_S 0.5
 #define VTTIF_TM_DEFAULT_ADD_FRAC 0.25
@@ -157,6 +161,7 @@
 #define VTTIF_TM_DEFAULT_MAX_PAIRS (1u << 18)
 #define VTTIF_TM_DEFAULT_MAX_VMS (1u << 16)
 #define VTTIF_TM_DEFAULT_VM_TIMEOUT_S 120.0
+#define VTTIF_TM_DEFAULT_MAX_RATE_BPS 1e12
 
 enum {
     VTTIF_TM_ID_LEN = 64,        /* agent ids, NUL included */
@@ -202,6 +207,7 @@ struct vttif_tm_params {
     size_t max_pairs;           /* undirected pairs: see Bounds */
     size_t max_vms;             /* VM records: see Bounds */
     double vm_timeout_s;        /* location not renewed: forgotten */
+    double max_rate_bps;        /* a delta faster than this: a baseline */
 };
 
 /* Fills 'p' with the defaults above. */
@@ -364,6 +370,7 @@ struct vttif_tm_counters {
     uint64_t baselines;         /* reports started (no rate yet) */
     uint64_t resets_boot;       /* agents seen with a new boot id */
     uint64_t resets_counter;    /* reports whose counter went down */
+    uint64_t entries_implausible; /* deltas over max_rate_bps: baselines */
     uint64_t clock_jumps;       /* agent clocks that went far back */
     uint64_t gaps;              /* updates over 1.5 periods after the last */
     uint64_t onsets;            /* idle pairs whose traffic started */

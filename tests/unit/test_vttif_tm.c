@@ -9,7 +9,7 @@
  * double counting of a pair two agents report, a lost message, a light
  * pattern published within 2.5 s of a heavy flow stopping, no flapping of
  * a ring sending in bursts, the caps on VMs and pairs (eviction of the
- * oldest or idle, refusal, aging).  Prints (does not assert) the cost per entry
+ * oldest or idle, refusal, aging), a counter that jumps implausibly.  Prints (does not assert) the cost per entry
  * and per tick at 1,000 VMs.
  * VTTIF_TM_VERBOSE=1 prints every event; VTTIF_TM_SEED=n draws other
  * traffic (the default data is fixed). */
@@ -1280,6 +1280,52 @@ test_caps_pairs(void)
     vttif_tm_destroy(&tm);
 }
 
+/* A counter that jumps by more than max_rate_bps allows (a garbled or
+ * hostile one) is a new baseline: the rates do not move, it is counted,
+ * and the pair goes on from the new value. */
+static void
+test_implausible(void)
+{
+    vttif_tm_t *tm = vttif_tm_new(NULL);
+    struct vttif_tm_entry e[2] = {
+        { .src = mac(0), .dst = mac(1) },
+        { .src = mac(2), .dst = mac(3) },
+    };
+    struct vttif_tm_update u = { .agent_id = "a", .boot_id = 1,
+                                 .period_s = 0.1, .entries = e,
+                                 .n_entries = 2 };
+    struct vttif_tm_event ev;
+    struct vttif_tm_rate m[4];
+    double t = 1;
+    for (; t < 4; t += 0.1) {
+        e[0].bytes += 1250000;      /* 100 Mbit/s each */
+        e[1].bytes += 1250000;
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    e[1].bytes += UINT64_C(1) << 61;    /* 1.8e20 bit/s in 0.1 s */
+    assert(vttif_tm_feed(tm, &u, t) == 0);
+    struct vttif_tm_counters c;
+    vttif_tm_get_counters(tm, &c);
+    assert(c.entries_implausible == 1 && c.resets_counter == 0);
+    double max_bps = 0;
+    assert(vttif_tm_matrix(tm, m, 4, &max_bps) == 2);
+    assert(max_bps < 110e6);
+    for (t += 0.1; t < 6; t += 0.1) {
+        e[0].bytes += 1250000;
+        e[1].bytes += 1250000;
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    assert(vttif_tm_matrix(tm, m, 4, &max_bps) == 2);
+    /* The period of the jump is lost, as on a reset: within 5%. */
+    assert(fabs(m[0].rate_bps - 100e6) < 5e6);
+    assert(fabs(m[1].rate_bps - 100e6) < 5e6);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.entries_implausible == 1);
+    vttif_tm_destroy(&tm);
+}
+
 int
 main(void)
 {
@@ -1306,6 +1352,7 @@ main(void)
     test_scale();
     test_caps_vms();
     test_caps_pairs();
+    test_implausible();
     printf("  worst edge rate error: %.1f%%\n", 100 * g_worst);
     printf("test_vttif_tm: ok\n");
     return 0;
