@@ -147,21 +147,6 @@ agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size)
     return vttif_tm_params_check(&cfg->tm, err, err_size);
 }
 
-/* What an agent last announced, checked, for AgentListQuery and the
- * republished announcement: only the fields we know, so nothing else a
- * publisher put in is stored or passed on. */
-struct s_agent {
-    char id[VTTIF_CHECK_ID_LEN];
-    uint64_t boot_id;
-    char ctl[VTTIF_CHECK_ENDPOINT_LEN]; /* control endpoint */
-    char overlay[VTTIF_CHECK_ADDR_LEN]; /* overlay ip:port, or "" */
-    char host_ip[VTTIF_CHECK_IP_LEN];   /* or "" */
-    bool proxy;
-    uint64_t *macs;             /* local MACs, n_macs of them, owned */
-    size_t n_macs;
-    double t_seen;              /* 'now' of its last announcement */
-};
-
 /* Refusals of ingest messages, by type. */
 enum { S_MATRIX, S_LOCATIONS, S_ANNOUNCE, S_N_KINDS };
 
@@ -173,12 +158,9 @@ struct vttif_agg {
     zsock_t *events;            /* PUB */
     zsock_t *ingest;            /* SUB, bound */
     struct vttif_tm_entry *buf; /* conversion buffer, max_entries long */
-    struct s_agent *agents;     /* announcements, max_agents long */
-    size_t n_agents;
+    vttif_ann_t *ann;           /* announcements */
     uint64_t n_refused[S_N_KINDS]; /* ingest messages that failed a check */
     uint64_t n_queries_refused; /* queries with fields */
-    uint64_t n_ann_aged;        /* announcements forgotten, not renewed */
-    uint64_t n_ann_evicted;     /* oldest ones made room for a new agent */
     uint64_t t0_us;             /* monotonic origin of 'now' */
     uint64_t n_matrices;        /* local matrices taken */
     uint64_t n_rejected;        /* refused by the core */
@@ -275,28 +257,6 @@ s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
     free(lp);
 }
 
-/* The announcement as we pass it on, pointing into 'ag'. */
-static void
-s_announce_msg(const struct s_agent *ag, Vr__AgentAnnounce *a)
-{
-    vr__agent_announce__init(a);
-    a->agent_id = (char *) ag->id;
-    a->boot_id = ag->boot_id;
-    a->control_endpoint = (char *) ag->ctl;
-    a->overlay_addr = (char *) ag->overlay;
-    a->host_ip = (char *) ag->host_ip;
-    a->proxy = ag->proxy;
-    a->local_macs = ag->macs;
-    a->n_local_macs = ag->n_macs;
-}
-
-static void
-s_agent_forget(vttif_agg_t *self, size_t i)
-{
-    free(self->agents[i].macs);
-    self->agents[i] = self->agents[--self->n_agents];
-}
-
 static void
 s_take_announce(vttif_agg_t *self, const bus_msg_t *msg)
 {
@@ -306,76 +266,26 @@ s_take_announce(vttif_agg_t *self, const bus_msg_t *msg)
         s_refuse(self, S_ANNOUNCE, msg, why);
         return;
     }
-    uint64_t *macs = NULL;
-    if (a->n_local_macs) {
-        macs = malloc(a->n_local_macs * sizeof *macs);
-        if (!macs) {
-            return;
-        }
-        memcpy(macs, a->local_macs, a->n_local_macs * sizeof *macs);
+    char evicted[VTTIF_CHECK_ID_LEN];
+    int rc = vttif_ann_put(self->ann, a, s_now(self), evicted);
+    if (rc < 0) {
+        return;
     }
-    double now = s_now(self);
-    size_t i = 0;
-    while (i < self->n_agents && strcmp(self->agents[i].id, a->agent_id)) {
-        i++;
+    if (*evicted) {
+        VLOG_WARN_RL("%u announcements, the most: forgot agent '%s', "
+                     "heard from longest ago", self->cfg->max_agents,
+                     evicted);
     }
-    if (i == self->n_agents) {
-        if (self->n_agents >= self->cfg->max_agents) {
-            /* Full: the announcement heard from longest ago makes room
-             * (an agent still there announces again within hello_ms). */
-            size_t old = 0;
-            for (size_t k = 1; k < self->n_agents; k++) {
-                if (self->agents[k].t_seen < self->agents[old].t_seen) {
-                    old = k;
-                }
-            }
-            VLOG_WARN_RL("%zu announcements, the most: forgetting agent "
-                         "'%s', silent for %.1f s", self->n_agents,
-                         self->agents[old].id,
-                         now - self->agents[old].t_seen);
-            s_agent_forget(self, old);
-            self->n_ann_evicted++;
-            i = self->n_agents;
-        }
-        memset(&self->agents[i], 0, sizeof self->agents[i]);
-        snprintf(self->agents[i].id, sizeof self->agents[i].id, "%s",
-                 a->agent_id);
-        self->n_agents++;
+    if (rc == 1) {
         VLOG_INFO_RL("agent '%s' announced itself (control %s)",
                      a->agent_id, LOG_ESC(a->control_endpoint));
     }
-    struct s_agent *ag = &self->agents[i];
-    ag->boot_id = a->boot_id;
-    snprintf(ag->ctl, sizeof ag->ctl, "%s", a->control_endpoint);
-    snprintf(ag->overlay, sizeof ag->overlay, "%s",
-             a->overlay_addr ? a->overlay_addr : "");
-    snprintf(ag->host_ip, sizeof ag->host_ip, "%s",
-             a->host_ip ? a->host_ip : "");
-    ag->proxy = a->proxy;
-    free(ag->macs);
-    ag->macs = macs;
-    ag->n_macs = a->n_local_macs;
-    ag->t_seen = now;
+    /* Republished as stored: only the fields we know. */
     Vr__AgentAnnounce out;
-    s_announce_msg(ag, &out);
+    vttif_ann_get(self->ann, (size_t) vttif_ann_find(self->ann, a->agent_id),
+                  &out);
     bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
              &out.base);
-}
-
-/* Forgets the announcements not renewed within announce_timeout_s. */
-static void
-s_age_announcements(vttif_agg_t *self, double now)
-{
-    for (size_t i = 0; i < self->n_agents;) {
-        if (now - self->agents[i].t_seen > self->cfg->announce_timeout_s) {
-            VLOG_INFO_RL("agent '%s' not heard for %.1f s: forgotten",
-                         self->agents[i].id, now - self->agents[i].t_seen);
-            s_agent_forget(self, i);
-            self->n_ann_aged++;
-        } else {
-            i++;
-        }
-    }
 }
 
 static int
@@ -532,7 +442,12 @@ s_on_tick(svc_t *svc, void *arg)
 {
     vttif_agg_t *self = arg;
     struct vttif_tm_event ev;
-    s_age_announcements(self, s_now(self));
+    size_t aged = vttif_ann_age(self->ann, s_now(self),
+                                self->cfg->announce_timeout_s);
+    if (aged) {
+        VLOG_INFO_RL("%zu agents not heard for %.0f s: forgotten", aged,
+                     self->cfg->announce_timeout_s);
+    }
     if (!vttif_tm_tick(self->tm, s_now(self), &ev)) {
         return 0;
     }
@@ -581,8 +496,9 @@ s_on_matrix_timer(svc_t *svc, void *arg)
 static void
 s_reply_agents(vttif_agg_t *self)
 {
-    Vr__AgentAnnounce *v = calloc(self->n_agents + 1, sizeof *v);
-    Vr__AgentAnnounce **p = calloc(self->n_agents + 1, sizeof *p);
+    size_t n = vttif_ann_count(self->ann);
+    Vr__AgentAnnounce *v = calloc(n + 1, sizeof *v);
+    Vr__AgentAnnounce **p = calloc(n + 1, sizeof *p);
     if (!v || !p) {
         bus_send_error(self->bus, svc_control(self->svc),
                        VR__ERROR_CODE__ERR_INTERNAL,
@@ -591,13 +507,13 @@ s_reply_agents(vttif_agg_t *self)
         free(p);
         return;
     }
-    for (size_t i = 0; i < self->n_agents; i++) {
-        s_announce_msg(&self->agents[i], &v[i]);
+    for (size_t i = 0; i < n; i++) {
+        vttif_ann_get(self->ann, i, &v[i]);
         p[i] = &v[i];
     }
     Vr__AgentList list = VR__AGENT_LIST__INIT;
     list.agents = p;
-    list.n_agents = self->n_agents;
+    list.n_agents = n;
     bus_send(self->bus, svc_control(self->svc), VR__MSG_TYPE__MSG_AGENT_LIST,
              &list.base);
     free(v);
@@ -718,11 +634,13 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            self->n_refused[S_ANNOUNCE], false);
     bus_status_add_counter(reply, "queries_refused", self->n_queries_refused,
                            false);
-    bus_status_add_counter(reply, "announced_agents", self->n_agents, true);
-    bus_status_add_counter(reply, "announcements_aged", self->n_ann_aged,
+    struct vttif_ann_counters ac;
+    vttif_ann_get_counters(self->ann, &ac);
+    bus_status_add_counter(reply, "announced_agents",
+                           vttif_ann_count(self->ann), true);
+    bus_status_add_counter(reply, "announcements_aged", ac.aged, false);
+    bus_status_add_counter(reply, "announcements_evicted", ac.evicted,
                            false);
-    bus_status_add_counter(reply, "announcements_evicted",
-                           self->n_ann_evicted, false);
     bus_status_add_counter(reply, "tm_rejected", c.rejected, false);
     bus_status_add_counter(reply, "tm_entries_skipped", c.entries_skipped,
                            false);
@@ -769,14 +687,14 @@ vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg)
     self->tm = vttif_tm_new(&cfg->tm);
     /* Sized once from the config: no message makes them grow. */
     self->buf = malloc((size_t) cfg->lim.max_entries * sizeof *self->buf);
-    self->agents = calloc(cfg->max_agents, sizeof *self->agents);
+    self->ann = vttif_ann_new(cfg->max_agents);
     self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
     struct bus_rx_limits lim = {
         .max_msg_size = cfg->max_msg_size,
         .rcvhwm = (int) cfg->rcvhwm,
     };
     self->ingest = bus_bind_limited(self->bus, ZMQ_SUB, cfg->ingest, &lim);
-    if (!self->tm || !self->buf || !self->agents || !self->events
+    if (!self->tm || !self->buf || !self->ann || !self->events
         || !self->ingest) {
         goto error;
     }
@@ -807,10 +725,7 @@ vttif_agg_destroy(vttif_agg_t **self_p)
     zsock_destroy(&self->ingest);
     zsock_destroy(&self->events);
     vttif_tm_destroy(&self->tm);
-    for (size_t i = 0; i < self->n_agents; i++) {
-        free(self->agents[i].macs);
-    }
-    free(self->agents);
+    vttif_ann_destroy(&self->ann);
     free(self->buf);
     free(self);
     *self_p = NULL;

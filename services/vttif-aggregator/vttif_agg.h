@@ -11,6 +11,7 @@
 
 #include "cfg.h"
 #include "svc.h"
+#include "vttif_ann.h"
 #include "vttif_check.h"
 #include "vttif_tm.h"
 
