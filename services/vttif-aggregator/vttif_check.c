@@ -127,7 +127,8 @@ s_ip_ok(const char *s)
     return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
 }
 
-/* "ip:port" or "[ipv6]:port", port 1 to 65535. */
+/* "ip:port" or "[ipv6]:port", port 0 to 65535 (0: an agent that
+ * listens on an ephemeral port says so). */
 static bool
 s_addr_ok(const char *s)
 {
@@ -140,7 +141,7 @@ s_addr_ok(const char *s)
         return false;
     }
     long port = strtol(colon + 1, NULL, 10);
-    if (port < 1 || port > 65535) {
+    if (port > 65535) {
         return false;
     }
     char host[VTTIF_CHECK_ADDR_LEN];

@@ -28,7 +28,7 @@
  *   larger one is garbage that would make a delta of exabytes.
  * - Endpoints: tcp://, ipc:// or inproc://, at most 255 characters, no
  *   space, quote, backslash or comma (bus_connect() splits on commas).
- * - Overlay address: ip:port ([v6]:port), the port 1 to 65535; host ip: an
+ * - Overlay address: ip:port ([v6]:port), the port 0 to 65535; host ip: an
  *   IPv4 or IPv6 address; interface names: at most 15 characters. */
 #define VTTIF_CHECK_MAX_TIME_US (UINT64_C(1) << 52)
 #define VTTIF_CHECK_MIN_PERIOD_US UINT64_C(1000)

@@ -237,9 +237,8 @@ test_announce(void)
     a.overlay_addr = "10.200.0.1";
     s_expect(vttif_check_announce(&a, &lim, err, sizeof err),
              "overlay_addr:", "'10.200.0.1'");
-    a.overlay_addr = "10.200.0.1:0";
-    s_expect(vttif_check_announce(&a, &lim, err, sizeof err),
-             "overlay_addr:", NULL);
+    a.overlay_addr = "127.0.0.1:0";     /* an ephemeral port */
+    assert(vttif_check_announce(&a, &lim, err, sizeof err));
     a.overlay_addr = "10.200.0.1:99999";
     s_expect(vttif_check_announce(&a, &lim, err, sizeof err),
              "overlay_addr:", NULL);
