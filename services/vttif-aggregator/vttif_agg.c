@@ -158,6 +158,8 @@ struct vttif_agg {
     zsock_t *events;            /* PUB */
     zsock_t *ingest;            /* SUB, bound */
     struct vttif_tm_entry *buf; /* conversion buffer, max_entries long */
+    Vr__VmLocation *locs;       /* republishing buffers, max_locations */
+    Vr__VmLocation **lp;
     vttif_ann_t *ann;           /* announcements */
     uint64_t n_refused[S_N_KINDS]; /* ingest messages that failed a check */
     uint64_t n_queries_refused; /* queries with fields */
@@ -219,7 +221,7 @@ s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
 }
 
 /* Takes the checked locations and republishes them: a copy of the
- * fields we know, pointing into 'v'. */
+ * fields we know, pointing into 'v', in buffers sized at start. */
 static void
 s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
 {
@@ -229,32 +231,25 @@ s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
         s_refuse(self, S_LOCATIONS, msg, why);
         return;
     }
-    Vr__VmLocation *locs = calloc(v->n_vms + 1, sizeof *locs);
-    Vr__VmLocation **lp = calloc(v->n_vms + 1, sizeof *lp);
+    Vr__VmLocation *locs = self->locs;
     double now = s_now(self);
     for (size_t i = 0; i < v->n_vms; i++) {
         vttif_tm_feed_location(self->tm, v->vms[i]->mac,
                                v->vms[i]->agent_id, v->vms[i]->gone, now);
-        if (locs && lp) {
-            vr__vm_location__init(&locs[i]);
-            locs[i].mac = v->vms[i]->mac;
-            locs[i].agent_id = v->vms[i]->agent_id;
-            locs[i].iface = v->vms[i]->iface;
-            locs[i].seen_us = v->vms[i]->seen_us;
-            locs[i].gone = v->vms[i]->gone;
-            lp[i] = &locs[i];
-        }
+        vr__vm_location__init(&locs[i]);
+        locs[i].mac = v->vms[i]->mac;
+        locs[i].agent_id = v->vms[i]->agent_id;
+        locs[i].iface = v->vms[i]->iface;
+        locs[i].seen_us = v->vms[i]->seen_us;
+        locs[i].gone = v->vms[i]->gone;
+        self->lp[i] = &locs[i];
     }
-    if (locs && lp) {
-        Vr__VmLocations out = VR__VM_LOCATIONS__INIT;
-        out.reporter = v->reporter;
-        out.vms = lp;
-        out.n_vms = v->n_vms;
-        bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
-                 &out.base);
-    }
-    free(locs);
-    free(lp);
+    Vr__VmLocations out = VR__VM_LOCATIONS__INIT;
+    out.reporter = v->reporter;
+    out.vms = self->lp;
+    out.n_vms = v->n_vms;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
+             &out.base);
 }
 
 static void
@@ -687,6 +682,8 @@ vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg)
     self->tm = vttif_tm_new(&cfg->tm);
     /* Sized once from the config: no message makes them grow. */
     self->buf = malloc((size_t) cfg->lim.max_entries * sizeof *self->buf);
+    self->locs = malloc((size_t) cfg->lim.max_locations * sizeof *self->locs);
+    self->lp = malloc((size_t) cfg->lim.max_locations * sizeof *self->lp);
     self->ann = vttif_ann_new(cfg->max_agents);
     self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
     struct bus_rx_limits lim = {
@@ -694,8 +691,8 @@ vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg)
         .rcvhwm = (int) cfg->rcvhwm,
     };
     self->ingest = bus_bind_limited(self->bus, ZMQ_SUB, cfg->ingest, &lim);
-    if (!self->tm || !self->buf || !self->ann || !self->events
-        || !self->ingest) {
+    if (!self->tm || !self->buf || !self->locs || !self->lp || !self->ann
+        || !self->events || !self->ingest) {
         goto error;
     }
     bus_set_max_decoded(self->bus, cfg->max_decoded);
@@ -727,6 +724,8 @@ vttif_agg_destroy(vttif_agg_t **self_p)
     vttif_tm_destroy(&self->tm);
     vttif_ann_destroy(&self->ann);
     free(self->buf);
+    free(self->locs);
+    free(self->lp);
     free(self);
     *self_p = NULL;
 }
