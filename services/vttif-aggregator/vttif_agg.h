@@ -5,7 +5,9 @@
  * topology really changes and the smoothed global matrix every period,
  * republishes the agents' announcements and VM locations (so a planner
  * needs only this service's events to know every agent and VM), and
- * answers queries: topology, matrix, per-VM totals, agents. */
+ * answers queries: topology, matrix, per-VM totals, agents.  Every
+ * ingest field is checked first (vttif_check.h) and every buffer and
+ * table is bounded from the config (README.md, "Bounds"). */
 #ifndef VTTIF_AGG_H
 #define VTTIF_AGG_H
 
