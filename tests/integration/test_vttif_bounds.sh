@@ -79,7 +79,7 @@ wait_counter queries_refused 4
 # --- Growth.
 # Paced (ms between messages), so that none is lost to ingest.rcvhwm:
 # here we count them.
-PAUSE=10
+PAUSE=20
 [ "$ASAN" = 0 ] || PAUSE=100
 "${FLOOD[@]}" locations 1000000 4000 "$PAUSE" >/dev/null
 wait_counter tm_vms_evicted $((1000000 - 65536))

@@ -17,7 +17,7 @@
  *       45, 47, 101 ...) with an unknown field of 1 kB: exits 0 if each
  *       is answered ERR_BAD_REQUEST naming the field, and the query
  *       without it still answers
- * Publishing modes wait 0.5 s for the subscription to reach them, and up
+ * Publishing modes wait 1 s for the subscription to reach them, and up
  * to 3 s on exit for their messages to leave. */
 #include <czmq.h>
 #include <inttypes.h>
@@ -327,7 +327,7 @@ main(int argc, char **argv)
         return 1;
     }
     zsock_set_linger(g_pub, 3000);
-    zclock_sleep(500);          /* the subscription reaches us */
+    zclock_sleep(1000);         /* the subscription reaches us */
     int rc = 0;
     if (!strcmp(mode, "locations") && (argc == 5 || argc == 6)) {
         rc = s_locations(strtoull(argv[3], NULL, 0),
