@@ -31,6 +31,7 @@ struct bus {
     const struct authz_rule *rules; /* authorization table, or NULL */
     size_t n_rules;                 /* rows in 'rules' */
     struct bus_counters counters;   /* see bus.h */
+    size_t max_decoded;             /* heap a body may take; 0: any */
 };
 
 struct bus_client {
@@ -181,15 +182,17 @@ bus_set_authz(bus_t *self, const struct authz_rule *rules, size_t n_rules)
 }
 
 static zsock_t *
-s_socket_new(int type)
+s_socket_new(int type, const struct bus_rx_limits *lim)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
         return NULL;
     }
-    zsock_set_maxmsgsize(sock, BUS_MAX_MSG_SIZE);
+    size_t max = lim && lim->max_msg_size && lim->max_msg_size
+                 < BUS_MAX_MSG_SIZE ? lim->max_msg_size : BUS_MAX_MSG_SIZE;
+    zsock_set_maxmsgsize(sock, (int) max);
     zsock_set_sndhwm(sock, S_HWM);
-    zsock_set_rcvhwm(sock, S_HWM);
+    zsock_set_rcvhwm(sock, lim && lim->rcvhwm > 0 ? lim->rcvhwm : S_HWM);
     /* A service exits promptly even with undelivered messages queued. */
     zsock_set_linger(sock, 100);
     return sock;
@@ -198,7 +201,14 @@ s_socket_new(int type)
 zsock_t *
 bus_bind(bus_t *self, int type, const char *endpoint)
 {
-    zsock_t *sock = s_socket_new(type);
+    return bus_bind_limited(self, type, endpoint, NULL);
+}
+
+zsock_t *
+bus_bind_limited(bus_t *self, int type, const char *endpoint,
+                 const struct bus_rx_limits *lim)
+{
+    zsock_t *sock = s_socket_new(type, lim);
     if (!sock) {
         VLOG_ERR("cannot create %s socket: %s", zsys_sockname(type),
                 zmq_strerror(zmq_errno()));
@@ -242,7 +252,7 @@ bus_connect(bus_t *self, int type, const char *endpoint,
         server_role = named;
         endpoint = eq + 1;
     }
-    zsock_t *sock = s_socket_new(type);
+    zsock_t *sock = s_socket_new(type, NULL);
     if (!sock) {
         VLOG_ERR("cannot create %s socket: %s", zsys_sockname(type),
                 zmq_strerror(zmq_errno()));
@@ -424,6 +434,38 @@ s_copy_printable(char *dst, size_t size, const char *src)
     dst[i] = '\0';
 }
 
+void
+bus_set_max_decoded(bus_t *self, size_t size)
+{
+    self->max_decoded = size;
+}
+
+/* An allocator that fails once 'left' bytes are used up: protobuf-c then
+ * frees what it built and returns NULL.  What it allocates is plain
+ * malloc(), freed later with the default allocator. */
+struct s_budget {
+    size_t left;                /* bytes still allowed */
+    bool exceeded;              /* an allocation was refused */
+};
+
+static void *
+s_budget_alloc(void *data, size_t size)
+{
+    struct s_budget *b = data;
+    if (size > b->left) {
+        b->exceeded = true;
+        return NULL;
+    }
+    b->left -= size;
+    return malloc(size);
+}
+
+static void
+s_budget_free(void *data, void *p)
+{
+    free(p);
+}
+
 int
 bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
 {
@@ -457,9 +499,21 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
                  &self->counters.rx_unknown_type,
                  "unknown message type %d", (int) env->type);
     } else {
-        msg->body = protobuf_c_message_unpack(desc, NULL, env->body.len,
-                                              env->body.data);
-        if (!msg->body) {
+        struct s_budget budget = { .left = self->max_decoded };
+        ProtobufCAllocator limited = {
+            .alloc = s_budget_alloc, .free = s_budget_free,
+            .allocator_data = &budget,
+        };
+        msg->body = protobuf_c_message_unpack(
+            desc, self->max_decoded ? &limited : NULL, env->body.len,
+            env->body.data);
+        if (!msg->body && budget.exceeded) {
+            s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
+                     &self->counters.rx_too_big,
+                     "body of %s (%zu bytes) needs more than %zu bytes "
+                     "decoded", msgtype_name(env->type), env->body.len,
+                     self->max_decoded);
+        } else if (!msg->body) {
             s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
                      &self->counters.rx_bad_body,
                      "body of %s does not decode (%zu bytes): truncated "
@@ -676,6 +730,7 @@ bus_counters_to_status(const bus_t *self, Vr__StatusReply *reply)
     bus_status_add_counter(reply, "bus_rx_unknown_type", c->rx_unknown_type,
                            false);
     bus_status_add_counter(reply, "bus_rx_bad_body", c->rx_bad_body, false);
+    bus_status_add_counter(reply, "bus_rx_too_big", c->rx_too_big, false);
     bus_status_add_counter(reply, "bus_req_timeouts", c->req_timeouts,
                            false);
     bus_status_add_counter(reply, "bus_req_retries", c->req_retries, false);

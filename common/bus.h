@@ -48,6 +48,7 @@ struct bus_counters {
     uint64_t rx_bad_version;    /* envelope schema version not ours */
     uint64_t rx_unknown_type;   /* type not in the registry */
     uint64_t rx_bad_body;       /* body did not decode as its type */
+    uint64_t rx_too_big;        /* body over bus_set_max_decoded() */
     uint64_t req_timeouts;      /* requests that got no reply in time */
     uint64_t req_retries;       /* requests re-sent on a new socket */
     uint64_t req_errors;        /* requests answered with an Error */
@@ -106,6 +107,19 @@ void bus_set_authz(bus_t *self, const struct authz_rule *rules,
  * last bound endpoint, with the port a "tcp://127.0.0.1:*" got. */
 zsock_t *bus_bind(bus_t *self, int type, const char *endpoint);
 
+/* Receive limits of a socket.  libzmq copies a socket's options into
+ * its listener when it binds, so they are given to the bind itself. */
+struct bus_rx_limits {
+    size_t max_msg_size;        /* largest message; 0: BUS_MAX_MSG_SIZE */
+    int rcvhwm;                 /* messages queued per peer; 0: default */
+};
+
+/* As bus_bind(), with the receive limits 'lim' (NULL: the defaults).  A
+ * peer sending a message over 'lim->max_msg_size' is disconnected by
+ * libzmq before a byte of it is queued. */
+zsock_t *bus_bind_limited(bus_t *self, int type, const char *endpoint,
+                          const struct bus_rx_limits *lim);
+
 /* Creates a socket of 'type' and connects it to 'endpoint' (one or more,
  * comma-separated), the server 'server_role' (e.g. "broker", or
  * "agent-h1"): with CURVE on its public key is read from
@@ -132,6 +146,13 @@ int bus_send(bus_t *self, zsock_t *sock, int type,
 /* Sends an Error reply with 'code' and a printf-style message. */
 int bus_send_error(bus_t *self, zsock_t *sock, int code, int request_type,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Lets each message body received from now on take at most 'size' bytes
+ * of heap once decoded (protobuf-c allocates per element: a body of
+ * empty repeated entries takes ~30 times its size).  A body that needs
+ * more is refused before it is built (ERR_BAD_REQUEST, counted as
+ * rx_too_big).  0, the default: no limit but the message size. */
+void bus_set_max_decoded(bus_t *self, size_t size);
 
 /* Receives one message from 'sock' (blocking; poll first to avoid it) and
  * decodes it into '*msg'.  On a socket this bus bound, sets 'msg->from' and

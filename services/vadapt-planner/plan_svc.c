@@ -15,6 +15,7 @@
 #include "bus.h"
 #include "eth.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "plan_core.h"
 #include "vtime.h"
 
@@ -1173,9 +1174,20 @@ s_plan_reply(plan_svc_t *self)
 static int
 s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
 {
-    (void) svc;
+    plan_svc_t *self = arg;
     if (req->type == VR__MSG_TYPE__MSG_PLAN_QUERY) {
-        s_plan_reply(arg);
+        /* PlanQuery has no fields: one that carries some (a filter of a
+         * later version) is refused, not answered as if unfiltered. */
+        char why[200];
+        if (!pbcheck_no_unknown(req->body, why, sizeof why)) {
+            VLOG_WARN_RL("refused PLAN_QUERY from '%s': %s",
+                         LOG_ESC(req->sender), why);
+            bus_send_error(self->bus, svc_control(svc),
+                           VR__ERROR_CODE__ERR_BAD_REQUEST, req->type, "%s",
+                           why);
+            return 0;
+        }
+        s_plan_reply(self);
         return 0;
     }
     return -1;

@@ -645,6 +645,86 @@ test_curve(void)
     zstr_free(&servers);
 }
 
+/* bus_set_max_decoded(): a body of many empty entries is refused before
+ * it is built, and counted; a body within the budget still decodes.
+ * bus_bind_limited(): a message over the socket's limit never arrives,
+ * the next one does. */
+static void
+test_limits(void)
+{
+    bus_t *bus = bus_new("limits", NULL);
+    const struct bus_counters *c = bus_counters(bus);
+    enum { N = 100000 };
+    Vr__MatrixEntry *ents = calloc(N, sizeof *ents);
+    Vr__MatrixEntry **ptrs = calloc(N, sizeof *ptrs);
+    assert(ents && ptrs);
+    for (size_t i = 0; i < N; i++) {
+        vr__matrix_entry__init(&ents[i]);
+        ptrs[i] = &ents[i];
+    }
+    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    m.agent_id = "h1";
+    m.entries = ptrs;
+    m.n_entries = N;
+    uint8_t *data;
+    size_t size;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base, &data,
+                      &size) == 0);
+    assert(size < 300000);      /* 2 bytes an entry on the wire */
+    bus_msg_t msg = { 0 };
+    assert(bus_decode(bus, data, size, &msg) == 0);   /* no limit yet */
+    bus_msg_clear(&msg);
+    bus_set_max_decoded(bus, 1 << 20);
+    assert(bus_decode(bus, data, size, &msg) == -1);
+    assert(msg.error == VR__ERROR_CODE__ERR_BAD_REQUEST && !msg.body);
+    assert(strstr(msg.error_text, "LOCAL_MATRIX"));
+    assert(strstr(msg.error_text, "needs more than 1048576 bytes"));
+    assert(c->rx_too_big == 1 && c->rx_bad_body == 0);
+    free(data);
+    m.n_entries = 100;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base, &data,
+                      &size) == 0);
+    assert(bus_decode(bus, data, size, &msg) == 0);
+    assert(((Vr__LocalMatrix *) msg.body)->n_entries == 100);
+    bus_msg_clear(&msg);
+    free(data);
+
+    struct bus_rx_limits lim = { .max_msg_size = 64 * 1024, .rcvhwm = 10 };
+    zsock_t *sub = bus_bind_limited(bus, ZMQ_SUB, "tcp://127.0.0.1:*",
+                                    &lim);
+    assert(sub);
+    bus_subscribe(sub, "");
+    zsock_set_rcvtimeo(sub, 100);
+    bus_t *pub_bus = bus_new("publisher", NULL);
+    zsock_t *pub = bus_connect(pub_bus, ZMQ_PUB, zsock_endpoint(sub),
+                               "limits");
+    assert(pub);
+    m.n_entries = 50000;        /* ~100 kB: over the limit */
+    Vr__LocalMatrix small = VR__LOCAL_MATRIX__INIT;
+    small.agent_id = "small";
+    bool got = false;
+    for (int i = 0; i < 50 && !got; i++) {
+        assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
+                        &m.base) == 0);
+        zclock_sleep(20);
+        assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
+                        &small.base) == 0);
+        while (bus_recv(bus, sub, &msg) == 0) {
+            Vr__LocalMatrix *got_m = (Vr__LocalMatrix *) msg.body;
+            assert(!strcmp(got_m->agent_id, "small"));
+            got = true;
+            bus_msg_clear(&msg);
+        }
+    }
+    assert(got);
+    zsock_destroy(&pub);
+    bus_destroy(&pub_bus);
+    zsock_destroy(&sub);
+    free(ents);
+    free(ptrs);
+    bus_destroy(&bus);
+}
+
 int
 main(void)
 {
@@ -654,6 +734,7 @@ main(void)
     test_reqrep();
     test_timeout();
     test_pubsub();
+    test_limits();
     test_curve();
     printf("test_bus: ok\n");
     return 0;
