@@ -43,6 +43,8 @@ struct broker_cfg {
     uint32_t adapter_timeout_ms;
     uint32_t reconcile_ms;
     uint32_t provisioning_timeout_ms;
+    uint32_t retention_s;       /* ended reservations kept this long */
+    uint32_t list_page_max;     /* reservations in one ResvList reply */
 };
 
 extern const struct cfg_key broker_cfg_keys[];
