@@ -53,6 +53,17 @@ s_exec(adapter_store_t *self, const char *sql)
     return 0;
 }
 
+/* Ends a failed transaction.  SQLite has already rolled it back after
+ * some errors (a full disk during COMMIT): then there is nothing to do,
+ * and the first error is the one kept in 'err'. */
+static void
+s_rollback(adapter_store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db)) {
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
 /* sqlite3_step() with the test hook of adapter_store_fail_after(). */
 static int
 s_step(adapter_store_t *self, sqlite3_stmt *st)
@@ -226,10 +237,7 @@ adapter_store_put(adapter_store_t *self, const struct adapter_path_rec *r)
     }
     if (rc != SQLITE_DONE || s_exec(self, "COMMIT")) {
         VLOG_ERR_RL("sqlite: write path %s: %s", r->path_id, self->err);
-        char keep[sizeof self->err];
-        snprintf(keep, sizeof keep, "%s", self->err);
-        s_exec(self, "ROLLBACK");
-        snprintf(self->err, sizeof self->err, "%s", keep);
+        s_rollback(self);
         return -1;
     }
     return 0;

@@ -64,8 +64,7 @@ static int
 s_exec(resv_store_t *self, const char *sql)
 {
     char *err = NULL;
-    /* The test hook: a ROLLBACK is let through, as it would be. */
-    if (self->fail_after == 0 && strcmp(sql, "ROLLBACK") != 0) {
+    if (self->fail_after == 0) {
         snprintf(self->err, sizeof self->err, "injected I/O error");
         return -1;
     }
@@ -79,6 +78,17 @@ s_exec(resv_store_t *self, const char *sql)
         return -1;
     }
     return 0;
+}
+
+/* Ends a failed transaction.  SQLite has already rolled it back after
+ * some errors (a full disk during COMMIT): then there is nothing to do,
+ * and the first error is the one kept in 'err'. */
+static void
+s_rollback(resv_store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db)) {
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    }
 }
 
 /* sqlite3_step() with the test hook of resv_store_fail_after(): an
@@ -331,7 +341,7 @@ resv_store_insert(resv_store_t *self, struct resv_rec *rec,
     if (rc != SQLITE_DONE) {
         VLOG_ERR_RL("store: insert %s-%s: %s", LOG_ESC(rec->host_a),
                     LOG_ESC(rec->host_b), self->err);
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return -1;
     }
     sqlite3_int64 n = sqlite3_last_insert_rowid(self->db);
@@ -345,7 +355,7 @@ resv_store_insert(resv_store_t *self, struct resv_rec *rec,
                   VR__RESV_STATE__RESV_STATE_REQUESTED, now, reason) != 0
         || s_exec(self, "COMMIT")) {
         VLOG_ERR_RL("store: insert %s: %s", rec->id, self->err);
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return -1;
     }
     rec->state = VR__RESV_STATE__RESV_STATE_REQUESTED;
@@ -375,11 +385,11 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
     }
     int rc = s_lookup(self, self->get, id, &cur);
     if (rc != 0) {
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return rc;
     }
     if (!resv_fsm_legal(cur.state, to)) {
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return RESV_STORE_ILLEGAL;
     }
     uint64_t now = vtime_now_us();
@@ -398,7 +408,7 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
         || s_exec(self, "COMMIT")) {
         VLOG_ERR_RL("store: %s %s -> %s: %s", id, resv_fsm_name(cur.state),
                     resv_fsm_name(to), self->err);
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return -1;
     }
     return out ? s_lookup(self, self->get, id, out) : 0;
@@ -644,12 +654,12 @@ resv_store_purge(resv_store_t *self, uint64_t before_us, size_t max,
                         "(SELECT id FROM temp.purge)")
         || s_exec(self, "DELETE FROM resv WHERE id IN "
                         "(SELECT id FROM temp.purge)")) {
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return -1;
     }
     size_t n = (size_t) sqlite3_changes(self->db);
     if (s_exec(self, "COMMIT")) {
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return -1;
     }
     *n_deleted = n;
