@@ -571,7 +571,7 @@ s_refuse(adapter_svc_t *self, int rc, int type, const char *src,
                : rc == ENOMEM ? VR__ERROR_CODE__ERR_INTERNAL
                : rc == EINVAL ? VR__ERROR_CODE__ERR_BAD_REQUEST
                               : VR__ERROR_CODE__ERR_NOT_RESERVABLE;
-    VLOG_INFO("path %s -> %s refused: %s", src, dst, err);
+    VLOG_INFO_RL("path %s -> %s refused: %s", src, dst, err);
     bus_send_error(self->bus, svc_control(self->svc), code, type, "%s", err);
 }
 

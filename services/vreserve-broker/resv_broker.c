@@ -147,11 +147,11 @@ s_move(resv_broker_t *self, struct resv_rec *r, Vr__ResvState to,
                                    error, addr_a, addr_b, r);
     if (rc == 0) {
         VLOG_INFO("%s %s-%s: %s -> %s (%s)", r->id, r->host_a, r->host_b,
-                  resv_fsm_name(old), resv_fsm_name(to), reason);
+                  resv_fsm_name(old), resv_fsm_name(to), LOG_ESC(reason));
         s_publish(self, r, old, reason);
     } else if (rc == RESV_STORE_ILLEGAL) {
-        VLOG_WARN("%s: %s -> %s refused (%s)", r->id, resv_fsm_name(old),
-                  resv_fsm_name(to), reason);
+        VLOG_WARN_RL("%s: %s -> %s refused (%s)", r->id,
+                     resv_fsm_name(old), resv_fsm_name(to), LOG_ESC(reason));
     }
     return rc;
 }
@@ -215,8 +215,8 @@ s_teardown(resv_broker_t *self, const char *path_id, const char *why)
         != 0) {
         if (reply.error != VR__ERROR_CODE__ERR_NOT_FOUND) {
             self->n_adapter_errors++;
-            VLOG_WARN("teardown %s (%s): %s", path_id, why,
-                      reply.error_text);
+            VLOG_WARN_RL("teardown %s (%s): %s", LOG_ESC(path_id),
+                         LOG_ESC(why), LOG_ESC(reply.error_text));
         }
     }
     bus_msg_clear(&reply);
@@ -248,7 +248,8 @@ s_create(resv_broker_t *self, struct resv_rec *r)
                || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
         /* Maybe made, maybe not: the next reconcile finds out, by id. */
         self->n_adapter_errors++;
-        VLOG_WARN("%s: adapter: %s; will retry", r->id, reply.error_text);
+        VLOG_WARN_RL("%s: adapter: %s; will retry", r->id,
+                     LOG_ESC(reply.error_text));
     } else {
         self->n_adapter_errors++;
         char err[256];
