@@ -867,3 +867,9 @@ resv_broker_destroy(resv_broker_t **self_p)
     free(self);
     *self_p = NULL;
 }
+
+resv_store_t *
+resv_broker_store(resv_broker_t *self)
+{
+    return self->store;
+}
