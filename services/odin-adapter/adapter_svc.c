@@ -1121,3 +1121,9 @@ adapter_svc_destroy(adapter_svc_t **self_p)
     free(self);
     *self_p = NULL;
 }
+
+adapter_store_t *
+adapter_svc_store(adapter_svc_t *self)
+{
+    return self->store;
+}
