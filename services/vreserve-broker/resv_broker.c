@@ -449,9 +449,22 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
                 "host, owner or request id too long, or a negative figure");
         return;
     }
-    /* The same request id again: the same reservation, whatever state. */
+    /* The same request id again: the same reservation, whatever state
+     * (a retry after a timeout).  For another pair of hosts it is a
+     * caller's bug, not a retry: refused rather than answered with a
+     * reservation the caller did not ask for. */
     if (req->request_id && *req->request_id
         && resv_store_by_request(self->store, req->request_id, &r) == 0) {
+        bool same = (!strcmp(r.host_a, req->host_a)
+                     && !strcmp(r.host_b, req->host_b))
+                    || (!strcmp(r.host_a, req->host_b)
+                        && !strcmp(r.host_b, req->host_a));
+        if (!same) {
+            snprintf(why, sizeof why, "request_id is reservation %s, of "
+                     "other hosts", r.id);
+            s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type, why);
+            return;
+        }
         s_reply_resv(self, &r);
         return;
     }
