@@ -1,0 +1,185 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The planner and the broker agree.  Two real agents on loopback, the
+# broker and the adapter (sim backend, set-ups of ~0.2 s), the planner, and
+# a fake aggregator that says one VM pair between h1 and h2 carries
+# 50 Mbit/s.
+#  1. The broker is stopped (SIGSTOP) before the planner asks for the
+#     path: the ResvRequest gets no reply, the link stays reserving and is
+#     asked again with the same id; resumed (SIGCONT) → exactly one
+#     reservation at the broker, and the link completes (up over the
+#     reserved path, each agent with its rule).
+#  2. A rule removed by hand on an agent is put back.
+#  3. Lost events: the planner restarted deaf to the broker's events
+#     (bus.broker_events pointing nowhere) adopts the active reservation;
+#     the reservation then released by hand (no event heard) is noticed
+#     from the broker's list, the link planned afresh, and the new
+#     reservation completes without a single event.
+source "$(dirname "$0")/lib.sh"
+command -v jq >/dev/null || { echo "needs jq"; exit 77; }
+
+ep() { echo "ipc://$T/$1"; }
+# Two free UDP ports for the agents' overlays.
+read -r P1 P2 < <(python3 -c '
+import socket
+s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*(x.getsockname()[1] for x in s))')
+
+i=0
+for h in h1 h2; do
+    i=$((i + 1))
+    port=$([ "$h" = h1 ] && echo "$P1" || echo "$P2")
+    cat >"$T/$h.yaml" <<YAML
+id: $h
+bus: {control: '$(ep agent-$h)', aggregator: '$(ep ingest)'}
+overlay: {listen: '127.0.0.$i:$port'}
+hello_ms: 200
+fastpath: false
+YAML
+done
+cat >"$T/adapter.yaml" <<YAML
+bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
+state: $T/adapter.db
+tick_ms: 5
+sim:
+  time_scale: 0.01
+  switches: [s1, s2]
+  fibres: [{ends: [s1, s2], lambdas: 4, length_km: 10}]
+  hosts: [{ip: 127.0.0.1, switch: s1}, {ip: 127.0.0.2, switch: s2}]
+YAML
+cat >"$T/broker.yaml" <<YAML
+bus:
+  control: $(ep broker)
+  events: $(ep broker-events)
+  adapter: $(ep adapter)
+  adapter_events: $(ep adapter-events)
+db: $T/broker.db
+reconcile_ms: 300
+networks:
+  - name: lab
+    endpoints:
+      - {host: h1, ip: 127.0.0.1}
+      - {host: h2, ip: 127.0.0.2}
+YAML
+planner_yaml() {  # planner_yaml BROKER_EVENTS_ENDPOINT
+    cat <<YAML
+bus:
+  control: $(ep planner)
+  events: $(ep planner-events)
+  aggregator: $(ep agg)
+  aggregator_events: $(ep agg-events)
+  broker: $(ep broker)
+  broker_events: $1
+min_demand_mbps: 1
+release_mbps: 0.5
+t_up_ms: 200
+t_down_ms: 600000
+tick_ms: 50
+call_timeout_ms: 500
+reconcile_ms: 500
+reserving_timeout_ms: 60000
+YAML
+}
+planner_yaml "$(ep broker-events)" >"$T/planner.yaml"
+cat >"$T/ctl.yaml" <<YAML
+planner: $(ep planner)
+broker: $(ep broker)
+adapter: $(ep adapter)
+timeout_ms: 2000
+YAML
+CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
+
+vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
+vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
+BROKER=$(cat "$T/broker.pid")
+# A test that fails while the broker is stopped must still end it.
+vr_on_cleanup 'kill -CONT "$BROKER" 2>/dev/null'
+for h in h1 h2; do
+    vr_start "agent-$h" "$BIN/vnet-agent" -c "$T/$h.yaml"
+done
+vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
+vr_until 10 "${CTL[@]}" status planner broker adapter || fail "services not up"
+
+pcount() { svc_counter planner "$1" 2>/dev/null; }
+# pwait SECONDS COUNTER OP VALUE: until the planner's counter compares.
+pwait() {
+    local deadline=$((SECONDS + $1)) v
+    while :; do
+        v=$(pcount "$2")
+        [ -n "$v" ] && [ "$v" != null ] && [ "$v" "$3" "$4" ] && return 0
+        [ "$SECONDS" -lt "$deadline" ] || {
+            echo "planner $2 = $v, want $3 $4" >&2
+            return 1
+        }
+        sleep 0.1
+    done
+}
+n_resv() { "${CTL[@]}" --json reserve list --all | jq length; }
+# has_rule AGENT DST LINK: the agent forwards DST over LINK.
+has_rule() {
+    "${CTL[@]}" -e "agent=$(ep "agent-$1")" --json rules \
+        | jq -e --arg d "$2" --arg l "$3" \
+            'any(.[]; .dst == $d and .link == $l)' >/dev/null
+}
+pwait 10 broker_reconciles -ge 1 || fail "planner never read the broker's list"
+
+echo "== 1. the broker stopped across the ResvRequest, then resumed"
+kill -STOP "$BROKER"
+vr_start agg "$BIN/vr-fake-aggregator" "$(ep agg)" "$(ep agg-events)" \
+    "$(ep ingest)" h1 h2 50
+pwait 20 reservations_no_reply -ge 2 || fail "no unanswered ResvRequest"
+[ "$(pcount reservations_refused)" = 0 ] || fail "a timeout was taken as a refusal"
+[ "$(pcount links_reserving)" = 1 ] || fail "the link is not reserving"
+echo "planner asked $(pcount reservations_asked) times, $(pcount reservations_no_reply) without a reply; broker resumed"
+kill -CONT "$BROKER"
+pwait 20 links_up_reserved -eq 1 || fail "the link did not complete: $("${CTL[@]}" status planner)"
+"${CTL[@]}" --json reserve list --all >"$T/all.json"
+jq -r '.[] | "\(.id) \(.host_a)-\(.host_b) \(.state)"' "$T/all.json"
+[ "$(jq length "$T/all.json")" = 1 ] || fail "not exactly one reservation"
+R1=$(jq -r '.[0].id' "$T/all.json")
+[ "$(jq -r '.[0].state' "$T/all.json")" = active ] || fail "$R1 not active"
+# Every try named the same request id, with no clock in it.
+ids=$(grep -o "request vadapt-[0-9a-f]*-[0-9]*" "$T/planner.log" | sort | uniq -c)
+echo "request ids in the planner's decisions: $ids"
+[ "$(echo "$ids" | wc -l)" = 1 ] && [ "$(echo "$ids" | awk '{print $1}')" -ge 2 ] \
+    && echo "$ids" | grep -qE "request vadapt-[0-9a-f]{16}-1$" \
+    || fail "not one stable request id"
+vr_until 10 has_rule h1 02:00:00:00:00:02 "vr-$R1" || fail "h1 has no rule over vr-$R1"
+vr_until 10 has_rule h2 02:00:00:00:00:01 "vr-$R1" || fail "h2 has no rule over vr-$R1"
+echo "link vr-$R1 up, both agents forward over it"
+
+echo "== 2. a rule removed by hand is put back"
+"${CTL[@]}" -e "agent=$(ep agent-h1)" rule del 02:00:00:00:00:02 >/dev/null \
+    || fail "rule del"
+has_rule h1 02:00:00:00:00:02 "vr-$R1" && fail "the rule was not removed"
+pwait 10 rules_restored -ge 1 || fail "the rule was not put back"
+vr_until 10 has_rule h1 02:00:00:00:00:02 "vr-$R1" || fail "h1's rule not back"
+grep -q "lost 1 rule(s) of link vr-$R1 .*put back" "$T/planner.log" \
+    || fail "no warning about the lost rule"
+echo "rule put back; $(grep -c "put back" "$T/planner.log") warning line(s)"
+
+echo "== 3. lost events: the planner deaf to the broker's events"
+vr_stop planner
+[ "$VR_RC" = 0 ] || fail "planner exited $VR_RC"
+planner_yaml "$(ep nobody)" >"$T/planner.yaml"
+vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
+pwait 20 links_up_reserved -eq 1 || fail "active reservation not adopted"
+[ "$(pcount adopted)" = 1 ] || fail "not adopted"
+[ "$(n_resv)" = 1 ] || fail "a reservation was made on restart"
+echo "restarted after the reservation was active: adopted, up"
+"${CTL[@]}" reserve release "$R1" >/dev/null || fail "release $R1"
+pwait 20 links_replanned -ge 1 || fail "the lost reservation was not noticed"
+pwait 30 links_up_reserved -eq 1 || fail "the re-planned link did not complete"
+"${CTL[@]}" --json reserve list --all >"$T/all.json"
+jq -r '.[] | "\(.id) \(.host_a)-\(.host_b) \(.state)"' "$T/all.json"
+[ "$(jq length "$T/all.json")" = 2 ] || fail "not one new reservation"
+R2=$(jq -r '[.[] | select(.state == "active")] | .[0].id' "$T/all.json")
+[ "$R2" != "$R1" ] && [ "$R2" != null ] || fail "no new active reservation"
+vr_until 10 has_rule h1 02:00:00:00:00:02 "vr-$R2" || fail "h1 has no rule over vr-$R2"
+vr_until 10 has_rule h2 02:00:00:00:00:01 "vr-$R2" || fail "h2 has no rule over vr-$R2"
+echo "without one event heard: $R1 gone, re-planned, $R2 up"
+[ "$(pcount link_events_refused)" = 0 ] || fail "the planner refused events of its own state machine"
+
+vr_stop_services planner broker adapter agent-h1 agent-h2 agg
+echo "1 passed, 0 failed"
