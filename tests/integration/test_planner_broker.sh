@@ -157,7 +157,7 @@ echo "link vr-$R1 up, both agents forward over it"
 echo "== 2. a rule removed by hand is put back"
 "${CTL[@]}" -e "agent=$(ep agent-h1)" rule del 02:00:00:00:00:02 >/dev/null \
     || fail "rule del"
-has_rule h1 02:00:00:00:00:02 "vr-$R1" && fail "the rule was not removed"
+# (Not checked gone here: the next reconcile may have put it back.)
 pwait 10 rules_restored -ge 1 || fail "the rule was not put back"
 vr_until 10 has_rule h1 02:00:00:00:00:02 "vr-$R1" || fail "h1's rule not back"
 grep -q "lost 1 rule(s) of link vr-$R1 .*put back" "$T/planner.log" \
