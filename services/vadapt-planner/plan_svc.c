@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,15 +181,18 @@ s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
         "?", "plan", "reserve", "release", "switch", "link-create",
         "link-remove", "defer", "throttle", "fail" };
     const char *name = kind >= 0 && kind < 10 ? names[kind] : "?";
+    /* Not rate-limited: decisions are the planner's record, and the
+     * core's caps and the retry spacing bound how many there are.  The
+     * reason quotes hosts and broker errors: escaped, whole. */
+    char esc[4 * sizeof reason];
+    log_escape(esc, sizeof esc, reason, SIZE_MAX);
     if (kind == DK(FAIL)) {
-        VLOG_WARN_RL("%s %s-%s: %s", name, LOG_ESC(a), LOG_ESC(b),
-                     LOG_ESC(reason));
+        VLOG_WARN("%s %s-%s: %s", name, LOG_ESC(a), LOG_ESC(b), esc);
     } else if (kind == DK(DEFER) || kind == DK(THROTTLE)) {
-        VLOG_DEBUG("%s %s-%s: %s", name, LOG_ESC(a), LOG_ESC(b),
-                   LOG_ESC(reason));
+        VLOG_DEBUG("%s %s-%s: %s", name, LOG_ESC(a), LOG_ESC(b), esc);
     } else {
-        VLOG_INFO_RL("%s %s%s%s: %s", name, LOG_ESC(a), *b ? "-" : "",
-                     LOG_ESC(b), LOG_ESC(reason));
+        VLOG_INFO("%s %s%s%s: %s", name, LOG_ESC(a), *b ? "-" : "",
+                  LOG_ESC(b), esc);
     }
     Vr__Decision d = VR__DECISION__INIT;
     d.id = ++self->next_decision;
