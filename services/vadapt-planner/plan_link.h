@@ -100,6 +100,8 @@ struct plan_link {
     uint64_t t_up_us;           /* when this set-up first reached UP; 0
                                    before (the caller sets it) */
     uint64_t next_ask_us;       /* RESERVING, no reply: ask again then */
+    uint32_t n_missing;         /* broker lists in a row without its
+                                   reservation (the caller counts) */
     uint64_t rules_gen;         /* topology the rules were synced to */
     uint64_t boot_a, boot_b;    /* agents' boots the link was made in */
     uint64_t *rules_a, *rules_b; /* dst MACs sent over it, per side */

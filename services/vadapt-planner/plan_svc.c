@@ -113,6 +113,9 @@ enum { S_MAX_RULES = 4096 };
 #define S_OWNER "planner"
 /* A ResvRequest that got no reply is sent again (same id) after this. */
 #define S_ASK_RETRY_US UINT64_C(1000000)
+/* A held link's reservation missing from this many broker lists in a row
+ * is taken as gone. */
+#define S_MISSING_ROUNDS 2
 
 struct s_agent {
     char id[PLAN_HOST_LEN];
@@ -130,7 +133,7 @@ struct plan_svc {
     bus_t *bus;
     zsock_t *events, *agg_sub, *resv_sub;
     bus_client_t *broker, *aggregator;
-    bus_client_t *sync;         /* broker, short timeout: start-up sync */
+    bus_client_t *sync;         /* broker, short timeout: its list */
     uint64_t next_sync_us, sync_backoff_us;
     plan_core_t *core;
     struct s_agent *agents;
@@ -1154,9 +1157,10 @@ s_check_agent(plan_svc_t *self, struct s_agent *ag)
  * (or, for a request that got no reply, by request id) and its state
  * taken, so a lost event costs one round; one no held link stands behind
  * is adopted at start, released later.  A held link whose reservation the
- * broker no longer has is dropped, for the core to plan afresh.  Then new
- * agents are scanned and the agents' rules checked.  Returns false if the
- * broker did not answer (nothing changed). */
+ * broker no longer has (two lists in a row) is dropped, for the core to
+ * plan afresh.  Then new agents are scanned and the agents' rules
+ * checked.  Returns false if the broker did not answer (nothing
+ * changed). */
 static bool
 s_reconcile(plan_svc_t *self, bool adopt)
 {
@@ -1244,10 +1248,15 @@ s_reconcile(plan_svc_t *self, bool adopt)
                        "behind it (found by the planner's reconcile)",
                        r->host_a, r->host_b);
     }
-    /* Backwards, as links are dropped. */
+    /* Backwards, as links are dropped.  Missing from two lists in a row,
+     * so that one odd read never tears a link down. */
     for (size_t i = n_before; !adopt && i-- > 0;) {
         struct plan_link *h = &self->links.v[i];
         if (seen[i] || h->kind != PLAN_LINK_RESERVED || !h->resv_id[0]) {
+            h->n_missing = 0;
+            continue;
+        }
+        if (++h->n_missing < S_MISSING_ROUNDS) {
             continue;
         }
         self->n_replanned++;
