@@ -944,15 +944,23 @@ s_on_event(svc_t *svc, zsock_t *sock, void *arg)
 /* ------------------------------------------------------------------ */
 /* Agreeing with the broker and the agents. */
 
-/* True for a reservation of ours with usable hosts. */
+/* True for a listed reservation with an id and usable hosts. */
 static bool
-s_resv_ours(const Vr__Reservation *r)
+s_resv_usable(const Vr__Reservation *r)
 {
-    return r->resv_id && *r->resv_id && r->owner
-           && !strcmp(r->owner, S_OWNER) && r->host_a && r->host_b
+    return r->resv_id && *r->resv_id && r->host_a && r->host_b
            && *r->host_a && *r->host_b && strlen(r->host_a) < PLAN_HOST_LEN
            && strlen(r->host_b) < PLAN_HOST_LEN
            && strcmp(r->host_a, r->host_b) != 0;
+}
+
+/* True for a usable reservation made by us (the owner the broker
+ * recorded).  Needed only for those no held link stands behind: a held
+ * link's own reservation is known by its id. */
+static bool
+s_resv_ours(const Vr__Reservation *r)
+{
+    return s_resv_usable(r) && r->owner && !strcmp(r->owner, S_OWNER);
 }
 
 static bool
@@ -1193,7 +1201,7 @@ s_reconcile(plan_svc_t *self, bool adopt)
     }
     for (size_t i = 0; i < list->n_resvs; i++) {
         const Vr__Reservation *r = list->resvs[i];
-        if (!s_resv_ours(r) || !s_resv_open(r)) {
+        if (!s_resv_usable(r) || !s_resv_open(r)) {
             continue;
         }
         struct plan_link *h = plan_links_by_resv(&self->links, r->resv_id);
@@ -1209,6 +1217,9 @@ s_reconcile(plan_svc_t *self, bool adopt)
                 seen[h - self->links.v] = true;
             }
             continue;
+        }
+        if (!s_resv_ours(r)) {
+            continue;   /* someone else's */
         }
         if (adopt && !plan_links_find(&self->links, r->host_a, r->host_b)) {
             h = plan_links_add(&self->links, r->host_a, r->host_b,
