@@ -6,7 +6,8 @@
  * HOST_B, at MBPS, published as a TopologyEvent on EVENTS every 200 ms.
  * Agents' announcements heard on INGEST are republished on EVENTS (as the
  * aggregator does) and kept (16 at most) for AgentListQuery on CONTROL,
- * which answers TopologyQuery too.  Runs SECONDS (default 300) or until
+ * which answers TopologyQuery too.  SIGUSR1 switches the pair's rate
+ * between 0 and MBPS.  Runs SECONDS (default 300) or until
  * SIGTERM/SIGINT. */
 #include <czmq.h>
 #include <signal.h>
@@ -19,13 +20,16 @@
 
 enum { S_MAX_AGENTS = 16, S_PERIOD_MS = 200 };
 
-static volatile sig_atomic_t s_stop;
+static volatile sig_atomic_t s_stop, s_toggles;
 
 static void
 s_on_signal(int sig)
 {
-    (void) sig;
-    s_stop = 1;
+    if (sig == SIGUSR1) {
+        s_toggles++;
+    } else {
+        s_stop = 1;
+    }
 }
 
 static Vr__AgentAnnounce *s_agents[S_MAX_AGENTS];
@@ -71,6 +75,7 @@ main(int argc, char **argv)
     struct sigaction sa = { .sa_handler = s_on_signal };
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
     zsock_t *ctl = bus ? bus_bind(bus, ZMQ_REP, argv[1]) : NULL;
     zsock_t *pub = bus ? bus_bind(bus, ZMQ_PUB, argv[2]) : NULL;
     zsock_t *ingest = bus ? bus_bind(bus, ZMQ_SUB, argv[3]) : NULL;
@@ -106,6 +111,7 @@ main(int argc, char **argv)
         uint64_t now = vtime_mono_us();
         if (now >= next) {
             Vr__TopologyEvent ev = VR__TOPOLOGY_EVENT__INIT;
+            edge.rate_bps = s_toggles % 2 ? 0 : mbps * 1e6;
             topo.time_us = vtime_now_us();
             ev.topology = &topo;
             ev.change = VR__TOPOLOGY_CHANGE__TOPOLOGY_CHANGE_UPDATED;
