@@ -524,15 +524,28 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
                       "own a reservation");
         return;
     }
-    /* The same request id again: the same reservation, whatever state. */
+    /* The same request id again: the same reservation, whatever state
+     * (a retry after a timeout).  For another pair of hosts it is a
+     * caller's bug, not a retry: refused rather than answered with a
+     * reservation the caller did not ask for. */
     if (req->request_id && *req->request_id) {
         int rc = resv_store_by_request(self->store, req->request_id, &r);
-        if (rc == 0) {
-            s_reply_resv(self, &r);
-            return;
-        }
         if (rc < 0) {
             s_store_failed(self, type, "nothing reserved");
+            return;
+        }
+        if (rc == 0) {
+            bool same = (!strcmp(r.host_a, req->host_a)
+                         && !strcmp(r.host_b, req->host_b))
+                        || (!strcmp(r.host_a, req->host_b)
+                            && !strcmp(r.host_b, req->host_a));
+            if (!same) {
+                snprintf(why, sizeof why, "request_id is reservation %s, "
+                         "of other hosts", r.id);
+                s_bad_request(self, type, why);
+                return;
+            }
+            s_reply_resv(self, &r);
             return;
         }
     }
