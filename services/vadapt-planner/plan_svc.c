@@ -9,6 +9,7 @@
 #include "plan_svc.h"
 
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "authz.h"
 #include "bus.h"
 #include "eth.h"
 #include "log.h"
@@ -110,8 +112,13 @@ const struct cfg_key plan_cfg_keys[] = {
 
 enum { S_MAX_RULES = 4096 };
 
-/* The owner our reservations carry at the broker. */
+/* The owner our reservations carry at the broker with CURVE off (the
+ * broker takes the field from the one local identity). */
 #define S_OWNER "planner"
+/* Pages of the broker's list one reconcile reads at most: with the
+ * broker's default list_page_max (1000), 64000 reservations.  A longer
+ * list fails the round rather than being taken as the whole. */
+enum { S_LIST_PAGES_MAX = 64 };
 /* A ResvRequest that got no reply is sent again (same id) after this. */
 #define S_ASK_RETRY_US UINT64_C(1000000)
 /* A held link's reservation missing from this many broker lists in a row
@@ -132,6 +139,9 @@ struct plan_svc {
     svc_t *svc;
     const struct plan_cfg *cfg;
     bus_t *bus;
+    /* The owner the broker records for our reservations: the identity it
+     * knows us by, "planner" (s_own_identity()). */
+    char owner[AUTHZ_ROLE_SIZE + AUTHZ_NAME_SIZE];
     zsock_t *events, *agg_sub, *resv_sub;
     bus_client_t *broker, *aggregator;
     bus_client_t *sync;         /* broker, short timeout: its list */
@@ -501,7 +511,7 @@ s_ask(plan_svc_t *self, struct plan_link *h, const char *why)
     req.host_b = h->b;
     req.bandwidth_mbps = self->cfg->bandwidth_mbps;
     req.request_id = h->request_id;
-    req.owner = S_OWNER;
+    req.owner = self->owner;
     bus_msg_t reply;
     h->asks++;
     self->n_reserve_asked++;
@@ -962,9 +972,9 @@ s_resv_usable(const Vr__Reservation *r)
  * recorded).  Needed only for those no held link stands behind: a held
  * link's own reservation is known by its id. */
 static bool
-s_resv_ours(const Vr__Reservation *r)
+s_resv_ours(const plan_svc_t *self, const Vr__Reservation *r)
 {
-    return s_resv_usable(r) && r->owner && !strcmp(r->owner, S_OWNER);
+    return s_resv_usable(r) && r->owner && !strcmp(r->owner, self->owner);
 }
 
 static bool
@@ -1033,7 +1043,7 @@ s_scan_agent(plan_svc_t *self, struct s_agent *ag, const Vr__ResvList *list)
         char rname[PLAN_LINK_NAME_LEN];
         for (size_t j = 0; j < list->n_resvs && !stale; j++) {
             const Vr__Reservation *r = list->resvs[j];
-            if (s_resv_ours(r) && plan_link_name_resv(r->resv_id, rname)
+            if (s_resv_ours(self, r) && plan_link_name_resv(r->resv_id, rname)
                 && !strcmp(rname, name)
                 && !plan_links_by_resv(&self->links, r->resv_id)) {
                 stale = r;
@@ -1164,6 +1174,96 @@ s_check_agent(plan_svc_t *self, struct s_agent *ag)
     bus_msg_clear(&rr);
 }
 
+/* The broker's whole list, read page by page (ResvList.next), each page
+ * as large as the broker gives. */
+struct s_resv_pages {
+    bus_msg_t page[S_LIST_PAGES_MAX];   /* the replies */
+    size_t n_pages;
+    Vr__ResvList list;          /* every page's reservations, in order;
+                                 * they point into 'page' */
+};
+
+static void
+s_pages_destroy(struct s_resv_pages **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    struct s_resv_pages *self = *self_p;
+    for (size_t i = 0; i < self->n_pages; i++) {
+        bus_msg_clear(&self->page[i]);
+    }
+    free(self->list.resvs);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Reads the broker's list ('include_ended': ended ones too) whole.
+ * Returns NULL with the reason in 'err' when the broker did not answer
+ * every page, or the list is longer than S_LIST_PAGES_MAX pages or does
+ * not advance: a part is never taken as the whole. */
+static struct s_resv_pages *
+s_list_all(plan_svc_t *self, bool include_ended, char *err, size_t size)
+{
+    struct s_resv_pages *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, size, "out of memory");
+        return NULL;
+    }
+    Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
+    req.include_ended = include_ended;
+    req.page_size = UINT32_MAX;     /* the broker's largest page */
+    char after[64] = "";
+    size_t total = 0;
+    for (;;) {
+        if (p->n_pages == S_LIST_PAGES_MAX) {
+            snprintf(err, size, "its list is longer than %d pages",
+                     S_LIST_PAGES_MAX);
+            goto error;
+        }
+        bus_msg_t *m = &p->page[p->n_pages];
+        req.after = after;
+        if (bus_client_call(self->sync, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
+                            &req.base, VR__MSG_TYPE__MSG_RESV_LIST, m)
+            != 0) {
+            snprintf(err, size, "%s", m->error_text);
+            bus_msg_clear(m);
+            goto error;
+        }
+        p->n_pages++;
+        const Vr__ResvList *l = (Vr__ResvList *) m->body;
+        total += l->n_resvs;
+        if (!l->next || !*l->next) {
+            break;
+        }
+        if (strlen(l->next) >= sizeof after || !strcmp(l->next, after)
+            || l->n_resvs == 0) {
+            snprintf(err, size, "its list does not advance after '%s'",
+                     after);
+            goto error;
+        }
+        snprintf(after, sizeof after, "%s", l->next);
+    }
+    Vr__ResvList all = VR__RESV_LIST__INIT;
+    p->list = all;
+    p->list.resvs = calloc(total + 1, sizeof *p->list.resvs);
+    if (!p->list.resvs) {
+        snprintf(err, size, "out of memory");
+        goto error;
+    }
+    for (size_t i = 0; i < p->n_pages; i++) {
+        const Vr__ResvList *l = (Vr__ResvList *) p->page[i].body;
+        for (size_t j = 0; j < l->n_resvs; j++) {
+            p->list.resvs[p->list.n_resvs++] = l->resvs[j];
+        }
+    }
+    return p;
+
+error:
+    s_pages_destroy(&p);
+    return NULL;
+}
+
 /* One round with the broker's list ('adopt': the first, at start).  Every
  * open reservation of ours is matched to a held link by reservation id
  * (or, for a request that got no reply, by request id) and its state
@@ -1180,27 +1280,23 @@ s_reconcile(plan_svc_t *self, bool adopt)
     for (size_t i = 0; i < self->n_agents; i++) {
         scan |= !self->agents[i].scanned;
     }
-    Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
     /* Ended ones only to tell our stale links from others'. */
-    req.include_ended = scan;
-    bus_msg_t reply;
-    if (bus_client_call(self->sync, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
-                        &req.base, VR__MSG_TYPE__MSG_RESV_LIST, &reply)
-        != 0) {
+    char err[256];
+    struct s_resv_pages *pages = s_list_all(self, scan, err, sizeof err);
+    if (!pages) {
         self->n_reconcile_failed++;
-        VLOG_WARN_RL("broker: %s: %s", reply.error_text,
+        VLOG_WARN_RL("broker: %s: %s", LOG_ESC(err),
                      adopt ? "not planning until it answers"
                            : "reconciling later");
-        bus_msg_clear(&reply);
         return false;
     }
     self->n_reconciles++;
-    const Vr__ResvList *list = (Vr__ResvList *) reply.body;
+    const Vr__ResvList *list = &pages->list;
     /* Held links with a reservation, to find those the broker lacks. */
     bool *seen = calloc(self->links.n + 1, sizeof *seen);
     size_t n_before = self->links.n;
     if (!seen) {
-        bus_msg_clear(&reply);
+        s_pages_destroy(&pages);
         return false;
     }
     for (size_t i = 0; i < list->n_resvs; i++) {
@@ -1222,7 +1318,7 @@ s_reconcile(plan_svc_t *self, bool adopt)
             }
             continue;
         }
-        if (!s_resv_ours(r)) {
+        if (!s_resv_ours(self, r)) {
             continue;   /* someone else's */
         }
         if (adopt && !plan_links_find(&self->links, r->host_a, r->host_b)) {
@@ -1291,7 +1387,7 @@ s_reconcile(plan_svc_t *self, bool adopt)
             s_check_agent(self, &self->agents[i]);
         }
     }
-    bus_msg_clear(&reply);
+    s_pages_destroy(&pages);
     return true;
 }
 
@@ -1633,6 +1729,31 @@ static const struct authz_rule s_authz[] = {
       { NULL } },
 };
 
+/* Sets self->owner to the owner the broker records for our
+ * reservations.  With CURVE off it takes the field we send, "planner";
+ * with CURVE on it records who the handshake proved, the name of our
+ * certificate in its curve.allowed, which deploy/keys.sh copies there
+ * under our own certificate's name ("planner.key": "planner"). */
+static void
+s_own_identity(plan_svc_t *self, const struct plan_cfg *cfg)
+{
+    snprintf(self->owner, sizeof self->owner, "%s", S_OWNER);
+    const char *cert = cfg->common.curve.cert;
+    if (!bus_curve_on(self->bus) || !cert) {
+        return;
+    }
+    char path[4096];
+    struct authz_ident id;
+    snprintf(path, sizeof path, "%s", cert);
+    if (authz_ident_from_file(basename(path), &id)) {
+        snprintf(self->owner, sizeof self->owner, "%s", id.label);
+    } else {
+        VLOG_WARN("curve.cert '%s' is not named as an identity "
+                  "(<role>[-<name>].key): taking our reservations at the "
+                  "broker to be owned by '%s'", LOG_ESC(cert), self->owner);
+    }
+}
+
 plan_svc_t *
 plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
 {
@@ -1650,6 +1771,7 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     self->svc = svc;
     self->cfg = cfg;
     self->bus = svc_bus(svc);
+    s_own_identity(self, cfg);
     self->t0_us = vtime_mono_us();
     uint64_t nonce;
     if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != sizeof nonce) {
@@ -1690,10 +1812,11 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     svc_set_state(svc, "starting: reading the broker's reservations");
     VLOG_INFO("policy %s, k %u, T_up %u ms, T_down %u ms, min demand %g "
-              "Mbit/s, at most %u reservations per %u s, reservations %s",
+              "Mbit/s, at most %u reservations per %u s, reservations %s "
+              "(owned by '%s')",
               cfg->policy, cfg->k, cfg->t_up_ms, cfg->t_down_ms,
               cfg->min_demand_mbps, cfg->max_adds, cfg->add_window_s,
-              cfg->reserve ? "on" : "off");
+              cfg->reserve ? "on" : "off", LOG_ESC(self->owner));
     return self;
 
 error:

@@ -216,6 +216,9 @@ echo "== the owner is the key; only the owner or an operator releases"
 out=$(call planner broker broker RESV_REQUEST host_a=h3 host_b=h4 \
     request_id=p-1 owner=vnetctl) || fail "planner cannot reserve: $out"
 [[ "$out" == *" resv.owner=planner "* ]] || fail "owner not the planner's key: $out"
+# ...which is the owner the planner itself takes to be its own.
+grep -q "(owned by 'planner')" "$T/planner.log" \
+    || fail "the planner does not take 'planner' for its owner"
 R2=$(sed 's/.* resv.resv_id=\([^ ]*\) .*/\1/' <<<"$out")
 before=$(forbidden_count broker)
 out=$(call planner broker broker RESV_RELEASE resv_id="$R1") \

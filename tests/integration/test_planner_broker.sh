@@ -16,6 +16,7 @@
 #     the reservation then released by hand (no event heard) is noticed
 #     from the broker's list, the link planned afresh, and the new
 #     reservation completes without a single event.
+#  The broker answers its list a reservation per page throughout.
 #  4. RESERVING times out: with the adapter stopped the next reservation
 #     never gets active; after reserving_timeout_ms the planner releases
 #     it and uses a direct commodity link; the stale link of the
@@ -61,6 +62,10 @@ bus:
   adapter_events: $(ep adapter-events)
 db: $T/broker.db
 reconcile_ms: 300
+# A page per reservation: the planner must read the broker's list to its
+# end (ResvList.next), or it adopts nothing at start and takes the links
+# of later reservations for lost.
+list_page_max: 1
 networks:
   - name: lab
     endpoints:
