@@ -27,7 +27,11 @@ struct bus {
     zcert_t *cert;                  /* own CURVE cert, NULL when off */
     char *servers_dir;              /* server public certs, by role */
     zactor_t *auth;                 /* zauth, when we check clients */
+    authz_keys_t *keys;             /* identities of curve.allowed */
+    const struct authz_rule *rules; /* authorization table, or NULL */
+    size_t n_rules;                 /* rows in 'rules' */
     struct bus_counters counters;   /* see bus.h */
+    size_t max_decoded;             /* heap a body may take; 0: any */
 };
 
 struct bus_client {
@@ -93,7 +97,23 @@ bus_new(const char *sender, const struct bus_curve_cfg *curve)
     if (curve->servers && *curve->servers) {
         self->servers_dir = strdup(curve->servers);
     }
-    if (curve->allowed && *curve->allowed) {
+    bool allowed = curve->allowed && *curve->allowed;
+    if (allowed && !strcmp(curve->allowed, "*")) {
+        VLOG_ERR("curve.allowed: '*' does not admit any key; set "
+                 "curve.allow_any: true for that");
+        goto error;
+    }
+    if (allowed && !curve->allow_any) {
+        self->keys = authz_keys_new(curve->allowed);
+        if (!self->keys) {
+            goto error;
+        }
+        if (!authz_keys_count(self->keys)) {
+            VLOG_WARN("curve.allowed: no certificate in '%s': every client "
+                      "will be refused", curve->allowed);
+        }
+    }
+    if (allowed || curve->allow_any) {
         self->auth = zactor_new(zauth, NULL);
         if (!self->auth) {
             VLOG_ERR("curve: cannot start zauth");
@@ -103,13 +123,22 @@ bus_new(const char *sender, const struct bus_curve_cfg *curve)
          * its key; log_init() sends czmq's lines to stderr. */
         zstr_sendx(self->auth, "VERBOSE", NULL);
         zsock_wait(self->auth);
-        const char *loc = !strcmp(curve->allowed, "*") ? CURVE_ALLOW_ANY
-                                                       : curve->allowed;
-        zstr_sendx(self->auth, "CURVE", loc, NULL);
+        zstr_sendx(self->auth, "CURVE",
+                   curve->allow_any ? CURVE_ALLOW_ANY : curve->allowed, NULL);
         zsock_wait(self->auth);
     }
-    VLOG_INFO("curve on: key %s, clients %s", zcert_public_txt(self->cert),
-             self->auth ? curve->allowed : "not checked");
+    if (curve->allow_any) {
+        /* zauth then passes no key on, so every client is anonymous and
+         * may send only what a table opens to AUTHZ_ANY. */
+        VLOG_WARN("curve.allow_any is on: any CURVE key is admitted, as an "
+                  "anonymous client%s", allowed ? " (curve.allowed is not "
+                  "used)" : "");
+    }
+    VLOG_INFO("curve on: key %s, clients %s (%zu identities)",
+             zcert_public_txt(self->cert),
+             curve->allow_any ? "any" : allowed ? curve->allowed
+                                                : "none (client only)",
+             self->keys ? authz_keys_count(self->keys) : (size_t) 0);
     return self;
 
 error:
@@ -125,6 +154,7 @@ bus_destroy(bus_t **self_p)
     }
     bus_t *self = *self_p;
     zactor_destroy(&self->auth);
+    authz_keys_destroy(&self->keys);
     zcert_destroy(&self->cert);
     free(self->servers_dir);
     free(self->sender);
@@ -144,16 +174,25 @@ bus_sender(const bus_t *self)
     return self->sender;
 }
 
+void
+bus_set_authz(bus_t *self, const struct authz_rule *rules, size_t n_rules)
+{
+    self->rules = rules;
+    self->n_rules = rules ? n_rules : 0;
+}
+
 static zsock_t *
-s_socket_new(int type)
+s_socket_new(int type, const struct bus_rx_limits *lim)
 {
     zsock_t *sock = zsock_new(type);
     if (!sock) {
         return NULL;
     }
-    zsock_set_maxmsgsize(sock, BUS_MAX_MSG_SIZE);
+    size_t max = lim && lim->max_msg_size && lim->max_msg_size
+                 < BUS_MAX_MSG_SIZE ? lim->max_msg_size : BUS_MAX_MSG_SIZE;
+    zsock_set_maxmsgsize(sock, (int) max);
     zsock_set_sndhwm(sock, S_HWM);
-    zsock_set_rcvhwm(sock, S_HWM);
+    zsock_set_rcvhwm(sock, lim && lim->rcvhwm > 0 ? lim->rcvhwm : S_HWM);
     /* A service exits promptly even with undelivered messages queued. */
     zsock_set_linger(sock, 100);
     return sock;
@@ -162,13 +201,29 @@ s_socket_new(int type)
 zsock_t *
 bus_bind(bus_t *self, int type, const char *endpoint)
 {
-    zsock_t *sock = s_socket_new(type);
+    return bus_bind_limited(self, type, endpoint, NULL);
+}
+
+zsock_t *
+bus_bind_limited(bus_t *self, int type, const char *endpoint,
+                 const struct bus_rx_limits *lim)
+{
+    zsock_t *sock = s_socket_new(type, lim);
     if (!sock) {
         VLOG_ERR("cannot create %s socket: %s", zsys_sockname(type),
                 zmq_strerror(zmq_errno()));
         return NULL;
     }
     if (self->cert) {
+        if (!self->auth) {
+            /* Fail closed: a CURVE server with no ZAP handler would take
+             * every key. */
+            VLOG_ERR("curve: cannot bind '%s': curve.allowed is not set "
+                     "(or curve.allow_any: true to admit any key)",
+                     endpoint ? endpoint : "(none)");
+            zsock_destroy(&sock);
+            return NULL;
+        }
         zcert_apply(self->cert, sock);
         zsock_set_curve_server(sock, 1);
         zsock_set_zap_domain(sock, "vreserve");
@@ -186,7 +241,18 @@ zsock_t *
 bus_connect(bus_t *self, int type, const char *endpoint,
             const char *server_role)
 {
-    zsock_t *sock = s_socket_new(type);
+    /* "NAME=ENDPOINT" names the server's key file; a ZeroMQ endpoint has
+     * no '=' before its "://". */
+    char named[AUTHZ_ROLE_SIZE + AUTHZ_NAME_SIZE];
+    const char *eq = endpoint ? strchr(endpoint, '=') : NULL;
+    if (eq && (size_t) (eq - endpoint) < sizeof named
+        && strcspn(endpoint, ":/") > (size_t) (eq - endpoint)) {
+        memcpy(named, endpoint, (size_t) (eq - endpoint));
+        named[eq - endpoint] = '\0';
+        server_role = named;
+        endpoint = eq + 1;
+    }
+    zsock_t *sock = s_socket_new(type, NULL);
     if (!sock) {
         VLOG_ERR("cannot create %s socket: %s", zsys_sockname(type),
                 zmq_strerror(zmq_errno()));
@@ -200,6 +266,13 @@ bus_connect(bus_t *self, int type, const char *endpoint,
         }
         char *path = zsys_sprintf("%s/%s.key", self->servers_dir,
                                   server_role);
+        const char *dash = strchr(server_role, '-');
+        if (path && dash && !zsys_file_exists(path)) {
+            /* No key of that one server: its role's shared key. */
+            zstr_free(&path);
+            path = zsys_sprintf("%s/%.*s.key", self->servers_dir,
+                                (int) (dash - server_role), server_role);
+        }
         zcert_t *server = path ? zcert_load(path) : NULL;
         if (!server) {
             VLOG_ERR("curve: cannot load server key '%s'", path ? path : "?");
@@ -361,6 +434,38 @@ s_copy_printable(char *dst, size_t size, const char *src)
     dst[i] = '\0';
 }
 
+void
+bus_set_max_decoded(bus_t *self, size_t size)
+{
+    self->max_decoded = size;
+}
+
+/* An allocator that fails once 'left' bytes are used up: protobuf-c then
+ * frees what it built and returns NULL.  What it allocates is plain
+ * malloc(), freed later with the default allocator. */
+struct s_budget {
+    size_t left;                /* bytes still allowed */
+    bool exceeded;              /* an allocation was refused */
+};
+
+static void *
+s_budget_alloc(void *data, size_t size)
+{
+    struct s_budget *b = data;
+    if (size > b->left) {
+        b->exceeded = true;
+        return NULL;
+    }
+    b->left -= size;
+    return malloc(size);
+}
+
+static void
+s_budget_free(void *data, void *p)
+{
+    free(p);
+}
+
 int
 bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
 {
@@ -394,9 +499,21 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
                  &self->counters.rx_unknown_type,
                  "unknown message type %d", (int) env->type);
     } else {
-        msg->body = protobuf_c_message_unpack(desc, NULL, env->body.len,
-                                              env->body.data);
-        if (!msg->body) {
+        struct s_budget budget = { .left = self->max_decoded };
+        ProtobufCAllocator limited = {
+            .alloc = s_budget_alloc, .free = s_budget_free,
+            .allocator_data = &budget,
+        };
+        msg->body = protobuf_c_message_unpack(
+            desc, self->max_decoded ? &limited : NULL, env->body.len,
+            env->body.data);
+        if (!msg->body && budget.exceeded) {
+            s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
+                     &self->counters.rx_too_big,
+                     "body of %s (%zu bytes) needs more than %zu bytes "
+                     "decoded", msgtype_name(env->type), env->body.len,
+                     self->max_decoded);
+        } else if (!msg->body) {
             s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
                      &self->counters.rx_bad_body,
                      "body of %s does not decode (%zu bytes): truncated "
@@ -407,6 +524,34 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
     }
     vr__envelope__free_unpacked(env, NULL);
     return rc;
+}
+
+/* Sets '*from' to who sent 'frame' on 'sock'; returns true when 'sock' is
+ * one of ours that clients connect to (a CURVE server), where the table
+ * applies.  The User-Id is what zauth put there, the client's Z85 key;
+ * libzmq lets ZAP's properties win over any the client itself sends. */
+static bool
+s_identify(bus_t *self, zsock_t *sock, zframe_t *frame,
+           struct authz_ident *from)
+{
+    if (!self->cert) {
+        authz_ident_local(from);
+        return false;
+    }
+    memset(from, 0, sizeof *from);
+    if (zsock_curve_server(sock) != 1) {
+        return false;           /* we are the client: we chose the server */
+    }
+    const char *key = zframe_meta(frame, "User-Id");
+    if (self->keys && key && strlen(key) == AUTHZ_KEY_SIZE - 1) {
+        authz_keys_lookup(self->keys, key, from);
+    } else {
+        snprintf(from->label, sizeof from->label, "?");
+        if (key) {
+            log_escape(from->key, sizeof from->key, key, SIZE_MAX);
+        }
+    }
+    return true;
 }
 
 int
@@ -442,6 +587,7 @@ bus_recv(bus_t *self, zsock_t *sock, bus_msg_t *msg)
         msg->topic[len] = '\0';
     }
     zframe_t *frame = zmsg_last(zmsg);
+    bool server = s_identify(self, sock, frame, &msg->from);
     if (bus_decode(self, zframe_data(frame), zframe_size(frame), msg) != 0) {
         goto done;
     }
@@ -455,11 +601,24 @@ bus_recv(bus_t *self, zsock_t *sock, bus_msg_t *msg)
                  shown);
         goto done;
     }
+    if (server && self->rules
+        && !authz_check(self->rules, self->n_rules, &msg->from, msg->type,
+                        msg->body, msg->error_text,
+                        sizeof msg->error_text)) {
+        msg->error = VR__ERROR_CODE__ERR_FORBIDDEN;
+        self->counters.rx_forbidden++;
+        VLOG_WARN_RL("forbidden: %s on %s socket (key %s, envelope sender "
+                     "'%s'): %s", msgtype_name(msg->type),
+                     zsock_type_str(sock), LOG_ESC(msg->from.key),
+                     msg->sender, msg->error_text);
+        goto done;
+    }
     self->counters.rx++;
     rc = 0;
 
 done:
-    if (rc != 0 && msg->error != VR__ERROR_CODE__ERR_INTERNAL) {
+    if (rc != 0 && msg->error != VR__ERROR_CODE__ERR_INTERNAL
+        && msg->error != VR__ERROR_CODE__ERR_FORBIDDEN) {
         VLOG_WARN_RL("rejected message from '%s' on %s socket: %s",
                     msg->sender[0] ? msg->sender : "?",
                     zsock_type_str(sock), msg->error_text);
@@ -468,8 +627,29 @@ done:
             msg->body = NULL;
         }
     }
+    if (rc != 0 && msg->body) {
+        protobuf_c_message_free_unpacked(msg->body, NULL);
+        msg->body = NULL;
+    }
     zmsg_destroy(&zmsg);
     return rc;
+}
+
+int
+bus_deny(bus_t *self, zsock_t *reply, const bus_msg_t *msg,
+         const char *fmt, ...)
+{
+    char why[200];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, sizeof why, fmt, args);
+    va_end(args);
+    self->counters.rx_forbidden++;
+    VLOG_WARN_RL("forbidden: %s from %s (key %s): %s", msgtype_name(msg->type),
+                 LOG_ESC(msg->from.label), LOG_ESC(msg->from.key), why);
+    return reply ? bus_send_error(self, reply, VR__ERROR_CODE__ERR_FORBIDDEN,
+                                  msg->type, "%s", why)
+                 : 0;
 }
 
 void
@@ -550,10 +730,13 @@ bus_counters_to_status(const bus_t *self, Vr__StatusReply *reply)
     bus_status_add_counter(reply, "bus_rx_unknown_type", c->rx_unknown_type,
                            false);
     bus_status_add_counter(reply, "bus_rx_bad_body", c->rx_bad_body, false);
+    bus_status_add_counter(reply, "bus_rx_too_big", c->rx_too_big, false);
     bus_status_add_counter(reply, "bus_req_timeouts", c->req_timeouts,
                            false);
     bus_status_add_counter(reply, "bus_req_retries", c->req_retries, false);
     bus_status_add_counter(reply, "bus_req_errors", c->req_errors, false);
+    bus_status_add_counter(reply, "bus_rx_forbidden", c->rx_forbidden,
+                           false);
 }
 
 void

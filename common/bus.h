@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "authz.h"
 #include "msgtype.h"
 
 /* Largest message a socket accepts; a peer sending more is disconnected
@@ -21,14 +22,20 @@
 enum { BUS_MAX_MSG_SIZE = 16 * 1024 * 1024 };
 
 /* CURVE settings, as read from each service's "curve" config section.
- * With 'cert' unset (the local default) every socket is plain. */
+ * With 'cert' unset (the local default) every socket is plain.  CURVE fails
+ * closed: a socket this bus binds is a CURVE server only with 'allowed'
+ * set (each client's identity is its certificate's file name there, see
+ * authz.h), or with 'allow_any', which admits any key as an anonymous
+ * client and is logged as a warning at every start. */
 struct bus_curve_cfg {
     char *cert;     /* own certificate (czmq zcert file; the secret key is
                      * read from '<cert>_secret') */
     char *allowed;  /* directory of client public certificates that a
-                     * server accepts; "*" accepts any CURVE client */
-    char *servers;  /* directory of server public certificates, one per
-                     * role, named '<role>.key' (e.g. "broker.key") */
+                     * server accepts, named '<role>.key' or
+                     * '<role>-<name>.key' */
+    char *servers;  /* directory of server public certificates, named as
+                     * in 'allowed' (e.g. "broker.key", "agent-h1.key") */
+    bool allow_any; /* admit any CURVE key (anonymous: no role) */
 };
 
 /* Counters a bus keeps; all are monotonic. */
@@ -41,9 +48,12 @@ struct bus_counters {
     uint64_t rx_bad_version;    /* envelope schema version not ours */
     uint64_t rx_unknown_type;   /* type not in the registry */
     uint64_t rx_bad_body;       /* body did not decode as its type */
+    uint64_t rx_too_big;        /* body over bus_set_max_decoded() */
     uint64_t req_timeouts;      /* requests that got no reply in time */
     uint64_t req_retries;       /* requests re-sent on a new socket */
     uint64_t req_errors;        /* requests answered with an Error */
+    uint64_t rx_forbidden;      /* refused by the authorization table or
+                                 * by a service's own check (bus_deny()) */
 };
 
 /* A received message.  'body' is owned by the struct: free it with
@@ -51,7 +61,10 @@ struct bus_counters {
 typedef struct bus_msg {
     int type;                   /* Vr__MsgType */
     char topic[32];             /* pub/sub topic, "" on other sockets */
-    char sender[64];            /* envelope's sender id */
+    char sender[64];            /* envelope's sender id (the peer's claim) */
+    struct authz_ident from;    /* who sent it, as CURVE proved it, on a
+                                 * socket this bus bound; the local
+                                 * identity with CURVE off */
     uint64_t seq;               /* envelope's sequence number */
     uint64_t time_us;           /* envelope's timestamp */
     ProtobufCMessage *body;     /* decoded body, NULL after a failure */
@@ -62,9 +75,11 @@ typedef struct bus_msg {
 typedef struct bus bus_t;
 
 /* Creates a bus for one process.  'sender' (copied) names it in every
- * envelope.  When 'curve' names a cert, loads it (and starts czmq's zauth
- * with 'curve->allowed' if set); returns NULL with the reason logged if a
- * key cannot be read.  The caller owns the result. */
+ * envelope.  When 'curve' names a cert, loads it, and with
+ * 'curve->allowed' (or 'allow_any') set starts czmq's zauth and reads the
+ * allowed identities; returns NULL with the reason logged if a key or the
+ * allowed directory cannot be read, or if 'allowed' is "*" (use
+ * 'allow_any').  The caller owns the result. */
 bus_t *bus_new(const char *sender, const struct bus_curve_cfg *curve);
 
 /* Destroys '*self_p' if not NULL, then sets it to NULL.  Sockets made with
@@ -77,17 +92,43 @@ bool bus_curve_on(const bus_t *self);
 /* Returns the sender id given to bus_new(). */
 const char *bus_sender(const bus_t *self);
 
+/* Sets the authorization table (see authz.h) checked on every message a
+ * socket this bus bound receives; 'rules' ('n_rules' rows) must outlive
+ * the bus.  Without a table nothing is checked.  With CURVE off every peer
+ * is the local identity, which every table admits. */
+void bus_set_authz(bus_t *self, const struct authz_rule *rules,
+                   size_t n_rules);
+
 /* Creates a socket of ZeroMQ 'type' (ZMQ_REP, ZMQ_PUB, ZMQ_SUB...) and
  * binds it to 'endpoint' (one or more, comma-separated).  With CURVE on it
- * is a CURVE server.  Returns NULL with the reason logged on failure.  The
+ * is a CURVE server, and there must be a way to admit clients ('allowed'
+ * or 'allow_any').  Returns NULL with the reason logged on failure.  The
  * caller owns the socket (zsock_destroy()).  zsock_endpoint() gives the
  * last bound endpoint, with the port a "tcp://127.0.0.1:*" got. */
 zsock_t *bus_bind(bus_t *self, int type, const char *endpoint);
 
+/* Receive limits of a socket.  libzmq copies a socket's options into
+ * its listener when it binds, so they are given to the bind itself. */
+struct bus_rx_limits {
+    size_t max_msg_size;        /* largest message; 0: BUS_MAX_MSG_SIZE */
+    int rcvhwm;                 /* messages queued per peer; 0: default */
+};
+
+/* As bus_bind(), with the receive limits 'lim' (NULL: the defaults).  A
+ * peer sending a message over 'lim->max_msg_size' is disconnected by
+ * libzmq before a byte of it is queued. */
+zsock_t *bus_bind_limited(bus_t *self, int type, const char *endpoint,
+                          const struct bus_rx_limits *lim);
+
 /* Creates a socket of 'type' and connects it to 'endpoint' (one or more,
- * comma-separated), a server of role 'server_role' (e.g. "broker", used to
- * find its public key when CURVE is on).  Returns NULL with the reason
- * logged on failure.  The caller owns the socket. */
+ * comma-separated), the server 'server_role' (e.g. "broker", or
+ * "agent-h1"): with CURVE on its public key is read from
+ * '<servers>/<server_role>.key', or, when that file is missing and the
+ * name has a '-', from '<servers>/<role>.key' (the role's shared key).
+ * 'endpoint' may begin with "NAME=" to name that key instead (e.g.
+ * "agent-h2=tcp://10.0.0.2:7110", where a config lists several servers of
+ * one role).  Returns NULL with the reason logged on failure.  The caller
+ * owns the socket. */
 zsock_t *bus_connect(bus_t *self, int type, const char *endpoint,
                      const char *server_role);
 
@@ -106,13 +147,30 @@ int bus_send(bus_t *self, zsock_t *sock, int type,
 int bus_send_error(bus_t *self, zsock_t *sock, int code, int request_type,
                    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Lets each message body received from now on take at most 'size' bytes
+ * of heap once decoded (protobuf-c allocates per element: a body of
+ * empty repeated entries takes ~30 times its size).  A body that needs
+ * more is refused before it is built (ERR_BAD_REQUEST, counted as
+ * rx_too_big).  0, the default: no limit but the message size. */
+void bus_set_max_decoded(bus_t *self, size_t size);
+
 /* Receives one message from 'sock' (blocking; poll first to avoid it) and
- * decodes it into '*msg'.  Returns 0 when the message was accepted; -1 when
- * it was rejected (logged, rate-limited, and counted), with 'msg->error'
- * and 'msg->error_text' saying why, or when the receive itself was
- * interrupted ('msg->error' is ERR_INTERNAL).  A REP socket must still be
- * answered after a rejection; bus_send_error() does that. */
+ * decodes it into '*msg'.  On a socket this bus bound, sets 'msg->from' and
+ * checks the authorization table: a refusal is ERR_FORBIDDEN.  Returns 0
+ * when the message was accepted; -1 when it was rejected (logged,
+ * rate-limited, and counted), with 'msg->error' and 'msg->error_text'
+ * saying why, or when the receive itself was interrupted ('msg->error' is
+ * ERR_INTERNAL).  A REP socket must still be answered after a rejection;
+ * bus_send_error() does that. */
 int bus_recv(bus_t *self, zsock_t *sock, bus_msg_t *msg);
+
+/* Refuses 'msg' for a reason of the service's own (not the table's):
+ * logs 'why' (printf-style; rate-limited, with the caller's identity),
+ * counts it as rx_forbidden and, when 'reply' is not NULL, answers on that
+ * REP socket with ERR_FORBIDDEN.  Returns what bus_send_error() does, or 0
+ * without 'reply'. */
+int bus_deny(bus_t *self, zsock_t *reply, const bus_msg_t *msg,
+             const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Decodes one envelope of 'size' bytes at 'data' into '*msg', checking
  * version, type and body.  Returns 0 or -1 as bus_recv() does (counted,

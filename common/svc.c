@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,9 @@ struct svc {
     svc_status_fn *on_status;
     void *handler_arg;
     uint64_t n_requests;        /* requests answered */
-    uint64_t n_rejected;        /* requests that were malformed */
+    uint64_t n_rejected;        /* requests that were malformed or
+                                 * forbidden */
+    bool authz_set;             /* svc_set_authz() was called */
     bool signalled;             /* stopped by SIGINT/SIGTERM */
 };
 
@@ -176,6 +179,10 @@ s_status_build(svc_t *self, Vr__StatusReply *reply)
                         self->config_path ? self->config_path : "(defaults)");
     bus_status_add_info(reply, "curve",
                         bus_curve_on(self->bus) ? "on" : "off");
+    bus_status_add_info(reply, "authz",
+                        !bus_curve_on(self->bus) ? "off: one local identity"
+                        : self->authz_set        ? "table"
+                                                 : "status only");
     bus_status_add_info(reply, "metrics",
                         self->metrics ? metrics_address(self->metrics)
                                       : "off");
@@ -278,6 +285,36 @@ s_on_control(zloop_t *loop, zsock_t *sock, void *arg)
     return 0;
 }
 
+/* Admits StatusRequest alone: the table of a service that declared
+ * none. */
+static const struct authz_rule s_status_only[] = {
+    { VR__MSG_TYPE__MSG_STATUS_REQUEST, AUTHZ_ANY, { NULL } },
+};
+
+/* CURVE fails closed: a service with a certificate must say whom it
+ * admits. */
+static bool
+s_curve_check(const struct svc_common_cfg *c, char *err, size_t err_size)
+{
+    const struct bus_curve_cfg *k = &c->curve;
+    if (!k->cert || !*k->cert) {
+        return true;
+    }
+    if (k->allowed && !strcmp(k->allowed, "*")) {
+        snprintf(err, err_size, "curve.allowed: '*' does not admit any key "
+                 "any more; set curve.allow_any: true for that");
+        return false;
+    }
+    if ((!k->allowed || !*k->allowed) && !k->allow_any) {
+        snprintf(err, err_size, "curve.cert is set but curve.allowed is "
+                 "not: no client could be authenticated; set "
+                 "curve.allowed to the directory of the clients' public "
+                 "certificates (or curve.allow_any: true to admit any key)");
+        return false;
+    }
+    return true;
+}
+
 svc_t *
 svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
         int *exit_code)
@@ -330,6 +367,12 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
         *exit_code = SVC_EXIT_CONFIG;
         goto error;
     }
+    if (!s_curve_check(self->common, err, sizeof err)) {
+        fprintf(stderr, "%s: %s: %s\n", def->name,
+                self->config_path ? self->config_path : "(defaults)", err);
+        *exit_code = SVC_EXIT_CONFIG;
+        goto error;
+    }
     if (def->finish && !def->finish(cfg, err, sizeof err)) {
         fprintf(stderr, "%s: %s: %s\n", def->name,
                 self->config_path ? self->config_path : "(defaults)", err);
@@ -355,6 +398,9 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
     if (!self->bus) {
         goto error;
     }
+    /* Until the service declares its table: status only. */
+    bus_set_authz(self->bus, s_status_only,
+                  sizeof s_status_only / sizeof s_status_only[0]);
     self->control = bus_bind(self->bus, ZMQ_REP, self->common->control);
     if (!self->control) {
         goto error;
@@ -468,6 +514,24 @@ s_on_timer(zloop_t *loop, int timer_id, void *arg)
 {
     struct svc_hook *hook = arg;
     return hook->timer(hook->svc, hook->arg);
+}
+
+void
+svc_set_authz(svc_t *self, const struct authz_rule *rules, size_t n_rules)
+{
+    bus_set_authz(self->bus, rules, n_rules);
+    self->authz_set = true;
+}
+
+int
+svc_deny(svc_t *self, const bus_msg_t *req, const char *fmt, ...)
+{
+    char why[200];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, sizeof why, fmt, args);
+    va_end(args);
+    return bus_deny(self->bus, self->control, req, "%s", why);
 }
 
 int

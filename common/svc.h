@@ -44,9 +44,12 @@ struct svc_common_cfg {
     CFG_KEY_STR("curve.cert", T, common.curve.cert, NULL,                  \
                 "own certificate; setting it turns CURVE on"),             \
     CFG_KEY_STR("curve.allowed", T, common.curve.allowed, NULL,            \
-                "directory of client public certificates ('*': any)"),     \
+                "directory of client public certificates, named "           \
+                "<role>[-<name>].key"),                                    \
+    CFG_KEY_BOOL("curve.allow_any", T, common.curve.allow_any, false,      \
+                 "admit any CURVE key, as an anonymous client (warned)"),  \
     CFG_KEY_STR("curve.servers", T, common.curve.servers, NULL,            \
-                "directory of server public certificates, <role>.key"),    \
+                "directory of server public certificates, <role>[-<name>].key"), \
     CFG_KEY_STR("metrics.listen", T, common.metrics_listen, NULL,          \
                 "HOST:PORT serving Prometheus GET /metrics; ~ or '': off")
 
@@ -100,6 +103,21 @@ void svc_destroy(svc_t **self_p);
 /* Sets the request and status handlers for the control socket. */
 void svc_on_request(svc_t *self, svc_request_fn *request,
                     svc_status_fn *status, void *arg);
+
+/* Sets the service's authorization table: which roles may send it which
+ * message types, on its control socket and any socket it binds (see
+ * authz.h; 'rules', 'n_rules' rows, must outlive the service).  A refused
+ * request is answered ERR_FORBIDDEN, logged (rate-limited) and counted
+ * (bus_rx_forbidden in status and metrics) before any handler sees it.
+ * Without a table, a client CURVE admitted may send only StatusRequest. */
+void svc_set_authz(svc_t *self, const struct authz_rule *rules,
+                   size_t n_rules);
+
+/* Refuses control request 'req' for a reason of the handler's own (e.g.
+ * not the owner): answers ERR_FORBIDDEN with 'why' (printf-style), logs it
+ * (rate-limited) and counts it as the table's refusals are. */
+int svc_deny(svc_t *self, const bus_msg_t *req, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Calls 'fn' whenever 'sock' is readable. */
 int svc_add_reader(svc_t *self, zsock_t *sock, svc_reader_fn *fn, void *arg);

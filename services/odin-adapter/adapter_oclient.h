@@ -26,6 +26,7 @@
 #define ADAPTER_OCLIENT_DEFAULT_CREATE_TIMEOUT_MS 60000
 #define ADAPTER_OCLIENT_DEFAULT_TEARDOWN_TIMEOUT_MS 30000
 #define ADAPTER_OCLIENT_DEFAULT_MAX_OUTPUT_KB 64
+#define ADAPTER_OCLIENT_DEFAULT_MAX_RUNNING 8
 
 #define ADAPTER_OCLIENT_MAX_FLAGS 16    /* extra words after the lambda */
 #define ADAPTER_OCLIENT_ID_MAX 64       /* characters in a path id */
@@ -39,6 +40,7 @@ struct adapter_oclient_config {
     uint32_t create_timeout_ms; /* limit on 'oclient -c' */
     uint32_t teardown_timeout_ms;   /* limit on 'oclient -t' */
     uint32_t max_output_kb;     /* kept of each of stdout and stderr */
+    uint32_t max_running;       /* oclient children at once; more wait */
 };
 
 /* Key table entries with names starting 'P' ("oclient.") for a struct
@@ -68,7 +70,12 @@ struct adapter_oclient_config {
         max_output_kb, .min = 1, .max = 16384,                             \
         .def_int = ADAPTER_OCLIENT_DEFAULT_MAX_OUTPUT_KB,                  \
         .help = "output kept of each of stdout and stderr; the rest is "   \
-                "read and dropped")
+                "read and dropped"),                                       \
+    ADAPTER_OCLIENT_CFG_KEY_(P, BASE, CFG_U32, "max_running", max_running, \
+        .min = 1, .max = 1024,                                             \
+        .def_int = ADAPTER_OCLIENT_DEFAULT_MAX_RUNNING,                    \
+        .help = "oclient commands run at once, at most; the rest wait "    \
+                "their turn, oldest path first")
 
 /* A file (or section) holding only "oclient:" keys. */
 extern const struct cfg_key adapter_oclient_keys[];

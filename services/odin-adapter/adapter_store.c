@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* SQLite behind adapter_store.h.  Statements are prepared once at open;
- * every put is its own (autocommit) transaction in WAL mode with
- * synchronous=FULL, so a path the adapter reported is never forgotten. */
+ * every put (the path row and the next path number) is one transaction in
+ * WAL mode with synchronous=FULL, so a path the adapter reported is never
+ * forgotten; every sqlite3_step() result is checked. */
 #include "adapter_store.h"
 
 #include <errno.h>
@@ -32,6 +33,8 @@ static const char s_schema[] =
 
 struct adapter_store {
     sqlite3 *db;
+    int fail_after;             /* tests: steps before an injected error */
+    char err[200];              /* why the last call failed */
     sqlite3_stmt *put;
     sqlite3_stmt *load;
     sqlite3_stmt *set_next;
@@ -42,11 +45,71 @@ s_exec(adapter_store_t *self, const char *sql)
 {
     char *err = NULL;
     if (sqlite3_exec(self->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        VLOG_ERR("sqlite: %s: %s", sql, err ? err : "?");
+        VLOG_ERR_RL("sqlite: %s: %s", sql, err ? err : "?");
+        snprintf(self->err, sizeof self->err, "%s", err ? err : "?");
         sqlite3_free(err);
         return -1;
     }
     return 0;
+}
+
+/* Ends a failed transaction.  SQLite has already rolled it back after
+ * some errors (a full disk during COMMIT): then there is nothing to do,
+ * and the first error is the one kept in 'err'. */
+static void
+s_rollback(adapter_store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db)) {
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+/* sqlite3_step() with the test hook of adapter_store_fail_after(). */
+static int
+s_step(adapter_store_t *self, sqlite3_stmt *st)
+{
+    if (self->fail_after == 0) {
+        snprintf(self->err, sizeof self->err, "injected I/O error");
+        return SQLITE_IOERR;
+    }
+    if (self->fail_after > 0) {
+        self->fail_after--;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(self->err, sizeof self->err, "%s (%s)",
+                 sqlite3_errmsg(self->db), sqlite3_errstr(rc));
+    }
+    return rc;
+}
+
+/* Asks for WAL and checks SQLite gave it; see resv_store.c. */
+static bool
+s_wal_ok(adapter_store_t *self, char *err, size_t errsize,
+         const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    char mode[16] = "";
+    int rc = SQLITE_ERROR;
+    if (sqlite3_prepare_v2(self->db, "PRAGMA journal_mode=WAL", -1, &st,
+                           NULL) == SQLITE_OK
+        && (rc = s_step(self, st)) == SQLITE_ROW) {
+        const unsigned char *m = sqlite3_column_text(st, 0);
+        snprintf(mode, sizeof mode, "%s", m ? (const char *) m : "");
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        log_format(err, errsize, "state '%s': setting journal_mode: %s",
+                   path, sqlite3_errmsg(self->db));
+        return false;
+    }
+    if (strcmp(mode, "wal") != 0) {
+        log_format(err, errsize, "state '%s': journal_mode is '%s', not "
+                   "'wal': refusing to run without it (is the file system "
+                   "one that SQLite's WAL works on?)", path, mode);
+        return false;
+    }
+    return true;
 }
 
 /* mkdir -p of the directory part of 'path'. */
@@ -95,8 +158,11 @@ adapter_store_open(const char *path, char *err, size_t errsize)
         goto error;
     }
     sqlite3_busy_timeout(self->db, 5000);
-    if (s_exec(self, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-        || s_exec(self, s_schema)
+    self->fail_after = -1;
+    if (!s_wal_ok(self, err, errsize, path)) {
+        goto error;
+    }
+    if (s_exec(self, "PRAGMA synchronous=FULL;") || s_exec(self, s_schema)
         || sqlite3_prepare_v2(self->db,
                               "INSERT OR REPLACE INTO path (" S_COLS ") "
                               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -156,23 +222,37 @@ adapter_store_put(adapter_store_t *self, const struct adapter_path_rec *r)
     sqlite3_bind_text(st, i++, r->error, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->created_us);
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->updated_us);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        VLOG_ERR("sqlite: write path %s: %s", r->path_id,
-                 sqlite3_errmsg(self->db));
+    /* The row and the next path number together, or neither. */
+    if (s_exec(self, "BEGIN IMMEDIATE")) {
+        sqlite3_clear_bindings(st);
         return -1;
     }
-    sqlite3_bind_int64(self->set_next, 1, (sqlite3_int64) r->n + 1);
-    rc = sqlite3_step(self->set_next);
-    sqlite3_reset(self->set_next);
-    if (rc != SQLITE_DONE) {
-        VLOG_ERR("sqlite: write next path number: %s",
-                 sqlite3_errmsg(self->db));
+    int rc = s_step(self, st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_bind_int64(self->set_next, 1, (sqlite3_int64) r->n + 1);
+        rc = s_step(self, self->set_next);
+        sqlite3_reset(self->set_next);
+    }
+    if (rc != SQLITE_DONE || s_exec(self, "COMMIT")) {
+        VLOG_ERR_RL("sqlite: write path %s: %s", r->path_id, self->err);
+        s_rollback(self);
         return -1;
     }
     return 0;
+}
+
+const char *
+adapter_store_error(const adapter_store_t *self)
+{
+    return self->err[0] ? self->err : "no error";
+}
+
+void
+adapter_store_fail_after(adapter_store_t *self, int n_steps)
+{
+    self->fail_after = n_steps < 0 ? -1 : n_steps;
 }
 
 static void
@@ -187,7 +267,7 @@ adapter_store_load(adapter_store_t *self, adapter_store_fn *fn, void *arg)
 {
     sqlite3_stmt *st = self->load;
     int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = s_step(self, st)) == SQLITE_ROW) {
         struct adapter_path_rec r;
         memset(&r, 0, sizeof r);
         int i = 0;
@@ -212,7 +292,7 @@ adapter_store_load(adapter_store_t *self, adapter_store_fn *fn, void *arg)
     }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        VLOG_ERR("sqlite: read paths: %s", sqlite3_errmsg(self->db));
+        VLOG_ERR("sqlite: read paths (after %d): %s", n, self->err);
         return -1;
     }
     return n;
@@ -229,20 +309,28 @@ adapter_store_trim(adapter_store_t *self, size_t keep)
     return s_exec(self, sql);
 }
 
-uint64_t
-adapter_store_next_n(adapter_store_t *self)
+int
+adapter_store_next_n(adapter_store_t *self, uint64_t *next_p)
 {
     sqlite3_stmt *st;
-    uint64_t next = 1;
+    uint64_t next = 0;
+    int rc = SQLITE_ERROR;
     if (sqlite3_prepare_v2(self->db,
                            "SELECT max(coalesce((SELECT value FROM meta "
                            "WHERE key = 'next_n'), 1), "
                            "coalesce((SELECT max(n) + 1 FROM path), 1))",
                            -1, &st, NULL) == SQLITE_OK) {
-        if (sqlite3_step(st) == SQLITE_ROW) {
+        rc = s_step(self, st);
+        if (rc == SQLITE_ROW) {
             next = (uint64_t) sqlite3_column_int64(st, 0);
         }
         sqlite3_finalize(st);
     }
-    return next ? next : 1;
+    if (rc != SQLITE_ROW) {
+        VLOG_ERR("sqlite: read the next path number: %s",
+                 rc == SQLITE_ERROR ? sqlite3_errmsg(self->db) : self->err);
+        return -1;
+    }
+    *next_p = next ? next : 1;
+    return 0;
 }

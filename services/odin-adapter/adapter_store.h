@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The adapter's memory across restarts: one SQLite row per path (WAL, each
- * write its own transaction), and the next path number, so that after a
+ * write one transaction with the next path number), and that number, so that after a
  * crash the adapter knows every path it may still hold in the reservation
  * system, and never hands out a path id twice. */
 #ifndef ADAPTER_STORE_H
@@ -29,15 +29,18 @@ struct adapter_path_rec {
 
 typedef struct adapter_store adapter_store_t;
 
-/* Opens (creating it and its directory if missing) the database at 'path'.
- * Returns NULL with the reason in 'err'. */
+/* Opens (creating it and its directory if missing) the database at 'path'
+ * and checks that its journal is WAL.  Returns NULL with the reason in
+ * 'err'. */
 adapter_store_t *adapter_store_open(const char *path, char *err,
                                     size_t errsize);
 
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void adapter_store_close(adapter_store_t **self_p);
 
-/* Writes 'rec' (insert or replace by number).  Returns 0 or -1 (logged). */
+/* Writes 'rec' (insert or replace by number) and the next path number in
+ * one transaction.  Returns 0, or -1 (logged, rate-limited; nothing
+ * written: adapter_store_error() says why). */
 int adapter_store_put(adapter_store_t *self,
                       const struct adapter_path_rec *rec);
 
@@ -50,7 +53,16 @@ int adapter_store_load(adapter_store_t *self, adapter_store_fn *fn,
 /* Deletes ended paths beyond the newest 'keep' rows.  Returns 0 or -1. */
 int adapter_store_trim(adapter_store_t *self, size_t keep);
 
-/* The path number to use next: above every number ever recorded. */
-uint64_t adapter_store_next_n(adapter_store_t *self);
+/* Sets '*next_p' to the path number to use next: above every number ever
+ * recorded.  Returns 0, or -1 (logged) if it could not be read. */
+int adapter_store_next_n(adapter_store_t *self, uint64_t *next_p);
+
+/* Why the last call that failed did (SQLite's message); borrowed, valid
+ * until the next call. */
+const char *adapter_store_error(const adapter_store_t *self);
+
+/* For tests: the ('n_steps' + 1)-th SQLite step from now, and every one
+ * after it, fails as an I/O error would; -1 turns that off. */
+void adapter_store_fail_after(adapter_store_t *self, int n_steps);
 
 #endif /* ADAPTER_STORE_H */

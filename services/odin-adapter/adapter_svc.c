@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter_check.h"
+#include "adapter_runq.h"
 #include "adapter_store.h"
 #include "bus.h"
 #include "log.h"
@@ -75,6 +77,7 @@ struct s_path {
     struct adapter_path_rec r;
     proc_t *proc;                   /* oclient: the command running */
     enum s_op op;                   /* what 'proc' is */
+    enum s_op queued;               /* waiting in 'runq' to run */
     bool abandon;                   /* torn down while 'oclient -c' ran */
     uint32_t tries;                 /* failed teardowns so far */
     uint64_t retry_ms;              /* next teardown try (monotonic ms) */
@@ -97,6 +100,7 @@ struct adapter_svc {
     adapter_sim_t *sim;         /* sim and netns */
     adapter_netns_t *netns;
     adapter_store_t *store;
+    adapter_runq_t *runq;       /* oclient: children at once, the rest */
     struct s_path *paths;       /* records, oldest first */
     size_t n_paths, cap;
     struct s_pending *pending;
@@ -105,6 +109,7 @@ struct adapter_svc {
     uint64_t t0_us;             /* sim clock origin (monotonic) */
     uint64_t n_created, n_refused, n_events, n_adopted, n_lost, n_swept;
     uint64_t n_oclient_runs, n_oclient_errors, n_store_errors;
+    uint64_t n_bad_requests;    /* refused by adapter_check */
 };
 
 static uint64_t
@@ -155,17 +160,27 @@ s_to_proto(const adapter_svc_t *self, const struct s_path *p, Vr__Path *out)
     out->dst_link_addr = (char *) r->dst_link;
 }
 
-static void
+/* Records 'p'.  Returns 0, or -1 (counted, logged rate-limited) if the
+ * store could not take it. */
+static int
 s_save(adapter_svc_t *self, const struct s_path *p)
 {
     if (self->store && adapter_store_put(self->store, &p->r) != 0) {
         self->n_store_errors++;
+        VLOG_WARN_RL("path %s: state store write failed: %s", p->r.path_id,
+                     adapter_store_error(self->store));
+        return -1;
     }
+    return 0;
 }
 
+static void s_announce(adapter_svc_t *self, struct s_path *p, int old);
+
 /* Moves 'p' to 'state' (with 'error' when not NULL), records it and
- * publishes the event. */
-static void
+ * publishes the event.  Returns 0, or -1 when the record could not be
+ * written (the move and the event happen all the same: the backend has
+ * already done it). */
+static int
 s_set_state(adapter_svc_t *self, struct s_path *p, int state,
             const char *error)
 {
@@ -175,7 +190,33 @@ s_set_state(adapter_svc_t *self, struct s_path *p, int state,
         snprintf(p->r.error, sizeof p->r.error, "%s", error);
     }
     p->r.updated_us = vtime_now_us();
-    s_save(self, p);
+    int rc = s_save(self, p);
+    s_announce(self, p, old);
+    return rc;
+}
+
+/* Moves 'p' to 'state' only if the record can be written first; on -1
+ * nothing changed, in memory or on disk, and nothing was published.  For
+ * the moves a restart must know of: a new path, a path up. */
+static int
+s_commit_state(adapter_svc_t *self, struct s_path *p, int state)
+{
+    struct adapter_path_rec before = p->r;
+    p->r.state = state;
+    p->r.updated_us = vtime_now_us();
+    if (s_save(self, p) != 0) {
+        p->r = before;
+        return -1;
+    }
+    s_announce(self, p, before.state);
+    return 0;
+}
+
+/* Logs and publishes the move of 'p' from 'old'. */
+static void
+s_announce(adapter_svc_t *self, struct s_path *p, int old)
+{
+    int state = p->r.state;
     if (state == P(FAILED)) {
         VLOG_WARN("path %s (%s -> %s): %s -> failed: %s", p->r.path_id,
                   p->r.src, p->r.dst, s_state_name(old), p->r.error);
@@ -190,6 +231,18 @@ s_set_state(adapter_svc_t *self, struct s_path *p, int state,
     ev.old_state = (Vr__PathState) old;
     bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_PATH_EVENT, &ev.base);
     self->n_events++;
+}
+
+/* The reason a path made by the backend is torn down again when its
+ * record could not be written. */
+static void
+s_unrecorded(adapter_svc_t *self, const struct s_path *p, char *why,
+             size_t size)
+{
+    log_format(why, size, "the adapter's state store failed (%s): torn "
+               "down, since a restart would forget it",
+               self->store ? adapter_store_error(self->store) : "?");
+    VLOG_WARN_RL("path %s: %s", p->r.path_id, why);
 }
 
 static struct s_path *
@@ -293,7 +346,16 @@ s_sim_up(adapter_svc_t *self, struct s_path *p)
         snprintf(p->r.detail + len, sizeof p->r.detail - len, "%s%s",
                  len ? " " : "", detail);
     }
-    s_set_state(self, p, P(UP), NULL);
+    if (s_commit_state(self, p, P(UP)) != 0) {
+        char why[300], dummy[8];
+        s_unrecorded(self, p, why, sizeof why);
+        if (self->backend == B_NETNS) {
+            adapter_netns_down(self->netns, p->r.n, p->r.src, NULL, 0);
+        }
+        adapter_sim_teardown(self->sim, p->r.sim_id, s_now(self), NULL,
+                             dummy, sizeof dummy);
+        s_set_state(self, p, P(FAILED), why);
+    }
 }
 
 static void
@@ -322,8 +384,9 @@ s_sim_tick(adapter_svc_t *self)
 /* ------------------------------------------------------------------ */
 /* oclient: child processes. */
 
+/* Runs 'op' for 'p' in a slot already taken from 'runq'. */
 static void
-s_oclient_start(adapter_svc_t *self, struct s_path *p, enum s_op op)
+s_oclient_run(adapter_svc_t *self, struct s_path *p, enum s_op op)
 {
     struct adapter_oclient_cmd cmd;
     char err[256];
@@ -348,6 +411,7 @@ s_oclient_start(adapter_svc_t *self, struct s_path *p, enum s_op op)
         }
     }
     if (!ok) {
+        adapter_runq_done(self->runq);
         self->n_oclient_errors++;
         s_set_state(self, p, P(FAILED), err);
         return;
@@ -359,6 +423,28 @@ s_oclient_start(adapter_svc_t *self, struct s_path *p, enum s_op op)
     self->n_oclient_runs++;
 }
 
+/* Runs 'op' for 'p' now if fewer than oclient.max_running commands run,
+ * else queues it: each child is a process and ODIN's server is one, so
+ * a burst of requests must not become a burst of children. */
+static void
+s_oclient_start(adapter_svc_t *self, struct s_path *p, enum s_op op)
+{
+    if (adapter_runq_admit(self->runq)) {
+        s_oclient_run(self, p, op);
+        return;
+    }
+    if (adapter_runq_push(self->runq, p->r.n, (int) op) != 0) {
+        self->n_oclient_errors++;
+        s_set_state(self, p, P(FAILED), "out of memory queueing oclient");
+        return;
+    }
+    p->queued = op;
+    VLOG_INFO_RL("path %s: %s queued behind %zu running, %zu waiting",
+                 p->r.path_id, op == OP_CREATE ? "create" : "teardown",
+                 adapter_runq_running(self->runq),
+                 adapter_runq_queued(self->runq) - 1);
+}
+
 static void
 s_oclient_done(adapter_svc_t *self, struct s_path *p)
 {
@@ -367,6 +453,7 @@ s_oclient_done(adapter_svc_t *self, struct s_path *p)
     enum s_op op = p->op;
     proc_finish(&p->proc, &out);
     p->op = OP_NONE;
+    adapter_runq_done(self->runq);
     if (op == OP_CREATE) {
         bool ok = adapter_oclient_parse_create(&out, &res);
         proc_output_uninit(&out);
@@ -384,8 +471,13 @@ s_oclient_done(adapter_svc_t *self, struct s_path *p)
             VLOG_INFO("path %s: came up as %s after its teardown was "
                       "asked: tearing it down", p->r.path_id, res.path_id);
             s_oclient_start(self, p, OP_TEARDOWN);
-        } else {
-            s_set_state(self, p, P(UP), NULL);
+        } else if (s_commit_state(self, p, P(UP)) != 0) {
+            /* ODIN holds a path that only this process knows of: give it
+             * back now rather than lose it in a restart. */
+            char why[300];
+            s_unrecorded(self, p, why, sizeof why);
+            s_set_state(self, p, P(TEARING_DOWN), why);
+            s_oclient_start(self, p, OP_TEARDOWN);
         }
         return;
     }
@@ -419,10 +511,27 @@ s_oclient_tick(adapter_svc_t *self)
                 s_oclient_done(self, p);
             }
         } else if (p->r.state == P(TEARING_DOWN) && p->retry_ms
-                   && now >= p->retry_ms) {
+                   && now >= p->retry_ms && p->queued == OP_NONE) {
             p->retry_ms = 0;
             s_oclient_start(self, p, OP_TEARDOWN);
         }
+    }
+    /* Slots freed above go to those waiting, oldest first. */
+    uint64_t n;
+    int op;
+    while (adapter_runq_next(self->runq, &n, &op)) {
+        struct s_path *p = NULL;
+        for (size_t i = 0; i < self->n_paths && !p; i++) {
+            if (self->paths[i].r.n == n) {
+                p = &self->paths[i];
+            }
+        }
+        if (!p || p->queued != (enum s_op) op || s_ended(p->r.state)) {
+            adapter_runq_done(self->runq);
+            continue;
+        }
+        p->queued = OP_NONE;
+        s_oclient_run(self, p, (enum s_op) op);
     }
 }
 
@@ -462,30 +571,34 @@ s_refuse(adapter_svc_t *self, int rc, int type, const char *src,
                : rc == ENOMEM ? VR__ERROR_CODE__ERR_INTERNAL
                : rc == EINVAL ? VR__ERROR_CODE__ERR_BAD_REQUEST
                               : VR__ERROR_CODE__ERR_NOT_RESERVABLE;
-    VLOG_INFO("path %s -> %s refused: %s", src, dst, err);
+    VLOG_INFO_RL("path %s -> %s refused: %s", src, dst, err);
     bus_send_error(self->bus, svc_control(self->svc), code, type, "%s", err);
+}
+
+/* Answers a request refused by adapter_check with ERR_BAD_REQUEST. */
+static void
+s_bad_request(adapter_svc_t *self, int type, const char *err)
+{
+    self->n_bad_requests++;
+    VLOG_WARN_RL("%s refused: %s", msgtype_name(type), err);
+    bus_send_error(self->bus, svc_control(self->svc),
+                   VR__ERROR_CODE__ERR_BAD_REQUEST, type, "%s", err);
 }
 
 static void
 s_create(adapter_svc_t *self, const Vr__PathCreate *req, int type)
 {
     zsock_t *ctl = svc_control(self->svc);
+    char err[256];
+    if (!adapter_check_create(req, err, sizeof err)) {
+        s_bad_request(self, type, err);
+        return;
+    }
     struct s_path *p = s_find(self, NULL, req->request_id);
     if (p) {
         s_reply_path(self, p);      /* the same request again */
         return;
     }
-    if (!req->src_ip || !req->dst_ip
-        || (req->request_id
-            && strlen(req->request_id) >= sizeof p->r.request_id)
-        || strlen(req->src_ip) >= sizeof p->r.src
-        || strlen(req->dst_ip) >= sizeof p->r.dst) {
-        bus_send_error(self->bus, ctl, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "a path needs src_ip and dst_ip (and a request id "
-                       "under 96 characters)");
-        return;
-    }
-    char err[256];
     if (self->backend == B_NETNS) {
         const char *ip = !adapter_netns_knows(self->netns, req->src_ip)
                              ? req->src_ip
@@ -545,14 +658,30 @@ s_create(adapter_svc_t *self, const Vr__PathCreate *req, int type)
                   "%.3f s (%s)", r->path_id, r->src, r->dst, r->request_id,
                   setup.total_us / 1e6, r->detail);
     }
-    self->n_created++;
-    s_set_state(self, p, P(PROVISIONING), NULL);
     if (self->backend == B_OCLIENT) {
-        s_oclient_start(self, p, OP_CREATE);
         /* On the oclient backend the source and destination addresses are
          * the link addresses too. */
         snprintf(r->src_link, sizeof r->src_link, "%s", r->src);
         snprintf(r->dst_link, sizeof r->dst_link, "%s", r->dst);
+    }
+    /* Recorded before anything is asked of ODIN, and given back to the
+     * simulator if it cannot be: no path a restart would forget. */
+    if (s_commit_state(self, p, P(PROVISIONING)) != 0) {
+        if (self->backend != B_OCLIENT) {
+            adapter_sim_teardown(self->sim, setup.id, s_now(self), NULL, err,
+                                 sizeof err);
+        }
+        self->n_paths--;            /* 'p' is the newest record */
+        self->n_refused++;
+        bus_send_error(self->bus, ctl, VR__ERROR_CODE__ERR_INTERNAL, type,
+                       "path refused: the adapter's state store failed "
+                       "(%s); nothing was made",
+                       adapter_store_error(self->store));
+        return;
+    }
+    self->n_created++;
+    if (self->backend == B_OCLIENT) {
+        s_oclient_start(self, p, OP_CREATE);
     }
     s_reply_path(self, p);
 }
@@ -560,19 +689,31 @@ s_create(adapter_svc_t *self, const Vr__PathCreate *req, int type)
 static void
 s_teardown(adapter_svc_t *self, const Vr__PathTeardown *req, int type)
 {
-    struct s_path *p = req->path_id ? s_find(self, req->path_id, NULL) : NULL;
+    char err[256];
+    if (!adapter_check_teardown(req, err, sizeof err)) {
+        s_bad_request(self, type, err);
+        return;
+    }
+    struct s_path *p = s_find(self, req->path_id, NULL);
     if (!p) {
         bus_send_error(self->bus, svc_control(self->svc),
                        VR__ERROR_CODE__ERR_NOT_FOUND, type, "no path '%s'",
-                       req->path_id ? req->path_id : "");
+                       req->path_id);
         return;
     }
     if (s_ended(p->r.state) || p->r.state == P(TEARING_DOWN)) {
         s_reply_path(self, p);
         return;
     }
-    char err[256];
     if (self->backend == B_OCLIENT) {
+        if (p->queued == OP_CREATE) {
+            /* 'oclient -c' never ran: nothing to give back. */
+            adapter_runq_cancel(self->runq, p->r.n);
+            p->queued = OP_NONE;
+            s_set_state(self, p, P(DOWN), NULL);
+            s_reply_path(self, p);
+            return;
+        }
         if (p->op == OP_CREATE) {
             p->abandon = true;      /* torn down when 'oclient -c' ends */
         } else {
@@ -645,13 +786,18 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
         return 0;
     case VR__MSG_TYPE__MSG_PATH_STATUS_REQUEST: {
         const Vr__PathStatusRequest *r = (Vr__PathStatusRequest *) req->body;
-        struct s_path *p = r->path_id ? s_find(self, r->path_id, NULL) : NULL;
+        char err[256];
+        if (!adapter_check_status(r, err, sizeof err)) {
+            s_bad_request(self, req->type, err);
+            return 0;
+        }
+        struct s_path *p = s_find(self, r->path_id, NULL);
         if (p) {
             s_reply_path(self, p);
         } else {
             bus_send_error(self->bus, svc_control(svc),
                            VR__ERROR_CODE__ERR_NOT_FOUND, req->type,
-                           "no path '%s'", r->path_id ? r->path_id : "");
+                           "no path '%s'", r->path_id);
         }
         return 0;
     }
@@ -685,6 +831,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "path_events", self->n_events, false);
     bus_status_add_counter(reply, "store_errors", self->n_store_errors,
                            false);
+    bus_status_add_counter(reply, "bad_requests", self->n_bad_requests,
+                           false);
     if (self->sim) {
         struct adapter_sim_stats st;
         adapter_sim_get_stats(self->sim, &st);
@@ -700,6 +848,10 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                                false);
         bus_status_add_counter(reply, "oclient_errors",
                                self->n_oclient_errors, false);
+        bus_status_add_counter(reply, "oclient_running",
+                               adapter_runq_running(self->runq), true);
+        bus_status_add_counter(reply, "oclient_queued",
+                               adapter_runq_queued(self->runq), true);
     }
 }
 
@@ -809,9 +961,13 @@ s_restore(adapter_svc_t *self, char *err, size_t size)
     if (!self->store) {
         return -1;
     }
-    adapter_store_trim(self->store, self->cfg->max_paths);
-    uint64_t next = adapter_store_next_n(self->store);
-    if (adapter_store_load(self->store, s_on_loaded, self) < 0) {
+    if (adapter_store_trim(self->store, self->cfg->max_paths) != 0) {
+        VLOG_WARN("state '%s': old records not trimmed: %s",
+                  self->cfg->state, adapter_store_error(self->store));
+    }
+    uint64_t next = 1;
+    if (adapter_store_next_n(self->store, &next) != 0
+        || adapter_store_load(self->store, s_on_loaded, self) < 0) {
         log_format(err, size, "state '%s': unreadable", self->cfg->state);
         return -1;
     }
@@ -874,6 +1030,19 @@ s_make_sim(adapter_svc_t *self, const char *path, char *err, size_t size)
     return self->sim ? 0 : -1;
 }
 
+/* Who may ask what of the adapter (common/authz.h): paths are the
+ * broker's business, and an operator's. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_PATH_CREATE, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_PATH_TEARDOWN, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_PATH_LIST_REQUEST, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_PATH_STATUS_REQUEST, AUTHZ_BROKER | AUTHZ_OPERATOR,
+      { NULL } },
+};
+
 adapter_svc_t *
 adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
                 char *err, size_t size)
@@ -905,6 +1074,10 @@ adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
     self->bus = svc_bus(svc);
     self->t0_us = vtime_mono_us();
     self->next_n = 1;
+    self->runq = adapter_runq_new(cfg->oclient.max_running);
+    if (!self->runq) {
+        goto error;
+    }
     if (backend == B_NETNS) {
         self->netns = adapter_netns_new(&cfg->netns, err, size);
         if (!self->netns) {
@@ -922,6 +1095,7 @@ adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
         goto error;
     }
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0) {
         goto error;
     }
@@ -955,8 +1129,15 @@ adapter_svc_destroy(adapter_svc_t **self_p)
     adapter_sim_destroy(&self->sim);
     adapter_netns_destroy(&self->netns);
     adapter_store_close(&self->store);
+    adapter_runq_destroy(&self->runq);
     free(self->paths);
     free(self->pending);
     free(self);
     *self_p = NULL;
+}
+
+adapter_store_t *
+adapter_svc_store(adapter_svc_t *self)
+{
+    return self->store;
 }

@@ -58,4 +58,11 @@ adapter_svc_t *adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg,
  * children are killed; paths are left as they are, for the next start). */
 void adapter_svc_destroy(adapter_svc_t **self_p);
 
+typedef struct adapter_store adapter_store_t;
+
+/* The adapter's store (borrowed, valid while 'self' lives; NULL when no
+ * state is kept), for tests that inject store errors
+ * (tests/tools/vr-adapter-faulty.c). */
+adapter_store_t *adapter_svc_store(adapter_svc_t *self);
+
 #endif /* ADAPTER_SVC_H */

@@ -1,21 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /* The planner's bus side: see plan_svc.h.  One loop, one tick every
  * tick_ms: the core decides, then each held link is moved one step along
- *   RESERVING (broker asked) -> SETUP (links made, probed) -> UP (rules on)
- * Calls to the broker and the agents block the loop for at most
- * call_timeout_ms each; they are local and answer in milliseconds. */
+ * its life (plan_link.h: RESERVING -> SETUP -> SWITCHING -> UP), and every
+ * reconcile_ms the broker's list and the agents' rules are compared with
+ * what the held links say.  Calls to the broker and the agents block the
+ * loop for at most call_timeout_ms each; they are local and answer in
+ * milliseconds. */
 #include "plan_svc.h"
 
 #include <inttypes.h>
+#include <libgen.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
 
+#include "authz.h"
 #include "bus.h"
 #include "eth.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "plan_core.h"
+#include "plan_link.h"
 #include "vtime.h"
 
 LOG_MODULE("planner");
@@ -89,11 +98,32 @@ const struct cfg_key plan_cfg_keys[] = {
                 "a new link must echo a probe within this"),
     CFG_KEY_U32("call_timeout_ms", T, call_timeout_ms, 50, 60000, 2000,
                 "wait for a broker or agent reply"),
+    CFG_KEY_U32("reconcile_ms", T, reconcile_ms, 100, 3600000,
+                PLAN_DEFAULT_RECONCILE_MS,
+                "how often the broker's reservations and the agents' "
+                "rules are compared with the held links"),
+    CFG_KEY_U32("reserving_timeout_ms", T, reserving_timeout_ms, 100,
+                3600000, PLAN_DEFAULT_RESERVING_TIMEOUT_MS,
+                "a reservation not active after this is released and a "
+                "direct commodity link used instead"),
     CFG_KEYS_END,
 };
 #undef T
 
-enum { S_MAX_RULES = 4096, S_SETUP_TRIES = 20 };
+enum { S_MAX_RULES = 4096 };
+
+/* The owner our reservations carry at the broker with CURVE off (the
+ * broker takes the field from the one local identity). */
+#define S_OWNER "planner"
+/* Pages of the broker's list one reconcile reads at most: with the
+ * broker's default list_page_max (1000), 64000 reservations.  A longer
+ * list fails the round rather than being taken as the whole. */
+enum { S_LIST_PAGES_MAX = 64 };
+/* A ResvRequest that got no reply is sent again (same id) after this. */
+#define S_ASK_RETRY_US UINT64_C(1000000)
+/* A held link's reservation missing from this many broker lists in a row
+ * is taken as gone. */
+#define S_MISSING_ROUNDS 2
 
 struct s_agent {
     char id[PLAN_HOST_LEN];
@@ -105,48 +135,37 @@ struct s_agent {
     bool scanned;               /* its links looked at once */
 };
 
-enum s_kind { K_RESERVED, K_COMMODITY };
-enum s_state { H_RESERVING, H_SETUP, H_UP };
-
-struct s_held {
-    char a[PLAN_HOST_LEN], b[PLAN_HOST_LEN];    /* a < b */
-    enum s_kind kind;
-    enum s_state state;
-    char link[PLAN_HOST_LEN * 2 + 8];
-    char resv_id[64];
-    int resv_state;
-    char addr_a[64], addr_b[64];    /* path link addresses */
-    uint32_t tries;
-    bool wired;                     /* link made and probed, this setup */
-    uint64_t rules_gen;             /* topology the rules were synced to */
-    double demand_bps;
-    uint64_t t_reserve_us, t_active_us;
-    uint64_t boot_a, boot_b;        /* agents' boots the links were made in */
-    uint64_t *rules_a, *rules_b;    /* dst MACs sent over the link */
-    size_t n_rules_a, n_rules_b;
-};
-
 struct plan_svc {
     svc_t *svc;
     const struct plan_cfg *cfg;
     bus_t *bus;
+    /* The owner the broker records for our reservations: the identity it
+     * knows us by, "planner" (s_own_identity()). */
+    char owner[AUTHZ_ROLE_SIZE + AUTHZ_NAME_SIZE];
     zsock_t *events, *agg_sub, *resv_sub;
     bus_client_t *broker, *aggregator;
-    bus_client_t *sync;         /* broker, short timeout: start-up sync */
+    bus_client_t *sync;         /* broker, short timeout: its list */
     uint64_t next_sync_us, sync_backoff_us;
     plan_core_t *core;
     struct s_agent *agents;
     size_t n_agents;
-    struct s_held *held;
-    size_t n_held;
+    struct plan_links links;    /* the held links */
     bool synced;                /* broker's reservations read */
     bool agg_queried;
     uint64_t topo_version;
     uint64_t topo_gen;          /* topologies taken in: VM pairs may move */
     uint64_t t0_us;
     uint64_t next_decision;
+    uint64_t next_reconcile_us; /* s_now() of the next broker reconcile */
     uint64_t n_topologies, n_reserve_asked, n_reserve_refused, n_switches,
         n_failures, n_released, n_adopted, n_stale_removed;
+    uint64_t n_reserve_no_reply;    /* ResvRequests without a reply */
+    uint64_t n_reserving_timeouts;  /* RESERVING given up */
+    uint64_t n_reconciles, n_reconcile_failed;
+    uint64_t n_orphans_released;    /* ours at the broker, not held */
+    uint64_t n_replanned;           /* the broker lost their reservation */
+    uint64_t n_rules_restored;      /* rules put back on agents */
+    uint64_t n_links_rewired;       /* links made again on agents */
     uint64_t last_switch_us;    /* elapsed from RESERVE to SWITCH */
 };
 
@@ -176,12 +195,18 @@ s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
         "?", "plan", "reserve", "release", "switch", "link-create",
         "link-remove", "defer", "throttle", "fail" };
     const char *name = kind >= 0 && kind < 10 ? names[kind] : "?";
+    /* Not rate-limited: decisions are the planner's record, and the
+     * core's caps and the retry spacing bound how many there are.  The
+     * reason quotes hosts and broker errors: escaped, whole. */
+    char esc[4 * sizeof reason];
+    log_escape(esc, sizeof esc, reason, SIZE_MAX);
     if (kind == DK(FAIL)) {
-        VLOG_WARN("%s %s-%s: %s", name, a, b, reason);
+        VLOG_WARN("%s %s-%s: %s", name, LOG_ESC(a), LOG_ESC(b), esc);
     } else if (kind == DK(DEFER) || kind == DK(THROTTLE)) {
-        VLOG_DEBUG("%s %s-%s: %s", name, a, b, reason);
+        VLOG_DEBUG("%s %s-%s: %s", name, LOG_ESC(a), LOG_ESC(b), esc);
     } else {
-        VLOG_INFO("%s %s%s%s: %s", name, a, *b ? "-" : "", b, reason);
+        VLOG_INFO("%s %s%s%s: %s", name, LOG_ESC(a), *b ? "-" : "",
+                  LOG_ESC(b), esc);
     }
     Vr__Decision d = VR__DECISION__INIT;
     d.id = ++self->next_decision;
@@ -243,7 +268,10 @@ s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
     if (strcmp(ag->ctl, ann->control_endpoint) != 0) {
         bus_client_destroy(&ag->client);
         snprintf(ag->ctl, sizeof ag->ctl, "%s", ann->control_endpoint);
-        ag->client = bus_client_new(self->bus, ag->ctl, "agent",
+        /* Under CURVE the agent's own key, agent-<id>.key (bus.h). */
+        char server[sizeof "agent-" + sizeof ag->id];
+        snprintf(server, sizeof server, "agent-%s", ag->id);
+        ag->client = bus_client_new(self->bus, ag->ctl, server,
                                     (int) self->cfg->call_timeout_ms, 1);
         /* One dead agent must not stall the loop at every tick. */
         if (ag->client) {
@@ -295,63 +323,37 @@ s_agent_call(plan_svc_t *self, struct s_agent *ag, int type,
 }
 
 /* ------------------------------------------------------------------ */
-/* Held links. */
-
-static struct s_held *
-s_held(plan_svc_t *self, const char *a, const char *b)
+static const char *
+s_resv_state_name(int s)
 {
-    if (strcmp(a, b) > 0) {
-        const char *t = a;
-        a = b;
-        b = t;
-    }
-    for (size_t i = 0; i < self->n_held; i++) {
-        if (!strcmp(self->held[i].a, a) && !strcmp(self->held[i].b, b)) {
-            return &self->held[i];
-        }
-    }
-    return NULL;
+    static const char *const names[] = {
+        "unknown", "requested", "provisioning", "active", "releasing",
+        "released", "failed",
+    };
+    return s >= 0 && s < 7 ? names[s] : "?";
 }
 
-static struct s_held *
-s_held_new(plan_svc_t *self, const char *a, const char *b, enum s_kind kind)
-{
-    struct s_held *v = realloc(self->held, (self->n_held + 1) * sizeof *v);
-    if (!v) {
-        return NULL;
-    }
-    self->held = v;
-    struct s_held *h = &v[self->n_held++];
-    memset(h, 0, sizeof *h);
-    if (strcmp(a, b) > 0) {
-        const char *t = a;
-        a = b;
-        b = t;
-    }
-    snprintf(h->a, sizeof h->a, "%s", a);
-    snprintf(h->b, sizeof h->b, "%s", b);
-    h->kind = kind;
-    snprintf(h->link, sizeof h->link, "%s-%s-%s",
-             kind == K_RESERVED ? "vr" : "vd", a, b);
-    return h;
-}
+/* Held links: the I/O around plan_link's state machine. */
 
-static void
-s_held_drop(plan_svc_t *self, struct s_held *h)
+/* Applies 'ev' to 'h'; an event the table refuses is a bug of ours:
+ * logged (rate-limited) and counted by plan_links. */
+static int
+s_apply(plan_svc_t *self, struct plan_link *h, enum plan_link_event ev,
+        const char *resv_id)
 {
-    free(h->rules_a);
-    free(h->rules_b);
-    size_t i = (size_t) (h - self->held);
-    memmove(h, h + 1, (self->n_held - i - 1) * sizeof *h);
-    self->n_held--;
-}
-
-static void
-s_set_kind(struct s_held *h, enum s_kind kind)
-{
-    h->kind = kind;
-    snprintf(h->link, sizeof h->link, "%s-%s-%s",
-             kind == K_RESERVED ? "vr" : "vd", h->a, h->b);
+    enum plan_link_state from = h->state;
+    if (plan_links_apply(&self->links, h, ev, resv_id, s_now(self)) != 0) {
+        VLOG_WARN_RL("link %s-%s: event %s refused in state %s",
+                     LOG_ESC(h->a), LOG_ESC(h->b),
+                     plan_link_event_name(ev), plan_link_state_name(from));
+        return -1;
+    }
+    if (from != h->state) {
+        VLOG_DEBUG("link %s-%s: %s -> %s (%s)", LOG_ESC(h->a),
+                   LOG_ESC(h->b), plan_link_state_name(from),
+                   plan_link_state_name(h->state), plan_link_event_name(ev));
+    }
+    return 0;
 }
 
 /* Removes the rules the link carries on one side. */
@@ -376,7 +378,7 @@ s_rules_remove(plan_svc_t *self, const char *host, uint64_t **rules,
             if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_REMOVE,
                              &req.base, VR__MSG_TYPE__MSG_ACK, NULL, err,
                              sizeof err) != 0) {
-                VLOG_WARN("%s", err);
+                VLOG_WARN_RL("%s", LOG_ESC(err));
             }
         }
         free(v);
@@ -391,7 +393,7 @@ static void
 s_link_remove(plan_svc_t *self, const char *host, const char *link)
 {
     struct s_agent *ag = s_agent(self, host);
-    if (!ag) {
+    if (!ag || !link[0]) {
         return;
     }
     Vr__LinkRemove req = VR__LINK_REMOVE__INIT;
@@ -403,113 +405,182 @@ s_link_remove(plan_svc_t *self, const char *host, const char *link)
 
 /* Takes the traffic off 'h' (rules first, then the links). */
 static void
-s_unwire(plan_svc_t *self, struct s_held *h)
+s_unwire(plan_svc_t *self, struct plan_link *h)
 {
     s_rules_remove(self, h->a, &h->rules_a, &h->n_rules_a);
     s_rules_remove(self, h->b, &h->rules_b, &h->n_rules_b);
-    if (h->state != H_RESERVING) {
-        s_link_remove(self, h->a, h->link);
-        s_link_remove(self, h->b, h->link);
+    if (h->state != PLAN_LINK_RESERVING && h->state != PLAN_LINK_NEW
+        && h->name[0]) {
+        s_link_remove(self, h->a, h->name);
+        s_link_remove(self, h->b, h->name);
         s_decide(self, DK(LINK_REMOVE), h->a, h->b, h->demand_bps,
-                 h->resv_id, h->link, 0, "link %s removed from both agents",
-                 h->link);
+                 h->resv_id, h->name, 0, "link %s removed from both agents",
+                 h->name);
     }
 }
 
+/* Asks the broker to release reservation 'resv_id'; a failure is left to
+ * the next reconcile, which releases what no held link stands behind. */
 static void
-s_release(plan_svc_t *self, struct s_held *h, const char *why)
+s_resv_release(plan_svc_t *self, const char *resv_id, const char *why,
+               const char *a, const char *b)
+{
+    Vr__ResvRelease req = VR__RESV_RELEASE__INIT;
+    req.resv_id = (char *) resv_id;
+    req.reason = (char *) why;
+    bus_msg_t reply;
+    if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
+                        &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
+        != 0) {
+        s_decide(self, DK(FAIL), a, b, 0, resv_id, "", 0,
+                 "release of %s: %s (the next reconcile with the broker "
+                 "retries)", resv_id, reply.error_text);
+    }
+    bus_msg_clear(&reply);
+}
+
+/* Takes 'h' down and drops it: rules, links, then the reservation. */
+static void
+s_release(plan_svc_t *self, struct plan_link *h, const char *why)
 {
     s_unwire(self, h);
     if (h->resv_id[0]) {
-        Vr__ResvRelease req = VR__RESV_RELEASE__INIT;
-        req.resv_id = h->resv_id;
-        req.reason = (char *) why;
-        bus_msg_t reply;
-        if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
-                            &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
-            != 0) {
-            s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                     h->link, 0, "release of %s: %s (the broker's "
-                     "reconciliation and our next start retry)",
-                     h->resv_id, reply.error_text);
-        }
-        bus_msg_clear(&reply);
+        s_resv_release(self, h->resv_id, why, h->a, h->b);
     }
+    s_apply(self, h, PLAN_LINK_EV_RELEASE, NULL);
     self->n_released++;
-    s_held_drop(self, h);
+    plan_links_drop(&self->links, h);
 }
 
 static void
 s_on_agent_restart(plan_svc_t *self, const char *id)
 {
-    for (size_t i = 0; i < self->n_held; i++) {
-        struct s_held *h = &self->held[i];
-        if ((!strcmp(h->a, id) || !strcmp(h->b, id)) && h->state == H_UP) {
+    for (size_t i = 0; i < self->links.n; i++) {
+        struct plan_link *h = &self->links.v[i];
+        if ((!strcmp(h->a, id) || !strcmp(h->b, id))
+            && plan_link_next(h->state, PLAN_LINK_EV_REWIRE) >= 0) {
             /* Its links and rules died with it: make them again. */
-            free(h->rules_a);
-            free(h->rules_b);
-            h->rules_a = h->rules_b = NULL;
-            h->n_rules_a = h->n_rules_b = 0;
-            h->state = H_SETUP;
-            h->wired = false;
-            h->tries = 0;
+            s_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
         }
     }
 }
 
-/* Asks the broker for a path for 'h'; on refusal 'h' becomes a commodity
- * link. */
+/* The broker's view of 'h's reservation 'r' (an event, a reply or the
+ * list): its state, and the path's addresses once active.  A path lost
+ * under a link past RESERVING puts the link on the commodity network. */
 static void
-s_reserve(plan_svc_t *self, struct s_held *h, const char *why)
+s_take_resv(plan_svc_t *self, struct plan_link *h, const Vr__Reservation *r)
 {
-    if (!self->cfg->reserve) {
-        s_set_kind(h, K_COMMODITY);
-        h->state = H_SETUP;
-        h->wired = false;
-        s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, NULL, h->link,
-                 0, "%s; reservations off: direct commodity link", why);
-        return;
+    if (!h->resv_id[0] && h->state == PLAN_LINK_RESERVING) {
+        /* The answer to a request that timed out, heard another way. */
+        if (s_apply(self, h, PLAN_LINK_EV_ASKED, r->resv_id) != 0) {
+            return;
+        }
+        s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->name, 0, "reservation %s of request %s learnt from the "
+                 "broker", h->resv_id, h->request_id);
     }
-    char rid[160];
-    snprintf(rid, sizeof rid, "vadapt-%s-%s-%" PRIu64, h->a, h->b,
-             vtime_now_us());
+    h->resv_state = r->state;
+    if (r->state == RS(ACTIVE)) {
+        plan_link_set_path(h, r->host_a, r->addr_a, r->addr_b);
+    } else if ((r->state == RS(FAILED) || r->state == RS(RELEASING)
+                || r->state == RS(RELEASED))
+               && h->state != PLAN_LINK_RESERVING
+               && h->kind == PLAN_LINK_RESERVED) {
+        /* The path broke (or was released by someone else) under a link
+         * in use: off it, onto the commodity network. */
+        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->name, 0, "path of %s lost (%s, %s): traffic back on "
+                 "the commodity network", h->resv_id,
+                 s_resv_state_name(r->state), r->error ? r->error : "");
+        self->n_failures++;
+        s_unwire(self, h);
+        s_apply(self, h, PLAN_LINK_EV_PATH_LOST, NULL);
+    }
+}
+
+/* Sends 'h's ResvRequest (its one request id, whatever the try).  A reply
+ * makes it ASKED; no reply in time leaves it RESERVING, to be asked again
+ * (same id) or learnt from events and the list; a refusal puts it on the
+ * commodity network. */
+static void
+s_ask(plan_svc_t *self, struct plan_link *h, const char *why)
+{
     Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
     req.host_a = h->a;
     req.host_b = h->b;
     req.bandwidth_mbps = self->cfg->bandwidth_mbps;
-    req.request_id = rid;
-    req.owner = "planner";
+    req.request_id = h->request_id;
+    req.owner = self->owner;
     bus_msg_t reply;
-    h->t_reserve_us = vtime_now_us();
+    h->asks++;
     self->n_reserve_asked++;
     if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_REQUEST,
                         &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
         != 0) {
+        if (reply.error == VR__ERROR_CODE__ERR_TIMEOUT
+            || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
+            /* Maybe made, maybe not: not a refusal. */
+            self->n_reserve_no_reply++;
+            h->next_ask_us = s_now(self) + S_ASK_RETRY_US;
+            s_apply(self, h, PLAN_LINK_EV_NO_REPLY, NULL);
+            if (h->asks == 1 || h->asks % 10 == 0) {
+                s_decide(self, DK(DEFER), h->a, h->b, h->demand_bps, NULL,
+                         h->name, 0, "%s; request %s: no answer from the "
+                         "broker (%s): asked again, same id", why,
+                         h->request_id, reply.error_text);
+            }
+            bus_msg_clear(&reply);
+            return;
+        }
         self->n_reserve_refused++;
-        s_set_kind(h, K_COMMODITY);
-        h->state = H_SETUP;
-        h->wired = false;
-        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, NULL, h->link,
+        s_apply(self, h, PLAN_LINK_EV_REFUSED, NULL);
+        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, NULL, h->name,
                  0, "%s; the broker refused (%s): direct commodity link "
                  "instead", why, reply.error_text);
         bus_msg_clear(&reply);
         return;
     }
     const Vr__Reservation *r = ((Vr__ResvReply *) reply.body)->resv;
-    if (r && r->resv_id) {
-        snprintf(h->resv_id, sizeof h->resv_id, "%s", r->resv_id);
-        h->resv_state = r->state;
+    if (!r || !r->resv_id || s_apply(self, h, PLAN_LINK_EV_ASKED,
+                                     r->resv_id) != 0) {
+        /* A reply without a usable id: as if none came; the list will
+         * tell. */
+        self->n_reserve_no_reply++;
+        h->next_ask_us = s_now(self) + S_ASK_RETRY_US;
+        VLOG_WARN_RL("broker: reply to %s without a usable reservation id",
+                     h->request_id);
+        bus_msg_clear(&reply);
+        return;
     }
-    h->state = H_RESERVING;
     s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, h->resv_id,
-             h->link, 0, "%s; reservation %s asked", why, h->resv_id);
+             h->name, 0, "%s; reservation %s asked (request %s)", why,
+             h->resv_id, h->request_id);
+    s_take_resv(self, h, r);
     bus_msg_clear(&reply);
+}
+
+/* Starts 'h' (NEW): asks the broker for a path, or, with reservations
+ * off, makes it a commodity link. */
+static void
+s_reserve(plan_svc_t *self, struct plan_link *h, const char *why)
+{
+    if (!self->cfg->reserve) {
+        s_apply(self, h, PLAN_LINK_EV_DIRECT, NULL);
+        s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, NULL,
+                 h->name, 0, "%s; reservations off: direct commodity link",
+                 why);
+        return;
+    }
+    if (s_apply(self, h, PLAN_LINK_EV_RESERVE, NULL) == 0) {
+        s_ask(self, h, why);
+    }
 }
 
 /* Makes the link on both agents and probes it from both ends.  Returns
  * true when both echoes came back. */
 static bool
-s_wire(plan_svc_t *self, struct s_held *h)
+s_wire(plan_svc_t *self, struct plan_link *h)
 {
     struct s_agent *aa = s_agent(self, h->a), *ab = s_agent(self, h->b);
     if (!aa || !ab || !aa->ip[0] || !ab->ip[0]) {
@@ -518,8 +589,8 @@ s_wire(plan_svc_t *self, struct s_held *h)
     struct s_agent *end[2] = { aa, ab };
     struct s_agent *peer[2] = { ab, aa };
     const char *peer_ip[2] = {
-        h->kind == K_RESERVED ? h->addr_b : ab->ip,
-        h->kind == K_RESERVED ? h->addr_a : aa->ip,
+        h->kind == PLAN_LINK_RESERVED ? h->addr_b : ab->ip,
+        h->kind == PLAN_LINK_RESERVED ? h->addr_a : aa->ip,
     };
     char err[256];
     for (int i = 0; i < 2; i++) {
@@ -527,13 +598,13 @@ s_wire(plan_svc_t *self, struct s_held *h)
         snprintf(peer_addr, sizeof peer_addr, "%s:%s", peer_ip[i],
                  peer[i]->port);
         Vr__Link l = VR__LINK__INIT;
-        l.name = h->link;
+        l.name = h->name;
         l.peer = peer_addr;
         l.peer_agent = peer[i]->id;
-        l.mtu = h->kind == K_RESERVED ? self->cfg->link_mtu : 0;
+        l.mtu = h->kind == PLAN_LINK_RESERVED ? self->cfg->link_mtu : 0;
         /* A reserved path is a dedicated circuit: the agents may let the
          * kernel carry frames across it (their fast path). */
-        l.circuit = h->kind == K_RESERVED;
+        l.circuit = h->kind == PLAN_LINK_RESERVED;
         Vr__LinkCreate req = VR__LINK_CREATE__INIT;
         req.link = &l;
         if (s_agent_call(self, end[i], VR__MSG_TYPE__MSG_LINK_CREATE,
@@ -541,14 +612,14 @@ s_wire(plan_svc_t *self, struct s_held *h)
                          sizeof err) != 0) {
             if (h->tries % 10 == 0) {
                 s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps,
-                         h->resv_id, h->link, 0, "creating link: %s", err);
+                         h->resv_id, h->name, 0, "creating link: %s", err);
             }
             return false;
         }
     }
     for (int i = 0; i < 2; i++) {
         Vr__LinkProbe req = VR__LINK_PROBE__INIT;
-        req.name = h->link;
+        req.name = h->name;
         req.timeout_ms = self->cfg->probe_timeout_ms;
         bus_msg_t reply;
         if (s_agent_call(self, end[i], VR__MSG_TYPE__MSG_LINK_PROBE,
@@ -561,9 +632,9 @@ s_wire(plan_svc_t *self, struct s_held *h)
         if (!ok) {
             if (h->tries % 10 == 0) {
                 s_decide(self, DK(DEFER), h->a, h->b, h->demand_bps,
-                         h->resv_id, h->link, 0, "link %s: no probe echo "
+                         h->resv_id, h->name, 0, "link %s: no probe echo "
                          "from %s's end yet: rules stay where they are",
-                         h->link, end[i]->id);
+                         h->name, end[i]->id);
             }
             return false;
         }
@@ -587,7 +658,7 @@ s_has(const uint64_t *v, size_t n, uint64_t x)
 /* Adds the rules for VM pairs the link carries that have none yet.
  * Returns the number of rules added, or -1 on failure. */
 static int
-s_rules_sync(plan_svc_t *self, struct s_held *h)
+s_rules_sync(plan_svc_t *self, struct plan_link *h)
 {
     static struct plan_vm_pair pairs[S_MAX_RULES];
     size_t n = plan_core_link_pairs(self->core, h->a, h->b, pairs,
@@ -627,7 +698,7 @@ s_rules_sync(plan_svc_t *self, struct s_held *h)
             }
             vr__rule__init(&v[m]);
             v[m].dst_mac = dst;
-            v[m].link = h->link;
+            v[m].link = h->name;
             pv[m] = &v[m];
             m++;
         }
@@ -655,67 +726,110 @@ s_rules_sync(plan_svc_t *self, struct s_held *h)
     return added;
 }
 
-/* Moves 'h' one step. */
+/* RESERVING: asks again after no reply, gives up after
+ * reserving_timeout_ms, moves on once the reservation is active or over. */
 static void
-s_progress(plan_svc_t *self, struct s_held *h)
+s_progress_reserving(plan_svc_t *self, struct plan_link *h)
 {
-    switch (h->state) {
-    case H_RESERVING:
-        if (h->resv_state == RS(ACTIVE)) {
-            h->t_active_us = vtime_now_us();
-            h->state = H_SETUP;
-            h->wired = false;
-            h->tries = 0;
-        } else if (h->resv_state == RS(FAILED)
-                   || h->resv_state == RS(RELEASED)) {
-            s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                     h->link, vtime_now_us() - h->t_reserve_us,
-                     "reservation %s ended without a path: direct "
-                     "commodity link instead", h->resv_id);
-            self->n_failures++;
-            h->resv_id[0] = '\0';
-            s_set_kind(h, K_COMMODITY);
-            h->state = H_SETUP;
-            h->wired = false;
-            h->tries = 0;
+    uint64_t now = s_now(self);
+    uint64_t waited = now - h->t_state_us;
+    if (waited >= (uint64_t) self->cfg->reserving_timeout_ms * 1000) {
+        self->n_reserving_timeouts++;
+        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->name, waited, "reservation %s (request %s) not active "
+                 "after %u ms: released, direct commodity link instead",
+                 h->resv_id[0] ? h->resv_id : "unknown", h->request_id,
+                 self->cfg->reserving_timeout_ms);
+        if (h->resv_id[0]) {
+            s_resv_release(self, h->resv_id, "reserving timed out", h->a,
+                           h->b);
         }
-        return;
-    case H_SETUP: {
-        h->tries++;
-        if (!h->wired) {
-            if (!s_wire(self, h)) {
-                return;
-            }
-            h->wired = true;
-            s_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
-                     h->resv_id, h->link, 0, "link %s on both agents over "
-                     "%s (%s <-> %s), probe echoed from both ends",
-                     h->link,
-                     h->kind == K_RESERVED ? "the reserved path"
-                                           : "the commodity network",
-                     h->kind == K_RESERVED ? h->addr_a : h->a,
-                     h->kind == K_RESERVED ? h->addr_b : h->b);
-        }
-        /* Only now, with the link up both ways, do the rules move. */
-        int n = s_rules_sync(self, h);
-        if (n < 0) {
-            return;
-        }
-        h->rules_gen = self->topo_gen;
-        h->state = H_UP;
-        self->n_switches++;
-        uint64_t now = vtime_now_us();
-        uint64_t since = h->t_active_us ? h->t_active_us : h->t_reserve_us;
-        self->last_switch_us = h->t_reserve_us ? now - h->t_reserve_us : 0;
-        s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->link, since ? now - since : 0,
-                 "%zu+%zu forwarding rules moved onto %s (%.1f Mbit/s of "
-                 "demand); %.3f s after the path was up",
-                 h->n_rules_a, h->n_rules_b, h->link, h->demand_bps / 1e6,
-                 since ? (now - since) / 1e6 : 0.0);
+        /* Not answered at all: if the broker made it after all, the
+         * reconcile finds it nobody's and releases it. */
+        s_apply(self, h, PLAN_LINK_EV_TIMEOUT, NULL);
         return;
     }
-    case H_UP: {
+    if (!h->resv_id[0]) {
+        if (now >= h->next_ask_us) {
+            s_ask(self, h, "asked again");
+        }
+        return;
+    }
+    if (h->resv_state == RS(ACTIVE)) {
+        s_apply(self, h, PLAN_LINK_EV_ACTIVE, NULL);
+    } else if (h->resv_state == RS(FAILED) || h->resv_state == RS(RELEASED)
+               || h->resv_state == RS(RELEASING)) {
+        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->name, now - h->t_reserve_us,
+                 "reservation %s ended without a path: direct "
+                 "commodity link instead", h->resv_id);
+        self->n_failures++;
+        s_apply(self, h, PLAN_LINK_EV_ENDED, NULL);
+    }
+}
+
+/* SWITCHING: moves the VM pairs' rules onto the link. */
+static void
+s_progress_switching(plan_svc_t *self, struct plan_link *h)
+{
+    size_t before = h->n_rules_a + h->n_rules_b;
+    int n = s_rules_sync(self, h);
+    if (n < 0) {
+        return;
+    }
+    h->rules_gen = self->topo_gen;
+    bool again = h->t_up_us != 0;
+    if (s_apply(self, h, PLAN_LINK_EV_SWITCHED, NULL) != 0) {
+        return;
+    }
+    if (again) {
+        s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->name, 0, "%d forwarding rules put back onto %s (%zu "
+                 "were still there)", n, h->name, before);
+        return;
+    }
+    uint64_t now = s_now(self);
+    h->t_up_us = now;
+    self->n_switches++;
+    uint64_t since = h->t_active_us ? h->t_active_us : h->t_reserve_us;
+    self->last_switch_us = h->t_reserve_us ? now - h->t_reserve_us : 0;
+    s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
+             h->name, since ? now - since : 0,
+             "%zu+%zu forwarding rules moved onto %s (%.1f Mbit/s of "
+             "demand); %.3f s after the path was up",
+             h->n_rules_a, h->n_rules_b, h->name, h->demand_bps / 1e6,
+             since ? (now - since) / 1e6 : 0.0);
+}
+
+/* Moves 'h' one step. */
+static void
+s_progress(plan_svc_t *self, struct plan_link *h)
+{
+    switch (h->state) {
+    case PLAN_LINK_RESERVING:
+        s_progress_reserving(self, h);
+        return;
+    case PLAN_LINK_SETUP:
+        h->tries++;
+        if (!s_wire(self, h)) {
+            return;
+        }
+        s_apply(self, h, PLAN_LINK_EV_WIRED, NULL);
+        s_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
+                 h->resv_id, h->name, 0, "link %s on both agents over "
+                 "%s (%s <-> %s), probe echoed from both ends",
+                 h->name,
+                 h->kind == PLAN_LINK_RESERVED ? "the reserved path"
+                                               : "the commodity network",
+                 h->kind == PLAN_LINK_RESERVED ? h->addr_a : h->a,
+                 h->kind == PLAN_LINK_RESERVED ? h->addr_b : h->b);
+        /* Only now, with the link up both ways, do the rules move. */
+        s_progress_switching(self, h);
+        return;
+    case PLAN_LINK_SWITCHING:
+        s_progress_switching(self, h);
+        return;
+    case PLAN_LINK_UP: {
         /* The VM pairs a link carries change only with the topology. */
         if (h->rules_gen == self->topo_gen) {
             return;
@@ -726,11 +840,15 @@ s_progress(plan_svc_t *self, struct s_held *h)
         }
         if (n > 0) {
             s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps,
-                     h->resv_id, h->link, 0, "%d more VM pairs' rules onto "
-                     "%s", n, h->link);
+                     h->resv_id, h->name, 0, "%d more VM pairs' rules onto "
+                     "%s", n, h->name);
         }
         return;
     }
+    case PLAN_LINK_NEW:
+    case PLAN_LINK_GONE:
+    case PLAN_LINK_N_STATES:
+        return;
     }
 }
 
@@ -771,15 +889,17 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
     free(pairs);
     free(vms);
     /* Demands of the held links, for the decisions. */
-    for (size_t i = 0; i < self->n_held; i++) {
-        self->held[i].demand_bps = 0;
+    for (size_t i = 0; i < self->links.n; i++) {
+        self->links.v[i].demand_bps = 0;
     }
     size_t n = plan_core_links(self->core, NULL, 0);
     struct plan_link_info *info = calloc(n + 1, sizeof *info);
     if (info) {
         n = plan_core_links(self->core, info, n);
         for (size_t i = 0; i < n; i++) {
-            struct s_held *h = s_held(self, info[i].host_a, info[i].host_b);
+            struct plan_link *h = plan_links_find(&self->links,
+                                                  info[i].host_a,
+                                                  info[i].host_b);
             if (h) {
                 h->demand_bps = info[i].demand_bps;
             }
@@ -791,43 +911,19 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
 static void
 s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
 {
-    if (!r || !r->resv_id) {
+    if (!r || !r->resv_id || !*r->resv_id) {
         return;
     }
-    for (size_t i = 0; i < self->n_held; i++) {
-        struct s_held *h = &self->held[i];
-        if (strcmp(h->resv_id, r->resv_id) != 0) {
-            continue;
+    struct plan_link *h = plan_links_by_resv(&self->links, r->resv_id);
+    if (!h && r->request_id) {
+        /* The event of a request whose reply we never got. */
+        h = plan_links_by_request(&self->links, r->request_id);
+        if (h && (h->resv_id[0] || h->state != PLAN_LINK_RESERVING)) {
+            h = NULL;
         }
-        h->resv_state = r->state;
-        if (r->state == RS(ACTIVE)) {
-            snprintf(h->addr_a, sizeof h->addr_a, "%s",
-                     r->addr_a ? r->addr_a : "");
-            snprintf(h->addr_b, sizeof h->addr_b, "%s",
-                     r->addr_b ? r->addr_b : "");
-            /* host_a of the reservation may be our b. */
-            if (r->host_a && strcmp(r->host_a, h->a) != 0) {
-                char t[64];
-                memcpy(t, h->addr_a, sizeof t);
-                memcpy(h->addr_a, h->addr_b, sizeof t);
-                memcpy(h->addr_b, t, sizeof t);
-            }
-        } else if (r->state == RS(FAILED) && h->state != H_RESERVING) {
-            /* The path broke under a link in use: off it, onto the
-             * commodity network. */
-            s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                     h->link, 0, "path of %s lost (%s): traffic back on the "
-                     "commodity network", h->resv_id,
-                     r->error ? r->error : "");
-            self->n_failures++;
-            s_unwire(self, h);
-            h->resv_id[0] = '\0';
-            s_set_kind(h, K_COMMODITY);
-            h->state = H_SETUP;
-            h->wired = false;
-            h->tries = 0;
-        }
-        return;
+    }
+    if (h) {
+        s_take_resv(self, h, r);
     }
 }
 
@@ -860,8 +956,443 @@ s_on_event(svc_t *svc, zsock_t *sock, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* Start-up: the broker's reservations, the aggregator's view, the
- * agents' links. */
+/* Agreeing with the broker and the agents. */
+
+/* True for a listed reservation with an id and usable hosts. */
+static bool
+s_resv_usable(const Vr__Reservation *r)
+{
+    return r->resv_id && *r->resv_id && r->host_a && r->host_b
+           && *r->host_a && *r->host_b && strlen(r->host_a) < PLAN_HOST_LEN
+           && strlen(r->host_b) < PLAN_HOST_LEN
+           && strcmp(r->host_a, r->host_b) != 0;
+}
+
+/* True for a usable reservation made by us (the owner the broker
+ * recorded).  Needed only for those no held link stands behind: a held
+ * link's own reservation is known by its id. */
+static bool
+s_resv_ours(const plan_svc_t *self, const Vr__Reservation *r)
+{
+    return s_resv_usable(r) && r->owner && !strcmp(r->owner, self->owner);
+}
+
+static bool
+s_resv_open(const Vr__Reservation *r)
+{
+    return r->state == RS(REQUESTED) || r->state == RS(PROVISIONING)
+           || r->state == RS(ACTIVE);
+}
+
+/* Removes link 'name' from agent 'ag', its rules first. */
+static void
+s_remove_foreign_link(plan_svc_t *self, struct s_agent *ag, const char *name)
+{
+    Vr__RuleListRequest rq = VR__RULE_LIST_REQUEST__INIT;
+    bus_msg_t rules;
+    char err[256];
+    if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST,
+                     &rq.base, VR__MSG_TYPE__MSG_RULE_LIST, &rules, err,
+                     sizeof err) == 0) {
+        const Vr__RuleList *rl = (Vr__RuleList *) rules.body;
+        Vr__Rule **pv = calloc(rl->n_rules + 1, sizeof *pv);
+        size_t m = 0;
+        for (size_t j = 0; pv && j < rl->n_rules; j++) {
+            if (rl->rules[j]->link && !strcmp(rl->rules[j]->link, name)) {
+                pv[m++] = rl->rules[j];
+            }
+        }
+        if (m) {
+            Vr__RuleRemove rr = VR__RULE_REMOVE__INIT;
+            rr.rules = pv;
+            rr.n_rules = m;
+            s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_REMOVE, &rr.base,
+                         VR__MSG_TYPE__MSG_ACK, NULL, err, sizeof err);
+        }
+        free(pv);
+        bus_msg_clear(&rules);
+    }
+    s_link_remove(self, ag->id, name);
+}
+
+/* Looks once at a new agent's links.  Ownership is by reservation: a link
+ * is ours if a held link has its name, or if it is the link of a
+ * reservation of ours ('list': the broker's, ended ones too) that no held
+ * link stands behind (then it is stale and goes, with its rules), or the
+ * direct link of a pair we do not hold (adopted).  Any other link is
+ * someone else's and left alone, whatever its name. */
+static void
+s_scan_agent(plan_svc_t *self, struct s_agent *ag, const Vr__ResvList *list)
+{
+    Vr__LinkListRequest req = VR__LINK_LIST_REQUEST__INIT;
+    bus_msg_t reply;
+    char err[256];
+    if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
+                     &req.base, VR__MSG_TYPE__MSG_LINK_LIST, &reply, err,
+                     sizeof err) != 0) {
+        return;
+    }
+    ag->scanned = true;
+    const Vr__LinkList *ll = (Vr__LinkList *) reply.body;
+    for (size_t i = 0; i < ll->n_links; i++) {
+        const char *name = ll->links[i]->name;
+        if (!name || !*name || plan_links_by_name(&self->links, name)) {
+            continue;
+        }
+        const Vr__Reservation *stale = NULL;
+        char rname[PLAN_LINK_NAME_LEN];
+        for (size_t j = 0; j < list->n_resvs && !stale; j++) {
+            const Vr__Reservation *r = list->resvs[j];
+            if (s_resv_ours(self, r) && plan_link_name_resv(r->resv_id, rname)
+                && !strcmp(rname, name)
+                && !plan_links_by_resv(&self->links, r->resv_id)) {
+                stale = r;
+            }
+        }
+        if (stale) {
+            s_remove_foreign_link(self, ag, name);
+            self->n_stale_removed++;
+            s_decide(self, DK(LINK_REMOVE), ag->id, "", 0, stale->resv_id,
+                     name, 0, "link %s on agent %s is of reservation %s, "
+                     "which no held link stands behind: removed with its "
+                     "rules", name, ag->id, stale->resv_id);
+            continue;
+        }
+        const char *peer = ll->links[i]->peer_agent;
+        if (!peer || !*peer || strlen(peer) >= PLAN_HOST_LEN
+            || !strcmp(peer, ag->id)
+            || plan_links_find(&self->links, ag->id, peer)
+            || !plan_link_name_direct(ag->id, peer, rname)
+            || strcmp(rname, name) != 0) {
+            continue;   /* not ours */
+        }
+        struct plan_link *h = plan_links_add(&self->links, ag->id, peer,
+                                             PLAN_LINK_COMMODITY,
+                                             s_now(self));
+        if (h && s_apply(self, h, PLAN_LINK_EV_DIRECT, NULL) == 0) {
+            plan_core_seed(self->core, h->a, h->b, s_now(self));
+            self->n_adopted++;
+            s_decide(self, DK(PLAN), h->a, h->b, 0, NULL, h->name, 0,
+                     "adopted commodity link %s found on agent %s", name,
+                     ag->id);
+        }
+    }
+    bus_msg_clear(&reply);
+}
+
+/* Whether the agent at the 'side' end of 'h' still has the link and every
+ * rule we sent it ('links', 'rules': its lists).  Forgets the rules it
+ * lost; returns how many it lost, or -1 if the link itself is gone. */
+static int
+s_check_side(struct plan_link *h, int side, const Vr__LinkList *links,
+             const Vr__RuleList *rules)
+{
+    bool has_link = false;
+    for (size_t i = 0; i < links->n_links && !has_link; i++) {
+        has_link = links->links[i]->name
+                   && !strcmp(links->links[i]->name, h->name);
+    }
+    if (!has_link) {
+        return -1;
+    }
+    uint64_t *v = side ? h->rules_b : h->rules_a;
+    size_t *n = side ? &h->n_rules_b : &h->n_rules_a;
+    size_t kept = 0;
+    for (size_t i = 0; i < *n; i++) {
+        bool has = false;
+        for (size_t j = 0; j < rules->n_rules && !has; j++) {
+            const Vr__Rule *r = rules->rules[j];
+            has = r->dst_mac == v[i] && r->src_mac == 0 && r->link
+                  && !strcmp(r->link, h->name);
+        }
+        if (has) {
+            v[kept++] = v[i];
+        }
+    }
+    int lost = (int) (*n - kept);
+    *n = kept;
+    return lost;
+}
+
+/* Checks the links and rules of our UP links on agent 'ag': a rule an
+ * operator removed is put back (the link goes SWITCHING again), a link
+ * removed is made again (SETUP).  Logged rate-limited and counted. */
+static void
+s_check_agent(plan_svc_t *self, struct s_agent *ag)
+{
+    bool any = false;
+    for (size_t i = 0; i < self->links.n && !any; i++) {
+        const struct plan_link *h = &self->links.v[i];
+        any = h->state == PLAN_LINK_UP
+              && (!strcmp(h->a, ag->id) || !strcmp(h->b, ag->id));
+    }
+    if (!any) {
+        return;
+    }
+    Vr__LinkListRequest lq = VR__LINK_LIST_REQUEST__INIT;
+    Vr__RuleListRequest rq = VR__RULE_LIST_REQUEST__INIT;
+    bus_msg_t lr, rr;
+    char err[256];
+    if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
+                     &lq.base, VR__MSG_TYPE__MSG_LINK_LIST, &lr, err,
+                     sizeof err) != 0) {
+        return;
+    }
+    if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST,
+                     &rq.base, VR__MSG_TYPE__MSG_RULE_LIST, &rr, err,
+                     sizeof err) != 0) {
+        bus_msg_clear(&lr);
+        return;
+    }
+    for (size_t i = 0; i < self->links.n; i++) {
+        struct plan_link *h = &self->links.v[i];
+        if (h->state != PLAN_LINK_UP) {
+            continue;
+        }
+        int side = !strcmp(h->a, ag->id) ? 0 : !strcmp(h->b, ag->id) ? 1
+                                                                     : -1;
+        if (side < 0) {
+            continue;
+        }
+        int lost = s_check_side(h, side, (Vr__LinkList *) lr.body,
+                                (Vr__RuleList *) rr.body);
+        if (lost < 0) {
+            self->n_links_rewired++;
+            VLOG_WARN_RL("agent %s lost link %s (removed by hand?): made "
+                         "again", LOG_ESC(ag->id), LOG_ESC(h->name));
+            /* Made again on both ends, its rules sent again. */
+            s_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
+        } else if (lost > 0) {
+            self->n_rules_restored += (uint64_t) lost;
+            VLOG_WARN_RL("agent %s lost %d rule(s) of link %s (removed by "
+                         "hand?): put back", LOG_ESC(ag->id), lost,
+                         LOG_ESC(h->name));
+            s_apply(self, h, PLAN_LINK_EV_RULES_MISSING, NULL);
+        }
+    }
+    bus_msg_clear(&lr);
+    bus_msg_clear(&rr);
+}
+
+/* The broker's whole list, read page by page (ResvList.next), each page
+ * as large as the broker gives. */
+struct s_resv_pages {
+    bus_msg_t page[S_LIST_PAGES_MAX];   /* the replies */
+    size_t n_pages;
+    Vr__ResvList list;          /* every page's reservations, in order;
+                                 * they point into 'page' */
+};
+
+static void
+s_pages_destroy(struct s_resv_pages **self_p)
+{
+    if (!self_p || !*self_p) {
+        return;
+    }
+    struct s_resv_pages *self = *self_p;
+    for (size_t i = 0; i < self->n_pages; i++) {
+        bus_msg_clear(&self->page[i]);
+    }
+    free(self->list.resvs);
+    free(self);
+    *self_p = NULL;
+}
+
+/* Reads the broker's list ('include_ended': ended ones too) whole.
+ * Returns NULL with the reason in 'err' when the broker did not answer
+ * every page, or the list is longer than S_LIST_PAGES_MAX pages or does
+ * not advance: a part is never taken as the whole. */
+static struct s_resv_pages *
+s_list_all(plan_svc_t *self, bool include_ended, char *err, size_t size)
+{
+    struct s_resv_pages *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, size, "out of memory");
+        return NULL;
+    }
+    Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
+    req.include_ended = include_ended;
+    req.page_size = UINT32_MAX;     /* the broker's largest page */
+    char after[64] = "";
+    size_t total = 0;
+    for (;;) {
+        if (p->n_pages == S_LIST_PAGES_MAX) {
+            snprintf(err, size, "its list is longer than %d pages",
+                     S_LIST_PAGES_MAX);
+            goto error;
+        }
+        bus_msg_t *m = &p->page[p->n_pages];
+        req.after = after;
+        if (bus_client_call(self->sync, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
+                            &req.base, VR__MSG_TYPE__MSG_RESV_LIST, m)
+            != 0) {
+            snprintf(err, size, "%s", m->error_text);
+            bus_msg_clear(m);
+            goto error;
+        }
+        p->n_pages++;
+        const Vr__ResvList *l = (Vr__ResvList *) m->body;
+        total += l->n_resvs;
+        if (!l->next || !*l->next) {
+            break;
+        }
+        if (strlen(l->next) >= sizeof after || !strcmp(l->next, after)
+            || l->n_resvs == 0) {
+            snprintf(err, size, "its list does not advance after '%s'",
+                     after);
+            goto error;
+        }
+        snprintf(after, sizeof after, "%s", l->next);
+    }
+    Vr__ResvList all = VR__RESV_LIST__INIT;
+    p->list = all;
+    p->list.resvs = calloc(total + 1, sizeof *p->list.resvs);
+    if (!p->list.resvs) {
+        snprintf(err, size, "out of memory");
+        goto error;
+    }
+    for (size_t i = 0; i < p->n_pages; i++) {
+        const Vr__ResvList *l = (Vr__ResvList *) p->page[i].body;
+        for (size_t j = 0; j < l->n_resvs; j++) {
+            p->list.resvs[p->list.n_resvs++] = l->resvs[j];
+        }
+    }
+    return p;
+
+error:
+    s_pages_destroy(&p);
+    return NULL;
+}
+
+/* One round with the broker's list ('adopt': the first, at start).  Every
+ * open reservation of ours is matched to a held link by reservation id
+ * (or, for a request that got no reply, by request id) and its state
+ * taken, so a lost event costs one round; one no held link stands behind
+ * is adopted at start, released later.  A held link whose reservation the
+ * broker no longer has (two lists in a row) is dropped, for the core to
+ * plan afresh.  Then new agents are scanned and the agents' rules
+ * checked.  Returns false if the broker did not answer (nothing
+ * changed). */
+static bool
+s_reconcile(plan_svc_t *self, bool adopt)
+{
+    bool scan = adopt;
+    for (size_t i = 0; i < self->n_agents; i++) {
+        scan |= !self->agents[i].scanned;
+    }
+    /* Ended ones only to tell our stale links from others'. */
+    char err[256];
+    struct s_resv_pages *pages = s_list_all(self, scan, err, sizeof err);
+    if (!pages) {
+        self->n_reconcile_failed++;
+        VLOG_WARN_RL("broker: %s: %s", LOG_ESC(err),
+                     adopt ? "not planning until it answers"
+                           : "reconciling later");
+        return false;
+    }
+    self->n_reconciles++;
+    const Vr__ResvList *list = &pages->list;
+    /* Held links with a reservation, to find those the broker lacks. */
+    bool *seen = calloc(self->links.n + 1, sizeof *seen);
+    size_t n_before = self->links.n;
+    if (!seen) {
+        s_pages_destroy(&pages);
+        return false;
+    }
+    for (size_t i = 0; i < list->n_resvs; i++) {
+        const Vr__Reservation *r = list->resvs[i];
+        if (!s_resv_usable(r) || !s_resv_open(r)) {
+            continue;
+        }
+        struct plan_link *h = plan_links_by_resv(&self->links, r->resv_id);
+        if (!h && r->request_id) {
+            h = plan_links_by_request(&self->links, r->request_id);
+            if (h && (h->resv_id[0] || h->state != PLAN_LINK_RESERVING)) {
+                h = NULL;
+            }
+        }
+        if (h) {
+            s_take_resv(self, h, r);
+            if ((size_t) (h - self->links.v) < n_before) {
+                seen[h - self->links.v] = true;
+            }
+            continue;
+        }
+        if (!s_resv_ours(self, r)) {
+            continue;   /* someone else's */
+        }
+        if (adopt && !plan_links_find(&self->links, r->host_a, r->host_b)) {
+            h = plan_links_add(&self->links, r->host_a, r->host_b,
+                               PLAN_LINK_RESERVED, s_now(self));
+            if (h && s_apply(self, h, PLAN_LINK_EV_ADOPT, r->resv_id) == 0) {
+                s_take_resv(self, h, r);
+                plan_core_seed(self->core, h->a, h->b, s_now(self));
+                self->n_adopted++;
+                s_decide(self, DK(PLAN), h->a, h->b, 0, h->resv_id, h->name,
+                         0, "adopted reservation %s (%s) found at the "
+                         "broker on start", h->resv_id,
+                         r->state == RS(ACTIVE) ? "active" : "pending");
+                continue;
+            }
+            if (h) {
+                plan_links_drop(&self->links, h);
+            }
+        }
+        /* Ours, but no held link stands behind it: a duplicate, or made
+         * for a request whose link is gone. */
+        self->n_orphans_released++;
+        VLOG_INFO_RL("reservation %s (%s-%s) is ours but not held: "
+                     "released", LOG_ESC(r->resv_id), LOG_ESC(r->host_a),
+                     LOG_ESC(r->host_b));
+        char rname[PLAN_LINK_NAME_LEN];
+        if (r->state == RS(ACTIVE) && plan_link_name_resv(r->resv_id, rname)) {
+            struct s_agent *ea = s_agent(self, r->host_a);
+            struct s_agent *eb = s_agent(self, r->host_b);
+            if (ea) {
+                s_remove_foreign_link(self, ea, rname);
+            }
+            if (eb) {
+                s_remove_foreign_link(self, eb, rname);
+            }
+        }
+        s_resv_release(self, r->resv_id, "ours, but no held link stands "
+                       "behind it (found by the planner's reconcile)",
+                       r->host_a, r->host_b);
+    }
+    /* Backwards, as links are dropped.  Missing from two lists in a row,
+     * so that one odd read never tears a link down. */
+    for (size_t i = n_before; !adopt && i-- > 0;) {
+        struct plan_link *h = &self->links.v[i];
+        if (seen[i] || h->kind != PLAN_LINK_RESERVED || !h->resv_id[0]) {
+            h->n_missing = 0;
+            continue;
+        }
+        if (++h->n_missing < S_MISSING_ROUNDS) {
+            continue;
+        }
+        self->n_replanned++;
+        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                 h->name, 0, "the broker no longer has reservation %s "
+                 "(an event lost?): link taken down, planned afresh",
+                 h->resv_id);
+        s_unwire(self, h);
+        s_apply(self, h, PLAN_LINK_EV_VANISHED, NULL);
+        plan_links_drop(&self->links, h);
+    }
+    free(seen);
+    for (size_t i = 0; i < self->n_agents; i++) {
+        if (!self->agents[i].scanned) {
+            s_scan_agent(self, &self->agents[i], list);
+        } else if (!adopt) {
+            s_check_agent(self, &self->agents[i]);
+        }
+    }
+    s_pages_destroy(&pages);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Start-up: the broker's reservations, the aggregator's view. */
 
 static bool
 s_sync_broker(plan_svc_t *self)
@@ -872,63 +1403,16 @@ s_sync_broker(plan_svc_t *self)
     if (now < self->next_sync_us) {
         return false;
     }
-    Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
-    bus_msg_t reply;
-    if (bus_client_call(self->sync, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST,
-                        &req.base, VR__MSG_TYPE__MSG_RESV_LIST, &reply)
-        != 0) {
+    if (!s_reconcile(self, true)) {
         self->sync_backoff_us = self->sync_backoff_us
             ? (self->sync_backoff_us * 2 > 5000000 ? 5000000
                                                    : self->sync_backoff_us * 2)
             : 250000;
         self->next_sync_us = vtime_mono_us() + self->sync_backoff_us;
-        VLOG_WARN_RL("broker: %s: not planning until it answers",
-                     reply.error_text);
-        bus_msg_clear(&reply);
         return false;
     }
-    const Vr__ResvList *list = (Vr__ResvList *) reply.body;
-    for (size_t i = 0; i < list->n_resvs; i++) {
-        const Vr__Reservation *r = list->resvs[i];
-        if (!r->owner || strcmp(r->owner, "planner") != 0 || !r->host_a
-            || !r->host_b || strlen(r->host_a) >= PLAN_HOST_LEN
-            || strlen(r->host_b) >= PLAN_HOST_LEN
-            || !strcmp(r->host_a, r->host_b)) {
-            continue;
-        }
-        if (r->state != RS(REQUESTED) && r->state != RS(PROVISIONING)
-            && r->state != RS(ACTIVE)) {
-            continue;
-        }
-        struct s_held *h = s_held(self, r->host_a, r->host_b);
-        if (h) {
-            /* Two open reservations for one link: keep the first. */
-            VLOG_WARN("reservation %s duplicates %s for %s-%s: released",
-                      r->resv_id, h->resv_id, h->a, h->b);
-            Vr__ResvRelease rel = VR__RESV_RELEASE__INIT;
-            rel.resv_id = r->resv_id;
-            rel.reason = "duplicate found by the planner at start";
-            bus_msg_t rr;
-            bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
-                            &rel.base, VR__MSG_TYPE__MSG_RESV_REPLY, &rr);
-            bus_msg_clear(&rr);
-            continue;
-        }
-        h = s_held_new(self, r->host_a, r->host_b, K_RESERVED);
-        if (!h) {
-            break;
-        }
-        snprintf(h->resv_id, sizeof h->resv_id, "%s", r->resv_id);
-        h->state = H_RESERVING;
-        h->t_reserve_us = vtime_now_us();
-        s_on_resv(self, r);
-        plan_core_seed(self->core, h->a, h->b, s_now(self));
-        self->n_adopted++;
-        s_decide(self, DK(PLAN), h->a, h->b, 0, h->resv_id, h->link, 0,
-                 "adopted reservation %s (%s) found at the broker on start",
-                 h->resv_id, r->state == RS(ACTIVE) ? "active" : "pending");
-    }
-    bus_msg_clear(&reply);
+    self->next_reconcile_us = s_now(self)
+        + (uint64_t) self->cfg->reconcile_ms * 1000;
     return true;
 }
 
@@ -960,86 +1444,6 @@ s_query_aggregator(plan_svc_t *self)
     bus_msg_clear(&reply);
 }
 
-/* Looks once at a new agent's links: adopts our commodity links, removes
- * reserved ones no reservation stands behind. */
-static void
-s_scan_agent(plan_svc_t *self, struct s_agent *ag)
-{
-    Vr__LinkListRequest req = VR__LINK_LIST_REQUEST__INIT;
-    bus_msg_t reply;
-    char err[256];
-    if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
-                     &req.base, VR__MSG_TYPE__MSG_LINK_LIST, &reply, err,
-                     sizeof err) != 0) {
-        return;
-    }
-    ag->scanned = true;
-    const Vr__LinkList *ll = (Vr__LinkList *) reply.body;
-    for (size_t i = 0; i < ll->n_links; i++) {
-        const char *name = ll->links[i]->name;
-        if (!name || (strncmp(name, "vr-", 3) && strncmp(name, "vd-", 3))) {
-            continue;
-        }
-        bool mine = false;
-        for (size_t j = 0; j < self->n_held; j++) {
-            mine |= !strcmp(self->held[j].link, name);
-        }
-        if (mine) {
-            continue;
-        }
-        const char *peer = ll->links[i]->peer_agent;
-        if (!strncmp(name, "vd-", 3) && peer && *peer
-            && strlen(peer) < PLAN_HOST_LEN && strcmp(peer, ag->id) != 0
-            && !s_held(self, ag->id, peer)) {
-            struct s_held *h = s_held_new(self, ag->id, peer, K_COMMODITY);
-            if (h && !strcmp(h->link, name)) {
-                h->state = H_SETUP;
-                h->wired = false;
-                plan_core_seed(self->core, h->a, h->b, s_now(self));
-                self->n_adopted++;
-                s_decide(self, DK(PLAN), h->a, h->b, 0, NULL, h->link, 0,
-                         "adopted commodity link %s found on agent %s",
-                         name, ag->id);
-                continue;
-            }
-            if (h) {
-                s_held_drop(self, h);
-            }
-        }
-        /* Nobody's: its rules and then itself go. */
-        Vr__RuleListRequest rq = VR__RULE_LIST_REQUEST__INIT;
-        bus_msg_t rules;
-        if (s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST,
-                         &rq.base, VR__MSG_TYPE__MSG_RULE_LIST, &rules, err,
-                         sizeof err) == 0) {
-            const Vr__RuleList *rl = (Vr__RuleList *) rules.body;
-            Vr__Rule **pv = calloc(rl->n_rules + 1, sizeof *pv);
-            size_t m = 0;
-            for (size_t j = 0; pv && j < rl->n_rules; j++) {
-                if (rl->rules[j]->link && !strcmp(rl->rules[j]->link, name)) {
-                    pv[m++] = rl->rules[j];
-                }
-            }
-            if (m) {
-                Vr__RuleRemove rr = VR__RULE_REMOVE__INIT;
-                rr.rules = pv;
-                rr.n_rules = m;
-                s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_REMOVE,
-                             &rr.base, VR__MSG_TYPE__MSG_ACK, NULL, err,
-                             sizeof err);
-            }
-            free(pv);
-            bus_msg_clear(&rules);
-        }
-        s_link_remove(self, ag->id, name);
-        self->n_stale_removed++;
-        s_decide(self, DK(LINK_REMOVE), ag->id, "", 0, NULL, name, 0,
-                 "link %s on agent %s belongs to no reservation of ours: "
-                 "removed with its rules", name, ag->id);
-    }
-    bus_msg_clear(&reply);
-}
-
 /* ------------------------------------------------------------------ */
 
 static int
@@ -1057,21 +1461,21 @@ s_on_tick(svc_t *svc, void *arg)
     if (!self->agg_queried) {
         s_query_aggregator(self);
     }
-    for (size_t i = 0; i < self->n_agents; i++) {
-        if (!self->agents[i].scanned) {
-            s_scan_agent(self, &self->agents[i]);
-        }
+    if (s_now(self) >= self->next_reconcile_us) {
+        s_reconcile(self, false);
+        self->next_reconcile_us = s_now(self)
+            + (uint64_t) self->cfg->reconcile_ms * 1000;
     }
-    struct plan_link_key *keys = calloc(self->n_held + 1, sizeof *keys);
+    struct plan_link_key *keys = calloc(self->links.n + 1, sizeof *keys);
     if (!keys) {
         return 0;
     }
-    for (size_t i = 0; i < self->n_held; i++) {
-        keys[i].host_a = self->held[i].a;
-        keys[i].host_b = self->held[i].b;
+    for (size_t i = 0; i < self->links.n; i++) {
+        keys[i].host_a = self->links.v[i].a;
+        keys[i].host_b = self->links.v[i].b;
     }
     struct plan_actions acts;
-    int rc = plan_core_tick(self->core, s_now(self), keys, self->n_held,
+    int rc = plan_core_tick(self->core, s_now(self), keys, self->links.n,
                             &acts);
     free(keys);
     if (rc != 0) {
@@ -1096,22 +1500,29 @@ s_on_tick(svc_t *svc, void *arg)
             }
             break;
         case PLAN_KIND_RESERVE: {
-            if (s_held(self, a->host_a, a->host_b)) {
+            if (plan_links_find(&self->links, a->host_a, a->host_b)) {
                 break;
             }
-            struct s_held *h = s_held_new(self, a->host_a, a->host_b,
-                                          K_RESERVED);
+            struct plan_link *h = plan_links_add(&self->links, a->host_a,
+                                                 a->host_b,
+                                                 PLAN_LINK_RESERVED,
+                                                 s_now(self));
             if (h) {
                 h->demand_bps = a->demand_bps;
                 s_reserve(self, h, a->reason);
+            } else {
+                VLOG_WARN_RL("link %s-%s not held: %zu links held, the "
+                             "cap", LOG_ESC(a->host_a), LOG_ESC(a->host_b),
+                             self->links.n);
             }
             break;
         }
         case PLAN_KIND_RELEASE: {
-            struct s_held *h = s_held(self, a->host_a, a->host_b);
+            struct plan_link *h = plan_links_find(&self->links, a->host_a,
+                                                  a->host_b);
             if (h) {
                 s_decide(self, DK(RELEASE), h->a, h->b, a->demand_bps,
-                         h->resv_id, h->link, 0, "%s", a->reason);
+                         h->resv_id, h->name, 0, "%s", a->reason);
                 s_release(self, h, a->reason);
             }
             break;
@@ -1128,8 +1539,8 @@ s_on_tick(svc_t *svc, void *arg)
         }
     }
     free(v);
-    for (size_t i = 0; i < self->n_held; i++) {
-        s_progress(self, &self->held[i]);
+    for (size_t i = 0; i < self->links.n; i++) {
+        s_progress(self, &self->links.v[i]);
     }
     return 0;
 }
@@ -1137,22 +1548,22 @@ s_on_tick(svc_t *svc, void *arg)
 static void
 s_plan_reply(plan_svc_t *self)
 {
-    Vr__PlannedLink *v = calloc(self->n_held + 1, sizeof *v);
-    Vr__PlannedLink **pv = calloc(self->n_held + 1, sizeof *pv);
+    Vr__PlannedLink *v = calloc(self->links.n + 1, sizeof *v);
+    Vr__PlannedLink **pv = calloc(self->links.n + 1, sizeof *pv);
     size_t n = 0;
-    for (size_t i = 0; v && pv && i < self->n_held; i++) {
-        const struct s_held *h = &self->held[i];
+    for (size_t i = 0; v && pv && i < self->links.n; i++) {
+        const struct plan_link *h = &self->links.v[i];
         vr__planned_link__init(&v[n]);
         v[n].host_a = (char *) h->a;
         v[n].host_b = (char *) h->b;
         v[n].demand_bps = h->demand_bps;
-        v[n].kind = h->state != H_UP
+        v[n].kind = h->state != PLAN_LINK_UP
                         ? VR__PLANNED_LINK_KIND__PLANNED_LINK_PENDING
-                    : h->kind == K_RESERVED
+                    : h->kind == PLAN_LINK_RESERVED
                         ? VR__PLANNED_LINK_KIND__PLANNED_LINK_RESERVED
                         : VR__PLANNED_LINK_KIND__PLANNED_LINK_COMMODITY;
         v[n].resv_id = (char *) h->resv_id;
-        v[n].link = (char *) h->link;
+        v[n].link = (char *) h->name;
         pv[n] = &v[n];
         n++;
     }
@@ -1170,9 +1581,20 @@ s_plan_reply(plan_svc_t *self)
 static int
 s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
 {
-    (void) svc;
+    plan_svc_t *self = arg;
     if (req->type == VR__MSG_TYPE__MSG_PLAN_QUERY) {
-        s_plan_reply(arg);
+        /* PlanQuery has no fields: one that carries some (a filter of a
+         * later version) is refused, not answered as if unfiltered. */
+        char why[200];
+        if (!pbcheck_no_unknown(req->body, why, sizeof why)) {
+            VLOG_WARN_RL("refused PLAN_QUERY from '%s': %s",
+                         LOG_ESC(req->sender), why);
+            bus_send_error(self->bus, svc_control(svc),
+                           VR__ERROR_CODE__ERR_BAD_REQUEST, req->type, "%s",
+                           why);
+            return 0;
+        }
+        s_plan_reply(self);
         return 0;
     }
     return -1;
@@ -1185,17 +1607,24 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     plan_svc_t *self = arg;
     struct plan_counters c;
     plan_core_get_counters(self->core, &c);
-    size_t by[3] = { 0 }, reserved = 0;
-    for (size_t i = 0; i < self->n_held; i++) {
-        by[self->held[i].state]++;
-        reserved += self->held[i].state == H_UP
-                    && self->held[i].kind == K_RESERVED;
+    const struct plan_links *ls = &self->links;
+    size_t reserved = 0;
+    for (size_t i = 0; i < ls->n; i++) {
+        reserved += ls->v[i].state == PLAN_LINK_UP
+                    && ls->v[i].kind == PLAN_LINK_RESERVED;
     }
     bus_status_add_info(reply, "policy", self->cfg->policy);
     bus_status_add_info(reply, "broker_synced", self->synced ? "yes" : "no");
-    bus_status_add_counter(reply, "links_reserving", by[H_RESERVING], true);
-    bus_status_add_counter(reply, "links_setting_up", by[H_SETUP], true);
-    bus_status_add_counter(reply, "links_up", by[H_UP], true);
+    bus_status_add_counter(reply, "links_reserving",
+                           plan_links_count(ls, PLAN_LINK_NEW)
+                               + plan_links_count(ls, PLAN_LINK_RESERVING),
+                           true);
+    bus_status_add_counter(reply, "links_setting_up",
+                           plan_links_count(ls, PLAN_LINK_SETUP)
+                               + plan_links_count(ls, PLAN_LINK_SWITCHING),
+                           true);
+    bus_status_add_counter(reply, "links_up",
+                           plan_links_count(ls, PLAN_LINK_UP), true);
     bus_status_add_counter(reply, "links_up_reserved", reserved, true);
     bus_status_add_counter(reply, "agents", self->n_agents, true);
     bus_status_add_counter(reply, "topologies", self->n_topologies, false);
@@ -1203,6 +1632,27 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            self->n_reserve_asked, false);
     bus_status_add_counter(reply, "reservations_refused",
                            self->n_reserve_refused, false);
+    bus_status_add_counter(reply, "reservations_no_reply",
+                           self->n_reserve_no_reply, false);
+    bus_status_add_counter(reply, "reserving_timeouts",
+                           self->n_reserving_timeouts, false);
+    bus_status_add_counter(reply, "broker_reconciles", self->n_reconciles,
+                           false);
+    bus_status_add_counter(reply, "broker_reconciles_failed",
+                           self->n_reconcile_failed, false);
+    bus_status_add_counter(reply, "orphan_reservations_released",
+                           self->n_orphans_released, false);
+    bus_status_add_counter(reply, "links_replanned", self->n_replanned,
+                           false);
+    bus_status_add_counter(reply, "rules_restored", self->n_rules_restored,
+                           false);
+    bus_status_add_counter(reply, "links_rewired", self->n_links_rewired,
+                           false);
+    bus_status_add_counter(reply, "link_transitions", ls->n_transitions,
+                           false);
+    bus_status_add_counter(reply, "link_events_refused", ls->n_illegal,
+                           false);
+    bus_status_add_counter(reply, "links_over_cap", ls->n_full, false);
     bus_status_add_counter(reply, "switches", self->n_switches, false);
     bus_status_add_counter(reply, "failures", self->n_failures, false);
     bus_status_add_counter(reply, "released", self->n_released, false);
@@ -1272,6 +1722,38 @@ plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
     return ok;
 }
 
+/* Who may ask what of the planner (common/authz.h): its plan is for
+ * operators. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_PLAN_QUERY, AUTHZ_OPERATOR,
+      { NULL } },
+};
+
+/* Sets self->owner to the owner the broker records for our
+ * reservations.  With CURVE off it takes the field we send, "planner";
+ * with CURVE on it records who the handshake proved, the name of our
+ * certificate in its curve.allowed, which deploy/keys.sh copies there
+ * under our own certificate's name ("planner.key": "planner"). */
+static void
+s_own_identity(plan_svc_t *self, const struct plan_cfg *cfg)
+{
+    snprintf(self->owner, sizeof self->owner, "%s", S_OWNER);
+    const char *cert = cfg->common.curve.cert;
+    if (!bus_curve_on(self->bus) || !cert) {
+        return;
+    }
+    char path[4096];
+    struct authz_ident id;
+    snprintf(path, sizeof path, "%s", cert);
+    if (authz_ident_from_file(basename(path), &id)) {
+        snprintf(self->owner, sizeof self->owner, "%s", id.label);
+    } else {
+        VLOG_WARN("curve.cert '%s' is not named as an identity "
+                  "(<role>[-<name>].key): taking our reservations at the "
+                  "broker to be owned by '%s'", LOG_ESC(cert), self->owner);
+    }
+}
+
 plan_svc_t *
 plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
 {
@@ -1289,7 +1771,14 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     self->svc = svc;
     self->cfg = cfg;
     self->bus = svc_bus(svc);
+    s_own_identity(self, cfg);
     self->t0_us = vtime_mono_us();
+    uint64_t nonce;
+    if (getrandom(&nonce, sizeof nonce, GRND_NONBLOCK) != sizeof nonce) {
+        /* Only needs to differ from our last start's: no secret. */
+        nonce = vtime_now_us() ^ ((uint64_t) getpid() << 32);
+    }
+    plan_links_init(&self->links, PLAN_LINK_MAX, nonce);
     self->core = plan_core_new(&p);
     free(limits);
     if (!self->core) {
@@ -1309,6 +1798,9 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
         || !self->aggregator || !self->sync) {
         goto error;
     }
+    /* A stopped broker costs one timeout, then asks fail at once for a
+     * while (no reply: asked again later, same id). */
+    bus_client_set_pause(self->broker, 1000);
     bus_subscribe(self->agg_sub, "");
     bus_subscribe(self->resv_sub, "");
     if (svc_add_reader(svc, self->agg_sub, s_on_event, self) != 0
@@ -1317,12 +1809,14 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
         goto error;
     }
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     svc_set_state(svc, "starting: reading the broker's reservations");
     VLOG_INFO("policy %s, k %u, T_up %u ms, T_down %u ms, min demand %g "
-              "Mbit/s, at most %u reservations per %u s, reservations %s",
+              "Mbit/s, at most %u reservations per %u s, reservations %s "
+              "(owned by '%s')",
               cfg->policy, cfg->k, cfg->t_up_ms, cfg->t_down_ms,
               cfg->min_demand_mbps, cfg->max_adds, cfg->add_window_s,
-              cfg->reserve ? "on" : "off");
+              cfg->reserve ? "on" : "off", LOG_ESC(self->owner));
     return self;
 
 error:
@@ -1340,12 +1834,8 @@ plan_svc_destroy(plan_svc_t **self_p)
     for (size_t i = 0; i < self->n_agents; i++) {
         bus_client_destroy(&self->agents[i].client);
     }
-    for (size_t i = 0; i < self->n_held; i++) {
-        free(self->held[i].rules_a);
-        free(self->held[i].rules_b);
-    }
+    plan_links_uninit(&self->links);
     free(self->agents);
-    free(self->held);
     bus_client_destroy(&self->broker);
     bus_client_destroy(&self->aggregator);
     bus_client_destroy(&self->sync);

@@ -6,8 +6,9 @@
  * where each VM runs) and agent announcements, hands them to plan_core
  * (which derives the host links E, selects H, runs the T_up/T_down timers
  * and the reservation cap), and carries out what the core decides:
- *  - RESERVE a host link: ask the broker (owner "planner").  When the
- *    reservation is ACTIVE, create an overlay link "vr-<a>-<b>" on both
+ *  - RESERVE a host link: ask the broker (owner "planner", one request id
+ *    per held link, plan_link.h).  When the
+ *    reservation is ACTIVE, create an overlay link "vr-<resv_id>" on both
  *    agents over the path (the path's link addresses), probe it from both
  *    ends, and only then move the VM pairs' forwarding rules onto it
  *    (make-before-break: until then the frames keep their old path).  If
@@ -18,11 +19,15 @@
  *    star), then the links, then release the reservation.
  * Every action is logged and published as a vr.Decision.
  *
+ * Every reconcile_ms it compares the broker's list with its held links
+ * (releasing reservations of ours it does not hold, re-planning links
+ * whose reservation is gone) and the agents' links and rules with those
+ * of its links in use (putting back what an operator removed).
+ *
  * Restart: nothing is kept in memory across a restart.  Before planning,
  * the planner reads the broker's open reservations it owns (and seeds the
  * core with them, so none is asked for twice) and, as each agent appears,
- * its links: a "vd-" link is adopted, a "vr-" link with no reservation
- * behind it is removed with its rules. */
+ * its links: ownership is by reservation (see README.md). */
 #ifndef PLAN_SVC_H
 #define PLAN_SVC_H
 
@@ -35,6 +40,12 @@
 #define PLAN_DEFAULT_AGG_EVENTS "tcp://127.0.0.1:7121"
 #define PLAN_DEFAULT_BROKER "tcp://127.0.0.1:7140"
 #define PLAN_DEFAULT_BROKER_EVENTS "tcp://127.0.0.1:7141"
+/* The broker's list every 5 s, as the broker reads the adapter's: a lost
+ * event costs at most that.  RESERVING gives up after 3 min: a path takes
+ * ~17.5 s on OMNInet and the broker's own provisioning timeout is 2 min,
+ * so its verdict normally comes first. */
+#define PLAN_DEFAULT_RECONCILE_MS 5000
+#define PLAN_DEFAULT_RESERVING_TIMEOUT_MS 180000
 
 /* A host's number of reservable ports, for b-matching. */
 struct plan_ports_cfg {
@@ -66,6 +77,8 @@ struct plan_cfg {
     uint32_t link_mtu;          /* of reserved links; 0: agent default */
     uint32_t probe_timeout_ms;
     uint32_t call_timeout_ms;
+    uint32_t reconcile_ms;      /* broker list and agents' rules checked */
+    uint32_t reserving_timeout_ms; /* RESERVING at most this long */
 };
 
 extern const struct cfg_key plan_cfg_keys[];

@@ -1037,10 +1037,30 @@ done:
     return 0;
 }
 
+/* Who may ask what of an agent (common/authz.h): links and rules are
+ * changed by the planner and operators only. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_LINK_CREATE, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_LINK_REMOVE, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_LINK_LIST_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_LINK_PROBE, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RULE_ADD, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RULE_REMOVE, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RULE_LIST_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+};
+
 int
 agent_ctl_start(agent_t *self)
 {
     svc_on_request(self->svc, s_on_request, s_on_status, self);
+    svc_set_authz(self->svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_fd(self->svc, self->learn_pipe[0], s_on_learn, self) != 0
         || svc_add_fd(self->svc, self->hello_pipe[0], s_on_hello, self) != 0
         || svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)

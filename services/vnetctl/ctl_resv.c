@@ -149,27 +149,43 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
         bus_msg_clear(&reply);
         return CTL_EXIT_OK;
     } else if (!strcmp(sub, "list") && n_pos == 0) {
-        Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
-        req.include_ended = all;
-        rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, &req.base,
-                    VR__MSG_TYPE__MSG_RESV_LIST, &reply);
-        if (rc != 0) {
-            return rc;
-        }
-        const Vr__ResvList *l = (Vr__ResvList *) reply.body;
-        if (ctl->json) {
-            json_object *a = json_object_new_array();
-            for (size_t i = 0; i < l->n_resvs; i++) {
-                json_object_array_add(a, s_json(l->resvs[i]));
+        /* The broker answers a page at a time: follow 'next' to the
+         * end, at most 100000 pages (a broker that loops is cut off). */
+        json_object *a = ctl->json ? json_object_new_array() : NULL;
+        char after[64] = "";
+        for (int page = 0; page < 100000; page++) {
+            Vr__ResvListRequest req = VR__RESV_LIST_REQUEST__INIT;
+            req.include_ended = all;
+            req.after = after;
+            rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, &req.base,
+                        VR__MSG_TYPE__MSG_RESV_LIST, &reply);
+            if (rc != 0) {
+                json_object_put(a);
+                return rc;
             }
+            const Vr__ResvList *l = (Vr__ResvList *) reply.body;
+            for (size_t i = 0; i < l->n_resvs; i++) {
+                if (a) {
+                    json_object_array_add(a, s_json(l->resvs[i]));
+                } else {
+                    s_print(ctl, l->resvs[i]);
+                }
+            }
+            bool more = l->next && *l->next && l->n_resvs > 0
+                        && strcmp(l->next, after) != 0
+                        && strlen(l->next) < sizeof after;
+            if (more) {
+                snprintf(after, sizeof after, "%s", l->next);
+            }
+            bus_msg_clear(&reply);
+            if (!more) {
+                break;
+            }
+        }
+        if (a) {
             puts(json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
             json_object_put(a);
-        } else {
-            for (size_t i = 0; i < l->n_resvs; i++) {
-                s_print(ctl, l->resvs[i]);
-            }
         }
-        bus_msg_clear(&reply);
         return CTL_EXIT_OK;
     } else {
         goto usage;

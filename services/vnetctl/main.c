@@ -117,7 +117,9 @@ static const struct {
       "keygen DIR NAME...: make CURVE certificates DIR/NAME.key{,_secret}",
       "usage: vnetctl keygen DIR NAME...\n"
       "Makes one CURVE certificate per NAME: DIR/NAME.key (public) and\n"
-      "DIR/NAME.key_secret.  Refuses to overwrite.\n" },
+      "DIR/NAME.key_secret.  Refuses to overwrite.  NAME is the identity\n"
+      "the services know the key by: ROLE (planner, broker, vnetctl...) or\n"
+      "ROLE-NAME (agent-h1: the agent whose id is h1).\n" },
 };
 
 enum { S_N_CMDS = sizeof s_cmds / sizeof s_cmds[0] };

@@ -12,6 +12,7 @@
 
 #include "bus.h"
 #include "log.h"
+#include "resv_check.h"
 #include "resv_fsm.h"
 #include "resv_store.h"
 #include "vtime.h"
@@ -69,6 +70,11 @@ const struct cfg_key broker_cfg_keys[] = {
     CFG_KEY_U32("provisioning_timeout_ms", T, provisioning_timeout_ms, 100,
                 3600000, 120000,
                 "a path still provisioning after this is torn down"),
+    CFG_KEY_U32("retention_s", T, retention_s, 0, 315360000, 3600,
+                "ended reservations are deleted, with their history, this "
+                "long after they ended (0: at the next reconcile)"),
+    CFG_KEY_U32("list_page_max", T, list_page_max, 1, 100000, 1000,
+                "reservations in one ResvList reply, at most"),
     CFG_KEYS_END,
 };
 #undef T
@@ -86,6 +92,9 @@ struct resv_broker {
     uint64_t n_vanished;        /* reservations whose path disappeared */
     uint64_t n_adapter_errors;  /* adapter unreachable or refusing */
     uint64_t n_reconciles;
+    uint64_t n_store_errors;    /* store reads or writes that failed */
+    uint64_t n_bad_requests;    /* requests refused by resv_check */
+    uint64_t n_purged;          /* ended reservations deleted */
 };
 
 /* ------------------------------------------------------------------ */
@@ -138,11 +147,11 @@ s_move(resv_broker_t *self, struct resv_rec *r, Vr__ResvState to,
                                    error, addr_a, addr_b, r);
     if (rc == 0) {
         VLOG_INFO("%s %s-%s: %s -> %s (%s)", r->id, r->host_a, r->host_b,
-                  resv_fsm_name(old), resv_fsm_name(to), reason);
+                  resv_fsm_name(old), resv_fsm_name(to), LOG_ESC(reason));
         s_publish(self, r, old, reason);
     } else if (rc == RESV_STORE_ILLEGAL) {
-        VLOG_WARN("%s: %s -> %s refused (%s)", r->id, resv_fsm_name(old),
-                  resv_fsm_name(to), reason);
+        VLOG_WARN_RL("%s: %s -> %s refused (%s)", r->id,
+                     resv_fsm_name(old), resv_fsm_name(to), LOG_ESC(reason));
     }
     return rc;
 }
@@ -206,8 +215,8 @@ s_teardown(resv_broker_t *self, const char *path_id, const char *why)
         != 0) {
         if (reply.error != VR__ERROR_CODE__ERR_NOT_FOUND) {
             self->n_adapter_errors++;
-            VLOG_WARN("teardown %s (%s): %s", path_id, why,
-                      reply.error_text);
+            VLOG_WARN_RL("teardown %s (%s): %s", LOG_ESC(path_id),
+                         LOG_ESC(why), LOG_ESC(reply.error_text));
         }
     }
     bus_msg_clear(&reply);
@@ -239,7 +248,8 @@ s_create(resv_broker_t *self, struct resv_rec *r)
                || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
         /* Maybe made, maybe not: the next reconcile finds out, by id. */
         self->n_adapter_errors++;
-        VLOG_WARN("%s: adapter: %s; will retry", r->id, reply.error_text);
+        VLOG_WARN_RL("%s: adapter: %s; will retry", r->id,
+                     LOG_ESC(reply.error_text));
     } else {
         self->n_adapter_errors++;
         char err[256];
@@ -307,13 +317,24 @@ s_on_path_event(svc_t *svc, zsock_t *sock, void *arg)
     if (bus_recv(self->bus, sock, &msg) != 0) {
         return 0;
     }
-    if (msg.type == VR__MSG_TYPE__MSG_PATH_EVENT) {
-        const Vr__Path *p = ((Vr__PathEvent *) msg.body)->path;
+    const Vr__Path *p = msg.type == VR__MSG_TYPE__MSG_PATH_EVENT
+                            ? ((Vr__PathEvent *) msg.body)->path : NULL;
+    if (p && p->path_id && p->request_id) {
         struct resv_rec r;
-        if (p && (resv_store_by_path(self->store, p->path_id, &r) == 0
-                  || resv_store_get(self->store, p->request_id, &r) == 0)) {
+        int rc = resv_store_by_path(self->store, p->path_id, &r);
+        if (rc == RESV_STORE_NOT_FOUND) {
+            rc = resv_store_get(self->store, p->request_id, &r);
+        }
+        if (rc == 0) {
             s_apply_path(self, &r, p);
-        } else if (p && p->state == P(UP)) {
+        } else if (rc < 0) {
+            /* Unknown is not nobody's: the next reconcile, which reads
+             * the whole store or nothing, decides. */
+            self->n_store_errors++;
+            VLOG_WARN_RL("path %s event: store lookup failed (%s): left "
+                         "to the next reconcile", LOG_ESC(p->path_id),
+                         resv_store_error(self->store));
+        } else if (p->state == P(UP)) {
             self->n_orphans++;
             s_teardown(self, p->path_id, "nobody reserved it");
         }
@@ -347,6 +368,12 @@ s_reconcile(resv_broker_t *self)
     struct resv_rec *open = NULL;
     size_t n_open = 0;
     if (!claimed || resv_store_list(self->store, false, &open, &n_open)) {
+        /* A partial read must not look like paths nobody owns. */
+        self->n_store_errors++;
+        VLOG_WARN_RL("reconcile: reading the store failed (%s): round "
+                     "aborted, nothing torn down",
+                     claimed ? resv_store_error(self->store)
+                             : "out of memory");
         free(claimed);
         bus_msg_clear(&reply);
         return -1;
@@ -392,8 +419,8 @@ s_reconcile(resv_broker_t *self)
         /* Ours once (a final reservation), or never: either way an
          * orphan, which costs a lambda until torn down. */
         self->n_orphans++;
-        VLOG_INFO("reconcile: path %s (%s) is nobody's: tearing it down",
-                  q->path_id, q->request_id);
+        VLOG_INFO_RL("reconcile: path %s (%s) is nobody's: tearing it "
+                     "down", LOG_ESC(q->path_id), LOG_ESC(q->request_id));
         s_teardown(self, q->path_id, "orphan");
     }
     free(open);
@@ -402,10 +429,36 @@ s_reconcile(resv_broker_t *self)
     return 0;
 }
 
+/* Deletes reservations that ended more than retention_s ago, with their
+ * history: what a status scrape or a list reads stays bounded by the
+ * open limits plus what ended within the retention period. */
+static void
+s_purge(resv_broker_t *self)
+{
+    uint64_t now = vtime_now_us();
+    uint64_t keep = (uint64_t) self->cfg->retention_s * 1000000ull;
+    size_t n = 0;
+    if (now <= keep) {
+        return;
+    }
+    if (resv_store_purge(self->store, now - keep, 1000, &n) != 0) {
+        self->n_store_errors++;
+        VLOG_WARN_RL("purge of ended reservations failed: %s",
+                     resv_store_error(self->store));
+        return;
+    }
+    if (n) {
+        self->n_purged += n;
+        VLOG_INFO("deleted %zu reservation(s) ended over %u s ago", n,
+                  self->cfg->retention_s);
+    }
+}
+
 static int
 s_on_reconcile(svc_t *svc, void *arg)
 {
     s_reconcile(arg);
+    s_purge(arg);
     return 0;
 }
 
@@ -430,30 +483,71 @@ s_error(resv_broker_t *self, int code, int type, const char *text)
                           text);
 }
 
+/* Answers a request refused by resv_check with ERR_BAD_REQUEST. */
 static void
-s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
+s_bad_request(resv_broker_t *self, int type, const char *err)
+{
+    self->n_bad_requests++;
+    VLOG_WARN_RL("%s refused: %s", msgtype_name(type), err);
+    s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type, err);
+}
+
+/* Answers a request the store could not serve: nothing was changed. */
+static void
+s_store_failed(resv_broker_t *self, int type, const char *what)
+{
+    char why[300];
+    self->n_store_errors++;
+    snprintf(why, sizeof why, "reservation store failed (%s): %s",
+             resv_store_error(self->store), what);
+    VLOG_WARN_RL("%s: %s", msgtype_name(type), why);
+    s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, why);
+}
+
+static void
+s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
+          const bus_msg_t *msg)
 {
     struct resv_rec r;
     char why[200];
-    if (!req->host_a || !*req->host_a || !req->host_b || !*req->host_b) {
-        s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                "a reservation needs host_a and host_b");
+    if (!resv_check_request(req, why, sizeof why)) {
+        s_bad_request(self, type, why);
         return;
     }
-    if (strlen(req->host_a) >= sizeof r.host_a
-        || strlen(req->host_b) >= sizeof r.host_b
-        || (req->request_id && strlen(req->request_id) >= sizeof r.request_id)
-        || (req->owner && strlen(req->owner) >= sizeof r.owner)
-        || req->bandwidth_mbps < 0 || req->latency_ms < 0) {
-        s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                "host, owner or request id too long, or a negative figure");
+    /* The owner is who the CURVE handshake says is asking; the field is
+     * only the caller's claim, taken with CURVE off (one local identity). */
+    const char *owner = !authz_ident_is_local(&msg->from) ? msg->from.label
+                        : req->owner                      ? req->owner
+                                                          : "";
+    if (strlen(owner) >= sizeof r.owner) {
+        s_bad_request(self, type, "the caller's identity is too long to "
+                      "own a reservation");
         return;
     }
-    /* The same request id again: the same reservation, whatever state. */
-    if (req->request_id && *req->request_id
-        && resv_store_by_request(self->store, req->request_id, &r) == 0) {
-        s_reply_resv(self, &r);
-        return;
+    /* The same request id again: the same reservation, whatever state
+     * (a retry after a timeout).  For another pair of hosts it is a
+     * caller's bug, not a retry: refused rather than answered with a
+     * reservation the caller did not ask for. */
+    if (req->request_id && *req->request_id) {
+        int rc = resv_store_by_request(self->store, req->request_id, &r);
+        if (rc < 0) {
+            s_store_failed(self, type, "nothing reserved");
+            return;
+        }
+        if (rc == 0) {
+            bool same = (!strcmp(r.host_a, req->host_a)
+                         && !strcmp(r.host_b, req->host_b))
+                        || (!strcmp(r.host_a, req->host_b)
+                            && !strcmp(r.host_b, req->host_a));
+            if (!same) {
+                snprintf(why, sizeof why, "request_id is reservation %s, "
+                         "of other hosts", r.id);
+                s_bad_request(self, type, why);
+                return;
+            }
+            s_reply_resv(self, &r);
+            return;
+        }
     }
     const char *ip_a, *ip_b;
     const struct broker_network *net = s_network(self, req->host_a,
@@ -467,7 +561,7 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
     if (resv_store_count_open(self->store, req->host_a, NULL, &n_a)
         || resv_store_count_open(self->store, req->host_b, NULL, &n_b)
         || resv_store_count_open(self->store, NULL, net->name, &n_net)) {
-        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        s_store_failed(self, type, "nothing reserved");
         return;
     }
     const char *full = n_a >= self->cfg->max_paths_per_host ? req->host_a
@@ -491,7 +585,8 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
     snprintf(r.host_a, sizeof r.host_a, "%s", req->host_a);
     snprintf(r.host_b, sizeof r.host_b, "%s", req->host_b);
     snprintf(r.network, sizeof r.network, "%s", net->name);
-    snprintf(r.owner, sizeof r.owner, "%s", req->owner ? req->owner : "");
+    snprintf(r.owner, sizeof r.owner, "%.*s", (int) sizeof r.owner - 1,
+             owner);             /* its length was checked above */
     snprintf(r.request_id, sizeof r.request_id, "%s",
              req->request_id ? req->request_id : "");
     r.bandwidth_mbps = req->bandwidth_mbps > 0
@@ -500,7 +595,9 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
     r.latency_ms = req->latency_ms;
     snprintf(why, sizeof why, "requested by '%s'", r.owner);
     if (resv_store_insert(self->store, &r, why) != 0) {
-        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        /* Not recorded, so not asked of the adapter: nothing is made
+         * that a restart would not know of. */
+        s_store_failed(self, type, "nothing reserved");
         return;
     }
     s_publish(self, &r, S(UNKNOWN), why);
@@ -509,23 +606,46 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type)
 }
 
 static void
-s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type)
+s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type,
+          const bus_msg_t *msg)
 {
     struct resv_rec r;
-    if (!req->resv_id || resv_store_get(self->store, req->resv_id, &r) != 0) {
+    char why[200];
+    if (!resv_check_release(req, why, sizeof why)) {
+        s_bad_request(self, type, why);
+        return;
+    }
+    int rc = resv_store_get(self->store, req->resv_id, &r);
+    if (rc < 0) {
+        s_store_failed(self, type, "not released");
+        return;
+    }
+    if (rc != 0) {
         s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
                 "no such reservation");
+        return;
+    }
+    /* Only its owner or an operator ends a reservation. */
+    if (!authz_ident_is_local(&msg->from)
+        && !(authz_role_bit(msg->from.role) & AUTHZ_OPERATOR)
+        && strcmp(r.owner, msg->from.label) != 0) {
+        svc_deny(self->svc, msg, "%s may not release %s: it belongs to "
+                 "'%s'", LOG_ESC(msg->from.label), r.id, LOG_ESC(r.owner));
         return;
     }
     const char *reason = req->reason && *req->reason ? req->reason
                                                      : "released";
     if (r.state == S(REQUESTED)) {
-        s_move(self, &r, S(RELEASED), reason, NULL, NULL, NULL, NULL);
+        rc = s_move(self, &r, S(RELEASED), reason, NULL, NULL, NULL, NULL);
     } else if (r.state == S(PROVISIONING) || r.state == S(ACTIVE)) {
-        if (s_move(self, &r, S(RELEASING), reason, NULL, NULL, NULL, NULL)
-            == 0) {
+        rc = s_move(self, &r, S(RELEASING), reason, NULL, NULL, NULL, NULL);
+        if (rc == 0) {
             s_teardown(self, r.path_id, reason);
         }
+    }
+    if (rc < 0) {
+        s_store_failed(self, type, "not released");
+        return;
     }
     /* Already releasing or over: releasing again changes nothing. */
     s_reply_resv(self, &r);
@@ -536,9 +656,33 @@ s_list(resv_broker_t *self, const Vr__ResvListRequest *req, int type)
 {
     struct resv_rec *v;
     size_t n;
-    if (resv_store_list(self->store, req->include_ended, &v, &n) != 0) {
-        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+    uint64_t next_n;
+    char why[200], next[32] = "";
+    if (!resv_check_list(req, why, sizeof why)) {
+        s_bad_request(self, type, why);
         return;
+    }
+    uint64_t after = 0;
+    if (req->after && *req->after) {
+        after = resv_store_id_number(req->after);
+        if (!after) {
+            char esc[64];
+            snprintf(why, sizeof why, "field 'after': '%s' is not a "
+                     "reservation id (r-<n>)",
+                     log_escape(esc, sizeof esc, req->after, SIZE_MAX));
+            s_bad_request(self, type, why);
+            return;
+        }
+    }
+    size_t page = req->page_size && req->page_size < self->cfg->list_page_max
+                      ? req->page_size : self->cfg->list_page_max;
+    if (resv_store_list_page(self->store, req->include_ended, after, page,
+                             &v, &n, &next_n) != 0) {
+        s_store_failed(self, type, "no list");
+        return;
+    }
+    if (next_n) {
+        snprintf(next, sizeof next, "r-%llu", (unsigned long long) next_n);
     }
     Vr__Reservation *rs = calloc(n + 1, sizeof *rs);
     Vr__Reservation **ps = calloc(n + 1, sizeof *ps);
@@ -552,6 +696,7 @@ s_list(resv_broker_t *self, const Vr__ResvListRequest *req, int type)
         Vr__ResvList list = VR__RESV_LIST__INIT;
         list.resvs = ps;
         list.n_resvs = n;
+        list.next = next;
         bus_send(self->bus, svc_control(self->svc),
                  VR__MSG_TYPE__MSG_RESV_LIST, &list.base);
     }
@@ -566,13 +711,23 @@ s_show(resv_broker_t *self, const Vr__ResvShowRequest *req, int type)
     struct resv_rec r;
     struct resv_hist *h;
     size_t n;
-    if (!req->resv_id || resv_store_get(self->store, req->resv_id, &r) != 0) {
+    char why[200];
+    if (!resv_check_show(req, why, sizeof why)) {
+        s_bad_request(self, type, why);
+        return;
+    }
+    int rc = resv_store_get(self->store, req->resv_id, &r);
+    if (rc < 0) {
+        s_store_failed(self, type, "not shown");
+        return;
+    }
+    if (rc != 0) {
         s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
                 "no such reservation");
         return;
     }
     if (resv_store_history(self->store, r.id, &h, &n) != 0) {
-        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "store failed");
+        s_store_failed(self, type, "not shown");
         return;
     }
     Vr__ResvTransition *ts = calloc(n + 1, sizeof *ts);
@@ -603,17 +758,17 @@ s_show(resv_broker_t *self, const Vr__ResvShowRequest *req, int type)
 }
 
 static void
-s_reservable(resv_broker_t *self, const Vr__ReservableQuery *req)
+s_reservable(resv_broker_t *self, const Vr__ReservableQuery *req, int type)
 {
     const char *ip_a, *ip_b;
     char why[200] = "";
-    const struct broker_network *net = NULL;
-    if (req->host_a && req->host_b) {
-        net = s_network(self, req->host_a, req->host_b, &ip_a, &ip_b, why,
-                        sizeof why);
-    } else {
-        snprintf(why, sizeof why, "host_a and host_b are needed");
+    if (!resv_check_reservable(req, why, sizeof why)) {
+        s_bad_request(self, type, why);
+        return;
     }
+    const struct broker_network *net = s_network(self, req->host_a,
+                                                 req->host_b, &ip_a, &ip_b,
+                                                 why, sizeof why);
     Vr__ReservableReply reply = VR__RESERVABLE_REPLY__INIT;
     reply.reservable = net != NULL;
     reply.network = net ? net->name : "";
@@ -628,10 +783,10 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
     resv_broker_t *self = arg;
     switch (req->type) {
     case VR__MSG_TYPE__MSG_RESV_REQUEST:
-        s_request(self, (Vr__ResvRequest *) req->body, req->type);
+        s_request(self, (Vr__ResvRequest *) req->body, req->type, req);
         return 0;
     case VR__MSG_TYPE__MSG_RESV_RELEASE:
-        s_release(self, (Vr__ResvRelease *) req->body, req->type);
+        s_release(self, (Vr__ResvRelease *) req->body, req->type, req);
         return 0;
     case VR__MSG_TYPE__MSG_RESV_LIST_REQUEST:
         s_list(self, (Vr__ResvListRequest *) req->body, req->type);
@@ -640,7 +795,7 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
         s_show(self, (Vr__ResvShowRequest *) req->body, req->type);
         return 0;
     case VR__MSG_TYPE__MSG_RESERVABLE_QUERY:
-        s_reservable(self, (Vr__ReservableQuery *) req->body);
+        s_reservable(self, (Vr__ReservableQuery *) req->body, req->type);
         return 0;
     default:
         return -1;
@@ -651,15 +806,9 @@ static void
 s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
 {
     resv_broker_t *self = arg;
-    struct resv_rec *v;
-    size_t n, by_state[8] = { 0 };
-    if (resv_store_list(self->store, true, &v, &n) == 0) {
-        for (size_t i = 0; i < n; i++) {
-            if ((int) v[i].state >= 0 && (int) v[i].state < 8) {
-                by_state[v[i].state]++;
-            }
-        }
-        free(v);
+    size_t by_state[8] = { 0 };
+    if (resv_store_count_by_state(self->store, by_state, 8) != 0) {
+        self->n_store_errors++;
     }
     for (int s = 1; s <= 6; s++) {
         char name[48];
@@ -673,9 +822,30 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "adapter_errors", self->n_adapter_errors,
                            false);
     bus_status_add_counter(reply, "reconciles", self->n_reconciles, false);
+    bus_status_add_counter(reply, "store_errors", self->n_store_errors,
+                           false);
+    bus_status_add_counter(reply, "bad_requests", self->n_bad_requests,
+                           false);
+    bus_status_add_counter(reply, "resv_purged", self->n_purged, false);
     bus_status_add_info(reply, "db", self->cfg->db);
     bus_status_add_info(reply, "adapter", self->cfg->adapter);
 }
+
+/* Who may ask what of the broker (common/authz.h): reservations
+ * come from the planner and operators; a release must also come from the
+ * reservation's owner or an operator (s_release()). */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_RESV_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESV_RELEASE, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESV_LIST_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESV_SHOW_REQUEST, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_RESERVABLE_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+};
 
 /* ------------------------------------------------------------------ */
 
@@ -710,13 +880,16 @@ resv_broker_new(svc_t *svc, const struct broker_cfg *cfg)
     bus_client_set_pause(self->adapter, 2000);
     bus_subscribe(self->paths, TOPIC_PATH);
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_reader(svc, self->paths, s_on_path_event, self) != 0
         || svc_add_timer(svc, cfg->reconcile_ms, s_on_reconcile, self)
                != 0) {
         goto error;
     }
     size_t n_open = 0;
-    resv_store_count_open(self->store, NULL, NULL, &n_open);
+    if (resv_store_count_open(self->store, NULL, NULL, &n_open) != 0) {
+        goto error;
+    }
     VLOG_INFO("broker: %zu open reservation(s) in %s, %zu network(s)",
               n_open, cfg->db, cfg->networks.n);
     /* Before taking requests: adopt, clean up, resume. */
@@ -744,4 +917,10 @@ resv_broker_destroy(resv_broker_t **self_p)
     resv_store_destroy(&self->store);
     free(self);
     *self_p = NULL;
+}
+
+resv_store_t *
+resv_broker_store(resv_broker_t *self)
+{
+    return self->store;
 }

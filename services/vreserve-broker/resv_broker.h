@@ -43,6 +43,8 @@ struct broker_cfg {
     uint32_t adapter_timeout_ms;
     uint32_t reconcile_ms;
     uint32_t provisioning_timeout_ms;
+    uint32_t retention_s;       /* ended reservations kept this long */
+    uint32_t list_page_max;     /* reservations in one ResvList reply */
 };
 
 extern const struct cfg_key broker_cfg_keys[];
@@ -56,5 +58,11 @@ resv_broker_t *resv_broker_new(svc_t *svc, const struct broker_cfg *cfg);
 
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void resv_broker_destroy(resv_broker_t **self_p);
+
+typedef struct resv_store resv_store_t;
+
+/* The broker's store (borrowed, valid while 'self' lives), for tests that
+ * inject store errors (tests/tools/vr-broker-faulty.c). */
+resv_store_t *resv_broker_store(resv_broker_t *self);
 
 #endif /* RESV_BROKER_H */

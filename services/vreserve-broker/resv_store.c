@@ -2,7 +2,9 @@
 /* SQLite behind resv_store.h.  Statements are prepared once at open.  A
  * transition reads the current state, checks it against resv_fsm, and
  * writes the row and the history inside one IMMEDIATE transaction, so two
- * writers could never both move the same reservation from one state. */
+ * writers could never both move the same reservation from one state.
+ * Every sqlite3_step() goes through s_step(), and a scan that stops on
+ * anything but SQLITE_DONE is an error, never a shorter list. */
 #include "resv_store.h"
 
 #include <sqlite3.h>
@@ -47,6 +49,8 @@ static const char s_schema[] =
 
 struct resv_store {
     sqlite3 *db;
+    int fail_after;             /* tests: steps before an injected error */
+    char err[200];              /* why the last call failed */
     sqlite3_stmt *get;          /* by id */
     sqlite3_stmt *by_request;
     sqlite3_stmt *by_path;
@@ -60,12 +64,51 @@ static int
 s_exec(resv_store_t *self, const char *sql)
 {
     char *err = NULL;
+    if (self->fail_after == 0) {
+        snprintf(self->err, sizeof self->err, "injected I/O error");
+        return -1;
+    }
+    if (self->fail_after > 0) {
+        self->fail_after--;
+    }
     if (sqlite3_exec(self->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        VLOG_ERR("sqlite: %s: %s", sql, err ? err : "?");
+        VLOG_ERR_RL("sqlite: %s: %s", sql, err ? err : "?");
+        snprintf(self->err, sizeof self->err, "%s", err ? err : "?");
         sqlite3_free(err);
         return -1;
     }
     return 0;
+}
+
+/* Ends a failed transaction.  SQLite has already rolled it back after
+ * some errors (a full disk during COMMIT): then there is nothing to do,
+ * and the first error is the one kept in 'err'. */
+static void
+s_rollback(resv_store_t *self)
+{
+    if (!sqlite3_get_autocommit(self->db)) {
+        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
+    }
+}
+
+/* sqlite3_step() with the test hook of resv_store_fail_after(): an
+ * injected failure looks like an I/O error in the middle of a scan. */
+static int
+s_step(resv_store_t *self, sqlite3_stmt *st)
+{
+    if (self->fail_after == 0) {
+        snprintf(self->err, sizeof self->err, "injected I/O error");
+        return SQLITE_IOERR;
+    }
+    if (self->fail_after > 0) {
+        self->fail_after--;
+    }
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        snprintf(self->err, sizeof self->err, "%s (%s)",
+                 sqlite3_errmsg(self->db), sqlite3_errstr(rc));
+    }
+    return rc;
 }
 
 static int
@@ -112,7 +155,7 @@ s_lookup(resv_store_t *self, sqlite3_stmt *st, const char *key,
 {
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    int rc = s_step(self, st);
     if (rc == SQLITE_ROW) {
         if (out) {
             s_read_row(st, out);
@@ -124,8 +167,39 @@ s_lookup(resv_store_t *self, sqlite3_stmt *st, const char *key,
     if (rc == SQLITE_DONE) {
         return RESV_STORE_NOT_FOUND;
     }
-    VLOG_ERR("sqlite: lookup: %s", sqlite3_errmsg(self->db));
+    VLOG_ERR_RL("sqlite: lookup: %s", self->err);
     return -1;
+}
+
+/* Asks for WAL and checks that SQLite gave it: without WAL (a file system
+ * that cannot map the shared-memory index, say) a crash could leave a
+ * half-written transition, so the store refuses to open.  ":memory:" has
+ * no journal to speak of and is allowed for tests. */
+static bool
+s_check_wal(resv_store_t *self, const char *path)
+{
+    sqlite3_stmt *st = NULL;
+    if (s_prepare(self, &st, "PRAGMA journal_mode=WAL")) {
+        return false;
+    }
+    int rc = s_step(self, st);
+    char mode[16] = "";
+    if (rc == SQLITE_ROW) {
+        s_copy(mode, sizeof mode, sqlite3_column_text(st, 0));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW) {
+        VLOG_ERR("store '%s': setting journal_mode: %s", path, self->err);
+        return false;
+    }
+    if (!strcmp(path, ":memory:") ? strcmp(mode, "memory") != 0
+                                  : strcmp(mode, "wal") != 0) {
+        VLOG_ERR("store '%s': journal_mode is '%s', not 'wal': refusing "
+                 "to run without it (is the file system one that SQLite's "
+                 "WAL works on?)", path, mode);
+        return false;
+    }
+    return true;
 }
 
 resv_store_t *
@@ -146,16 +220,23 @@ resv_store_new(const char *path)
     /* WAL: a crash never leaves a half-written transition; FULL: a
      * committed transition survives a power cut, so a path the broker
      * asked for is never forgotten. */
-    if (s_exec(self, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-        || s_exec(self, s_schema)) {
+    self->fail_after = -1;
+    if (s_exec(self, "PRAGMA synchronous=FULL;")
+        || !s_check_wal(self, path) || s_exec(self, s_schema)) {
         goto error;
     }
     sqlite3_stmt *v = NULL;
     if (s_prepare(self, &v, "SELECT value FROM meta WHERE key='schema'")) {
         goto error;
     }
-    int have = sqlite3_step(v) == SQLITE_ROW ? sqlite3_column_int(v, 0) : 0;
+    int step = s_step(self, v);
+    int have = step == SQLITE_ROW ? sqlite3_column_int(v, 0) : 0;
     sqlite3_finalize(v);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        VLOG_ERR("store '%s': reading its schema version: %s", path,
+                 self->err);
+        goto error;
+    }
     if (have == 0) {
         char sql[96];
         snprintf(sql, sizeof sql, "INSERT INTO meta VALUES ('schema', %d)",
@@ -230,7 +311,7 @@ s_hist(resv_store_t *self, const char *id, Vr__ResvState from,
     sqlite3_bind_int(st, 3, (int) to);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
     sqlite3_bind_text(st, 5, reason ? reason : "", -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    int rc = s_step(self, st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -255,26 +336,26 @@ resv_store_insert(resv_store_t *self, struct resv_rec *rec,
     sqlite3_bind_text(st, 8, rec->request_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 9, (sqlite3_int64) now);
     sqlite3_bind_int64(st, 10, (sqlite3_int64) now);
-    int rc = sqlite3_step(st);
+    int rc = s_step(self, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        VLOG_ERR("store: insert %s-%s: %s", rec->host_a, rec->host_b,
-                 sqlite3_errmsg(self->db));
-        s_exec(self, "ROLLBACK");
+        VLOG_ERR_RL("store: insert %s-%s: %s", LOG_ESC(rec->host_a),
+                    LOG_ESC(rec->host_b), self->err);
+        s_rollback(self);
         return -1;
     }
     sqlite3_int64 n = sqlite3_last_insert_rowid(self->db);
     snprintf(rec->id, sizeof rec->id, "r-%lld", (long long) n);
     sqlite3_reset(self->set_id);
     sqlite3_bind_int64(self->set_id, 1, n);
-    rc = sqlite3_step(self->set_id);
+    rc = s_step(self, self->set_id);
     sqlite3_reset(self->set_id);
     if (rc != SQLITE_DONE
         || s_hist(self, rec->id, VR__RESV_STATE__RESV_STATE_UNKNOWN,
                   VR__RESV_STATE__RESV_STATE_REQUESTED, now, reason) != 0
         || s_exec(self, "COMMIT")) {
-        VLOG_ERR("store: insert %s: %s", rec->id, sqlite3_errmsg(self->db));
-        s_exec(self, "ROLLBACK");
+        VLOG_ERR_RL("store: insert %s: %s", rec->id, self->err);
+        s_rollback(self);
         return -1;
     }
     rec->state = VR__RESV_STATE__RESV_STATE_REQUESTED;
@@ -304,11 +385,11 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
     }
     int rc = s_lookup(self, self->get, id, &cur);
     if (rc != 0) {
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return rc;
     }
     if (!resv_fsm_legal(cur.state, to)) {
-        s_exec(self, "ROLLBACK");
+        s_rollback(self);
         return RESV_STORE_ILLEGAL;
     }
     uint64_t now = vtime_now_us();
@@ -321,13 +402,13 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
     s_bind_opt(st, 5, addr_a);
     s_bind_opt(st, 6, addr_b);
     sqlite3_bind_text(st, 7, id, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
+    rc = s_step(self, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE || s_hist(self, id, cur.state, to, now, reason)
         || s_exec(self, "COMMIT")) {
-        VLOG_ERR("store: %s %s -> %s: %s", id, resv_fsm_name(cur.state),
-                 resv_fsm_name(to), sqlite3_errmsg(self->db));
-        s_exec(self, "ROLLBACK");
+        VLOG_ERR_RL("store: %s %s -> %s: %s", id, resv_fsm_name(cur.state),
+                    resv_fsm_name(to), self->err);
+        s_rollback(self);
         return -1;
     }
     return out ? s_lookup(self, self->get, id, out) : 0;
@@ -356,29 +437,37 @@ resv_store_by_path(resv_store_t *self, const char *path_id,
     return s_lookup(self, self->by_path, path_id, out);
 }
 
-int
-resv_store_list(resv_store_t *self, bool include_ended,
-                struct resv_rec **out, size_t *n)
+uint64_t
+resv_store_id_number(const char *id)
 {
-    char sql[384];
-    snprintf(sql, sizeof sql,
-             "SELECT " S_COLS " FROM resv WHERE ?1 OR state NOT IN (%d, %d) "
-             "ORDER BY n", VR__RESV_STATE__RESV_STATE_RELEASED,
-             VR__RESV_STATE__RESV_STATE_FAILED);
-    sqlite3_stmt *st;
-    if (s_prepare(self, &st, sql)) {
-        return -1;
+    if (strncmp(id, "r-", 2) || !id[2] || strlen(id) > 21) {
+        return 0;
     }
-    sqlite3_bind_int(st, 1, include_ended);
+    uint64_t n = 0;
+    for (const char *c = id + 2; *c; c++) {
+        if (*c < '0' || *c > '9' || n > (UINT64_MAX - 9) / 10) {
+            return 0;
+        }
+        n = n * 10 + (uint64_t) (*c - '0');
+    }
+    return n;
+}
+
+/* Reads every row 'st' gives (bound by the caller) into a malloc'd array.
+ * Returns 0, or -1 if the scan stopped on anything
+ * but its end (nothing is returned then: no partial list). */
+static int
+s_scan(resv_store_t *self, sqlite3_stmt *st, struct resv_rec **out,
+       size_t *n)
+{
     size_t cap = 16, len = 0;
     struct resv_rec *v = malloc(cap * sizeof *v);
-    int rc;
-    while (v && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_NOMEM;
+    while (v && (rc = s_step(self, st)) == SQLITE_ROW) {
         if (len == cap) {
             struct resv_rec *w = realloc(v, 2 * cap * sizeof *v);
             if (!w) {
-                free(v);
-                v = NULL;
+                rc = SQLITE_NOMEM;
                 break;
             }
             v = w;
@@ -386,12 +475,62 @@ resv_store_list(resv_store_t *self, bool include_ended,
         }
         s_read_row(st, &v[len++]);
     }
-    sqlite3_finalize(st);
-    if (!v) {
+    if (rc != SQLITE_DONE) {
+        if (rc == SQLITE_NOMEM) {
+            snprintf(self->err, sizeof self->err, "out of memory");
+        }
+        VLOG_ERR_RL("store: list stopped after %zu rows: %s", len,
+                    self->err);
+        free(v);
         return -1;
     }
     *out = v;
     *n = len;
+    return 0;
+}
+
+int
+resv_store_list(resv_store_t *self, bool include_ended,
+                struct resv_rec **out, size_t *n)
+{
+    uint64_t next;
+    return resv_store_list_page(self, include_ended, 0, SIZE_MAX, out, n,
+                                &next);
+}
+
+int
+resv_store_list_page(resv_store_t *self, bool include_ended,
+                     uint64_t after_n, size_t max, struct resv_rec **out,
+                     size_t *n, uint64_t *next_n)
+{
+    char sql[384];
+    snprintf(sql, sizeof sql,
+             "SELECT " S_COLS " FROM resv WHERE (?1 OR state NOT IN "
+             "(%d, %d)) AND n > ?2 ORDER BY n LIMIT ?3",
+             VR__RESV_STATE__RESV_STATE_RELEASED,
+             VR__RESV_STATE__RESV_STATE_FAILED);
+    sqlite3_stmt *st;
+    if (s_prepare(self, &st, sql)) {
+        return -1;
+    }
+    sqlite3_bind_int(st, 1, include_ended);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) (after_n > INT64_MAX
+                                                   ? INT64_MAX : after_n));
+    /* One row more than asked tells whether there is a next page. */
+    sqlite3_bind_int64(st, 3, max >= (size_t) INT64_MAX
+                                  ? -1 : (sqlite3_int64) max + 1);
+    int rc = s_scan(self, st, out, n);
+    sqlite3_finalize(st);
+    if (rc != 0) {
+        return -1;
+    }
+    *next_n = 0;
+    if (*n > max) {
+        *n = max;
+        /* The number of the last row returned: the next page is after
+         * it. */
+        *next_n = max > 0 ? resv_store_id_number((*out)[max - 1].id) : after_n;
+    }
     return 0;
 }
 
@@ -408,12 +547,12 @@ resv_store_history(resv_store_t *self, const char *id,
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     size_t cap = 8, len = 0;
     struct resv_hist *v = malloc(cap * sizeof *v);
-    while (v && sqlite3_step(st) == SQLITE_ROW) {
+    int rc = SQLITE_NOMEM;
+    while (v && (rc = s_step(self, st)) == SQLITE_ROW) {
         if (len == cap) {
             struct resv_hist *w = realloc(v, 2 * cap * sizeof *v);
             if (!w) {
-                free(v);
-                v = NULL;
+                rc = SQLITE_NOMEM;
                 break;
             }
             v = w;
@@ -427,7 +566,10 @@ resv_store_history(resv_store_t *self, const char *id,
         len++;
     }
     sqlite3_finalize(st);
-    if (!v) {
+    if (rc != SQLITE_DONE) {
+        VLOG_ERR_RL("store: history of %s stopped after %zu rows: %s", id,
+                    len, rc == SQLITE_NOMEM ? "out of memory" : self->err);
+        free(v);
         return -1;
     }
     *out = v;
@@ -452,8 +594,86 @@ resv_store_count_open(resv_store_t *self, const char *host,
     }
     s_bind_opt(st, 1, host);
     s_bind_opt(st, 2, network);
-    int rc = sqlite3_step(st);
+    int rc = s_step(self, st);
     *n = rc == SQLITE_ROW ? (size_t) sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
-    return rc == SQLITE_ROW ? 0 : -1;
+    if (rc != SQLITE_ROW) {
+        VLOG_ERR_RL("store: count: %s", self->err);
+        return -1;
+    }
+    return 0;
+}
+
+int
+resv_store_count_by_state(resv_store_t *self, size_t *by_state,
+                          size_t n_states)
+{
+    sqlite3_stmt *st;
+    if (s_prepare(self, &st,
+                  "SELECT state, COUNT(*) FROM resv GROUP BY state")) {
+        return -1;
+    }
+    memset(by_state, 0, n_states * sizeof *by_state);
+    int rc;
+    while ((rc = s_step(self, st)) == SQLITE_ROW) {
+        int state = sqlite3_column_int(st, 0);
+        if (state >= 0 && (size_t) state < n_states) {
+            by_state[state] = (size_t) sqlite3_column_int64(st, 1);
+        }
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        VLOG_ERR_RL("store: count by state: %s", self->err);
+        return -1;
+    }
+    return 0;
+}
+
+int
+resv_store_purge(resv_store_t *self, uint64_t before_us, size_t max,
+                 size_t *n_deleted)
+{
+    char sql[512];
+    /* The oldest first, at most 'max' a call, so that a long backlog is
+     * worked off in short transactions. */
+    snprintf(sql, sizeof sql,
+             "CREATE TEMP TABLE IF NOT EXISTS purge (id TEXT);"
+             "DELETE FROM temp.purge;"
+             "INSERT INTO temp.purge SELECT id FROM resv WHERE state IN "
+             "(%d, %d) AND updated_us < %lld ORDER BY n LIMIT %lld;",
+             VR__RESV_STATE__RESV_STATE_RELEASED,
+             VR__RESV_STATE__RESV_STATE_FAILED,
+             (long long) (before_us > INT64_MAX ? INT64_MAX : before_us),
+             (long long) (max > INT32_MAX ? INT32_MAX : max));
+    *n_deleted = 0;
+    if (s_exec(self, "BEGIN IMMEDIATE")) {
+        return -1;
+    }
+    if (s_exec(self, sql)
+        || s_exec(self, "DELETE FROM history WHERE resv_id IN "
+                        "(SELECT id FROM temp.purge)")
+        || s_exec(self, "DELETE FROM resv WHERE id IN "
+                        "(SELECT id FROM temp.purge)")) {
+        s_rollback(self);
+        return -1;
+    }
+    size_t n = (size_t) sqlite3_changes(self->db);
+    if (s_exec(self, "COMMIT")) {
+        s_rollback(self);
+        return -1;
+    }
+    *n_deleted = n;
+    return 0;
+}
+
+const char *
+resv_store_error(const resv_store_t *self)
+{
+    return self->err[0] ? self->err : "no error";
+}
+
+void
+resv_store_fail_after(resv_store_t *self, int n_steps)
+{
+    self->fail_after = n_steps < 0 ? -1 : n_steps;
 }

@@ -4,7 +4,9 @@
  * transition that writes the new state and its history row together and
  * checks the move against resv_fsm first, so what is on disk is always a
  * legal history and a restart finds every path the broker ever asked for.
- * The broker publishes an event only after its transition is committed. */
+ * The broker publishes an event only after its transition is committed.
+ * Every read checks why SQLite stopped: an error is an error, never a
+ * shorter answer; the journal must be WAL or the store does not open. */
 #ifndef RESV_STORE_H
 #define RESV_STORE_H
 
@@ -86,17 +88,51 @@ int resv_store_by_path(resv_store_t *self, const char *path_id,
 
 /* Lists reservations, oldest first: all, or only those not final.  Sets
  * '*out' to a malloc'd array (the caller frees it) of '*n' records.
- * Returns 0 or -1. */
+ * Returns 0, or -1 (logged, rate-limited; nothing returned) if the scan
+ * did not reach its end: a read error is never a shorter list. */
 int resv_store_list(resv_store_t *self, bool include_ended,
                     struct resv_rec **out, size_t *n);
+
+/* One page of resv_store_list(): at most 'max' reservations numbered
+ * above 'after_n' (0: from the start).  Sets '*next_n' to the number to
+ * pass as 'after_n' for the next page, or 0 when this is the last.
+ * Returns as resv_store_list(). */
+int resv_store_list_page(resv_store_t *self, bool include_ended,
+                         uint64_t after_n, size_t max,
+                         struct resv_rec **out, size_t *n,
+                         uint64_t *next_n);
+
+/* The number 'n' of reservation id "r-<n>", or 0 if 'id' is not one. */
+uint64_t resv_store_id_number(const char *id);
 
 /* The history of 'id', oldest first, as resv_store_list() returns. */
 int resv_store_history(resv_store_t *self, const char *id,
                        struct resv_hist **out, size_t *n);
 
 /* Counts reservations that are not final and have 'host' at either end
- * ('host' NULL: any) and are on 'network' ('network' NULL: any). */
+ * ('host' NULL: any) and are on 'network' ('network' NULL: any).
+ * Returns 0 or -1 (logged, rate-limited). */
 int resv_store_count_open(resv_store_t *self, const char *host,
                           const char *network, size_t *n);
+
+/* Counts every reservation by state into 'by_state[state]' for states
+ * below 'n_states' (zeroed first).  Returns 0 or -1. */
+int resv_store_count_by_state(resv_store_t *self, size_t *by_state,
+                              size_t n_states);
+
+/* Deletes at most 'max' reservations that ended (RELEASED or FAILED)
+ * before 'before_us' (wall clock, as updated_us), oldest first, with
+ * their history, in one transaction.  Sets '*n_deleted'.  Returns 0 or
+ * -1 (nothing deleted). */
+int resv_store_purge(resv_store_t *self, uint64_t before_us, size_t max,
+                     size_t *n_deleted);
+
+/* Why the last call that failed did (SQLite's message, e.g. "database or
+ * disk is full"); borrowed, valid until the next call. */
+const char *resv_store_error(const resv_store_t *self);
+
+/* For tests: the ('n_steps' + 1)-th SQLite step from now, and every one
+ * after it, fails as an I/O error would; -1 turns that off. */
+void resv_store_fail_after(resv_store_t *self, int n_steps);
 
 #endif /* RESV_STORE_H */

@@ -11,6 +11,7 @@
 
 #include "bus.h"
 #include "log.h"
+#include "pbcheck.h"
 #include "vtime.h"
 
 LOG_MODULE("vttif");
@@ -24,6 +25,27 @@ const struct cfg_key agg_cfg_keys[] = {
                 "endpoint the events (PUB) socket binds"),
     CFG_KEY_STR("bus.ingest", T, ingest, AGG_DEFAULT_INGEST,
                 "endpoint the ingest (SUB) socket binds; agents connect"),
+    CFG_KEY_U32("ingest.max_msg_size", T, max_msg_size, 64 * 1024,
+                BUS_MAX_MSG_SIZE, AGG_DEFAULT_MAX_MSG_SIZE,
+                "largest ingest message (bytes); a publisher sending more "
+                "is disconnected"),
+    CFG_KEY_U32("ingest.rcvhwm", T, rcvhwm, 1, 100000, AGG_DEFAULT_RCVHWM,
+                "ingest messages queued per publisher; more are dropped"),
+    CFG_KEY_U32("ingest.max_decoded_size", T, max_decoded, 1024 * 1024,
+                256u << 20, AGG_DEFAULT_MAX_DECODED,
+                "heap a decoded message may take (bytes); more: refused"),
+    CFG_KEY_U32("ingest.max_matrix_entries", T, lim.max_entries, 1,
+                1u << 20, VTTIF_CHECK_DEFAULT_MAX_ENTRIES,
+                "entries a LocalMatrix may have; more: refused whole"),
+    CFG_KEY_U32("ingest.max_locations", T, lim.max_locations, 1, 1u << 20,
+                VTTIF_CHECK_DEFAULT_MAX_LOCATIONS,
+                "VMs a VmLocations may list; more: refused whole"),
+    CFG_KEY_U32("ingest.max_local_macs", T, lim.max_local_macs, 0,
+                1u << 20, VTTIF_CHECK_DEFAULT_MAX_LOCAL_MACS,
+                "local MACs an AgentAnnounce may list; more: refused"),
+    CFG_KEY_DOUBLE("ingest.announce_timeout_s", T, announce_timeout_s, 1,
+                   86400, AGG_DEFAULT_ANNOUNCE_TIMEOUT_S,
+                   "an announcement not renewed this long is forgotten"),
     CFG_KEY_U32("tick_ms", T, tick_ms, 10, 10000, 100,
                 "how often rates and the topology are recomputed"),
     CFG_KEY_U32("matrix_ms", T, matrix_ms, 100, 600000, 1000,
@@ -75,10 +97,25 @@ const struct cfg_key agg_cfg_keys[] = {
       VTTIF_TM_DEFAULT_MATRIX_MIN_FRAC,
       "the published matrix omits entries below this share"),
     CFG_KEY_U32("vttif.max_agents", T, max_agents, 1, 1000000,
-                VTTIF_TM_DEFAULT_MAX_AGENTS, "agents beyond are refused"),
+                VTTIF_TM_DEFAULT_MAX_AGENTS,
+                "agents beyond are refused; announcements beyond evict "
+                "the oldest"),
     CFG_KEY_U32("vttif.max_reports", T, max_reports, 16, 1u << 30,
                 VTTIF_TM_DEFAULT_MAX_REPORTS,
-                "(agent, pair) reports beyond are dropped"),
+                "(agent, pair) reports; when full a new one evicts an idle "
+                "pair, or is dropped"),
+    CFG_KEY_U32("vttif.max_pairs", T, max_pairs, 16, 1u << 30,
+                VTTIF_TM_DEFAULT_MAX_PAIRS,
+                "VM pairs; when full a new one evicts an idle pair, or is "
+                "dropped"),
+    CFG_KEY_U32("vttif.max_vms", T, max_vms, 16, 1u << 30,
+                VTTIF_TM_DEFAULT_MAX_VMS,
+                "VMs; when full a new one evicts the least recently "
+                "located VM in no pair, or is refused"),
+    D("max_rate_bps", max_rate_bps, 1e6, 1e15, VTTIF_TM_DEFAULT_MAX_RATE_BPS,
+      "a counter that moved faster than this is garbage: a new baseline"),
+    D("vm_timeout_s", vm_timeout_s, 1, 86400, VTTIF_TM_DEFAULT_VM_TIMEOUT_S,
+      "a VM location not renewed this long is forgotten"),
     CFG_KEYS_END,
 };
 #undef D
@@ -90,15 +127,28 @@ agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size)
     cfg->tm.settle_changes = cfg->settle_changes;
     cfg->tm.max_agents = cfg->max_agents;
     cfg->tm.max_reports = cfg->max_reports;
+    cfg->tm.max_pairs = cfg->max_pairs;
+    cfg->tm.max_vms = cfg->max_vms;
+    /* A message at the caps must fit the decode budget: each entry is a
+     * struct and a pointer; a location also has its strings. */
+    size_t need_m = (size_t) cfg->lim.max_entries
+                    * (sizeof(Vr__MatrixEntry) + sizeof(void *));
+    size_t need_l = (size_t) cfg->lim.max_locations
+                    * (sizeof(Vr__VmLocation) + sizeof(void *)
+                       + VTTIF_CHECK_ID_LEN + VTTIF_CHECK_IFACE_LEN);
+    size_t need = (need_m > need_l ? need_m : need_l) + 65536;
+    if (cfg->max_decoded < need) {
+        snprintf(err, err_size,
+                 "ingest.max_decoded_size: '%u' is below the %zu bytes a "
+                 "message at ingest.max_matrix_entries or "
+                 "ingest.max_locations takes", cfg->max_decoded, need);
+        return false;
+    }
     return vttif_tm_params_check(&cfg->tm, err, err_size);
 }
 
-/* What an agent last announced, for AgentListQuery. */
-struct s_agent {
-    char *id;
-    uint8_t *packed;            /* its AgentAnnounce, as received */
-    size_t size;
-};
+/* Refusals of ingest messages, by type. */
+enum { S_MATRIX, S_LOCATIONS, S_ANNOUNCE, S_N_KINDS };
 
 struct vttif_agg {
     svc_t *svc;
@@ -107,10 +157,12 @@ struct vttif_agg {
     vttif_tm_t *tm;
     zsock_t *events;            /* PUB */
     zsock_t *ingest;            /* SUB, bound */
-    struct vttif_tm_entry *buf; /* conversion buffer for entries */
-    size_t buf_cap;
-    struct s_agent *agents;     /* announcements */
-    size_t n_agents;
+    struct vttif_tm_entry *buf; /* conversion buffer, max_entries long */
+    Vr__VmLocation *locs;       /* republishing buffers, max_locations */
+    Vr__VmLocation **lp;
+    vttif_ann_t *ann;           /* announcements */
+    uint64_t n_refused[S_N_KINDS]; /* ingest messages that failed a check */
+    uint64_t n_queries_refused; /* queries with fields */
     uint64_t t0_us;             /* monotonic origin of 'now' */
     uint64_t n_matrices;        /* local matrices taken */
     uint64_t n_rejected;        /* refused by the core */
@@ -126,18 +178,24 @@ s_now(const vttif_agg_t *self)
 /* ------------------------------------------------------------------ */
 /* Ingest */
 
+/* Counts and logs (rate-limited) an ingest message that failed its
+ * check.  'why' names the field and quotes the value, escaped. */
 static void
-s_take_matrix(vttif_agg_t *self, const Vr__LocalMatrix *m)
+s_refuse(vttif_agg_t *self, int kind, const bus_msg_t *msg, const char *why)
 {
-    if (m->n_entries > self->buf_cap) {
-        size_t cap = m->n_entries * 2;
-        struct vttif_tm_entry *b = realloc(self->buf, cap * sizeof *b);
-        if (!b) {
-            self->n_rejected++;
-            return;
-        }
-        self->buf = b;
-        self->buf_cap = cap;
+    self->n_refused[kind]++;
+    VLOG_WARN_RL("refused %s from '%s': %s", msgtype_name(msg->type),
+                 LOG_ESC(msg->sender), why);
+}
+
+static void
+s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
+{
+    const Vr__LocalMatrix *m = (const Vr__LocalMatrix *) msg->body;
+    char why[256];
+    if (!vttif_check_matrix(m, &self->cfg->lim, why, sizeof why)) {
+        s_refuse(self, S_MATRIX, msg, why);
+        return;
     }
     for (size_t i = 0; i < m->n_entries; i++) {
         self->buf[i] = (struct vttif_tm_entry) {
@@ -162,42 +220,67 @@ s_take_matrix(vttif_agg_t *self, const Vr__LocalMatrix *m)
     }
 }
 
+/* Takes the checked locations and republishes them: a copy of the
+ * fields we know, pointing into 'v', in buffers sized at start. */
 static void
-s_take_announce(vttif_agg_t *self, const Vr__AgentAnnounce *a)
+s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
 {
-    if (!a->agent_id || !*a->agent_id) {
+    const Vr__VmLocations *v = (const Vr__VmLocations *) msg->body;
+    char why[256];
+    if (!vttif_check_locations(v, &self->cfg->lim, why, sizeof why)) {
+        s_refuse(self, S_LOCATIONS, msg, why);
         return;
     }
-    size_t i = 0;
-    while (i < self->n_agents && strcmp(self->agents[i].id, a->agent_id)) {
-        i++;
+    Vr__VmLocation *locs = self->locs;
+    double now = s_now(self);
+    for (size_t i = 0; i < v->n_vms; i++) {
+        vttif_tm_feed_location(self->tm, v->vms[i]->mac,
+                               v->vms[i]->agent_id, v->vms[i]->gone, now);
+        vr__vm_location__init(&locs[i]);
+        locs[i].mac = v->vms[i]->mac;
+        locs[i].agent_id = v->vms[i]->agent_id;
+        locs[i].iface = v->vms[i]->iface;
+        locs[i].seen_us = v->vms[i]->seen_us;
+        locs[i].gone = v->vms[i]->gone;
+        self->lp[i] = &locs[i];
     }
-    if (i == self->n_agents) {
-        if (self->n_agents >= self->cfg->max_agents) {
-            return;
-        }
-        struct s_agent *v = realloc(self->agents,
-                                    (self->n_agents + 1) * sizeof *v);
-        if (!v) {
-            return;
-        }
-        self->agents = v;
-        self->agents[i] = (struct s_agent) { .id = strdup(a->agent_id) };
-        if (!self->agents[i].id) {
-            return;
-        }
-        self->n_agents++;
-        VLOG_INFO("agent '%s' announced itself (control %s)", a->agent_id,
-                  a->control_endpoint ? a->control_endpoint : "?");
+    Vr__VmLocations out = VR__VM_LOCATIONS__INIT;
+    out.reporter = v->reporter;
+    out.vms = self->lp;
+    out.n_vms = v->n_vms;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
+             &out.base);
+}
+
+static void
+s_take_announce(vttif_agg_t *self, const bus_msg_t *msg)
+{
+    const Vr__AgentAnnounce *a = (const Vr__AgentAnnounce *) msg->body;
+    char why[256];
+    if (!vttif_check_announce(a, &self->cfg->lim, why, sizeof why)) {
+        s_refuse(self, S_ANNOUNCE, msg, why);
+        return;
     }
-    size_t size = vr__agent_announce__get_packed_size(a);
-    uint8_t *p = malloc(size ? size : 1);
-    if (p) {
-        vr__agent_announce__pack(a, p);
-        free(self->agents[i].packed);
-        self->agents[i].packed = p;
-        self->agents[i].size = size;
+    char evicted[VTTIF_CHECK_ID_LEN];
+    int rc = vttif_ann_put(self->ann, a, s_now(self), evicted);
+    if (rc < 0) {
+        return;
     }
+    if (*evicted) {
+        VLOG_WARN_RL("%u announcements, the most: forgot agent '%s', "
+                     "heard from longest ago", self->cfg->max_agents,
+                     evicted);
+    }
+    if (rc == 1) {
+        VLOG_INFO_RL("agent '%s' announced itself (control %s)",
+                     a->agent_id, LOG_ESC(a->control_endpoint));
+    }
+    /* Republished as stored: only the fields we know. */
+    Vr__AgentAnnounce out;
+    vttif_ann_get(self->ann, (size_t) vttif_ann_find(self->ann, a->agent_id),
+                  &out);
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
+             &out.base);
 }
 
 static int
@@ -206,25 +289,17 @@ s_on_ingest(svc_t *svc, zsock_t *sock, void *arg)
     vttif_agg_t *self = arg;
     bus_msg_t msg;
     if (bus_recv(self->bus, sock, &msg) != 0) {
-        return 0;
+        return 0;       /* counted and logged by the bus */
     }
     switch (msg.type) {
     case VR__MSG_TYPE__MSG_LOCAL_MATRIX:
-        s_take_matrix(self, (Vr__LocalMatrix *) msg.body);
+        s_take_matrix(self, &msg);
         break;
-    case VR__MSG_TYPE__MSG_VM_LOCATIONS: {
-        const Vr__VmLocations *v = (Vr__VmLocations *) msg.body;
-        for (size_t i = 0; i < v->n_vms; i++) {
-            vttif_tm_feed_location(self->tm, v->vms[i]->mac,
-                                   v->vms[i]->agent_id, v->vms[i]->gone,
-                                   s_now(self));
-        }
-        bus_send(self->bus, self->events, msg.type, msg.body);
+    case VR__MSG_TYPE__MSG_VM_LOCATIONS:
+        s_take_locations(self, &msg);
         break;
-    }
     case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
-        s_take_announce(self, (Vr__AgentAnnounce *) msg.body);
-        bus_send(self->bus, self->events, msg.type, msg.body);
+        s_take_announce(self, &msg);
         break;
     default:
         break;      /* valid, but not for us: counted by the bus as rx */
@@ -362,6 +437,12 @@ s_on_tick(svc_t *svc, void *arg)
 {
     vttif_agg_t *self = arg;
     struct vttif_tm_event ev;
+    size_t aged = vttif_ann_age(self->ann, s_now(self),
+                                self->cfg->announce_timeout_s);
+    if (aged) {
+        VLOG_INFO_RL("%zu agents not heard for %.0f s: forgotten", aged,
+                     self->cfg->announce_timeout_s);
+    }
     if (!vttif_tm_tick(self->tm, s_now(self), &ev)) {
         return 0;
     }
@@ -410,24 +491,28 @@ s_on_matrix_timer(svc_t *svc, void *arg)
 static void
 s_reply_agents(vttif_agg_t *self)
 {
-    Vr__AgentAnnounce **v = calloc(self->n_agents + 1, sizeof *v);
-    size_t n = 0;
-    for (size_t i = 0; v && i < self->n_agents; i++) {
-        if (self->agents[i].packed) {
-            v[n] = vr__agent_announce__unpack(NULL, self->agents[i].size,
-                                              self->agents[i].packed);
-            n += v[n] != NULL;
-        }
+    size_t n = vttif_ann_count(self->ann);
+    Vr__AgentAnnounce *v = calloc(n + 1, sizeof *v);
+    Vr__AgentAnnounce **p = calloc(n + 1, sizeof *p);
+    if (!v || !p) {
+        bus_send_error(self->bus, svc_control(self->svc),
+                       VR__ERROR_CODE__ERR_INTERNAL,
+                       VR__MSG_TYPE__MSG_AGENT_LIST_QUERY, "out of memory");
+        free(v);
+        free(p);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        vttif_ann_get(self->ann, i, &v[i]);
+        p[i] = &v[i];
     }
     Vr__AgentList list = VR__AGENT_LIST__INIT;
-    list.agents = v;
+    list.agents = p;
     list.n_agents = n;
     bus_send(self->bus, svc_control(self->svc), VR__MSG_TYPE__MSG_AGENT_LIST,
              &list.base);
-    for (size_t i = 0; i < n; i++) {
-        vr__agent_announce__free_unpacked(v[i], NULL);
-    }
     free(v);
+    free(p);
 }
 
 static void
@@ -467,6 +552,25 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
 {
     vttif_agg_t *self = arg;
     zsock_t *ctl = svc_control(svc);
+    switch (req->type) {
+    case VR__MSG_TYPE__MSG_TOPOLOGY_QUERY:
+    case VR__MSG_TYPE__MSG_MATRIX_QUERY:
+    case VR__MSG_TYPE__MSG_VM_TOTALS_QUERY:
+    case VR__MSG_TYPE__MSG_AGENT_LIST_QUERY: {
+        char why[200];
+        if (!pbcheck_no_unknown(req->body, why, sizeof why)) {
+            self->n_queries_refused++;
+            VLOG_WARN_RL("refused %s from '%s': %s", msgtype_name(req->type),
+                         LOG_ESC(req->sender), why);
+            bus_send_error(self->bus, ctl, VR__ERROR_CODE__ERR_BAD_REQUEST,
+                           req->type, "%s", why);
+            return 0;
+        }
+        break;
+    }
+    default:
+        break;
+    }
     switch (req->type) {
     case VR__MSG_TYPE__MSG_TOPOLOGY_QUERY: {
         Vr__Topology t;
@@ -517,6 +621,36 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "matrices_rejected", self->n_rejected,
                            false);
     bus_status_add_counter(reply, "topology_events", self->n_events, false);
+    bus_status_add_counter(reply, "ingest_refused_matrix",
+                           self->n_refused[S_MATRIX], false);
+    bus_status_add_counter(reply, "ingest_refused_locations",
+                           self->n_refused[S_LOCATIONS], false);
+    bus_status_add_counter(reply, "ingest_refused_announce",
+                           self->n_refused[S_ANNOUNCE], false);
+    bus_status_add_counter(reply, "queries_refused", self->n_queries_refused,
+                           false);
+    struct vttif_ann_counters ac;
+    vttif_ann_get_counters(self->ann, &ac);
+    bus_status_add_counter(reply, "announced_agents",
+                           vttif_ann_count(self->ann), true);
+    bus_status_add_counter(reply, "announcements_aged", ac.aged, false);
+    bus_status_add_counter(reply, "announcements_evicted", ac.evicted,
+                           false);
+    bus_status_add_counter(reply, "tm_rejected", c.rejected, false);
+    bus_status_add_counter(reply, "tm_entries_skipped", c.entries_skipped,
+                           false);
+    bus_status_add_counter(reply, "tm_entries_dropped", c.entries_dropped,
+                           false);
+    bus_status_add_counter(reply, "tm_reports_aged", c.reports_aged, false);
+    bus_status_add_counter(reply, "tm_entries_implausible",
+                           c.entries_implausible, false);
+    bus_status_add_counter(reply, "tm_pairs_evicted", c.pairs_evicted,
+                           false);
+    bus_status_add_counter(reply, "tm_pairs_refused", c.pairs_refused,
+                           false);
+    bus_status_add_counter(reply, "tm_vms_evicted", c.vms_evicted, false);
+    bus_status_add_counter(reply, "tm_vms_refused", c.vms_refused, false);
+    bus_status_add_counter(reply, "tm_vms_aged", c.vms_aged, false);
     bus_status_add_counter(reply, "tm_entries", c.entries, false);
     bus_status_add_counter(reply, "tm_stale", c.stale, false);
     bus_status_add_counter(reply, "tm_resets_boot", c.resets_boot, false);
@@ -528,8 +662,29 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "agents", c.n_agents, true);
     bus_status_add_counter(reply, "vms", c.n_vms, true);
     bus_status_add_counter(reply, "pairs", c.n_pairs, true);
+    bus_status_add_counter(reply, "reports", c.n_reports, true);
     bus_status_add_counter(reply, "edges", c.n_edges, true);
 }
+
+/* Who may send what to the aggregator (common/authz.h): queries from
+ * the planner and operators; on the ingest, an agent's matrix, VM
+ * locations and announcement only from that agent's own key. */
+static const struct authz_rule s_authz[] = {
+    { VR__MSG_TYPE__MSG_TOPOLOGY_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_MATRIX_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_VM_TOTALS_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_AGENT_LIST_QUERY, AUTHZ_PLANNER | AUTHZ_OPERATOR,
+      { NULL } },
+    { VR__MSG_TYPE__MSG_LOCAL_MATRIX, AUTHZ_AGENT,
+      { "agent_id" } },
+    { VR__MSG_TYPE__MSG_VM_LOCATIONS, AUTHZ_AGENT,
+      { "reporter", "vms.agent_id" } },
+    { VR__MSG_TYPE__MSG_AGENT_ANNOUNCE, AUTHZ_AGENT,
+      { "agent_id" } },
+};
 
 /* ------------------------------------------------------------------ */
 
@@ -545,13 +700,25 @@ vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg)
     self->bus = svc_bus(svc);
     self->t0_us = vtime_mono_us();
     self->tm = vttif_tm_new(&cfg->tm);
+    /* Sized once from the config: no message makes them grow. */
+    self->buf = malloc((size_t) cfg->lim.max_entries * sizeof *self->buf);
+    self->locs = malloc((size_t) cfg->lim.max_locations * sizeof *self->locs);
+    self->lp = malloc((size_t) cfg->lim.max_locations * sizeof *self->lp);
+    self->ann = vttif_ann_new(cfg->max_agents);
     self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
-    self->ingest = bus_bind(self->bus, ZMQ_SUB, cfg->ingest);
-    if (!self->tm || !self->events || !self->ingest) {
+    struct bus_rx_limits lim = {
+        .max_msg_size = cfg->max_msg_size,
+        .rcvhwm = (int) cfg->rcvhwm,
+    };
+    self->ingest = bus_bind_limited(self->bus, ZMQ_SUB, cfg->ingest, &lim);
+    if (!self->tm || !self->buf || !self->locs || !self->lp || !self->ann
+        || !self->events || !self->ingest) {
         goto error;
     }
+    bus_set_max_decoded(self->bus, cfg->max_decoded);
     bus_subscribe(self->ingest, "");
     svc_on_request(svc, s_on_request, s_on_status, self);
+    svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_reader(svc, self->ingest, s_on_ingest, self) != 0
         || svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0
         || svc_add_timer(svc, cfg->matrix_ms, s_on_matrix_timer, self)
@@ -576,12 +743,10 @@ vttif_agg_destroy(vttif_agg_t **self_p)
     zsock_destroy(&self->ingest);
     zsock_destroy(&self->events);
     vttif_tm_destroy(&self->tm);
-    for (size_t i = 0; i < self->n_agents; i++) {
-        free(self->agents[i].id);
-        free(self->agents[i].packed);
-    }
-    free(self->agents);
+    vttif_ann_destroy(&self->ann);
     free(self->buf);
+    free(self->locs);
+    free(self->lp);
     free(self);
     *self_p = NULL;
 }

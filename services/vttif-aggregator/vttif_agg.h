@@ -5,17 +5,33 @@
  * topology really changes and the smoothed global matrix every period,
  * republishes the agents' announcements and VM locations (so a planner
  * needs only this service's events to know every agent and VM), and
- * answers queries: topology, matrix, per-VM totals, agents. */
+ * answers queries: topology, matrix, per-VM totals, agents.  Every
+ * ingest field is checked first (vttif_check.h) and every buffer and
+ * table is bounded from the config (README.md, "Bounds"). */
 #ifndef VTTIF_AGG_H
 #define VTTIF_AGG_H
 
 #include "cfg.h"
 #include "svc.h"
+#include "vttif_ann.h"
+#include "vttif_check.h"
 #include "vttif_tm.h"
 
 #define AGG_DEFAULT_CONTROL "tcp://127.0.0.1:7120"
 #define AGG_DEFAULT_EVENTS "tcp://127.0.0.1:7121"
 #define AGG_DEFAULT_INGEST "tcp://127.0.0.1:7122"
+
+/* Ingest bounds, and why.
+ * - 4 MiB a message: twice the largest matrix the default entry cap
+ *   allows; libzmq disconnects a publisher that sends more.
+ * - 100 messages queued per publisher: 10 s of an agent at 100 ms.
+ * - 8 MiB of heap a decoded message: a full matrix takes ~4.5 MiB.
+ * - An announcement not renewed in 120 s is forgotten (agents announce
+ *   every hello_ms, 1 s by default, at most 60 s). */
+#define AGG_DEFAULT_MAX_MSG_SIZE (4u << 20)
+#define AGG_DEFAULT_RCVHWM 100
+#define AGG_DEFAULT_MAX_DECODED (8u << 20)
+#define AGG_DEFAULT_ANNOUNCE_TIMEOUT_S 120.0
 
 struct agg_cfg {
     struct svc_common_cfg common;
@@ -27,6 +43,13 @@ struct agg_cfg {
     uint32_t settle_changes;    /* copied into tm (cfg has no unsigned) */
     uint32_t max_agents;        /* copied into tm (size_t there) */
     uint32_t max_reports;       /* likewise */
+    uint32_t max_pairs;         /* likewise */
+    uint32_t max_vms;           /* likewise */
+    uint32_t max_msg_size;      /* ingest: largest message, bytes */
+    uint32_t rcvhwm;            /* ingest: messages queued per publisher */
+    uint32_t max_decoded;       /* heap a decoded message may take */
+    struct vttif_check_limits lim; /* repeated fields per message */
+    double announce_timeout_s;  /* announcements not renewed: forgotten */
 };
 
 extern const struct cfg_key agg_cfg_keys[];

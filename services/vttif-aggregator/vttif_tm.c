@@ -25,6 +25,7 @@ enum {
     S_NB = VTTIF_TM_BUCKETS,    /* must be a power of 2 */
     S_CHANGES = 64,             /* ring of recent changes of the set */
     S_MIN_SLOTS = 64,
+    S_EVICT_PROBE = 64,         /* records an eviction looks at, at most */
 };
 
 /* Times beyond this (seconds, ~31,700 years) are garbage: rejected, so
@@ -64,6 +65,7 @@ struct s_report {
     uint32_t agent;             /* index in agents[] */
     uint32_t pair;              /* index in pairs[] */
     uint32_t next_agent;        /* the agent's next report; free list */
+    uint32_t prev_agent;        /* the agent's previous report */
     uint32_t next_pair;         /* the pair's next report */
     uint32_t gen;               /* agent update generation last listed in */
     uint32_t epoch;             /* agent counter epoch of the baseline */
@@ -94,6 +96,8 @@ struct s_pair {
 struct s_vm {
     uint64_t mac;
     char agent[VTTIF_TM_ID_LEN]; /* location, if 'located' */
+    double t_touch;             /* last located, or made */
+    uint32_t lru_prev, lru_next; /* in the LRU list, by 't_touch' */
     double tx, rx;              /* scratch for vttif_tm_vm_totals() */
     uint32_t tx_agent;          /* scratch: an agent reporting its tx */
     uint32_t n_refs;            /* pairs naming it */
@@ -143,11 +147,13 @@ struct vttif_tm {
     size_t pairs_cap, pairs_hw;
     uint32_t pairs_free;
     struct s_tab pair_tab;
+    size_t pair_hand;           /* clock hand of the idle-pair eviction */
 
     struct s_vm *vms;
     size_t vms_cap, vms_hw;
     uint32_t vms_free;
     struct s_tab vm_tab;
+    uint32_t lru_head, lru_tail; /* VMs, most and least recently touched */
 
     struct s_agent *agents;
     size_t agents_cap, agents_hw;
@@ -384,6 +390,10 @@ vttif_tm_params_default(struct vttif_tm_params *p)
         .matrix_min_frac = VTTIF_TM_DEFAULT_MATRIX_MIN_FRAC,
         .max_agents = VTTIF_TM_DEFAULT_MAX_AGENTS,
         .max_reports = VTTIF_TM_DEFAULT_MAX_REPORTS,
+        .max_pairs = VTTIF_TM_DEFAULT_MAX_PAIRS,
+        .max_vms = VTTIF_TM_DEFAULT_MAX_VMS,
+        .vm_timeout_s = VTTIF_TM_DEFAULT_VM_TIMEOUT_S,
+        .max_rate_bps = VTTIF_TM_DEFAULT_MAX_RATE_BPS,
     };
 }
 
@@ -435,6 +445,8 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
         S_R(pair_timeout_s, 0.01, 86400),
         S_R(default_period_s, 0.001, 3600),
         S_R(matrix_min_frac, 0, 1),
+        S_R(vm_timeout_s, 1, 86400),
+        S_R(max_rate_bps, 1e3, 1e15),
 #undef S_R
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
@@ -454,6 +466,11 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
         return s_fail(err, err_size,
                       "drop_rate_bps: '%g' must not exceed min_rate_bps '%g'",
                       p->drop_rate_bps, p->min_rate_bps);
+    }
+    if (p->max_rate_bps < p->min_rate_bps) {
+        return s_fail(err, err_size,
+                      "max_rate_bps: '%g' must not be below min_rate_bps "
+                      "'%g'", p->max_rate_bps, p->min_rate_bps);
     }
     if (p->idle_s > p->window_s) {
         return s_fail(err, err_size,
@@ -483,6 +500,14 @@ vttif_tm_params_check(const struct vttif_tm_params *p, char *err,
         return s_fail(err, err_size,
                       "max_reports: '%zu' is not in [1, 2^30]",
                       p->max_reports);
+    }
+    if (p->max_pairs < 1 || p->max_pairs > (size_t) 1 << 30) {
+        return s_fail(err, err_size, "max_pairs: '%zu' is not in [1, 2^30]",
+                      p->max_pairs);
+    }
+    if (p->max_vms < 2 || p->max_vms > (size_t) 1 << 30) {
+        return s_fail(err, err_size, "max_vms: '%zu' is not in [2, 2^30]",
+                      p->max_vms);
     }
     return true;
 }
@@ -527,6 +552,7 @@ vttif_tm_new(const struct vttif_tm_params *params)
     self->seed = hash_mix64((uint64_t) (uintptr_t) self ^ UINT64_C(0x5eed));
     self->reports_free = self->pairs_free = S_NONE;
     self->vms_free = self->agents_free = S_NONE;
+    self->lru_head = self->lru_tail = S_NONE;
     self->mode = S_NORMAL;
     self->t_change = self->t_event = -INFINITY;
     self->diff_since = -1;
@@ -657,14 +683,95 @@ s_vm_find(const vttif_tm_t *self, uint64_t mac, uint32_t h)
     return S_NONE;
 }
 
-/* Returns the VM record of 'mac', created if need be, or S_NONE. */
+static void
+s_lru_unlink(vttif_tm_t *self, uint32_t vi)
+{
+    struct s_vm *v = &self->vms[vi];
+    if (v->lru_prev != S_NONE) {
+        self->vms[v->lru_prev].lru_next = v->lru_next;
+    } else {
+        self->lru_head = v->lru_next;
+    }
+    if (v->lru_next != S_NONE) {
+        self->vms[v->lru_next].lru_prev = v->lru_prev;
+    } else {
+        self->lru_tail = v->lru_prev;
+    }
+    v->lru_prev = v->lru_next = S_NONE;
+}
+
+/* Puts VM 'vi' (not in the list) at the head, touched at 'now'. */
+static void
+s_lru_push(vttif_tm_t *self, uint32_t vi, double now)
+{
+    struct s_vm *v = &self->vms[vi];
+    v->t_touch = now;
+    v->lru_prev = S_NONE;
+    v->lru_next = self->lru_head;
+    if (self->lru_head != S_NONE) {
+        self->vms[self->lru_head].lru_prev = vi;
+    } else {
+        self->lru_tail = vi;
+    }
+    self->lru_head = vi;
+}
+
+static void
+s_vm_touch(vttif_tm_t *self, uint32_t vi, double now)
+{
+    s_lru_unlink(self, vi);
+    s_lru_push(self, vi, now);
+}
+
+/* Forgets VM 'vi' if nothing refers to it and it is not located. */
+static void
+s_vm_release(vttif_tm_t *self, uint32_t vi)
+{
+    struct s_vm *v = &self->vms[vi];
+    if (v->n_refs || v->located) {
+        return;
+    }
+    s_lru_unlink(self, vi);
+    s_tab_remove(&self->vm_tab, v->hash, vi);
+    v->in_use = false;
+    v->next_free = self->vms_free;
+    self->vms_free = vi;
+    self->c.n_vms--;
+}
+
+/* The VM table is full: forgets the least recently located VM that no
+ * pair names, among the S_EVICT_PROBE oldest.  Returns false if there is
+ * none: the oldest are all in pairs, which have caps of their own. */
+static bool
+s_vm_evict(vttif_tm_t *self)
+{
+    uint32_t vi = self->lru_tail;
+    for (int n = 0; vi != S_NONE && n < S_EVICT_PROBE; n++) {
+        struct s_vm *v = &self->vms[vi];
+        if (!v->n_refs) {
+            v->located = false;
+            s_vm_release(self, vi);
+            self->c.vms_evicted++;
+            return true;
+        }
+        vi = v->lru_prev;
+    }
+    return false;
+}
+
+/* Returns the VM record of 'mac', created if need be (touched at 'now'),
+ * or S_NONE. */
 static uint32_t
-s_vm_get(vttif_tm_t *self, uint64_t mac)
+s_vm_get(vttif_tm_t *self, uint64_t mac, double now)
 {
     uint32_t h = s_hash2(self->seed, mac, 0x766d);
     uint32_t vi = s_vm_find(self, mac, h);
     if (vi != S_NONE) {
         return vi;
+    }
+    if (self->c.n_vms >= self->p.max_vms && !s_vm_evict(self)) {
+        self->c.vms_refused++;
+        return S_NONE;
     }
     if (s_tab_reserve(&self->vm_tab) < 0) {
         return S_NONE;
@@ -685,23 +792,32 @@ s_vm_get(vttif_tm_t *self, uint64_t mac)
     v->hash = h;
     v->in_use = true;
     s_tab_insert(&self->vm_tab, h, vi);
+    s_lru_push(self, vi, now);
     self->c.n_vms++;
     return vi;
 }
 
-/* Forgets VM 'vi' if nothing refers to it and it is not located. */
+/* Forgets the locations not renewed within vm_timeout_s, oldest first; a
+ * VM that pairs still name stays, unlocated, touched anew. */
 static void
-s_vm_release(vttif_tm_t *self, uint32_t vi)
+s_age_vms(vttif_tm_t *self, double now)
 {
-    struct s_vm *v = &self->vms[vi];
-    if (v->n_refs || v->located) {
-        return;
+    while (self->lru_tail != S_NONE) {
+        uint32_t vi = self->lru_tail;
+        struct s_vm *v = &self->vms[vi];
+        if (now - v->t_touch <= self->p.vm_timeout_s) {
+            break;
+        }
+        if (v->located) {
+            v->located = false;
+            self->c.vms_aged++;
+        }
+        if (v->n_refs) {
+            s_vm_touch(self, vi, now);
+        } else {
+            s_vm_release(self, vi);
+        }
     }
-    s_tab_remove(&self->vm_tab, v->hash, vi);
-    v->in_use = false;
-    v->next_free = self->vms_free;
-    self->vms_free = vi;
-    self->c.n_vms--;
 }
 
 int
@@ -709,8 +825,7 @@ vttif_tm_feed_location(vttif_tm_t *self, uint64_t mac, const char *agent_id,
                        bool gone, double now)
 {
     assert(self && self->tag == S_TAG);
-    (void) now;
-    if (!s_mac_ok(mac) || !s_id_ok(agent_id)) {
+    if (!s_mac_ok(mac) || !s_id_ok(agent_id) || !(fabs(now) <= S_MAX_TIME)) {
         self->c.rejected++;
         return -1;
     }
@@ -724,13 +839,14 @@ vttif_tm_feed_location(vttif_tm_t *self, uint64_t mac, const char *agent_id,
         }
         return 0;
     }
-    uint32_t vi = s_vm_get(self, mac);
+    uint32_t vi = s_vm_get(self, mac, now);
     if (vi == S_NONE) {
         return -1;
     }
     struct s_vm *v = &self->vms[vi];
     v->located = true;
     snprintf(v->agent, sizeof v->agent, "%s", agent_id);
+    s_vm_touch(self, vi, now);
     return 0;
 }
 
@@ -749,8 +865,10 @@ s_pair_find(const vttif_tm_t *self, uint64_t lo, uint64_t hi, uint32_t h)
     return S_NONE;
 }
 
+static bool s_pair_evict_idle(vttif_tm_t *self);
+
 static uint32_t
-s_pair_get(vttif_tm_t *self, uint64_t a, uint64_t b)
+s_pair_get(vttif_tm_t *self, uint64_t a, uint64_t b, double now)
 {
     uint64_t lo = a < b ? a : b, hi = a < b ? b : a;
     uint32_t h = s_hash2(self->seed, lo, hi);
@@ -758,8 +876,19 @@ s_pair_get(vttif_tm_t *self, uint64_t a, uint64_t b)
     if (pi != S_NONE) {
         return pi;
     }
-    uint32_t vlo = s_vm_get(self, lo);
-    uint32_t vhi = s_vm_get(self, hi);
+    if (self->c.n_pairs >= self->p.max_pairs && !s_pair_evict_idle(self)) {
+        self->c.pairs_refused++;
+        return S_NONE;
+    }
+    uint32_t vhi = S_NONE;
+    uint32_t vlo = s_vm_get(self, lo, now);
+    if (vlo != S_NONE) {
+        /* Named for a moment, so that making room for 'hi' cannot evict
+         * it. */
+        self->vms[vlo].n_refs++;
+        vhi = s_vm_get(self, hi, now);
+        self->vms[vlo].n_refs--;
+    }
     if (vlo == S_NONE || vhi == S_NONE || s_tab_reserve(&self->pair_tab) < 0) {
         goto err;
     }
@@ -1019,11 +1148,15 @@ s_report_create(vttif_tm_t *self, uint32_t ai, uint32_t h,
                 const struct vttif_tm_entry *e, double ta, double now)
 {
     if (self->c.n_reports >= self->p.max_reports
-        || s_tab_reserve(&self->report_tab) < 0) {
+        && !s_pair_evict_idle(self)) {
         self->c.entries_dropped++;
         return;
     }
-    uint32_t pi = s_pair_get(self, e->src, e->dst);
+    if (s_tab_reserve(&self->report_tab) < 0) {
+        self->c.entries_dropped++;
+        return;
+    }
+    uint32_t pi = s_pair_get(self, e->src, e->dst, now);
     if (pi == S_NONE) {
         self->c.entries_dropped++;
         return;
@@ -1056,7 +1189,11 @@ s_report_create(vttif_tm_t *self, uint32_t ai, uint32_t h,
     r->t_seen = now;
     r->in_use = true;
     s_report_rebase(self, r, e, ta, a->epoch);
+    r->prev_agent = S_NONE;
     r->next_agent = a->reports;
+    if (a->reports != S_NONE) {
+        self->reports[a->reports].prev_agent = ri;
+    }
     a->reports = ri;
     a->n_reports++;
     r->next_pair = p->reports;
@@ -1066,8 +1203,8 @@ s_report_create(vttif_tm_t *self, uint32_t ai, uint32_t h,
     self->c.baselines++;
 }
 
-/* Unlinks report 'ri' from its pair and the table and frees it; the
- * caller unlinks it from its agent's list. */
+/* Unlinks report 'ri' from its agent, its pair and the table, and frees
+ * it. */
 static void
 s_report_free(vttif_tm_t *self, uint32_t ri)
 {
@@ -1079,13 +1216,59 @@ s_report_free(vttif_tm_t *self, uint32_t ri)
         link = &self->reports[*link].next_pair;
     }
     *link = r->next_pair;
+    struct s_agent *a = &self->agents[r->agent];
+    if (r->prev_agent != S_NONE) {
+        self->reports[r->prev_agent].next_agent = r->next_agent;
+    } else {
+        a->reports = r->next_agent;
+    }
+    if (r->next_agent != S_NONE) {
+        self->reports[r->next_agent].prev_agent = r->prev_agent;
+    }
     s_tab_remove(&self->report_tab, r->hash, ri);
-    self->agents[r->agent].n_reports--;
+    a->n_reports--;
     r->in_use = false;
     r->next_agent = self->reports_free;
     self->reports_free = ri;
     self->c.n_reports--;
     s_pair_resolve(self, r->pair);
+}
+
+/* The current rate under which a pair is idle: 1% of drop_rate_bps. */
+static double
+s_idle_bps(const vttif_tm_t *self)
+{
+    return self->p.drop_rate_bps / 100;
+}
+
+static double s_cur(const vttif_tm_t *self, const struct s_pair *p);
+
+/* The report or pair table is full: evicts an idle pair with its reports
+ * (see Bounds in vttif_tm.h), looking at up to S_EVICT_PROBE pairs from
+ * the clock hand on.  Returns false if none of them is idle. */
+static bool
+s_pair_evict_idle(vttif_tm_t *self)
+{
+    for (int n = 0; n < S_EVICT_PROBE && self->pairs_hw; n++) {
+        if (self->pair_hand >= self->pairs_hw) {
+            self->pair_hand = 0;
+        }
+        uint32_t pi = (uint32_t) self->pair_hand++;
+        struct s_pair *p = &self->pairs[pi];
+        if (!p->in_use || p->in_c || p->in_p || p->cond_t >= 0
+            || p->reports == S_NONE
+            || p->rate[0] + p->rate[1] >= s_idle_bps(self)
+            || s_cur(self, p) >= s_idle_bps(self)) {
+            continue;
+        }
+        while (p->reports != S_NONE) {
+            s_report_free(self, p->reports);
+        }
+        s_pair_free(self, pi);
+        self->c.pairs_evicted++;
+        return true;
+    }
+    return false;
 }
 
 /* ---- feeding ---- */
@@ -1121,11 +1304,19 @@ s_feed_entry(vttif_tm_t *self, uint32_t ai, const struct vttif_tm_entry *e,
         return;
     }
     uint64_t delta = e->bytes - r->bytes;
+    double t0 = r->ta_last > r->ta_base ? r->ta_last : r->ta_base;
+    if ((double) delta * 8 > self->p.max_rate_bps * (ta - t0)) {
+        /* More than any link carries: a garbled or hostile counter, that
+         * would make every real pair look idle beside it.  A new
+         * baseline, as for a reset: it moves no rate. */
+        self->c.entries_implausible++;
+        s_report_rebase(self, r, e, ta, a->epoch);
+        return;
+    }
     r->bytes = e->bytes;
     r->frames = e->frames;
     s_advance(self, r, ta);
     if (delta) {
-        double t0 = r->ta_last > r->ta_base ? r->ta_last : r->ta_base;
         /* Traffic starting on a pair that was idle (its window holds
          * little beside this one reading): take the window and the rate
          * from here, or the window would ramp up over its whole length
@@ -1158,16 +1349,14 @@ static void
 s_feed_absent(vttif_tm_t *self, uint32_t ai, double ta, double now)
 {
     struct s_agent *a = &self->agents[ai];
-    uint32_t *link = &a->reports;
-    while (*link != S_NONE) {
-        uint32_t ri = *link;
+    uint32_t next;
+    for (uint32_t ri = a->reports; ri != S_NONE; ri = next) {
         struct s_report *r = &self->reports[ri];
+        next = r->next_agent;
         if (r->gen == a->gen) {
-            link = &r->next_agent;
             continue;
         }
         if (now - r->t_seen > self->p.pair_timeout_s) {
-            *link = r->next_agent;
             s_report_free(self, ri);
             self->c.reports_aged++;
             continue;
@@ -1184,7 +1373,6 @@ s_feed_absent(vttif_tm_t *self, uint32_t ai, double ta, double now)
             s_eval(self, a, r, ta);
             s_pair_resolve(self, r->pair);
         }
-        link = &r->next_agent;
     }
 }
 
@@ -1254,9 +1442,7 @@ s_agent_remove(vttif_tm_t *self, uint32_t ai)
 {
     struct s_agent *a = &self->agents[ai];
     while (a->reports != S_NONE) {
-        uint32_t ri = a->reports;
-        a->reports = self->reports[ri].next_agent;
-        s_report_free(self, ri);
+        s_report_free(self, a->reports);
     }
     for (size_t i = 0; i < self->vms_hw; i++) {
         struct s_vm *v = &self->vms[i];
@@ -1522,6 +1708,7 @@ vttif_tm_tick(vttif_tm_t *self, double now, struct vttif_tm_event *ev)
     const struct vttif_tm_params *pp = &self->p;
     self->c.ticks++;
     s_age_agents(self, now);
+    s_age_vms(self, now);
 
     s_find_max(self);
 

@@ -16,9 +16,10 @@
  * last 'idle_s' (up to one bucket more, as the newest is partly elapsed),
  * give the report's recent rate: whether the traffic is still there,
  * which the window and the EWMA take seconds to tell once it stops.
- * Counters: the first message of an agent, a new boot id, or a counter
- * that went down only set a baseline (no rate, never a spike; the smoothed
- * rate carries over a restart).  A duplicated or older message (time not
+ * Counters: the first message of an agent, a new boot id, a counter
+ * that went down, or one that moved faster than 'max_rate_bps' only set a
+ * baseline (no rate, never a spike; the smoothed rate carries over a
+ * restart).  A duplicated or older message (time not
  * increasing) is ignored.  A pair an agent stops listing decays to 0 and
  * is forgotten after 'pair_timeout_s'.
  *
@@ -62,6 +63,18 @@
  * settle_max_s of leaving it doubles the stability needed to leave it (up
  * to settle_max_s), so a pattern switching just slower than settle_s
  * settles on the union too.
+ *
+ * Bounds.  Every table has a cap: agents (max_agents: a new agent beyond
+ * it is refused), reports (max_reports) and undirected pairs (max_pairs):
+ * when either is full, a new report first evicts an IDLE pair (not a
+ * candidate nor published, no flip pending, carrying under 1% of
+ * drop_rate_bps), found by a clock hand that looks at up to 64 pairs,
+ * with all its reports; with none idle there, the entry is dropped.  VMs
+ * (max_vms): a new VM evicts the one whose location is oldest among
+ * those no pair names (up to 64 looked at, least recently located
+ * first); with none, it is refused.  Aging: silent agents (agent timeout
+ * above), reports no longer listed (pair_timeout_s), locations not
+ * renewed (vm_timeout_s).  Every eviction, refusal and aging is counted.
  *
  * Cost.  vttif_tm_feed() is O(entries of the update + pairs the agent
  * reports), with no allocation once the tables have grown to the working
@@ -115,7 +128,14 @@
  *   <= 7 s the union.  settle_max 30 s caps the damping.
  * - agent timeout 3 periods, at least 3 s: a lost message or two is
  *   normal, three seconds of silence is not.
- * - pair timeout 20 s: a pair an agent stopped listing has long decayed. */
+ * - pair timeout 20 s: a pair an agent stopped listing has long decayed.
+ * - Caps (see Bounds): 65536 VMs, 262144 undirected pairs and twice as
+ *   many reports, an all-to-all of 512 VMs: ~110 MB at most with every
+ *   table full.  A VM location not renewed for 120 s (agents renew every
+ *   hello, 1 s by default) is forgotten.
+ * - max rate 1 Tbit/s: more than any VM pair's link carries; a counter
+ *   that moved faster is garbage (or hostile: it would make every real
+ *   pair look idle beside it) and only sets a new baseline. */
 #define VTTIF_TM_DEFAULT_WINDOW_S 2.0
 #define VTTIF_TM_DEFAULT_TAU_S 0.5
 #define VTTIF_TM_DEFAULT_ADD_FRAC 0.25
@@ -137,7 +157,11 @@
 #define VTTIF_TM_DEFAULT_DEFAULT_PERIOD_S 1.0
 #define VTTIF_TM_DEFAULT_MATRIX_MIN_FRAC 0.001
 #define VTTIF_TM_DEFAULT_MAX_AGENTS 4096
-#define VTTIF_TM_DEFAULT_MAX_REPORTS (1u << 21)
+#define VTTIF_TM_DEFAULT_MAX_REPORTS (1u << 19)
+#define VTTIF_TM_DEFAULT_MAX_PAIRS (1u << 18)
+#define VTTIF_TM_DEFAULT_MAX_VMS (1u << 16)
+#define VTTIF_TM_DEFAULT_VM_TIMEOUT_S 120.0
+#define VTTIF_TM_DEFAULT_MAX_RATE_BPS 1e12
 
 enum {
     VTTIF_TM_ID_LEN = 64,        /* agent ids, NUL included */
@@ -179,7 +203,11 @@ struct vttif_tm_params {
     double default_period_s;    /* period assumed when an agent gives 0 */
     double matrix_min_frac;     /* matrix query omits norms below this */
     size_t max_agents;          /* agents beyond are rejected */
-    size_t max_reports;         /* (agent, pair) reports beyond: dropped */
+    size_t max_reports;         /* (agent, pair) reports: see Bounds */
+    size_t max_pairs;           /* undirected pairs: see Bounds */
+    size_t max_vms;             /* VM records: see Bounds */
+    double vm_timeout_s;        /* location not renewed: forgotten */
+    double max_rate_bps;        /* a delta faster than this: a baseline */
 };
 
 /* Fills 'p' with the defaults above. */
@@ -244,8 +272,10 @@ int vttif_tm_feed(vttif_tm_t *self, const struct vttif_tm_update *u,
 
 /* Takes one VM location (proto vr.VmLocation): 'mac' sits behind
  * 'agent_id', or with 'gone' no longer does (ignored unless it was there).
- * Used by the dedupe rule and the per-VM totals.  Returns 0, or -1 for a
- * bad MAC or agent id, or when memory is short. */
+ * Used by the dedupe rule and the per-VM totals; renews the location
+ * (vm_timeout_s).  Returns 0, or -1 for a bad MAC or agent id, when the
+ * VM table is full of VMs that pairs name (see Bounds), or when memory is
+ * short. */
 int vttif_tm_feed_location(vttif_tm_t *self, uint64_t mac,
                            const char *agent_id, bool gone, double now);
 
@@ -340,6 +370,7 @@ struct vttif_tm_counters {
     uint64_t baselines;         /* reports started (no rate yet) */
     uint64_t resets_boot;       /* agents seen with a new boot id */
     uint64_t resets_counter;    /* reports whose counter went down */
+    uint64_t entries_implausible; /* deltas over max_rate_bps: baselines */
     uint64_t clock_jumps;       /* agent clocks that went far back */
     uint64_t gaps;              /* updates over 1.5 periods after the last */
     uint64_t onsets;            /* idle pairs whose traffic started */
@@ -347,6 +378,11 @@ struct vttif_tm_counters {
     uint64_t agents_aged;       /* agents aged out */
     uint64_t reports_aged;      /* reports no longer listed, forgotten */
     uint64_t locations;         /* location messages used */
+    uint64_t pairs_evicted;     /* idle pairs evicted to make room */
+    uint64_t pairs_refused;     /* new pairs refused: full, none idle */
+    uint64_t vms_evicted;       /* VMs evicted to make room */
+    uint64_t vms_refused;       /* new VMs refused: full, all in pairs */
+    uint64_t vms_aged;          /* locations not renewed, forgotten */
     uint64_t ticks;
     uint64_t flips;             /* edges entering or leaving candidates */
     uint64_t events;            /* topology events */

@@ -88,6 +88,11 @@ echo "active then released: $active, failed: $failed"
 again=$("${CTL[@]}" --json reserve create h2 h3 --id req-1 \
     | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 [ "$again" = r-1 ] || fail "request id req-1 gave $again, not r-1"
+# The same request id for other hosts is no retry: refused, nothing made.
+rc=0
+"${CTL[@]}" reserve create h1 h4 --id req-1 2>"$T/other.err" >/dev/null || rc=$?
+[ "$rc" = 1 ] && grep -q "request_id is reservation r-1, of other hosts" \
+    "$T/other.err" || fail "req-1 for h1-h4 not refused: $(cat "$T/other.err")"
 
 "${CTL[@]}" --json reserve list --all >"$T/all.json"
 python3 - "$T/all.json" <<'PY' || fail "a reservation ended badly"

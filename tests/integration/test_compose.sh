@@ -109,6 +109,11 @@ timeout 10 "${CTL[@]}" status
 [ "$(json_get "$T/status.json" 'set(s["info"]["curve"] for s in j["services"])')" \
   = "{'on'}" ] || fail "a service does not report curve on"
 
+# Each agent's own key speaks for it: the aggregator took both, refused
+# nothing.
+[ "$(json_get "$T/status.json" '[s["counters"]["bus_rx_forbidden"] for s in j["services"] if s["id"] == "aggregator"][0]')" = 0 ] \
+    || fail "the aggregator refused something: $(cat "$T/status.json")"
+
 # CURVE is enforced on the published ports: no key, no answer.
 rc=0
 "$BIN/vnetctl" -c "$T/ctl-plain.yaml" --json status >"$T/plain.json" || rc=$?
@@ -118,8 +123,8 @@ rc=0
 # The vnetctl image, on the compose network, by service name (labelled as
 # the project's, so that the clean-up finds it whatever happens).
 cat >"$T/ctl-net.yaml" <<YAML
-agent: tcp://agent1:7110
-agents: [tcp://agent2:7110]
+agent: agent-agent1=tcp://agent1:7110
+agents: [agent-agent2=tcp://agent2:7110]
 aggregator: tcp://aggregator:7120
 planner: tcp://planner:7130
 broker: tcp://broker:7140

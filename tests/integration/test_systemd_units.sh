@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# deploy/systemd: every unit, with the CURVE drop-in, passes
+# deploy/systemd: every unit, with its CURVE drop-in, passes
 # `systemd-analyze verify` without a word, and its exposure score
 # (`systemd-analyze security --offline`) stays at or below 3.0 ("OK").
 # Skipped (77) where systemd-analyze is missing.  Starts nothing.
@@ -14,7 +14,12 @@ for f in "$UNITS"/vreserve-*.service; do
     # The binaries of this tree stand in for the installed ones.
     sed "s|/usr/local/bin/|$BIN/|" "$f" >"$T/$u"
     mkdir -p "$T/$u.d"
-    cp "$UNITS/curve.conf" "$T/$u.d/"
+    # The agent's certificate is its host's, the others' their role's.
+    if [ "$u" = vreserve-agent.service ]; then
+        cp "$UNITS/curve-agent.conf" "$T/$u.d/curve.conf"
+    else
+        cp "$UNITS/curve.conf" "$T/$u.d/"
+    fi
 done
 cd "$T"
 n=0

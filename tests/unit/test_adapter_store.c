@@ -3,7 +3,10 @@
  * all found again, in order and whole, after close and reopen (a
  * simulated restart); the path number never goes back, even when the
  * newest records are trimmed; a missing directory is made; an unusable
- * path is refused with a message. */
+ * path is refused with a message.  Failing closed: a write that fails
+ * halfway (the row written, the path number not) leaves nothing; a read
+ * error in the middle of a load is an error, not fewer paths; the journal
+ * is WAL. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -25,6 +28,14 @@ s_collect(const struct adapter_path_rec *r, void *arg)
     struct s_seen *s = arg;
     assert(s->n < 16);
     s->v[s->n++] = *r;
+}
+
+static uint64_t
+s_next(adapter_store_t *st)
+{
+    uint64_t next = 0;
+    assert(adapter_store_next_n(st, &next) == 0);
+    return next;
 }
 
 static struct adapter_path_rec
@@ -64,7 +75,7 @@ main(void)
 
     adapter_store_t *st = adapter_store_open(path, err, sizeof err);
     assert(st);
-    assert(adapter_store_next_n(st) == 1);
+    assert(s_next(st) == 1);
     for (uint64_t n = 1; n <= 5; n++) {
         struct adapter_path_rec r = s_rec(n, 1);
         assert(adapter_store_put(st, &r) == 0);
@@ -91,7 +102,7 @@ main(void)
                                                     : i == 4 ? 5 : 1);
         assert(!memcmp(&seen.v[i], &want, sizeof want));
     }
-    assert(adapter_store_next_n(st) == 6);
+    assert(s_next(st) == 6);
 
     /* Trimming to 2 keeps open paths and the newest rows, never the
      * number: p-3 (down) goes, p-5 (failed, newest) stays. */
@@ -104,10 +115,48 @@ main(void)
     r = s_rec(5, 4);
     assert(adapter_store_put(st, &r) == 0);
     assert(adapter_store_trim(st, 0) == 0);
-    assert(adapter_store_next_n(st) == 6);
+    assert(s_next(st) == 6);
     adapter_store_close(&st);
     st = adapter_store_open(path, err, sizeof err);
-    assert(st && adapter_store_next_n(st) == 6);
+    assert(st && s_next(st) == 6);
+
+    /* One transaction a write: the row goes in, the number fails, and
+     * neither is there afterwards. */
+    seen.n = 0;
+    int before = adapter_store_load(st, s_collect, &seen);
+    r = s_rec(9, 1);
+    adapter_store_fail_after(st, 1);
+    assert(adapter_store_put(st, &r) == -1);
+    assert(strstr(adapter_store_error(st), "injected"));
+    adapter_store_fail_after(st, -1);
+    seen.n = 0;
+    assert(adapter_store_load(st, s_collect, &seen) == before);
+    assert(s_next(st) == 6);
+    /* The first step failing: nothing either. */
+    adapter_store_fail_after(st, 0);
+    assert(adapter_store_put(st, &r) == -1);
+    adapter_store_fail_after(st, -1);
+    seen.n = 0;
+    assert(adapter_store_load(st, s_collect, &seen) == before);
+    /* A read error after one row: -1, not one path. */
+    assert(before == 2);
+    adapter_store_fail_after(st, 1);
+    seen.n = 0;
+    assert(adapter_store_load(st, s_collect, &seen) == -1);
+    adapter_store_fail_after(st, -1);
+    /* And the next number cannot be guessed. */
+    adapter_store_fail_after(st, 0);
+    uint64_t next = 0;
+    assert(adapter_store_next_n(st, &next) == -1);
+    adapter_store_fail_after(st, -1);
+    assert(adapter_store_put(st, &r) == 0 && s_next(st) == 10);
+    adapter_store_close(&st);
+
+    /* The journal is WAL: the file beside the database says so. */
+    char wal[300];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    st = adapter_store_open(path, err, sizeof err);
+    assert(st && access(wal, F_OK) == 0);
     adapter_store_close(&st);
 
     /* A file where the directory should be. */

@@ -20,6 +20,8 @@
 
 struct server_args {
     struct bus_curve_cfg curve; /* CURVE settings, or all NULL */
+    const struct authz_rule *rules; /* authorization table, or NULL */
+    size_t n_rules;
     char endpoint[128];         /* out: where it is bound */
 };
 
@@ -29,6 +31,7 @@ s_server(zsock_t *pipe, void *varg)
     struct server_args *args = varg;
     bus_t *bus = bus_new("test-server", &args->curve);
     assert(bus);
+    bus_set_authz(bus, args->rules, args->n_rules);
     zsock_t *rep = bus_bind(bus, ZMQ_REP, "tcp://127.0.0.1:*");
     assert(rep);
     snprintf(args->endpoint, sizeof args->endpoint, "%s",
@@ -52,6 +55,9 @@ s_server(zsock_t *pipe, void *varg)
             reply.service = "test";
             reply.id = "srv";
             reply.state = "fine";
+            /* Tells the client who it was taken for. */
+            bus_status_add_info(&reply, "from", req.from.label);
+            bus_status_add_info(&reply, "role", req.from.role);
             bus_status_add_counter(&reply, "answers", 1, false);
             bus_send(bus, rep, VR__MSG_TYPE__MSG_STATUS_REPLY, &reply.base);
             bus_status_reply_free(&reply);
@@ -425,6 +431,17 @@ s_read_file(const char *path)
     return buf;
 }
 
+static const char *
+s_info(const Vr__StatusReply *st, const char *key)
+{
+    for (size_t i = 0; i < st->n_info; i++) {
+        if (!strcmp(st->info[i]->key, key)) {
+            return st->info[i]->value;
+        }
+    }
+    return "(none)";
+}
+
 static void
 test_curve(void)
 {
@@ -440,6 +457,7 @@ test_curve(void)
     char *server_cert = s_make_cert(keys, "server");
     char *good_cert = s_make_cert(keys, "good");
     char *rogue_cert = s_make_cert(keys, "rogue");
+    char *ops_cert = s_make_cert(keys, "ops");
     /* Publish the server's public cert under its role name, and allow only
      * the good client's. */
     zcert_t *c = zcert_load(server_cert);
@@ -448,7 +466,12 @@ test_curve(void)
     zstr_free(&p);
     zcert_destroy(&c);
     c = zcert_load(good_cert);
-    p = zsys_sprintf("%s/good.key", allowed);
+    p = zsys_sprintf("%s/agent-h1.key", allowed);
+    zcert_save_public(c, p);
+    zstr_free(&p);
+    zcert_destroy(&c);
+    c = zcert_load(ops_cert);
+    p = zsys_sprintf("%s/vnetctl.key", allowed);
     zcert_save_public(c, p);
     zstr_free(&p);
     zcert_destroy(&c);
@@ -459,23 +482,69 @@ test_curve(void)
     int saved = dup(2);
     assert(freopen(logpath, "w", stderr));
 
+    static const struct authz_rule rules[] = {
+        { VR__MSG_TYPE__MSG_PLAN_QUERY, AUTHZ_OPERATOR, { NULL } },
+    };
     struct server_args args = {
         .curve = { .cert = server_cert, .allowed = allowed },
+        .rules = rules,
+        .n_rules = AUTHZ_N(rules),
     };
     zactor_t *server = zactor_new(s_server, &args);
 
+    /* The server learns who calls from the key: the file name in its
+     * allowed directory, whatever the envelope's sender says. */
     Vr__StatusRequest req = VR__STATUS_REQUEST__INIT;
+    Vr__PlanQuery plan = VR__PLAN_QUERY__INIT;
     bus_msg_t reply;
     struct bus_curve_cfg good = { .cert = good_cert, .servers = servers };
-    bus_t *bus = bus_new("good", &good);
+    bus_t *bus = bus_new("vnetctl", &good);
     assert(bus && bus_curve_on(bus));
     bus_client_t *client = bus_client_new(bus, args.endpoint, "test", 2000,
                                           1);
     assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
                            &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
                            &reply) == 0);
+    Vr__StatusReply *st = (Vr__StatusReply *) reply.body;
+    assert(!strcmp(s_info(st, "from"), "agent-h1"));
+    assert(!strcmp(s_info(st, "role"), "agent"));
+    bus_msg_clear(&reply);
+    /* Its role may not send what the table keeps for operators. */
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_PLAN_QUERY, &plan.base,
+                           VR__MSG_TYPE__MSG_PLAN, &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_FORBIDDEN);
+    assert(strstr(reply.error_text, "agent-h1 (role 'agent') may not send "
+                                    "PLAN_QUERY"));
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+
+    /* An operator's key may; the server's handler then answers. */
+    struct bus_curve_cfg ops = { .cert = ops_cert, .servers = servers };
+    bus = bus_new("ops", &ops);
+    client = bus_client_new(bus, args.endpoint, "test", 2000, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_PLAN_QUERY, &plan.base,
+                           VR__MSG_TYPE__MSG_PLAN, &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_NOT_FOUND);
+    bus_client_destroy(&client);
+    /* A server named <role>-<name> with no key of its own: the role's. */
+    client = bus_client_new(bus, args.endpoint, "test-x", 2000, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    st = (Vr__StatusReply *) reply.body;
+    assert(!strcmp(s_info(st, "from"), "vnetctl"));
+    assert(!strcmp(s_info(st, "role"), "vnetctl"));
     bus_msg_clear(&reply);
     bus_client_destroy(&client);
+    /* "NAME=ENDPOINT" names the server's key whatever the role. */
+    char *named = zsys_sprintf("test=%s", args.endpoint);
+    client = bus_client_new(bus, named, "nope", 2000, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+    bus_client_destroy(&client);
+    zstr_free(&named);
     bus_destroy(&bus);
 
     /* An unknown key gets nothing. */
@@ -513,13 +582,55 @@ test_curve(void)
     assert(bus_new("nosecret", &nosecret) == NULL);
     zstr_free(&p);
 
+    /* Fail closed: "*" admits no one, and a server needs an allowed
+     * list or the explicit switch. */
+    struct bus_curve_cfg star = { .cert = server_cert, .allowed = "*" };
+    assert(bus_new("star", &star) == NULL);
+    struct bus_curve_cfg noauth = { .cert = server_cert };
+    bus = bus_new("noauth", &noauth);
+    assert(bus);
+    assert(bus_bind(bus, ZMQ_REP, "tcp://127.0.0.1:*") == NULL);
+    bus_destroy(&bus);
+    struct bus_curve_cfg nodir = { .cert = server_cert,
+                                   .allowed = "/nonexistent/dir" };
+    assert(bus_new("nodir", &nodir) == NULL);
+
+    /* zauth binds one ZAP endpoint per process: one server at a time. */
     zactor_destroy(&server);
+
+    /* allow_any: any key is admitted, as an anonymous client that may
+     * ask for status and nothing else. */
+    struct server_args any_args = {
+        .curve = { .cert = server_cert, .allow_any = true },
+        .rules = rules,
+        .n_rules = AUTHZ_N(rules),
+    };
+    zactor_t *any_server = zactor_new(s_server, &any_args);
+    struct bus_curve_cfg rogue2 = { .cert = rogue_cert, .servers = servers };
+    bus = bus_new("rogue", &rogue2);
+    client = bus_client_new(bus, any_args.endpoint, "test", 2000, 1);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &req.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    st = (Vr__StatusReply *) reply.body;
+    assert(!strcmp(s_info(st, "from"), "?"));
+    assert(!strcmp(s_info(st, "role"), ""));
+    bus_msg_clear(&reply);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_PLAN_QUERY, &plan.base,
+                           VR__MSG_TYPE__MSG_PLAN, &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_FORBIDDEN);
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+    zactor_destroy(&any_server);
     fflush(stderr);
     dup2(saved, 2);
     close(saved);
     const char *log = s_read_file(logpath);
     assert(strstr(log, "allowed (CURVE)"));
     assert(strstr(log, "denied (CURVE)"));
+    assert(strstr(log, "forbidden: PLAN_QUERY"));
+    assert(strstr(log, "curve.allow_any is on"));
+    assert(strstr(log, "curve.allowed: '*' does not admit any key"));
 
     char *cmd = zsys_sprintf("rm -rf '%s'", dir);
     assert(system(cmd) == 0);
@@ -528,9 +639,90 @@ test_curve(void)
     zstr_free(&server_cert);
     zstr_free(&good_cert);
     zstr_free(&rogue_cert);
+    zstr_free(&ops_cert);
     zstr_free(&keys);
     zstr_free(&allowed);
     zstr_free(&servers);
+}
+
+/* bus_set_max_decoded(): a body of many empty entries is refused before
+ * it is built, and counted; a body within the budget still decodes.
+ * bus_bind_limited(): a message over the socket's limit never arrives,
+ * the next one does. */
+static void
+test_limits(void)
+{
+    bus_t *bus = bus_new("limits", NULL);
+    const struct bus_counters *c = bus_counters(bus);
+    enum { N = 100000 };
+    Vr__MatrixEntry *ents = calloc(N, sizeof *ents);
+    Vr__MatrixEntry **ptrs = calloc(N, sizeof *ptrs);
+    assert(ents && ptrs);
+    for (size_t i = 0; i < N; i++) {
+        vr__matrix_entry__init(&ents[i]);
+        ptrs[i] = &ents[i];
+    }
+    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    m.agent_id = "h1";
+    m.entries = ptrs;
+    m.n_entries = N;
+    uint8_t *data;
+    size_t size;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base, &data,
+                      &size) == 0);
+    assert(size < 300000);      /* 2 bytes an entry on the wire */
+    bus_msg_t msg = { 0 };
+    assert(bus_decode(bus, data, size, &msg) == 0);   /* no limit yet */
+    bus_msg_clear(&msg);
+    bus_set_max_decoded(bus, 1 << 20);
+    assert(bus_decode(bus, data, size, &msg) == -1);
+    assert(msg.error == VR__ERROR_CODE__ERR_BAD_REQUEST && !msg.body);
+    assert(strstr(msg.error_text, "LOCAL_MATRIX"));
+    assert(strstr(msg.error_text, "needs more than 1048576 bytes"));
+    assert(c->rx_too_big == 1 && c->rx_bad_body == 0);
+    free(data);
+    m.n_entries = 100;
+    assert(bus_encode(bus, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base, &data,
+                      &size) == 0);
+    assert(bus_decode(bus, data, size, &msg) == 0);
+    assert(((Vr__LocalMatrix *) msg.body)->n_entries == 100);
+    bus_msg_clear(&msg);
+    free(data);
+
+    struct bus_rx_limits lim = { .max_msg_size = 64 * 1024, .rcvhwm = 10 };
+    zsock_t *sub = bus_bind_limited(bus, ZMQ_SUB, "tcp://127.0.0.1:*",
+                                    &lim);
+    assert(sub);
+    bus_subscribe(sub, "");
+    zsock_set_rcvtimeo(sub, 100);
+    bus_t *pub_bus = bus_new("publisher", NULL);
+    zsock_t *pub = bus_connect(pub_bus, ZMQ_PUB, zsock_endpoint(sub),
+                               "limits");
+    assert(pub);
+    m.n_entries = 50000;        /* ~100 kB: over the limit */
+    Vr__LocalMatrix small = VR__LOCAL_MATRIX__INIT;
+    small.agent_id = "small";
+    bool got = false;
+    for (int i = 0; i < 50 && !got; i++) {
+        assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
+                        &m.base) == 0);
+        zclock_sleep(20);
+        assert(bus_send(pub_bus, pub, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
+                        &small.base) == 0);
+        while (bus_recv(bus, sub, &msg) == 0) {
+            Vr__LocalMatrix *got_m = (Vr__LocalMatrix *) msg.body;
+            assert(!strcmp(got_m->agent_id, "small"));
+            got = true;
+            bus_msg_clear(&msg);
+        }
+    }
+    assert(got);
+    zsock_destroy(&pub);
+    bus_destroy(&pub_bus);
+    zsock_destroy(&sub);
+    free(ents);
+    free(ptrs);
+    bus_destroy(&bus);
 }
 
 int
@@ -542,6 +734,7 @@ main(void)
     test_reqrep();
     test_timeout();
     test_pubsub();
+    test_limits();
     test_curve();
     printf("test_bus: ok\n");
     return 0;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* vreserve-broker's SQLite store: insert, legal and illegal transitions
  * with their history, lookups, idempotency keys, counts, and everything
- * found again after a (simulated) restart: close and reopen. */
+ * found again after a (simulated) restart: close and reopen.  Failing
+ * closed: an error in the middle of any scan is an error (no shorter
+ * list), a failed write leaves nothing; pages, counts by state, the purge
+ * of ended reservations with their history. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -119,6 +122,90 @@ main(void)
     /* Ids keep counting after a restart. */
     struct resv_rec d = s_req("h1", "h4", "req-2");
     assert(resv_store_insert(st, &d, "") == 0 && !strcmp(d.id, "r-4"));
+
+    /* Scans that fail part-way return -1 and nothing else. */
+    for (int k = 0; k < 4; k++) {
+        list = NULL;
+        n = 77;
+        resv_store_fail_after(st, k);
+        assert(resv_store_list(st, true, &list, &n) == -1);
+        assert(list == NULL && n == 77);
+        assert(strstr(resv_store_error(st), "injected"));
+    }
+    resv_store_fail_after(st, 1);
+    assert(resv_store_history(st, "r-1", &h, &n) == -1);
+    resv_store_fail_after(st, 0);
+    assert(resv_store_count_open(st, NULL, NULL, &n) == -1);
+    size_t by_state[8];
+    resv_store_fail_after(st, 1);
+    assert(resv_store_count_by_state(st, by_state, 8) == -1);
+    /* A lookup error is not "not found". */
+    resv_store_fail_after(st, 0);
+    assert(resv_store_by_path(st, "p-9", &got) == -1);
+    resv_store_fail_after(st, 0);
+    assert(resv_store_get(st, "r-3", &got) == -1);
+    /* A write failing anywhere leaves nothing behind. */
+    for (int k = 0; k < 3; k++) {
+        struct resv_rec e = s_req("h2", "h4", "req-3");
+        resv_store_fail_after(st, k);
+        assert(resv_store_insert(st, &e, "") == -1);
+        resv_store_fail_after(st, -1);
+        assert(resv_store_by_request(st, "req-3", &got)
+               == RESV_STORE_NOT_FOUND);
+    }
+    resv_store_fail_after(st, 1);
+    assert(resv_store_transition(st, "r-3", S(PROVISIONING), "", "p-3",
+                                 NULL, NULL, NULL, NULL) == -1);
+    resv_store_fail_after(st, -1);
+    assert(resv_store_get(st, "r-3", &got) == 0);
+    assert(got.state == S(REQUESTED) && !got.path_id[0]);
+    assert(resv_store_history(st, "r-3", &h, &n) == 0 && n == 1);
+    free(h);
+    assert(resv_store_list(st, true, &list, &n) == 0 && n == 4);
+    free(list);
+
+    /* Pages: two of two, then the end. */
+    uint64_t next;
+    assert(resv_store_list_page(st, true, 0, 2, &list, &n, &next) == 0);
+    assert(n == 2 && !strcmp(list[1].id, "r-2") && next == 2);
+    free(list);
+    assert(resv_store_list_page(st, true, next, 2, &list, &n, &next) == 0);
+    assert(n == 2 && !strcmp(list[0].id, "r-3") && next == 0);
+    free(list);
+    assert(resv_store_list_page(st, false, 0, 1, &list, &n, &next) == 0);
+    assert(n == 1 && !strcmp(list[0].id, "r-3") && next == 3);
+    free(list);
+    assert(resv_store_id_number("r-17") == 17);
+    assert(resv_store_id_number("r-") == 0);
+    assert(resv_store_id_number("x-1") == 0);
+    assert(resv_store_id_number("r-1a") == 0);
+    assert(resv_store_id_number("r-99999999999999999999") == 0);
+
+    assert(resv_store_count_by_state(st, by_state, 8) == 0);
+    assert(by_state[S(RELEASED)] == 1 && by_state[S(FAILED)] == 1);
+    assert(by_state[S(REQUESTED)] == 2 && by_state[S(ACTIVE)] == 0);
+
+    /* The purge: nothing ended before 0; then r-1 and r-2 with their
+     * history, not the open ones. */
+    size_t n_del = 9;
+    assert(resv_store_purge(st, 0, 100, &n_del) == 0 && n_del == 0);
+    resv_store_fail_after(st, 0);
+    assert(resv_store_purge(st, UINT64_MAX / 2, 100, &n_del) == -1);
+    resv_store_fail_after(st, -1);
+    assert(resv_store_purge(st, UINT64_MAX / 2, 1, &n_del) == 0);
+    assert(n_del == 1);
+    assert(resv_store_purge(st, UINT64_MAX / 2, 100, &n_del) == 0);
+    assert(n_del == 1);
+    assert(resv_store_get(st, "r-1", &got) == RESV_STORE_NOT_FOUND);
+    assert(resv_store_history(st, "r-1", &h, &n) == 0 && n == 0);
+    free(h);
+    assert(resv_store_list(st, true, &list, &n) == 0 && n == 2);
+    free(list);
+    resv_store_destroy(&st);
+
+    /* In memory, for tests, the journal check lets it be. */
+    st = resv_store_new(":memory:");
+    assert(st);
     resv_store_destroy(&st);
 
     /* A file that is not a store is refused, not damaged further. */

@@ -174,6 +174,19 @@ main(void)
     char *a_badm[] = { "t", "-c", badm, NULL };
     assert(s_start(3, a_badm, &cfg, &rc) == NULL && rc == SVC_EXIT_CONFIG);
 
+    /* CURVE fails closed: a certificate with no allowed list, or with the
+     * old '*', is a config error, before any key is read. */
+    char *nolist = s_write(dir, "nolist.yaml",
+                           "curve:\n  cert: /nonexistent/svc.key\n");
+    char *a_nolist[] = { "t", "-c", nolist, NULL };
+    assert(s_start(3, a_nolist, &cfg, &rc) == NULL
+           && rc == SVC_EXIT_CONFIG);
+    char *star = s_write(dir, "star.yaml",
+                         "curve:\n  cert: /nonexistent/svc.key\n"
+                         "  allowed: '*'\n");
+    char *a_star[] = { "t", "-c", star, NULL };
+    assert(s_start(3, a_star, &cfg, &rc) == NULL && rc == SVC_EXIT_CONFIG);
+
     char *good = s_write(dir, "good.yaml",
                          "id: unit-1\nwidgets: 7\nlog:\n  level: warn\n"
                          "metrics:\n  listen: 127.0.0.1:0\n");
@@ -206,6 +219,9 @@ main(void)
     assert(s_counter(st, "control_requests") == 1);
     assert(s_counter(st, "control_rejected") == 0);
     assert(s_counter(st, "metrics_requests") == 0);
+    /* CURVE off: one local identity, which every table admits. */
+    assert(!strcmp(s_info(st, "authz"), "off: one local identity"));
+    assert(s_counter(st, "bus_rx_forbidden") == 0);
 
     /* The same figures over HTTP, from the service's own thread. */
     const char *maddr = s_info(st, "metrics");
@@ -275,6 +291,8 @@ main(void)
     zstr_free(&badlvl);
     zstr_free(&badep);
     zstr_free(&badm);
+    zstr_free(&nolist);
+    zstr_free(&star);
     zstr_free(&good);
     printf("test_svc: ok\n");
     return 0;

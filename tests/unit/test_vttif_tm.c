@@ -8,7 +8,8 @@
  * 3 or 10 s, aging of a silent agent, no spike on an agent restart, no
  * double counting of a pair two agents report, a lost message, a light
  * pattern published within 2.5 s of a heavy flow stopping, no flapping of
- * a ring sending in bursts.  Prints (does not assert) the cost per entry
+ * a ring sending in bursts, the caps on VMs and pairs (eviction of the
+ * oldest or idle, refusal, aging), a counter that jumps implausibly.  Prints (does not assert) the cost per entry
  * and per tick at 1,000 VMs.
  * VTTIF_TM_VERBOSE=1 prints every event; VTTIF_TM_SEED=n draws other
  * traffic (the default data is fixed). */
@@ -1120,6 +1121,211 @@ test_scale(void)
     vttif_tm_destroy(&tm);
 }
 
+/* VM cap: a new VM evicts the least recently located one no pair names;
+ * with every VM in a pair, a new one is refused; locations not renewed
+ * age out.  All counted. */
+static void
+test_caps_vms(void)
+{
+    struct vttif_tm_params p;
+    vttif_tm_params_default(&p);
+    p.max_vms = 16;
+    p.vm_timeout_s = 10;
+    vttif_tm_t *tm = vttif_tm_new(&p);
+    struct vttif_tm_counters c;
+    double t = 1;
+    for (size_t i = 0; i < 16; i++, t += 0.01) {
+        assert(vttif_tm_feed_location(tm, mac(i), "a", false, t) == 0);
+    }
+    /* Renewing VM 0 makes VM 1 the oldest. */
+    assert(vttif_tm_feed_location(tm, mac(0), "a", false, t) == 0);
+    assert(vttif_tm_feed_location(tm, mac(100), "a", false, t) == 0);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_vms == 16 && c.vms_evicted == 1 && c.vms_refused == 0);
+    struct vttif_tm_vm_total tot[32];
+    size_t n = vttif_tm_vm_totals(tm, tot, 32);
+    assert(n == 16);
+    for (size_t i = 0; i < n; i++) {
+        assert(tot[i].mac != mac(1));
+    }
+
+    /* Pairs name all 16 VMs: a new location has nowhere to go. */
+    struct vttif_tm_entry e[8];
+    uint64_t vm[16];
+    for (size_t i = 0; i < n; i++) {
+        vm[i] = tot[i].mac;
+    }
+    for (size_t i = 0; i < 8; i++) {
+        e[i] = (struct vttif_tm_entry) { .src = vm[2 * i],
+                                         .dst = vm[2 * i + 1],
+                                         .bytes = 1000, .frames = 1 };
+    }
+    struct vttif_tm_update u = { .agent_id = "a", .boot_id = 1,
+                                 .period_s = 0.1, .entries = e,
+                                 .n_entries = 8 };
+    assert(vttif_tm_feed(tm, &u, t) == 0);
+    assert(vttif_tm_feed_location(tm, mac(200), "a", false, t) == -1);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_vms == 16 && c.n_pairs == 8 && c.vms_refused == 1);
+
+    /* Ten seconds on, the locations are forgotten; the VMs in pairs stay
+     * (unlocated) while the agent lists them, and go with their pairs. */
+    struct vttif_tm_event ev;
+    for (double end = t + 11; t < end;) {
+        t += 0.5;
+        u.time_s = t;
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    vttif_tm_get_counters(tm, &c);
+    assert(c.vms_aged == 16 && c.n_vms == 16);
+    for (double end = t + 11 + VTTIF_TM_DEFAULT_PAIR_TIMEOUT_S
+                      + VTTIF_TM_DEFAULT_SETTLE_S + 1;
+         t < end; t += 1) {
+        vttif_tm_tick(tm, t, &ev);
+    }
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_agents == 0 && c.n_pairs == 0 && c.n_vms == 0);
+    vttif_tm_destroy(&tm);
+}
+
+/* Pair and report caps: when full, a new pair evicts an idle one (no
+ * traffic, not an edge), never one that carries traffic; with none idle,
+ * the entry is dropped.  Counted. */
+static void
+test_caps_pairs(void)
+{
+    struct vttif_tm_params p;
+    vttif_tm_params_default(&p);
+    p.max_pairs = 8;
+    p.max_reports = 9;          /* the pair cap binds, but for one */
+    vttif_tm_t *tm = vttif_tm_new(&p);
+    struct vttif_tm_counters c;
+    struct vttif_tm_event ev;
+    struct vttif_tm_entry busy[4], junk[64];
+    for (size_t i = 0; i < 4; i++) {
+        busy[i] = (struct vttif_tm_entry) { .src = mac(i), .dst = mac(i + 4) };
+    }
+    for (size_t i = 0; i < 64; i++) {
+        junk[i] = (struct vttif_tm_entry) { .src = mac(100 + i),
+                                            .dst = mac(200 + i) };
+    }
+    struct vttif_tm_update ub = { .agent_id = "busy", .boot_id = 1,
+                                  .period_s = 0.1, .entries = busy,
+                                  .n_entries = 4 };
+    struct vttif_tm_update uj = { .agent_id = "junk", .boot_id = 1,
+                                  .period_s = 0.1, .entries = junk,
+                                  .n_entries = 64 };
+    double t = 1;
+    for (; t < 4; t += 0.1) {
+        for (size_t i = 0; i < 4; i++) {
+            busy[i].bytes += 125000;        /* 10 Mbit/s */
+            busy[i].frames += 100;
+        }
+        assert(vttif_tm_feed(tm, &ub, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    /* 64 new idle pairs through a table of 8 holding 4 busy ones. */
+    assert(vttif_tm_feed(tm, &uj, t) == 0);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_pairs <= 8 && c.n_reports <= 9);
+    assert(c.pairs_evicted >= 56);
+    struct vttif_tm_rate m[16];
+    size_t n = vttif_tm_matrix(tm, m, 16, NULL);
+    assert(n == 4);
+    for (size_t i = 0; i < n; i++) {
+        assert(fabs(m[i].rate_bps - 10e6) < 0.5e6);
+    }
+    uint64_t evicted = c.pairs_evicted;
+
+    /* Every pair busy: new ones are dropped, the busy ones stay. */
+    struct vttif_tm_entry more[8];
+    for (size_t i = 0; i < 8; i++) {
+        more[i] = (struct vttif_tm_entry) { .src = mac(i), .dst = mac(i + 8) };
+    }
+    struct vttif_tm_update um = { .agent_id = "busy2", .boot_id = 1,
+                                  .period_s = 0.1, .entries = more,
+                                  .n_entries = 4 };
+    for (double end = t + 3; t < end; t += 0.1) {
+        for (size_t i = 0; i < 4; i++) {
+            busy[i].bytes += 125000;
+            more[i].bytes += 125000;
+        }
+        assert(vttif_tm_feed(tm, &ub, t) == 0);
+        assert(vttif_tm_feed(tm, &um, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_pairs == 8);
+    evicted = c.pairs_evicted;  /* the junk left made room for busy2 */
+    um.entries = more + 4;
+    for (size_t i = 4; i < 8; i++) {
+        more[i].bytes += 125000;
+    }
+    assert(vttif_tm_feed(tm, &um, t) == 0);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_pairs == 8 && c.pairs_refused >= 4 && c.entries_dropped >= 4);
+    assert(vttif_tm_matrix(tm, m, 16, NULL) == 8);
+    assert(c.pairs_evicted == evicted);
+
+    /* The report cap: a second report of a busy pair (another agent)
+     * finds no idle pair to evict and is dropped. */
+    struct vttif_tm_update u2 = { .agent_id = "other", .boot_id = 1,
+                                  .period_s = 0.1, .entries = busy,
+                                  .n_entries = 4 };
+    uint64_t dropped = c.entries_dropped;
+    assert(vttif_tm_feed(tm, &u2, t) == 0);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.n_reports == 9 && c.entries_dropped == dropped + 3);
+    vttif_tm_destroy(&tm);
+}
+
+/* A counter that jumps by more than max_rate_bps allows (a garbled or
+ * hostile one) is a new baseline: the rates do not move, it is counted,
+ * and the pair goes on from the new value. */
+static void
+test_implausible(void)
+{
+    vttif_tm_t *tm = vttif_tm_new(NULL);
+    struct vttif_tm_entry e[2] = {
+        { .src = mac(0), .dst = mac(1) },
+        { .src = mac(2), .dst = mac(3) },
+    };
+    struct vttif_tm_update u = { .agent_id = "a", .boot_id = 1,
+                                 .period_s = 0.1, .entries = e,
+                                 .n_entries = 2 };
+    struct vttif_tm_event ev;
+    struct vttif_tm_rate m[4];
+    double t = 1;
+    for (; t < 4; t += 0.1) {
+        e[0].bytes += 1250000;      /* 100 Mbit/s each */
+        e[1].bytes += 1250000;
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    e[1].bytes += UINT64_C(1) << 61;    /* 1.8e20 bit/s in 0.1 s */
+    assert(vttif_tm_feed(tm, &u, t) == 0);
+    struct vttif_tm_counters c;
+    vttif_tm_get_counters(tm, &c);
+    assert(c.entries_implausible == 1 && c.resets_counter == 0);
+    double max_bps = 0;
+    assert(vttif_tm_matrix(tm, m, 4, &max_bps) == 2);
+    assert(max_bps < 110e6);
+    for (t += 0.1; t < 6; t += 0.1) {
+        e[0].bytes += 1250000;
+        e[1].bytes += 1250000;
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    assert(vttif_tm_matrix(tm, m, 4, &max_bps) == 2);
+    /* The period of the jump is lost, as on a reset: within 5%. */
+    assert(fabs(m[0].rate_bps - 100e6) < 5e6);
+    assert(fabs(m[1].rate_bps - 100e6) < 5e6);
+    vttif_tm_get_counters(tm, &c);
+    assert(c.entries_implausible == 1);
+    vttif_tm_destroy(&tm);
+}
+
 int
 main(void)
 {
@@ -1144,6 +1350,9 @@ main(void)
     test_heavy_then_light();
     test_bursts();
     test_scale();
+    test_caps_vms();
+    test_caps_pairs();
+    test_implausible();
     printf("  worst edge rate error: %.1f%%\n", 100 * g_worst);
     printf("test_vttif_tm: ok\n");
     return 0;

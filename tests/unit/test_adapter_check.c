@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/* The adapter's request checks: good requests pass; each hostile value
+ * (NaN, infinities, negative, huge, addresses that are not IP literals
+ * or look like options, control characters, oversized ids) is refused
+ * with a message naming the field and quoting the value, escaped. */
+#undef NDEBUG
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "adapter_check.h"
+
+static char s_err[256];
+
+static void
+s_refused(bool ok, const char *field, const char *quoted)
+{
+    assert(!ok);
+    char want[64];
+    snprintf(want, sizeof want, "field '%s': ", field);
+    if (!strstr(s_err, want) || (quoted && !strstr(s_err, quoted))) {
+        fprintf(stderr, "unexpected message: %s\n", s_err);
+        assert(0);
+    }
+    assert(!strchr(s_err, '\n'));
+}
+
+static Vr__PathCreate
+s_good(void)
+{
+    Vr__PathCreate c = VR__PATH_CREATE__INIT;
+    c.request_id = "r-17";
+    c.src_ip = "10.210.0.1";
+    c.dst_ip = "fd00::2";
+    c.bandwidth_mbps = 1000;
+    c.latency_ms = 3;
+    return c;
+}
+
+int
+main(void)
+{
+    Vr__PathCreate c = s_good();
+    assert(adapter_check_create(&c, s_err, sizeof s_err));
+    c.request_id = NULL;
+    assert(adapter_check_create(&c, s_err, sizeof s_err));
+
+    double bad[] = { NAN, INFINITY, -INFINITY, -5, 1e30 };
+    const char *shown[] = { "nan", "inf", "-inf", "-5", "1e+30" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c = s_good();
+        c.bandwidth_mbps = bad[i];
+        s_refused(adapter_check_create(&c, s_err, sizeof s_err),
+                  "bandwidth_mbps", shown[i]);
+        c = s_good();
+        c.latency_ms = bad[i];
+        s_refused(adapter_check_create(&c, s_err, sizeof s_err),
+                  "latency_ms", shown[i]);
+    }
+    const char *ips[] = { "", "-c", "10.0.0.256", "host.example",
+                          "10.0.0.1 ", "10.0.0.1\n" };
+    for (size_t i = 0; i < sizeof ips / sizeof ips[0]; i++) {
+        c = s_good();
+        c.src_ip = (char *) ips[i];
+        s_refused(adapter_check_create(&c, s_err, sizeof s_err), "src_ip",
+                  NULL);
+    }
+    c = s_good();
+    c.dst_ip = NULL;
+    s_refused(adapter_check_create(&c, s_err, sizeof s_err), "dst_ip", NULL);
+    printf("%s\n", s_err);
+    char big[200];
+    memset(big, '7', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    c = s_good();
+    c.request_id = big;
+    s_refused(adapter_check_create(&c, s_err, sizeof s_err), "request_id",
+              "777");
+    c.request_id = "r-1\033]0;x";
+    s_refused(adapter_check_create(&c, s_err, sizeof s_err), "request_id",
+              "r-1\\x1b]0;x");
+    printf("%s\n", s_err);
+
+    Vr__PathTeardown t = VR__PATH_TEARDOWN__INIT;
+    s_refused(adapter_check_teardown(&t, s_err, sizeof s_err), "path_id",
+              NULL);
+    t.path_id = big;
+    s_refused(adapter_check_teardown(&t, s_err, sizeof s_err), "path_id",
+              NULL);
+    t.path_id = "p-3";
+    assert(adapter_check_teardown(&t, s_err, sizeof s_err));
+    Vr__PathStatusRequest st = VR__PATH_STATUS_REQUEST__INIT;
+    st.path_id = "p 3";
+    s_refused(adapter_check_status(&st, s_err, sizeof s_err), "path_id",
+              "p 3");
+    st.path_id = "p-3";
+    assert(adapter_check_status(&st, s_err, sizeof s_err));
+    printf("test_adapter_check: ok\n");
+    return 0;
+}
