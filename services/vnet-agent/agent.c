@@ -34,6 +34,51 @@
 
 LOG_MODULE("agent");
 
+#define T struct agent_cfg
+const struct cfg_key agent_cfg_keys[] = {
+    SVC_CFG_COMMON_KEYS(T, AGENT_DEFAULT_CONTROL),
+    CFG_KEY_STR("bus.aggregator", T, aggregator, AGENT_DEFAULT_AGGREGATOR,
+                "aggregator ingest endpoint the events socket connects to"),
+    CFG_KEY_STR("bus.announce_control", T, announce_control, NULL,
+                "control endpoint announced to others (default: "
+                "bus.control)"),
+    CFG_KEY_STR("proxy_addr", T, proxy_addr, NULL,
+                "the proxy's overlay ip:port; unset: this agent is the "
+                "proxy, the centre of the star"),
+    CFG_KEY_STR("overlay.listen", T, listen, AGENT_DEFAULT_LISTEN,
+                "overlay UDP ip:port to listen on"),
+    CFG_KEY_STR("overlay.host_ip", T, host_ip, NULL,
+                "this host's address on the commodity network, announced"),
+    CFG_KEY_U32("overlay.mtu", T, mtu, 576, 65535, 9000,
+                "underlay path MTU; larger frames are sent in chunks"),
+    CFG_KEY_STRLIST("ports", T, ports,
+                    "host-side interfaces of the local VMs to capture"),
+    CFG_KEY_STR("capture", T, capture, "afpacket",
+                "afpacket (fast, GSO kept) or pcap (portable, offloads "
+                "off)"),
+    CFG_KEY_U32("period_ms", T, period_ms, 100, 60000, 1000,
+                "local traffic matrix publishing period"),
+    CFG_KEY_U32("hello_ms", T, hello_ms, 100, 60000, 1000,
+                "hello to peers and announcement period"),
+    CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
+                "proxy: forget an agent silent this long"),
+    CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
+                "socket buffer size of the capture and overlay sockets"),
+    CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
+                "MAC pairs the traffic accounting can hold"),
+    CFG_KEY_BOOL("accounting", T, accounting, true,
+                 "count traffic per MAC pair for inference; off only to "
+                 "measure what counting costs"),
+    CFG_KEY_BOOL("fastpath", T, fastpath, true,
+                 "frames to VMs behind a circuit (a reserved path the "
+                 "planner marks) cross it in the kernel (tc), not through "
+                 "the agent; needs the afpacket capture"),
+    CFG_KEY_STR("tc", T, tc, "tc",
+                "the tc program (iproute2) the fast path runs"),
+    CFG_KEYS_END,
+};
+#undef T
+
 enum { S_T_VM = 0, S_T_OVL = 1 };
 enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536, S_MAX_CONNS = 256 };
 
@@ -131,6 +176,25 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
 }
 
 int
+agent_change(agent_t *self, agent_edit_fn *edit, void *arg)
+{
+    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
+    if (!fwd) {
+        return -1;
+    }
+    int rc = edit ? edit(self, fwd, arg) : 0;
+    if (rc != 0) {
+        fwd_table_destroy(&fwd);
+        return rc;
+    }
+    if (agent_publish(self, fwd) != 0) {
+        return -1;
+    }
+    agent_fast_sync(self);
+    return 0;
+}
+
+int
 agent_add_link(agent_t *self, agent_link_t *link)
 {
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
@@ -167,22 +231,29 @@ agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
     return -1;
 }
 
+static int
+s_unlink(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    int index = *(const int *) arg;
+    fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) index);
+    self->links[index] = NULL;
+    return 0;
+}
+
 int
 agent_remove_link(agent_t *self, int index)
 {
     agent_link_t *link = self->links[index];
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!link || !fwd) {
-        fwd_table_destroy(&fwd);
+    if (!link) {
         return -1;
     }
-    fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) index);
-    self->links[index] = NULL;
-    if (self->proxy_link == index) {
+    int proxy_link = self->proxy_link;
+    if (proxy_link == index) {
         self->proxy_link = -1;
     }
-    if (agent_publish(self, fwd) != 0) {
+    if (agent_change(self, s_unlink, &index) != 0) {
         self->links[index] = link;
+        self->proxy_link = proxy_link;
         return -1;
     }
     /* No snapshot holds it any more, and no thread is inside an old one. */

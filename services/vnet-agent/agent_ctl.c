@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's control thread: its config keys, the control socket (links,
- * rules, probes, status), the learn and hello events the packet threads
- * send, and what it publishes: the local traffic matrix every period, and
- * its announcement and VM locations every hello period.  Every change to
+/* The agent's control thread: the control socket (links, rules, probes,
+ * status), the learn and hello events the packet threads send, and what
+ * it publishes: the local traffic matrix every period, and its
+ * announcement and VM locations every hello period.  Every change to
  * forwarding is made on a copy of the table and published as a new
- * snapshot (agent_publish), all rules of a request at once. */
+ * snapshot (agent_change), all rules of a request at once. */
 #include "agent_priv.h"
 
 #include <arpa/inet.h>
@@ -23,51 +23,6 @@
 #include "vtime.h"
 
 LOG_MODULE("agent_ctl");
-
-#define T struct agent_cfg
-const struct cfg_key agent_cfg_keys[] = {
-    SVC_CFG_COMMON_KEYS(T, AGENT_DEFAULT_CONTROL),
-    CFG_KEY_STR("bus.aggregator", T, aggregator, AGENT_DEFAULT_AGGREGATOR,
-                "aggregator ingest endpoint the events socket connects to"),
-    CFG_KEY_STR("bus.announce_control", T, announce_control, NULL,
-                "control endpoint announced to others (default: "
-                "bus.control)"),
-    CFG_KEY_STR("proxy_addr", T, proxy_addr, NULL,
-                "the proxy's overlay ip:port; unset: this agent is the "
-                "proxy, the centre of the star"),
-    CFG_KEY_STR("overlay.listen", T, listen, AGENT_DEFAULT_LISTEN,
-                "overlay UDP ip:port to listen on"),
-    CFG_KEY_STR("overlay.host_ip", T, host_ip, NULL,
-                "this host's address on the commodity network, announced"),
-    CFG_KEY_U32("overlay.mtu", T, mtu, 576, 65535, 9000,
-                "underlay path MTU; larger frames are sent in chunks"),
-    CFG_KEY_STRLIST("ports", T, ports,
-                    "host-side interfaces of the local VMs to capture"),
-    CFG_KEY_STR("capture", T, capture, "afpacket",
-                "afpacket (fast, GSO kept) or pcap (portable, offloads "
-                "off)"),
-    CFG_KEY_U32("period_ms", T, period_ms, 100, 60000, 1000,
-                "local traffic matrix publishing period"),
-    CFG_KEY_U32("hello_ms", T, hello_ms, 100, 60000, 1000,
-                "hello to peers and announcement period"),
-    CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
-                "proxy: forget an agent silent this long"),
-    CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
-                "socket buffer size of the capture and overlay sockets"),
-    CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
-                "MAC pairs the traffic accounting can hold"),
-    CFG_KEY_BOOL("accounting", T, accounting, true,
-                 "count traffic per MAC pair for inference; off only to "
-                 "measure what counting costs"),
-    CFG_KEY_BOOL("fastpath", T, fastpath, true,
-                 "frames to VMs behind a circuit (a reserved path the "
-                 "planner marks) cross it in the kernel (tc), not through "
-                 "the agent; needs the afpacket capture"),
-    CFG_KEY_STR("tc", T, tc, "tc",
-                "the tc program (iproute2) the fast path runs"),
-    CFG_KEYS_END,
-};
-#undef T
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -215,173 +170,6 @@ s_target_name(const agent_t *self, struct fwd_action a, char *buf,
 }
 
 /* ------------------------------------------------------------------ */
-/* The fast path (agent_fast.h) */
-
-/* Marks link 'l' as a circuit or not and finds the device the fast path
- * would send it on. */
-static void
-s_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
-{
-    char dev[IF_NAMESIZE] = "";
-    l->circuit = circuit;
-    if (circuit && self->fast && !l->tcp) {
-        if (!agent_fast_circuit_dev(&l->peer, dev)) {
-            VLOG_WARN("link %s: %s is not directly attached: no fast path",
-                      l->name, l->peer_str);
-        }
-        for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
-            if (!strcmp(agent_port_name(self->ports[i]), dev)) {
-                dev[0] = '\0';        /* a VM port is no circuit */
-            }
-        }
-    }
-    if (strcmp(dev, l->fast_dev) != 0) {
-        if (dev[0]) {
-            VLOG_INFO("link %s: fast path over %s", l->name, dev);
-        }
-        snprintf(l->fast_dev, sizeof l->fast_dev, "%s", dev);
-        agent_fast_sync(self);
-    }
-}
-
-struct s_fast_acc {
-    const agent_t *self;
-    const fwd_table_t *fwd;
-    struct fast_filter *want;
-    size_t n, cap;
-    uint64_t *mixed;            /* MACs with a source-specific rule */
-    size_t n_mixed, cap_mixed;
-    bool oom;
-};
-
-static void
-s_fast_want(struct s_fast_acc *acc, const char *dev, const char *to,
-            uint64_t mac, bool egress)
-{
-    for (size_t i = 0; i < acc->n; i++) {
-        const struct fast_filter *f = &acc->want[i];
-        if (f->mac == mac && !strcmp(f->dev, dev) && !strcmp(f->to, to)) {
-            return;
-        }
-    }
-    if (acc->n == acc->cap) {
-        size_t cap = acc->cap ? 2 * acc->cap : 64;
-        struct fast_filter *p = realloc(acc->want, cap * sizeof *p);
-        if (!p) {
-            acc->oom = true;
-            return;
-        }
-        acc->want = p;
-        acc->cap = cap;
-    }
-    struct fast_filter *f = &acc->want[acc->n++];
-    memset(f, 0, sizeof *f);
-    snprintf(f->dev, sizeof f->dev, "%s", dev);
-    snprintf(f->to, sizeof f->to, "%s", to);
-    f->mac = mac;
-    f->egress = egress;
-}
-
-static void
-s_fast_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
-             struct fwd_action a, void *arg)
-{
-    struct s_fast_acc *acc = arg;
-    const agent_t *self = acc->self;
-    if (src != 0) {
-        if (origin == FWD_RULE && acc->n_mixed < acc->cap_mixed) {
-            acc->mixed[acc->n_mixed++] = dst;
-        }
-        return;
-    }
-    /* Only what the agent's own lookup would do (a rule beats a learned
-     * entry for the same MAC). */
-    struct fwd_action eff = fwd_table_lookup(acc->fwd, dst, 0);
-    if (eff.kind != a.kind || eff.index != a.index) {
-        return;
-    }
-    if (a.kind == FWD_LINK && origin == FWD_RULE
-        && a.index < AGENT_MAX_LINKS && self->links[a.index]
-        && self->links[a.index]->fast_dev[0]) {
-        /* Frames from every local VM to 'dst' leave over the circuit. */
-        for (size_t p = 0; p < self->n_ports; p++) {
-            s_fast_want(acc, agent_port_name(self->ports[p]),
-                        self->links[a.index]->fast_dev, dst, true);
-        }
-    } else if (a.kind == FWD_PORT && a.index < self->n_ports) {
-        /* A local VM: frames to it from the other local VMs go straight
-         * in, and so do frames to it arriving raw on a circuit. */
-        for (size_t p = 0; p < self->n_ports; p++) {
-            if (p != a.index) {
-                s_fast_want(acc, agent_port_name(self->ports[p]),
-                            agent_port_name(self->ports[a.index]), dst,
-                            true);
-            }
-        }
-        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-            if (self->links[i] && self->links[i]->fast_dev[0]) {
-                s_fast_want(acc, self->links[i]->fast_dev,
-                            agent_port_name(self->ports[a.index]), dst,
-                            false);
-            }
-        }
-    }
-}
-
-static int
-s_fast_cut(const char *dev, const uint64_t *macs, size_t n, void *arg)
-{
-    agent_t *self = arg;
-    for (size_t i = 0; i < self->n_ports; i++) {
-        if (!strcmp(agent_port_name(self->ports[i]), dev)) {
-            return agent_port_set_cut(self->ports[i], macs, n);
-        }
-    }
-    return -1;
-}
-
-void
-agent_fast_sync(agent_t *self)
-{
-    if (!self->fast) {
-        return;
-    }
-    const fwd_table_t *fwd = agent_current(self)->fwd;
-    struct s_fast_acc acc = { .self = self, .fwd = fwd };
-    acc.cap_mixed = fwd_table_count(fwd, FWD_RULE);
-    acc.mixed = calloc(acc.cap_mixed + 1, sizeof *acc.mixed);
-    if (!acc.mixed) {
-        return;
-    }
-    fwd_table_foreach(fwd, s_fast_visit, &acc);
-    if (acc.oom) {
-        free(acc.want);
-        free(acc.mixed);
-        return;                 /* the next change or period tries again */
-    }
-    /* A destination with source-specific rules stays in user space:
-     * only the agent can tell its sources apart. */
-    size_t k = 0;
-    for (size_t i = 0; i < acc.n; i++) {
-        bool mixed = false;
-        for (size_t j = 0; j < acc.n_mixed && !mixed; j++) {
-            mixed = acc.want[i].egress && acc.mixed[j] == acc.want[i].mac;
-        }
-        if (!mixed) {
-            acc.want[k++] = acc.want[i];
-        }
-    }
-    const char *ports[AGENT_MAX_PORTS];
-    for (size_t i = 0; i < self->n_ports; i++) {
-        ports[i] = agent_port_name(self->ports[i]);
-    }
-    agent_fast_apply(self->fast, acc.want, k, ports, self->n_ports,
-                     s_fast_cut, self);
-    free(acc.want);
-    free(acc.mixed);
-}
-
-/* ------------------------------------------------------------------ */
 /* Requests */
 
 static int
@@ -417,7 +205,7 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_EXISTS, type,
                            "link %s exists, to %s", l->name, old->peer_str);
         }
-        s_set_circuit(self, old, l->circuit);
+        agent_fast_set_circuit(self, old, l->circuit);
     } else if (!tcp && (index = agent_find_link_by_peer(self, &peer)) >= 0
                && self->links[index]->learned) {
         /* The proxy learned this peer from its hellos: it becomes the
@@ -439,8 +227,7 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
                      l->peer_agent);
         }
         index = agent_add_link(self, link);
-        fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-        if (index < 0 || !fwd || agent_publish(self, fwd) != 0) {
+        if (index < 0 || agent_change(self, NULL, NULL) != 0) {
             if (index >= 0) {
                 self->links[index] = NULL;
             }
@@ -450,7 +237,7 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         }
         VLOG_INFO("link %s: created to %s over %s%s", l->name, l->peer,
                   tcp ? "TCP" : "UDP", l->circuit ? ", a circuit" : "");
-        s_set_circuit(self, link, l->circuit);
+        agent_fast_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
             s_tcp_up(self, link, 1000);
@@ -481,7 +268,6 @@ s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
                        "link '%s': out of memory", req->name);
     }
     VLOG_INFO("link %s: removed", req->name);
-    agent_fast_sync(self);
     return s_reply_ack(self, "removed");
 }
 
@@ -550,72 +336,96 @@ done:
     return s_reply(self, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply.base);
 }
 
+/* A request's edit of the table, for agent_change(): the rules it sets
+ * or removes, and why it failed. */
+struct s_rules_edit {
+    const Vr__Rule *const *rules;
+    size_t n;
+    int code;                   /* the error's code, when it fails */
+    char why[200];
+};
+
 static int
-s_rule_add(agent_t *self, const Vr__RuleAdd *req, int type)
+s_rules_set(agent_t *self, fwd_table_t *fwd, void *arg)
 {
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!fwd) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
-    }
-    for (size_t i = 0; i < req->n_rules; i++) {
-        const Vr__Rule *r = req->rules[i];
+    struct s_rules_edit *ed = arg;
+    for (size_t i = 0; i < ed->n; i++) {
+        const Vr__Rule *r = ed->rules[i];
         struct fwd_action a;
         char mac[ETH_MAC_STRLEN];
         if (r->dst_mac == 0 || r->dst_mac > ETH_MAC_BROADCAST
             || r->src_mac > ETH_MAC_BROADCAST) {
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                           "rule %zu: bad MAC", i);
+            ed->code = VR__ERROR_CODE__ERR_BAD_REQUEST;
+            snprintf(ed->why, sizeof ed->why, "rule %zu: bad MAC", i);
+            return 1;
         }
         if (!r->link || !s_resolve(self, r->link, &a)) {
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
-                           "rule %zu (dst %s): no link or port '%s'", i,
-                           eth_mac_format(r->dst_mac, mac),
-                           r->link ? r->link : "");
+            ed->code = VR__ERROR_CODE__ERR_NOT_FOUND;
+            snprintf(ed->why, sizeof ed->why,
+                     "rule %zu (dst %s): no link or port '%s'", i,
+                     eth_mac_format(r->dst_mac, mac),
+                     r->link ? r->link : "");
+            return 1;
         }
         if (fwd_table_set(fwd, r->dst_mac, r->src_mac, FWD_RULE, a) != 0) {
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                           "out of memory");
+            return -1;
         }
     }
-    if (agent_publish(self, fwd) != 0) {
+    return 0;
+}
+
+static int
+s_rules_unset(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    struct s_rules_edit *ed = arg;
+    for (size_t i = 0; i < ed->n; i++) {
+        const Vr__Rule *r = ed->rules[i];
+        if (!fwd_table_remove(fwd, r->dst_mac, r->src_mac, FWD_RULE)) {
+            char d[ETH_MAC_STRLEN], s[ETH_MAC_STRLEN];
+            ed->code = VR__ERROR_CODE__ERR_NOT_FOUND;
+            snprintf(ed->why, sizeof ed->why, "no rule for dst %s src %s",
+                     eth_mac_format(r->dst_mac, d),
+                     r->src_mac ? eth_mac_format(r->src_mac, s) : "any");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Applies 'edit' to the table for request 'type' and answers it: ack
+ * 'done', logged if 'say'. */
+static int
+s_rules_change(agent_t *self, agent_edit_fn *edit, struct s_rules_edit *ed,
+               int type, const char *done, bool say)
+{
+    int rc = agent_change(self, edit, ed);
+    if (rc > 0) {
+        return s_error(self, ed->code, type, "%s", ed->why);
+    }
+    if (rc < 0) {
         return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                        "out of memory");
     }
-    VLOG_INFO("%zu rule(s) set", req->n_rules);
-    agent_fast_sync(self);
-    return s_reply_ack(self, "set");
+    if (say) {
+        VLOG_INFO("%zu rule(s) %s", ed->n, done);
+    }
+    return s_reply_ack(self, done);
+}
+
+static int
+s_rule_add(agent_t *self, const Vr__RuleAdd *req, int type)
+{
+    struct s_rules_edit ed = { (const Vr__Rule *const *) req->rules,
+                               req->n_rules, 0, "" };
+    return s_rules_change(self, s_rules_set, &ed, type, "set", true);
 }
 
 static int
 s_rule_remove(agent_t *self, const Vr__RuleRemove *req, int type)
 {
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!fwd) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
-    }
-    for (size_t i = 0; i < req->n_rules; i++) {
-        const Vr__Rule *r = req->rules[i];
-        if (!fwd_table_remove(fwd, r->dst_mac, r->src_mac, FWD_RULE)) {
-            char d[ETH_MAC_STRLEN], s[ETH_MAC_STRLEN];
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
-                           "no rule for dst %s src %s",
-                           eth_mac_format(r->dst_mac, d),
-                           r->src_mac ? eth_mac_format(r->src_mac, s)
-                                      : "any");
-        }
-    }
-    if (agent_publish(self, fwd) != 0) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
-    }
-    agent_fast_sync(self);
-    return s_reply_ack(self, "removed");
+    struct s_rules_edit ed = { (const Vr__Rule *const *) req->rules,
+                               req->n_rules, 0, "" };
+    return s_rules_change(self, s_rules_unset, &ed, type, "removed", false);
 }
 
 struct s_rule_acc {
@@ -769,6 +579,27 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
 /* ------------------------------------------------------------------ */
 /* Events from the packet threads */
 
+struct s_learn_batch {
+    const struct agent_learn_ev *evs;
+    size_t n;
+};
+
+static int
+s_learn_edit(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    const struct s_learn_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        struct fwd_action a = { b->evs[i].kind, b->evs[i].index };
+        bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
+                                        : self->links[a.index] != NULL;
+        if (valid) {
+            fwd_table_set(fwd, b->evs[i].mac, 0, FWD_LEARNED, a);
+            self->n_learned++;
+        }
+    }
+    return 0;
+}
+
 static int
 s_on_learn(svc_t *svc, int fd, void *arg)
 {
@@ -778,23 +609,9 @@ s_on_learn(svc_t *svc, int fd, void *arg)
     if (got < (ssize_t) sizeof evs[0]) {
         return 0;
     }
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!fwd) {
-        return 0;           /* the packet threads will report it again */
-    }
-    size_t n = (size_t) got / sizeof evs[0];
-    for (size_t i = 0; i < n; i++) {
-        struct fwd_action a = { evs[i].kind, evs[i].index };
-        bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
-                                        : self->links[a.index] != NULL;
-        if (valid) {
-            fwd_table_set(fwd, evs[i].mac, 0, FWD_LEARNED, a);
-            self->n_learned++;
-        }
-    }
-    if (agent_publish(self, fwd) == 0) {
-        agent_fast_sync(self);
-    }
+    /* Out of memory: the packet threads will report them again. */
+    struct s_learn_batch b = { evs, (size_t) got / sizeof evs[0] };
+    agent_change(self, s_learn_edit, &b);
     return 0;
 }
 
@@ -847,24 +664,36 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
     }
 }
 
+struct s_hello_batch {
+    const struct agent_hello_ev *evs;
+    size_t n;
+};
+
+static int
+s_hello_edit(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    const struct s_hello_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        s_hello_link(self, fwd, &b->evs[i]);
+    }
+    return 0;
+}
+
 static int
 s_on_hello(svc_t *svc, int fd, void *arg)
 {
     agent_t *self = arg;
-    struct agent_hello_ev ev;
-    fwd_table_t *fwd = NULL;
-    while (read(fd, &ev, sizeof ev) == (ssize_t) sizeof ev) {
+    enum { BATCH = 16 };
+    struct agent_hello_ev evs[BATCH];
+    size_t n = 0;
+    while (n < BATCH
+           && read(fd, &evs[n], sizeof evs[n]) == (ssize_t) sizeof evs[n]) {
         self->n_hellos++;
-        if (!fwd) {
-            fwd = fwd_table_clone(agent_current(self)->fwd);
-            if (!fwd) {
-                return 0;
-            }
-        }
-        s_hello_link(self, fwd, &ev);
+        n++;
     }
-    if (fwd) {
-        agent_publish(self, fwd);
+    if (n > 0) {
+        struct s_hello_batch b = { evs, n };
+        agent_change(self, s_hello_edit, &b);
     }
     return 0;
 }
