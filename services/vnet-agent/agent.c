@@ -61,7 +61,8 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEY_U32("hello_ms", T, hello_ms, 100, 60000, 1000,
                 "hello to peers and announcement period"),
     CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
-                "proxy: forget an agent silent this long"),
+                "forget a silent agent (proxy), close an idle inbound "
+                "TCP connection"),
     CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
                 "socket buffer size of the capture and overlay sockets"),
     CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
@@ -80,7 +81,12 @@ const struct cfg_key agent_cfg_keys[] = {
 #undef T
 
 enum { S_T_VM = 0, S_T_OVL = 1 };
-enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536, S_MAX_CONNS = 256 };
+enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536 };
+
+/* Inbound TCP connections: at most S_MAX_CONNS, S_CONNS_PER_PEER from one
+ * address (a newer one replaces the oldest: a restarted peer reconnects
+ * before we notice), and closed when idle (s_ovl_reap). */
+enum { S_MAX_CONNS = 256, S_CONNS_PER_PEER = 4, S_REAP_EVERY_US = 1000000 };
 
 static inline void
 s_inc(_Atomic uint64_t *c, uint64_t n)
@@ -705,6 +711,28 @@ s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
     }
 }
 
+static void s_ovl_conn_close(agent_t *self, struct agent_tcp_rx **conns,
+                             size_t *n_conns, struct agent_tcp_rx *rx);
+
+/* Closes the inbound connections that gave no record for the idle time
+ * (a peer that stopped, or a socket opened and left): peers' TCP links
+ * send a keepalive every hello period. */
+static void
+s_ovl_reap(agent_t *self, struct agent_tcp_rx **conns, size_t *n_conns,
+           uint64_t now)
+{
+    uint64_t idle = self->cfg->peer_timeout_ms * 1000ull;
+    if (idle < 3000ull * self->cfg->hello_ms) {
+        idle = 3000ull * self->cfg->hello_ms;
+    }
+    for (size_t i = *n_conns; i-- > 0;) {
+        if (now - conns[i]->last_us > idle) {
+            s_ovl_conn_close(self, conns, n_conns, conns[i]);
+            s_inc(&self->tstats[S_T_OVL].tcp_idle_closed, 1);
+        }
+    }
+}
+
 /* Accepts a connection, if it comes from the IP of one of our TCP links:
  * records from anyone else would be dropped anyway. */
 static void
@@ -721,6 +749,20 @@ s_ovl_accept(agent_t *self, const struct agent_snap *snap,
     from.sin_port = 0;
     int index = s_peer_lookup(snap, &from);
     struct agent_tcp_rx *rx = NULL;
+    struct agent_tcp_rx *oldest = NULL;
+    size_t n_peer = 0;
+    for (size_t i = 0; i < *n_conns; i++) {
+        if (conns[i]->from.sin_addr.s_addr == from.sin_addr.s_addr) {
+            n_peer++;
+            if (!oldest || conns[i]->last_us < oldest->last_us) {
+                oldest = conns[i];
+            }
+        }
+    }
+    if (index >= 0 && n_peer >= S_CONNS_PER_PEER) {
+        s_ovl_conn_close(self, conns, n_conns, oldest);
+        s_inc(&self->tstats[S_T_OVL].tcp_evicted, 1);
+    }
     if (index < 0 || !snap->links[index]->tcp || *n_conns == S_MAX_CONNS
         || !(rx = malloc(sizeof *rx))
         || agent_tcp_rx_init(rx, AGENT_RX_ACCEPTED, fd) != 0) {
@@ -730,6 +772,7 @@ s_ovl_accept(agent_t *self, const struct agent_snap *snap,
         return;
     }
     rx->from = from;
+    rx->last_us = vtime_mono_us();
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rx };
     if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
         agent_tcp_rx_uninit(rx);
@@ -780,6 +823,7 @@ s_ovl_thread(void *arg)
     struct epoll_event evs[16];
     struct agent_tcp_rx *conns[S_MAX_CONNS];
     size_t n_conns = 0;
+    uint64_t reap_at = vtime_mono_us() + S_REAP_EVERY_US;
     uint8_t *bufs = malloc((size_t) S_UDP_BURST * S_UDP_SLOT);
     struct s_seen *seen = calloc(1, sizeof *seen);
     if (!bufs || !seen) {
@@ -789,6 +833,14 @@ s_ovl_thread(void *arg)
         return NULL;
     }
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        /* Before the wait: no event returned may be for a reaped one. */
+        if (n_conns > 0) {
+            uint64_t now = vtime_mono_us();
+            if (now >= reap_at) {
+                s_ovl_reap(self, conns, &n_conns, now);
+                reap_at = now + S_REAP_EVERY_US;
+            }
+        }
         int n = epoll_wait(self->ovl_epoll, evs, 16, 100);
         if (n <= 0) {
             continue;
@@ -813,7 +865,16 @@ s_ovl_thread(void *arg)
             if (!accepted && !(out = s_outgoing_link(snap, rx))) {
                 continue;       /* a link removed meanwhile */
             }
+            if (out && (evs[i].events & EPOLLOUT)) {
+                agent_link_tcp_flush(out);  /* room for what is queued */
+            }
+            if (out && !(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+                continue;
+            }
             struct s_ovl_ctx ctx = { self, seen, snap, &rx->from };
+            if (accepted) {
+                rx->last_us = vtime_mono_us();
+            }
             if (agent_tcp_rx_feed(rx, s_ovl_record, &ctx) == 0) {
                 continue;
             }
@@ -838,8 +899,15 @@ s_ovl_thread(void *arg)
 int
 agent_watch_tcp(agent_t *self, agent_link_t *link)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &link->tcp_rx };
-    return epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, link->tcp_fd, &ev);
+    pthread_mutex_lock(&link->tcp_lock);
+    link->tcp_epoll = self->ovl_epoll;
+    /* Records queued before the overlay thread watched it wait for room
+     * too. */
+    uint32_t events = EPOLLIN | (link->tcp_q_len ? EPOLLOUT : 0);
+    struct epoll_event ev = { .events = events, .data.ptr = &link->tcp_rx };
+    int rc = epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, link->tcp_fd, &ev);
+    pthread_mutex_unlock(&link->tcp_lock);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

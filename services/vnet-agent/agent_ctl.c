@@ -9,7 +9,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,14 @@
 #include "vtime.h"
 
 LOG_MODULE("agent_ctl");
+
+/* How often waiting probes are re-sent or given up: a fifth of their
+ * re-send period is precision enough. */
+enum { S_PROBE_TICK_MS = 20 };
+
+/* A TCP link's connect is given up after this long (and retried at the
+ * next hello period). */
+enum { S_CONNECT_MS = 3000 };
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -52,25 +59,38 @@ s_error(agent_t *self, int code, int type, const char *fmt, ...)
                           "%s", text);
 }
 
-/* (Re)connects TCP link 'l' and has the overlay thread read it. */
+/* Has the overlay thread read TCP link 'l' once it is connected. */
 static void
-s_tcp_up(agent_t *self, agent_link_t *l, int timeout_ms)
+s_tcp_watch(agent_t *self, agent_link_t *l, int rc)
 {
-    if (agent_link_tcp_connect(l, timeout_ms) == 0
-        && agent_watch_tcp(self, l) != 0) {
+    if (rc == 0 && agent_watch_tcp(self, l) != 0) {
         agent_link_tcp_close(l);
     }
 }
 
+/* (Re)connects TCP link 'l'; the connect completes in s_on_tick. */
+static void
+s_tcp_up(agent_t *self, agent_link_t *l)
+{
+    s_tcp_watch(self, l, agent_link_tcp_connect(l, S_CONNECT_MS));
+}
+
 /* Keeps TCP links connected: a link whose reader let go is reconnected; a
- * link whose writer failed is shut down, so that its reader lets go. */
+ * link whose writer failed is shut down, so that its reader lets go.  A
+ * connected link says it is alive (an empty PROBE_REPLY: ignored but for
+ * that), so the peer does not take its connection for an idle one. */
 static void
 s_tcp_tend(agent_t *self, agent_link_t *l)
 {
+    if (l->tcp_connecting >= 0) {
+        return;
+    }
     if (l->tcp_fd < 0 || atomic_load(&l->tcp_rx_dead)) {
-        s_tcp_up(self, l, 200);
+        s_tcp_up(self, l);
     } else if (atomic_load(&l->tcp_broken)) {
         shutdown(l->tcp_fd, SHUT_RDWR);
+    } else {
+        agent_link_send_ctl(l, AGENT_T_CTL, ENCAP_PROBE_REPLY, NULL, 0);
     }
 }
 
@@ -240,7 +260,7 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         agent_fast_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
-            s_tcp_up(self, link, 1000);
+            s_tcp_up(self, link);
         }
     }
     Vr__Link out;
@@ -291,6 +311,29 @@ s_link_list(agent_t *self)
     return s_reply(self, VR__MSG_TYPE__MSG_LINK_LIST, &list.base);
 }
 
+static void
+s_probe_send(agent_t *self, struct agent_probe *p)
+{
+    agent_link_send_ctl(self->links[p->link], AGENT_T_CTL, ENCAP_PROBE,
+                        &p->cookie, sizeof p->cookie);
+}
+
+/* Answers the request of probe 'p' and frees its slot. */
+static void
+s_probe_answer(agent_t *self, struct agent_probe *p, bool ok)
+{
+    Vr__LinkProbeReply reply = VR__LINK_PROBE_REPLY__INIT;
+    reply.ok = ok;
+    if (ok) {
+        reply.rtt_us = vtime_mono_us() - p->t0_us;
+    }
+    svc_resume(self->svc, &p->later);
+    s_reply(self, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply.base);
+    agent_probe_done(&self->probes, p);
+}
+
+/* The request waits in self->probes for the echo: answered from
+ * s_on_probe_echo or s_on_tick, never waited for here. */
 static int
 s_link_probe(agent_t *self, const Vr__LinkProbe *req, int type)
 {
@@ -298,42 +341,25 @@ s_link_probe(agent_t *self, const Vr__LinkProbe *req, int type)
     if (index < 0) {
         return 0;
     }
-    uint32_t timeout = req->timeout_ms ? req->timeout_ms : 500;
-    if (timeout > 5000) {
-        timeout = 5000;     /* the control socket waits meanwhile */
-    }
-    uint64_t cookie, got;
+    uint64_t cookie;
     if (getrandom(&cookie, sizeof cookie, 0) != sizeof cookie) {
         cookie = vtime_mono_us();
     }
-    while (read(self->probe_pipe[0], &got, sizeof got) > 0) {
-        continue;           /* stale replies of earlier probes */
+    struct agent_probe *p = agent_probe_add(&self->probes, index,
+                                            self->links[index]->name, cookie,
+                                            vtime_mono_us(), req->timeout_ms);
+    if (!p) {
+        return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
+                       "%d probes are waiting already", PROBE_MAX);
     }
-    uint64_t t0 = vtime_mono_us();
-    uint64_t deadline = t0 + timeout * 1000ull;
-    uint64_t next_send = 0;
-    Vr__LinkProbeReply reply = VR__LINK_PROBE_REPLY__INIT;
-    for (uint64_t now = t0; now < deadline; now = vtime_mono_us()) {
-        if (now >= next_send) {
-            /* Re-sent every 100 ms: a probe is a datagram too. */
-            agent_link_send_ctl(self->links[index], AGENT_T_CTL,
-                                ENCAP_PROBE, &cookie, sizeof cookie);
-            next_send = now + 100000;
-        }
-        struct pollfd pfd = { self->probe_pipe[0], POLLIN, 0 };
-        uint64_t wait = next_send < deadline ? next_send : deadline;
-        poll(&pfd, 1, (int) ((wait - now) / 1000) + 1);
-        while (read(self->probe_pipe[0], &got, sizeof got)
-               == (ssize_t) sizeof got) {
-            if (got == cookie) {
-                reply.ok = true;
-                reply.rtt_us = vtime_mono_us() - t0;
-                goto done;
-            }
-        }
+    if (svc_defer(self->svc, &p->later) != 0) {
+        agent_probe_done(&self->probes, p);
+        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                       "cannot answer a probe later");
     }
-done:
-    return s_reply(self, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply.base);
+    p->next_send_us = vtime_mono_us() + PROBE_RESEND_MS * 1000ull;
+    s_probe_send(self, p);
+    return 0;
 }
 
 /* A request's edit of the table, for agent_change(): the rules it sets
@@ -514,6 +540,20 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
     }
 }
 
+/* Records TCP links dropped because their send queue was full, links
+ * gone since not included. */
+static uint64_t
+s_tcp_queue_full(const agent_t *self)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (self->links[i]) {
+            n += atomic_load(&self->links[i]->tcp_q_full);
+        }
+    }
+    return n;
+}
+
 static void
 s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
 {
@@ -562,6 +602,13 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            AGENT_TSTAT(self, fast_frames), false);
     bus_status_add_counter(reply, "fast_bytes", AGENT_TSTAT(self, fast_bytes),
                            false);
+    bus_status_add_counter(reply, "tcp_idle_closed",
+                           AGENT_TSTAT(self, tcp_idle_closed), false);
+    bus_status_add_counter(reply, "tcp_evicted",
+                           AGENT_TSTAT(self, tcp_evicted), false);
+    bus_status_add_counter(reply, "tcp_queue_full", s_tcp_queue_full(self),
+                           false);
+    bus_status_add_counter(reply, "probes_waiting", self->probes.n, true);
     bus_status_add_counter(reply, "learn_events", self->n_learned, false);
     bus_status_add_counter(reply, "hellos", self->n_hellos, false);
     bus_status_add_counter(reply, "snapshots", self->n_snapshots, false);
@@ -866,12 +913,61 @@ done:
     return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* Probes waiting for their echo, TCP links connecting */
+
+static int
+s_on_probe_echo(svc_t *svc, int fd, void *arg)
+{
+    agent_t *self = arg;
+    uint64_t cookie;
+    while (read(fd, &cookie, sizeof cookie) == (ssize_t) sizeof cookie) {
+        struct agent_probe *p = agent_probe_find(&self->probes, cookie);
+        if (p) {
+            s_probe_answer(self, p, true);
+        }   /* else: a late echo of an answered probe */
+    }
+    return 0;
+}
+
+/* Waiting probes are sent again or answered "no echo"; TCP connects under
+ * way are looked at. */
+static int
+s_on_tick(svc_t *svc, void *arg)
+{
+    agent_t *self = arg;
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        agent_link_t *l = self->links[i];
+        if (l && l->tcp && l->tcp_connecting >= 0) {
+            s_tcp_watch(self, l, agent_link_tcp_connect_poll(l));
+        }
+    }
+    uint64_t now = vtime_mono_us();
+    struct agent_probe *p;
+    while ((p = agent_probe_expired(&self->probes, now))) {
+        s_probe_answer(self, p, false);
+    }
+    while ((p = agent_probe_due(&self->probes, now))) {
+        agent_link_t *l = self->links[p->link];
+        if (!l || strcmp(l->name, p->link_name) != 0) {
+            s_probe_answer(self, p, false);         /* the link went */
+        } else {
+            s_probe_send(self, p);
+        }
+    }
+    return 0;
+}
+
 int
 agent_ctl_start(agent_t *self)
 {
     svc_on_request(self->svc, s_on_request, s_on_status, self);
     if (svc_add_fd(self->svc, self->learn_pipe[0], s_on_learn, self) != 0
         || svc_add_fd(self->svc, self->hello_pipe[0], s_on_hello, self) != 0
+        || svc_add_fd(self->svc, self->probe_pipe[0], s_on_probe_echo, self)
+               != 0
+        || svc_add_timer(self->svc, S_PROBE_TICK_MS, s_on_tick, self)
+               != 0
         || svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)
                != 0
         || svc_add_timer(self->svc, self->cfg->hello_ms, s_on_hello_timer,

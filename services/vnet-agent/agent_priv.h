@@ -16,6 +16,7 @@
 #include "agent_fwd.h"
 #include "agent_link.h"
 #include "agent_port.h"
+#include "agent_probe.h"
 #include "bus.h"
 
 enum {
@@ -70,6 +71,8 @@ struct agent_tstats {
     _Atomic uint64_t fast_frames;   /* counted only: the kernel carried
                                      * them over a circuit */
     _Atomic uint64_t fast_bytes;
+    _Atomic uint64_t tcp_idle_closed;   /* inbound connections reaped */
+    _Atomic uint64_t tcp_evicted;       /* closed for a newer one */
 } __attribute__((aligned(64)));
 
 struct agent {
@@ -112,6 +115,7 @@ struct agent {
     uint64_t n_snapshots;           /* control: snapshots published */
     uint64_t n_hellos;              /* control: hellos received */
     uint32_t link_seq;              /* for names of learned links */
+    struct agent_probes probes;     /* control: probes awaiting an echo */
 };
 
 /* Builds a snapshot from the control thread's view with forwarding table
