@@ -503,6 +503,10 @@ s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
         s_inc(&st->bad_header, 1);
         return;
     }
+    if (vnet && !encap_vnet_ok(vnet, size)) {
+        s_inc(&st->bad_offload, 1);     /* never handed to a kernel */
+        return;
+    }
     uint64_t dst = eth_mac_to_u64(frame);
     uint64_t src = eth_mac_to_u64(frame + ETH_ADDR_LEN);
     bool proxy = self->cfg->proxy;

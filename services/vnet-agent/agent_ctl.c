@@ -595,6 +595,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            AGENT_TSTAT(self, unknown_peer), false);
     bus_status_add_counter(reply, "bad_header",
                            AGENT_TSTAT(self, bad_header), false);
+    bus_status_add_counter(reply, "bad_offload",
+                           AGENT_TSTAT(self, bad_offload), false);
     bus_status_add_counter(reply, "fast_filters",
                            self->fast ? agent_fast_count(self->fast) : 0,
                            true);

@@ -66,6 +66,7 @@ struct agent_tstats {
     _Atomic uint64_t no_route;      /* dropped: nowhere to send */
     _Atomic uint64_t unknown_peer;  /* datagrams from no known link */
     _Atomic uint64_t bad_header;    /* datagrams with a bad header */
+    _Atomic uint64_t bad_offload;   /* frames with bad offload metadata */
     _Atomic uint64_t learn_events;
     _Atomic uint64_t relayed;       /* proxy: overlay to overlay */
     _Atomic uint64_t fast_frames;   /* counted only: the kernel carried

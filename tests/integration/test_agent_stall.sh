@@ -4,6 +4,8 @@
 # (issue 13 item 6), on the test bed: 3 hosts (h1 the proxy) x 2 VMs.
 # - Inbound TCP overlay connections are capped per peer address and the
 #   idle ones are closed; a TCP link's own connection, kept alive, stays.
+#   A frame with offload metadata the kernel could misread is dropped and
+#   counted (item 7).
 # - With h3's agent stopped (SIGSTOP) while h2 sends a VM's stream to it
 #   over a TCP link, h2's other traffic (a ping -i 0.01 to h1) loses
 #   nothing: writes to the stalled peer are queued, then dropped and
@@ -73,6 +75,14 @@ for _ in range(6):
     s = socket.create_connection(("10.200.0.3", 7000), timeout=2)
     conns.append(s)
     time.sleep(0.05)
+# A broadcast frame whose offload metadata puts the checksum past its end
+# (flags: vnet; vnet: NEEDS_CSUM, csum_start 100 of 60 bytes).
+frame = b"\xff" * 6 + bytes.fromhex("020000000202") + b"\x08\x00" + bytes(46)
+hdr = (bytes([1, 1, 1, 24]) + (0).to_bytes(4, "big")
+       + len(frame).to_bytes(4, "big") + (0).to_bytes(4, "big")
+       + bytes([1, 0]) + (0).to_bytes(2, "big") + (100).to_bytes(2, "big")
+       + (0).to_bytes(2, "big"))
+conns[-1].sendall(hdr + frame)
 # Idle for 3 s (h3's peer_timeout_ms): each must be closed within 8 s.
 deadline = time.time() + 8
 for s in conns:
@@ -86,6 +96,9 @@ for s in conns:
         raise SystemExit("an idle connection was kept")
 print("all 6 idle connections were closed by h3")
 PY
+bad=$(counter 3 bad_offload)
+echo "h3 dropped $bad frame(s) with bad offload metadata"
+[ "$bad" -ge 1 ] || fail "bad offload metadata not counted"
 evicted=$(counter 3 tcp_evicted)
 idle=$(counter 3 tcp_idle_closed)
 echo "h3: $evicted evicted for newer ones, $idle closed idle"
