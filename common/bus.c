@@ -438,16 +438,17 @@ bus_recv(bus_t *self, zsock_t *sock, bus_msg_t *msg)
     bool router = zsock_type(sock) == ZMQ_ROUTER;
     size_t want = pub ? 2 : router ? 3 : 1;
     int rc = -1;
-    if (router && zmsg_size(zmsg) == want) {
-        /* [routing id][empty delimiter][envelope], as a REQ sends. */
+    if (router) {
+        /* [routing id][empty delimiter][envelope], as a REQ sends; with
+         * the route known even a bad request is answered. */
         zframe_t *id = zmsg_first(zmsg);
         zframe_t *gap = zmsg_next(zmsg);
-        if (zframe_size(id) == 0 || zframe_size(id) > BUS_ROUTE_MAX
-            || zframe_size(gap) != 0) {
-            want = 0;   /* rejected below, and not answerable */
-        } else {
+        if (id && gap && zframe_size(id) > 0
+            && zframe_size(id) <= BUS_ROUTE_MAX && zframe_size(gap) == 0) {
             msg->route.len = (uint8_t) zframe_size(id);
             memcpy(msg->route.id, zframe_data(id), msg->route.len);
+        } else {
+            want = 0;   /* rejected below, and not answerable */
         }
     }
     if (zmsg_size(zmsg) != want) {
