@@ -6,6 +6,7 @@
  * forwarding is made on a copy of the table and published as a new
  * snapshot (agent_change), all rules of a request at once. */
 #include "agent_priv.h"
+#include "agent_check.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -131,6 +132,15 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->counters = c;
 }
 
+/* Refuses request 'type' as agent_check said ('why': escaped already),
+ * with a rate-limited log line. */
+static int
+s_bad_request(agent_t *self, int type, const char *why)
+{
+    VLOG_WARN_RL("refused %s: %s", msgtype_name(type), why);
+    return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type, "%s", why);
+}
+
 /* Finds link 'name' for request 'type', or answers NOT_FOUND and returns
  * -1. */
 static int
@@ -195,23 +205,13 @@ s_target_name(const agent_t *self, struct fwd_action a, char *buf,
 static int
 s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
 {
+    char why[256];
+    if (!agent_check_link_create(req, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
+    /* From here on every field is well formed: safe to log as it is. */
     const Vr__Link *l = req->link;
-    if (!l || !l->name || !*l->name || !l->peer || !*l->peer) {
-        return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link needs a name and a peer");
-    }
     bool tcp = l->proto == VR__LINK_PROTO__LINK_PROTO_TCP;
-    if (!tcp && l->proto != VR__LINK_PROTO__LINK_PROTO_UDP) {
-        return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link %s: unknown protocol %d", l->name,
-                       (int) l->proto);
-    }
-    if (l->local && *l->local) {
-        return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link %s: 'local' is not supported: the overlay "
-                       "socket sends from the address the route picks",
-                       l->name);
-    }
     struct sockaddr_in peer;
     if (!agent_link_parse_addr(l->peer, &peer)) {
         return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
@@ -274,6 +274,10 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
 static int
 s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
 {
+    char why[256];
+    if (!agent_check_link_remove(req, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
     int index = s_named_link(self, req->name, type);
     if (index < 0) {
         return 0;
@@ -337,6 +341,10 @@ s_probe_answer(agent_t *self, struct agent_probe *p, bool ok)
 static int
 s_link_probe(agent_t *self, const Vr__LinkProbe *req, int type)
 {
+    char why[256];
+    if (!agent_check_link_probe(req, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
     int index = s_named_link(self, req->name, type);
     if (index < 0) {
         return 0;
@@ -441,6 +449,11 @@ s_rules_change(agent_t *self, agent_edit_fn *edit, struct s_rules_edit *ed,
 static int
 s_rule_add(agent_t *self, const Vr__RuleAdd *req, int type)
 {
+    char why[256];
+    if (!agent_check_rules((const Vr__Rule *const *) req->rules,
+                           req->n_rules, true, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
     struct s_rules_edit ed = { (const Vr__Rule *const *) req->rules,
                                req->n_rules, 0, "" };
     return s_rules_change(self, s_rules_set, &ed, type, "set", true);
@@ -449,6 +462,11 @@ s_rule_add(agent_t *self, const Vr__RuleAdd *req, int type)
 static int
 s_rule_remove(agent_t *self, const Vr__RuleRemove *req, int type)
 {
+    char why[256];
+    if (!agent_check_rules((const Vr__Rule *const *) req->rules,
+                           req->n_rules, false, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
     struct s_rules_edit ed = { (const Vr__Rule *const *) req->rules,
                                req->n_rules, 0, "" };
     return s_rules_change(self, s_rules_unset, &ed, type, "removed", false);
