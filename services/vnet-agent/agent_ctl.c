@@ -255,8 +255,9 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
                            "link %s: no room for another link", l->name);
         }
-        VLOG_INFO("link %s: created to %s over %s%s", l->name, l->peer,
-                  tcp ? "TCP" : "UDP", l->circuit ? ", a circuit" : "");
+        VLOG_INFO_RL("link %s: created to %s over %s%s", LOG_ESC(l->name),
+                     LOG_ESC(l->peer), tcp ? "TCP" : "UDP",
+                     l->circuit ? ", a circuit" : "");
         agent_fast_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
@@ -291,7 +292,7 @@ s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
         return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                        "link '%s': out of memory", req->name);
     }
-    VLOG_INFO("link %s: removed", req->name);
+    VLOG_INFO_RL("link %s: removed", LOG_ESC(req->name));
     return s_reply_ack(self, "removed");
 }
 
@@ -441,7 +442,7 @@ s_rules_change(agent_t *self, agent_edit_fn *edit, struct s_rules_edit *ed,
                        "out of memory");
     }
     if (say) {
-        VLOG_INFO("%zu rule(s) %s", ed->n, done);
+        VLOG_INFO_RL("%zu rule(s) %s", ed->n, done);
     }
     return s_reply_ack(self, done);
 }
@@ -719,7 +720,8 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
             agent_link_destroy(&l);
             return;
         }
-        VLOG_INFO("proxy: agent '%s' joined from %s", ev->agent_id, peer);
+        VLOG_INFO_RL("proxy: agent '%s' joined from %s",
+                     LOG_ESC(ev->agent_id), peer);
     }
     agent_link_t *l = self->links[index];
     snprintf(l->peer_agent, sizeof l->peer_agent, "%s", ev->agent_id);
@@ -777,8 +779,9 @@ s_on_period(svc_t *svc, void *arg)
         for (int i = 0; i < AGENT_MAX_LINKS; i++) {
             agent_link_t *l = self->links[i];
             if (l && l->fast_dev[0] && if_nametoindex(l->fast_dev) == 0) {
-                VLOG_WARN("link %s: circuit device %s is gone: the fast "
-                          "path stops using it", l->name, l->fast_dev);
+                VLOG_WARN_RL("link %s: circuit device %s is gone: the fast "
+                             "path stops using it", LOG_ESC(l->name),
+                             l->fast_dev);
                 l->fast_dev[0] = '\0';
                 sync = true;
             }
@@ -863,8 +866,8 @@ s_send_hellos(agent_t *self, const struct s_local_acc *local)
         }
         if (l->learned && now - atomic_load(&l->last_rx_us)
                               > self->cfg->peer_timeout_ms * 1000ull) {
-            VLOG_INFO("proxy: agent '%s' silent, link %s removed",
-                      l->peer_agent, l->name);
+            VLOG_INFO_RL("proxy: agent '%s' silent, link %s removed",
+                         LOG_ESC(l->peer_agent), LOG_ESC(l->name));
             agent_remove_link(self, i);
             continue;
         }

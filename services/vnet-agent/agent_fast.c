@@ -140,7 +140,10 @@ s_tc(const char *const *argv, bool quiet)
     char err[768];
     if (proc_run_ok(argv, S_TC_TIMEOUT_MS, err, sizeof err) != 0) {
         if (!quiet) {
-            VLOG_WARN("%s", err);
+            /* tc's own words: escaped like any text from outside. */
+            char shown[4 * sizeof err];
+            VLOG_WARN_RL("%s", log_escape(shown, sizeof shown, err,
+                                          SIZE_MAX));
         }
         return -1;
     }
@@ -294,8 +297,8 @@ s_add(agent_fast_t *self, const struct fast_filter *want)
         return -1;
     }
     char mac[ETH_MAC_STRLEN];
-    VLOG_INFO("%s: frames to %s now go out of %s in the kernel", f.dev,
-              eth_mac_format(f.mac, mac), f.to);
+    VLOG_INFO_RL("%s: frames to %s now go out of %s in the kernel", f.dev,
+                 eth_mac_format(f.mac, mac), f.to);
     self->have[self->n_have++] = f;
     return 0;
 }
@@ -313,8 +316,8 @@ s_del(agent_fast_t *self, size_t i)
         return -1;
     }
     char mac[ETH_MAC_STRLEN];
-    VLOG_INFO("%s: frames to %s no longer go out of %s in the kernel",
-              f.dev, eth_mac_format(f.mac, mac), f.to);
+    VLOG_INFO_RL("%s: frames to %s no longer go out of %s in the kernel",
+                 f.dev, eth_mac_format(f.mac, mac), f.to);
     self->have[i] = self->have[--self->n_have];
     return 0;
 }
@@ -434,8 +437,8 @@ agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
     l->circuit = circuit;
     if (circuit && self->fast && !l->tcp) {
         if (!agent_fast_circuit_dev(&l->peer, dev)) {
-            VLOG_WARN("link %s: %s is not directly attached: no fast path",
-                      l->name, l->peer_str);
+            VLOG_WARN_RL("link %s: %s is not directly attached: no fast "
+                         "path", LOG_ESC(l->name), LOG_ESC(l->peer_str));
         }
         for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
             if (!strcmp(agent_port_name(self->ports[i]), dev)) {
@@ -445,7 +448,8 @@ agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
     }
     if (strcmp(dev, l->fast_dev) != 0) {
         if (dev[0]) {
-            VLOG_INFO("link %s: fast path over %s", l->name, dev);
+            VLOG_INFO_RL("link %s: fast path over %s", LOG_ESC(l->name),
+                         dev);
         }
         snprintf(l->fast_dev, sizeof l->fast_dev, "%s", dev);
         agent_fast_sync(self);

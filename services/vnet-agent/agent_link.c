@@ -69,11 +69,12 @@ agent_link_new(const char *name, const char *peer, int fd, uint32_t mtu)
     }
     if (!agent_link_parse_addr(peer, &self->peer)
         || self->peer.sin_port == 0) {
-        VLOG_ERR("link %s: bad peer '%s': expected ipv4:port", name, peer);
+        VLOG_ERR_RL("link %s: bad peer '%s': expected ipv4:port",
+                    LOG_ESC(name), LOG_ESC(peer));
         goto error;
     }
     if (mtu < 576 || mtu > 65535) {
-        VLOG_ERR("link %s: bad mtu %u", name, mtu);
+        VLOG_ERR_RL("link %s: bad mtu %u", LOG_ESC(name), mtu);
         goto error;
     }
     snprintf(self->name, sizeof self->name, "%s", name);
@@ -335,8 +336,8 @@ agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
         /* The device cannot segment UDP (no checksum offload): send the
          * chunks one by one from now on. */
         atomic_store(&self->no_gso, true);
-        VLOG_WARN("link %s: UDP GSO refused (%s), sending chunks singly",
-                  self->name, strerror(rc));
+        VLOG_WARN_RL("link %s: UDP GSO refused (%s), sending chunks singly",
+                     LOG_ESC(self->name), strerror(rc));
     }
     struct msghdr mh = {
         .msg_name = &self->peer,
@@ -430,7 +431,8 @@ agent_link_new_tcp(const char *name, const char *peer)
     pthread_mutex_init(&self->tcp_lock, NULL);
     if (!agent_link_parse_addr(peer, &self->peer)
         || self->peer.sin_port == 0) {
-        VLOG_ERR("link %s: bad peer '%s': expected ipv4:port", name, peer);
+        VLOG_ERR_RL("link %s: bad peer '%s': expected ipv4:port",
+                    LOG_ESC(name), LOG_ESC(peer));
         goto error;
     }
     snprintf(self->name, sizeof self->name, "%s", name);
@@ -464,8 +466,8 @@ s_tcp_install(agent_link_t *self, int fd)
     atomic_store(&self->tcp_broken, false);
     atomic_store(&self->tcp_rx_dead, false);
     pthread_mutex_unlock(&self->tcp_lock);
-    VLOG_INFO("link %s: connected to %s over TCP", LOG_ESC(self->name),
-              self->peer_str);
+    VLOG_INFO_RL("link %s: connected to %s over TCP", LOG_ESC(self->name),
+                 LOG_ESC(self->peer_str));
 }
 
 int
@@ -486,7 +488,7 @@ agent_link_tcp_connect(agent_link_t *self, int timeout_ms)
     int rc = errno;
     if (rc != EINPROGRESS) {
         VLOG_WARN_RL("link %s: connect %s: %s", LOG_ESC(self->name),
-                     self->peer_str, strerror(rc));
+                     LOG_ESC(self->peer_str), strerror(rc));
         close(fd);
         return rc;
     }
@@ -517,7 +519,7 @@ agent_link_tcp_connect_poll(agent_link_t *self)
     self->tcp_connecting = -1;
     if (rc != 0) {
         VLOG_WARN_RL("link %s: connect %s: %s", LOG_ESC(self->name),
-                     self->peer_str, strerror(rc));
+                     LOG_ESC(self->peer_str), strerror(rc));
         close(fd);
         return rc;
     }

@@ -6,8 +6,10 @@
 # out-of-range values and oversized arrays in each field is answered
 # ERR_BAD_REQUEST naming the field (tests/tools/vr-agent-hostile.c); the
 # agent keeps running, its log holds no raw control character and its
-# refusals are rate-limited; good requests still work.  One agent on
-# loopback, no VM ports.
+# refusals are rate-limited; good requests still work.  Hellos whose
+# agent ids hold newlines and escape sequences (issue 13 item 8) are
+# logged escaped and rate-limited.  One agent (a proxy) on loopback, no
+# VM ports.
 source "$(dirname "$0")/lib.sh"
 
 port=$((20000 + $$ % 20000))
@@ -32,6 +34,31 @@ n=$(grep -c ": refused: " "$T/hostile.txt")
 echo "$n hostile requests refused, each naming its field, in $ms ms"
 grep -m 3 ": refused: " "$T/hostile.txt"
 [ "$n" -ge 40 ] || fail "only $n hostile cases"
+
+echo "== hellos with hostile ids: escaped and rate-limited in the log"
+# 200 sockets, each saying hello as a new agent whose id holds a newline,
+# an escape sequence and a forged log line.
+python3 - "$port" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+for i in range(200):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    ident = ("x%d\n2026-01-01T00:00:00Z vnet-agent[1] agent ERROR: forged"
+             "\x1b[31m" % i).encode()[:60] + b"\0"
+    hdr = (bytes([1, 4, 0, 24]) + bytes(4) + len(ident).to_bytes(4, "big")
+           + bytes(12))
+    s.sendto(hdr + ident, ("127.0.0.1", port))
+    s.close()
+PY
+joined() { [ "$(grep -c "joined from" "$T/agent.log")" -ge 1 ]; }
+vr_until 5 joined || fail "no hello was taken"
+sleep 0.5
+grep -m 1 "joined from" "$T/agent.log"
+j=$(grep -c "joined from" "$T/agent.log")
+echo "200 hellos from new agents gave $j 'joined' lines"
+[ "$j" -le 10 ] || fail "hello log lines are not rate-limited ($j)"
+grep -q "forged$" "$T/agent.log" && fail "a forged log line got through"
 
 "$BIN/vnetctl" -e agent="ipc://$T/agent" status agent >/dev/null \
     || fail "the agent died"
