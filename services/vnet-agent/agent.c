@@ -34,8 +34,59 @@
 
 LOG_MODULE("agent");
 
+#define T struct agent_cfg
+const struct cfg_key agent_cfg_keys[] = {
+    SVC_CFG_COMMON_KEYS(T, AGENT_DEFAULT_CONTROL),
+    CFG_KEY_STR("bus.aggregator", T, aggregator, AGENT_DEFAULT_AGGREGATOR,
+                "aggregator ingest endpoint the events socket connects to"),
+    CFG_KEY_STR("bus.announce_control", T, announce_control, NULL,
+                "control endpoint announced to others (default: "
+                "bus.control)"),
+    CFG_KEY_STR("proxy_addr", T, proxy_addr, NULL,
+                "the proxy's overlay ip:port; unset: this agent is the "
+                "proxy, the centre of the star"),
+    CFG_KEY_STR("overlay.listen", T, listen, AGENT_DEFAULT_LISTEN,
+                "overlay UDP ip:port to listen on"),
+    CFG_KEY_STR("overlay.host_ip", T, host_ip, NULL,
+                "this host's address on the commodity network, announced"),
+    CFG_KEY_U32("overlay.mtu", T, mtu, 576, 65535, 9000,
+                "underlay path MTU; larger frames are sent in chunks"),
+    CFG_KEY_STRLIST("ports", T, ports,
+                    "host-side interfaces of the local VMs to capture"),
+    CFG_KEY_STR("capture", T, capture, "afpacket",
+                "afpacket (fast, GSO kept) or pcap (portable, offloads "
+                "off)"),
+    CFG_KEY_U32("period_ms", T, period_ms, 100, 60000, 1000,
+                "local traffic matrix publishing period"),
+    CFG_KEY_U32("hello_ms", T, hello_ms, 100, 60000, 1000,
+                "hello to peers and announcement period"),
+    CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
+                "forget a silent agent (proxy), close an idle inbound "
+                "TCP connection"),
+    CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
+                "socket buffer size of the capture and overlay sockets"),
+    CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
+                "MAC pairs the traffic accounting can hold"),
+    CFG_KEY_BOOL("accounting", T, accounting, true,
+                 "count traffic per MAC pair for inference; off only to "
+                 "measure what counting costs"),
+    CFG_KEY_BOOL("fastpath", T, fastpath, true,
+                 "frames to VMs behind a circuit (a reserved path the "
+                 "planner marks) cross it in the kernel (tc), not through "
+                 "the agent; needs the afpacket capture"),
+    CFG_KEY_STR("tc", T, tc, "tc",
+                "the tc program (iproute2) the fast path runs"),
+    CFG_KEYS_END,
+};
+#undef T
+
 enum { S_T_VM = 0, S_T_OVL = 1 };
-enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536, S_MAX_CONNS = 256 };
+enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536 };
+
+/* Inbound TCP connections: at most S_MAX_CONNS, S_CONNS_PER_PEER from one
+ * address (a newer one replaces the oldest: a restarted peer reconnects
+ * before we notice), and closed when idle (s_ovl_reap). */
+enum { S_MAX_CONNS = 256, S_CONNS_PER_PEER = 4, S_REAP_EVERY_US = 1000000 };
 
 static inline void
 s_inc(_Atomic uint64_t *c, uint64_t n)
@@ -131,6 +182,25 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
 }
 
 int
+agent_change(agent_t *self, agent_edit_fn *edit, void *arg)
+{
+    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
+    if (!fwd) {
+        return -1;
+    }
+    int rc = edit ? edit(self, fwd, arg) : 0;
+    if (rc != 0) {
+        fwd_table_destroy(&fwd);
+        return rc;
+    }
+    if (agent_publish(self, fwd) != 0) {
+        return -1;
+    }
+    agent_fast_sync(self);
+    return 0;
+}
+
+int
 agent_add_link(agent_t *self, agent_link_t *link)
 {
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
@@ -167,22 +237,29 @@ agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
     return -1;
 }
 
+static int
+s_unlink(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    int index = *(const int *) arg;
+    fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) index);
+    self->links[index] = NULL;
+    return 0;
+}
+
 int
 agent_remove_link(agent_t *self, int index)
 {
     agent_link_t *link = self->links[index];
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!link || !fwd) {
-        fwd_table_destroy(&fwd);
+    if (!link) {
         return -1;
     }
-    fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) index);
-    self->links[index] = NULL;
-    if (self->proxy_link == index) {
+    int proxy_link = self->proxy_link;
+    if (proxy_link == index) {
         self->proxy_link = -1;
     }
-    if (agent_publish(self, fwd) != 0) {
+    if (agent_change(self, s_unlink, &index) != 0) {
         self->links[index] = link;
+        self->proxy_link = proxy_link;
         return -1;
     }
     /* No snapshot holds it any more, and no thread is inside an old one. */
@@ -426,6 +503,10 @@ s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
         s_inc(&st->bad_header, 1);
         return;
     }
+    if (vnet && !encap_vnet_ok(vnet, size)) {
+        s_inc(&st->bad_offload, 1);     /* never handed to a kernel */
+        return;
+    }
     uint64_t dst = eth_mac_to_u64(frame);
     uint64_t src = eth_mac_to_u64(frame + ETH_ADDR_LEN);
     bool proxy = self->cfg->proxy;
@@ -634,6 +715,28 @@ s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
     }
 }
 
+static void s_ovl_conn_close(agent_t *self, struct agent_tcp_rx **conns,
+                             size_t *n_conns, struct agent_tcp_rx *rx);
+
+/* Closes the inbound connections that gave no record for the idle time
+ * (a peer that stopped, or a socket opened and left): peers' TCP links
+ * send a keepalive every hello period. */
+static void
+s_ovl_reap(agent_t *self, struct agent_tcp_rx **conns, size_t *n_conns,
+           uint64_t now)
+{
+    uint64_t idle = self->cfg->peer_timeout_ms * 1000ull;
+    if (idle < 3000ull * self->cfg->hello_ms) {
+        idle = 3000ull * self->cfg->hello_ms;
+    }
+    for (size_t i = *n_conns; i-- > 0;) {
+        if (now - conns[i]->last_us > idle) {
+            s_ovl_conn_close(self, conns, n_conns, conns[i]);
+            s_inc(&self->tstats[S_T_OVL].tcp_idle_closed, 1);
+        }
+    }
+}
+
 /* Accepts a connection, if it comes from the IP of one of our TCP links:
  * records from anyone else would be dropped anyway. */
 static void
@@ -650,6 +753,20 @@ s_ovl_accept(agent_t *self, const struct agent_snap *snap,
     from.sin_port = 0;
     int index = s_peer_lookup(snap, &from);
     struct agent_tcp_rx *rx = NULL;
+    struct agent_tcp_rx *oldest = NULL;
+    size_t n_peer = 0;
+    for (size_t i = 0; i < *n_conns; i++) {
+        if (conns[i]->from.sin_addr.s_addr == from.sin_addr.s_addr) {
+            n_peer++;
+            if (!oldest || conns[i]->last_us < oldest->last_us) {
+                oldest = conns[i];
+            }
+        }
+    }
+    if (index >= 0 && n_peer >= S_CONNS_PER_PEER) {
+        s_ovl_conn_close(self, conns, n_conns, oldest);
+        s_inc(&self->tstats[S_T_OVL].tcp_evicted, 1);
+    }
     if (index < 0 || !snap->links[index]->tcp || *n_conns == S_MAX_CONNS
         || !(rx = malloc(sizeof *rx))
         || agent_tcp_rx_init(rx, AGENT_RX_ACCEPTED, fd) != 0) {
@@ -659,6 +776,7 @@ s_ovl_accept(agent_t *self, const struct agent_snap *snap,
         return;
     }
     rx->from = from;
+    rx->last_us = vtime_mono_us();
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rx };
     if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
         agent_tcp_rx_uninit(rx);
@@ -709,6 +827,7 @@ s_ovl_thread(void *arg)
     struct epoll_event evs[16];
     struct agent_tcp_rx *conns[S_MAX_CONNS];
     size_t n_conns = 0;
+    uint64_t reap_at = vtime_mono_us() + S_REAP_EVERY_US;
     uint8_t *bufs = malloc((size_t) S_UDP_BURST * S_UDP_SLOT);
     struct s_seen *seen = calloc(1, sizeof *seen);
     if (!bufs || !seen) {
@@ -718,6 +837,14 @@ s_ovl_thread(void *arg)
         return NULL;
     }
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
+        /* Before the wait: no event returned may be for a reaped one. */
+        if (n_conns > 0) {
+            uint64_t now = vtime_mono_us();
+            if (now >= reap_at) {
+                s_ovl_reap(self, conns, &n_conns, now);
+                reap_at = now + S_REAP_EVERY_US;
+            }
+        }
         int n = epoll_wait(self->ovl_epoll, evs, 16, 100);
         if (n <= 0) {
             continue;
@@ -742,7 +869,16 @@ s_ovl_thread(void *arg)
             if (!accepted && !(out = s_outgoing_link(snap, rx))) {
                 continue;       /* a link removed meanwhile */
             }
+            if (out && (evs[i].events & EPOLLOUT)) {
+                agent_link_tcp_flush(out);  /* room for what is queued */
+            }
+            if (out && !(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+                continue;
+            }
             struct s_ovl_ctx ctx = { self, seen, snap, &rx->from };
+            if (accepted) {
+                rx->last_us = vtime_mono_us();
+            }
             if (agent_tcp_rx_feed(rx, s_ovl_record, &ctx) == 0) {
                 continue;
             }
@@ -767,8 +903,15 @@ s_ovl_thread(void *arg)
 int
 agent_watch_tcp(agent_t *self, agent_link_t *link)
 {
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &link->tcp_rx };
-    return epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, link->tcp_fd, &ev);
+    pthread_mutex_lock(&link->tcp_lock);
+    link->tcp_epoll = self->ovl_epoll;
+    /* Records queued before the overlay thread watched it wait for room
+     * too. */
+    uint32_t events = EPOLLIN | (link->tcp_q_len ? EPOLLOUT : 0);
+    struct epoll_event ev = { .events = events, .data.ptr = &link->tcp_rx };
+    int rc = epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, link->tcp_fd, &ev);
+    pthread_mutex_unlock(&link->tcp_lock);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -8,7 +8,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/udp.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -16,10 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "log.h"
+#include "vtime.h"
 
 LOG_MODULE("link");
 
@@ -68,11 +69,12 @@ agent_link_new(const char *name, const char *peer, int fd, uint32_t mtu)
     }
     if (!agent_link_parse_addr(peer, &self->peer)
         || self->peer.sin_port == 0) {
-        VLOG_ERR("link %s: bad peer '%s': expected ipv4:port", name, peer);
+        VLOG_ERR_RL("link %s: bad peer '%s': expected ipv4:port",
+                    LOG_ESC(name), LOG_ESC(peer));
         goto error;
     }
     if (mtu < 576 || mtu > 65535) {
-        VLOG_ERR("link %s: bad mtu %u", name, mtu);
+        VLOG_ERR_RL("link %s: bad mtu %u", LOG_ESC(name), mtu);
         goto error;
     }
     snprintf(self->name, sizeof self->name, "%s", name);
@@ -102,6 +104,7 @@ agent_link_destroy(agent_link_t **self_p)
         agent_link_tcp_close(self);
         agent_tcp_rx_uninit(&self->tcp_rx);
         pthread_mutex_destroy(&self->tcp_lock);
+        free(self->tcp_q);
     }
     encap_reasm_uninit(&self->reasm[0]);
     encap_reasm_uninit(&self->reasm[1]);
@@ -109,38 +112,120 @@ agent_link_destroy(agent_link_t **self_p)
     *self_p = NULL;
 }
 
-/* Writes all of 'iov' to the link's stream, under its lock: the VM and
- * overlay threads both send, and records must not interleave.  The socket
- * blocks for at most its SO_SNDTIMEO; a stall or an error marks the
- * connection broken (the control thread reconnects). */
-static int
-s_tcp_write(agent_link_t *self, struct iovec *iov, int n)
+/* Asks the overlay thread to wait for room on the socket ('out') or to
+ * stop waiting.  Under tcp_lock. */
+static void
+s_tcp_want_room(agent_link_t *self, bool out)
 {
+    if (self->tcp_epoll < 0) {
+        return;
+    }
+    struct epoll_event ev = {
+        .events = EPOLLIN | (out ? EPOLLOUT : 0),
+        .data.ptr = &self->tcp_rx,
+    };
+    /* ENOENT: the overlay thread let go of it; it is being reconnected. */
+    epoll_ctl(self->tcp_epoll, EPOLL_CTL_MOD, self->tcp_fd, &ev);
+}
+
+/* Writes a record ('n' iovecs) to the link's stream, or queues what the
+ * socket does not take, under the link's lock: the VM, overlay and
+ * control threads all send, and records must not interleave.  Nothing
+ * here blocks: the socket is non-blocking, a full queue drops the record
+ * (counted), an error marks the connection broken (the control thread
+ * reconnects it). */
+static int
+s_tcp_write(agent_link_t *self, const struct iovec *iov, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        total += iov[i].iov_len;
+    }
     int rc = 0;
+    size_t sent = 0;
     pthread_mutex_lock(&self->tcp_lock);
     if (self->tcp_fd < 0 || atomic_load(&self->tcp_broken)) {
         rc = ENOTCONN;
         goto done;
     }
-    while (n > 0) {
-        ssize_t w = writev(self->tcp_fd, iov, n);
-        if (w < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
+    if (self->tcp_q_len == 0) {
+        struct msghdr mh = { .msg_iov = (struct iovec *) iov,
+                             .msg_iovlen = (size_t) n };
+        ssize_t w;
+        do {
+            w = sendmsg(self->tcp_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } while (w < 0 && errno == EINTR);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             rc = errno;
             atomic_store(&self->tcp_broken, true);
             goto done;
         }
-        while (n > 0 && (size_t) w >= iov->iov_len) {
-            w -= (ssize_t) iov->iov_len;
-            iov++;
-            n--;
+        sent = w > 0 ? (size_t) w : 0;
+        if (sent == total) {
+            goto done;
         }
-        if (n > 0) {
-            iov->iov_base = (uint8_t *) iov->iov_base + w;
-            iov->iov_len -= (size_t) w;
+    } else if (self->tcp_q_len + total > AGENT_TCP_QUEUE) {
+        atomic_fetch_add(&self->tcp_q_full, 1);
+        rc = ENOBUFS;
+        goto done;
+    }
+    /* The rest goes to the queue, whole: a record is never cut short. */
+    if (self->tcp_q_off + self->tcp_q_len + (total - sent)
+        > AGENT_TCP_QUEUE) {
+        memmove(self->tcp_q, self->tcp_q + self->tcp_q_off,
+                self->tcp_q_len);
+        self->tcp_q_off = 0;
+    }
+    uint8_t *to = self->tcp_q + self->tcp_q_off + self->tcp_q_len;
+    size_t skip = sent;
+    for (int i = 0; i < n; i++) {
+        size_t len = iov[i].iov_len;
+        if (skip >= len) {
+            skip -= len;
+            continue;
         }
+        memcpy(to, (const uint8_t *) iov[i].iov_base + skip, len - skip);
+        to += len - skip;
+        skip = 0;
+    }
+    bool was_empty = self->tcp_q_len == 0;
+    self->tcp_q_len += total - sent;
+    if (was_empty) {
+        s_tcp_want_room(self, true);
+    }
+done:
+    pthread_mutex_unlock(&self->tcp_lock);
+    return rc;
+}
+
+int
+agent_link_tcp_flush(agent_link_t *self)
+{
+    int rc = 0;
+    pthread_mutex_lock(&self->tcp_lock);
+    if (self->tcp_fd < 0) {
+        rc = ENOTCONN;
+        goto done;
+    }
+    while (self->tcp_q_len > 0) {
+        ssize_t w = send(self->tcp_fd, self->tcp_q + self->tcp_q_off,
+                         self->tcp_q_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                rc = errno;
+                atomic_store(&self->tcp_broken, true);
+            }
+            break;
+        }
+        self->tcp_q_off += (size_t) w;
+        self->tcp_q_len -= (size_t) w;
+    }
+    if (self->tcp_q_len == 0) {
+        self->tcp_q_off = 0;
+        s_tcp_want_room(self, false);
     }
 done:
     pthread_mutex_unlock(&self->tcp_lock);
@@ -251,8 +336,8 @@ agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
         /* The device cannot segment UDP (no checksum offload): send the
          * chunks one by one from now on. */
         atomic_store(&self->no_gso, true);
-        VLOG_WARN("link %s: UDP GSO refused (%s), sending chunks singly",
-                  self->name, strerror(rc));
+        VLOG_WARN_RL("link %s: UDP GSO refused (%s), sending chunks singly",
+                     LOG_ESC(self->name), strerror(rc));
     }
     struct msghdr mh = {
         .msg_name = &self->peer,
@@ -340,18 +425,22 @@ agent_link_new_tcp(const char *name, const char *peer)
     }
     self->tcp = true;
     self->tcp_fd = -1;
+    self->tcp_connecting = -1;
+    self->tcp_epoll = -1;
     self->fd = -1;
     pthread_mutex_init(&self->tcp_lock, NULL);
     if (!agent_link_parse_addr(peer, &self->peer)
         || self->peer.sin_port == 0) {
-        VLOG_ERR("link %s: bad peer '%s': expected ipv4:port", name, peer);
+        VLOG_ERR_RL("link %s: bad peer '%s': expected ipv4:port",
+                    LOG_ESC(name), LOG_ESC(peer));
         goto error;
     }
     snprintf(self->name, sizeof self->name, "%s", name);
     snprintf(self->peer_str, sizeof self->peer_str, "%s", peer);
     self->mtu = 65535;                  /* TCP carries any frame whole */
     self->max_payload = ENCAP_MAX_FRAME;
-    if (agent_tcp_rx_init(&self->tcp_rx, AGENT_RX_OUTGOING, -1) != 0
+    if (!(self->tcp_q = malloc(AGENT_TCP_QUEUE))
+        || agent_tcp_rx_init(&self->tcp_rx, AGENT_RX_OUTGOING, -1) != 0
         || encap_reasm_init(&self->reasm[0]) != 0
         || encap_reasm_init(&self->reasm[1]) != 0) {
         goto error;
@@ -365,6 +454,22 @@ error:
     return NULL;
 }
 
+/* Makes connected socket 'fd' the link's stream. */
+static void
+s_tcp_install(agent_link_t *self, int fd)
+{
+    pthread_mutex_lock(&self->tcp_lock);
+    self->tcp_fd = fd;
+    self->tcp_rx.fd = fd;
+    self->tcp_rx.have = 0;
+    self->tcp_q_off = self->tcp_q_len = 0;
+    atomic_store(&self->tcp_broken, false);
+    atomic_store(&self->tcp_rx_dead, false);
+    pthread_mutex_unlock(&self->tcp_lock);
+    VLOG_INFO_RL("link %s: connected to %s over TCP", LOG_ESC(self->name),
+                 LOG_ESC(self->peer_str));
+}
+
 int
 agent_link_tcp_connect(agent_link_t *self, int timeout_ms)
 {
@@ -375,51 +480,67 @@ agent_link_tcp_connect(agent_link_t *self, int timeout_ms)
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    int rc = 0;
-    if (connect(fd, (struct sockaddr *) &self->peer, sizeof self->peer) != 0
-        && errno != EINPROGRESS) {
-        rc = errno;
-    } else {
-        struct pollfd pfd = { fd, POLLOUT, 0 };
-        socklen_t len = sizeof rc;
-        if (poll(&pfd, 1, timeout_ms) <= 0) {
-            rc = ETIMEDOUT;
-        } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &len) != 0) {
-            rc = errno;
-        }
+    if (connect(fd, (struct sockaddr *) &self->peer, sizeof self->peer)
+        == 0) {
+        s_tcp_install(self, fd);
+        return 0;
     }
-    if (rc != 0) {
-        VLOG_WARN_RL("link %s: connect %s: %s", self->name, self->peer_str,
-                     strerror(rc));
+    int rc = errno;
+    if (rc != EINPROGRESS) {
+        VLOG_WARN_RL("link %s: connect %s: %s", LOG_ESC(self->name),
+                     LOG_ESC(self->peer_str), strerror(rc));
         close(fd);
         return rc;
     }
-    /* Writes block, but never for long: a stalled peer costs a drop, not
-     * a stuck packet thread. */
-    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-    struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    pthread_mutex_lock(&self->tcp_lock);
-    self->tcp_fd = fd;
-    self->tcp_rx.fd = fd;
-    self->tcp_rx.have = 0;
-    atomic_store(&self->tcp_broken, false);
-    atomic_store(&self->tcp_rx_dead, false);
-    pthread_mutex_unlock(&self->tcp_lock);
-    VLOG_INFO("link %s: connected to %s over TCP", self->name,
-              self->peer_str);
+    /* The socket stays non-blocking: writers queue, never wait. */
+    self->tcp_connecting = fd;
+    self->tcp_connect_by_us = vtime_mono_us() + timeout_ms * 1000ull;
+    return EINPROGRESS;
+}
+
+int
+agent_link_tcp_connect_poll(agent_link_t *self)
+{
+    if (self->tcp_connecting < 0) {
+        return self->tcp_fd >= 0 ? 0 : ENOTCONN;
+    }
+    int fd = self->tcp_connecting;
+    struct pollfd pfd = { fd, POLLOUT, 0 };
+    int rc = 0;
+    socklen_t len = sizeof rc;
+    if (poll(&pfd, 1, 0) <= 0) {
+        if (vtime_mono_us() < self->tcp_connect_by_us) {
+            return EINPROGRESS;
+        }
+        rc = ETIMEDOUT;
+    } else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &rc, &len) != 0) {
+        rc = errno;
+    }
+    self->tcp_connecting = -1;
+    if (rc != 0) {
+        VLOG_WARN_RL("link %s: connect %s: %s", LOG_ESC(self->name),
+                     LOG_ESC(self->peer_str), strerror(rc));
+        close(fd);
+        return rc;
+    }
+    s_tcp_install(self, fd);
     return 0;
 }
 
 void
 agent_link_tcp_close(agent_link_t *self)
 {
+    if (self->tcp_connecting >= 0) {
+        close(self->tcp_connecting);
+        self->tcp_connecting = -1;
+    }
     pthread_mutex_lock(&self->tcp_lock);
     if (self->tcp_fd >= 0) {
         close(self->tcp_fd);
     }
     self->tcp_fd = -1;
     self->tcp_rx.fd = -1;
+    self->tcp_q_off = self->tcp_q_len = 0;
     atomic_store(&self->tcp_broken, true);
     pthread_mutex_unlock(&self->tcp_lock);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's insides, shared by agent.c (lifecycle, snapshots, packet
- * threads) and agent_ctl.c (control socket, publishing, learning).  Not
- * for use outside the agent. */
+/* The agent's insides, shared by agent.c (config keys, lifecycle,
+ * snapshots, packet threads), agent_ctl.c (control socket, publishing,
+ * learning) and agent_fast.c (the fast path's intent).  Not for use
+ * outside the agent. */
 #ifndef AGENT_PRIV_H
 #define AGENT_PRIV_H
 
@@ -15,6 +16,7 @@
 #include "agent_fwd.h"
 #include "agent_link.h"
 #include "agent_port.h"
+#include "agent_probe.h"
 #include "bus.h"
 
 enum {
@@ -64,11 +66,14 @@ struct agent_tstats {
     _Atomic uint64_t no_route;      /* dropped: nowhere to send */
     _Atomic uint64_t unknown_peer;  /* datagrams from no known link */
     _Atomic uint64_t bad_header;    /* datagrams with a bad header */
+    _Atomic uint64_t bad_offload;   /* frames with bad offload metadata */
     _Atomic uint64_t learn_events;
     _Atomic uint64_t relayed;       /* proxy: overlay to overlay */
     _Atomic uint64_t fast_frames;   /* counted only: the kernel carried
                                      * them over a circuit */
     _Atomic uint64_t fast_bytes;
+    _Atomic uint64_t tcp_idle_closed;   /* inbound connections reaped */
+    _Atomic uint64_t tcp_evicted;       /* closed for a newer one */
 } __attribute__((aligned(64)));
 
 struct agent {
@@ -111,6 +116,7 @@ struct agent {
     uint64_t n_snapshots;           /* control: snapshots published */
     uint64_t n_hellos;              /* control: hellos received */
     uint32_t link_seq;              /* for names of learned links */
+    struct agent_probes probes;     /* control: probes awaiting an echo */
 };
 
 /* Builds a snapshot from the control thread's view with forwarding table
@@ -118,6 +124,16 @@ struct agent {
  * the old one and frees it.  Returns 0 or -1 (out of memory; 'fwd' is
  * freed and nothing changes). */
 int agent_publish(agent_t *self, fwd_table_t *fwd);
+
+/* Edits 'fwd', a copy of the current forwarding table, for
+ * agent_change(): returns 0, or a positive value to abandon the copy. */
+typedef int agent_edit_fn(agent_t *self, fwd_table_t *fwd, void *arg);
+
+/* The one way the control thread changes forwarding: clones the current
+ * table, lets 'edit' change the copy (NULL: no edit, the links changed),
+ * publishes it and brings the fast path in line.  Returns 0, the edit's
+ * positive result, or -1 (out of memory); but for 0, nothing changed. */
+int agent_change(agent_t *self, agent_edit_fn *edit, void *arg);
 
 /* The current snapshot (control thread: stable until agent_publish). */
 const struct agent_snap *agent_current(const agent_t *self);
@@ -137,8 +153,12 @@ int agent_remove_link(agent_t *self, int index);
 int agent_watch_tcp(agent_t *self, agent_link_t *link);
 
 /* Brings the fast path's filters in line with the current snapshot's
- * rules, links and local MACs (agent_ctl.c).  Control thread. */
+ * rules, links and local MACs (agent_fast.c).  Control thread. */
 void agent_fast_sync(agent_t *self);
+
+/* Marks link 'l' as a circuit or not, finds the device the fast path
+ * would send it on and syncs if that changed (agent_fast.c). */
+void agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit);
 
 /* Registers the control handlers and timers (agent_ctl.c). */
 int agent_ctl_start(agent_t *self);

@@ -251,6 +251,12 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
         Vr__LinkProbe req = VR__LINK_PROBE__INIT;
         req.name = pos[0];
         req.timeout_ms = o.timeout_ms;
+        /* The agent answers when the echo comes or the probe's time is
+         * up (at most 5 s): wait that long and a bit. */
+        uint32_t wait_ms = (o.timeout_ms ? o.timeout_ms : 500) + 1000;
+        if (ctl->cfg.timeout_ms < wait_ms && o.timeout_ms <= 5000) {
+            ctl->cfg.timeout_ms = wait_ms;
+        }
         bus_msg_t reply;
         int rc = s_call(ctl, &o, VR__MSG_TYPE__MSG_LINK_PROBE, &req.base,
                         VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply);
