@@ -10,8 +10,15 @@
 #  (c) a VM sending from 100,000 random source MACs in 5 s leaves the
 #      agents' memory bounded (stated below) and h2v1's real pair counted
 #      and published.
+# In the ASan tree (a Debug build) the spray runs all the same, for memory
+# errors; the memory bound (ASan's quarantine keeps what is freed) and the
+# ping's loss under the spray (-O0 cannot keep up with 20,000 frames a
+# second on 2 shared cores) are checked in the normal tree only.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
+SAN=0
+grep -q "^VR_SANITIZE:BOOL=ON" "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null \
+    && SAN=1
 
 BED="$VR_SRC_DIR/deploy/testbed/vrbed"
 P="vb$$"
@@ -214,6 +221,7 @@ done
 # MACs made a 6 MB forwarding table, copied on every change, and hello
 # timers sized by it), and the size must not still be growing after.
 for i in 1 2; do
+    [ "$SAN" = 0 ] || break
     hwm=$(mem "$i" VmHWM)
     rss=$([ "$i" = 1 ] && echo "$rss1" || echo "$rss2")
     [ "$hwm" -le $((rss + 16384)) ] \
@@ -222,7 +230,8 @@ done
 rss_end=$(mem 2 VmRSS)
 sleep 2
 echo "h2 VmRSS $rss_end kB after the spray, $(mem 2 VmRSS) kB 2 s later"
-[ "$(mem 2 VmRSS)" -le $((rss_end + 2048)) ] || fail "h2 still grows"
+[ "$SAN" = 1 ] || [ "$(mem 2 VmRSS)" -le $((rss_end + 2048)) ] \
+    || fail "h2 still grows"
 
 [ "$(counter 2 learned_macs)" -le $((2 + 256)) ] \
     || fail "h2 learned past its per-port cap"
@@ -234,9 +243,8 @@ wait "$SUB_PID" || fail "vr-sub failed"
 during=$(json_get "$T/during.json" "j['matrix'].get('$real', 0)")
 echo "h2v1 -> h3v1 published: $before bytes before, $during during the spray"
 [ "$during" -gt "$before" ] || fail "the real pair was not counted during the spray"
-grep -q " 0% packet loss" "$T/ping-spray.txt" \
-    || grep -Eq " [0-2]% packet loss" "$T/ping-spray.txt" \
-    || fail "h2v1 lost its traffic to the spray"
+[ "$SAN" = 1 ] || grep -Eq " ([0-2]|[0-2]\.[0-9]*)% packet loss" \
+    "$T/ping-spray.txt" || fail "h2v1 lost its traffic to the spray"
 
 vr_stop_services agent-h1 agent-h2 agent-h3
 echo "1 passed, 0 failed"
