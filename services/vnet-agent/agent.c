@@ -369,14 +369,14 @@ s_inject(agent_t *self, int t, const struct agent_snap *snap, size_t port,
 
 /* Whether source 'src', come in through port or link 'ingress', may flood
  * now (its token bucket); a refusal is counted.  Every flood goes through
- * here first.  The ingress is part of the key, so that frames forged with
- * a VM's source MAC elsewhere do not use up that VM's own floods. */
+ * here first.  The ingress is part of the source, so that frames forged
+ * with a VM's source MAC elsewhere do not use up that VM's own floods,
+ * and MACs made up behind one port or link cost the others nothing. */
 static bool
 s_flood_ok(agent_t *self, int t, const struct s_seen *seen, uint64_t src,
            uint16_t ingress)
 {
-    uint64_t key = src | (uint64_t) ingress << 48;
-    if (flood_allow(self->flood[t], key, seen->now_us)) {
+    if (flood_allow(self->flood[t], src, ingress, seen->now_us)) {
         s_inc(&self->tstats[t].flooded, 1);
         return true;
     }
@@ -1053,6 +1053,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         .burst = cfg->flood_burst,
         .n_sources = cfg->flood_sources,
         .idle_us = cfg->flood_age_ms * 1000ull,
+        .n_ingress = AGENT_MAX_LINKS,   /* ports or links */
     };
     static_assert((int) AGENT_MAX_LINKS <= (int) LEARN_MAX_OWNERS
                   && (int) AGENT_MAX_PORTS <= (int) LEARN_MAX_OWNERS,

@@ -612,10 +612,17 @@ static bool
 s_claim(agent_t *self, const fwd_table_t *fwd, uint64_t mac,
         struct fwd_action owner, uint64_t now_us)
 {
-    switch (learn_claim(self->learn, mac, owner, now_us, NULL)) {
+    struct fwd_action prev;
+    switch (learn_claim(self->learn, mac, owner, now_us, &prev)) {
     case LEARN_ADDED:
-    case LEARN_MOVED:
         return true;
+    case LEARN_MOVED: {
+        char m[ETH_MAC_STRLEN], from[96], to[96];
+        VLOG_INFO_RL("learn: %s moves from %s to %s", eth_mac_format(mac, m),
+                     LOG_ESC(s_target_name(self, prev, from, sizeof from)),
+                     LOG_ESC(s_target_name(self, owner, to, sizeof to)));
+        return true;
+    }
     case LEARN_REFRESHED: {
         struct fwd_action a = fwd_table_learned(fwd, mac);
         return a.kind != owner.kind || a.index != owner.index;

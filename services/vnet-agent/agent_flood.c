@@ -28,7 +28,8 @@ struct flood {
     size_t mask;
     uint64_t seed;              /* sources are chosen by VMs */
     uint64_t cap;               /* burst, in millionths */
-    struct flood_bucket shared; /* for sources that found no bucket */
+    struct flood_bucket *admit; /* per ingress: new buckets */
+    struct flood_bucket *shared; /* per ingress: sources without one */
     struct flood_stats stats;
 };
 
@@ -48,7 +49,8 @@ flood_t *
 flood_new(const struct flood_cfg *cfg)
 {
     if (!cfg || cfg->rate == 0 || cfg->burst == 0 || cfg->n_sources == 0
-        || cfg->n_sources > (1u << 24)) {
+        || cfg->n_sources > (1u << 24) || cfg->n_ingress == 0
+        || cfg->n_ingress > (1u << 16)) {
         return NULL;
     }
     flood_t *self = calloc(1, sizeof *self);
@@ -60,15 +62,19 @@ flood_new(const struct flood_cfg *cfg)
         n_sets *= 2;
     }
     self->buckets = calloc(n_sets * S_WAYS, sizeof *self->buckets);
-    if (!self->buckets) {
-        free(self);
+    self->admit = calloc(cfg->n_ingress, sizeof *self->admit);
+    self->shared = calloc(cfg->n_ingress, sizeof *self->shared);
+    if (!self->buckets || !self->admit || !self->shared) {
+        flood_destroy(&self);
         return NULL;
     }
     self->cfg = *cfg;
     self->mask = n_sets - 1;
     self->seed = s_seed(self);
     self->cap = (uint64_t) cfg->burst * S_ONE;
-    self->shared.tokens = self->cap;
+    for (uint32_t i = 0; i < cfg->n_ingress; i++) {
+        self->admit[i].tokens = self->shared[i].tokens = self->cap;
+    }
     return self;
 }
 
@@ -77,13 +83,16 @@ flood_destroy(flood_t **self_p)
 {
     if (self_p && *self_p) {
         free((*self_p)->buckets);
+        free((*self_p)->admit);
+        free((*self_p)->shared);
         free(*self_p);
         *self_p = NULL;
     }
 }
 
+/* Refills 'b' up to 'now_us' and takes a token if it has one. */
 static bool
-s_take(flood_t *self, struct flood_bucket *b, uint64_t now_us)
+s_take(const flood_t *self, struct flood_bucket *b, uint64_t now_us)
 {
     if (now_us > b->last_us) {
         uint64_t dt = now_us - b->last_us;
@@ -97,24 +106,38 @@ s_take(flood_t *self, struct flood_bucket *b, uint64_t now_us)
     }
     if (b->tokens >= S_ONE) {
         b->tokens -= S_ONE;
-        self->stats.allowed++;
         return true;
     }
-    self->stats.limited++;
     return false;
 }
 
+static bool
+s_count(flood_t *self, bool ok)
+{
+    if (ok) {
+        self->stats.allowed++;
+    } else {
+        self->stats.limited++;
+    }
+    return ok;
+}
+
 bool
-flood_allow(flood_t *self, uint64_t src, uint64_t now_us)
+flood_allow(flood_t *self, uint64_t src, uint32_t ingress, uint64_t now_us)
 {
     assert(self);
+    if (ingress >= self->cfg.n_ingress) {
+        ingress = self->cfg.n_ingress - 1;
+    }
+    uint64_t key = (src & UINT64_C(0xffffffffffff)) | (uint64_t) ingress
+                                                         << 48;
     struct flood_bucket *set =
-        &self->buckets[(hash_mix64(self->seed ^ src) & self->mask) * S_WAYS];
+        &self->buckets[(hash_mix64(self->seed ^ key) & self->mask) * S_WAYS];
     struct flood_bucket *victim = NULL;
     for (int i = 0; i < S_WAYS; i++) {
         struct flood_bucket *b = &set[i];
-        if (b->src == src && src != 0) {
-            return s_take(self, b, now_us);
+        if (b->src == key && src != 0) {
+            return s_count(self, s_take(self, b, now_us));
         }
         /* A free bucket, or the one idle longest of those idle long
          * enough: that source has refilled, and forgetting it is safe. */
@@ -126,14 +149,16 @@ flood_allow(flood_t *self, uint64_t src, uint64_t now_us)
             victim = b;
         }
     }
-    if (!victim || src == 0) {
-        self->stats.shared++;
-        return s_take(self, &self->shared, now_us);
+    /* A new source: a bucket of its own only within its ingress's rate of
+     * new sources, else it shares the ingress's overflow bucket. */
+    if (victim && src != 0 && s_take(self, &self->admit[ingress], now_us)) {
+        *victim = (struct flood_bucket) {
+            .src = key, .tokens = self->cap, .last_us = now_us,
+        };
+        return s_count(self, s_take(self, victim, now_us));
     }
-    *victim = (struct flood_bucket) {
-        .src = src, .tokens = self->cap, .last_us = now_us,
-    };
-    return s_take(self, victim, now_us);
+    self->stats.shared++;
+    return s_count(self, s_take(self, &self->shared[ingress], now_us));
 }
 
 const struct flood_stats *
