@@ -547,7 +547,7 @@ s_vm_thread(void *arg)
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
         int n = epoll_wait(self->vm_epoll, evs, AGENT_MAX_PORTS, 100);
         seen->now_us = vtime_mono_us();
-        if (seen->now_us >= next_sweep_us) {
+        if (seen->now_us >= next_sweep_us && self->cfg->accounting) {
             /* The accounting's writer ages its pairs, once a period. */
             acct_sweep(self->acct, sweep_rounds);
             next_sweep_us = seen->now_us + sweep_us;
