@@ -63,7 +63,8 @@ struct agent_tstats {
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t injected;      /* frames delivered to local VMs */
     _Atomic uint64_t inject_errors;
-    _Atomic uint64_t flooded;       /* broadcasts and unknown unicast */
+    _Atomic uint64_t flooded;       /* floods (broadcast, unknown unicast)
+                                     * the limiter let through */
     _Atomic uint64_t flood_copies;  /* copies floods made (ports, links) */
     _Atomic uint64_t flood_limited; /* floods the limiter refused */
     _Atomic uint64_t no_route;      /* dropped: nowhere to send */
