@@ -16,6 +16,7 @@
  * every pair of VMs before anything adapts. */
 #include "agent_priv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/ethernet.h>
@@ -67,6 +68,32 @@ const struct cfg_key agent_cfg_keys[] = {
                 "socket buffer size of the capture and overlay sockets"),
     CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
                 "MAC pairs the traffic accounting can hold"),
+    CFG_KEY_U32("acct_age_ms", T, acct_age_ms, 1000, 86400000, 60000,
+                "an accounting pair with no frame this long is dropped; "
+                "a full table evicts pairs idle for a period first"),
+    CFG_KEY_U32("learn.max", T, learn_max, 16, 1048576, 8192,
+                "learned MACs held in all; more are not learned"),
+    CFG_KEY_U32("learn.max_per_agent", T, learn_max_agent, 1, 1048576, 1024,
+                "learned MACs one remote agent may hold (proxy)"),
+    CFG_KEY_U32("learn.max_per_port", T, learn_max_port, 1, 1048576, 1024,
+                "learned MACs one local port may hold"),
+    CFG_KEY_U32("learn.claim_ms", T, learn_claim_ms, 1000, 3600000, 10000,
+                "a MAC stays its owner's while the owner showed it (a "
+                "frame, a hello) this recently; then another may take it "
+                "(a migrated VM)"),
+    CFG_KEY_U32("learn.age_ms", T, learn_age_ms, 1000, 86400000, 300000,
+                "a learned MAC its owner has not shown this long is "
+                "forgotten (>= learn.claim_ms)"),
+    CFG_KEY_U32("flood.rate", T, flood_rate, 1, 1000000, 100,
+                "broadcasts and unknown unicast a second one source MAC "
+                "may flood; more are dropped"),
+    CFG_KEY_U32("flood.burst", T, flood_burst, 1, 1000000, 200,
+                "floods one source MAC may make at once"),
+    CFG_KEY_U32("flood.sources", T, flood_sources, 16, 1048576, 4096,
+                "source MACs the flood limiter tracks; the rest share one "
+                "limit"),
+    CFG_KEY_U32("flood.age_ms", T, flood_age_ms, 100, 3600000, 10000,
+                "a source's limit unused this long is reused for another"),
     CFG_KEY_BOOL("accounting", T, accounting, true,
                  "count traffic per MAC pair for inference; off only to "
                  "measure what counting costs"),
@@ -242,6 +269,9 @@ s_unlink(agent_t *self, fwd_table_t *fwd, void *arg)
 {
     int index = *(const int *) arg;
     fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) index);
+    /* Its claims go too: the index will be reused by another agent. */
+    learn_forget(self->learn,
+                 (struct fwd_action) { FWD_LINK, (uint16_t) index });
     self->links[index] = NULL;
     return 0;
 }
@@ -283,13 +313,19 @@ agent_tstat_sum(const agent_t *self, size_t offset)
 /* Packet path helpers */
 
 /* A per-thread memory of what was last reported for a MAC, so a train of
- * frames from a VM sends one learn event, not one per frame. */
+ * frames from a VM sends one learn event, not one per frame; and the
+ * thread's clock, read once per burst. */
 enum { S_SEEN = 1024 };
 struct s_seen {
     uint64_t mac[S_SEEN];
     uint32_t where[S_SEEN];     /* kind << 16 | index */
     uint64_t when_ms[S_SEEN];
+    uint64_t now_us;            /* monotonic, at the start of the burst */
 };
+
+/* How often a MAC already learned where it is seen is reported again, so
+ * that its owner's claim stays live (learn.claim_ms is at least 1 s). */
+enum { S_REFRESH_MS = 500, S_REPORT_MS = 200 };
 
 static void
 s_learn(agent_t *self, int t, struct s_seen *seen,
@@ -300,16 +336,16 @@ s_learn(agent_t *self, int t, struct s_seen *seen,
         return;
     }
     struct fwd_action a = fwd_table_learned(snap->fwd, mac);
-    if (a.kind == kind && a.index == index) {
-        return;
-    }
+    bool known = a.kind == kind && a.index == index;
     size_t k = (size_t) (mac * HASH_GOLDEN >> 54)
                & (S_SEEN - 1);
     uint32_t where = (uint32_t) kind << 16 | index;
-    uint64_t now = vtime_mono_ms();
+    uint64_t now = seen->now_us / 1000;
     if (seen->mac[k] == mac && seen->where[k] == where
-        && now - seen->when_ms[k] < 200) {
-        return;             /* reported a moment ago: not applied yet */
+        && now - seen->when_ms[k] < (known ? S_REFRESH_MS : S_REPORT_MS)) {
+        /* Known: refreshed a moment ago.  Not: reported a moment ago,
+         * not applied yet (or refused: the control thread counts it). */
+        return;
     }
     seen->mac[k] = mac;
     seen->where[k] = where;
@@ -337,31 +373,54 @@ s_inject(agent_t *self, int t, const struct agent_snap *snap, size_t port,
     }
 }
 
+/* Whether source 'src', come in through port or link 'ingress', may flood
+ * now (its token bucket); a refusal is counted.  Every flood goes through
+ * here first.  The ingress is part of the source, so that frames forged
+ * with a VM's source MAC elsewhere do not use up that VM's own floods,
+ * and MACs made up behind one port or link cost the others nothing. */
+static bool
+s_flood_ok(agent_t *self, int t, const struct s_seen *seen, uint64_t src,
+           uint16_t ingress)
+{
+    if (flood_allow(self->flood[t], src, ingress, seen->now_us)) {
+        s_inc(&self->tstats[t].flooded, 1);
+        return true;
+    }
+    s_inc(&self->tstats[t].flood_limited, 1);
+    return false;
+}
+
 /* Sends to every local port but 'except' (SIZE_MAX for none). */
 static void
 s_flood_ports(agent_t *self, int t, const struct agent_snap *snap,
               size_t except, const uint8_t *frame, size_t size,
               const struct encap_vnet *vnet)
 {
+    uint64_t n = 0;
     for (size_t i = 0; i < snap->n_ports; i++) {
         if (i != except) {
             s_inject(self, t, snap, i, frame, size, vnet);
+            n++;
         }
     }
+    s_inc(&self->tstats[t].flood_copies, n);
 }
 
 /* Sends to every link but 'except' (-1 for none). */
 static void
-s_flood_links(int t, const struct agent_snap *snap, int except,
-              const uint8_t *frame, size_t size,
+s_flood_links(agent_t *self, int t, const struct agent_snap *snap,
+              int except, const uint8_t *frame, size_t size,
               const struct encap_vnet *vnet, uint8_t flags)
 {
+    uint64_t n = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         if (snap->links[i] && i != except) {
             agent_link_send(snap->links[i], (enum agent_thread) t, frame,
                             size, vnet, flags);
+            n++;
         }
     }
+    s_inc(&self->tstats[t].flood_copies, n);
 }
 
 static void
@@ -393,19 +452,37 @@ s_n_segments(const struct port_frame *f)
 /* ------------------------------------------------------------------ */
 /* VM thread: frames from local VMs */
 
-/* A broadcast, or a frame for an unknown MAC, from local port 'port': to
- * the other local VMs, and to every agent (the proxy) or to the proxy. */
+/* A broadcast, or a frame for an unknown MAC ('unicast'), from local port
+ * 'port': to the other local VMs, and to every agent (the proxy) or to the
+ * proxy, within the source's flood limit.  A member's unknown unicast
+ * goes to the proxy whatever the limit: that is its route to every remote
+ * VM, not a flood; only its copies to the other local ports are one. */
 static void
-s_vm_flood(agent_t *self, const struct agent_snap *snap, size_t port,
-           const struct port_frame *f, const struct encap_vnet *vnet)
+s_vm_flood(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
+           size_t port, const struct port_frame *f,
+           const struct encap_vnet *vnet, bool unicast)
 {
-    s_inc(&self->tstats[S_T_VM].flooded, 1);
-    s_flood_ports(self, S_T_VM, snap, port, f->data, f->size, vnet);
-    if (self->cfg->proxy) {
-        s_flood_links(S_T_VM, snap, -1, f->data, f->size, vnet, 0);
-    } else {
+    uint64_t src = eth_mac_to_u64(f->data + ETH_ADDR_LEN);
+    bool member = !self->cfg->proxy;
+    if (member && unicast) {
         s_to_link(self, S_T_VM, snap, snap->proxy_link, f->data, f->size,
                   vnet, 0);
+        if (snap->n_ports > 1
+            && s_flood_ok(self, S_T_VM, seen, src, (uint16_t) port)) {
+            s_flood_ports(self, S_T_VM, snap, port, f->data, f->size, vnet);
+        }
+        return;
+    }
+    if (!s_flood_ok(self, S_T_VM, seen, src, (uint16_t) port)) {
+        return;
+    }
+    s_flood_ports(self, S_T_VM, snap, port, f->data, f->size, vnet);
+    if (member) {
+        s_to_link(self, S_T_VM, snap, snap->proxy_link, f->data, f->size,
+                  vnet, 0);
+        s_inc(&self->tstats[S_T_VM].flood_copies, 1);
+    } else {
+        s_flood_links(self, S_T_VM, snap, -1, f->data, f->size, vnet, 0);
     }
 }
 
@@ -432,7 +509,7 @@ s_vm_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
     }
 
     if (eth_mac_is_multicast(dst)) {
-        s_vm_flood(self, snap, port, f, vnet);
+        s_vm_flood(self, seen, snap, port, f, vnet, false);
         return;
     }
     struct fwd_action a = fwd_cache_lookup(&self->caches[S_T_VM], snap->fwd,
@@ -450,7 +527,7 @@ s_vm_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
         break;
     default:
         /* Unknown unicast: like a switch, everywhere it might be. */
-        s_vm_flood(self, snap, port, f, vnet);
+        s_vm_flood(self, seen, snap, port, f, vnet, true);
         break;
     }
 }
@@ -466,8 +543,21 @@ s_vm_thread(void *arg)
         VLOG_ERR("vm thread: out of memory");
         return NULL;
     }
+    /* A pair idle for a whole period has been published since its last
+     * frame; acct_age_ms is rounded up to whole periods. */
+    uint64_t sweep_us = self->cfg->period_ms * 1000ull;
+    uint32_t sweep_rounds = (uint32_t) ((self->cfg->acct_age_ms
+                                         + self->cfg->period_ms - 1)
+                                        / self->cfg->period_ms);
+    uint64_t next_sweep_us = vtime_mono_us() + sweep_us;
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
         int n = epoll_wait(self->vm_epoll, evs, AGENT_MAX_PORTS, 100);
+        seen->now_us = vtime_mono_us();
+        if (seen->now_us >= next_sweep_us && self->cfg->accounting) {
+            /* The accounting's writer ages its pairs, once a period. */
+            acct_sweep(self->acct, sweep_rounds);
+            next_sweep_us = seen->now_us + sweep_us;
+        }
         if (n <= 0) {
             continue;
         }
@@ -493,6 +583,23 @@ s_vm_thread(void *arg)
 /* ------------------------------------------------------------------ */
 /* Overlay thread: datagrams from other agents */
 
+/* A broadcast or unknown unicast from link 'from': to the local ports
+ * and, on the proxy, to every other agent, within the source's limit. */
+static void
+s_ovl_flood(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
+            const agent_link_t *from, uint64_t src, const uint8_t *frame,
+            size_t size, const struct encap_vnet *vnet)
+{
+    if (!s_flood_ok(self, S_T_OVL, seen, src, from->index)) {
+        return;
+    }
+    s_flood_ports(self, S_T_OVL, snap, SIZE_MAX, frame, size, vnet);
+    if (self->cfg->proxy) {
+        s_flood_links(self, S_T_OVL, snap, from->index, frame, size, vnet,
+                      ENCAP_F_RELAY);
+    }
+}
+
 static void
 s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
             agent_link_t *from, const uint8_t *frame, size_t size,
@@ -515,12 +622,7 @@ s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
         s_learn(self, S_T_OVL, seen, snap, src, FWD_LINK, from->index);
     }
     if (eth_mac_is_multicast(dst)) {
-        s_inc(&st->flooded, 1);
-        s_flood_ports(self, S_T_OVL, snap, SIZE_MAX, frame, size, vnet);
-        if (proxy) {
-            s_flood_links(S_T_OVL, snap, from->index, frame, size, vnet,
-                          ENCAP_F_RELAY);
-        }
+        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet);
         return;
     }
     struct fwd_action a = fwd_cache_lookup(&self->caches[S_T_OVL], snap->fwd,
@@ -542,12 +644,7 @@ s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
         break;
     default:
         /* Not known here: maybe a local VM that has not sent yet. */
-        s_inc(&st->flooded, 1);
-        s_flood_ports(self, S_T_OVL, snap, SIZE_MAX, frame, size, vnet);
-        if (proxy) {
-            s_flood_links(S_T_OVL, snap, from->index, frame, size, vnet,
-                          ENCAP_F_RELAY);
-        }
+        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet);
         break;
     }
 }
@@ -846,6 +943,7 @@ s_ovl_thread(void *arg)
             }
         }
         int n = epoll_wait(self->ovl_epoll, evs, 16, 100);
+        seen->now_us = vtime_mono_us();
         if (n <= 0) {
             continue;
         }
@@ -1010,10 +1108,36 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
                  AGENT_MAX_PORTS);
         goto error;
     }
+    if (cfg->learn_age_ms < cfg->learn_claim_ms) {
+        VLOG_ERR("config: learn.age_ms %u is shorter than learn.claim_ms "
+                 "%u", cfg->learn_age_ms, cfg->learn_claim_ms);
+        goto error;
+    }
+    const struct learn_cfg lc = {
+        .max = cfg->learn_max,
+        .max_per_link = cfg->learn_max_agent,
+        .max_per_port = cfg->learn_max_port,
+        .claim_us = cfg->learn_claim_ms * 1000ull,
+        .age_us = cfg->learn_age_ms * 1000ull,
+    };
+    const struct flood_cfg fc = {
+        .rate = cfg->flood_rate,
+        .burst = cfg->flood_burst,
+        .n_sources = cfg->flood_sources,
+        .idle_us = cfg->flood_age_ms * 1000ull,
+        .n_ingress = AGENT_MAX_LINKS,   /* ports or links */
+    };
+    static_assert((int) AGENT_MAX_LINKS <= (int) LEARN_MAX_OWNERS
+                  && (int) AGENT_MAX_PORTS <= (int) LEARN_MAX_OWNERS,
+                  "owners fit");
+    self->learn = learn_new(&lc);
+    self->flood[S_T_VM] = flood_new(&fc);
+    self->flood[S_T_OVL] = flood_new(&fc);
     self->acct = acct_new(cfg->acct_pairs);
     self->vm_epoll = epoll_create1(EPOLL_CLOEXEC);
     self->ovl_epoll = epoll_create1(EPOLL_CLOEXEC);
-    if (!self->acct || self->vm_epoll < 0 || self->ovl_epoll < 0
+    if (!self->acct || !self->learn || !self->flood[0] || !self->flood[1]
+        || self->vm_epoll < 0 || self->ovl_epoll < 0
         || s_pipe(self->learn_pipe) || s_pipe(self->hello_pipe)
         || s_pipe(self->probe_pipe) || s_open_udp(self) != 0) {
         goto error;
@@ -1138,6 +1262,9 @@ agent_destroy(agent_t **self_p)
     }
     zsock_destroy(&self->events);
     acct_destroy(&self->acct);
+    learn_destroy(&self->learn);
+    flood_destroy(&self->flood[0]);
+    flood_destroy(&self->flood[1]);
     s_close(&self->udp_fd);
     s_close(&self->tcp_fd);
     s_close(&self->vm_epoll);

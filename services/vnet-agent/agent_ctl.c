@@ -636,6 +636,18 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "acct_pairs", acct_size(self->acct), true);
     bus_status_add_counter(reply, "acct_overflow", acct_overflow(self->acct),
                            false);
+    bus_status_add_counter(reply, "acct_evicted", acct_evicted(self->acct),
+                           false);
+    bus_status_add_counter(reply, "acct_aged", acct_aged(self->acct), false);
+    const struct learn_stats *ls = learn_stats(self->learn);
+    bus_status_add_counter(reply, "learn_refused", ls->refused, false);
+    bus_status_add_counter(reply, "learn_cap_hits", ls->cap_hits, false);
+    bus_status_add_counter(reply, "learn_moved", ls->moved, false);
+    bus_status_add_counter(reply, "learn_aged", ls->aged, false);
+    bus_status_add_counter(reply, "flood_copies",
+                           AGENT_TSTAT(self, flood_copies), false);
+    bus_status_add_counter(reply, "flood_limited",
+                           AGENT_TSTAT(self, flood_limited), false);
     bus_status_add_counter(reply, "fwd_cache_hits",
                            self->caches[0].hits + self->caches[1].hits,
                            false);
@@ -647,8 +659,54 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
 /* ------------------------------------------------------------------ */
 /* Events from the packet threads */
 
+/* Logs a refused claim: an agent (or a VM) showed a MAC that another
+ * owner holds.  Names of links come from hellos: escaped. */
+static void
+s_log_refused(const agent_t *self, uint64_t mac, struct fwd_action claimer)
+{
+    char m[ETH_MAC_STRLEN], by[96], holder[96];
+    struct fwd_action owner = learn_owner(self->learn, mac, NULL);
+    VLOG_WARN_RL("learn: %s claims %s, which %s holds: refused",
+                 LOG_ESC(s_target_name(self, claimer, by, sizeof by)),
+                 eth_mac_format(mac, m),
+                 LOG_ESC(s_target_name(self, owner, holder, sizeof holder)));
+}
+
+/* Applies the claim of 'owner' on 'mac' at 'now_us' to the claims table
+ * and says whether the forwarding table 'fwd' must change.  A refreshed
+ * claim that 'fwd' does not show (a change that failed to publish) is
+ * set again. */
+static bool
+s_claim(agent_t *self, const fwd_table_t *fwd, uint64_t mac,
+        struct fwd_action owner, uint64_t now_us)
+{
+    struct fwd_action prev;
+    switch (learn_claim(self->learn, mac, owner, now_us, &prev)) {
+    case LEARN_ADDED:
+        return true;
+    case LEARN_MOVED: {
+        char m[ETH_MAC_STRLEN], from[96], to[96];
+        VLOG_INFO_RL("learn: %s moves from %s to %s", eth_mac_format(mac, m),
+                     LOG_ESC(s_target_name(self, prev, from, sizeof from)),
+                     LOG_ESC(s_target_name(self, owner, to, sizeof to)));
+        return true;
+    }
+    case LEARN_REFRESHED: {
+        struct fwd_action a = fwd_table_learned(fwd, mac);
+        return a.kind != owner.kind || a.index != owner.index;
+    }
+    case LEARN_REFUSED:
+        s_log_refused(self, mac, owner);
+        return false;
+    case LEARN_CAPPED:
+    case LEARN_INVALID:
+    default:
+        return false;
+    }
+}
+
 struct s_learn_batch {
-    const struct agent_learn_ev *evs;
+    struct agent_learn_ev evs[256];
     size_t n;
 };
 
@@ -658,12 +716,8 @@ s_learn_edit(agent_t *self, fwd_table_t *fwd, void *arg)
     const struct s_learn_batch *b = arg;
     for (size_t i = 0; i < b->n; i++) {
         struct fwd_action a = { b->evs[i].kind, b->evs[i].index };
-        bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
-                                        : self->links[a.index] != NULL;
-        if (valid) {
-            fwd_table_set(fwd, b->evs[i].mac, 0, FWD_LEARNED, a);
-            self->n_learned++;
-        }
+        fwd_table_set(fwd, b->evs[i].mac, 0, FWD_LEARNED, a);
+        self->n_learned++;
     }
     return 0;
 }
@@ -677,10 +731,69 @@ s_on_learn(svc_t *svc, int fd, void *arg)
     if (got < (ssize_t) sizeof evs[0]) {
         return 0;
     }
-    /* Out of memory: the packet threads will report them again. */
-    struct s_learn_batch b = { evs, (size_t) got / sizeof evs[0] };
-    agent_change(self, s_learn_edit, &b);
+    /* The claims table decides first, so that a batch of refreshes and
+     * refusals (a VM spraying made-up MACs past its cap) costs no copy of
+     * the forwarding table. */
+    static struct s_learn_batch b;
+    b.n = 0;
+    const fwd_table_t *cur = agent_current(self)->fwd;
+    uint64_t now = vtime_mono_us();
+    for (size_t i = 0; i < (size_t) got / sizeof evs[0]; i++) {
+        struct fwd_action a = { evs[i].kind, evs[i].index };
+        bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
+                     : a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
+                           && self->links[a.index] != NULL;
+        if (valid && s_claim(self, cur, evs[i].mac, a, now)) {
+            b.evs[b.n++] = evs[i];
+        }
+    }
+    /* Out of memory: the claims are in, and the next report of each sets
+     * it (s_claim sees the table does not show it). */
+    if (b.n > 0) {
+        agent_change(self, s_learn_edit, &b);
+    }
     return 0;
+}
+
+/* Forgets learned MACs whose claims aged out. */
+struct s_expired {
+    uint64_t *macs;
+    size_t n, cap;
+};
+
+static void
+s_expired_one(uint64_t mac, struct fwd_action owner, void *arg)
+{
+    struct s_expired *x = arg;
+    (void) owner;
+    if (x->n < x->cap) {
+        x->macs[x->n++] = mac;
+    }
+}
+
+static int
+s_expire_edit(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    (void) self;
+    const struct s_expired *x = arg;
+    for (size_t i = 0; i < x->n; i++) {
+        fwd_table_remove(fwd, x->macs[i], 0, FWD_LEARNED);
+    }
+    return 0;
+}
+
+static void
+s_learn_expire(agent_t *self)
+{
+    struct s_expired x = { .cap = learn_size(self->learn) };
+    if (x.cap == 0 || !(x.macs = malloc(x.cap * sizeof *x.macs))) {
+        return;
+    }
+    learn_expire(self->learn, vtime_mono_us(), s_expired_one, &x);
+    if (x.n > 0) {
+        agent_change(self, s_expire_edit, &x);
+    }
+    free(x.macs);
 }
 
 /* The proxy keeps one link per agent it hears from, named after it. */
@@ -726,9 +839,13 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
     agent_link_t *l = self->links[index];
     snprintf(l->peer_agent, sizeof l->peer_agent, "%s", ev->agent_id);
     if (self->cfg->proxy) {
+        /* An agent's hello claims its local MACs for it alone. */
+        struct fwd_action a = { FWD_LINK, (uint16_t) index };
+        uint64_t now = vtime_mono_us();
         for (uint32_t i = 0; i < ev->n_macs; i++) {
-            struct fwd_action a = { FWD_LINK, (uint16_t) index };
-            fwd_table_set(fwd, ev->macs[i], 0, FWD_LEARNED, a);
+            if (s_claim(self, fwd, ev->macs[i], a, now)) {
+                fwd_table_set(fwd, ev->macs[i], 0, FWD_LEARNED, a);
+            }
         }
     }
 }
@@ -790,6 +907,7 @@ s_on_period(svc_t *svc, void *arg)
             agent_fast_sync(self);
         }
     }
+    s_learn_expire(self);
     size_t cap = acct_size(self->acct) + 64;
     struct acct_entry *e = malloc(cap * sizeof *e);
     Vr__MatrixEntry *me = malloc(cap * sizeof *me);
@@ -854,11 +972,16 @@ s_send_hellos(agent_t *self, const struct s_local_acc *local)
         return;
     }
     memcpy(buf, id, len);
-    for (size_t i = 0; i < local->n && i < AGENT_HELLO_MACS; i++) {
-        eth_mac_from_u64(local->macs[i], buf + len);
-        len += ETH_ADDR_LEN;
-    }
+    /* Only MACs seen lately: a VM that went quiet here (migrated) must
+     * stop being claimed, so that its new host can take it. */
     uint64_t now = vtime_mono_us();
+    for (size_t i = 0, n = 0; i < local->n && n < AGENT_HELLO_MACS; i++) {
+        if (learn_live(self->learn, local->macs[i], now)) {
+            eth_mac_from_u64(local->macs[i], buf + len);
+            len += ETH_ADDR_LEN;
+            n++;
+        }
+    }
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         agent_link_t *l = self->links[i];
         if (!l) {

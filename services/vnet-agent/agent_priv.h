@@ -13,7 +13,9 @@
 #include "agent.h"
 #include "agent_acct.h"
 #include "agent_fast.h"
+#include "agent_flood.h"
 #include "agent_fwd.h"
+#include "agent_learn.h"
 #include "agent_link.h"
 #include "agent_port.h"
 #include "agent_probe.h"
@@ -62,7 +64,10 @@ struct agent_tstats {
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t injected;      /* frames delivered to local VMs */
     _Atomic uint64_t inject_errors;
-    _Atomic uint64_t flooded;       /* broadcasts and unknown unicast */
+    _Atomic uint64_t flooded;       /* floods (broadcast, unknown unicast)
+                                     * the limiter let through */
+    _Atomic uint64_t flood_copies;  /* copies floods made (ports, links) */
+    _Atomic uint64_t flood_limited; /* floods the limiter refused */
     _Atomic uint64_t no_route;      /* dropped: nowhere to send */
     _Atomic uint64_t unknown_peer;  /* datagrams from no known link */
     _Atomic uint64_t bad_header;    /* datagrams with a bad header */
@@ -109,6 +114,8 @@ struct agent {
     int probe_pipe[2];              /* overlay thread -> control: cookies */
 
     acct_t *acct;                   /* VM thread's accounting */
+    flood_t *flood[2];              /* per packet thread: flood limiter */
+    learn_t *learn;                 /* control: who owns learned MACs */
     agent_fast_t *fast;             /* control: the fast path, or NULL */
     struct fwd_cache caches[2];     /* per packet thread */
     struct agent_tstats tstats[2];  /* per packet thread */
