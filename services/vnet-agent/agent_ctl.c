@@ -65,6 +65,28 @@ const struct cfg_key agent_cfg_keys[] = {
                  "the agent; needs the afpacket capture"),
     CFG_KEY_STR("tc", T, tc, "tc",
                 "the tc program (iproute2) the fast path runs"),
+    CFG_KEY_STR("overlay.key", T, overlay_key, NULL,
+                "this agent's certificate (vnetctl keygen; its secret "
+                "half beside it, in <file>_secret): its overlay identity"),
+    CFG_KEY_STR("overlay.peers_dir", T, peers_dir, NULL,
+                "directory of the admitted agents' certificates, "
+                "agent-<agent id>.key each (other files are ignored)"),
+    CFG_KEY_STRLIST("overlay.peers", T, peers,
+                    "admitted agents as 'ID=KEY' (Z85 public key), beside "
+                    "overlay.peers_dir"),
+    CFG_KEY_BOOL("overlay.insecure", T, insecure, false,
+                 "UNSAFE: no keys, no authentication, no encryption: "
+                 "anyone who reaches the overlay port can join"),
+    CFG_KEY_BOOL("overlay.encrypt", T, encrypt, true,
+                 "encrypt overlay datagrams (AEAD); false: authenticate "
+                 "only"),
+    CFG_KEY_STR("overlay.circuits", T, circuits, "trusted",
+                "reserved circuits: trusted (frames cross raw, through "
+                "the kernel), encrypt or auth (sealed like the overlay)"),
+    CFG_KEY_U32("overlay.rekey_s", T, rekey_s, 10, 86400, 120,
+                "new session keys after this many seconds"),
+    CFG_KEY_U32("overlay.rekey_mb", T, rekey_mb, 1, 16777216, 65536,
+                "new session keys after sealing this many MiB"),
     CFG_KEYS_END,
 };
 #undef T
@@ -119,6 +141,23 @@ s_tcp_tend(agent_t *self, agent_link_t *l)
     }
 }
 
+/* How a link's datagrams are protected, for link list. */
+static const char *
+s_link_security(const agent_t *self, const agent_link_t *l)
+{
+    if (!l->sec) {
+        return "insecure";
+    }
+    bool up = link_sec_tx(l->sec) != NULL;
+    if (l->circuit && agent_circuits_trusted(self)) {
+        return up ? "trusted" : "trusted, no session";
+    }
+    if (l->sec->encrypt) {
+        return up ? "encrypted" : "encrypted, no session";
+    }
+    return up ? "authenticated" : "authenticated, no session";
+}
+
 static void
 s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
                 Vr__LinkCounters *c)
@@ -135,6 +174,7 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->mtu = l->mtu;
     out->circuit = l->circuit;
     out->fast_dev = (char *) l->fast_dev;
+    out->security = (char *) s_link_security(self, l);
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
     if (l->tcp) {
@@ -153,6 +193,9 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     c->rx_bytes = st.rx_bytes;
     c->rx_drops = st.rx_drops;
     c->rx_bad_header = st.rx_bad;
+    c->rx_forged = st.rx_forged;
+    c->rx_replayed = st.rx_replayed;
+    c->tx_nokey = st.tx_nokey;
     out->counters = c;
 }
 
@@ -224,7 +267,10 @@ s_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
 {
     char dev[IF_NAMESIZE] = "";
     l->circuit = circuit;
-    if (circuit && self->fast && !l->tcp) {
+    if (l->sec) {
+        agent_link_secure(l, agent_link_wants_encryption(self, l));
+    }
+    if (circuit && self->fast && !l->tcp && agent_circuits_trusted(self)) {
         if (!agent_fast_circuit_dev(&l->peer, dev)) {
             VLOG_WARN("link %s: %s is not directly attached: no fast path",
                       l->name, l->peer_str);
@@ -437,6 +483,15 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         if (l->peer_agent) {
             snprintf(link->peer_agent, sizeof link->peer_agent, "%s",
                      l->peer_agent);
+        }
+        link->circuit = l->circuit;
+        if (self->hs
+            && agent_link_secure(link,
+                                 agent_link_wants_encryption(self, link))
+                   != 0) {
+            agent_link_destroy(&link);
+            return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                           "link %s: out of memory", LOG_ESC(l->name));
         }
         index = agent_add_link(self, link);
         fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
@@ -717,6 +772,9 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "overlay", self->cfg->listen);
     bus_status_add_info(reply, "capture", self->cfg->capture);
     bus_status_add_info(reply, "fastpath", self->fast ? "on" : "off");
+    bus_status_add_info(reply, "overlay_security",
+                        !self->hs ? "INSECURE (overlay.insecure)"
+                        : self->cfg->encrypt ? "encrypted" : "authenticated");
     bus_status_add_counter(reply, "ports", self->n_ports, true);
     bus_status_add_counter(reply, "links", n_links, true);
     bus_status_add_counter(reply, "rules", fwd_table_count(snap->fwd,
@@ -752,6 +810,32 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            AGENT_TSTAT(self, fast_frames), false);
     bus_status_add_counter(reply, "fast_bytes", AGENT_TSTAT(self, fast_bytes),
                            false);
+    bus_status_add_counter(reply, "unauthenticated",
+                           AGENT_TSTAT(self, unauth), false);
+    bus_status_add_counter(reply, "forged", AGENT_TSTAT(self, forged),
+                           false);
+    bus_status_add_counter(reply, "replayed", AGENT_TSTAT(self, replayed),
+                           false);
+    bus_status_add_counter(reply, "downgraded",
+                           AGENT_TSTAT(self, downgraded), false);
+    bus_status_add_counter(reply, "hello_refused",
+                           AGENT_TSTAT(self, hello_refused), false);
+    if (self->hs) {
+        const struct agent_hs_ctx *hs = self->hs;
+        bus_status_add_counter(reply, "admitted_keys", hs->peers.n, true);
+        bus_status_add_counter(reply, "handshakes",
+                               atomic_load(&hs->n_handshakes), false);
+        bus_status_add_counter(reply, "rekeys", atomic_load(&hs->n_rekeys),
+                               false);
+        bus_status_add_counter(reply, "unknown_keys",
+                               atomic_load(&hs->n_unknown_key), false);
+        bus_status_add_counter(reply, "wrong_keys",
+                               atomic_load(&hs->n_wrong_key), false);
+        bus_status_add_counter(reply, "handshakes_bad",
+                               atomic_load(&hs->n_hs_bad), false);
+        bus_status_add_counter(reply, "handshakes_limited",
+                               atomic_load(&hs->n_hs_limited), false);
+    }
     bus_status_add_counter(reply, "learn_events", self->n_learned, false);
     bus_status_add_counter(reply, "hellos", self->n_hellos, false);
     bus_status_add_counter(reply, "snapshots", self->n_snapshots, false);
@@ -805,8 +889,8 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
 {
     int index = agent_find_link_by_peer(self, &ev->from);
     if (index < 0) {
-        if (!self->cfg->proxy) {
-            return;
+        if (!self->cfg->proxy || self->hs) {
+            return;     /* with keys, the proxy's links come from joins */
         }
         char name[80], peer[64], ip[INET_ADDRSTRLEN];
         snprintf(name, sizeof name, "agent:%s", ev->agent_id);
@@ -845,6 +929,82 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
             fwd_table_set(fwd, ev->macs[i], 0, FWD_LEARNED, a);
         }
     }
+}
+
+/* The proxy made a session with an admitted agent it had no link for:
+ * the agent's link, named after the id its key speaks for.  A learned
+ * link of that id at another address is the same agent, moved. */
+static void
+s_join(agent_t *self, const struct agent_join_ev *ev)
+{
+    const char *id = self->hs->peers.v[ev->bound].id;
+    char name[80], peer[64], ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &ev->from.sin_addr, ip, sizeof ip);
+    snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(ev->from.sin_port));
+    int index = agent_find_link_by_peer(self, &ev->from);
+    if (index >= 0) {
+        /* A link to it was made meanwhile, and only the overlay thread
+         * may change a published link's sessions: this one is dropped,
+         * and the agent, never hearing on it, shakes hands again. */
+        return;
+    }
+    snprintf(name, sizeof name, "agent:%s", id);
+    int old = agent_find_link(self, name);
+    if (old >= 0 && self->links[old]->learned) {
+        VLOG_INFO("proxy: agent '%s' moved to %s", id, peer);
+        agent_remove_link(self, old);
+    } else if (old >= 0) {
+        snprintf(name, sizeof name, "agent:%s#%u", id, ++self->link_seq);
+    }
+    agent_link_t *l = agent_link_new(name, peer, self->udp_fd,
+                                     self->cfg->mtu);
+    if (!l || agent_link_secure(l, self->cfg->encrypt) != 0) {
+        agent_link_destroy(&l);
+        return;
+    }
+    l->learned = true;
+    snprintf(l->peer_agent, sizeof l->peer_agent, "%s", id);
+    link_sec_adopt(l->sec, &ev->session, ev->bound);
+    atomic_store(&l->last_rx_us, vtime_mono_us());
+    index = agent_add_link(self, l);
+    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
+    if (index < 0 || !fwd || agent_publish(self, fwd) != 0) {
+        if (index >= 0) {
+            self->links[index] = NULL;
+        }
+        agent_link_destroy(&l);
+        VLOG_WARN_RL("proxy: no room for agent '%s'", id);
+        return;
+    }
+    VLOG_INFO("proxy: agent '%s' joined from %s", id, peer);
+}
+
+static int
+s_on_join(svc_t *svc, int fd, void *arg)
+{
+    agent_t *self = arg;
+    struct agent_join_ev ev;
+    (void) svc;
+    while (read(fd, &ev, sizeof ev) == (ssize_t) sizeof ev) {
+        if (ev.bound >= 0 && (size_t) ev.bound < self->hs->peers.n) {
+            s_join(self, &ev);
+        }
+        sodium_memzero(&ev, sizeof ev);
+    }
+    return 0;
+}
+
+static int s_on_hello_timer(svc_t *svc, void *arg);
+
+/* A session came up: hello at once, so the star has the agent's VMs
+ * without waiting for the next period. */
+static int
+s_on_kick(svc_t *svc, int fd, void *arg)
+{
+    uint8_t buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    return s_on_hello_timer(svc, arg);
 }
 
 static int
@@ -965,8 +1125,10 @@ s_send_hellos(agent_t *self, const struct s_local_acc *local)
         if (!l) {
             continue;
         }
-        if (l->learned && now - atomic_load(&l->last_rx_us)
-                              > self->cfg->peer_timeout_ms * 1000ull) {
+        /* The overlay thread may have heard from it since 'now'. */
+        uint64_t last = atomic_load(&l->last_rx_us);
+        if (l->learned && last < now
+            && now - last > self->cfg->peer_timeout_ms * 1000ull) {
             VLOG_INFO("proxy: agent '%s' silent, link %s removed",
                       l->peer_agent, l->name);
             agent_remove_link(self, i);
@@ -1043,6 +1205,8 @@ agent_ctl_start(agent_t *self)
     svc_on_request(self->svc, s_on_request, s_on_status, self);
     if (svc_add_fd(self->svc, self->learn_pipe[0], s_on_learn, self) != 0
         || svc_add_fd(self->svc, self->hello_pipe[0], s_on_hello, self) != 0
+        || svc_add_fd(self->svc, self->join_pipe[0], s_on_join, self) != 0
+        || svc_add_fd(self->svc, self->kick_pipe[0], s_on_kick, self) != 0
         || svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)
                != 0
         || svc_add_timer(self->svc, self->cfg->hello_ms, s_on_hello_timer,

@@ -46,7 +46,8 @@ struct agent_learn_ev {
     uint32_t pad;
 };
 
-/* A hello datagram (overlay thread to control thread). */
+/* A hello datagram (overlay thread to control thread).  With keys, the
+ * agent id is the one its link's key speaks for. */
 struct agent_hello_ev {
     struct sockaddr_in from;
     char agent_id[64];
@@ -69,7 +70,22 @@ struct agent_tstats {
     _Atomic uint64_t fast_frames;   /* counted only: the kernel carried
                                      * them over a circuit */
     _Atomic uint64_t fast_bytes;
+    _Atomic uint64_t unauth;        /* refused: not sealed, or sealed for
+                                     * no session we have */
+    _Atomic uint64_t forged;        /* sealed, but the tag is wrong */
+    _Atomic uint64_t replayed;      /* sealed, but seen before */
+    _Atomic uint64_t downgraded;    /* authenticated only where the link
+                                     * wants encryption */
+    _Atomic uint64_t hello_refused; /* a hello for another agent's id */
 } __attribute__((aligned(64)));
+
+/* A session the proxy made with an agent it had no link for (overlay
+ * thread to control thread, which makes the link). */
+struct agent_join_ev {
+    struct sockaddr_in from;
+    int bound;                      /* admitted key index */
+    struct sec_session session;
+};
 
 struct agent {
     svc_t *svc;                     /* not owned */
@@ -102,6 +118,11 @@ struct agent {
     int learn_pipe[2];              /* packet threads -> control */
     int hello_pipe[2];              /* overlay thread -> control */
     int probe_pipe[2];              /* overlay thread -> control: cookies */
+    int join_pipe[2];               /* overlay thread -> control: joins */
+    int kick_pipe[2];               /* overlay thread -> control: a session
+                                     * came up, say hello now */
+    struct agent_hs_ctx *hs;        /* handshakes (overlay thread), NULL
+                                     * when overlay.insecure */
 
     acct_t *acct;                   /* VM thread's accounting */
     agent_fast_t *fast;             /* control: the fast path, or NULL */
@@ -139,6 +160,14 @@ int agent_watch_tcp(agent_t *self, agent_link_t *link);
 /* Brings the fast path's filters in line with the current snapshot's
  * rules, links and local MACs (agent_ctl.c).  Control thread. */
 void agent_fast_sync(agent_t *self);
+
+/* Whether link 'l' seals with encryption: overlay links as
+ * overlay.encrypt says, circuits as overlay.circuits does. */
+bool agent_link_wants_encryption(const agent_t *self, const agent_link_t *l);
+
+/* Whether circuits carry frames raw (overlay.circuits: trusted, or no
+ * keys at all). */
+bool agent_circuits_trusted(const agent_t *self);
 
 /* Registers the control handlers and timers (agent_ctl.c). */
 int agent_ctl_start(agent_t *self);
