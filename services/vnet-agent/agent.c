@@ -16,6 +16,7 @@
  * every pair of VMs before anything adapts. */
 #include "agent_priv.h"
 
+#include <arpa/inet.h>
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -103,6 +104,28 @@ const struct cfg_key agent_cfg_keys[] = {
                  "the agent; needs the afpacket capture"),
     CFG_KEY_STR("tc", T, tc, "tc",
                 "the tc program (iproute2) the fast path runs"),
+    CFG_KEY_STR("overlay.key", T, overlay_key, NULL,
+                "this agent's certificate (vnetctl keygen; its secret "
+                "half beside it, in <file>_secret): its overlay identity"),
+    CFG_KEY_STR("overlay.peers_dir", T, peers_dir, NULL,
+                "directory of the admitted agents' certificates, "
+                "agent-<agent id>.key each (other files are ignored)"),
+    CFG_KEY_STRLIST("overlay.peers", T, peers,
+                    "admitted agents as 'ID=KEY' (Z85 public key), beside "
+                    "overlay.peers_dir"),
+    CFG_KEY_BOOL("overlay.insecure", T, insecure, false,
+                 "UNSAFE: no keys, no authentication, no encryption: "
+                 "anyone who reaches the overlay port can join"),
+    CFG_KEY_BOOL("overlay.encrypt", T, encrypt, true,
+                 "encrypt overlay datagrams (AEAD); false: authenticate "
+                 "only"),
+    CFG_KEY_STR("overlay.circuits", T, circuits, "trusted",
+                "reserved circuits: trusted (frames cross raw, through "
+                "the kernel), encrypt or auth (sealed like the overlay)"),
+    CFG_KEY_U32("overlay.rekey_s", T, rekey_s, 10, 86400, 120,
+                "new session keys after this many seconds"),
+    CFG_KEY_U32("overlay.rekey_mb", T, rekey_mb, 1, 16777216, 65536,
+                "new session keys after sealing this many MiB"),
     CFG_KEYS_END,
 };
 #undef T
@@ -650,8 +673,8 @@ s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
 }
 
 static void
-s_ovl_hello(agent_t *self, const struct sockaddr_in *from,
-            const uint8_t *payload, size_t n)
+s_ovl_hello(agent_t *self, const agent_link_t *link,
+            const struct sockaddr_in *from, const uint8_t *payload, size_t n)
 {
     struct agent_hello_ev ev = { .from = *from };
     size_t id_len = strnlen((const char *) payload, n);
@@ -660,6 +683,14 @@ s_ovl_hello(agent_t *self, const struct sockaddr_in *from,
         return;
     }
     memcpy(ev.agent_id, payload, id_len);
+    if (self->hs) {
+        /* An agent speaks only for the id its key is admitted as. */
+        int bound = link && link->sec ? atomic_load(&link->sec->bound) : -1;
+        if (bound < 0 || strcmp(self->hs->peers.v[bound].id, ev.agent_id)) {
+            s_inc(&self->tstats[S_T_OVL].hello_refused, 1);
+            return;
+        }
+    }
     const uint8_t *p = payload + id_len + 1;
     size_t left = n - id_len - 1;
     while (left >= ETH_ADDR_LEN && ev.n_macs < AGENT_HELLO_MACS) {
@@ -672,38 +703,25 @@ s_ovl_hello(agent_t *self, const struct sockaddr_in *from,
     }
 }
 
+/* One datagram's contents, once its link is known (and, with keys, once
+ * its seal is checked). */
 static void
-s_ovl_datagram(agent_t *self, struct s_seen *seen,
-               const struct agent_snap *snap, const struct sockaddr_in *from,
-               const uint8_t *buf, size_t len)
+s_ovl_inner(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
+            agent_link_t *link, const struct sockaddr_in *from,
+            const uint8_t *buf, size_t len)
 {
-    struct agent_tstats *st = &self->tstats[S_T_OVL];
     struct encap_hdr h;
-    int index = s_peer_lookup(snap, from);
-    agent_link_t *link = index >= 0 ? snap->links[index] : NULL;
-
-    s_inc(&st->frames_in, 1);
-    s_inc(&st->bytes_in, len);
     if (encap_decode(buf, len, &h) != ENCAP_OK) {
-        s_inc(link ? &link->stats[AGENT_T_OVL].rx_bad : &st->bad_header, 1);
+        s_inc(&link->stats[AGENT_T_OVL].rx_bad, 1);
         return;
     }
     const uint8_t *payload = buf + h.hdr_len;
     size_t n = len - h.hdr_len;
-    if (!link) {
-        /* Only the proxy takes in agents it has not been told about. */
-        if (h.type == ENCAP_HELLO && self->cfg->proxy) {
-            s_ovl_hello(self, from, payload, n);
-        } else {
-            s_inc(&st->unknown_peer, 1);
-        }
-        return;
-    }
     atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
                           memory_order_relaxed);
     switch (h.type) {
     case ENCAP_HELLO:
-        s_ovl_hello(self, from, payload, n);
+        s_ovl_hello(self, link, from, payload, n);
         return;
     case ENCAP_PROBE:
         agent_link_send_ctl(link, AGENT_T_OVL, ENCAP_PROBE_REPLY, payload, n);
@@ -736,6 +754,218 @@ s_ovl_datagram(agent_t *self, struct s_seen *seen,
                 (h.flags & ENCAP_F_VNET) ? &h.vnet : NULL);
 }
 
+/* Where the overlay thread sends a handshake message: the UDP socket,
+ * or a TCP link's connection. */
+struct s_hs_dest {
+    agent_t *self;
+    agent_link_t *link;             /* NULL: none yet (UDP) */
+};
+
+static void
+s_hs_send(const struct sockaddr_in *to, const uint8_t *buf, size_t n,
+          void *arg)
+{
+    struct s_hs_dest *d = arg;
+    if (d->link && d->link->tcp) {
+        agent_link_send_raw(d->link, to, buf, n);
+    } else if (sendto(d->self->udp_fd, buf, n, MSG_DONTWAIT,
+                      (const struct sockaddr *) to, sizeof *to) < 0) {
+        /* Lost like any datagram: the handshake is tried again. */
+    }
+}
+
+static void
+s_kick(agent_t *self)
+{
+    uint8_t b = 1;
+    if (write(self->kick_pipe[1], &b, 1) < 0) {
+        /* Already kicked. */
+    }
+}
+
+/* The link a receiver index names: by its slot, or (a session the proxy
+ * made before the link existed) by the sender's address. */
+static agent_link_t *
+s_idx_link(const struct agent_snap *snap, uint32_t idx,
+           const struct sockaddr_in *from)
+{
+    int li = agent_hs_idx_link(idx);
+    if (li < 0) {
+        li = s_peer_lookup(snap, from);
+    }
+    return li >= 0 && li < AGENT_MAX_LINKS ? snap->links[li] : NULL;
+}
+
+static void
+s_ovl_handshake(agent_t *self, const struct agent_snap *snap,
+                const struct sockaddr_in *from, const uint8_t *buf,
+                size_t len)
+{
+    agent_link_t *link;
+    if (buf[0] == SEC_T_HS1) {
+        int li = s_peer_lookup(snap, from);
+        link = li >= 0 ? snap->links[li] : NULL;
+        if (!link && !self->cfg->proxy) {
+            s_inc(&self->tstats[S_T_OVL].unknown_peer, 1);
+            return;
+        }
+    } else {
+        /* A message 3 to a pending index finds the link by address, if
+         * the control thread made it meanwhile. */
+        uint32_t idx = sec_receiver(buf, len);
+        link = agent_hs_idx_link(idx) >= 0 || buf[0] == SEC_T_HS3
+                   ? s_idx_link(snap, idx, from)
+                   : NULL;
+    }
+    if (link && !link->sec) {
+        link = NULL;
+    }
+    struct agent_hs_result res;
+    struct s_hs_dest dest = { self, link };
+    agent_hs_input(self->hs, link ? link->sec : NULL,
+                   link ? link->index : -1, link ? link->peer_agent : NULL,
+                   from, buf, len, vtime_mono_ms(), s_hs_send, &dest, &res);
+    if (res.established) {
+        struct sec_session *tx = link_sec_tx(link->sec);
+        VLOG_INFO_RL("link %s: session with '%s' up (%s, receives at "
+                     "%08x, sends to %08x)", link->name,
+                     self->hs->peers.v[atomic_load(&link->sec->bound)].id,
+                     buf[0] == SEC_T_HS2 ? "we started" : "they started",
+                     link->sec->sess[link->sec->last_slot].local_idx,
+                     tx ? tx->remote_idx : 0);
+    }
+    if (res.joined) {
+        struct agent_join_ev ev = { .from = res.from, .bound = res.bound,
+                                    .session = *res.session };
+        if (write(self->join_pipe[1], &ev, sizeof ev) < 0) {
+            /* Full: the agent tries again within a second. */
+        }
+        sodium_memzero(&ev, sizeof ev);
+    }
+}
+
+/* A sealed datagram: its session by receiver index, its seal checked,
+ * then its contents as any datagram's. */
+static void
+s_ovl_sealed(agent_t *self, struct s_seen *seen,
+             const struct agent_snap *snap, const struct sockaddr_in *from,
+             uint8_t *buf, size_t len)
+{
+    struct agent_tstats *st = &self->tstats[S_T_OVL];
+    uint32_t idx = sec_receiver(buf, len);
+    agent_link_t *link = s_idx_link(snap, idx, from);
+    struct sec_session *s = link && link->sec ? link_sec_rx(link->sec, idx)
+                                              : NULL;
+    if (!s) {
+        s_inc(&st->unauth, 1);
+        VLOG_WARN_RL("sealed datagram from %s:%u for index %08x: %s",
+                     inet_ntoa(from->sin_addr), ntohs(from->sin_port), idx,
+                     link ? "no such session" : "no such link");
+        return;
+    }
+    const uint8_t *inner;
+    size_t n;
+    bool encrypted;
+    switch (sec_open(s, buf, len, &inner, &n, &encrypted)) {
+    case SEC_OK:
+        break;
+    case SEC_REPLAYED:
+        s_inc(&st->replayed, 1);
+        s_inc(&link->stats[AGENT_T_OVL].rx_replayed, 1);
+        return;
+    case SEC_FORGED:
+        s_inc(&st->forged, 1);
+        s_inc(&link->stats[AGENT_T_OVL].rx_forged, 1);
+        return;
+    default:
+        s_inc(&st->unauth, 1);
+        VLOG_WARN_RL("sealed datagram from %s:%u for index %08x: malformed",
+                     inet_ntoa(from->sin_addr), ntohs(from->sin_port), idx);
+        return;
+    }
+    if (!encrypted && link->sec->encrypt) {
+        s_inc(&st->downgraded, 1);
+        return;
+    }
+    link_sec_confirm(link->sec, s);
+    if (n == 0) {           /* a keepalive */
+        atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
+                              memory_order_relaxed);
+        return;
+    }
+    s_ovl_inner(self, seen, snap, link, from, inner, n);
+}
+
+static void
+s_ovl_datagram(agent_t *self, struct s_seen *seen,
+               const struct agent_snap *snap, const struct sockaddr_in *from,
+               uint8_t *buf, size_t len)
+{
+    struct agent_tstats *st = &self->tstats[S_T_OVL];
+    s_inc(&st->frames_in, 1);
+    s_inc(&st->bytes_in, len);
+    if (self->hs) {
+        /* With keys, nothing in the clear is taken. */
+        switch (len ? buf[0] : 0) {
+        case SEC_T_DATA:
+        case SEC_T_AUTH:
+            s_ovl_sealed(self, seen, snap, from, buf, len);
+            return;
+        case SEC_T_HS1:
+        case SEC_T_HS2:
+        case SEC_T_HS3:
+            s_ovl_handshake(self, snap, from, buf, len);
+            return;
+        default:
+            s_inc(&st->unauth, 1);
+            return;
+        }
+    }
+    int index = s_peer_lookup(snap, from);
+    agent_link_t *link = index >= 0 ? snap->links[index] : NULL;
+    if (!link) {
+        struct encap_hdr h;
+        enum encap_error e = encap_decode(buf, len, &h);
+        /* Only the proxy takes in agents it has not been told about. */
+        if (e != ENCAP_OK) {
+            s_inc(&st->bad_header, 1);
+        } else if (h.type == ENCAP_HELLO && self->cfg->proxy) {
+            s_ovl_hello(self, NULL, from, buf + h.hdr_len, len - h.hdr_len);
+        } else {
+            s_inc(&st->unknown_peer, 1);
+        }
+        return;
+    }
+    s_ovl_inner(self, seen, snap, link, from, buf, len);
+}
+
+/* Every 100 ms: handshakes due on the UDP links, and a hello as soon as
+ * a session comes up. */
+static void
+s_ovl_tick(agent_t *self, const struct agent_snap *snap, uint64_t now_ms)
+{
+    bool kick = false;
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        agent_link_t *l = snap->links[i];
+        if (!l || !l->sec
+            || (l->tcp && (l->tcp_fd < 0 || atomic_load(&l->tcp_broken)))) {
+            continue;
+        }
+        struct s_hs_dest dest = { self, l };
+        uint64_t last_rx_ms = atomic_load_explicit(&l->last_rx_us,
+                                                   memory_order_relaxed)
+                              / 1000;
+        agent_hs_tick(self->hs, l->sec, i, &l->peer, now_ms, last_rx_ms,
+                      s_hs_send, &dest);
+        if (atomic_exchange(&l->sec->kick, false)) {
+            kick = true;
+        }
+    }
+    if (kick) {
+        s_kick(self);
+    }
+}
+
 struct s_ovl_ctx {
     agent_t *self;
     struct s_seen *seen;
@@ -747,7 +977,9 @@ static void
 s_ovl_record(const uint8_t *rec, size_t len, void *arg)
 {
     struct s_ovl_ctx *c = arg;
-    s_ovl_datagram(c->self, c->seen, c->snap, c->from, rec, len);
+    /* The record is in the connection's own buffer, ours to change. */
+    s_ovl_datagram(c->self, c->seen, c->snap, c->from, (uint8_t *) rec,
+                   len);
 }
 
 /* Room for the UDP_GRO control message of one received buffer. */
@@ -797,7 +1029,7 @@ s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
         }
         /* With UDP_GRO one buffer may hold a train of datagrams from one
          * peer, all 'seg' bytes but the last. */
-        const uint8_t *p = iovs[i].iov_base;
+        uint8_t *p = iovs[i].iov_base;
         size_t len = msgs[i].msg_len;
         size_t seg = s_gro_size(&msgs[i].msg_hdr);
         if (seg == 0 || seg > len) {
@@ -874,6 +1106,7 @@ s_ovl_accept(agent_t *self, const struct agent_snap *snap,
     }
     rx->from = from;
     rx->last_us = vtime_mono_us();
+    rx->sealed = self->hs != NULL;
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rx };
     if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
         agent_tcp_rx_uninit(rx);
@@ -933,6 +1166,7 @@ s_ovl_thread(void *arg)
         free(seen);
         return NULL;
     }
+    uint64_t last_tick = 0;
     while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
         /* Before the wait: no event returned may be for a reaped one. */
         if (n_conns > 0) {
@@ -942,13 +1176,19 @@ s_ovl_thread(void *arg)
                 reap_at = now + S_REAP_EVERY_US;
             }
         }
-        int n = epoll_wait(self->ovl_epoll, evs, 16, 100);
+        int n = epoll_wait(self->ovl_epoll, evs, 16, 50);
         seen->now_us = vtime_mono_us();
-        if (n <= 0) {
+        uint64_t now_ms = seen->now_us / 1000;
+        bool tick = self->hs && now_ms - last_tick >= 100;
+        if (n <= 0 && !tick) {
             continue;
         }
         atomic_store(&self->active[S_T_OVL], atomic_load(&self->epoch));
         const struct agent_snap *snap = atomic_load(&self->snap);
+        if (tick) {
+            last_tick = now_ms;
+            s_ovl_tick(self, snap, now_ms);
+        }
         for (int i = 0; i < n; i++) {
             struct agent_tcp_rx *rx = evs[i].data.ptr;
             if (rx == &self->rx_udp) {
@@ -1078,6 +1318,91 @@ s_pipe(int fds[2])
     return pipe2(fds, O_NONBLOCK | O_CLOEXEC);
 }
 
+bool
+agent_circuits_trusted(const agent_t *self)
+{
+    return !self->hs || !strcmp(self->cfg->circuits, "trusted");
+}
+
+bool
+agent_link_wants_encryption(const agent_t *self, const agent_link_t *l)
+{
+    if (l->circuit) {
+        return !strcmp(self->cfg->circuits, "encrypt");
+    }
+    return self->cfg->encrypt;
+}
+
+/* Loads this agent's key and the admitted ones; without keys, refuses to
+ * start unless overlay.insecure says so, loudly. */
+static int
+s_sec_open(agent_t *self)
+{
+    const struct agent_cfg *cfg = self->cfg;
+    if (strcmp(cfg->circuits, "trusted") && strcmp(cfg->circuits, "encrypt")
+        && strcmp(cfg->circuits, "auth")) {
+        VLOG_ERR("overlay.circuits: '%s' is none of trusted, encrypt, auth",
+                 LOG_ESC(cfg->circuits));
+        return -1;
+    }
+    if (cfg->insecure) {
+        VLOG_WARN("overlay.insecure is on: overlay links are neither "
+                  "authenticated nor encrypted; anyone who reaches %s can "
+                  "join the overlay, inject frames and read them",
+                  cfg->listen);
+        return 0;
+    }
+    if (!cfg->overlay_key || !*cfg->overlay_key) {
+        VLOG_ERR("overlay.key is not set: every agent needs its own key "
+                 "(vnetctl keygen DIR NAME) and its peers' keys "
+                 "(overlay.peers_dir, overlay.peers); 'overlay.insecure: "
+                 "true' runs without, unsafe");
+        return -1;
+    }
+    if (sec_init() != 0) {
+        VLOG_ERR("libsodium would not start");
+        return -1;
+    }
+    size_t size = (sizeof(struct agent_hs_ctx) + 63) & ~(size_t) 63;
+    self->hs = aligned_alloc(64, size);
+    if (!self->hs) {
+        return -1;
+    }
+    memset(self->hs, 0, sizeof *self->hs);
+    struct agent_hs_ctx *hs = self->hs;
+    char err[512];
+    if (sec_identity_load(&hs->me, cfg->overlay_key, err, sizeof err) != 0
+        || agent_peers_load(&hs->peers, cfg->peers_dir, &cfg->peers, err,
+                            sizeof err) != 0) {
+        VLOG_ERR("overlay: %s", err);
+        return -1;
+    }
+    if (hs->peers.n == 0) {
+        VLOG_ERR("overlay: no admitted keys (overlay.peers_dir, "
+                 "overlay.peers): no agent could join");
+        return -1;
+    }
+    int me = agent_peers_find(&hs->peers, hs->me.pub);
+    if (me >= 0 && strcmp(hs->peers.v[me].id, svc_id(self->svc)) != 0) {
+        VLOG_ERR("overlay: this agent's key is admitted as '%s', not as its "
+                 "id '%s'", hs->peers.v[me].id, LOG_ESC(svc_id(self->svc)));
+        return -1;
+    }
+    hs->flags = sec_aes_available() ? SEC_F_AES : 0;
+    hs->rekey_ms = cfg->rekey_s * 1000ull;
+    hs->rekey_bytes = (uint64_t) cfg->rekey_mb << 20;
+    hs->accept_unknown_addr = cfg->proxy;
+    hs->quiet_ms = 3ull * cfg->hello_ms > 5000 ? 3ull * cfg->hello_ms : 5000;
+    char z85[41];
+    sec_key_to_z85(hs->me.pub, z85);
+    VLOG_INFO("overlay: key %s, %zu admitted key(s), %s with %s, circuits "
+              "%s", z85, hs->peers.n,
+              cfg->encrypt ? "encrypted" : "authenticated only",
+              hs->flags ? "AES-256-GCM" : "ChaCha20-Poly1305",
+              cfg->circuits);
+    return 0;
+}
+
 static void s_fast_open(agent_t *self);
 
 agent_t *
@@ -1096,6 +1421,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     self->learn_pipe[0] = self->learn_pipe[1] = -1;
     self->hello_pipe[0] = self->hello_pipe[1] = -1;
     self->probe_pipe[0] = self->probe_pipe[1] = -1;
+    self->join_pipe[0] = self->join_pipe[1] = -1;
+    self->kick_pipe[0] = self->kick_pipe[1] = -1;
     self->proxy_link = -1;
     if (getrandom(&self->boot_id, sizeof self->boot_id, 0) < 0) {
         self->boot_id = vtime_now_us();
@@ -1139,7 +1466,9 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     if (!self->acct || !self->learn || !self->flood[0] || !self->flood[1]
         || self->vm_epoll < 0 || self->ovl_epoll < 0
         || s_pipe(self->learn_pipe) || s_pipe(self->hello_pipe)
-        || s_pipe(self->probe_pipe) || s_open_udp(self) != 0) {
+        || s_pipe(self->probe_pipe) || s_pipe(self->join_pipe)
+        || s_pipe(self->kick_pipe) || s_sec_open(self) != 0
+        || s_open_udp(self) != 0) {
         goto error;
     }
     for (size_t i = 0; i < cfg->ports.n; i++) {
@@ -1168,7 +1497,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     if (!cfg->proxy) {
         agent_link_t *l = agent_link_new("proxy", cfg->proxy_addr,
                                          self->udp_fd, cfg->mtu);
-        if (!l) {
+        if (!l || (self->hs && agent_link_secure(l, cfg->encrypt) != 0)) {
+            agent_link_destroy(&l);
             goto error;
         }
         self->proxy_link = agent_add_link(self, l);
@@ -1273,6 +1603,13 @@ agent_destroy(agent_t **self_p)
         s_close(&self->learn_pipe[i]);
         s_close(&self->hello_pipe[i]);
         s_close(&self->probe_pipe[i]);
+        s_close(&self->join_pipe[i]);
+        s_close(&self->kick_pipe[i]);
+    }
+    if (self->hs) {
+        agent_peers_free(&self->hs->peers);
+        sodium_memzero(self->hs, sizeof *self->hs);
+        free(self->hs);
     }
     free(self);
     *self_p = NULL;

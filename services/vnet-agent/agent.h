@@ -49,6 +49,15 @@ struct agent_cfg {
     bool accounting;            /* count traffic per MAC pair (VTTIF) */
     bool fastpath;              /* circuits: the kernel forwards */
     char *tc;                   /* the tc program the fast path runs */
+    char *overlay_key;          /* this agent's certificate */
+    char *peers_dir;            /* admitted peers' certificates */
+    struct cfg_strlist peers;   /* admitted peers, "id=Z85 key" */
+    bool insecure;              /* no keys: anyone may join (unsafe) */
+    bool encrypt;               /* overlay links encrypted, not only
+                                 * authenticated */
+    char *circuits;             /* trusted, encrypt or auth */
+    uint32_t rekey_s;           /* new session keys this often */
+    uint32_t rekey_mb;          /* or after this many MiB */
 };
 
 extern const struct cfg_key agent_cfg_keys[];

@@ -95,6 +95,23 @@ s_tcp_tend(agent_t *self, agent_link_t *l)
     }
 }
 
+/* How a link's datagrams are protected, for link list. */
+static const char *
+s_link_security(const agent_t *self, const agent_link_t *l)
+{
+    if (!l->sec) {
+        return "insecure";
+    }
+    bool up = link_sec_tx(l->sec) != NULL;
+    if (l->circuit && agent_circuits_trusted(self)) {
+        return up ? "trusted" : "trusted, no session";
+    }
+    if (l->sec->encrypt) {
+        return up ? "encrypted" : "encrypted, no session";
+    }
+    return up ? "authenticated" : "authenticated, no session";
+}
+
 static void
 s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
                 Vr__LinkCounters *c)
@@ -111,6 +128,7 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->mtu = l->mtu;
     out->circuit = l->circuit;
     out->fast_dev = (char *) l->fast_dev;
+    out->security = (char *) s_link_security(self, l);
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
     if (l->tcp) {
@@ -129,6 +147,9 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     c->rx_bytes = st.rx_bytes;
     c->rx_drops = st.rx_drops;
     c->rx_bad_header = st.rx_bad;
+    c->rx_forged = st.rx_forged;
+    c->rx_replayed = st.rx_replayed;
+    c->tx_nokey = st.tx_nokey;
     out->counters = c;
 }
 
@@ -245,6 +266,15 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         if (l->peer_agent) {
             snprintf(link->peer_agent, sizeof link->peer_agent, "%s",
                      l->peer_agent);
+        }
+        link->circuit = l->circuit;
+        if (self->hs
+            && agent_link_secure(link,
+                                 agent_link_wants_encryption(self, link))
+                   != 0) {
+            agent_link_destroy(&link);
+            return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                           "link %s: out of memory", LOG_ESC(l->name));
         }
         index = agent_add_link(self, link);
         if (index < 0 || agent_change(self, NULL, NULL) != 0) {
@@ -586,6 +616,9 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "overlay", self->cfg->listen);
     bus_status_add_info(reply, "capture", self->cfg->capture);
     bus_status_add_info(reply, "fastpath", self->fast ? "on" : "off");
+    bus_status_add_info(reply, "overlay_security",
+                        !self->hs ? "INSECURE (overlay.insecure)"
+                        : self->cfg->encrypt ? "encrypted" : "authenticated");
     bus_status_add_counter(reply, "ports", self->n_ports, true);
     bus_status_add_counter(reply, "links", n_links, true);
     bus_status_add_counter(reply, "rules", fwd_table_count(snap->fwd,
@@ -630,6 +663,32 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "tcp_queue_full", s_tcp_queue_full(self),
                            false);
     bus_status_add_counter(reply, "probes_waiting", self->probes.n, true);
+    bus_status_add_counter(reply, "unauthenticated",
+                           AGENT_TSTAT(self, unauth), false);
+    bus_status_add_counter(reply, "forged", AGENT_TSTAT(self, forged),
+                           false);
+    bus_status_add_counter(reply, "replayed", AGENT_TSTAT(self, replayed),
+                           false);
+    bus_status_add_counter(reply, "downgraded",
+                           AGENT_TSTAT(self, downgraded), false);
+    bus_status_add_counter(reply, "hello_refused",
+                           AGENT_TSTAT(self, hello_refused), false);
+    if (self->hs) {
+        const struct agent_hs_ctx *hs = self->hs;
+        bus_status_add_counter(reply, "admitted_keys", hs->peers.n, true);
+        bus_status_add_counter(reply, "handshakes",
+                               atomic_load(&hs->n_handshakes), false);
+        bus_status_add_counter(reply, "rekeys", atomic_load(&hs->n_rekeys),
+                               false);
+        bus_status_add_counter(reply, "unknown_keys",
+                               atomic_load(&hs->n_unknown_key), false);
+        bus_status_add_counter(reply, "wrong_keys",
+                               atomic_load(&hs->n_wrong_key), false);
+        bus_status_add_counter(reply, "handshakes_bad",
+                               atomic_load(&hs->n_hs_bad), false);
+        bus_status_add_counter(reply, "handshakes_limited",
+                               atomic_load(&hs->n_hs_limited), false);
+    }
     bus_status_add_counter(reply, "learn_events", self->n_learned, false);
     bus_status_add_counter(reply, "hellos", self->n_hellos, false);
     bus_status_add_counter(reply, "snapshots", self->n_snapshots, false);
@@ -803,8 +862,8 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
 {
     int index = agent_find_link_by_peer(self, &ev->from);
     if (index < 0) {
-        if (!self->cfg->proxy) {
-            return;
+        if (!self->cfg->proxy || self->hs) {
+            return;     /* with keys, the proxy's links come from joins */
         }
         char name[80], peer[64], ip[INET_ADDRSTRLEN];
         snprintf(name, sizeof name, "agent:%s", ev->agent_id);
@@ -863,6 +922,82 @@ s_hello_edit(agent_t *self, fwd_table_t *fwd, void *arg)
         s_hello_link(self, fwd, &b->evs[i]);
     }
     return 0;
+}
+
+/* The proxy made a session with an admitted agent it had no link for:
+ * the agent's link, named after the id its key speaks for.  A learned
+ * link of that id at another address is the same agent, moved. */
+static void
+s_join(agent_t *self, const struct agent_join_ev *ev)
+{
+    const char *id = self->hs->peers.v[ev->bound].id;
+    char name[80], peer[64], ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &ev->from.sin_addr, ip, sizeof ip);
+    snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(ev->from.sin_port));
+    int index = agent_find_link_by_peer(self, &ev->from);
+    if (index >= 0) {
+        /* A link to it was made meanwhile, and only the overlay thread
+         * may change a published link's sessions: this one is dropped,
+         * and the agent, never hearing on it, shakes hands again. */
+        return;
+    }
+    snprintf(name, sizeof name, "agent:%s", id);
+    int old = agent_find_link(self, name);
+    if (old >= 0 && self->links[old]->learned) {
+        VLOG_INFO("proxy: agent '%s' moved to %s", id, peer);
+        agent_remove_link(self, old);
+    } else if (old >= 0) {
+        snprintf(name, sizeof name, "agent:%s#%u", id, ++self->link_seq);
+    }
+    agent_link_t *l = agent_link_new(name, peer, self->udp_fd,
+                                     self->cfg->mtu);
+    if (!l || agent_link_secure(l, self->cfg->encrypt) != 0) {
+        agent_link_destroy(&l);
+        return;
+    }
+    l->learned = true;
+    snprintf(l->peer_agent, sizeof l->peer_agent, "%s", id);
+    link_sec_adopt(l->sec, &ev->session, ev->bound);
+    atomic_store(&l->last_rx_us, vtime_mono_us());
+    index = agent_add_link(self, l);
+    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
+    if (index < 0 || !fwd || agent_publish(self, fwd) != 0) {
+        if (index >= 0) {
+            self->links[index] = NULL;
+        }
+        agent_link_destroy(&l);
+        VLOG_WARN_RL("proxy: no room for agent '%s'", id);
+        return;
+    }
+    VLOG_INFO("proxy: agent '%s' joined from %s", id, peer);
+}
+
+static int
+s_on_join(svc_t *svc, int fd, void *arg)
+{
+    agent_t *self = arg;
+    struct agent_join_ev ev;
+    (void) svc;
+    while (read(fd, &ev, sizeof ev) == (ssize_t) sizeof ev) {
+        if (ev.bound >= 0 && (size_t) ev.bound < self->hs->peers.n) {
+            s_join(self, &ev);
+        }
+        sodium_memzero(&ev, sizeof ev);
+    }
+    return 0;
+}
+
+static int s_on_hello_timer(svc_t *svc, void *arg);
+
+/* A session came up: hello at once, so the star has the agent's VMs
+ * without waiting for the next period. */
+static int
+s_on_kick(svc_t *svc, int fd, void *arg)
+{
+    uint8_t buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    return s_on_hello_timer(svc, arg);
 }
 
 static int
@@ -987,8 +1122,10 @@ s_send_hellos(agent_t *self, const struct s_local_acc *local)
         if (!l) {
             continue;
         }
-        if (l->learned && now - atomic_load(&l->last_rx_us)
-                              > self->cfg->peer_timeout_ms * 1000ull) {
+        /* The overlay thread may have heard from it since 'now'. */
+        uint64_t last = atomic_load(&l->last_rx_us);
+        if (l->learned && last < now
+            && now - last > self->cfg->peer_timeout_ms * 1000ull) {
             VLOG_INFO_RL("proxy: agent '%s' silent, link %s removed",
                          LOG_ESC(l->peer_agent), LOG_ESC(l->name));
             agent_remove_link(self, i);
@@ -1114,6 +1251,8 @@ agent_ctl_start(agent_t *self)
                != 0
         || svc_add_timer(self->svc, S_PROBE_TICK_MS, s_on_tick, self)
                != 0
+        || svc_add_fd(self->svc, self->join_pipe[0], s_on_join, self) != 0
+        || svc_add_fd(self->svc, self->kick_pipe[0], s_on_kick, self) != 0
         || svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)
                != 0
         || svc_add_timer(self->svc, self->cfg->hello_ms, s_on_hello_timer,

@@ -435,7 +435,11 @@ agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
 {
     char dev[IF_NAMESIZE] = "";
     l->circuit = circuit;
-    if (circuit && self->fast && !l->tcp) {
+    if (l->sec) {
+        agent_link_secure(l, agent_link_wants_encryption(self, l));
+    }
+    /* Only a trusted circuit carries frames raw. */
+    if (circuit && self->fast && !l->tcp && agent_circuits_trusted(self)) {
         if (!agent_fast_circuit_dev(&l->peer, dev)) {
             VLOG_WARN_RL("link %s: %s is not directly attached: no fast "
                          "path", LOG_ESC(l->name), LOG_ESC(l->peer_str));

@@ -27,6 +27,13 @@ LOG_MODULE("link");
 /* IPv4 (20) and UDP (8) headers, then ours, within the path MTU. */
 enum { S_IP_UDP = 28 };
 
+/* Where a sending thread seals its datagrams: one UDP_SEGMENT send's
+ * worth.  Per thread, so sealing takes no lock and allocates nothing. */
+enum { S_SEAL_BUF = 65536 + 1024 };
+static _Thread_local uint8_t s_seal_buf[S_SEAL_BUF];
+
+static int s_tcp_write(agent_link_t *self, const struct iovec *iov, int n);
+
 /* One UDP_SEGMENT send carries at most this many datagrams (the kernel's
  * UDP_MAX_SEGMENTS on older kernels) and 64 KiB of payload in all. */
 enum { S_GSO_SEGS = 64, S_UDP_MAX = 65507 };
@@ -108,8 +115,129 @@ agent_link_destroy(agent_link_t **self_p)
     }
     encap_reasm_uninit(&self->reasm[0]);
     encap_reasm_uninit(&self->reasm[1]);
+    link_sec_destroy(&self->sec);
     free(self);
     *self_p = NULL;
+}
+
+int
+agent_link_secure(agent_link_t *self, bool encrypt)
+{
+    if (!self->sec) {
+        self->sec = link_sec_new();
+        if (!self->sec) {
+            return -1;
+        }
+        if (!self->tcp) {
+            self->max_payload -= SEC_OVERHEAD;
+        }
+        self->tcp_rx.sealed = true;
+    }
+    self->sec->encrypt = encrypt;
+    return 0;
+}
+
+/* Writes one sealed record, its length first. */
+static int
+s_tcp_write_sealed(agent_link_t *self, uint8_t *rec, size_t n)
+{
+    uint32_t len = htonl((uint32_t) n);
+    memcpy(rec, &len, sizeof len);
+    struct iovec iov = { rec, 4 + n };
+    return s_tcp_write(self, &iov, 1);
+}
+
+int
+agent_link_send_raw(agent_link_t *self, const struct sockaddr_in *to,
+                    const uint8_t *buf, size_t n)
+{
+    if (self->tcp) {
+        if (n > S_SEAL_BUF - 4) {
+            return EMSGSIZE;
+        }
+        memcpy(s_seal_buf + 4, buf, n);
+        return s_tcp_write_sealed(self, s_seal_buf, n);
+    }
+    if (sendto(self->fd, buf, n, MSG_DONTWAIT, (const struct sockaddr *) to,
+               sizeof *to) < 0) {
+        return errno ? errno : EIO;
+    }
+    return 0;
+}
+
+/* Sends a frame (or a control payload) sealed: each chunk behind header
+ * 'h' becomes one datagram of the link's session, and up to S_GSO_SEGS
+ * of them leave in one UDP_SEGMENT send, as s_send_gso does in the
+ * clear.  Returns 0 or an errno (ENOTCONN: no session yet). */
+static int
+s_send_sealed(agent_link_t *self, struct link_stats *st, struct encap_hdr *h,
+              const uint8_t *frame, size_t size)
+{
+    struct sec_session *s = link_sec_tx(self->sec);
+    if (!s) {
+        s_add(&st->tx_nokey, 1);
+        return ENOTCONN;
+    }
+    bool encrypt = self->sec->encrypt;
+    size_t seg = SEC_OVERHEAD + ENCAP_HDR_LEN + self->max_payload;
+    size_t per_send = 1;
+    if (size > self->max_payload
+        && !atomic_load_explicit(&self->no_gso, memory_order_relaxed)) {
+        per_send = S_UDP_MAX / seg;
+        if (per_send > S_GSO_SEGS) {
+            per_send = S_GSO_SEGS;
+        }
+    }
+    union {
+        char buf[CMSG_SPACE(sizeof(uint16_t))];
+        struct cmsghdr align;
+    } ctrl;
+    uint8_t hbuf[ENCAP_HDR_LEN];
+    size_t off = 0;
+    do {
+        size_t k = 0, used = 0;
+        do {
+            size_t n = size - off < self->max_payload ? size - off
+                                                      : self->max_payload;
+            h->offset = (uint32_t) off;
+            encap_encode(h, hbuf);
+            size_t d = sec_seal(s, encrypt, hbuf, ENCAP_HDR_LEN,
+                                frame + off, n, s_seal_buf + used);
+            if (d == 0) {
+                return EKEYEXPIRED;     /* rekeyed long before this */
+            }
+            used += d;
+            off += n;
+            k++;
+        } while (k < per_send && off < size);
+        struct iovec iov = { s_seal_buf, used };
+        struct msghdr mh = {
+            .msg_name = &self->peer,
+            .msg_namelen = sizeof self->peer,
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
+        };
+        if (k > 1) {
+            mh.msg_control = ctrl.buf;
+            mh.msg_controllen = sizeof ctrl.buf;
+            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+            uint16_t gso = (uint16_t) seg;
+            memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+        }
+        if (sendmsg(self->fd, &mh, MSG_DONTWAIT) < 0) {
+            int rc = errno ? errno : EIO;
+            if (k > 1 && (rc == EIO || rc == EINVAL || rc == EOPNOTSUPP)
+                && !atomic_exchange(&self->no_gso, true)) {
+                VLOG_WARN("link %s: UDP GSO refused (%s), sending chunks "
+                          "singly", self->name, strerror(rc));
+            }
+            return rc;
+        }
+    } while (off < size);
+    return 0;
 }
 
 /* Asks the overlay thread to wait for room on the socket ('out') or to
@@ -287,6 +415,25 @@ s_send_gso(agent_link_t *self, struct encap_hdr *h, const uint8_t *frame,
     return 0;
 }
 
+/* A whole frame (or control payload) behind header 'hbuf' as one sealed
+ * record on a TCP link. */
+static int
+s_tcp_send_sealed(agent_link_t *self, struct link_stats *st,
+                  const uint8_t *hbuf, const uint8_t *frame, size_t size)
+{
+    struct sec_session *s = link_sec_tx(self->sec);
+    if (!s) {
+        s_add(&st->tx_nokey, 1);
+        return ENOTCONN;
+    }
+    if (SEC_OVERHEAD + ENCAP_HDR_LEN + size > S_SEAL_BUF - 4) {
+        return EMSGSIZE;
+    }
+    size_t n = sec_seal(s, self->sec->encrypt, hbuf, ENCAP_HDR_LEN, frame,
+                        size, s_seal_buf + 4);
+    return n ? s_tcp_write_sealed(self, s_seal_buf, n) : EKEYEXPIRED;
+}
+
 int
 agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
                 size_t size, const struct encap_vnet *vnet, uint8_t flags)
@@ -312,7 +459,18 @@ agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
     if (self->tcp) {
         encap_encode(&h, hbuf);
         iov[1] = (struct iovec) { (void *) frame, size };
-        int rc = s_tcp_write(self, iov, 2);
+        int rc = self->sec ? s_tcp_send_sealed(self, st, hbuf, frame, size)
+                           : s_tcp_write(self, iov, 2);
+        if (rc != 0) {
+            s_add(&st->tx_drops, 1);
+            return rc;
+        }
+        s_add(&st->tx_frames, 1);
+        s_add(&st->tx_bytes, size);
+        return 0;
+    }
+    if (self->sec) {
+        int rc = s_send_sealed(self, st, &h, frame, size);
         if (rc != 0) {
             s_add(&st->tx_drops, 1);
             return rc;
@@ -379,7 +537,15 @@ agent_link_send_ctl(agent_link_t *self, enum agent_thread t, int type,
     struct iovec iov[2] = { { hbuf, ENCAP_HDR_LEN },
                             { (void *) payload, n } };
     if (self->tcp) {
-        return s_tcp_write(self, iov, 2);
+        return self->sec ? s_tcp_send_sealed(self, &self->stats[t], hbuf,
+                                             payload, n)
+                         : s_tcp_write(self, iov, 2);
+    }
+    if (self->sec) {
+        if (n > self->max_payload) {
+            return EMSGSIZE;
+        }
+        return s_send_sealed(self, &self->stats[t], &h, payload, n);
     }
     struct msghdr mh = {
         .msg_name = &self->peer,
@@ -409,6 +575,9 @@ agent_link_totals(const agent_link_t *self, struct link_stats *out)
         S_SUM(rx_bytes);
         S_SUM(rx_drops);
         S_SUM(rx_bad);
+        S_SUM(tx_nokey);
+        S_SUM(rx_forged);
+        S_SUM(rx_replayed);
 #undef S_SUM
     }
 }
@@ -551,7 +720,7 @@ agent_tcp_rx_init(struct agent_tcp_rx *rx, enum agent_rx_kind kind, int fd)
     memset(rx, 0, sizeof *rx);
     rx->kind = kind;
     rx->fd = fd;
-    rx->buf = malloc(ENCAP_HDR_LEN + ENCAP_MAX_FRAME);
+    rx->buf = malloc(AGENT_TCP_REC_MAX);
     return rx->buf ? 0 : -1;
 }
 
@@ -565,7 +734,8 @@ agent_tcp_rx_uninit(struct agent_tcp_rx *rx)
 int
 agent_tcp_rx_feed(struct agent_tcp_rx *rx, agent_tcp_rec_fn *fn, void *arg)
 {
-    const size_t cap = ENCAP_HDR_LEN + ENCAP_MAX_FRAME;
+    const size_t cap = rx->sealed ? AGENT_TCP_REC_MAX
+                                  : ENCAP_HDR_LEN + ENCAP_MAX_FRAME;
     for (;;) {
         ssize_t r = recv(rx->fd, rx->buf + rx->have, cap - rx->have,
                          MSG_DONTWAIT);
@@ -577,7 +747,20 @@ agent_tcp_rx_feed(struct agent_tcp_rx *rx, agent_tcp_rec_fn *fn, void *arg)
         }
         rx->have += (size_t) r;
         size_t off = 0;
-        while (rx->have - off >= ENCAP_HDR_LEN) {
+        while (rx->sealed && rx->have - off >= 4) {
+            uint32_t len;
+            memcpy(&len, rx->buf + off, sizeof len);
+            len = ntohl(len);
+            if (len < SEC_HDR_LEN || len > cap - 4) {
+                return -1;      /* not our stream: cannot resynchronise */
+            }
+            if (rx->have - off < 4 + (size_t) len) {
+                break;
+            }
+            fn(rx->buf + off + 4, len, arg);
+            off += 4 + (size_t) len;
+        }
+        while (!rx->sealed && rx->have - off >= ENCAP_HDR_LEN) {
             const uint8_t *p = rx->buf + off;
             /* Byte 3 is hdr_len, bytes 8..11 frame_len: the prefix. */
             size_t hdr_len = p[3];

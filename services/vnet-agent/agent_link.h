@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "agent_encap.h"
+#include "agent_peer.h"
 
 /* Which thread touches a counter set or a frame-id sequence. */
 enum agent_thread {
@@ -39,6 +40,9 @@ struct link_stats {
     _Atomic uint64_t rx_bytes;
     _Atomic uint64_t rx_drops;      /* reassembly losses */
     _Atomic uint64_t rx_bad;        /* bad headers from this peer */
+    _Atomic uint64_t tx_nokey;      /* not sent: no session yet */
+    _Atomic uint64_t rx_forged;     /* failed authentication */
+    _Atomic uint64_t rx_replayed;   /* seen before, or too old */
 } __attribute__((aligned(64)));
 
 /* A TCP byte stream being cut back into [header | payload] records: one
@@ -58,8 +62,15 @@ struct agent_tcp_rx {
     uint64_t last_us;               /* ACCEPTED: monotonic time it was
                                      * made or last gave a record */
     size_t have;                    /* bytes in 'buf' */
-    uint8_t *buf;                   /* ENCAP_HDR_LEN + ENCAP_MAX_FRAME */
+    uint8_t *buf;                   /* AGENT_TCP_REC_MAX */
+    bool sealed;                    /* records are sealed datagrams behind
+                                     * a 4-byte length, not bare encap */
 };
+
+/* The largest record on a TCP link: a sealed whole frame and its length
+ * prefix. */
+enum { AGENT_TCP_REC_MAX = 4 + SEC_OVERHEAD + ENCAP_HDR_LEN
+                           + ENCAP_MAX_FRAME };
 
 /* Called for each complete record ('len' bytes at 'rec', header first). */
 typedef void agent_tcp_rec_fn(const uint8_t *rec, size_t len, void *arg);
@@ -109,6 +120,7 @@ typedef struct agent_link {
     _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */
     _Atomic uint32_t frame_id[AGENT_N_THREADS]; /* per sending thread */
     struct encap_reasm reasm[2];    /* overlay thread: [0] VM, [1] relay */
+    struct link_sec *sec;           /* sessions; NULL: overlay.insecure */
     struct link_stats stats[AGENT_N_THREADS];
 } agent_link_t;
 
@@ -147,6 +159,18 @@ int agent_link_tcp_flush(agent_link_t *self);
 
 /* Closes a TCP link's connection (it will be reconnected). */
 void agent_link_tcp_close(agent_link_t *self);
+
+/* Makes every datagram of the link sealed (agent_sec), encrypted when
+ * 'encrypt', else authenticated only; frames per datagram shrink by the
+ * seal's overhead.  Control thread, before the link is published.
+ * Returns 0 or -1 (out of memory). */
+int agent_link_secure(agent_link_t *self, bool encrypt);
+
+/* Sends 'n' bytes at 'buf' as one datagram to 'to' on the link's socket,
+ * or as one record on a TCP link's connection ('to' unused): handshakes,
+ * which are sealed by themselves.  Returns 0 or an errno. */
+int agent_link_send_raw(agent_link_t *self, const struct sockaddr_in *to,
+                        const uint8_t *buf, size_t n);
 
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void agent_link_destroy(agent_link_t **self_p);

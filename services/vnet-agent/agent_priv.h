@@ -50,7 +50,8 @@ struct agent_learn_ev {
     uint32_t pad;
 };
 
-/* A hello datagram (overlay thread to control thread). */
+/* A hello datagram (overlay thread to control thread).  With keys, the
+ * agent id is the one its link's key speaks for. */
 struct agent_hello_ev {
     struct sockaddr_in from;
     char agent_id[64];
@@ -79,7 +80,22 @@ struct agent_tstats {
     _Atomic uint64_t fast_bytes;
     _Atomic uint64_t tcp_idle_closed;   /* inbound connections reaped */
     _Atomic uint64_t tcp_evicted;       /* closed for a newer one */
+    _Atomic uint64_t unauth;        /* refused: not sealed, or sealed for
+                                     * no session we have */
+    _Atomic uint64_t forged;        /* sealed, but the tag is wrong */
+    _Atomic uint64_t replayed;      /* sealed, but seen before */
+    _Atomic uint64_t downgraded;    /* authenticated only where the link
+                                     * wants encryption */
+    _Atomic uint64_t hello_refused; /* a hello for another agent's id */
 } __attribute__((aligned(64)));
+
+/* A session the proxy made with an agent it had no link for (overlay
+ * thread to control thread, which makes the link). */
+struct agent_join_ev {
+    struct sockaddr_in from;
+    int bound;                      /* admitted key index */
+    struct sec_session session;
+};
 
 struct agent {
     svc_t *svc;                     /* not owned */
@@ -112,6 +128,11 @@ struct agent {
     int learn_pipe[2];              /* packet threads -> control */
     int hello_pipe[2];              /* overlay thread -> control */
     int probe_pipe[2];              /* overlay thread -> control: cookies */
+    int join_pipe[2];               /* overlay thread -> control: joins */
+    int kick_pipe[2];               /* overlay thread -> control: a session
+                                     * came up, say hello now */
+    struct agent_hs_ctx *hs;        /* handshakes (overlay thread), NULL
+                                     * when overlay.insecure */
 
     acct_t *acct;                   /* VM thread's accounting */
     flood_t *flood[2];              /* per packet thread: flood limiter */
@@ -166,6 +187,14 @@ void agent_fast_sync(agent_t *self);
 /* Marks link 'l' as a circuit or not, finds the device the fast path
  * would send it on and syncs if that changed (agent_fast.c). */
 void agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit);
+
+/* Whether link 'l' seals with encryption: overlay links as
+ * overlay.encrypt says, circuits as overlay.circuits does. */
+bool agent_link_wants_encryption(const agent_t *self, const agent_link_t *l);
+
+/* Whether circuits carry frames raw (overlay.circuits: trusted, or no
+ * keys at all). */
+bool agent_circuits_trusted(const agent_t *self);
 
 /* Registers the control handlers and timers (agent_ctl.c). */
 int agent_ctl_start(agent_t *self);
