@@ -521,7 +521,8 @@ agent_hs_tick(struct agent_hs_ctx *ctx, struct link_sec *ls, int link_index,
         uint64_t quiet = last_rx_ms < now_ms ? now_ms - last_rx_ms : 0;
         need = (s->initiator && age >= ctx->rekey_ms)
                || age >= ctx->rekey_ms + S_RESPONDER_REKEY_MS
-               || (quiet > ctx->quiet_ms && age > ctx->quiet_ms)
+               || (quiet > ctx->quiet_ms && age > ctx->quiet_ms
+                   && now_ms - ls->last_init_ms > ctx->quiet_ms)
                || atomic_load_explicit(&s->tx_bytes, memory_order_relaxed)
                       >= ctx->rekey_bytes;
     }
@@ -530,12 +531,13 @@ agent_hs_tick(struct agent_hs_ctx *ctx, struct link_sec *ls, int link_index,
         ls->unconfirmed = -1;   /* message 3 was lost: start over */
         need = true;
     }
-    if (!need || (ls->init_ms && now_ms - ls->init_ms < S_RETRY_MS)) {
+    if (!need || now_ms - ls->last_init_ms < S_RETRY_MS) {
         return;
     }
     uint8_t out[SEC_HS1_LEN];
     sec_hs_initiate(&ls->init, &ctx->me, s_new_idx(ls, link_index),
                     ctx->flags, out);
     ls->init_ms = now_ms ? now_ms : 1;
+    ls->last_init_ms = now_ms;
     send(peer, out, sizeof out, arg);
 }

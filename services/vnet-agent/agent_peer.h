@@ -69,6 +69,8 @@ struct link_sec {
     uint16_t gen;               /* for receiver indices */
     struct sec_hs init;         /* our handshake in flight */
     uint64_t init_ms;           /* when it started; 0: none */
+    uint64_t last_init_ms;      /* when we last started one, answered or
+                                 * not: at most one a second */
     struct sec_hs resp;         /* theirs, awaiting message 3 */
     uint64_t resp_ms;
     _Atomic bool kick;          /* a session came up: say hello now */

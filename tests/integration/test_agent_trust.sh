@@ -7,8 +7,8 @@
 #     and moves nothing; a plain (unsealed) hello makes no link;
 #   - captured datagrams replayed, bit-flipped or truncated from a spoofed
 #     source are dropped and counted, and no frame reaches a VM;
-#   - keys rotated every few MiB under iperf3 lose nothing beyond the
-#     normal, and the links show what protects them.
+#   - keys rotated every MiB under iperf3 lose nothing beyond the normal,
+#     and the links show what protects them.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 
@@ -21,6 +21,8 @@ vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
 agent_ep() { echo "ipc://$T/agent-$1"; }
 ctl() { local h=$1; shift; "$CTL" -e agent="$(agent_ep "$h")" "$@"; }
 counter() { ctl "$1" --json status agent | jq -r ".services[0].counters.$2"; }
+# counter_ge H NAME N: counter NAME of agent H is N or more (for vr_until).
+counter_ge() { [ "$(counter "$1" "$2")" -ge "$3" ]; }
 in_vm() { local h=$1; shift; ip netns exec "$P-${h}v1" "$@"; }
 
 vr_overlay_keys h1 h2 h3
@@ -38,7 +40,7 @@ overlay:
   listen: 10.200.0.${host#h}:7000
   key: $key
   peers_dir: $T/overlay-keys
-  rekey_mb: 8
+  rekey_mb: 1
 ports: [vm1]
 period_ms: 100
 YAML
@@ -61,7 +63,7 @@ ctl h1 --json link list | jq -e 'all(.[]; .security == "encrypted")' >/dev/null 
 
 echo "== a key nobody admitted, claiming h2's id, gets nothing"
 start_agent rogue h4 h2 "$T/rogue/agent-h2.key"
-vr_until 10 test "$(counter h1 unknown_keys)" -ge 1 \
+vr_until 10 counter_ge h1 unknown_keys 1 \
     || fail "the proxy did not refuse the rogue key"
 sleep 1.5
 [ "$(links)" = "$LINKS" ] || fail "the rogue changed the proxy's links: $(links)"
@@ -80,7 +82,7 @@ hello = bytes([1, 4, 0, 24]) + bytes(20) + b"h2\0" + bytes.fromhex("020000000401
 for _ in range(50):
     s.sendto(hello, ("10.200.0.1", 7000))
 PY
-vr_until 5 test "$(counter h1 unauthenticated)" -ge $((before + 50)) \
+vr_until 5 counter_ge h1 unauthenticated $((before + 50)) \
     || fail "plain hellos not counted as unauthenticated"
 [ "$(links)" = "$LINKS" ] || fail "a plain hello made a link"
 
@@ -131,45 +133,56 @@ def send(payload):
     iph = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000,
                       64, 17, 0, bytes([10, 200, 0, 2]), bytes([10, 200, 0, 1]))
     raw.sendto(iph + udp, ("10.200.0.1", 0))
+def fresh(d, k):
+    # A counter never used yet, so that the seal itself is what fails
+    # (a seen counter is refused as a replay before the seal is checked).
+    b = bytearray(d)
+    ctr = int.from_bytes(b[8:16], "big") + 1000000 + k
+    b[8:16] = ctr.to_bytes(8, "big")
+    return b
 for d in sealed:
     send(d)                                   # replayed as it was
-for d in sealed:
-    b = bytearray(d)
+for k, d in enumerate(sealed):
+    b = fresh(d, k)
     b[len(b) // 2] ^= 0x10                    # one bit flipped
     send(bytes(b))
-for d in sealed:
-    send(d[:-1])                              # truncated
+for k, d in enumerate(sealed):
+    send(bytes(fresh(d, len(sealed) + k)[:-1]))   # truncated
 print(len(sealed))
 PY
 n=$(cat "$T/sent")
 echo "sent $n captured datagrams three ways"
-vr_until 5 test "$(counter h1 replayed)" -ge $((replayed + n)) \
+vr_until 5 counter_ge h1 replayed $((replayed + n)) \
     || fail "replays counted: $(($(counter h1 replayed) - replayed)) of $n"
-vr_until 5 test "$(counter h1 forged)" -ge $((forged + 2 * n)) \
+vr_until 5 counter_ge h1 forged $((forged + 2 * n)) \
     || fail "forgeries counted: $(($(counter h1 forged) - forged)) of $((2 * n))"
 [ "$(counter h1 injected)" = "$injected" ] \
     || fail "a replayed or forged frame reached a VM"
 echo "replayed $(($(counter h1 replayed) - replayed)), forged $(($(counter h1 forged) - forged)), none injected"
 
-echo "== keys rotated every 8 MiB under iperf3"
+echo "== keys rotated every MiB under iperf3"
 ctl h2 link add h3 10.200.0.3:7000 >/dev/null
 ctl h3 link add h2 10.200.0.2:7000 >/dev/null
 vr_until 5 ctl h2 link probe h3 || fail "direct link h2 -> h3 does not echo"
 ctl h2 rule add 02:00:00:00:03:01 h3 >/dev/null
 ctl h3 rule add 02:00:00:00:02:01 h2 >/dev/null
-rekeys=$(counter h2 rekeys)
+rekeys=$(($(counter h2 rekeys) + $(counter h3 rekeys)))
+nokey=$(ctl h2 --json link list | jq '[.[] | select(.name == "h3")][0].tx_nokey')
 vr_start iperf ip netns exec "$P-h3v1" iperf3 -s -1 -p 5201
-vr_until 5 ip netns exec "$P-h3v1" ss -ltn sport = :5201 | grep -q 5201
-in_vm h2 iperf3 -c 10.201.3.1 -p 5201 -u -b 200M -l 1300 -t 3 -J \
+listening() { ip netns exec "$P-h3v1" ss -ltn | grep -q ':5201 '; }
+vr_until 5 listening || fail "iperf3 server did not start"
+# A rate two busy cores carry without loss: what is lost is the rekeys'.
+in_vm h2 iperf3 -c 10.201.3.1 -p 5201 -u -b 50M -l 1300 -t 4 -J \
     >"$T/iperf.json" || fail "iperf3 failed"
 lost=$(json_get "$T/iperf.json" 'j["end"]["sum"]["lost_percent"]')
 mb=$(json_get "$T/iperf.json" 'round(j["end"]["sum"]["bytes"] / 1e6)')
 n=$(($(counter h2 rekeys) + $(counter h3 rekeys) - rekeys))
-echo "iperf3 UDP 200 Mbit/s for 3 s: $mb MB, $lost% lost, $n new sessions"
-[ "$n" -ge 5 ] || fail "only $n rekeys under $mb MB"
-python3 -c "import sys; sys.exit(0 if $lost < 2 else 1)" \
+echo "iperf3 UDP 50 Mbit/s for 4 s: $mb MB, $lost% lost, $n new sessions"
+[ "$n" -ge 3 ] || fail "only $n rekeys under $mb MB"
+python3 -c "import sys; sys.exit(0 if $lost < 1 else 1)" \
     || fail "$lost% lost across rekeys"
-ctl h2 --json link list | jq -e '[.[] | select(.name == "h3")][0].tx_nokey == 0' \
+ctl h2 --json link list \
+    | jq -e "[.[] | select(.name == \"h3\")][0].tx_nokey == $nokey" \
     >/dev/null || fail "frames went unsent for want of a key"
 
 vr_stop_services h1 h2 h3
