@@ -32,6 +32,7 @@ struct bus {
     size_t n_rules;                 /* rows in 'rules' */
     struct bus_counters counters;   /* see bus.h */
     size_t max_decoded;             /* heap a body may take; 0: any */
+    struct bus_route route;         /* replies on ROUTER sockets go here */
 };
 
 struct bus_client {
@@ -372,7 +373,14 @@ bus_send(bus_t *self, zsock_t *sock, int type, const ProtobufCMessage *body)
     }
     void *handle = zsock_resolve(sock);
     int rc = 0;
-    if (pub && zmq_send(handle, topic, strlen(topic),
+    if (zsock_type(sock) == ZMQ_ROUTER
+        && (self->route.len == 0
+            || zmq_send(handle, self->route.id, self->route.len,
+                        ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0
+            || zmq_send(handle, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)) {
+        rc = -1;        /* the rest, unsent, goes nowhere */
+    }
+    if (rc == 0 && pub && zmq_send(handle, topic, strlen(topic),
                         ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0) {
         rc = -1;
     }
@@ -388,6 +396,12 @@ bus_send(bus_t *self, zsock_t *sock, int type, const ProtobufCMessage *body)
     }
     self->counters.tx++;
     return 0;
+}
+
+void
+bus_set_route(bus_t *self, const struct bus_route *route)
+{
+    self->route = *route;
 }
 
 int
@@ -566,8 +580,22 @@ bus_recv(bus_t *self, zsock_t *sock, bus_msg_t *msg)
         return -1;
     }
     bool pub = zsock_type(sock) == ZMQ_SUB;
-    size_t want = pub ? 2 : 1;
+    bool router = zsock_type(sock) == ZMQ_ROUTER;
+    size_t want = pub ? 2 : router ? 3 : 1;
     int rc = -1;
+    if (router) {
+        /* [routing id][empty delimiter][envelope], as a REQ sends; with
+         * the route known even a bad request is answered. */
+        zframe_t *id = zmsg_first(zmsg);
+        zframe_t *gap = zmsg_next(zmsg);
+        if (id && gap && zframe_size(id) > 0
+            && zframe_size(id) <= BUS_ROUTE_MAX && zframe_size(gap) == 0) {
+            msg->route.len = (uint8_t) zframe_size(id);
+            memcpy(msg->route.id, zframe_data(id), msg->route.len);
+        } else {
+            want = 0;   /* rejected below, and not answerable */
+        }
+    }
     if (zmsg_size(zmsg) != want) {
         s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
                  &self->counters.rx_bad_frames,

@@ -56,6 +56,14 @@ struct bus_counters {
                                  * by a service's own check (bus_deny()) */
 };
 
+/* Who a request on a ROUTER socket came from (its routing id), so that
+ * the reply, perhaps sent later, goes back to it.  'len' 0: none. */
+enum { BUS_ROUTE_MAX = 255 };
+struct bus_route {
+    uint8_t id[BUS_ROUTE_MAX];
+    uint8_t len;
+};
+
 /* A received message.  'body' is owned by the struct: free it with
  * bus_msg_clear(). */
 typedef struct bus_msg {
@@ -70,6 +78,7 @@ typedef struct bus_msg {
     ProtobufCMessage *body;     /* decoded body, NULL after a failure */
     int error;                  /* Vr__ErrorCode on failure, else 0 */
     char error_text[200];       /* why it failed */
+    struct bus_route route;     /* ROUTER sockets: who sent it */
 } bus_msg_t;
 
 typedef struct bus bus_t;
@@ -142,6 +151,12 @@ void bus_subscribe(zsock_t *sock, const char *prefix);
  * queued.  Never blocks: a full queue is a failure. */
 int bus_send(bus_t *self, zsock_t *sock, int type,
              const ProtobufCMessage *body);
+
+/* On a ROUTER socket (a server that may answer a request later, while it
+ * takes others), bus_send() and bus_send_error() send to the requester
+ * set here: the route of the request being answered ('msg->route' from
+ * bus_recv()).  Other socket types ignore it. */
+void bus_set_route(bus_t *self, const struct bus_route *route);
 
 /* Sends an Error reply with 'code' and a printf-style message. */
 int bus_send_error(bus_t *self, zsock_t *sock, int code, int request_type,

@@ -45,7 +45,8 @@ struct svc {
     uint64_t started_us;        /* wall clock */
     uint64_t started_mono_us;   /* for uptime */
     bus_t *bus;
-    zsock_t *control;           /* REP */
+    zsock_t *control;           /* REP, or ROUTER (deferred_replies) */
+    struct bus_route route;     /* ROUTER: who sent the current request */
     zloop_t *loop;
     metrics_t *metrics;         /* /metrics server, NULL when off */
     int metrics_timer;          /* zloop timer id for it, or -1 */
@@ -261,7 +262,10 @@ s_on_control(zloop_t *loop, zsock_t *sock, void *arg)
 {
     svc_t *self = arg;
     bus_msg_t req;
-    if (bus_recv(self->bus, sock, &req) != 0) {
+    int rc = bus_recv(self->bus, sock, &req);
+    self->route = req.route;
+    bus_set_route(self->bus, &self->route);
+    if (rc != 0) {
         if (req.error == VR__ERROR_CODE__ERR_INTERNAL) {
             return 0;           /* interrupted: nothing was received */
         }
@@ -401,7 +405,9 @@ svc_new(const struct svc_def *def, int argc, char **argv, void *cfg,
     /* Until the service declares its table: status only. */
     bus_set_authz(self->bus, s_status_only,
                   sizeof s_status_only / sizeof s_status_only[0]);
-    self->control = bus_bind(self->bus, ZMQ_REP, self->common->control);
+    self->control = bus_bind(self->bus,
+                             def->deferred_replies ? ZMQ_ROUTER : ZMQ_REP,
+                             self->common->control);
     if (!self->control) {
         goto error;
     }
@@ -609,6 +615,22 @@ bus_t *
 svc_bus(svc_t *self)
 {
     return self->bus;
+}
+
+int
+svc_defer(svc_t *self, struct svc_later *later)
+{
+    if (!self->def->deferred_replies || self->route.len == 0) {
+        return -1;
+    }
+    later->route = self->route;
+    return 0;
+}
+
+void
+svc_resume(svc_t *self, const struct svc_later *later)
+{
+    bus_set_route(self->bus, &later->route);
 }
 
 zsock_t *

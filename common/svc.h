@@ -64,6 +64,9 @@ struct svc_def {
      * another) and derives fields, after loading and before --check
      * answers; false with a sentence in 'err' is a bad config. */
     bool (*finish)(void *cfg, char *err, size_t err_size);
+    /* Optional: the control socket is a ROUTER, not a REP, so a handler
+     * may answer a request later (svc_defer()) while others are served. */
+    bool deferred_replies;
 };
 
 typedef struct svc svc_t;
@@ -144,6 +147,21 @@ int svc_run(svc_t *self);
 
 /* Sets the state shown by status ("running", "reconciling"...; copied). */
 void svc_set_state(svc_t *self, const char *state);
+
+/* A request to be answered later. */
+struct svc_later {
+    struct bus_route route;     /* who asked */
+};
+
+/* In a request handler of a service with def->deferred_replies: the
+ * request is answered later, so the handler returns 0 without replying.
+ * Fills '*later'; returns 0, or -1 on a REP control socket (answer now).
+ * A client that gave up meanwhile just never sees the answer. */
+int svc_defer(svc_t *self, struct svc_later *later);
+
+/* Makes the next reply sent on svc_control() (bus_send(),
+ * bus_send_error()) the answer to 'later'. */
+void svc_resume(svc_t *self, const struct svc_later *later);
 
 bus_t *svc_bus(svc_t *self);
 zsock_t *svc_control(svc_t *self);

@@ -50,12 +50,20 @@ loop_start() {
 
 loop_write_configs() {
     local i
+    # Each agent its own overlay key; every agent admits them all.
+    for i in $(seq "$LOOP_PROXY"); do
+        [ -e "$LOOP_DIR/overlay-keys/agent-h$i.key" ] ||
+            "$LOOP_BIN/vnetctl" keygen "$LOOP_DIR/overlay-keys" "agent-h$i" \
+                >/dev/null
+    done
     for i in $(seq "$LOOP_PROXY"); do
         {
             echo "id: h$i"
             [ "$i" != "$LOOP_PROXY" ] && echo "proxy_addr: 10.200.0.$LOOP_PROXY:7000"
             echo "bus: {control: '$(loop_ep agent-h$i)', aggregator: '$(loop_ep ingest)'}"
-            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i}"
+            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i," \
+                "key: '$LOOP_DIR/overlay-keys/agent-h$i.key'," \
+                "peers_dir: '$LOOP_DIR/overlay-keys'}"
             echo "ports: [$(seq -s, -f 'vm%g' "$LOOP_VMS" | sed 's/,/, /g')]"
             echo "period_ms: 100"
         } >"$LOOP_DIR/agent-h$i.yaml"

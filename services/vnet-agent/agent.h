@@ -36,9 +36,28 @@ struct agent_cfg {
     uint32_t peer_timeout_ms;   /* proxy forgets a silent agent */
     uint32_t buffer_kb;         /* socket buffers */
     uint32_t acct_pairs;        /* accounting capacity (MAC pairs) */
+    uint32_t acct_age_ms;       /* accounting pairs idle this long go */
+    uint32_t learn_max;         /* learned MACs in all */
+    uint32_t learn_max_agent;   /* learned MACs per remote agent (link) */
+    uint32_t learn_max_port;    /* learned MACs per local port */
+    uint32_t learn_claim_ms;    /* a claim holds this long unrefreshed */
+    uint32_t learn_age_ms;      /* learned MACs unrefreshed this long go */
+    uint32_t flood_rate;        /* floods a second per source MAC */
+    uint32_t flood_burst;       /* floods at once per source MAC */
+    uint32_t flood_sources;     /* token buckets (sources tracked) */
+    uint32_t flood_age_ms;      /* a bucket unused this long is reused */
     bool accounting;            /* count traffic per MAC pair (VTTIF) */
     bool fastpath;              /* circuits: the kernel forwards */
     char *tc;                   /* the tc program the fast path runs */
+    char *overlay_key;          /* this agent's certificate */
+    char *peers_dir;            /* admitted peers' certificates */
+    struct cfg_strlist peers;   /* admitted peers, "id=Z85 key" */
+    bool insecure;              /* no keys: anyone may join (unsafe) */
+    bool encrypt;               /* overlay links encrypted, not only
+                                 * authenticated */
+    char *circuits;             /* trusted, encrypt or auth */
+    uint32_t rekey_s;           /* new session keys this often */
+    uint32_t rekey_mb;          /* or after this many MiB */
 };
 
 extern const struct cfg_key agent_cfg_keys[];

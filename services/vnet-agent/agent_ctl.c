@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's control thread: its config keys, the control socket (links,
- * rules, probes, status), the learn and hello events the packet threads
- * send, and what it publishes: the local traffic matrix every period, and
- * its announcement and VM locations every hello period.  Every change to
+/* The agent's control thread: the control socket (links, rules, probes,
+ * status), the learn and hello events the packet threads send, and what
+ * it publishes: the local traffic matrix every period, and its
+ * announcement and VM locations every hello period.  Every change to
  * forwarding is made on a copy of the table and published as a new
- * snapshot (agent_publish), all rules of a request at once. */
+ * snapshot (agent_change), all rules of a request at once. */
 #include "agent_priv.h"
+#include "agent_check.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,50 +24,13 @@
 
 LOG_MODULE("agent_ctl");
 
-#define T struct agent_cfg
-const struct cfg_key agent_cfg_keys[] = {
-    SVC_CFG_COMMON_KEYS(T, AGENT_DEFAULT_CONTROL),
-    CFG_KEY_STR("bus.aggregator", T, aggregator, AGENT_DEFAULT_AGGREGATOR,
-                "aggregator ingest endpoint the events socket connects to"),
-    CFG_KEY_STR("bus.announce_control", T, announce_control, NULL,
-                "control endpoint announced to others (default: "
-                "bus.control)"),
-    CFG_KEY_STR("proxy_addr", T, proxy_addr, NULL,
-                "the proxy's overlay ip:port; unset: this agent is the "
-                "proxy, the centre of the star"),
-    CFG_KEY_STR("overlay.listen", T, listen, AGENT_DEFAULT_LISTEN,
-                "overlay UDP ip:port to listen on"),
-    CFG_KEY_STR("overlay.host_ip", T, host_ip, NULL,
-                "this host's address on the commodity network, announced"),
-    CFG_KEY_U32("overlay.mtu", T, mtu, 576, 65535, 9000,
-                "underlay path MTU; larger frames are sent in chunks"),
-    CFG_KEY_STRLIST("ports", T, ports,
-                    "host-side interfaces of the local VMs to capture"),
-    CFG_KEY_STR("capture", T, capture, "afpacket",
-                "afpacket (fast, GSO kept) or pcap (portable, offloads "
-                "off)"),
-    CFG_KEY_U32("period_ms", T, period_ms, 100, 60000, 1000,
-                "local traffic matrix publishing period"),
-    CFG_KEY_U32("hello_ms", T, hello_ms, 100, 60000, 1000,
-                "hello to peers and announcement period"),
-    CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
-                "proxy: forget an agent silent this long"),
-    CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
-                "socket buffer size of the capture and overlay sockets"),
-    CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
-                "MAC pairs the traffic accounting can hold"),
-    CFG_KEY_BOOL("accounting", T, accounting, true,
-                 "count traffic per MAC pair for inference; off only to "
-                 "measure what counting costs"),
-    CFG_KEY_BOOL("fastpath", T, fastpath, true,
-                 "frames to VMs behind a circuit (a reserved path the "
-                 "planner marks) cross it in the kernel (tc), not through "
-                 "the agent; needs the afpacket capture"),
-    CFG_KEY_STR("tc", T, tc, "tc",
-                "the tc program (iproute2) the fast path runs"),
-    CFG_KEYS_END,
-};
-#undef T
+/* How often waiting probes are re-sent or given up: a fifth of their
+ * re-send period is precision enough. */
+enum { S_PROBE_TICK_MS = 20 };
+
+/* A TCP link's connect is given up after this long (and retried at the
+ * next hello period). */
+enum { S_CONNECT_MS = 3000 };
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -97,26 +60,56 @@ s_error(agent_t *self, int code, int type, const char *fmt, ...)
                           "%s", text);
 }
 
-/* (Re)connects TCP link 'l' and has the overlay thread read it. */
+/* Has the overlay thread read TCP link 'l' once it is connected. */
 static void
-s_tcp_up(agent_t *self, agent_link_t *l, int timeout_ms)
+s_tcp_watch(agent_t *self, agent_link_t *l, int rc)
 {
-    if (agent_link_tcp_connect(l, timeout_ms) == 0
-        && agent_watch_tcp(self, l) != 0) {
+    if (rc == 0 && agent_watch_tcp(self, l) != 0) {
         agent_link_tcp_close(l);
     }
 }
 
+/* (Re)connects TCP link 'l'; the connect completes in s_on_tick. */
+static void
+s_tcp_up(agent_t *self, agent_link_t *l)
+{
+    s_tcp_watch(self, l, agent_link_tcp_connect(l, S_CONNECT_MS));
+}
+
 /* Keeps TCP links connected: a link whose reader let go is reconnected; a
- * link whose writer failed is shut down, so that its reader lets go. */
+ * link whose writer failed is shut down, so that its reader lets go.  A
+ * connected link says it is alive (an empty PROBE_REPLY: ignored but for
+ * that), so the peer does not take its connection for an idle one. */
 static void
 s_tcp_tend(agent_t *self, agent_link_t *l)
 {
+    if (l->tcp_connecting >= 0) {
+        return;
+    }
     if (l->tcp_fd < 0 || atomic_load(&l->tcp_rx_dead)) {
-        s_tcp_up(self, l, 200);
+        s_tcp_up(self, l);
     } else if (atomic_load(&l->tcp_broken)) {
         shutdown(l->tcp_fd, SHUT_RDWR);
+    } else {
+        agent_link_send_ctl(l, AGENT_T_CTL, ENCAP_PROBE_REPLY, NULL, 0);
     }
+}
+
+/* How a link's datagrams are protected, for link list. */
+static const char *
+s_link_security(const agent_t *self, const agent_link_t *l)
+{
+    if (!l->sec) {
+        return "insecure";
+    }
+    bool up = link_sec_tx(l->sec) != NULL;
+    if (l->circuit && agent_circuits_trusted(self)) {
+        return up ? "trusted" : "trusted, no session";
+    }
+    if (l->sec->encrypt) {
+        return up ? "encrypted" : "encrypted, no session";
+    }
+    return up ? "authenticated" : "authenticated, no session";
 }
 
 static void
@@ -135,6 +128,7 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->mtu = l->mtu;
     out->circuit = l->circuit;
     out->fast_dev = (char *) l->fast_dev;
+    out->security = (char *) s_link_security(self, l);
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
     if (l->tcp) {
@@ -153,7 +147,19 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     c->rx_bytes = st.rx_bytes;
     c->rx_drops = st.rx_drops;
     c->rx_bad_header = st.rx_bad;
+    c->rx_forged = st.rx_forged;
+    c->rx_replayed = st.rx_replayed;
+    c->tx_nokey = st.tx_nokey;
     out->counters = c;
+}
+
+/* Refuses request 'type' as agent_check said ('why': escaped already),
+ * with a rate-limited log line. */
+static int
+s_bad_request(agent_t *self, int type, const char *why)
+{
+    VLOG_WARN_RL("refused %s: %s", msgtype_name(type), why);
+    return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type, "%s", why);
 }
 
 /* Finds link 'name' for request 'type', or answers NOT_FOUND and returns
@@ -215,195 +221,18 @@ s_target_name(const agent_t *self, struct fwd_action a, char *buf,
 }
 
 /* ------------------------------------------------------------------ */
-/* The fast path (agent_fast.h) */
-
-/* Marks link 'l' as a circuit or not and finds the device the fast path
- * would send it on. */
-static void
-s_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
-{
-    char dev[IF_NAMESIZE] = "";
-    l->circuit = circuit;
-    if (circuit && self->fast && !l->tcp) {
-        if (!agent_fast_circuit_dev(&l->peer, dev)) {
-            VLOG_WARN("link %s: %s is not directly attached: no fast path",
-                      l->name, l->peer_str);
-        }
-        for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
-            if (!strcmp(agent_port_name(self->ports[i]), dev)) {
-                dev[0] = '\0';        /* a VM port is no circuit */
-            }
-        }
-    }
-    if (strcmp(dev, l->fast_dev) != 0) {
-        if (dev[0]) {
-            VLOG_INFO("link %s: fast path over %s", l->name, dev);
-        }
-        snprintf(l->fast_dev, sizeof l->fast_dev, "%s", dev);
-        agent_fast_sync(self);
-    }
-}
-
-struct s_fast_acc {
-    const agent_t *self;
-    const fwd_table_t *fwd;
-    struct fast_filter *want;
-    size_t n, cap;
-    uint64_t *mixed;            /* MACs with a source-specific rule */
-    size_t n_mixed, cap_mixed;
-    bool oom;
-};
-
-static void
-s_fast_want(struct s_fast_acc *acc, const char *dev, const char *to,
-            uint64_t mac, bool egress)
-{
-    for (size_t i = 0; i < acc->n; i++) {
-        const struct fast_filter *f = &acc->want[i];
-        if (f->mac == mac && !strcmp(f->dev, dev) && !strcmp(f->to, to)) {
-            return;
-        }
-    }
-    if (acc->n == acc->cap) {
-        size_t cap = acc->cap ? 2 * acc->cap : 64;
-        struct fast_filter *p = realloc(acc->want, cap * sizeof *p);
-        if (!p) {
-            acc->oom = true;
-            return;
-        }
-        acc->want = p;
-        acc->cap = cap;
-    }
-    struct fast_filter *f = &acc->want[acc->n++];
-    memset(f, 0, sizeof *f);
-    snprintf(f->dev, sizeof f->dev, "%s", dev);
-    snprintf(f->to, sizeof f->to, "%s", to);
-    f->mac = mac;
-    f->egress = egress;
-}
-
-static void
-s_fast_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
-             struct fwd_action a, void *arg)
-{
-    struct s_fast_acc *acc = arg;
-    const agent_t *self = acc->self;
-    if (src != 0) {
-        if (origin == FWD_RULE && acc->n_mixed < acc->cap_mixed) {
-            acc->mixed[acc->n_mixed++] = dst;
-        }
-        return;
-    }
-    /* Only what the agent's own lookup would do (a rule beats a learned
-     * entry for the same MAC). */
-    struct fwd_action eff = fwd_table_lookup(acc->fwd, dst, 0);
-    if (eff.kind != a.kind || eff.index != a.index) {
-        return;
-    }
-    if (a.kind == FWD_LINK && origin == FWD_RULE
-        && a.index < AGENT_MAX_LINKS && self->links[a.index]
-        && self->links[a.index]->fast_dev[0]) {
-        /* Frames from every local VM to 'dst' leave over the circuit. */
-        for (size_t p = 0; p < self->n_ports; p++) {
-            s_fast_want(acc, agent_port_name(self->ports[p]),
-                        self->links[a.index]->fast_dev, dst, true);
-        }
-    } else if (a.kind == FWD_PORT && a.index < self->n_ports) {
-        /* A local VM: frames to it from the other local VMs go straight
-         * in, and so do frames to it arriving raw on a circuit. */
-        for (size_t p = 0; p < self->n_ports; p++) {
-            if (p != a.index) {
-                s_fast_want(acc, agent_port_name(self->ports[p]),
-                            agent_port_name(self->ports[a.index]), dst,
-                            true);
-            }
-        }
-        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-            if (self->links[i] && self->links[i]->fast_dev[0]) {
-                s_fast_want(acc, self->links[i]->fast_dev,
-                            agent_port_name(self->ports[a.index]), dst,
-                            false);
-            }
-        }
-    }
-}
-
-static int
-s_fast_cut(const char *dev, const uint64_t *macs, size_t n, void *arg)
-{
-    agent_t *self = arg;
-    for (size_t i = 0; i < self->n_ports; i++) {
-        if (!strcmp(agent_port_name(self->ports[i]), dev)) {
-            return agent_port_set_cut(self->ports[i], macs, n);
-        }
-    }
-    return -1;
-}
-
-void
-agent_fast_sync(agent_t *self)
-{
-    if (!self->fast) {
-        return;
-    }
-    const fwd_table_t *fwd = agent_current(self)->fwd;
-    struct s_fast_acc acc = { .self = self, .fwd = fwd };
-    acc.cap_mixed = fwd_table_count(fwd, FWD_RULE);
-    acc.mixed = calloc(acc.cap_mixed + 1, sizeof *acc.mixed);
-    if (!acc.mixed) {
-        return;
-    }
-    fwd_table_foreach(fwd, s_fast_visit, &acc);
-    if (acc.oom) {
-        free(acc.want);
-        free(acc.mixed);
-        return;                 /* the next change or period tries again */
-    }
-    /* A destination with source-specific rules stays in user space:
-     * only the agent can tell its sources apart. */
-    size_t k = 0;
-    for (size_t i = 0; i < acc.n; i++) {
-        bool mixed = false;
-        for (size_t j = 0; j < acc.n_mixed && !mixed; j++) {
-            mixed = acc.want[i].egress && acc.mixed[j] == acc.want[i].mac;
-        }
-        if (!mixed) {
-            acc.want[k++] = acc.want[i];
-        }
-    }
-    const char *ports[AGENT_MAX_PORTS];
-    for (size_t i = 0; i < self->n_ports; i++) {
-        ports[i] = agent_port_name(self->ports[i]);
-    }
-    agent_fast_apply(self->fast, acc.want, k, ports, self->n_ports,
-                     s_fast_cut, self);
-    free(acc.want);
-    free(acc.mixed);
-}
-
-/* ------------------------------------------------------------------ */
 /* Requests */
 
 static int
 s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
 {
+    char why[256];
+    if (!agent_check_link_create(req, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
+    /* From here on every field is well formed: safe to log as it is. */
     const Vr__Link *l = req->link;
-    if (!l || !l->name || !*l->name || !l->peer || !*l->peer) {
-        return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link needs a name and a peer");
-    }
     bool tcp = l->proto == VR__LINK_PROTO__LINK_PROTO_TCP;
-    if (!tcp && l->proto != VR__LINK_PROTO__LINK_PROTO_UDP) {
-        return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link %s: unknown protocol %d", l->name,
-                       (int) l->proto);
-    }
-    if (l->local && *l->local) {
-        return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                       "link %s: 'local' is not supported: the overlay "
-                       "socket sends from the address the route picks",
-                       l->name);
-    }
     struct sockaddr_in peer;
     if (!agent_link_parse_addr(l->peer, &peer)) {
         return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
@@ -417,7 +246,7 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_EXISTS, type,
                            "link %s exists, to %s", l->name, old->peer_str);
         }
-        s_set_circuit(self, old, l->circuit);
+        agent_fast_set_circuit(self, old, l->circuit);
     } else if (!tcp && (index = agent_find_link_by_peer(self, &peer)) >= 0
                && self->links[index]->learned) {
         /* The proxy learned this peer from its hellos: it becomes the
@@ -438,9 +267,17 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             snprintf(link->peer_agent, sizeof link->peer_agent, "%s",
                      l->peer_agent);
         }
+        link->circuit = l->circuit;
+        if (self->hs
+            && agent_link_secure(link,
+                                 agent_link_wants_encryption(self, link))
+                   != 0) {
+            agent_link_destroy(&link);
+            return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                           "link %s: out of memory", LOG_ESC(l->name));
+        }
         index = agent_add_link(self, link);
-        fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-        if (index < 0 || !fwd || agent_publish(self, fwd) != 0) {
+        if (index < 0 || agent_change(self, NULL, NULL) != 0) {
             if (index >= 0) {
                 self->links[index] = NULL;
             }
@@ -448,12 +285,13 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
                            "link %s: no room for another link", l->name);
         }
-        VLOG_INFO("link %s: created to %s over %s%s", l->name, l->peer,
-                  tcp ? "TCP" : "UDP", l->circuit ? ", a circuit" : "");
-        s_set_circuit(self, link, l->circuit);
+        VLOG_INFO_RL("link %s: created to %s over %s%s", LOG_ESC(l->name),
+                     LOG_ESC(l->peer), tcp ? "TCP" : "UDP",
+                     l->circuit ? ", a circuit" : "");
+        agent_fast_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
-            s_tcp_up(self, link, 1000);
+            s_tcp_up(self, link);
         }
     }
     Vr__Link out;
@@ -467,6 +305,10 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
 static int
 s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
 {
+    char why[256];
+    if (!agent_check_link_remove(req, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
     int index = s_named_link(self, req->name, type);
     if (index < 0) {
         return 0;
@@ -480,8 +322,7 @@ s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
         return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                        "link '%s': out of memory", req->name);
     }
-    VLOG_INFO("link %s: removed", req->name);
-    agent_fast_sync(self);
+    VLOG_INFO_RL("link %s: removed", LOG_ESC(req->name));
     return s_reply_ack(self, "removed");
 }
 
@@ -505,117 +346,161 @@ s_link_list(agent_t *self)
     return s_reply(self, VR__MSG_TYPE__MSG_LINK_LIST, &list.base);
 }
 
+static void
+s_probe_send(agent_t *self, struct agent_probe *p)
+{
+    agent_link_send_ctl(self->links[p->link], AGENT_T_CTL, ENCAP_PROBE,
+                        &p->cookie, sizeof p->cookie);
+}
+
+/* Answers the request of probe 'p' and frees its slot. */
+static void
+s_probe_answer(agent_t *self, struct agent_probe *p, bool ok)
+{
+    Vr__LinkProbeReply reply = VR__LINK_PROBE_REPLY__INIT;
+    reply.ok = ok;
+    if (ok) {
+        reply.rtt_us = vtime_mono_us() - p->t0_us;
+    }
+    svc_resume(self->svc, &p->later);
+    s_reply(self, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply.base);
+    agent_probe_done(&self->probes, p);
+}
+
+/* The request waits in self->probes for the echo: answered from
+ * s_on_probe_echo or s_on_tick, never waited for here. */
 static int
 s_link_probe(agent_t *self, const Vr__LinkProbe *req, int type)
 {
+    char why[256];
+    if (!agent_check_link_probe(req, why, sizeof why)) {
+        return s_bad_request(self, type, why);
+    }
     int index = s_named_link(self, req->name, type);
     if (index < 0) {
         return 0;
     }
-    uint32_t timeout = req->timeout_ms ? req->timeout_ms : 500;
-    if (timeout > 5000) {
-        timeout = 5000;     /* the control socket waits meanwhile */
-    }
-    uint64_t cookie, got;
+    uint64_t cookie;
     if (getrandom(&cookie, sizeof cookie, 0) != sizeof cookie) {
         cookie = vtime_mono_us();
     }
-    while (read(self->probe_pipe[0], &got, sizeof got) > 0) {
-        continue;           /* stale replies of earlier probes */
+    struct agent_probe *p = agent_probe_add(&self->probes, index,
+                                            self->links[index]->name, cookie,
+                                            vtime_mono_us(), req->timeout_ms);
+    if (!p) {
+        return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
+                       "%d probes are waiting already", PROBE_MAX);
     }
-    uint64_t t0 = vtime_mono_us();
-    uint64_t deadline = t0 + timeout * 1000ull;
-    uint64_t next_send = 0;
-    Vr__LinkProbeReply reply = VR__LINK_PROBE_REPLY__INIT;
-    for (uint64_t now = t0; now < deadline; now = vtime_mono_us()) {
-        if (now >= next_send) {
-            /* Re-sent every 100 ms: a probe is a datagram too. */
-            agent_link_send_ctl(self->links[index], AGENT_T_CTL,
-                                ENCAP_PROBE, &cookie, sizeof cookie);
-            next_send = now + 100000;
+    if (svc_defer(self->svc, &p->later) != 0) {
+        agent_probe_done(&self->probes, p);
+        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                       "cannot answer a probe later");
+    }
+    p->next_send_us = vtime_mono_us() + PROBE_RESEND_MS * 1000ull;
+    s_probe_send(self, p);
+    return 0;
+}
+
+/* A request's edit of the table, for agent_change(): the rules it sets
+ * or removes, and why it failed. */
+struct s_rules_edit {
+    const Vr__Rule *const *rules;
+    size_t n;
+    int code;                   /* the error's code, when it fails */
+    char why[200];
+};
+
+static int
+s_rules_set(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    struct s_rules_edit *ed = arg;
+    for (size_t i = 0; i < ed->n; i++) {
+        const Vr__Rule *r = ed->rules[i];
+        struct fwd_action a;
+        char mac[ETH_MAC_STRLEN];
+        if (r->dst_mac == 0 || r->dst_mac > ETH_MAC_BROADCAST
+            || r->src_mac > ETH_MAC_BROADCAST) {
+            ed->code = VR__ERROR_CODE__ERR_BAD_REQUEST;
+            snprintf(ed->why, sizeof ed->why, "rule %zu: bad MAC", i);
+            return 1;
         }
-        struct pollfd pfd = { self->probe_pipe[0], POLLIN, 0 };
-        uint64_t wait = next_send < deadline ? next_send : deadline;
-        poll(&pfd, 1, (int) ((wait - now) / 1000) + 1);
-        while (read(self->probe_pipe[0], &got, sizeof got)
-               == (ssize_t) sizeof got) {
-            if (got == cookie) {
-                reply.ok = true;
-                reply.rtt_us = vtime_mono_us() - t0;
-                goto done;
-            }
+        if (!r->link || !s_resolve(self, r->link, &a)) {
+            ed->code = VR__ERROR_CODE__ERR_NOT_FOUND;
+            snprintf(ed->why, sizeof ed->why,
+                     "rule %zu (dst %s): no link or port '%s'", i,
+                     eth_mac_format(r->dst_mac, mac),
+                     r->link ? r->link : "");
+            return 1;
+        }
+        if (fwd_table_set(fwd, r->dst_mac, r->src_mac, FWD_RULE, a) != 0) {
+            return -1;
         }
     }
-done:
-    return s_reply(self, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply.base);
+    return 0;
+}
+
+static int
+s_rules_unset(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    struct s_rules_edit *ed = arg;
+    for (size_t i = 0; i < ed->n; i++) {
+        const Vr__Rule *r = ed->rules[i];
+        if (!fwd_table_remove(fwd, r->dst_mac, r->src_mac, FWD_RULE)) {
+            char d[ETH_MAC_STRLEN], s[ETH_MAC_STRLEN];
+            ed->code = VR__ERROR_CODE__ERR_NOT_FOUND;
+            snprintf(ed->why, sizeof ed->why, "no rule for dst %s src %s",
+                     eth_mac_format(r->dst_mac, d),
+                     r->src_mac ? eth_mac_format(r->src_mac, s) : "any");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Applies 'edit' to the table for request 'type' and answers it: ack
+ * 'done', logged if 'say'. */
+static int
+s_rules_change(agent_t *self, agent_edit_fn *edit, struct s_rules_edit *ed,
+               int type, const char *done, bool say)
+{
+    int rc = agent_change(self, edit, ed);
+    if (rc > 0) {
+        return s_error(self, ed->code, type, "%s", ed->why);
+    }
+    if (rc < 0) {
+        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                       "out of memory");
+    }
+    if (say) {
+        VLOG_INFO_RL("%zu rule(s) %s", ed->n, done);
+    }
+    return s_reply_ack(self, done);
 }
 
 static int
 s_rule_add(agent_t *self, const Vr__RuleAdd *req, int type)
 {
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!fwd) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
+    char why[256];
+    if (!agent_check_rules((const Vr__Rule *const *) req->rules,
+                           req->n_rules, true, why, sizeof why)) {
+        return s_bad_request(self, type, why);
     }
-    for (size_t i = 0; i < req->n_rules; i++) {
-        const Vr__Rule *r = req->rules[i];
-        struct fwd_action a;
-        char mac[ETH_MAC_STRLEN];
-        if (r->dst_mac == 0 || r->dst_mac > ETH_MAC_BROADCAST
-            || r->src_mac > ETH_MAC_BROADCAST) {
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_BAD_REQUEST, type,
-                           "rule %zu: bad MAC", i);
-        }
-        if (!r->link || !s_resolve(self, r->link, &a)) {
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
-                           "rule %zu (dst %s): no link or port '%s'", i,
-                           eth_mac_format(r->dst_mac, mac),
-                           r->link ? r->link : "");
-        }
-        if (fwd_table_set(fwd, r->dst_mac, r->src_mac, FWD_RULE, a) != 0) {
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                           "out of memory");
-        }
-    }
-    if (agent_publish(self, fwd) != 0) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
-    }
-    VLOG_INFO("%zu rule(s) set", req->n_rules);
-    agent_fast_sync(self);
-    return s_reply_ack(self, "set");
+    struct s_rules_edit ed = { (const Vr__Rule *const *) req->rules,
+                               req->n_rules, 0, "" };
+    return s_rules_change(self, s_rules_set, &ed, type, "set", true);
 }
 
 static int
 s_rule_remove(agent_t *self, const Vr__RuleRemove *req, int type)
 {
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!fwd) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
+    char why[256];
+    if (!agent_check_rules((const Vr__Rule *const *) req->rules,
+                           req->n_rules, false, why, sizeof why)) {
+        return s_bad_request(self, type, why);
     }
-    for (size_t i = 0; i < req->n_rules; i++) {
-        const Vr__Rule *r = req->rules[i];
-        if (!fwd_table_remove(fwd, r->dst_mac, r->src_mac, FWD_RULE)) {
-            char d[ETH_MAC_STRLEN], s[ETH_MAC_STRLEN];
-            fwd_table_destroy(&fwd);
-            return s_error(self, VR__ERROR_CODE__ERR_NOT_FOUND, type,
-                           "no rule for dst %s src %s",
-                           eth_mac_format(r->dst_mac, d),
-                           r->src_mac ? eth_mac_format(r->src_mac, s)
-                                      : "any");
-        }
-    }
-    if (agent_publish(self, fwd) != 0) {
-        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
-                       "out of memory");
-    }
-    agent_fast_sync(self);
-    return s_reply_ack(self, "removed");
+    struct s_rules_edit ed = { (const Vr__Rule *const *) req->rules,
+                               req->n_rules, 0, "" };
+    return s_rules_change(self, s_rules_unset, &ed, type, "removed", false);
 }
 
 struct s_rule_acc {
@@ -704,6 +589,20 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
     }
 }
 
+/* Records TCP links dropped because their send queue was full, links
+ * gone since not included. */
+static uint64_t
+s_tcp_queue_full(const agent_t *self)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        if (self->links[i]) {
+            n += atomic_load(&self->links[i]->tcp_q_full);
+        }
+    }
+    return n;
+}
+
 static void
 s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
 {
@@ -717,6 +616,9 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "overlay", self->cfg->listen);
     bus_status_add_info(reply, "capture", self->cfg->capture);
     bus_status_add_info(reply, "fastpath", self->fast ? "on" : "off");
+    bus_status_add_info(reply, "overlay_security",
+                        !self->hs ? "INSECURE (overlay.insecure)"
+                        : self->cfg->encrypt ? "encrypted" : "authenticated");
     bus_status_add_counter(reply, "ports", self->n_ports, true);
     bus_status_add_counter(reply, "links", n_links, true);
     bus_status_add_counter(reply, "rules", fwd_table_count(snap->fwd,
@@ -745,6 +647,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            AGENT_TSTAT(self, unknown_peer), false);
     bus_status_add_counter(reply, "bad_header",
                            AGENT_TSTAT(self, bad_header), false);
+    bus_status_add_counter(reply, "bad_offload",
+                           AGENT_TSTAT(self, bad_offload), false);
     bus_status_add_counter(reply, "fast_filters",
                            self->fast ? agent_fast_count(self->fast) : 0,
                            true);
@@ -752,12 +656,57 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            AGENT_TSTAT(self, fast_frames), false);
     bus_status_add_counter(reply, "fast_bytes", AGENT_TSTAT(self, fast_bytes),
                            false);
+    bus_status_add_counter(reply, "tcp_idle_closed",
+                           AGENT_TSTAT(self, tcp_idle_closed), false);
+    bus_status_add_counter(reply, "tcp_evicted",
+                           AGENT_TSTAT(self, tcp_evicted), false);
+    bus_status_add_counter(reply, "tcp_queue_full", s_tcp_queue_full(self),
+                           false);
+    bus_status_add_counter(reply, "probes_waiting", self->probes.n, true);
+    bus_status_add_counter(reply, "unauthenticated",
+                           AGENT_TSTAT(self, unauth), false);
+    bus_status_add_counter(reply, "forged", AGENT_TSTAT(self, forged),
+                           false);
+    bus_status_add_counter(reply, "replayed", AGENT_TSTAT(self, replayed),
+                           false);
+    bus_status_add_counter(reply, "downgraded",
+                           AGENT_TSTAT(self, downgraded), false);
+    bus_status_add_counter(reply, "hello_refused",
+                           AGENT_TSTAT(self, hello_refused), false);
+    if (self->hs) {
+        const struct agent_hs_ctx *hs = self->hs;
+        bus_status_add_counter(reply, "admitted_keys", hs->peers.n, true);
+        bus_status_add_counter(reply, "handshakes",
+                               atomic_load(&hs->n_handshakes), false);
+        bus_status_add_counter(reply, "rekeys", atomic_load(&hs->n_rekeys),
+                               false);
+        bus_status_add_counter(reply, "unknown_keys",
+                               atomic_load(&hs->n_unknown_key), false);
+        bus_status_add_counter(reply, "wrong_keys",
+                               atomic_load(&hs->n_wrong_key), false);
+        bus_status_add_counter(reply, "handshakes_bad",
+                               atomic_load(&hs->n_hs_bad), false);
+        bus_status_add_counter(reply, "handshakes_limited",
+                               atomic_load(&hs->n_hs_limited), false);
+    }
     bus_status_add_counter(reply, "learn_events", self->n_learned, false);
     bus_status_add_counter(reply, "hellos", self->n_hellos, false);
     bus_status_add_counter(reply, "snapshots", self->n_snapshots, false);
     bus_status_add_counter(reply, "acct_pairs", acct_size(self->acct), true);
     bus_status_add_counter(reply, "acct_overflow", acct_overflow(self->acct),
                            false);
+    bus_status_add_counter(reply, "acct_evicted", acct_evicted(self->acct),
+                           false);
+    bus_status_add_counter(reply, "acct_aged", acct_aged(self->acct), false);
+    const struct learn_stats *ls = learn_stats(self->learn);
+    bus_status_add_counter(reply, "learn_refused", ls->refused, false);
+    bus_status_add_counter(reply, "learn_cap_hits", ls->cap_hits, false);
+    bus_status_add_counter(reply, "learn_moved", ls->moved, false);
+    bus_status_add_counter(reply, "learn_aged", ls->aged, false);
+    bus_status_add_counter(reply, "flood_copies",
+                           AGENT_TSTAT(self, flood_copies), false);
+    bus_status_add_counter(reply, "flood_limited",
+                           AGENT_TSTAT(self, flood_limited), false);
     bus_status_add_counter(reply, "fwd_cache_hits",
                            self->caches[0].hits + self->caches[1].hits,
                            false);
@@ -769,6 +718,69 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
 /* ------------------------------------------------------------------ */
 /* Events from the packet threads */
 
+/* Logs a refused claim: an agent (or a VM) showed a MAC that another
+ * owner holds.  Names of links come from hellos: escaped. */
+static void
+s_log_refused(const agent_t *self, uint64_t mac, struct fwd_action claimer)
+{
+    char m[ETH_MAC_STRLEN], by[96], holder[96];
+    struct fwd_action owner = learn_owner(self->learn, mac, NULL);
+    VLOG_WARN_RL("learn: %s claims %s, which %s holds: refused",
+                 LOG_ESC(s_target_name(self, claimer, by, sizeof by)),
+                 eth_mac_format(mac, m),
+                 LOG_ESC(s_target_name(self, owner, holder, sizeof holder)));
+}
+
+/* Applies the claim of 'owner' on 'mac' at 'now_us' to the claims table
+ * and says whether the forwarding table 'fwd' must change.  A refreshed
+ * claim that 'fwd' does not show (a change that failed to publish) is
+ * set again. */
+static bool
+s_claim(agent_t *self, const fwd_table_t *fwd, uint64_t mac,
+        struct fwd_action owner, uint64_t now_us)
+{
+    struct fwd_action prev;
+    switch (learn_claim(self->learn, mac, owner, now_us, &prev)) {
+    case LEARN_ADDED:
+        return true;
+    case LEARN_MOVED: {
+        char m[ETH_MAC_STRLEN], from[96], to[96];
+        VLOG_INFO_RL("learn: %s moves from %s to %s", eth_mac_format(mac, m),
+                     LOG_ESC(s_target_name(self, prev, from, sizeof from)),
+                     LOG_ESC(s_target_name(self, owner, to, sizeof to)));
+        return true;
+    }
+    case LEARN_REFRESHED: {
+        struct fwd_action a = fwd_table_learned(fwd, mac);
+        return a.kind != owner.kind || a.index != owner.index;
+    }
+    case LEARN_REFUSED:
+        s_log_refused(self, mac, owner);
+        return false;
+    case LEARN_CAPPED:
+    case LEARN_INVALID:
+    default:
+        return false;
+    }
+}
+
+struct s_learn_batch {
+    struct agent_learn_ev evs[256];
+    size_t n;
+};
+
+static int
+s_learn_edit(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    const struct s_learn_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        struct fwd_action a = { b->evs[i].kind, b->evs[i].index };
+        fwd_table_set(fwd, b->evs[i].mac, 0, FWD_LEARNED, a);
+        self->n_learned++;
+    }
+    return 0;
+}
+
 static int
 s_on_learn(svc_t *svc, int fd, void *arg)
 {
@@ -778,24 +790,69 @@ s_on_learn(svc_t *svc, int fd, void *arg)
     if (got < (ssize_t) sizeof evs[0]) {
         return 0;
     }
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (!fwd) {
-        return 0;           /* the packet threads will report it again */
-    }
-    size_t n = (size_t) got / sizeof evs[0];
-    for (size_t i = 0; i < n; i++) {
+    /* The claims table decides first, so that a batch of refreshes and
+     * refusals (a VM spraying made-up MACs past its cap) costs no copy of
+     * the forwarding table. */
+    static struct s_learn_batch b;
+    b.n = 0;
+    const fwd_table_t *cur = agent_current(self)->fwd;
+    uint64_t now = vtime_mono_us();
+    for (size_t i = 0; i < (size_t) got / sizeof evs[0]; i++) {
         struct fwd_action a = { evs[i].kind, evs[i].index };
         bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
-                                        : self->links[a.index] != NULL;
-        if (valid) {
-            fwd_table_set(fwd, evs[i].mac, 0, FWD_LEARNED, a);
-            self->n_learned++;
+                     : a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
+                           && self->links[a.index] != NULL;
+        if (valid && s_claim(self, cur, evs[i].mac, a, now)) {
+            b.evs[b.n++] = evs[i];
         }
     }
-    if (agent_publish(self, fwd) == 0) {
-        agent_fast_sync(self);
+    /* Out of memory: the claims are in, and the next report of each sets
+     * it (s_claim sees the table does not show it). */
+    if (b.n > 0) {
+        agent_change(self, s_learn_edit, &b);
     }
     return 0;
+}
+
+/* Forgets learned MACs whose claims aged out. */
+struct s_expired {
+    uint64_t *macs;
+    size_t n, cap;
+};
+
+static void
+s_expired_one(uint64_t mac, struct fwd_action owner, void *arg)
+{
+    struct s_expired *x = arg;
+    (void) owner;
+    if (x->n < x->cap) {
+        x->macs[x->n++] = mac;
+    }
+}
+
+static int
+s_expire_edit(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    (void) self;
+    const struct s_expired *x = arg;
+    for (size_t i = 0; i < x->n; i++) {
+        fwd_table_remove(fwd, x->macs[i], 0, FWD_LEARNED);
+    }
+    return 0;
+}
+
+static void
+s_learn_expire(agent_t *self)
+{
+    struct s_expired x = { .cap = learn_size(self->learn) };
+    if (x.cap == 0 || !(x.macs = malloc(x.cap * sizeof *x.macs))) {
+        return;
+    }
+    learn_expire(self->learn, vtime_mono_us(), s_expired_one, &x);
+    if (x.n > 0) {
+        agent_change(self, s_expire_edit, &x);
+    }
+    free(x.macs);
 }
 
 /* The proxy keeps one link per agent it hears from, named after it. */
@@ -805,8 +862,8 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
 {
     int index = agent_find_link_by_peer(self, &ev->from);
     if (index < 0) {
-        if (!self->cfg->proxy) {
-            return;
+        if (!self->cfg->proxy || self->hs) {
+            return;     /* with keys, the proxy's links come from joins */
         }
         char name[80], peer[64], ip[INET_ADDRSTRLEN];
         snprintf(name, sizeof name, "agent:%s", ev->agent_id);
@@ -835,36 +892,129 @@ s_hello_link(agent_t *self, fwd_table_t *fwd,
             agent_link_destroy(&l);
             return;
         }
-        VLOG_INFO("proxy: agent '%s' joined from %s", ev->agent_id, peer);
+        VLOG_INFO_RL("proxy: agent '%s' joined from %s",
+                     LOG_ESC(ev->agent_id), peer);
     }
     agent_link_t *l = self->links[index];
     snprintf(l->peer_agent, sizeof l->peer_agent, "%s", ev->agent_id);
     if (self->cfg->proxy) {
+        /* An agent's hello claims its local MACs for it alone. */
+        struct fwd_action a = { FWD_LINK, (uint16_t) index };
+        uint64_t now = vtime_mono_us();
         for (uint32_t i = 0; i < ev->n_macs; i++) {
-            struct fwd_action a = { FWD_LINK, (uint16_t) index };
-            fwd_table_set(fwd, ev->macs[i], 0, FWD_LEARNED, a);
+            if (s_claim(self, fwd, ev->macs[i], a, now)) {
+                fwd_table_set(fwd, ev->macs[i], 0, FWD_LEARNED, a);
+            }
         }
     }
+}
+
+struct s_hello_batch {
+    const struct agent_hello_ev *evs;
+    size_t n;
+};
+
+static int
+s_hello_edit(agent_t *self, fwd_table_t *fwd, void *arg)
+{
+    const struct s_hello_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) {
+        s_hello_link(self, fwd, &b->evs[i]);
+    }
+    return 0;
+}
+
+/* The proxy made a session with an admitted agent it had no link for:
+ * the agent's link, named after the id its key speaks for.  A learned
+ * link of that id at another address is the same agent, moved. */
+static void
+s_join(agent_t *self, const struct agent_join_ev *ev)
+{
+    const char *id = self->hs->peers.v[ev->bound].id;
+    char name[80], peer[64], ip[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &ev->from.sin_addr, ip, sizeof ip);
+    snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(ev->from.sin_port));
+    int index = agent_find_link_by_peer(self, &ev->from);
+    if (index >= 0) {
+        /* A link to it was made meanwhile, and only the overlay thread
+         * may change a published link's sessions: this one is dropped,
+         * and the agent, never hearing on it, shakes hands again. */
+        return;
+    }
+    snprintf(name, sizeof name, "agent:%s", id);
+    int old = agent_find_link(self, name);
+    if (old >= 0 && self->links[old]->learned) {
+        VLOG_INFO("proxy: agent '%s' moved to %s", id, peer);
+        agent_remove_link(self, old);
+    } else if (old >= 0) {
+        snprintf(name, sizeof name, "agent:%s#%u", id, ++self->link_seq);
+    }
+    agent_link_t *l = agent_link_new(name, peer, self->udp_fd,
+                                     self->cfg->mtu);
+    if (!l || agent_link_secure(l, self->cfg->encrypt) != 0) {
+        agent_link_destroy(&l);
+        return;
+    }
+    l->learned = true;
+    snprintf(l->peer_agent, sizeof l->peer_agent, "%s", id);
+    link_sec_adopt(l->sec, &ev->session, ev->bound);
+    atomic_store(&l->last_rx_us, vtime_mono_us());
+    index = agent_add_link(self, l);
+    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
+    if (index < 0 || !fwd || agent_publish(self, fwd) != 0) {
+        if (index >= 0) {
+            self->links[index] = NULL;
+        }
+        agent_link_destroy(&l);
+        VLOG_WARN_RL("proxy: no room for agent '%s'", id);
+        return;
+    }
+    VLOG_INFO("proxy: agent '%s' joined from %s", id, peer);
+}
+
+static int
+s_on_join(svc_t *svc, int fd, void *arg)
+{
+    agent_t *self = arg;
+    struct agent_join_ev ev;
+    (void) svc;
+    while (read(fd, &ev, sizeof ev) == (ssize_t) sizeof ev) {
+        if (ev.bound >= 0 && (size_t) ev.bound < self->hs->peers.n) {
+            s_join(self, &ev);
+        }
+        sodium_memzero(&ev, sizeof ev);
+    }
+    return 0;
+}
+
+static int s_on_hello_timer(svc_t *svc, void *arg);
+
+/* A session came up: hello at once, so the star has the agent's VMs
+ * without waiting for the next period. */
+static int
+s_on_kick(svc_t *svc, int fd, void *arg)
+{
+    uint8_t buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    return s_on_hello_timer(svc, arg);
 }
 
 static int
 s_on_hello(svc_t *svc, int fd, void *arg)
 {
     agent_t *self = arg;
-    struct agent_hello_ev ev;
-    fwd_table_t *fwd = NULL;
-    while (read(fd, &ev, sizeof ev) == (ssize_t) sizeof ev) {
+    enum { BATCH = 16 };
+    struct agent_hello_ev evs[BATCH];
+    size_t n = 0;
+    while (n < BATCH
+           && read(fd, &evs[n], sizeof evs[n]) == (ssize_t) sizeof evs[n]) {
         self->n_hellos++;
-        if (!fwd) {
-            fwd = fwd_table_clone(agent_current(self)->fwd);
-            if (!fwd) {
-                return 0;
-            }
-        }
-        s_hello_link(self, fwd, &ev);
+        n++;
     }
-    if (fwd) {
-        agent_publish(self, fwd);
+    if (n > 0) {
+        struct s_hello_batch b = { evs, n };
+        agent_change(self, s_hello_edit, &b);
     }
     return 0;
 }
@@ -881,8 +1031,9 @@ s_on_period(svc_t *svc, void *arg)
         for (int i = 0; i < AGENT_MAX_LINKS; i++) {
             agent_link_t *l = self->links[i];
             if (l && l->fast_dev[0] && if_nametoindex(l->fast_dev) == 0) {
-                VLOG_WARN("link %s: circuit device %s is gone: the fast "
-                          "path stops using it", l->name, l->fast_dev);
+                VLOG_WARN_RL("link %s: circuit device %s is gone: the fast "
+                             "path stops using it", LOG_ESC(l->name),
+                             l->fast_dev);
                 l->fast_dev[0] = '\0';
                 sync = true;
             }
@@ -891,6 +1042,7 @@ s_on_period(svc_t *svc, void *arg)
             agent_fast_sync(self);
         }
     }
+    s_learn_expire(self);
     size_t cap = acct_size(self->acct) + 64;
     struct acct_entry *e = malloc(cap * sizeof *e);
     Vr__MatrixEntry *me = malloc(cap * sizeof *me);
@@ -955,20 +1107,27 @@ s_send_hellos(agent_t *self, const struct s_local_acc *local)
         return;
     }
     memcpy(buf, id, len);
-    for (size_t i = 0; i < local->n && i < AGENT_HELLO_MACS; i++) {
-        eth_mac_from_u64(local->macs[i], buf + len);
-        len += ETH_ADDR_LEN;
-    }
+    /* Only MACs seen lately: a VM that went quiet here (migrated) must
+     * stop being claimed, so that its new host can take it. */
     uint64_t now = vtime_mono_us();
+    for (size_t i = 0, n = 0; i < local->n && n < AGENT_HELLO_MACS; i++) {
+        if (learn_live(self->learn, local->macs[i], now)) {
+            eth_mac_from_u64(local->macs[i], buf + len);
+            len += ETH_ADDR_LEN;
+            n++;
+        }
+    }
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         agent_link_t *l = self->links[i];
         if (!l) {
             continue;
         }
-        if (l->learned && now - atomic_load(&l->last_rx_us)
-                              > self->cfg->peer_timeout_ms * 1000ull) {
-            VLOG_INFO("proxy: agent '%s' silent, link %s removed",
-                      l->peer_agent, l->name);
+        /* The overlay thread may have heard from it since 'now'. */
+        uint64_t last = atomic_load(&l->last_rx_us);
+        if (l->learned && last < now
+            && now - last > self->cfg->peer_timeout_ms * 1000ull) {
+            VLOG_INFO_RL("proxy: agent '%s' silent, link %s removed",
+                         LOG_ESC(l->peer_agent), LOG_ESC(l->name));
             agent_remove_link(self, i);
             continue;
         }
@@ -1056,6 +1215,51 @@ static const struct authz_rule s_authz[] = {
       { NULL } },
 };
 
+/* ------------------------------------------------------------------ */
+/* Probes waiting for their echo, TCP links connecting */
+
+static int
+s_on_probe_echo(svc_t *svc, int fd, void *arg)
+{
+    agent_t *self = arg;
+    uint64_t cookie;
+    while (read(fd, &cookie, sizeof cookie) == (ssize_t) sizeof cookie) {
+        struct agent_probe *p = agent_probe_find(&self->probes, cookie);
+        if (p) {
+            s_probe_answer(self, p, true);
+        }   /* else: a late echo of an answered probe */
+    }
+    return 0;
+}
+
+/* Waiting probes are sent again or answered "no echo"; TCP connects under
+ * way are looked at. */
+static int
+s_on_tick(svc_t *svc, void *arg)
+{
+    agent_t *self = arg;
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        agent_link_t *l = self->links[i];
+        if (l && l->tcp && l->tcp_connecting >= 0) {
+            s_tcp_watch(self, l, agent_link_tcp_connect_poll(l));
+        }
+    }
+    uint64_t now = vtime_mono_us();
+    struct agent_probe *p;
+    while ((p = agent_probe_expired(&self->probes, now))) {
+        s_probe_answer(self, p, false);
+    }
+    while ((p = agent_probe_due(&self->probes, now))) {
+        agent_link_t *l = self->links[p->link];
+        if (!l || strcmp(l->name, p->link_name) != 0) {
+            s_probe_answer(self, p, false);         /* the link went */
+        } else {
+            s_probe_send(self, p);
+        }
+    }
+    return 0;
+}
+
 int
 agent_ctl_start(agent_t *self)
 {
@@ -1063,6 +1267,12 @@ agent_ctl_start(agent_t *self)
     svc_set_authz(self->svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_fd(self->svc, self->learn_pipe[0], s_on_learn, self) != 0
         || svc_add_fd(self->svc, self->hello_pipe[0], s_on_hello, self) != 0
+        || svc_add_fd(self->svc, self->probe_pipe[0], s_on_probe_echo, self)
+               != 0
+        || svc_add_timer(self->svc, S_PROBE_TICK_MS, s_on_tick, self)
+               != 0
+        || svc_add_fd(self->svc, self->join_pipe[0], s_on_join, self) != 0
+        || svc_add_fd(self->svc, self->kick_pipe[0], s_on_kick, self) != 0
         || svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)
                != 0
         || svc_add_timer(self->svc, self->cfg->hello_ms, s_on_hello_timer,

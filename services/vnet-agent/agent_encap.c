@@ -40,6 +40,39 @@ s_get32(const uint8_t *p)
     return ntohl(v);
 }
 
+bool
+encap_vnet_ok(const struct encap_vnet *v, size_t frame_len)
+{
+    if (v->flags & ~(ENCAP_VNET_F_NEEDS_CSUM | ENCAP_VNET_F_DATA_VALID)) {
+        return false;
+    }
+    uint8_t gso = v->gso_type & (uint8_t) ~ENCAP_VNET_GSO_ECN;
+    switch (gso) {
+    case ENCAP_VNET_GSO_NONE:
+        if (v->gso_size != 0 || v->gso_type != gso) {
+            return false;       /* a size, or ECN, without GSO */
+        }
+        break;
+    case ENCAP_VNET_GSO_TCPV4:
+    case ENCAP_VNET_GSO_UDP:
+    case ENCAP_VNET_GSO_TCPV6:
+    case ENCAP_VNET_GSO_UDP_L4:
+        if (v->gso_size == 0 || v->gso_size > frame_len) {
+            return false;
+        }
+        break;
+    default:
+        return false;
+    }
+    if (v->flags & ENCAP_VNET_F_NEEDS_CSUM) {
+        size_t end = (size_t) v->csum_start + v->csum_offset + 2;
+        if (v->csum_start >= frame_len || end > frame_len) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void
 encap_encode(const struct encap_hdr *h, uint8_t *buf)
 {

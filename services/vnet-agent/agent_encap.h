@@ -63,6 +63,26 @@ struct encap_hdr {
     struct encap_vnet vnet;     /* valid when flags & ENCAP_F_VNET */
 };
 
+/* The values of struct encap_vnet's fields the wire knows (as Linux's
+ * virtio_net.h has them). */
+enum {
+    ENCAP_VNET_F_NEEDS_CSUM = 0x01,     /* checksum at csum_start/offset */
+    ENCAP_VNET_F_DATA_VALID = 0x02,     /* checksum already checked */
+    ENCAP_VNET_GSO_NONE = 0,
+    ENCAP_VNET_GSO_TCPV4 = 1,
+    ENCAP_VNET_GSO_UDP = 3,
+    ENCAP_VNET_GSO_TCPV6 = 4,
+    ENCAP_VNET_GSO_UDP_L4 = 5,
+    ENCAP_VNET_GSO_ECN = 0x80,          /* may be or'ed to a GSO type */
+};
+
+/* Checks offload metadata 'v' that came with a frame of 'frame_len' bytes
+ * from the wire, before the kernel sees it: flags and GSO type known; a
+ * GSO frame's segment size non-zero and within the frame, a plain frame's
+ * 0; a checksum to fill in starting inside the frame and ending (start,
+ * offset and its 2 bytes) within it.  True if it may be injected.  Pure. */
+bool encap_vnet_ok(const struct encap_vnet *v, size_t frame_len);
+
 /* Writes 'h' into the first ENCAP_HDR_LEN bytes of 'buf'. */
 void encap_encode(const struct encap_hdr *h, uint8_t *buf);
 

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "agent_priv.h"
 #include "eth.h"
 #include "log.h"
 #include "proc.h"
@@ -52,36 +53,6 @@ struct agent_fast {
 
 /* ------------------------------------------------------------------ */
 /* Pure parts */
-
-size_t
-agent_fast_bpf(const uint64_t *macs, size_t n, struct sock_filter *out,
-               size_t cap)
-{
-    /* Per MAC: A = the first 4 bytes; if they differ, skip 3; A = the
-     * last 2; if they differ, skip 1; accept AGENT_FAST_SNAP bytes.  Then
-     * accept the whole frame.  Short jumps only, so no limit on n but
-     * the kernel's BPF_MAXINSNS. */
-    size_t need = 5 * n + 1;
-    if (need > cap) {
-        return need;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        out[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
-        out[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                                 (uint32_t) (macs[i] >> 16),
-                                                 0, 3);
-        out[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4);
-        out[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
-                                                 (uint32_t) (macs[i]
-                                                             & 0xffff),
-                                                 0, 1);
-        out[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K,
-                                                 AGENT_FAST_SNAP);
-    }
-    out[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, 0x40000);
-    return k;
-}
 
 void
 agent_fast_argv_add(const char *tc, const struct fast_filter *f,
@@ -169,7 +140,10 @@ s_tc(const char *const *argv, bool quiet)
     char err[768];
     if (proc_run_ok(argv, S_TC_TIMEOUT_MS, err, sizeof err) != 0) {
         if (!quiet) {
-            VLOG_WARN("%s", err);
+            /* tc's own words: escaped like any text from outside. */
+            char shown[4 * sizeof err];
+            VLOG_WARN_RL("%s", log_escape(shown, sizeof shown, err,
+                                          SIZE_MAX));
         }
         return -1;
     }
@@ -323,8 +297,8 @@ s_add(agent_fast_t *self, const struct fast_filter *want)
         return -1;
     }
     char mac[ETH_MAC_STRLEN];
-    VLOG_INFO("%s: frames to %s now go out of %s in the kernel", f.dev,
-              eth_mac_format(f.mac, mac), f.to);
+    VLOG_INFO_RL("%s: frames to %s now go out of %s in the kernel", f.dev,
+                 eth_mac_format(f.mac, mac), f.to);
     self->have[self->n_have++] = f;
     return 0;
 }
@@ -342,8 +316,8 @@ s_del(agent_fast_t *self, size_t i)
         return -1;
     }
     char mac[ETH_MAC_STRLEN];
-    VLOG_INFO("%s: frames to %s no longer go out of %s in the kernel",
-              f.dev, eth_mac_format(f.mac, mac), f.to);
+    VLOG_INFO_RL("%s: frames to %s no longer go out of %s in the kernel",
+                 f.dev, eth_mac_format(f.mac, mac), f.to);
     self->have[i] = self->have[--self->n_have];
     return 0;
 }
@@ -449,4 +423,176 @@ s_apply(agent_fast_t *self, const struct fast_filter *want, size_t n_want,
     }
     free(stuck);
     return failed;
+}
+
+/* ------------------------------------------------------------------ */
+/* The agent's intent: which filters its table and links call for */
+
+/* Marks link 'l' as a circuit or not and finds the device the fast path
+ * would send it on. */
+void
+agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
+{
+    char dev[IF_NAMESIZE] = "";
+    l->circuit = circuit;
+    if (l->sec) {
+        agent_link_secure(l, agent_link_wants_encryption(self, l));
+    }
+    /* Only a trusted circuit carries frames raw. */
+    if (circuit && self->fast && !l->tcp && agent_circuits_trusted(self)) {
+        if (!agent_fast_circuit_dev(&l->peer, dev)) {
+            VLOG_WARN_RL("link %s: %s is not directly attached: no fast "
+                         "path", LOG_ESC(l->name), LOG_ESC(l->peer_str));
+        }
+        for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
+            if (!strcmp(agent_port_name(self->ports[i]), dev)) {
+                dev[0] = '\0';        /* a VM port is no circuit */
+            }
+        }
+    }
+    if (strcmp(dev, l->fast_dev) != 0) {
+        if (dev[0]) {
+            VLOG_INFO_RL("link %s: fast path over %s", LOG_ESC(l->name),
+                         dev);
+        }
+        snprintf(l->fast_dev, sizeof l->fast_dev, "%s", dev);
+        agent_fast_sync(self);
+    }
+}
+
+struct s_fast_acc {
+    const agent_t *self;
+    const fwd_table_t *fwd;
+    struct fast_filter *want;
+    size_t n, cap;
+    uint64_t *mixed;            /* MACs with a source-specific rule */
+    size_t n_mixed, cap_mixed;
+    bool oom;
+};
+
+static void
+s_fast_want(struct s_fast_acc *acc, const char *dev, const char *to,
+            uint64_t mac, bool egress)
+{
+    for (size_t i = 0; i < acc->n; i++) {
+        const struct fast_filter *f = &acc->want[i];
+        if (f->mac == mac && !strcmp(f->dev, dev) && !strcmp(f->to, to)) {
+            return;
+        }
+    }
+    if (acc->n == acc->cap) {
+        size_t cap = acc->cap ? 2 * acc->cap : 64;
+        struct fast_filter *p = realloc(acc->want, cap * sizeof *p);
+        if (!p) {
+            acc->oom = true;
+            return;
+        }
+        acc->want = p;
+        acc->cap = cap;
+    }
+    struct fast_filter *f = &acc->want[acc->n++];
+    memset(f, 0, sizeof *f);
+    snprintf(f->dev, sizeof f->dev, "%s", dev);
+    snprintf(f->to, sizeof f->to, "%s", to);
+    f->mac = mac;
+    f->egress = egress;
+}
+
+static void
+s_fast_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
+             struct fwd_action a, void *arg)
+{
+    struct s_fast_acc *acc = arg;
+    const agent_t *self = acc->self;
+    if (src != 0) {
+        if (origin == FWD_RULE && acc->n_mixed < acc->cap_mixed) {
+            acc->mixed[acc->n_mixed++] = dst;
+        }
+        return;
+    }
+    /* Only what the agent's own lookup would do (a rule beats a learned
+     * entry for the same MAC). */
+    struct fwd_action eff = fwd_table_lookup(acc->fwd, dst, 0);
+    if (eff.kind != a.kind || eff.index != a.index) {
+        return;
+    }
+    if (a.kind == FWD_LINK && origin == FWD_RULE
+        && a.index < AGENT_MAX_LINKS && self->links[a.index]
+        && self->links[a.index]->fast_dev[0]) {
+        /* Frames from every local VM to 'dst' leave over the circuit. */
+        for (size_t p = 0; p < self->n_ports; p++) {
+            s_fast_want(acc, agent_port_name(self->ports[p]),
+                        self->links[a.index]->fast_dev, dst, true);
+        }
+    } else if (a.kind == FWD_PORT && a.index < self->n_ports) {
+        /* A local VM: frames to it from the other local VMs go straight
+         * in, and so do frames to it arriving raw on a circuit. */
+        for (size_t p = 0; p < self->n_ports; p++) {
+            if (p != a.index) {
+                s_fast_want(acc, agent_port_name(self->ports[p]),
+                            agent_port_name(self->ports[a.index]), dst,
+                            true);
+            }
+        }
+        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+            if (self->links[i] && self->links[i]->fast_dev[0]) {
+                s_fast_want(acc, self->links[i]->fast_dev,
+                            agent_port_name(self->ports[a.index]), dst,
+                            false);
+            }
+        }
+    }
+}
+
+static int
+s_fast_cut(const char *dev, const uint64_t *macs, size_t n, void *arg)
+{
+    agent_t *self = arg;
+    for (size_t i = 0; i < self->n_ports; i++) {
+        if (!strcmp(agent_port_name(self->ports[i]), dev)) {
+            return agent_port_set_cut(self->ports[i], macs, n);
+        }
+    }
+    return -1;
+}
+
+void
+agent_fast_sync(agent_t *self)
+{
+    if (!self->fast) {
+        return;
+    }
+    const fwd_table_t *fwd = agent_current(self)->fwd;
+    struct s_fast_acc acc = { .self = self, .fwd = fwd };
+    acc.cap_mixed = fwd_table_count(fwd, FWD_RULE);
+    acc.mixed = calloc(acc.cap_mixed + 1, sizeof *acc.mixed);
+    if (!acc.mixed) {
+        return;
+    }
+    fwd_table_foreach(fwd, s_fast_visit, &acc);
+    if (acc.oom) {
+        free(acc.want);
+        free(acc.mixed);
+        return;                 /* the next change or period tries again */
+    }
+    /* A destination with source-specific rules stays in user space:
+     * only the agent can tell its sources apart. */
+    size_t k = 0;
+    for (size_t i = 0; i < acc.n; i++) {
+        bool mixed = false;
+        for (size_t j = 0; j < acc.n_mixed && !mixed; j++) {
+            mixed = acc.want[i].egress && acc.mixed[j] == acc.want[i].mac;
+        }
+        if (!mixed) {
+            acc.want[k++] = acc.want[i];
+        }
+    }
+    const char *ports[AGENT_MAX_PORTS];
+    for (size_t i = 0; i < self->n_ports; i++) {
+        ports[i] = agent_port_name(self->ports[i]);
+    }
+    agent_fast_apply(self->fast, acc.want, k, ports, self->n_ports,
+                     s_fast_cut, self);
+    free(acc.want);
+    free(acc.mixed);
 }

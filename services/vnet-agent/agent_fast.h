@@ -17,11 +17,13 @@
  * module installs and removes them with tc in make-before-break order:
  * receiving filters, then sending filters, then the capture cut, and
  * removals the other way round, so a frame may be carried twice during a
- * change but never lost.  Control thread only. */
+ * change but never lost.  Control thread only.
+ *
+ * What the agent wants (agent_fast_sync, declared in agent_priv.h) is
+ * worked out here too, from its forwarding table, links and ports. */
 #ifndef AGENT_FAST_H
 #define AGENT_FAST_H
 
-#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -81,13 +83,6 @@ size_t agent_fast_count(const agent_fast_t *self);
 /* Removes the clsact qdisc of 'dev' (and the filters on it, a previous
  * run's included) and adds a fresh one.  Returns 0 or -1 (logged). */
 int agent_fast_reset_dev(agent_fast_t *self, const char *dev);
-
-/* Builds the capture cut for 'n' MACs: a classic BPF program that accepts
- * frames to one of them with AGENT_FAST_SNAP bytes and all others whole.
- * Writes at most 'cap' instructions to 'out'; returns how many it needs
- * (more than 'cap': nothing usable was written). */
-size_t agent_fast_bpf(const uint64_t *macs, size_t n, struct sock_filter *out,
-                      size_t cap);
 
 /* The tc words that add 'f' (at its 'prio') or delete it, into 'argv'
  * (at least AGENT_FAST_ARGV entries, NULL-terminated), using 'buf' (at

@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "agent_encap.h"
+#include "agent_peer.h"
 
 /* Which thread touches a counter set or a frame-id sequence. */
 enum agent_thread {
@@ -39,6 +40,9 @@ struct link_stats {
     _Atomic uint64_t rx_bytes;
     _Atomic uint64_t rx_drops;      /* reassembly losses */
     _Atomic uint64_t rx_bad;        /* bad headers from this peer */
+    _Atomic uint64_t tx_nokey;      /* not sent: no session yet */
+    _Atomic uint64_t rx_forged;     /* failed authentication */
+    _Atomic uint64_t rx_replayed;   /* seen before, or too old */
 } __attribute__((aligned(64)));
 
 /* A TCP byte stream being cut back into [header | payload] records: one
@@ -55,9 +59,18 @@ struct agent_tcp_rx {
     enum agent_rx_kind kind;
     int fd;                         /* not owned for OUTGOING */
     struct sockaddr_in from;        /* peer address, port 0 */
+    uint64_t last_us;               /* ACCEPTED: monotonic time it was
+                                     * made or last gave a record */
     size_t have;                    /* bytes in 'buf' */
-    uint8_t *buf;                   /* ENCAP_HDR_LEN + ENCAP_MAX_FRAME */
+    uint8_t *buf;                   /* AGENT_TCP_REC_MAX */
+    bool sealed;                    /* records are sealed datagrams behind
+                                     * a 4-byte length, not bare encap */
 };
+
+/* The largest record on a TCP link: a sealed whole frame and its length
+ * prefix. */
+enum { AGENT_TCP_REC_MAX = 4 + SEC_OVERHEAD + ENCAP_HDR_LEN
+                           + ENCAP_MAX_FRAME };
 
 /* Called for each complete record ('len' bytes at 'rec', header first). */
 typedef void agent_tcp_rec_fn(const uint8_t *rec, size_t len, void *arg);
@@ -83,7 +96,17 @@ typedef struct agent_link {
     int fd;                         /* UDP socket, not owned */
     bool tcp;                       /* a TCP link, not UDP */
     int tcp_fd;                     /* its connection, or -1 (owned) */
-    pthread_mutex_t tcp_lock;       /* two threads write the stream */
+    int tcp_connecting;             /* a connect under way, or -1 (owned;
+                                     * control thread) */
+    uint64_t tcp_connect_by_us;     /* ...given up at this time */
+    pthread_mutex_t tcp_lock;       /* writers of the stream and queue */
+    uint8_t *tcp_q;                 /* bytes the socket did not take yet:
+                                     * whole records but the first */
+    size_t tcp_q_off, tcp_q_len;    /* at tcp_q + tcp_q_off */
+    int tcp_epoll;                  /* the overlay thread's epoll: told to
+                                     * wait for room while 'tcp_q' holds
+                                     * bytes, or -1 */
+    _Atomic uint64_t tcp_q_full;    /* records dropped: queue full */
     _Atomic bool tcp_broken;        /* a write failed: writers stop */
     _Atomic bool tcp_rx_dead;       /* the overlay thread let go of it */
     struct agent_tcp_rx tcp_rx;     /* replies that come back on it */
@@ -97,6 +120,7 @@ typedef struct agent_link {
     _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */
     _Atomic uint32_t frame_id[AGENT_N_THREADS]; /* per sending thread */
     struct encap_reasm reasm[2];    /* overlay thread: [0] VM, [1] relay */
+    struct link_sec *sec;           /* sessions; NULL: overlay.insecure */
     struct link_stats stats[AGENT_N_THREADS];
 } agent_link_t;
 
@@ -110,12 +134,43 @@ agent_link_t *agent_link_new(const char *name, const char *peer, int fd,
  * agent_link_tcp_connect().  NULL with the reason logged on failure. */
 agent_link_t *agent_link_new_tcp(const char *name, const char *peer);
 
-/* (Re)connects a TCP link, waiting up to 'timeout_ms'.  Control thread
- * only.  Returns 0, or a positive errno (logged, rate-limited). */
+/* Bytes a TCP link queues when its socket is full; a record that does not
+ * fit is dropped and counted (tcp_q_full, tx_drops).  Writers never
+ * block: the socket is non-blocking and the overlay thread writes the
+ * queue out when the socket has room (agent_link_tcp_flush). */
+enum { AGENT_TCP_QUEUE = 2 * 1024 * 1024 };
+
+/* (Re)connects a TCP link without waiting: returns 0 when connected,
+ * EINPROGRESS while the connection is being made (call
+ * agent_link_tcp_connect_poll() later), or a positive errno (logged,
+ * rate-limited).  Control thread only. */
 int agent_link_tcp_connect(agent_link_t *self, int timeout_ms);
+
+/* Whether the connect agent_link_tcp_connect() began is done: 0 when
+ * connected, EINPROGRESS while under way, or a positive errno (given up
+ * after the 'timeout_ms' it was begun with).  Control thread only. */
+int agent_link_tcp_connect_poll(agent_link_t *self);
+
+/* Writes out what the queue holds, as far as the socket takes it; when it
+ * is empty, stops the overlay thread's wait for room.  Overlay thread
+ * (when epoll says the socket has room).  Returns 0, or a positive errno
+ * (the connection is then marked broken). */
+int agent_link_tcp_flush(agent_link_t *self);
 
 /* Closes a TCP link's connection (it will be reconnected). */
 void agent_link_tcp_close(agent_link_t *self);
+
+/* Makes every datagram of the link sealed (agent_sec), encrypted when
+ * 'encrypt', else authenticated only; frames per datagram shrink by the
+ * seal's overhead.  Control thread, before the link is published.
+ * Returns 0 or -1 (out of memory). */
+int agent_link_secure(agent_link_t *self, bool encrypt);
+
+/* Sends 'n' bytes at 'buf' as one datagram to 'to' on the link's socket,
+ * or as one record on a TCP link's connection ('to' unused): handshakes,
+ * which are sealed by themselves.  Returns 0 or an errno. */
+int agent_link_send_raw(agent_link_t *self, const struct sockaddr_in *to,
+                        const uint8_t *buf, size_t n);
 
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void agent_link_destroy(agent_link_t **self_p);

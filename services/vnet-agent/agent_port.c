@@ -402,6 +402,36 @@ agent_port_send(agent_port_t *self, const uint8_t *frame, size_t size,
     return self->class->send(self, frame, size, vnet);
 }
 
+size_t
+agent_port_cut_bpf(const uint64_t *macs, size_t n, struct sock_filter *out,
+               size_t cap)
+{
+    /* Per MAC: A = the first 4 bytes; if they differ, skip 3; A = the
+     * last 2; if they differ, skip 1; accept AGENT_FAST_SNAP bytes.  Then
+     * accept the whole frame.  Short jumps only, so no limit on n but
+     * the kernel's BPF_MAXINSNS. */
+    size_t need = 5 * n + 1;
+    if (need > cap) {
+        return need;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        out[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_W | BPF_ABS, 0);
+        out[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                 (uint32_t) (macs[i] >> 16),
+                                                 0, 3);
+        out[k++] = (struct sock_filter) BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 4);
+        out[k++] = (struct sock_filter) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K,
+                                                 (uint32_t) (macs[i]
+                                                             & 0xffff),
+                                                 0, 1);
+        out[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K,
+                                                 AGENT_FAST_SNAP);
+    }
+    out[k++] = (struct sock_filter) BPF_STMT(BPF_RET | BPF_K, 0x40000);
+    return k;
+}
+
 int
 agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n)
 {
@@ -433,7 +463,7 @@ agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n)
         }
         self->has_aux = true;
     }
-    size_t need = agent_fast_bpf(macs, n, NULL, 0);
+    size_t need = agent_port_cut_bpf(macs, n, NULL, 0);
     if (need > BPF_MAXINSNS) {
         VLOG_ERR("port %s: capture cut for %zu MACs is too long", self->name,
                  n);
@@ -443,7 +473,7 @@ agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n)
     if (!code) {
         return -1;
     }
-    agent_fast_bpf(macs, n, code, need);
+    agent_port_cut_bpf(macs, n, code, need);
     struct sock_fprog prog = { .len = (unsigned short) need, .filter = code };
     int rc = setsockopt(self->fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog,
                         sizeof prog);

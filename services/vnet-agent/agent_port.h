@@ -14,6 +14,7 @@
 #ifndef AGENT_PORT_H
 #define AGENT_PORT_H
 
+#include <linux/filter.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -65,6 +66,13 @@ int agent_port_send(agent_port_t *self, const uint8_t *frame, size_t size,
  * fast path carries them).  n = 0 removes it.  afpacket only; returns 0
  * or -1 (logged).  Control thread. */
 int agent_port_set_cut(agent_port_t *self, const uint64_t *macs, size_t n);
+
+/* Builds the capture cut for 'n' MACs: a classic BPF program that accepts
+ * frames to one of them with AGENT_FAST_SNAP bytes and all others whole.
+ * Writes at most 'cap' instructions to 'out'; returns how many it needs
+ * (more than 'cap': nothing usable was written). */
+size_t agent_port_cut_bpf(const uint64_t *macs, size_t n,
+                          struct sock_filter *out, size_t cap);
 
 /* True if the back end carries offload metadata (super-frames whole). */
 bool agent_port_has_vnet(const agent_port_t *self);

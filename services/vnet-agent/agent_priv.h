@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's insides, shared by agent.c (lifecycle, snapshots, packet
- * threads) and agent_ctl.c (control socket, publishing, learning).  Not
- * for use outside the agent. */
+/* The agent's insides, shared by agent.c (config keys, lifecycle,
+ * snapshots, packet threads), agent_ctl.c (control socket, publishing,
+ * learning) and agent_fast.c (the fast path's intent).  Not for use
+ * outside the agent. */
 #ifndef AGENT_PRIV_H
 #define AGENT_PRIV_H
 
@@ -12,9 +13,12 @@
 #include "agent.h"
 #include "agent_acct.h"
 #include "agent_fast.h"
+#include "agent_flood.h"
 #include "agent_fwd.h"
+#include "agent_learn.h"
 #include "agent_link.h"
 #include "agent_port.h"
+#include "agent_probe.h"
 #include "bus.h"
 
 enum {
@@ -46,7 +50,8 @@ struct agent_learn_ev {
     uint32_t pad;
 };
 
-/* A hello datagram (overlay thread to control thread). */
+/* A hello datagram (overlay thread to control thread).  With keys, the
+ * agent id is the one its link's key speaks for. */
 struct agent_hello_ev {
     struct sockaddr_in from;
     char agent_id[64];
@@ -60,16 +65,37 @@ struct agent_tstats {
     _Atomic uint64_t bytes_in;
     _Atomic uint64_t injected;      /* frames delivered to local VMs */
     _Atomic uint64_t inject_errors;
-    _Atomic uint64_t flooded;       /* broadcasts and unknown unicast */
+    _Atomic uint64_t flooded;       /* floods (broadcast, unknown unicast)
+                                     * the limiter let through */
+    _Atomic uint64_t flood_copies;  /* copies floods made (ports, links) */
+    _Atomic uint64_t flood_limited; /* floods the limiter refused */
     _Atomic uint64_t no_route;      /* dropped: nowhere to send */
     _Atomic uint64_t unknown_peer;  /* datagrams from no known link */
     _Atomic uint64_t bad_header;    /* datagrams with a bad header */
+    _Atomic uint64_t bad_offload;   /* frames with bad offload metadata */
     _Atomic uint64_t learn_events;
     _Atomic uint64_t relayed;       /* proxy: overlay to overlay */
     _Atomic uint64_t fast_frames;   /* counted only: the kernel carried
                                      * them over a circuit */
     _Atomic uint64_t fast_bytes;
+    _Atomic uint64_t tcp_idle_closed;   /* inbound connections reaped */
+    _Atomic uint64_t tcp_evicted;       /* closed for a newer one */
+    _Atomic uint64_t unauth;        /* refused: not sealed, or sealed for
+                                     * no session we have */
+    _Atomic uint64_t forged;        /* sealed, but the tag is wrong */
+    _Atomic uint64_t replayed;      /* sealed, but seen before */
+    _Atomic uint64_t downgraded;    /* authenticated only where the link
+                                     * wants encryption */
+    _Atomic uint64_t hello_refused; /* a hello for another agent's id */
 } __attribute__((aligned(64)));
+
+/* A session the proxy made with an agent it had no link for (overlay
+ * thread to control thread, which makes the link). */
+struct agent_join_ev {
+    struct sockaddr_in from;
+    int bound;                      /* admitted key index */
+    struct sec_session session;
+};
 
 struct agent {
     svc_t *svc;                     /* not owned */
@@ -102,8 +128,15 @@ struct agent {
     int learn_pipe[2];              /* packet threads -> control */
     int hello_pipe[2];              /* overlay thread -> control */
     int probe_pipe[2];              /* overlay thread -> control: cookies */
+    int join_pipe[2];               /* overlay thread -> control: joins */
+    int kick_pipe[2];               /* overlay thread -> control: a session
+                                     * came up, say hello now */
+    struct agent_hs_ctx *hs;        /* handshakes (overlay thread), NULL
+                                     * when overlay.insecure */
 
     acct_t *acct;                   /* VM thread's accounting */
+    flood_t *flood[2];              /* per packet thread: flood limiter */
+    learn_t *learn;                 /* control: who owns learned MACs */
     agent_fast_t *fast;             /* control: the fast path, or NULL */
     struct fwd_cache caches[2];     /* per packet thread */
     struct agent_tstats tstats[2];  /* per packet thread */
@@ -111,6 +144,7 @@ struct agent {
     uint64_t n_snapshots;           /* control: snapshots published */
     uint64_t n_hellos;              /* control: hellos received */
     uint32_t link_seq;              /* for names of learned links */
+    struct agent_probes probes;     /* control: probes awaiting an echo */
 };
 
 /* Builds a snapshot from the control thread's view with forwarding table
@@ -118,6 +152,16 @@ struct agent {
  * the old one and frees it.  Returns 0 or -1 (out of memory; 'fwd' is
  * freed and nothing changes). */
 int agent_publish(agent_t *self, fwd_table_t *fwd);
+
+/* Edits 'fwd', a copy of the current forwarding table, for
+ * agent_change(): returns 0, or a positive value to abandon the copy. */
+typedef int agent_edit_fn(agent_t *self, fwd_table_t *fwd, void *arg);
+
+/* The one way the control thread changes forwarding: clones the current
+ * table, lets 'edit' change the copy (NULL: no edit, the links changed),
+ * publishes it and brings the fast path in line.  Returns 0, the edit's
+ * positive result, or -1 (out of memory); but for 0, nothing changed. */
+int agent_change(agent_t *self, agent_edit_fn *edit, void *arg);
 
 /* The current snapshot (control thread: stable until agent_publish). */
 const struct agent_snap *agent_current(const agent_t *self);
@@ -137,8 +181,20 @@ int agent_remove_link(agent_t *self, int index);
 int agent_watch_tcp(agent_t *self, agent_link_t *link);
 
 /* Brings the fast path's filters in line with the current snapshot's
- * rules, links and local MACs (agent_ctl.c).  Control thread. */
+ * rules, links and local MACs (agent_fast.c).  Control thread. */
 void agent_fast_sync(agent_t *self);
+
+/* Marks link 'l' as a circuit or not, finds the device the fast path
+ * would send it on and syncs if that changed (agent_fast.c). */
+void agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit);
+
+/* Whether link 'l' seals with encryption: overlay links as
+ * overlay.encrypt says, circuits as overlay.circuits does. */
+bool agent_link_wants_encryption(const agent_t *self, const agent_link_t *l);
+
+/* Whether circuits carry frames raw (overlay.circuits: trusted, or no
+ * keys at all). */
+bool agent_circuits_trusted(const agent_t *self);
 
 /* Registers the control handlers and timers (agent_ctl.c). */
 int agent_ctl_start(agent_t *self);

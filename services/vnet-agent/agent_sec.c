@@ -428,7 +428,9 @@ sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
     s_put32(out + 4, s->remote_idx);
     s_put64(out + 8, ctr);
     uint8_t *m = out + SEC_HDR_LEN;
-    memcpy(m, hdr, hdr_len);
+    if (hdr_len) {
+        memcpy(m, hdr, hdr_len);
+    }
     if (n) {
         memcpy(m + hdr_len, payload, n);
     }

@@ -164,7 +164,8 @@ enum sec_verdict {
 /* Opens datagram 'buf' ('n' bytes) in place: checks its tag and its
  * counter against the replay window, decrypts it if it was encrypted, and
  * points '*inner' and '*inner_len' at the inner message.  '*encrypted'
- * tells which it was.  Returns SEC_OK if it is authentic and new. */
+ * tells which it was.  Returns SEC_OK if it is authentic and new; a
+ * refused datagram's bytes may have been overwritten. */
 enum sec_verdict sec_open(struct sec_session *s, uint8_t *buf, size_t n,
               const uint8_t **inner, size_t *inner_len, bool *encrypted);
 

@@ -10,6 +10,7 @@ static const struct svc_def agent_def = {
     .summary = "Overlay data plane for the VMs on this host (VNET).",
     .keys = agent_cfg_keys,
     .common_offset = offsetof(struct agent_cfg, common),
+    .deferred_replies = true,   /* LinkProbe answers when the echo comes */
 };
 
 int

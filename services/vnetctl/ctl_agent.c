@@ -122,6 +122,8 @@ s_link_json(const Vr__Link *l)
     json_object_object_add(o, "circuit", json_object_new_boolean(l->circuit));
     json_object_object_add(o, "fast_dev", json_object_new_string(
         l->fast_dev ? l->fast_dev : ""));
+    json_object_object_add(o, "security", json_object_new_string(
+        l->security ? l->security : ""));
     const Vr__LinkCounters *c = l->counters;
     if (c) {
         json_object_object_add(o, "tx_frames",
@@ -138,6 +140,12 @@ s_link_json(const Vr__Link *l)
                                json_object_new_uint64(c->rx_drops));
         json_object_object_add(o, "rx_bad_header",
                                json_object_new_uint64(c->rx_bad_header));
+        json_object_object_add(o, "rx_forged",
+                               json_object_new_uint64(c->rx_forged));
+        json_object_object_add(o, "rx_replayed",
+                               json_object_new_uint64(c->rx_replayed));
+        json_object_object_add(o, "tx_nokey",
+                               json_object_new_uint64(c->tx_nokey));
     }
     return o;
 }
@@ -161,18 +169,19 @@ s_link_list(struct ctl *ctl, const struct s_opts *o)
         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
         json_object_put(arr);
     } else {
-        printf("%-20s %-4s %-22s %-12s %-5s %-8s %12s %12s %8s\n", "NAME",
-               "PROTO", "PEER", "AGENT", "STATE", "FAST", "TX_FRAMES",
-               "RX_FRAMES", "DROPS");
+        printf("%-20s %-4s %-22s %-12s %-5s %-8s %-13s %12s %12s %8s\n",
+               "NAME", "PROTO", "PEER", "AGENT", "STATE", "FAST", "SEC",
+               "TX_FRAMES", "RX_FRAMES", "DROPS");
         for (size_t i = 0; i < list->n_links; i++) {
             const Vr__Link *l = list->links[i];
             const Vr__LinkCounters *c = l->counters;
-            printf("%-20s %-4s %-22s %-12s %-5s %-8s %12llu %12llu %8llu\n",
-                   l->name,
+            printf("%-20s %-4s %-22s %-12s %-5s %-8s %-13s %12llu %12llu "
+                   "%8llu\n", l->name,
                    l->proto == VR__LINK_PROTO__LINK_PROTO_TCP ? "tcp" : "udp",
                    l->peer, l->peer_agent, s_state(l->state),
                    l->fast_dev && *l->fast_dev ? l->fast_dev
                                                : l->circuit ? "(none)" : "-",
+                   l->security && *l->security ? l->security : "-",
                    (unsigned long long) (c ? c->tx_frames : 0),
                    (unsigned long long) (c ? c->rx_frames : 0),
                    (unsigned long long) (c ? c->tx_drops + c->rx_drops : 0));
@@ -251,6 +260,12 @@ ctl_link(struct ctl *ctl, int argc, char **argv)
         Vr__LinkProbe req = VR__LINK_PROBE__INIT;
         req.name = pos[0];
         req.timeout_ms = o.timeout_ms;
+        /* The agent answers when the echo comes or the probe's time is
+         * up (at most 5 s): wait that long and a bit. */
+        uint32_t wait_ms = (o.timeout_ms ? o.timeout_ms : 500) + 1000;
+        if (ctl->cfg.timeout_ms < wait_ms && o.timeout_ms <= 5000) {
+            ctl->cfg.timeout_ms = wait_ms;
+        }
         bus_msg_t reply;
         int rc = s_call(ctl, &o, VR__MSG_TYPE__MSG_LINK_PROBE, &req.base,
                         VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply);

@@ -4,6 +4,8 @@
  * DATA chunks go to a reassembler), then read as a script of chunks that
  * the harness builds itself, so reassembly is reached even from random
  * bytes; a frame it completes must hold exactly the bytes that were sent.
+ * The offload metadata of every decoded header goes through
+ * encap_vnet_ok(), whose verdict is checked against the rules it states.
  * Build with -DVR_FUZZ=ON and clang; tests/fuzz/replay.c runs it on fixed
  * inputs in the ordinary build. */
 #include <stdbool.h>
@@ -108,6 +110,26 @@ s_run_script(struct encap_reasm *r, const uint8_t *data, size_t size)
     }
 }
 
+/* encap_vnet_ok() must accept only what its header comment allows: an
+ * accepted set is checked here field by field, written differently. */
+static void
+s_check_vnet(const struct encap_vnet *v, size_t frame_len)
+{
+    if (!encap_vnet_ok(v, frame_len)) {
+        return;
+    }
+    unsigned gso = v->gso_type & 0x7f;
+    bool known = gso == 0 || gso == 1 || gso == 3 || gso == 4 || gso == 5;
+    bool csum_in = !(v->flags & 1)
+                   || (v->csum_start < frame_len
+                       && v->csum_start + v->csum_offset + 2u <= frame_len);
+    if ((v->flags & ~3u) || !known || !csum_in
+        || (gso == 0 && (v->gso_size != 0 || v->gso_type != 0))
+        || (gso != 0 && (v->gso_size == 0 || v->gso_size > frame_len))) {
+        abort();
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -127,6 +149,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     enum encap_error e = encap_decode(data, size, &h);
     (void) encap_error_name(e);
     if (e == ENCAP_OK) {
+        s_check_vnet(&h.vnet, h.frame_len);
+        s_check_vnet(&h.vnet, size - h.hdr_len);
         uint8_t again[ENCAP_HDR_LEN];
         encap_encode(&h, again);
         if (memcmp(again, data, ENCAP_HDR_LEN) != 0 || h.hdr_len > size) {

@@ -99,6 +99,22 @@ json_get() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# vr_overlay_keys ID...: an overlay key pair for each agent ID in
+# $T/overlay-keys, named as on the bus (agent-ID.key); every agent given that
+# directory admits all of them.
+vr_overlay_keys() {
+    local id
+    for id in "$@"; do
+        [ -e "$T/overlay-keys/agent-$id.key" ] ||
+            "$BIN/vnetctl" keygen "$T/overlay-keys" "agent-$id" >/dev/null
+    done
+}
+# vr_overlay_yaml ID: agent ID's overlay key settings, as YAML flow
+# entries for its 'overlay:' map (after vr_overlay_keys ID).
+vr_overlay_yaml() {
+    echo "key: '$T/overlay-keys/agent-$1.key', peers_dir: '$T/overlay-keys'"
+}
+
 # The five services by role, and their binaries.
 VR_ROLES=(agent aggregator planner broker adapter)
 declare -A VR_BINARY=([agent]=vnet-agent [aggregator]=vttif-aggregator

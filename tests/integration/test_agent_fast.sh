@@ -47,6 +47,7 @@ start_agent() { # start_agent I [FASTPATH]
     else
         role="proxy_addr: 10.200.0.1:7000"
     fi
+    vr_overlay_keys h1 h2 h3
     cat >"$T/h$i.yaml" <<YAML
 id: h$i
 $role
@@ -56,6 +57,8 @@ bus:
 overlay:
   listen: 0.0.0.0:7000
   host_ip: 10.200.0.$i
+  key: $T/overlay-keys/agent-h$i.key
+  peers_dir: $T/overlay-keys
 ports: [vm1, vm2]
 period_ms: 100
 fastpath: ${2:-true}

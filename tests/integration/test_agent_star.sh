@@ -26,6 +26,9 @@ in_vm() {
 agent_ep() { echo "ipc://$T/$P-agent-h$1"; }
 mac() { printf '02:00:00:00:%02x:%02x' "$1" "$2"; }
 
+# Every agent has its own key; each admits the others by theirs.
+vr_overlay_keys h1 h2 h3
+
 # start_agent I [BED] [CAPTURE]: the agent of host I of a bed.
 start_agent() {
     local i=$1 bed=${2:-$P} capture=${3:-afpacket} role
@@ -43,6 +46,8 @@ bus:
 overlay:
   listen: 10.200.0.$i:7000
   host_ip: 10.200.0.$i
+  key: $T/overlay-keys/agent-h$i.key
+  peers_dir: $T/overlay-keys
 ports: [vm1, vm2]
 capture: $capture
 period_ms: 100
@@ -173,6 +178,8 @@ echo "h1v1 reaches h3v2 again after $ms ms"
 [ "$back" = 1 ] && [ "$ms" -le 2000 ] || fail "not back in the star in 2 s"
 
 echo "== garbage on the overlay port is counted and survived"
+# With keys, anything not sealed for a session is refused before it is
+# parsed: counted as unauthenticated (a bad header without keys).
 ip netns exec "$P-h1" python3 - <<'PY'
 import os, socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -184,7 +191,7 @@ for p in [b"", b"\x01", os.urandom(9000 - 28), os.urandom(200),
 PY
 sleep 0.3
 "$CTL" -e agent="$(agent_ep 2)" --json status agent >"$T/st.json"
-bad=$(json_get "$T/st.json" 'j["services"][0]["counters"]["bad_header"]')
+bad=$(json_get "$T/st.json" 'j["services"][0]["counters"]["bad_header"] + j["services"][0]["counters"]["unauthenticated"]')
 echo "h2 counted $bad bad datagrams"
 [ "$bad" -ge 7 ] || fail "bad datagrams counted: $bad"
 in_vm 2 2 ping -c 2 -W 1 -q 10.201.1.1 >/dev/null || fail "h2 stopped forwarding"

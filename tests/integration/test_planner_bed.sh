@@ -21,12 +21,13 @@ vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
 
 ep() { echo "ipc://$T/$1"; }
 SCALE=0.05; T_UP=500; T_DOWN=3000
+vr_overlay_keys h1 h2 h3 h4 h5
 for i in 1 2 3 4 5; do
     {
         echo "id: h$i"
         [ "$i" != 5 ] && echo "proxy_addr: 10.200.0.5:7000"
         echo "bus: {control: '$(ep agent-h$i)', aggregator: '$(ep ingest)'}"
-        echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i}"
+        echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)}"
         echo "ports: [vm1, vm2]"
         echo "period_ms: 100"
     } >"$T/h$i.yaml"

@@ -8,6 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 ep() { echo "ipc://$T/$1"; }
 
+vr_overlay_keys h1
 cat >"$T/agent.yaml" <<YAML
 id: h1
 bus:
@@ -15,6 +16,8 @@ bus:
   aggregator: $(ep ingest)
 overlay:
   listen: 127.0.0.1:0
+  key: $T/overlay-keys/agent-h1.key
+  peers_dir: $T/overlay-keys
 YAML
 cat >"$T/aggregator.yaml" <<YAML
 bus:

@@ -23,12 +23,15 @@ curve:
   servers: $KEYS
 YAML
 }
+vr_overlay_keys agent
 { curve agent; cat <<YAML; } >"$T/agent.yaml"
 bus:
   control: $(ep agent)
   aggregator: $(ep ingest)
 overlay:
   listen: 127.0.0.1:0
+  key: $T/overlay-keys/agent-agent.key
+  peers_dir: $T/overlay-keys
 YAML
 { curve aggregator; cat <<YAML; } >"$T/aggregator.yaml"
 bus:

@@ -11,10 +11,11 @@ source "$(dirname "$0")/lib.sh"
 
 ep() { echo "ipc://$T/$1"; }
 
+vr_overlay_keys h1
 cat >"$T/agent.yaml" <<YAML
 id: h1
 bus: {control: '$(ep agent)', aggregator: '$(ep ingest)'}
-overlay: {listen: '127.0.0.1:0'}
+overlay: {listen: '127.0.0.1:0', $(vr_overlay_yaml h1)}
 YAML
 cat >"$T/aggregator.yaml" <<YAML
 bus: {control: '$(ep aggregator)', events: '$(ep agg-events)', ingest: '$(ep ingest)'}

@@ -22,12 +22,13 @@ for r in $(seq 0 $((N - 1))); do
     PEERS="$PEERS${PEERS:+,}10.201.$(rank_host "$r").$(rank_vm "$r"):5555"
 done
 
+vr_overlay_keys h1 h2 h3 h4
 for i in 1 2 3 4; do
     {
         echo "id: h$i"
         [ "$i" != 4 ] && echo "proxy_addr: 10.200.0.4:7000"
         echo "bus: {control: 'ipc://$T/agent-h$i', aggregator: 'ipc://$T/ingest'}"
-        echo "overlay: {listen: '10.200.0.$i:7000'}"
+        echo "overlay: {listen: '10.200.0.$i:7000', $(vr_overlay_yaml h$i)}"
         echo "ports: [vm1, vm2]"
         echo "period_ms: 100"
     } >"$T/h$i.yaml"

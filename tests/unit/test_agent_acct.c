@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* vnet-agent/agent_acct: counting, the last-pair path, snapshots, a full
- * table, and a writer thread counting 10M frames while another thread
- * snapshots: counters only grow, and the final totals are exact. */
+ * table, aging and eviction (idle pairs go, live ones stay), and a writer
+ * thread counting 10M frames while another thread snapshots: counters
+ * only grow, and the final totals are exact, also while junk pairs churn
+ * through evictions and sweeps. */
 #undef NDEBUG
 #include <assert.h>
 #include <pthread.h>
@@ -99,6 +101,70 @@ s_reader(void *arg)
     return NULL;
 }
 
+/* The churn race: 50 real pairs and a stream of junk ones (a VM making
+ * up source MACs) through a small table that sweeps every 'S_SWEEP_EVERY'
+ * frames; the reader checks that no pair is listed twice and real pairs
+ * only grow. */
+enum { N_REAL = 50, N_CHURN = 4 * 1000 * 1000, S_SWEEP_EVERY = 20000 };
+
+struct churn {
+    acct_t *acct;
+    atomic_bool done;
+    uint64_t frames[N_REAL];
+    size_t n_snapshots;
+};
+
+static void *
+s_churn_writer(void *arg)
+{
+    struct churn *c = arg;
+    uint64_t junk = UINT64_C(0x0a0000000000);
+    for (size_t i = 0; i < N_CHURN; i++) {
+        if (i % 2 == 0) {
+            size_t k = i / 2 % N_REAL;
+            acct_count(c->acct, SRC0 + 1 + k, DST0, 100, 1);
+            c->frames[k]++;
+        } else {
+            acct_count(c->acct, ++junk, DST0, 60, 1);
+        }
+        if (i % S_SWEEP_EVERY == S_SWEEP_EVERY - 1) {
+            acct_sweep(c->acct, 3);
+        }
+    }
+    atomic_store_explicit(&c->done, true, memory_order_release);
+    return NULL;
+}
+
+static void *
+s_churn_reader(void *arg)
+{
+    struct churn *c = arg;
+    static struct acct_entry snap[2048];
+    static uint64_t last[N_REAL];
+    static uint32_t seen_in[N_REAL];
+    uint32_t round = 0;
+    while (!atomic_load_explicit(&c->done, memory_order_acquire)) {
+        size_t n = acct_snapshot(c->acct, snap, 2048);
+        /* Pairs evicted and placed during the scan can both be listed:
+         * a snapshot is not one instant.  It never exceeds the slots. */
+        assert(n <= 2048);
+        round++;
+        for (size_t i = 0; i < n; i++) {
+            assert(snap[i].frames > 0);
+            if (snap[i].src > SRC0 && snap[i].src <= SRC0 + N_REAL) {
+                size_t k = snap[i].src - SRC0 - 1;
+                assert(snap[i].dst == DST0);
+                assert(seen_in[k] != round);    /* never listed twice */
+                seen_in[k] = round;
+                assert(snap[i].frames >= last[k]);
+                last[k] = snap[i].frames;
+            }
+        }
+        c->n_snapshots++;
+    }
+    return NULL;
+}
+
 int
 main(void)
 {
@@ -154,6 +220,88 @@ main(void)
     }
     assert(acct_size(acct) == 8 && acct_overflow(acct) == 1);
     acct_destroy(&acct);
+
+    /* Aging: a pair with no frame for 2 sweeps goes; one that counts
+     * stays.  A new pair is idle only after a whole round. */
+    acct = acct_new(8);
+    acct_count(acct, 1, 2, 10, 1);
+    acct_count(acct, 3, 4, 10, 1);
+    assert(acct_sweep(acct, 2) == 0);   /* new: marked, not idle */
+    acct_count(acct, 1, 2, 10, 1);
+    assert(acct_sweep(acct, 2) == 0);   /* 3->4 idle 1 round */
+    acct_count(acct, 1, 2, 10, 1);
+    assert(acct_sweep(acct, 2) == 1);   /* 3->4 idle 2: gone */
+    assert(acct_size(acct) == 1 && acct_aged(acct) == 1);
+    assert(acct_snapshot(acct, e, 16) == 1);
+    assert(e[0].src == 1 && e[0].dst == 2 && e[0].frames == 3);
+    acct_count(acct, 1, 2, 10, 1);     /* still counted after the move */
+    assert(acct_snapshot(acct, e, 16) == 1 && e[0].frames == 4);
+    acct_count(acct, 3, 4, 10, 1);     /* and an aged pair comes back */
+    assert(acct_size(acct) == 2);
+    acct_destroy(&acct);
+
+    /* Eviction: a full table evicts pairs idle over the last sweep for
+     * new ones, never pairs that counted since; with none idle the new
+     * pair is the one not counted. */
+    acct = acct_new(8);
+    for (uint64_t d = 1; d <= 8; d++) {
+        acct_count(acct, 9, d, 1, 1);   /* junk: one frame each */
+    }
+    acct_count(acct, 9, 100, 1, 1);
+    assert(acct_overflow(acct) == 1 && acct_evicted(acct) == 0);
+    acct_sweep(acct, 100);
+    acct_sweep(acct, 100);              /* all 8 idle one round */
+    for (uint64_t d = 1; d <= 4; d++) {
+        acct_count(acct, 9, d, 1, 1);   /* 4 of them live again */
+    }
+    for (uint64_t d = 200; d < 210; d++) {
+        acct_count(acct, 7, d, 1, 1);   /* 10 new: 4 idle to evict */
+    }
+    assert(acct_evicted(acct) == 4);
+    assert(acct_overflow(acct) == 1 + 6);
+    assert(acct_size(acct) == 8);
+    assert(acct_snapshot(acct, e, 16) == 8);
+    for (uint64_t d = 1; d <= 4; d++) {
+        p = s_find(e, 8, 9, d);
+        assert(p && p->frames == 2);    /* live: kept, counts whole */
+    }
+    for (uint64_t d = 5; d <= 8; d++) {
+        assert(!s_find(e, 8, 9, d));    /* idle: evicted */
+    }
+    for (uint64_t d = 200; d < 204; d++) {
+        assert(s_find(e, 8, 7, d));
+    }
+    /* The evicted slots' tombstones go at the next sweep. */
+    assert(acct_sweep(acct, 100) == 0);
+    assert(acct_size(acct) == 8 && acct_snapshot(acct, e, 16) == 8);
+    acct_destroy(&acct);
+
+    /* Churn: junk sources through a 1024-pair table, real pairs kept. */
+    static struct churn churn;
+    churn.acct = acct_new(1024);
+    assert(churn.acct);
+    atomic_init(&churn.done, false);
+    pthread_t cr, cw;
+    assert(pthread_create(&cr, NULL, s_churn_reader, &churn) == 0);
+    assert(pthread_create(&cw, NULL, s_churn_writer, &churn) == 0);
+    assert(pthread_join(cw, NULL) == 0);
+    assert(pthread_join(cr, NULL) == 0);
+    static struct acct_entry all[1024];
+    size_t n_all = acct_snapshot(churn.acct, all, 1024);
+    assert(n_all <= 1024 && acct_size(churn.acct) == n_all);
+    for (size_t k = 0; k < N_REAL; k++) {
+        p = s_find(all, n_all, SRC0 + 1 + k, DST0);
+        assert(p && p->frames == churn.frames[k]);
+    }
+    /* About all the idle junk of each of the 100 rounds is evicted. */
+    assert(acct_evicted(churn.acct) > 50000);
+    printf("test_agent_acct: churn: %llu evicted, %llu aged, %llu not "
+           "counted, %zu snapshots\n",
+           (unsigned long long) acct_evicted(churn.acct),
+           (unsigned long long) acct_aged(churn.acct),
+           (unsigned long long) acct_overflow(churn.acct),
+           churn.n_snapshots);
+    acct_destroy(&churn.acct);
 
     /* One writer, one reader, 10M frames over 1000 pairs. */
     static struct race race;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* vnet-agent/agent_encap: header round trip and byte order, every decode
- * error, and reassembly of chunked frames (in order, gaps, new frames,
- * duplicates). */
+ * error, reassembly of chunked frames (in order, gaps, new frames,
+ * duplicates), and the check of offload metadata from the wire. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -38,9 +38,78 @@ s_send(struct encap_reasm *r, uint32_t id, uint32_t frame_len,
     return encap_reasm_add(r, &got, s_dgram + got.hdr_len, n, frame, len);
 }
 
+/* Offload metadata: what a capture gives is taken, anything the kernel
+ * could misread is refused. */
+static void
+test_vnet_ok(void)
+{
+    /* No offload at all; a checksum already checked. */
+    struct encap_vnet v = { 0 };
+    assert(encap_vnet_ok(&v, 60));
+    v.flags = ENCAP_VNET_F_DATA_VALID;
+    assert(encap_vnet_ok(&v, 60));
+
+    /* A TCP super-frame: checksum at 34 + 16 within the frame. */
+    struct encap_vnet tso = {
+        .flags = ENCAP_VNET_F_NEEDS_CSUM,
+        .gso_type = ENCAP_VNET_GSO_TCPV4,
+        .gso_size = 1448,
+        .csum_start = 34,
+        .csum_offset = 16,
+    };
+    assert(encap_vnet_ok(&tso, 65000));
+    v = tso;
+    v.gso_type = ENCAP_VNET_GSO_TCPV6 | ENCAP_VNET_GSO_ECN;
+    assert(encap_vnet_ok(&v, 65000));
+    v.gso_type = ENCAP_VNET_GSO_UDP_L4;
+    v.csum_offset = 6;
+    assert(encap_vnet_ok(&v, 65000));
+
+    /* Unknown flags and GSO types. */
+    v = tso;
+    v.flags |= 0x04;
+    assert(!encap_vnet_ok(&v, 65000));
+    v = tso;
+    v.gso_type = 2;
+    assert(!encap_vnet_ok(&v, 65000));
+    v.gso_type = 6;
+    assert(!encap_vnet_ok(&v, 65000));
+    v.gso_type = 0x7f;
+    assert(!encap_vnet_ok(&v, 65000));
+
+    /* GSO size: 0 with GSO, anything without, more than the frame. */
+    v = tso;
+    v.gso_size = 0;
+    assert(!encap_vnet_ok(&v, 65000));
+    v = tso;
+    assert(encap_vnet_ok(&v, 1448));
+    assert(!encap_vnet_ok(&v, 1447));
+    v = (struct encap_vnet) { .gso_size = 1448 };
+    assert(!encap_vnet_ok(&v, 65000));
+    v = (struct encap_vnet) { .gso_type = ENCAP_VNET_GSO_ECN };
+    assert(!encap_vnet_ok(&v, 65000));      /* ECN without GSO */
+
+    /* Checksum start and its 2 bytes inside the frame. */
+    v = tso;
+    v.gso_type = ENCAP_VNET_GSO_NONE;
+    v.gso_size = 0;
+    assert(encap_vnet_ok(&v, 52));          /* 34 + 16 + 2 = 52 */
+    assert(!encap_vnet_ok(&v, 51));
+    v.csum_start = 0xffff;
+    v.csum_offset = 0xffff;
+    assert(!encap_vnet_ok(&v, 65000));      /* no overflow either */
+    v.csum_start = 100;
+    v.csum_offset = 0;
+    assert(!encap_vnet_ok(&v, 100));
+    /* Offsets are not looked at when no checksum is asked for. */
+    v = (struct encap_vnet) { .csum_start = 0xffff, .csum_offset = 0xffff };
+    assert(encap_vnet_ok(&v, 60));
+}
+
 int
 main(void)
 {
+    test_vnet_ok();
     /* Round trip: every field, with distinct bytes to catch swaps. */
     struct encap_hdr h = {
         .version = ENCAP_VERSION,

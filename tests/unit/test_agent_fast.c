@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "agent_fast.h"
+#include "agent_port.h"
 
 /* Runs 'prog' on 'pkt' (at least 6 bytes) as the kernel would. */
 static uint32_t
@@ -60,10 +61,10 @@ test_bpf(size_t n)
     for (size_t i = 0; i < n; i++) {
         macs[i] = UINT64_C(0x020000000000) | (i * 0x10001);
     }
-    size_t need = agent_fast_bpf(macs, n, NULL, 0);
+    size_t need = agent_port_cut_bpf(macs, n, NULL, 0);
     assert(need == 5 * n + 1);
     struct sock_filter *prog = calloc(need, sizeof *prog);
-    assert(agent_fast_bpf(macs, n, prog, need) == need);
+    assert(agent_port_cut_bpf(macs, n, prog, need) == need);
     assert(need <= BPF_MAXINSNS);
     uint8_t pkt[64] = { 0 };
     for (size_t i = 0; i < n; i++) {

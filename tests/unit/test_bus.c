@@ -725,6 +725,66 @@ test_limits(void)
     bus_destroy(&bus);
 }
 
+/* A ROUTER server answers two REQ clients out of order: the second
+ * request first, the first one later (a deferred reply). */
+static void
+test_router_deferred(void)
+{
+    bus_t *bus = bus_new("server", NULL);
+    assert(bus);
+    zsock_t *router = bus_bind(bus, ZMQ_ROUTER, "inproc://test-router");
+    assert(router);
+    bus_t *cbus = bus_new("client", NULL);
+    zsock_t *c1 = bus_connect(cbus, ZMQ_REQ, "inproc://test-router", NULL);
+    zsock_t *c2 = bus_connect(cbus, ZMQ_REQ, "inproc://test-router", NULL);
+    assert(c1 && c2);
+    Vr__LinkProbe probe = VR__LINK_PROBE__INIT;
+    probe.name = "slow";
+    assert(bus_send(cbus, c1, VR__MSG_TYPE__MSG_LINK_PROBE, &probe.base)
+           == 0);
+    bus_msg_t r1, r2;
+    assert(bus_recv(bus, router, &r1) == 0);
+    assert(r1.type == VR__MSG_TYPE__MSG_LINK_PROBE && r1.route.len > 0);
+    Vr__StatusRequest sreq = VR__STATUS_REQUEST__INIT;
+    assert(bus_send(cbus, c2, VR__MSG_TYPE__MSG_STATUS_REQUEST, &sreq.base)
+           == 0);
+    assert(bus_recv(bus, router, &r2) == 0);
+    assert(r2.type == VR__MSG_TYPE__MSG_STATUS_REQUEST);
+    assert(r2.route.len != r1.route.len
+           || memcmp(r2.route.id, r1.route.id, r1.route.len) != 0);
+
+    /* The second is answered now, the first after it. */
+    bus_set_route(bus, &r2.route);
+    assert(bus_send_error(bus, router, VR__ERROR_CODE__ERR_NOT_FOUND,
+                          r2.type, "second") == 0);
+    bus_set_route(bus, &r1.route);
+    Vr__LinkProbeReply pr = VR__LINK_PROBE_REPLY__INIT;
+    pr.ok = true;
+    pr.rtt_us = 5;
+    assert(bus_send(bus, router, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY,
+                    &pr.base) == 0);
+    bus_msg_t a;
+    assert(bus_recv(cbus, c2, &a) == 0 && a.type == VR__MSG_TYPE__MSG_ERROR);
+    bus_msg_clear(&a);
+    assert(bus_recv(cbus, c1, &a) == 0
+           && a.type == VR__MSG_TYPE__MSG_LINK_PROBE_REPLY);
+    assert(((Vr__LinkProbeReply *) a.body)->rtt_us == 5);
+    bus_msg_clear(&a);
+
+    /* Without a route a ROUTER sends nothing. */
+    struct bus_route none = { .len = 0 };
+    bus_set_route(bus, &none);
+    assert(bus_send(bus, router, VR__MSG_TYPE__MSG_LINK_PROBE_REPLY,
+                    &pr.base) == -1);
+    bus_msg_clear(&r1);
+    bus_msg_clear(&r2);
+    zsock_destroy(&c1);
+    zsock_destroy(&c2);
+    zsock_destroy(&router);
+    bus_destroy(&cbus);
+    bus_destroy(&bus);
+}
+
 int
 main(void)
 {
@@ -732,6 +792,7 @@ main(void)
     test_envelope_roundtrip();
     test_rejections();
     test_reqrep();
+    test_router_deferred();
     test_timeout();
     test_pubsub();
     test_limits();

@@ -5,6 +5,7 @@
 #undef NDEBUG
 #include <assert.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,16 @@ static const struct svc_def tdef = {
     .common_offset = offsetof(struct tcfg, common),
 };
 
+/* The same service with a ROUTER control socket: answers later. */
+static const struct svc_def tdef_later = {
+    .name = "test-svc-later",
+    .role = "tester",
+    .summary = "A service that answers later.",
+    .keys = tkeys,
+    .common_offset = offsetof(struct tcfg, common),
+    .deferred_replies = true,
+};
+
 static int s_ticks;
 static int s_run_rc = -1;
 
@@ -44,6 +55,8 @@ s_on_request(svc_t *svc, bus_msg_t *req, void *arg)
     if (req->type != VR__MSG_TYPE__MSG_LINK_LIST_REQUEST) {
         return -1;
     }
+    struct svc_later later;
+    assert(svc_defer(svc, &later) == -1);       /* a REP answers now */
     Vr__LinkList list = VR__LINK_LIST__INIT;
     bus_send(svc_bus(svc), svc_control(svc), VR__MSG_TYPE__MSG_LINK_LIST,
              &list.base);
@@ -62,6 +75,60 @@ s_on_tick(svc_t *svc, void *arg)
 {
     s_ticks++;
     return 0;
+}
+
+/* LinkProbe is kept for later; LinkListRequest is answered, and then
+ * the kept probe. */
+static struct svc_later s_later;
+static _Atomic bool s_waiting;
+
+static int
+s_on_request_later(svc_t *svc, bus_msg_t *req, void *arg)
+{
+    if (req->type == VR__MSG_TYPE__MSG_LINK_PROBE) {
+        assert(!s_waiting && svc_defer(svc, &s_later) == 0);
+        s_waiting = true;
+        return 0;
+    }
+    if (req->type != VR__MSG_TYPE__MSG_LINK_LIST_REQUEST) {
+        return -1;
+    }
+    Vr__LinkList list = VR__LINK_LIST__INIT;
+    assert(bus_send(svc_bus(svc), svc_control(svc),
+                    VR__MSG_TYPE__MSG_LINK_LIST, &list.base) == 0);
+    if (s_waiting) {
+        Vr__LinkProbeReply pr = VR__LINK_PROBE_REPLY__INIT;
+        pr.rtt_us = 42;
+        svc_resume(svc, &s_later);
+        assert(bus_send(svc_bus(svc), svc_control(svc),
+                        VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &pr.base) == 0);
+        s_waiting = false;
+    }
+    return 0;
+}
+
+static const char *s_later_ep;
+static _Atomic int s_probe_rc = -1;
+static uint64_t s_probe_rtt;
+
+static void *
+s_prober(void *arg)
+{
+    bus_t *bus = bus_new("prober", NULL);
+    bus_client_t *c = bus_client_new(bus, s_later_ep, "tester", 5000, 1);
+    Vr__LinkProbe probe = VR__LINK_PROBE__INIT;
+    probe.name = "x";
+    bus_msg_t reply;
+    s_probe_rc = bus_client_call(c, VR__MSG_TYPE__MSG_LINK_PROBE,
+                                 &probe.base,
+                                 VR__MSG_TYPE__MSG_LINK_PROBE_REPLY, &reply);
+    if (s_probe_rc == 0) {
+        s_probe_rtt = ((Vr__LinkProbeReply *) reply.body)->rtt_us;
+        bus_msg_clear(&reply);
+    }
+    bus_client_destroy(&c);
+    bus_destroy(&bus);
+    return NULL;
 }
 
 static void *
@@ -281,6 +348,41 @@ main(void)
     svc_destroy(&svc);
     assert(svc == NULL);
 
+    bus_client_destroy(&client);
+    bus_destroy(&bus);
+    free(endpoint);
+
+    /* A deferred reply: a probe waits while status and another request
+     * are answered, then gets its answer. */
+    svc = svc_new(&tdef_later, 4, a_good, &cfg, &rc);
+    assert(svc && rc == SVC_EXIT_OK);
+    svc_on_request(svc, s_on_request_later, s_on_status, &cfg);
+    endpoint = strdup(zsock_endpoint(svc_control(svc)));
+    s_later_ep = endpoint;
+    assert(pthread_create(&th, NULL, s_runner, svc) == 0);
+    pthread_t prober;
+    assert(pthread_create(&prober, NULL, s_prober, NULL) == 0);
+    bus = bus_new("client", NULL);
+    client = bus_client_new(bus, endpoint, "tester", 2000, 1);
+    for (int i = 0; i < 100 && !s_waiting; i++) {
+        usleep(10000);
+    }
+    assert(s_waiting);
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                           &sreq.base, VR__MSG_TYPE__MSG_STATUS_REPLY,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+    assert(s_probe_rc == -1);               /* still waiting */
+    Vr__LinkListRequest lreq = VR__LINK_LIST_REQUEST__INIT;
+    assert(bus_client_call(client, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
+                           &lreq.base, VR__MSG_TYPE__MSG_LINK_LIST,
+                           &reply) == 0);
+    bus_msg_clear(&reply);
+    assert(pthread_join(prober, NULL) == 0);
+    assert(s_probe_rc == 0 && s_probe_rtt == 42);
+    assert(kill(getpid(), SIGTERM) == 0);
+    assert(pthread_join(th, NULL) == 0);
+    svc_destroy(&svc);
     bus_client_destroy(&client);
     bus_destroy(&bus);
     free(endpoint);
