@@ -846,7 +846,7 @@ s_ovl_handshake(agent_t *self, const struct agent_snap *snap,
 
 /* A sealed datagram: its session by receiver index, its seal checked,
  * then its contents as any datagram's. */
-static void
+static bool
 s_ovl_sealed(agent_t *self, struct s_seen *seen,
              const struct agent_snap *snap, const struct sockaddr_in *from,
              uint8_t *buf, size_t len)
@@ -861,7 +861,7 @@ s_ovl_sealed(agent_t *self, struct s_seen *seen,
         VLOG_WARN_RL("sealed datagram from %s:%u for index %08x: %s",
                      inet_ntoa(from->sin_addr), ntohs(from->sin_port), idx,
                      link ? "no such session" : "no such link");
-        return;
+        return false;
     }
     const uint8_t *inner;
     size_t n;
@@ -872,31 +872,32 @@ s_ovl_sealed(agent_t *self, struct s_seen *seen,
     case SEC_REPLAYED:
         s_inc(&st->replayed, 1);
         s_inc(&link->stats[AGENT_T_OVL].rx_replayed, 1);
-        return;
+        return false;
     case SEC_FORGED:
         s_inc(&st->forged, 1);
         s_inc(&link->stats[AGENT_T_OVL].rx_forged, 1);
-        return;
+        return false;
     default:
         s_inc(&st->unauth, 1);
         VLOG_WARN_RL("sealed datagram from %s:%u for index %08x: malformed",
                      inet_ntoa(from->sin_addr), ntohs(from->sin_port), idx);
-        return;
+        return false;
     }
     if (!encrypted && link->sec->encrypt) {
         s_inc(&st->downgraded, 1);
-        return;
+        return false;
     }
     link_sec_confirm(link->sec, s);
     if (n == 0) {           /* a keepalive */
         atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
                               memory_order_relaxed);
-        return;
+        return true;
     }
     s_ovl_inner(self, seen, snap, link, from, inner, n);
+    return true;
 }
 
-static void
+static bool
 s_ovl_datagram(agent_t *self, struct s_seen *seen,
                const struct agent_snap *snap, const struct sockaddr_in *from,
                uint8_t *buf, size_t len)
@@ -909,16 +910,15 @@ s_ovl_datagram(agent_t *self, struct s_seen *seen,
         switch (len ? buf[0] : 0) {
         case SEC_T_DATA:
         case SEC_T_AUTH:
-            s_ovl_sealed(self, seen, snap, from, buf, len);
-            return;
+            return s_ovl_sealed(self, seen, snap, from, buf, len);
         case SEC_T_HS1:
         case SEC_T_HS2:
         case SEC_T_HS3:
             s_ovl_handshake(self, snap, from, buf, len);
-            return;
+            return true;    /* how authentication begins */
         default:
             s_inc(&st->unauth, 1);
-            return;
+            return false;
         }
     }
     int index = s_peer_lookup(snap, from);
@@ -934,9 +934,10 @@ s_ovl_datagram(agent_t *self, struct s_seen *seen,
         } else {
             s_inc(&st->unknown_peer, 1);
         }
-        return;
+        return true;
     }
     s_ovl_inner(self, seen, snap, link, from, buf, len);
+    return true;
 }
 
 /* Every 100 ms: handshakes due on the UDP links, and a hello as soon as
@@ -971,6 +972,8 @@ struct s_ovl_ctx {
     struct s_seen *seen;
     const struct agent_snap *snap;
     const struct sockaddr_in *from;
+    struct agent_tcp_rx *rx;        /* the connection */
+    bool refused;                   /* a record was not authentic */
 };
 
 static void
@@ -978,8 +981,12 @@ s_ovl_record(const uint8_t *rec, size_t len, void *arg)
 {
     struct s_ovl_ctx *c = arg;
     /* The record is in the connection's own buffer, ours to change. */
-    s_ovl_datagram(c->self, c->seen, c->snap, c->from, (uint8_t *) rec,
-                   len);
+    if (s_ovl_datagram(c->self, c->seen, c->snap, c->from, (uint8_t *) rec,
+                       len)) {
+        c->rx->last_us = c->seen->now_us;   /* idle only when silent */
+    } else {
+        c->refused = true;
+    }
 }
 
 /* Room for the UDP_GRO control message of one received buffer. */
@@ -1213,11 +1220,15 @@ s_ovl_thread(void *arg)
             if (out && !(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
                 continue;
             }
-            struct s_ovl_ctx ctx = { self, seen, snap, &rx->from };
-            if (accepted) {
+            struct s_ovl_ctx ctx = { self, seen, snap, &rx->from, rx,
+                                     false };
+            if (!self->hs && accepted) {
                 rx->last_us = vtime_mono_us();
             }
-            if (agent_tcp_rx_feed(rx, s_ovl_record, &ctx) == 0) {
+            /* With keys, a connection is kept only while what it sends
+             * is authentic: one record that is not closes it. */
+            if (agent_tcp_rx_feed(rx, s_ovl_record, &ctx) == 0
+                && !(ctx.refused && self->hs && accepted)) {
                 continue;
             }
             if (accepted) {
