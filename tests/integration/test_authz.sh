@@ -34,6 +34,9 @@ bus:
   aggregator: $(ep ingest)
 overlay:
   listen: 127.0.0.1:0
+  # One certificate is the host's identity on the bus and the overlay.
+  key: $KEYS/agent-h1.key
+  peers_dir: $PUB
 YAML
 { curve aggregator; cat <<YAML; } >"$T/aggregator.yaml"
 bus:

@@ -32,6 +32,7 @@ s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))')
 
+vr_overlay_keys h1 h2
 i=0
 for h in h1 h2; do
     i=$((i + 1))
@@ -39,7 +40,7 @@ for h in h1 h2; do
     cat >"$T/$h.yaml" <<YAML
 id: $h
 bus: {control: '$(ep agent-$h)', aggregator: '$(ep ingest)'}
-overlay: {listen: '127.0.0.$i:$port'}
+overlay: {listen: '127.0.0.$i:$port', $(vr_overlay_yaml $h)}
 hello_ms: 200
 fastpath: false
 YAML
