@@ -6,12 +6,18 @@
 # 4 streams, RTT idle and under load, the daemons' CPU, for
 #   - the peers, measured by ../shared/tools/anchor-bench.sh in this same
 #     run: direct veth, kernel VXLAN, OpenVPN tap/UDP without crypto, tinc
-#     switch mode without crypto;
-#   - vnet-agent over UDP with accounting on and off, and over TCP, on a
-#     vrbed bed with the peers' MTUs (1500-byte underlay, 1400-byte VM
-#     NICs), and over UDP on the bed's default 9000-byte underlay.
+#     switch mode without crypto, and the encrypted ones: OpenVPN tap/UDP
+#     AES-256-GCM, tinc with its default crypto, wireguard-go (L3 over a
+#     TUN, routed: not an Ethernet overlay);
+#   - vnet-agent over UDP encrypted (the default), authenticated only, and
+#     with no keys at all (overlay.insecure), with accounting on and off,
+#     and over TCP, on a vrbed bed with the peers' MTUs (1500-byte
+#     underlay, 1400-byte VM NICs), and over UDP on the bed's default
+#     9000-byte underlay.
 # and prints one table with each case's ratio to the better of OpenVPN and
-# tinc.  Needs root; the peers' packages are installed by anchor-bench.
+# tinc without crypto, and to the best encrypted peer; then what
+# authentication alone costs.  Needs root; the peers' packages are
+# installed by anchor-bench.
 #
 #   tests/bench/overlay.sh                 # everything, DUR=5 s per run
 #   DUR=8 CASES_OURS="udp" tests/bench/overlay.sh
@@ -24,7 +30,7 @@ BED="$SRC/deploy/testbed/vrbed"
 ANCHOR=${ANCHOR:-$SRC/../shared/tools/anchor-bench.sh}
 DUR=${DUR:-5}
 OMIT=${OMIT:-1}
-CASES_OURS=${CASES_OURS:-"udp udp-noacct tcp udp-mtu9000"}
+CASES_OURS=${CASES_OURS:-"udp udp-auth udp-plain udp-noacct tcp udp-mtu9000"}
 # The accounting cost is smaller than run-to-run noise: measure on and off
 # alternately this many more times and report the means.
 ACCT_REPS=${ACCT_REPS:-2}
@@ -50,8 +56,9 @@ log() { printf '[%s] %s\n' "$(date +%T)" "$*" >&2; }
 # ------------------------------------------------------------------ peers
 PEER_TSV=""
 if [ "$SKIP_PEERS" != 1 ] && [ -x "$ANCHOR" ]; then
-    log "peers: anchor-bench (direct vxlan ovpn-udp-none tinc-none)"
-    CASES="direct vxlan ovpn-udp-none tinc-none" DUR=$DUR OMIT=$OMIT \
+    PEER_CASES=${PEER_CASES:-"direct vxlan ovpn-udp-none tinc-none ovpn-udp-aes tinc wggo"}
+    log "peers: anchor-bench ($PEER_CASES)"
+    CASES="$PEER_CASES" DUR=$DUR OMIT=$OMIT \
         OUT_DIR="$OUT/peers" "$ANCHOR" >"$OUT/peers.log" 2>&1 || true
     PEER_TSV="$OUT/peers/results.tsv"
     [ -s "$PEER_TSV" ] || { log "peers: no results (see $OUT/peers.log)"; PEER_TSV=""; }
@@ -105,8 +112,11 @@ OURS_TSV="$OUT/ours.tsv"
 : >"$OURS_TSV"
 run_ours() {
     local name=$1 tsv=${2:-$OURS_TSV} umtu=1500 vmtu=1400 acct=true tcp=0
+    local sec="encrypt: true" crypto
     case "$name" in
     udp) ;;
+    udp-auth) sec="encrypt: false" ;;
+    udp-plain) sec="insecure: true" ;;
     udp-noacct) acct=false ;;
     tcp) tcp=1 ;;
     udp-mtu9000) umtu=9000 vmtu=1500 ;;
@@ -114,7 +124,14 @@ run_ours() {
     esac
     CASE_DIR="$OUT/vnet-$name.$RANDOM"
     mkdir -p "$CASE_DIR"
-    log "case vnet-$name: underlay MTU $umtu, VM MTU $vmtu, accounting $acct"
+    case "$sec" in
+    "insecure: true") crypto=none ;;
+    "encrypt: false") crypto=auth-only ;;
+    *) if grep -qw aes /proc/cpuinfo; then crypto=AES-256-GCM
+       else crypto=ChaCha20Poly1305; fi ;;
+    esac
+    log "case vnet-$name: underlay MTU $umtu, VM MTU $vmtu, accounting $acct, $crypto"
+    "$BIN/vnetctl" keygen "$CASE_DIR/keys" agent-h1 agent-h2 >/dev/null
     "$BED" up --prefix "$PREFIX" --hosts 2 --vms 1 --rate off \
         --underlay-mtu "$umtu" --vm-mtu "$vmtu" >/dev/null
     for i in 1 2; do
@@ -122,7 +139,9 @@ run_ours() {
             echo "id: h$i"
             [ "$i" = 2 ] && echo "proxy_addr: 10.200.0.1:7000"
             echo "bus: {control: 'ipc://$CASE_DIR/h$i', aggregator: 'ipc://$CASE_DIR/ingest'}"
-            echo "overlay: {listen: '10.200.0.$i:7000', mtu: $umtu}"
+            echo "overlay: {listen: '10.200.0.$i:7000', mtu: $umtu, $sec," \
+                "key: '$CASE_DIR/keys/agent-h$i.key'," \
+                "peers_dir: '$CASE_DIR/keys'}"
             echo "ports: [vm1]"
             echo "accounting: $acct"
         } >"$CASE_DIR/h$i.yaml"
@@ -157,8 +176,8 @@ run_ours() {
         iperf_run 1 1
         local g1=$G r1=$RETR c1="$CPU1/$CPU2" rl=$RTTL
         iperf_run 4 0
-        printf 'vnet-%s\t%s\tnone\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
-            "$([ "$tcp" = 1 ] && echo TCP || echo UDP)" "$vmtu" "$g1" "$r1" \
+        printf 'vnet-%s\t%s\t%s\t%s\tok\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$name" \
+            "$([ "$tcp" = 1 ] && echo TCP || echo UDP)" "$crypto" "$vmtu" "$g1" "$r1" \
             "$G" "$RETR" "${rtt:--}" "${rl:--}" "$c1" >>"$tsv"
     else
         printf 'vnet-%s\t-\tnone\t%s\tFAIL\t-\t-\t-\t-\t-\t-\t-\n' "$name" \
@@ -194,22 +213,33 @@ echo "=== overlay benchmark ($(date -Is), $(nproc) cores, iperf3 ${DUR}s after $
 } >"$OUT/all.tsv"
 awk -F'\t' '
     { n++; row[n] = $0; if ($1 ~ /^ovpn-udp-none|^tinc-none/ && $6 + 0 > best1) best1 = $6 + 0
-      if ($1 ~ /^ovpn-udp-none|^tinc-none/ && $8 + 0 > best4) best4 = $8 + 0 }
+      if ($1 ~ /^ovpn-udp-none|^tinc-none/ && $8 + 0 > best4) best4 = $8 + 0
+      if (($1 == "ovpn-udp-aes" || $1 == "tinc" || $1 == "wggo") && $6 + 0 > enc1) {
+          enc1 = $6 + 0; encname = $1 } }
     END {
-        fmt = "%-18s %-12s %5s %-6s %8s %6s %8s %6s %22s %10s %10s %8s %8s\n"
-        printf fmt, "case", "transport", "MTU", "status", "1str", "retr", "4str", "retr",
-            "RTT idle ms", "RTT load", "CPU% h1/h2", "x best", "x best"
-        printf fmt, "", "", "", "", "Gbit/s", "", "Gbit/s", "", "min/avg/max", "avg ms",
-            "1 stream", "1str", "4str"
+        fmt = "%-18s %-16s %-17s %5s %-6s %8s %6s %8s %6s %22s %10s %10s %7s %7s %7s\n"
+        printf fmt, "case", "transport", "crypto", "MTU", "status", "1str", "retr", "4str", "retr",
+            "RTT idle ms", "RTT load", "CPU% h1/h2", "x best", "x best", "x enc"
+        printf fmt, "", "", "", "", "", "Gbit/s", "", "Gbit/s", "", "min/avg/max", "avg ms",
+            "1 stream", "1str", "4str", "1str"
         for (i = 1; i <= n; i++) {
             split(row[i], f, "\t")
             r1 = (best1 > 0 && f[6] + 0 > 0) ? sprintf("%.2f", f[6] / best1) : "-"
             r4 = (best4 > 0 && f[8] + 0 > 0) ? sprintf("%.2f", f[8] / best4) : "-"
-            printf fmt, f[1], f[2], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], r1, r4
+            re = (enc1 > 0 && f[6] + 0 > 0) ? sprintf("%.2f", f[6] / enc1) : "-"
+            printf fmt, f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8], f[9], f[10], f[11], f[12], r1, r4, re
         }
         if (best1 > 0)
             printf "x best = ratio to the better of OpenVPN (UDP, no crypto) and tinc (no crypto) in this run\n"
+        if (enc1 > 0)
+            printf "x enc = ratio to the best encrypted peer in this run (%s, %.3f Gbit/s, 1 stream); wggo is L3 over a TUN (routed), not an Ethernet overlay\n", encname, enc1
     }' "$OUT/all.tsv"
+# What authentication alone costs: authenticated-only against no keys.
+awk -F'\t' '$1 == "vnet-udp-plain" { p = $6 } $1 == "vnet-udp-auth" { a = $6 }
+    $1 == "vnet-udp" { e = $6 }
+    END { if (p > 0 && a > 0)
+        printf "authentication alone: %.3f vs %.3f Gbit/s with no keys, 1 stream (%+.1f%%); encrypted %.3f (%+.1f%%)\n",
+            a, p, 100 * (a - p) / p, e, 100 * (e - p) / p }' "$OUT/all.tsv"
 # Accounting: every run of each (the table's and the extra ones), means.
 cat "$OURS_TSV" "$ACCT_TSV" | awk -F'\t' '
     $1 == "vnet-udp" { a1 += $6; a4 += $8; na++ }
