@@ -198,8 +198,15 @@ for _ in 1 2 3 4 5; do
     [ "$ms" -gt "$worst" ] && worst=$ms
     sleep 0.2
 done
-echo "status answered in $worst ms at worst while 2 probes waited"
-[ "$worst" -le 200 ] || fail "status took $worst ms"
+# A control thread held by a probe would answer after its 3 s timeout.
+# 200 ms covers a vnetctl round trip on a loaded bed; in the ASan tree
+# (Debug, both binaries instrumented, h2 busy with the stream) up to
+# 584 ms was measured under load 4.8 on 2 cores: 1 s there.
+bound=200
+grep -q "^VR_SANITIZE:BOOL=ON" "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null \
+    && bound=1000
+echo "status answered in $worst ms at worst while 2 probes waited (bound $bound)"
+[ "$worst" -le "$bound" ] || fail "status took $worst ms"
 [ "$(counter 2 probes_waiting)" -ge 1 ] || fail "the probes are not waiting"
 wait "$PROBE1" && fail "a dead peer echoed"
 wait "$PROBE2" && fail "a stopped peer echoed"
