@@ -2,11 +2,13 @@
 # SPDX-License-Identifier: MIT
 # vnet-agent's learning, accounting and flooding are bounded (issue 13,
 # items 4 and 5), on a test bed of 3 hosts (h1 the proxy) x 2 VMs:
-#  (a) another "agent" (a UDP socket forging hellos and frames) claiming
-#      h3v1's MAC at the proxy leaves h2v1's `ping -i 0.01` to h3v1 at 0%
-#      loss; the claim is refused, counted and logged escaped;
+#  (a) another agent, admitted but hostile (tests/tools/vr-overlay-peer.c
+#      with its own key, agent-h4), claiming h3v1's MAC at the proxy in
+#      its sealed hellos and frames leaves h2v1's `ping -i 0.01` to h3v1
+#      at 0% loss; the claim is refused, counted and logged, rate-limited;
 #  (b) one broadcast in gives at most one copy per other port and link, and
-#      1,000 broadcasts from one source give at most burst + rate x time;
+#      1,000 broadcasts from one source (the same admitted peer) give at
+#      most burst + rate x time;
 #  (c) a VM sending from 100,000 random source MACs in 5 s leaves the
 #      agents' memory bounded (stated below) and h2v1's real pair counted
 #      and published;
@@ -15,7 +17,8 @@
 #      claiming it.
 # In the ASan tree (a Debug build) the spray runs all the same, for memory
 # errors; the memory bound is checked in the normal tree only (ASan's
-# quarantine keeps what is freed).
+# quarantine keeps what is freed).  Every agent has its overlay key and
+# admits the others' (and h4's, the hostile peer's) by key.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 SAN=0
@@ -43,6 +46,7 @@ counter() {
 # mem I FIELD: VmRSS or VmHWM of agent I, in kB.
 mem() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$(cat "$T/agent-h$1.pid")/status"; }
 
+vr_overlay_keys h1 h2 h3 h4
 FLOOD_RATE=10
 FLOOD_BURST=20
 for i in 1 2 3; do
@@ -57,6 +61,8 @@ bus:
 overlay:
   listen: 10.200.0.$i:7000
   host_ip: 10.200.0.$i
+  key: $T/overlay-keys/agent-h$i.key
+  peers_dir: $T/overlay-keys
 ports: [vm1, vm2]
 acct_pairs: 8192
 learn:
@@ -79,44 +85,34 @@ vr_until 10 in_vm 2 1 ping -c 1 -W 0.3 -q 10.201.3.1 \
 in_vm 3 1 ping -c 2 -i 0.2 -q 10.201.2.1 >/dev/null \
     || fail "h3v1 cannot reach h2v1"
 
-# The forger: a UDP socket in h2's namespace that is no agent.  It says
-# hello as "evil" (with a newline and a forged log line in its id) listing
-# h3v1's MAC, and sends frames from that MAC, every 10 ms for 4 s.
-cat >"$T/forge.py" <<'PY'
-import socket, struct, sys, time
-mode, victim = sys.argv[1], bytes.fromhex(sys.argv[2].replace(":", ""))
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("10.200.0.2", 7777))
-to = ("10.200.0.1", 7000)
-def hdr(typ, n):
-    return struct.pack("!BBBBIIIBBHHH", 1, typ, 0, 24, 0, n, 0, 0, 0, 0, 0, 0)
-hello = b"evil\n[agent] FORGED line\x00" + victim
-s.sendto(hdr(4, len(hello)) + hello, to)
-time.sleep(0.2)
-def bcast(src):
-    f = b"\xff" * 6 + src + b"\x08\x06" + bytes(46)
-    return hdr(1, len(f)) + f
-if mode == "claim":
-    end = time.time() + 4
-    while time.time() < end:
-        s.sendto(hdr(4, len(hello)) + hello, to)
-        s.sendto(bcast(victim), to)
-        time.sleep(0.01)
-elif mode == "storm":
-    src = bytes.fromhex("02eeeeeeee01")
-    for i in range(1000):
-        s.sendto(bcast(src), to)
-        if i % 50 == 49:
-            time.sleep(0.01)    # ~0.2 s in all: no queue overflows
-PY
+# The hostile peer: a process in h2's namespace holding h4's admitted key,
+# not an agent.  It shakes hands with the proxy, then says hello as h4
+# (its key's id: the proxy takes it) listing h3v1's MAC, and sends
+# broadcasts from that MAC, every 10 ms for 4 s.
+# peer NAME <COMMANDS: runs it; its output in $T/NAME.txt.
+peer() {
+    ip netns exec "$P-h2" "$BIN/vr-overlay-peer" --peers "$T/overlay-keys" \
+        "$T/overlay-keys/agent-h4.key" 10.200.0.1:7000 >"$T/$1.txt" \
+        || { cat "$T/$1.txt"; fail "vr-overlay-peer ($1) failed"; }
+    cat "$T/$1.txt"
+    grep -q "session with 'h1' up" "$T/$1.txt" || fail "no session with h1"
+}
+# bcast SRC: a broadcast frame from MAC SRC (hex digits), as hex.
+bcast() { printf 'ffffffffffff%s0806%092d' "$1" 0; }
+victim=$(mac 3 1)
+victim_hex=${victim//:/}
 
 echo "== (a) another agent's claim on h3v1's MAC"
 refused0=$(counter 1 learn_refused)
+hr0=$(counter 1 hello_refused)
 in_vm 2 1 ping -i 0.01 -c 300 -q 10.201.3.1 >"$T/ping.txt" 2>&1 &
 PING_PID=$!
 VR_PIDS+=("$PING_PID")
-ip netns exec "$P-h2" python3 "$T/forge.py" claim "$(mac 3 1)" \
-    || fail "the forger failed"
+{
+    echo "hello h4 $victim; sleep 200"
+    echo "repeat 400 hello h4 $victim; frame $(bcast "$victim_hex"); sleep 10"
+} >"$T/claim.in"
+peer claim <"$T/claim.in"
 wait "$PING_PID" || true
 cat "$T/ping.txt"
 grep -q " 0% packet loss" "$T/ping.txt" \
@@ -124,9 +120,12 @@ grep -q " 0% packet loss" "$T/ping.txt" \
 refused=$(($(counter 1 learn_refused) - refused0))
 echo "the proxy refused $refused claims"
 [ "$refused" -ge 1 ] || fail "no refused claim counted"
-# Escaped: the newline in the id is \x0a, on the same line.
-grep -q 'learn: agent:evil\\x0a\[agent\] FORGED line claims 02:00:00:00:03:01' \
-    "$T/agent-h1.log" || fail "refused claim not logged, escaped"
+# The hellos were taken (h4 speaks for its key's id): it is the claim
+# that was refused.
+[ "$(counter 1 hello_refused)" = "$hr0" ] \
+    || fail "the peer's hellos were refused, not its claim"
+grep -q 'learn: agent:h4 claims 02:00:00:00:03:01' "$T/agent-h1.log" \
+    || fail "refused claim not logged"
 n_logged=$(grep -c 'claims 02:00:00:00:03:01' "$T/agent-h1.log" || true)
 echo "logged $n_logged times for $refused refusals"
 [ "$n_logged" -le 10 ] || fail "refusals logged $n_logged times"
@@ -153,8 +152,13 @@ flooded0=$(counter 1 flooded)
 limited0=$(counter 1 flood_limited)
 copies0=$(counter 1 flood_copies)
 t0=$(date +%s%N)
-ip netns exec "$P-h2" python3 "$T/forge.py" storm "$(mac 3 1)" \
-    || fail "the forger failed"
+# 1,000 broadcasts from one source, 50 every 10 ms (~0.2 s in all: no
+# queue overflows), from the hostile peer.
+for _ in $(seq 20); do
+    echo "repeat 50 frame $(bcast 02eeeeeeee01)"
+    echo "sleep 10"
+done >"$T/storm.in"
+peer storm <"$T/storm.in"
 sleep 0.3
 secs=$((($(date +%s%N) - t0) / 1000000000 + 1))
 flooded=$(($(counter 1 flooded) - flooded0))

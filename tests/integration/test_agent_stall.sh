@@ -2,10 +2,14 @@
 # SPDX-License-Identifier: MIT
 # vnet-agent's control thread and packet threads never wait for a peer
 # (issue 13 item 6), on the test bed: 3 hosts (h1 the proxy) x 2 VMs.
-# - Inbound TCP overlay connections are capped per peer address and the
-#   idle ones are closed; a TCP link's own connection, kept alive, stays.
-#   A frame with offload metadata the kernel could misread is dropped and
-#   counted (item 7).
+# Every agent has its overlay key and admits the others' by key.
+# - Inbound TCP overlay connections (raw ones: no key needed to open one)
+#   are capped per peer address and the idle ones are closed; a TCP
+#   link's own connection, kept alive, stays.
+# - A frame with offload metadata the kernel could misread, sent sealed by
+#   an admitted peer (tests/tools/vr-overlay-peer.c, key agent-h4), is
+#   dropped and counted and never reaches the VM it was addressed to; the
+#   same frame without the metadata does (item 7).
 # - With h3's agent stopped (SIGSTOP) while h2 sends a VM's stream to it
 #   over a TCP link, h2's other traffic (a ping -i 0.01 to h1) loses
 #   nothing: writes to the stalled peer are queued, then dropped and
@@ -35,6 +39,7 @@ counter() {
         | python3 -c 'import json,sys; print(json.load(sys.stdin)["services"][0]["counters"].get(sys.argv[1], 0))' "$2"
 }
 
+vr_overlay_keys h1 h2 h3 h4
 for i in 1 2 3; do
     if [ "$i" = 1 ]; then
         role="# no proxy_addr: the proxy"
@@ -49,6 +54,8 @@ bus:
   aggregator: ipc://$T/ingest
 overlay:
   listen: 10.200.0.$i:7000
+  key: $T/overlay-keys/agent-h$i.key
+  peers_dir: $T/overlay-keys
 ports: [vm1, vm2]
 hello_ms: 1000
 peer_timeout_ms: 3000
@@ -75,14 +82,6 @@ for _ in range(6):
     s = socket.create_connection(("10.200.0.3", 7000), timeout=2)
     conns.append(s)
     time.sleep(0.05)
-# A broadcast frame whose offload metadata puts the checksum past its end
-# (flags: vnet; vnet: NEEDS_CSUM, csum_start 100 of 60 bytes).
-frame = b"\xff" * 6 + bytes.fromhex("020000000202") + b"\x08\x00" + bytes(46)
-hdr = (bytes([1, 1, 1, 24]) + (0).to_bytes(4, "big")
-       + len(frame).to_bytes(4, "big") + (0).to_bytes(4, "big")
-       + bytes([1, 0]) + (0).to_bytes(2, "big") + (100).to_bytes(2, "big")
-       + (0).to_bytes(2, "big"))
-conns[-1].sendall(hdr + frame)
 # Idle for 3 s (h3's peer_timeout_ms): each must be closed within 8 s.
 deadline = time.time() + 8
 for s in conns:
@@ -96,13 +95,57 @@ for s in conns:
         raise SystemExit("an idle connection was kept")
 print("all 6 idle connections were closed by h3")
 PY
-bad=$(counter 3 bad_offload)
-echo "h3 dropped $bad frame(s) with bad offload metadata"
-[ "$bad" -ge 1 ] || fail "bad offload metadata not counted"
 evicted=$(counter 3 tcp_evicted)
 idle=$(counter 3 tcp_idle_closed)
 echo "h3: $evicted evicted for newer ones, $idle closed idle"
 [ "$evicted" -ge 2 ] && [ "$idle" -ge 1 ] || fail "caps not applied"
+
+echo "== offload metadata from an admitted peer: checked before injection"
+# h1v1 listens for frames from the peer's MAC (02:00:00:00:04:04); the
+# peer (in h2's namespace, with h4's key) sends the proxy a unicast to
+# h1v1 whose metadata puts the checksum past its end (NEEDS_CSUM,
+# csum_start 100 of a 60-byte frame), then the same frame, marked, with
+# none.
+in_vm 1 1 timeout 20 python3 - "$T/sniff.txt" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x88b5))
+s.bind(("eth0", 0))
+s.settimeout(0.2)
+open(sys.argv[1] + ".ready", "w").close()
+seen, end = [], time.time() + 15
+while time.time() < end and b"GOOD" not in seen:
+    try:
+        f = s.recv(65535)
+    except socket.timeout:
+        continue
+    if f[6:12] == bytes.fromhex("020000000404"):
+        seen.append(f[14:18])
+open(sys.argv[1], "w").write(" ".join(x.decode() for x in seen) + "\n")
+PY
+SNIFF=$!
+VR_PIDS+=("$SNIFF")
+vr_until 10 test -e "$T/sniff.txt.ready" || fail "the sniffer did not start"
+bad0=$(counter 1 bad_offload)
+# peer_frame MARK: a 60-byte frame to h1v1 from the peer's MAC, ethertype
+# 0x88b5, its payload starting with the 4 characters MARK, as hex.
+peer_frame() {
+    printf '020000000101020000000404''88b5%s%084d' \
+        "$(printf '%s' "$1" | od -An -tx1 | tr -d ' \n')" 0
+}
+printf '%s\n' "frame $(peer_frame BAD!) vnet 1 0 0 100 0; sleep 300" \
+    "frame $(peer_frame GOOD); sleep 300" >"$T/peer.in"
+ip netns exec "$P-h2" "$BIN/vr-overlay-peer" --peers "$T/overlay-keys" \
+    "$T/overlay-keys/agent-h4.key" 10.200.0.1:7000 <"$T/peer.in" \
+    >"$T/peer.txt" || { cat "$T/peer.txt"; fail "vr-overlay-peer failed"; }
+cat "$T/peer.txt"
+grep -q "session with 'h1' up" "$T/peer.txt" || fail "no session with h1"
+wait "$SNIFF" || fail "the sniffer failed"
+echo "h1v1 saw from the peer: $(cat "$T/sniff.txt")"
+bad=$(($(counter 1 bad_offload) - bad0))
+echo "h1 dropped $bad frame(s) with bad offload metadata"
+[ "$bad" = 1 ] || fail "bad offload metadata counted $bad times, want 1"
+[ "$(cat "$T/sniff.txt")" = "GOOD" ] \
+    || fail "h1v1 saw '$(cat "$T/sniff.txt")' from the peer, want GOOD only"
 
 # A TCP link h2 -> h3 keeps its connection: it says it is alive.
 "$CTL" link add h3t 10.200.0.3:7000 --tcp --agent "$(ep 2)" >/dev/null
@@ -155,8 +198,15 @@ for _ in 1 2 3 4 5; do
     [ "$ms" -gt "$worst" ] && worst=$ms
     sleep 0.2
 done
-echo "status answered in $worst ms at worst while 2 probes waited"
-[ "$worst" -le 200 ] || fail "status took $worst ms"
+# A control thread held by a probe would answer after its 3 s timeout.
+# 200 ms covers a vnetctl round trip on a loaded bed; in the ASan tree
+# (Debug, both binaries instrumented, h2 busy with the stream) up to
+# 584 ms was measured under load 4.8 on 2 cores: 1 s there.
+bound=200
+grep -q "^VR_SANITIZE:BOOL=ON" "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null \
+    && bound=1000
+echo "status answered in $worst ms at worst while 2 probes waited (bound $bound)"
+[ "$worst" -le "$bound" ] || fail "status took $worst ms"
 [ "$(counter 2 probes_waiting)" -ge 1 ] || fail "the probes are not waiting"
 wait "$PROBE1" && fail "a dead peer echoed"
 wait "$PROBE2" && fail "a stopped peer echoed"
