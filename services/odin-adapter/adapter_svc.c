@@ -50,6 +50,14 @@ const struct cfg_key adapter_cfg_keys[] = {
 };
 #undef T
 
+const struct svc_def adapter_svc_def = {
+    .name = "odin-adapter",
+    .role = "adapter",
+    .summary = "Reservation-system adapter (ODIN): paths on demand.",
+    .keys = adapter_cfg_keys,
+    .common_offset = offsetof(struct adapter_cfg, common),
+};
+
 /* The network used by 'sim' when the config names none, so that the
  * adapter starts with no arguments: four sites, fully connected, four
  * lambdas a fibre (deploy/config/sim-network.yaml explains it).  The
@@ -1113,6 +1121,22 @@ adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
 error:
     adapter_svc_destroy(&self);
     return NULL;
+}
+
+adapter_svc_t *
+adapter_svc_start(svc_t *svc, const struct adapter_cfg *cfg,
+                  const char *prog, int *rc)
+{
+    char err[512];
+    adapter_svc_t *self = adapter_svc_new(svc, cfg, svc_config_path(svc),
+                                          err, sizeof err);
+    if (!self && err[0]) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        *rc = SVC_EXIT_CONFIG;
+    } else if (!self) {
+        *rc = SVC_EXIT_FAIL;
+    }
+    return self;
 }
 
 void

@@ -45,6 +45,10 @@ struct adapter_cfg {
 
 extern const struct cfg_key adapter_cfg_keys[];
 
+/* The adapter as a service: name, role, summary and these config keys,
+ * for svc_new() in main.c (and in tests/tools/vr-adapter-faulty.c). */
+extern const struct svc_def adapter_svc_def;
+
 typedef struct adapter_svc adapter_svc_t;
 
 /* Checks the backend's config (with 'path' for file:line:col), builds it,
@@ -53,6 +57,13 @@ typedef struct adapter_svc adapter_svc_t;
  * config error: the caller exits 2) or logged. */
 adapter_svc_t *adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg,
                                const char *path, char *err, size_t size);
+
+/* adapter_svc_new() as a main() calls it, with 'svc''s config file: on a
+ * config error prints the reason to stderr after 'prog' and sets '*rc'
+ * to SVC_EXIT_CONFIG; on another failure (logged) sets SVC_EXIT_FAIL.
+ * Returns the adapter (the caller's) or NULL. */
+adapter_svc_t *adapter_svc_start(svc_t *svc, const struct adapter_cfg *cfg,
+                                 const char *prog, int *rc);
 
 /* Frees '*self_p' if not NULL and sets it to NULL (running oclient
  * children are killed; paths are left as they are, for the next start). */

@@ -79,6 +79,14 @@ const struct cfg_key broker_cfg_keys[] = {
 };
 #undef T
 
+const struct svc_def resv_broker_def = {
+    .name = "vreserve-broker",
+    .role = "broker",
+    .summary = "Reservation broker: lifecycle and persistence (VRESERVE).",
+    .keys = broker_cfg_keys,
+    .common_offset = offsetof(struct broker_cfg, common),
+};
+
 struct resv_broker {
     svc_t *svc;
     const struct broker_cfg *cfg;

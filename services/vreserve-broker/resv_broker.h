@@ -49,6 +49,10 @@ struct broker_cfg {
 
 extern const struct cfg_key broker_cfg_keys[];
 
+/* The broker as a service: name, role, summary and these config keys,
+ * for svc_new() in main.c (and in tests/tools/vr-broker-faulty.c). */
+extern const struct svc_def resv_broker_def;
+
 typedef struct resv_broker resv_broker_t;
 
 /* Opens the store, connects to the adapter, registers the handlers and

@@ -25,9 +25,6 @@ enum {
     RESV_CHECK_REASON_MAX = 255,
 };
 
-/* Is 's' an id: 1 to 'max' characters of [A-Za-z0-9._:@-], not starting
- * with '-'? */
-bool resv_check_id(const char *s, size_t max);
 
 /* Each returns true if every field of 'req' is acceptable; otherwise
  * writes "field 'NAME': 'VALUE' ..." (the value escaped) into 'err'. */

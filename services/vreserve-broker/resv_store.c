@@ -14,6 +14,7 @@
 
 #include "log.h"
 #include "resv_fsm.h"
+#include "sqlstore.h"
 #include "vtime.h"
 
 LOG_MODULE("resv_store");
@@ -48,9 +49,7 @@ static const char s_schema[] =
     "addr_b"
 
 struct resv_store {
-    sqlite3 *db;
-    int fail_after;             /* tests: steps before an injected error */
-    char err[200];              /* why the last call failed */
+    struct sqlstore sql;        /* the connection */
     sqlite3_stmt *get;          /* by id */
     sqlite3_stmt *by_request;
     sqlite3_stmt *by_path;
@@ -60,92 +59,34 @@ struct resv_store {
     sqlite3_stmt *add_hist;
 };
 
+/* An exec, counted by resv_store_fail_after() as a step is: an injected
+ * failure can hit a BEGIN or a COMMIT too. */
 static int
 s_exec(resv_store_t *self, const char *sql)
 {
-    char *err = NULL;
-    if (self->fail_after == 0) {
-        snprintf(self->err, sizeof self->err, "injected I/O error");
-        return -1;
-    }
-    if (self->fail_after > 0) {
-        self->fail_after--;
-    }
-    if (sqlite3_exec(self->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-        VLOG_ERR_RL("sqlite: %s: %s", sql, err ? err : "?");
-        snprintf(self->err, sizeof self->err, "%s", err ? err : "?");
-        sqlite3_free(err);
-        return -1;
-    }
-    return 0;
-}
-
-/* Ends a failed transaction.  SQLite has already rolled it back after
- * some errors (a full disk during COMMIT): then there is nothing to do,
- * and the first error is the one kept in 'err'. */
-static void
-s_rollback(resv_store_t *self)
-{
-    if (!sqlite3_get_autocommit(self->db)) {
-        sqlite3_exec(self->db, "ROLLBACK", NULL, NULL, NULL);
-    }
-}
-
-/* sqlite3_step() with the test hook of resv_store_fail_after(): an
- * injected failure looks like an I/O error in the middle of a scan. */
-static int
-s_step(resv_store_t *self, sqlite3_stmt *st)
-{
-    if (self->fail_after == 0) {
-        snprintf(self->err, sizeof self->err, "injected I/O error");
-        return SQLITE_IOERR;
-    }
-    if (self->fail_after > 0) {
-        self->fail_after--;
-    }
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        snprintf(self->err, sizeof self->err, "%s (%s)",
-                 sqlite3_errmsg(self->db), sqlite3_errstr(rc));
-    }
-    return rc;
-}
-
-static int
-s_prepare(resv_store_t *self, sqlite3_stmt **stmt, const char *sql)
-{
-    if (sqlite3_prepare_v2(self->db, sql, -1, stmt, NULL) != SQLITE_OK) {
-        VLOG_ERR("sqlite: prepare '%s': %s", sql, sqlite3_errmsg(self->db));
-        return -1;
-    }
-    return 0;
-}
-
-static void
-s_copy(char *dst, size_t size, const unsigned char *src)
-{
-    snprintf(dst, size, "%s", src ? (const char *) src : "");
+    return sqlstore_inject(&self->sql) ? -1
+                                       : sqlstore_exec(&self->sql, sql);
 }
 
 static void
 s_read_row(sqlite3_stmt *st, struct resv_rec *r)
 {
     memset(r, 0, sizeof *r);
-    s_copy(r->id, sizeof r->id, sqlite3_column_text(st, 0));
-    s_copy(r->host_a, sizeof r->host_a, sqlite3_column_text(st, 1));
-    s_copy(r->host_b, sizeof r->host_b, sqlite3_column_text(st, 2));
+    sqlstore_column_text(st, 0, r->id, sizeof r->id);
+    sqlstore_column_text(st, 1, r->host_a, sizeof r->host_a);
+    sqlstore_column_text(st, 2, r->host_b, sizeof r->host_b);
     r->bandwidth_mbps = sqlite3_column_double(st, 3);
     r->latency_ms = sqlite3_column_double(st, 4);
     r->state = (Vr__ResvState) sqlite3_column_int(st, 5);
-    s_copy(r->path_id, sizeof r->path_id, sqlite3_column_text(st, 6));
-    s_copy(r->network, sizeof r->network, sqlite3_column_text(st, 7));
-    s_copy(r->owner, sizeof r->owner, sqlite3_column_text(st, 8));
-    s_copy(r->request_id, sizeof r->request_id, sqlite3_column_text(st, 9));
+    sqlstore_column_text(st, 6, r->path_id, sizeof r->path_id);
+    sqlstore_column_text(st, 7, r->network, sizeof r->network);
+    sqlstore_column_text(st, 8, r->owner, sizeof r->owner);
+    sqlstore_column_text(st, 9, r->request_id, sizeof r->request_id);
     r->created_us = (uint64_t) sqlite3_column_int64(st, 10);
     r->updated_us = (uint64_t) sqlite3_column_int64(st, 11);
-    s_copy(r->error, sizeof r->error, sqlite3_column_text(st, 12));
-    s_copy(r->addr_a, sizeof r->addr_a, sqlite3_column_text(st, 13));
-    s_copy(r->addr_b, sizeof r->addr_b, sqlite3_column_text(st, 14));
+    sqlstore_column_text(st, 12, r->error, sizeof r->error);
+    sqlstore_column_text(st, 13, r->addr_a, sizeof r->addr_a);
+    sqlstore_column_text(st, 14, r->addr_b, sizeof r->addr_b);
 }
 
 /* Runs a prepared one-key lookup. */
@@ -155,7 +96,7 @@ s_lookup(resv_store_t *self, sqlite3_stmt *st, const char *key,
 {
     sqlite3_reset(st);
     sqlite3_bind_text(st, 1, key ? key : "", -1, SQLITE_TRANSIENT);
-    int rc = s_step(self, st);
+    int rc = sqlstore_step(&self->sql, st);
     if (rc == SQLITE_ROW) {
         if (out) {
             s_read_row(st, out);
@@ -167,39 +108,8 @@ s_lookup(resv_store_t *self, sqlite3_stmt *st, const char *key,
     if (rc == SQLITE_DONE) {
         return RESV_STORE_NOT_FOUND;
     }
-    VLOG_ERR_RL("sqlite: lookup: %s", self->err);
+    VLOG_ERR_RL("sqlite: lookup: %s", self->sql.err);
     return -1;
-}
-
-/* Asks for WAL and checks that SQLite gave it: without WAL (a file system
- * that cannot map the shared-memory index, say) a crash could leave a
- * half-written transition, so the store refuses to open.  ":memory:" has
- * no journal to speak of and is allowed for tests. */
-static bool
-s_check_wal(resv_store_t *self, const char *path)
-{
-    sqlite3_stmt *st = NULL;
-    if (s_prepare(self, &st, "PRAGMA journal_mode=WAL")) {
-        return false;
-    }
-    int rc = s_step(self, st);
-    char mode[16] = "";
-    if (rc == SQLITE_ROW) {
-        s_copy(mode, sizeof mode, sqlite3_column_text(st, 0));
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) {
-        VLOG_ERR("store '%s': setting journal_mode: %s", path, self->err);
-        return false;
-    }
-    if (!strcmp(path, ":memory:") ? strcmp(mode, "memory") != 0
-                                  : strcmp(mode, "wal") != 0) {
-        VLOG_ERR("store '%s': journal_mode is '%s', not 'wal': refusing "
-                 "to run without it (is the file system one that SQLite's "
-                 "WAL works on?)", path, mode);
-        return false;
-    }
-    return true;
 }
 
 resv_store_t *
@@ -209,32 +119,30 @@ resv_store_new(const char *path)
     if (!self) {
         return NULL;
     }
-    if (sqlite3_open_v2(path, &self->db,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE
-                            | SQLITE_OPEN_FULLMUTEX, NULL) != SQLITE_OK) {
-        VLOG_ERR("store '%s': %s", path,
-                 self->db ? sqlite3_errmsg(self->db) : "cannot open");
-        goto error;
-    }
-    sqlite3_busy_timeout(self->db, 5000);
     /* WAL: a crash never leaves a half-written transition; FULL: a
      * committed transition survives a power cut, so a path the broker
      * asked for is never forgotten. */
-    self->fail_after = -1;
-    if (s_exec(self, "PRAGMA synchronous=FULL;")
-        || !s_check_wal(self, path) || s_exec(self, s_schema)) {
+    char err[300];
+    if (sqlstore_open(&self->sql, "store", path,
+                      SQLSTORE_FULLMUTEX | SQLSTORE_MEMORY_OK, err,
+                      sizeof err)) {
+        VLOG_ERR("%s", err);
+        goto error;
+    }
+    if (s_exec(self, s_schema)) {
         goto error;
     }
     sqlite3_stmt *v = NULL;
-    if (s_prepare(self, &v, "SELECT value FROM meta WHERE key='schema'")) {
+    if (sqlstore_prepare(&self->sql, &v,
+                         "SELECT value FROM meta WHERE key='schema'")) {
         goto error;
     }
-    int step = s_step(self, v);
+    int step = sqlstore_step(&self->sql, v);
     int have = step == SQLITE_ROW ? sqlite3_column_int(v, 0) : 0;
     sqlite3_finalize(v);
     if (step != SQLITE_ROW && step != SQLITE_DONE) {
         VLOG_ERR("store '%s': reading its schema version: %s", path,
-                 self->err);
+                 self->sql.err);
         goto error;
     }
     if (have == 0) {
@@ -249,29 +157,29 @@ resv_store_new(const char *path)
                  path, have, S_SCHEMA_VERSION);
         goto error;
     }
-    if (s_prepare(self, &self->get,
-                  "SELECT " S_COLS " FROM resv WHERE id = ?")
-        || s_prepare(self, &self->by_request,
-                     "SELECT " S_COLS " FROM resv WHERE request_id = ? "
-                     "AND request_id != ''")
-        || s_prepare(self, &self->by_path,
-                     "SELECT " S_COLS " FROM resv WHERE path_id = ? "
-                     "AND path_id != '' ORDER BY n DESC LIMIT 1")
-        || s_prepare(self, &self->insert,
-                     "INSERT INTO resv (host_a, host_b, bandwidth_mbps, "
-                     "latency_ms, state, network, owner, request_id, "
-                     "created_us, updated_us) VALUES "
-                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-        || s_prepare(self, &self->set_id,
-                     "UPDATE resv SET id = 'r-' || n WHERE n = ?")
-        || s_prepare(self, &self->update,
-                     "UPDATE resv SET state = ?, updated_us = ?, "
-                     "path_id = COALESCE(?, path_id), "
-                     "error = COALESCE(?, error), "
-                     "addr_a = COALESCE(?, addr_a), "
-                     "addr_b = COALESCE(?, addr_b) WHERE id = ?")
-        || s_prepare(self, &self->add_hist,
-                     "INSERT INTO history VALUES (?, ?, ?, ?, ?)")) {
+    if (sqlstore_prepare(&self->sql, &self->get,
+            "SELECT " S_COLS " FROM resv WHERE id = ?")
+        || sqlstore_prepare(&self->sql, &self->by_request,
+            "SELECT " S_COLS " FROM resv WHERE request_id = ? "
+            "AND request_id != ''")
+        || sqlstore_prepare(&self->sql, &self->by_path,
+            "SELECT " S_COLS " FROM resv WHERE path_id = ? "
+            "AND path_id != '' ORDER BY n DESC LIMIT 1")
+        || sqlstore_prepare(&self->sql, &self->insert,
+            "INSERT INTO resv (host_a, host_b, bandwidth_mbps, "
+            "latency_ms, state, network, owner, request_id, "
+            "created_us, updated_us) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        || sqlstore_prepare(&self->sql, &self->set_id,
+            "UPDATE resv SET id = 'r-' || n WHERE n = ?")
+        || sqlstore_prepare(&self->sql, &self->update,
+            "UPDATE resv SET state = ?, updated_us = ?, "
+            "path_id = COALESCE(?, path_id), "
+            "error = COALESCE(?, error), "
+            "addr_a = COALESCE(?, addr_a), "
+            "addr_b = COALESCE(?, addr_b) WHERE id = ?")
+        || sqlstore_prepare(&self->sql, &self->add_hist,
+            "INSERT INTO history VALUES (?, ?, ?, ?, ?)")) {
         goto error;
     }
     return self;
@@ -295,7 +203,7 @@ resv_store_destroy(resv_store_t **self_p)
     sqlite3_finalize(self->set_id);
     sqlite3_finalize(self->update);
     sqlite3_finalize(self->add_hist);
-    sqlite3_close(self->db);
+    sqlstore_close(&self->sql);
     free(self);
     *self_p = NULL;
 }
@@ -311,7 +219,7 @@ s_hist(resv_store_t *self, const char *id, Vr__ResvState from,
     sqlite3_bind_int(st, 3, (int) to);
     sqlite3_bind_int64(st, 4, (sqlite3_int64) now);
     sqlite3_bind_text(st, 5, reason ? reason : "", -1, SQLITE_TRANSIENT);
-    int rc = s_step(self, st);
+    int rc = sqlstore_step(&self->sql, st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -336,26 +244,26 @@ resv_store_insert(resv_store_t *self, struct resv_rec *rec,
     sqlite3_bind_text(st, 8, rec->request_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 9, (sqlite3_int64) now);
     sqlite3_bind_int64(st, 10, (sqlite3_int64) now);
-    int rc = s_step(self, st);
+    int rc = sqlstore_step(&self->sql, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         VLOG_ERR_RL("store: insert %s-%s: %s", LOG_ESC(rec->host_a),
-                    LOG_ESC(rec->host_b), self->err);
-        s_rollback(self);
+                    LOG_ESC(rec->host_b), self->sql.err);
+        sqlstore_rollback(&self->sql);
         return -1;
     }
-    sqlite3_int64 n = sqlite3_last_insert_rowid(self->db);
+    sqlite3_int64 n = sqlite3_last_insert_rowid(self->sql.db);
     snprintf(rec->id, sizeof rec->id, "r-%lld", (long long) n);
     sqlite3_reset(self->set_id);
     sqlite3_bind_int64(self->set_id, 1, n);
-    rc = s_step(self, self->set_id);
+    rc = sqlstore_step(&self->sql, self->set_id);
     sqlite3_reset(self->set_id);
     if (rc != SQLITE_DONE
         || s_hist(self, rec->id, VR__RESV_STATE__RESV_STATE_UNKNOWN,
                   VR__RESV_STATE__RESV_STATE_REQUESTED, now, reason) != 0
         || s_exec(self, "COMMIT")) {
-        VLOG_ERR_RL("store: insert %s: %s", rec->id, self->err);
-        s_rollback(self);
+        VLOG_ERR_RL("store: insert %s: %s", rec->id, self->sql.err);
+        sqlstore_rollback(&self->sql);
         return -1;
     }
     rec->state = VR__RESV_STATE__RESV_STATE_REQUESTED;
@@ -385,11 +293,11 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
     }
     int rc = s_lookup(self, self->get, id, &cur);
     if (rc != 0) {
-        s_rollback(self);
+        sqlstore_rollback(&self->sql);
         return rc;
     }
     if (!resv_fsm_legal(cur.state, to)) {
-        s_rollback(self);
+        sqlstore_rollback(&self->sql);
         return RESV_STORE_ILLEGAL;
     }
     uint64_t now = vtime_now_us();
@@ -402,13 +310,13 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
     s_bind_opt(st, 5, addr_a);
     s_bind_opt(st, 6, addr_b);
     sqlite3_bind_text(st, 7, id, -1, SQLITE_TRANSIENT);
-    rc = s_step(self, st);
+    rc = sqlstore_step(&self->sql, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE || s_hist(self, id, cur.state, to, now, reason)
         || s_exec(self, "COMMIT")) {
         VLOG_ERR_RL("store: %s %s -> %s: %s", id, resv_fsm_name(cur.state),
-                    resv_fsm_name(to), self->err);
-        s_rollback(self);
+                    resv_fsm_name(to), self->sql.err);
+        sqlstore_rollback(&self->sql);
         return -1;
     }
     return out ? s_lookup(self, self->get, id, out) : 0;
@@ -463,7 +371,7 @@ s_scan(resv_store_t *self, sqlite3_stmt *st, struct resv_rec **out,
     size_t cap = 16, len = 0;
     struct resv_rec *v = malloc(cap * sizeof *v);
     int rc = SQLITE_NOMEM;
-    while (v && (rc = s_step(self, st)) == SQLITE_ROW) {
+    while (v && (rc = sqlstore_step(&self->sql, st)) == SQLITE_ROW) {
         if (len == cap) {
             struct resv_rec *w = realloc(v, 2 * cap * sizeof *v);
             if (!w) {
@@ -477,10 +385,10 @@ s_scan(resv_store_t *self, sqlite3_stmt *st, struct resv_rec **out,
     }
     if (rc != SQLITE_DONE) {
         if (rc == SQLITE_NOMEM) {
-            snprintf(self->err, sizeof self->err, "out of memory");
+            snprintf(self->sql.err, sizeof self->sql.err, "out of memory");
         }
         VLOG_ERR_RL("store: list stopped after %zu rows: %s", len,
-                    self->err);
+                    self->sql.err);
         free(v);
         return -1;
     }
@@ -510,7 +418,7 @@ resv_store_list_page(resv_store_t *self, bool include_ended,
              VR__RESV_STATE__RESV_STATE_RELEASED,
              VR__RESV_STATE__RESV_STATE_FAILED);
     sqlite3_stmt *st;
-    if (s_prepare(self, &st, sql)) {
+    if (sqlstore_prepare(&self->sql, &st, sql)) {
         return -1;
     }
     sqlite3_bind_int(st, 1, include_ended);
@@ -539,16 +447,16 @@ resv_store_history(resv_store_t *self, const char *id,
                    struct resv_hist **out, size_t *n)
 {
     sqlite3_stmt *st;
-    if (s_prepare(self, &st,
-                  "SELECT from_state, to_state, time_us, reason "
-                  "FROM history WHERE resv_id = ? ORDER BY rowid")) {
+    if (sqlstore_prepare(&self->sql, &st,
+                         "SELECT from_state, to_state, time_us, reason "
+                         "FROM history WHERE resv_id = ? ORDER BY rowid")) {
         return -1;
     }
     sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
     size_t cap = 8, len = 0;
     struct resv_hist *v = malloc(cap * sizeof *v);
     int rc = SQLITE_NOMEM;
-    while (v && (rc = s_step(self, st)) == SQLITE_ROW) {
+    while (v && (rc = sqlstore_step(&self->sql, st)) == SQLITE_ROW) {
         if (len == cap) {
             struct resv_hist *w = realloc(v, 2 * cap * sizeof *v);
             if (!w) {
@@ -561,14 +469,13 @@ resv_store_history(resv_store_t *self, const char *id,
         v[len].from = (Vr__ResvState) sqlite3_column_int(st, 0);
         v[len].to = (Vr__ResvState) sqlite3_column_int(st, 1);
         v[len].time_us = (uint64_t) sqlite3_column_int64(st, 2);
-        s_copy(v[len].reason, sizeof v[len].reason,
-               sqlite3_column_text(st, 3));
+        sqlstore_column_text(st, 3, v[len].reason, sizeof v[len].reason);
         len++;
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
         VLOG_ERR_RL("store: history of %s stopped after %zu rows: %s", id,
-                    len, rc == SQLITE_NOMEM ? "out of memory" : self->err);
+                    len, rc == SQLITE_NOMEM ? "out of memory" : self->sql.err);
         free(v);
         return -1;
     }
@@ -589,16 +496,16 @@ resv_store_count_open(resv_store_t *self, const char *host,
              VR__RESV_STATE__RESV_STATE_RELEASED,
              VR__RESV_STATE__RESV_STATE_FAILED);
     sqlite3_stmt *st;
-    if (s_prepare(self, &st, sql)) {
+    if (sqlstore_prepare(&self->sql, &st, sql)) {
         return -1;
     }
     s_bind_opt(st, 1, host);
     s_bind_opt(st, 2, network);
-    int rc = s_step(self, st);
+    int rc = sqlstore_step(&self->sql, st);
     *n = rc == SQLITE_ROW ? (size_t) sqlite3_column_int64(st, 0) : 0;
     sqlite3_finalize(st);
     if (rc != SQLITE_ROW) {
-        VLOG_ERR_RL("store: count: %s", self->err);
+        VLOG_ERR_RL("store: count: %s", self->sql.err);
         return -1;
     }
     return 0;
@@ -609,13 +516,13 @@ resv_store_count_by_state(resv_store_t *self, size_t *by_state,
                           size_t n_states)
 {
     sqlite3_stmt *st;
-    if (s_prepare(self, &st,
-                  "SELECT state, COUNT(*) FROM resv GROUP BY state")) {
+    if (sqlstore_prepare(&self->sql, &st,
+                         "SELECT state, COUNT(*) FROM resv GROUP BY state")) {
         return -1;
     }
     memset(by_state, 0, n_states * sizeof *by_state);
     int rc;
-    while ((rc = s_step(self, st)) == SQLITE_ROW) {
+    while ((rc = sqlstore_step(&self->sql, st)) == SQLITE_ROW) {
         int state = sqlite3_column_int(st, 0);
         if (state >= 0 && (size_t) state < n_states) {
             by_state[state] = (size_t) sqlite3_column_int64(st, 1);
@@ -623,7 +530,7 @@ resv_store_count_by_state(resv_store_t *self, size_t *by_state,
     }
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) {
-        VLOG_ERR_RL("store: count by state: %s", self->err);
+        VLOG_ERR_RL("store: count by state: %s", self->sql.err);
         return -1;
     }
     return 0;
@@ -654,12 +561,12 @@ resv_store_purge(resv_store_t *self, uint64_t before_us, size_t max,
                         "(SELECT id FROM temp.purge)")
         || s_exec(self, "DELETE FROM resv WHERE id IN "
                         "(SELECT id FROM temp.purge)")) {
-        s_rollback(self);
+        sqlstore_rollback(&self->sql);
         return -1;
     }
-    size_t n = (size_t) sqlite3_changes(self->db);
+    size_t n = (size_t) sqlite3_changes(self->sql.db);
     if (s_exec(self, "COMMIT")) {
-        s_rollback(self);
+        sqlstore_rollback(&self->sql);
         return -1;
     }
     *n_deleted = n;
@@ -669,11 +576,11 @@ resv_store_purge(resv_store_t *self, uint64_t before_us, size_t max,
 const char *
 resv_store_error(const resv_store_t *self)
 {
-    return self->err[0] ? self->err : "no error";
+    return self->sql.err[0] ? self->sql.err : "no error";
 }
 
 void
 resv_store_fail_after(resv_store_t *self, int n_steps)
 {
-    self->fail_after = n_steps < 0 ? -1 : n_steps;
+    sqlstore_fail_after(&self->sql, n_steps);
 }

@@ -157,3 +157,120 @@ resv_wait() {
 svc_counter() {
     "${CTL[@]}" --json status "$1" | jq -r ".services[0].counters.$2"
 }
+
+# The broker and the adapter on the sim test bed (hosts h1.. at
+# 10.210.0.1..), as most tests of reservations run them.
+# ep NAME: the ipc:// endpoint NAME in the scratch directory.
+ep() { echo "ipc://$T/$1"; }
+# vr_ctl_yaml: writes $T/ctl.yaml (vnetctl for the broker and the adapter
+# at their ep endpoints) and sets CTL to vnetctl with it.
+vr_ctl_yaml() {
+    cat >"$T/ctl.yaml" <<YAML
+broker: $(ep broker)
+adapter: $(ep adapter)
+timeout_ms: 3000
+YAML
+    CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
+}
+# vr_adapter_yaml FILE STATE [LINE...]: writes FILE, an adapter config: the
+# bus at ep adapter and adapter-events, state STATE, tick_ms 5, then each
+# LINE (the backend and its settings; YAML, may span lines).
+vr_adapter_yaml() {
+    local file=$1 state=$2
+    shift 2
+    {
+        echo "bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}"
+        echo "state: $state"
+        echo "tick_ms: 5"
+        printf '%s\n' "$@"
+    } >"$file"
+}
+# vr_broker_yaml DB [LINE...]: writes $T/broker.yaml, a broker config: the
+# bus at ep broker, broker-events, adapter and adapter-events, db DB, then
+# each LINE (YAML, may span lines; one of them its networks).
+vr_broker_yaml() {
+    local db=$1
+    shift
+    {
+        cat <<YAML
+bus:
+  control: $(ep broker)
+  events: $(ep broker-events)
+  adapter: $(ep adapter)
+  adapter_events: $(ep adapter-events)
+db: $db
+YAML
+        printf '%s\n' "$@"
+    } >"$T/broker.yaml"
+}
+# vr_network_yaml N [MAX_PATHS]: the broker's 'networks:' with one network,
+# omninet, of hosts h1..hN at 10.210.0.1..N, MAX_PATHS paths at most if
+# given.
+vr_network_yaml() {
+    local i
+    echo "networks:"
+    echo "  - name: omninet"
+    [ -z "${2:-}" ] || echo "    max_paths: $2"
+    echo "    endpoints:"
+    for i in $(seq "$1"); do
+        echo "      - {host: h$i, ip: 10.210.0.$i}"
+    done
+}
+# vr_start_resv ADAPTER_CFG [ADAPTER [BROKER]]: starts the adapter (binary
+# ADAPTER, odin-adapter by default) with ADAPTER_CFG and the broker (binary
+# BROKER, vreserve-broker by default) with $T/broker.yaml, then waits until
+# both answer "${CTL[@]}" status (10 s).
+vr_start_resv() {
+    vr_start adapter "$BIN/${2:-odin-adapter}" -c "$1"
+    vr_start broker "$BIN/${3:-vreserve-broker}" -c "$T/broker.yaml"
+    vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+}
+# vr_restart_adapter CMD...: kill -9 the adapter, reap it, start CMD as the
+# adapter and wait until it answers (10 s).
+vr_restart_adapter() {
+    kill -KILL "$(cat "$T/adapter.pid")"
+    wait "$(cat "$T/adapter.pid")" 2>/dev/null || true
+    vr_start adapter "$@"
+    vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
+}
+# adapter_held: how many paths the adapter holds (provisioning, up or
+# tearing down).
+adapter_held() {
+    echo $(( $(svc_counter adapter paths_provisioning) \
+        + $(svc_counter adapter paths_up) \
+        + $(svc_counter adapter paths_tearing_down) ))
+}
+# resv_no_leak: fails unless the adapter holds as many paths as the broker
+# has open reservations (nothing leaked, nothing forgotten).
+resv_no_leak() {
+    local h o
+    h=$(adapter_held)
+    o=$("${CTL[@]}" --json reserve list \
+        | jq '[.[] | select(.state != "released" and .state != "failed")] | length')
+    echo "adapter holds $h paths, the broker has $o open reservations"
+    [ "$h" = "$o" ] || fail "adapter and broker disagree: $h != $o"
+}
+
+# vr_curve_yaml CERT ALLOWED SERVERS: a service's 'curve:' settings: its
+# certificate CERT, the clients' keys in ALLOWED, the servers' in SERVERS.
+vr_curve_yaml() {
+    cat <<YAML
+curve:
+  cert: $1
+  allowed: $2
+  servers: $3
+YAML
+}
+# vr_aggregator_yaml [LINE...]: writes $T/aggregator.yaml: the bus at ep
+# aggregator, agg-events and ingest, then each LINE (YAML).
+vr_aggregator_yaml() {
+    {
+        cat <<YAML
+bus:
+  control: $(ep aggregator)
+  events: $(ep agg-events)
+  ingest: $(ep ingest)
+YAML
+        printf '%s\n' "$@"
+    } >"$T/aggregator.yaml"
+}

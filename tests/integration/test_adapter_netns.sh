@@ -15,42 +15,19 @@ P="an$$"
 vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
 "$BED" up --prefix "$P" --hosts 2 --vms 1 >/dev/null
 
-ep() { echo "ipc://$T/$1"; }
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-backend: netns
-state: $T/adapter.db
-tick_ms: 5
-sim: {time_scale: 0.1}
-netns:
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
+    'sim: {time_scale: 0.1}' "netns:
   hosts:
     - {ip: 10.200.0.1, netns: $P-h1}
     - {ip: 10.200.0.2, netns: $P-h2}
-  mtu: 9000
-YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-reconcile_ms: 300
-networks:
+  mtu: 9000"
+vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' 'networks:
   - name: lab
     endpoints:
       - {host: h1, ip: 10.200.0.1}
-      - {host: h2, ip: 10.200.0.2}
-YAML
-cat >"$T/ctl.yaml" <<YAML
-broker: $(ep broker)
-adapter: $(ep adapter)
-timeout_ms: 3000
-YAML
-CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+      - {host: h2, ip: 10.200.0.2}'
+vr_ctl_yaml
+vr_start_resv "$T/adapter.yaml"
 
 counter() { svc_counter adapter "$1"; }
 dev_in() { ip -n "$P-h$1" link show "$2" >/dev/null 2>&1; }
@@ -74,9 +51,7 @@ tc -n "$P-h1" qdisc show dev "$dev" | grep -q "tbf.*rate 500Mbit" \
     || fail "not shaped to 500 Mbit/s: $(tc -n "$P-h1" qdisc show dev "$dev")"
 
 echo "== kill -9 the adapter; restart: the path is adopted and still works"
-kill -KILL "$(cat "$T/adapter.pid")"
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
+vr_restart_adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
 [ "$(counter paths_adopted)" = 1 ] || fail "path not adopted"
 [ "$(counter paths_up)" = 1 ] || fail "adapter does not hold it up"
 sleep 0.5
@@ -110,13 +85,11 @@ id3=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
 sleep 0.3
 [ "$(resv_field "$id3" state)" = provisioning ] || fail "$id3 not provisioning"
 dev3=vrp$(resv_field "$id3" path_id | sed 's/^p-//')
-kill -KILL "$(cat "$T/adapter.pid")"
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
+vr_restart_adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
 resv_wait "$id3" failed || fail "$id3 not failed"
 sleep 2   # longer than the set-up would have taken
 ! dev_in 1 "$dev3" && ! dev_in 2 "$dev3" || fail "$dev3 made after all"
-held=$(( $(counter paths_provisioning) + $(counter paths_up) + $(counter paths_tearing_down) ))
+held=$(adapter_held)
 [ "$held" = 0 ] || fail "adapter holds $held paths"
 [ -z "$(ip -n "$P-h1" -o link show | grep ': vrp')" ] || fail "devices left"
 tail -n 4 "$T/adapter.log"

@@ -12,55 +12,18 @@
 #       by ODIN id after the restart.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
+# broker_cfg NAME: the broker, its database named for the backend.
 broker_cfg() {
-    cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker-$1.db
-reconcile_ms: 300
-max_paths_per_host: 8
-networks:
-  - name: omninet
-    max_paths: 16
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-      - {host: h3, ip: 10.210.0.3}
-      - {host: h4, ip: 10.210.0.4}
-YAML
+    vr_broker_yaml "$T/broker-$1.db" 'reconcile_ms: 300' \
+        'max_paths_per_host: 8' "$(vr_network_yaml 4 16)"
 }
-cat >"$T/ctl.yaml" <<YAML
-broker: $(ep broker)
-adapter: $(ep adapter)
-timeout_ms: 3000
-YAML
-CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
+vr_ctl_yaml
 counter() { svc_counter adapter "$1"; }
-held() {
-    echo $(( $(counter paths_provisioning) + $(counter paths_up) + $(counter paths_tearing_down) ))
-}
-restart_adapter() {
-    kill -KILL "$(cat "$T/adapter.pid")"
-    wait "$(cat "$T/adapter.pid")" 2>/dev/null || true
-    vr_start adapter "$@"
-    vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
-}
 
 echo "== sim: kill -9 the adapter with 3 paths up and 3 provisioning"
-cat >"$T/sim.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-state: $T/sim.db
-tick_ms: 5
-sim: {time_scale: 0.05}
-YAML
+vr_adapter_yaml "$T/sim.yaml" "$T/sim.db" 'sim: {time_scale: 0.05}'
 broker_cfg sim
-vr_start adapter "$BIN/odin-adapter" -c "$T/sim.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_start_resv "$T/sim.yaml"
 up=() prov=()
 for pair in "h1 h2" "h3 h4" "h1 h3"; do
     up+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")
@@ -70,7 +33,7 @@ for pair in "h2 h4" "h1 h4" "h2 h3"; do
     prov+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")
 done
 [ "$(resv_field "${prov[0]}" state)" = provisioning ] || fail "not provisioning"
-restart_adapter "$BIN/odin-adapter" -c "$T/sim.yaml"
+vr_restart_adapter "$BIN/odin-adapter" -c "$T/sim.yaml"
 for id in "${up[@]}"; do
     sleep 0.4
     [ "$(resv_field "$id" state)" = active ] || fail "$id lost by the restart"
@@ -88,7 +51,7 @@ for id in "${up[@]}" "$again"; do
     "${CTL[@]}" reserve release "$id" >/dev/null || fail "release $id"
 done
 for id in "${up[@]}" "$again"; do resv_wait "$id" released || fail "$id"; done
-[ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+[ "$(adapter_held)" = 0 ] || fail "adapter still holds $(adapter_held) paths"
 echo "== a hung adapter (SIGSTOP): the broker keeps answering, then catches up"
 kill -STOP "$(cat "$T/adapter.pid")"
 vr_on_cleanup 'kill -CONT "$(cat "$T/adapter.pid")" 2>/dev/null || true'
@@ -111,7 +74,7 @@ for id in "${hung[@]}"; do resv_wait "$id" active || fail "$id after SIGCONT"; d
 echo "3 reservations asked while the adapter hung: requested, then active once it woke"
 for id in "${hung[@]}"; do "${CTL[@]}" reserve release "$id" >/dev/null; done
 for id in "${hung[@]}"; do resv_wait "$id" released || fail "$id"; done
-[ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+[ "$(adapter_held)" = 0 ] || fail "adapter still holds $(adapter_held) paths"
 
 echo "== the restart, as the adapter logged it"
 grep -h "adopted\|failed\|state " "$T/adapter.log" | tail -n 8 | cut -c1-200
@@ -121,21 +84,14 @@ echo "== oclient: ODIN's client (stand-in) drives the paths"
 export OCLIENT_STATE=$T/odin.state OCLIENT_CONTROL=$T/odin.modes \
     OCLIENT_LOG=$T/odin.log OCLIENT_DELAY=2
 : >"$OCLIENT_CONTROL"
-cat >"$T/oclient.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-backend: oclient
-state: $T/oclient.db
-tick_ms: 5
-oclient:
+vr_adapter_yaml "$T/oclient.yaml" "$T/oclient.db" 'backend: oclient' \
+    "oclient:
   path: $VR_SRC_DIR/tests/tools/oclient
-  flags: [-b, "1000"]
+  flags: [-b, \"1000\"]
   create_timeout_ms: 1500
-  teardown_timeout_ms: 1500
-YAML
+  teardown_timeout_ms: 1500"
 broker_cfg oclient
-vr_start adapter "$BIN/odin-adapter" -c "$T/oclient.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_start_resv "$T/oclient.yaml"
 
 ok=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
 resv_wait "$ok" active || fail "oclient path not up"
@@ -150,7 +106,7 @@ done
 "${CTL[@]}" status adapter >/dev/null || fail "adapter gone"
 
 echo "== oclient: kill -9 with a path up: adopted, then torn down by ODIN id"
-restart_adapter env "$BIN/odin-adapter" -c "$T/oclient.yaml"
+vr_restart_adapter env "$BIN/odin-adapter" -c "$T/oclient.yaml"
 [ "$(counter paths_adopted)" = 1 ] || fail "not adopted"
 sleep 0.4
 [ "$(resv_field "$ok" state)" = active ] || fail "broker lost $ok"
@@ -158,7 +114,7 @@ sleep 0.4
 resv_wait "$ok" released || fail "$ok not released"
 grep -q -- "-t odin-" "$OCLIENT_LOG" || fail "no 'oclient -t' ran"
 ! grep -q "^path " "$OCLIENT_STATE" || fail "ODIN still holds a path"
-[ "$(held)" = 0 ] || fail "adapter still holds $(held) paths"
+[ "$(adapter_held)" = 0 ] || fail "adapter still holds $(adapter_held) paths"
 tail -n 3 "$OCLIENT_LOG"
 vr_stop_services broker adapter
 echo "1 passed, 0 failed"

@@ -11,7 +11,6 @@
 # to start; curve.allow_any starts with a warning.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
 KEYS="$T/keys"
 PUB="$T/public"
 "$BIN/vnetctl" keygen "$KEYS" aggregator planner broker adapter vnetctl \
@@ -19,14 +18,7 @@ PUB="$T/public"
 mkdir -p "$PUB"
 cp "$KEYS"/*.key "$PUB/"
 
-curve() {
-    cat <<YAML
-curve:
-  cert: $KEYS/$1.key
-  allowed: $PUB
-  servers: $PUB
-YAML
-}
+curve() { vr_curve_yaml "$KEYS/$1.key" "$PUB" "$PUB"; }
 { curve agent-h1; cat <<YAML; } >"$T/agent.yaml"
 id: h1
 bus:
@@ -38,12 +30,7 @@ overlay:
   key: $KEYS/agent-h1.key
   peers_dir: $PUB
 YAML
-{ curve aggregator; cat <<YAML; } >"$T/aggregator.yaml"
-bus:
-  control: $(ep aggregator)
-  events: $(ep agg-events)
-  ingest: $(ep ingest)
-YAML
+vr_aggregator_yaml "$(curve aggregator)"
 { curve planner; cat <<YAML; } >"$T/planner.yaml"
 bus:
   control: $(ep planner)
@@ -53,33 +40,10 @@ bus:
   broker: $(ep broker)
   broker_events: $(ep broker-events)
 YAML
-{ curve broker; cat <<YAML; } >"$T/broker.yaml"
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-metrics: {listen: "127.0.0.1:0"}
-networks:
-  - name: omninet
-    max_paths: 8
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-      - {host: h3, ip: 10.210.0.3}
-      - {host: h4, ip: 10.210.0.4}
-YAML
-{ curve adapter; cat <<YAML; } >"$T/adapter.yaml"
-bus:
-  control: $(ep adapter)
-  events: $(ep adapter-events)
-state: $T/adapter.db
-tick_ms: 5
-sim:
-  time_scale: 0.004
-  fail_rate: 0
-YAML
+vr_broker_yaml "$T/broker.db" "$(curve broker)" \
+    'metrics: {listen: "127.0.0.1:0"}' "$(vr_network_yaml 4 8)"
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" "$(curve adapter)" \
+    'sim: {time_scale: 0.004, fail_rate: 0}'
 # The operator; the agent's key is named in its endpoint (bus.h).
 cat >"$T/ctl.yaml" <<YAML
 agent: "agent-h1=$(ep agent)"

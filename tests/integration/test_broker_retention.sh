@@ -8,45 +8,16 @@
 # of them up in the end.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-tick_ms: 5
-state: $T/adapter.db
-sim: {time_scale: 0.004}
-YAML
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'sim: {time_scale: 0.004}'
+# broker_cfg NAME RETENTION_S: the broker, its database named for the
+# backend, ended reservations kept RETENTION_S.
 broker_cfg() {
-    cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker-$1.db
-reconcile_ms: 200
-retention_s: $2
-list_page_max: 2
-max_paths_per_host: 8
-networks:
-  - name: omninet
-    max_paths: 16
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-      - {host: h3, ip: 10.210.0.3}
-      - {host: h4, ip: 10.210.0.4}
-YAML
+    vr_broker_yaml "$T/broker-$1.db" 'reconcile_ms: 200' "retention_s: $2" \
+        'list_page_max: 2' 'max_paths_per_host: 8' "$(vr_network_yaml 4 16)"
 }
-cat >"$T/ctl.yaml" <<YAML
-broker: $(ep broker)
-adapter: $(ep adapter)
-timeout_ms: 3000
-YAML
-CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
+vr_ctl_yaml
 broker_cfg sim 3
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_start_resv "$T/adapter.yaml"
 
 echo "== 5 reservations, 3 released; listed over pages of 2"
 ids=()
@@ -81,20 +52,13 @@ vr_stop_services broker adapter
 echo "== oclient: at most 2 children at once, the rest queued"
 export OCLIENT_STATE=$T/odin.state OCLIENT_MODE=slow OCLIENT_DELAY=1 \
     OCLIENT_LOG=$T/odin.log
-cat >"$T/oclient.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-backend: oclient
-state: $T/oclient.db
-tick_ms: 5
-oclient:
+vr_adapter_yaml "$T/oclient.yaml" "$T/oclient.db" 'backend: oclient' \
+    "oclient:
   path: $VR_SRC_DIR/tests/tools/oclient
   max_running: 2
-  create_timeout_ms: 10000
-YAML
+  create_timeout_ms: 10000"
 broker_cfg oclient 3600
-vr_start adapter "$BIN/odin-adapter" -c "$T/oclient.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_start_resv "$T/oclient.yaml"
 ids=()
 for pair in "h1 h2" "h3 h4" "h1 h3" "h2 h4" "h1 h4"; do
     ids+=("$("${CTL[@]}" --json reserve create $pair | jq -r .id)")

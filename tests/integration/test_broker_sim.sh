@@ -8,43 +8,12 @@
 # holds no path.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-tick_ms: 5
-state: $T/adapter.db
-sim:
-  time_scale: 0.004
-  fail_rate: 0.2
-  seed: 7
-YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-reconcile_ms: 300
-max_paths_per_host: 3
-networks:
-  - name: omninet
-    max_paths: 6
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-      - {host: h3, ip: 10.210.0.3}
-      - {host: h4, ip: 10.210.0.4}
-YAML
-cat >"$T/ctl.yaml" <<YAML
-broker: $(ep broker)
-adapter: $(ep adapter)
-timeout_ms: 3000
-YAML
-CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" \
+    'sim: {time_scale: 0.004, fail_rate: 0.2, seed: 7}'
+vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' 'max_paths_per_host: 3' \
+    "$(vr_network_yaml 4 6)"
+vr_ctl_yaml
+vr_start_resv "$T/adapter.yaml"
 
 # wait_state ID STATE...: until the reservation is in one of the states;
 # prints it.

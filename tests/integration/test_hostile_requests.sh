@@ -9,36 +9,10 @@
 # carry no raw control characters, and a good reservation still works.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-tick_ms: 5
-state: $T/adapter.db
-sim: {time_scale: 0.004}
-YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-reconcile_ms: 300
-networks:
-  - name: omninet
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-YAML
-cat >"$T/ctl.yaml" <<YAML
-broker: $(ep broker)
-adapter: $(ep adapter)
-timeout_ms: 3000
-YAML
-CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'sim: {time_scale: 0.004}'
+vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' "$(vr_network_yaml 2)"
+vr_ctl_yaml
+vr_start_resv "$T/adapter.yaml"
 
 echo "== broker"
 "$BIN/vr-hostile" broker "$(ep broker)" >"$T/hb.out" || {

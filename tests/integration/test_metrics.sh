@@ -8,7 +8,6 @@
 # on.  Ports are picked by the services (port 0) and read back from status.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
 M="metrics: {listen: '127.0.0.1:0'}"
 
 vr_overlay_keys h1
@@ -18,10 +17,7 @@ bus: {control: '$(ep agent)', aggregator: '$(ep ingest)'}
 overlay: {listen: '127.0.0.1:0', $(vr_overlay_yaml h1)}
 $M
 YAML
-cat >"$T/aggregator.yaml" <<YAML
-bus: {control: '$(ep aggregator)', events: '$(ep agg-events)', ingest: '$(ep ingest)'}
-$M
-YAML
+vr_aggregator_yaml "$M"
 cat >"$T/planner.yaml" <<YAML
 bus:
   control: $(ep planner)
@@ -30,15 +26,7 @@ bus:
   broker_events: $(ep broker-events)
 $M
 YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-$M
-YAML
+vr_broker_yaml "$T/broker.db" "$M"
 cat >"$T/adapter.yaml" <<YAML
 bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
 state: $T/adapter.db

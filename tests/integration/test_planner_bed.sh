@@ -19,7 +19,6 @@ P="pl$$"
 vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
 "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 100mbit >/dev/null
 
-ep() { echo "ipc://$T/$1"; }
 SCALE=0.05; T_UP=500; T_DOWN=3000
 vr_overlay_keys h1 h2 h3 h4 h5
 for i in 1 2 3 4 5; do
@@ -36,29 +35,14 @@ done
 cat >"$T/aggregator.yaml" <<YAML
 bus: {control: '$(ep agg)', events: '$(ep agg-events)', ingest: '$(ep ingest)'}
 YAML
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-backend: netns
-state: $T/adapter.db
-tick_ms: 5
-sim: {time_scale: $SCALE}
-netns:
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
+    "sim: {time_scale: $SCALE}" "netns:
   hosts:
-$(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)
-YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-reconcile_ms: 500
-networks:
+$(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
+vr_broker_yaml "$T/broker.db" 'reconcile_ms: 500' "networks:
   - name: lab
     endpoints:
-$(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)
-YAML
+$(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
 cat >"$T/planner.yaml" <<YAML
 bus:
   control: $(ep planner)

@@ -24,7 +24,6 @@
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 
-ep() { echo "ipc://$T/$1"; }
 # Two free UDP ports for the agents' overlays.
 read -r P1 P2 < <(python3 -c '
 import socket
@@ -45,34 +44,20 @@ hello_ms: 200
 fastpath: false
 YAML
 done
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-state: $T/adapter.db
-tick_ms: 5
-sim:
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'sim:
   time_scale: 0.01
   switches: [s1, s2]
   fibres: [{ends: [s1, s2], lambdas: 4, length_km: 10}]
-  hosts: [{ip: 127.0.0.1, switch: s1}, {ip: 127.0.0.2, switch: s2}]
-YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-reconcile_ms: 300
-# A page per reservation: the planner must read the broker's list to its
-# end (ResvList.next), or it adopts nothing at start and takes the links
-# of later reservations for lost.
-list_page_max: 1
-networks:
+  hosts: [{ip: 127.0.0.1, switch: s1}, {ip: 127.0.0.2, switch: s2}]'
+# A page per reservation (list_page_max: 1): the planner must read the
+# broker's list to its end (ResvList.next), or it adopts nothing at start
+# and takes the links of later reservations for lost.
+vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' 'list_page_max: 1' \
+    'networks:
   - name: lab
     endpoints:
       - {host: h1, ip: 127.0.0.1}
-      - {host: h2, ip: 127.0.0.2}
-YAML
+      - {host: h2, ip: 127.0.0.2}'
 planner_yaml() {  # planner_yaml BROKER_EVENTS_ENDPOINT [RESERVING_TIMEOUT_MS]
     cat <<YAML
 bus:

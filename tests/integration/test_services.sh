@@ -6,8 +6,6 @@
 # that the test can run beside a demo.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
-
 vr_overlay_keys h1
 cat >"$T/agent.yaml" <<YAML
 id: h1
@@ -19,12 +17,7 @@ overlay:
   key: $T/overlay-keys/agent-h1.key
   peers_dir: $T/overlay-keys
 YAML
-cat >"$T/aggregator.yaml" <<YAML
-bus:
-  control: $(ep aggregator)
-  events: $(ep agg-events)
-  ingest: $(ep ingest)
-YAML
+vr_aggregator_yaml
 # The planner and broker also listen to a fake publisher, to be fed garbage.
 cat >"$T/planner.yaml" <<YAML
 bus:

@@ -5,7 +5,6 @@
 # get nothing, and the services log the denial.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
 KEYS="$T/keys"
 "$BIN/vnetctl" keygen "$KEYS" agent aggregator planner broker adapter \
     vnetctl >/dev/null
@@ -15,14 +14,7 @@ mkdir -p "$T/allowed"
 cp "$KEYS"/*.key "$T/allowed/"
 "$BIN/vnetctl" keygen "$KEYS" vnetctl 2>/dev/null && fail "keygen overwrote a key"
 
-curve() {
-    cat <<YAML
-curve:
-  cert: $KEYS/$1.key
-  allowed: $T/allowed
-  servers: $KEYS
-YAML
-}
+curve() { vr_curve_yaml "$KEYS/$1.key" "$T/allowed" "$KEYS"; }
 vr_overlay_keys agent
 { curve agent; cat <<YAML; } >"$T/agent.yaml"
 bus:
@@ -33,12 +25,7 @@ overlay:
   key: $T/overlay-keys/agent-agent.key
   peers_dir: $T/overlay-keys
 YAML
-{ curve aggregator; cat <<YAML; } >"$T/aggregator.yaml"
-bus:
-  control: $(ep aggregator)
-  events: $(ep agg-events)
-  ingest: $(ep ingest)
-YAML
+vr_aggregator_yaml "$(curve aggregator)"
 { curve planner; cat <<YAML; } >"$T/planner.yaml"
 bus:
   control: $(ep planner)
@@ -46,14 +33,7 @@ bus:
   aggregator_events: $(ep agg-events)
   broker_events: $(ep broker-events)
 YAML
-{ curve broker; cat <<YAML; } >"$T/broker.yaml"
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-YAML
+vr_broker_yaml "$T/broker.db" "$(curve broker)"
 { curve adapter; cat <<YAML; } >"$T/adapter.yaml"
 bus:
   control: $(ep adapter)

@@ -14,46 +14,18 @@
 source "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" = 0 ] || { echo "needs root (tmpfs mounts)"; exit 77; }
-ep() { echo "ipc://$T/$1"; }
 for d in bdisk adisk; do
     mkdir -p "$T/$d"
     mount -t tmpfs -o size=1m tmpfs "$T/$d" || { echo "no tmpfs"; exit 77; }
     # Lazy: the services still have their files open when hooks run.
     vr_on_cleanup "umount -l '$T/$d'"
 done
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-tick_ms: 5
-state: $T/adisk/adapter.db
-sim: {time_scale: 0.004}
-YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/bdisk/broker.db
-reconcile_ms: 300
-max_paths_per_host: 8
-networks:
-  - name: omninet
-    max_paths: 16
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-      - {host: h3, ip: 10.210.0.3}
-      - {host: h4, ip: 10.210.0.4}
-YAML
-cat >"$T/ctl.yaml" <<YAML
-broker: $(ep broker)
-adapter: $(ep adapter)
-timeout_ms: 3000
-YAML
-CTL=("$BIN/vnetctl" -c "$T/ctl.yaml")
-vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
-vr_start broker "$BIN/vreserve-broker" -c "$T/broker.yaml"
-vr_until 10 "${CTL[@]}" status broker adapter || fail "services not up"
+vr_adapter_yaml "$T/adapter.yaml" "$T/adisk/adapter.db" \
+    'sim: {time_scale: 0.004}'
+vr_broker_yaml "$T/bdisk/broker.db" 'reconcile_ms: 300' \
+    'max_paths_per_host: 8' "$(vr_network_yaml 4 16)"
+vr_ctl_yaml
+vr_start_resv "$T/adapter.yaml"
 
 # fill DIR: writes until the file system has no byte left.
 fill() {
@@ -61,20 +33,6 @@ fill() {
     dd if=/dev/zero of="$1/fill2" bs=512 2>/dev/null || true
     [ "$(df --output=avail "$1" | tail -1 | tr -d ' ')" = 0 ] \
         || fail "$1 not full"
-}
-held() {
-    echo $(( $(svc_counter adapter paths_provisioning) \
-        + $(svc_counter adapter paths_up) \
-        + $(svc_counter adapter paths_tearing_down) ))
-}
-n_active() { "${CTL[@]}" --json reserve list | jq '[.[] | select(.state != "released" and .state != "failed")] | length'; }
-# no_leak: the adapter's paths are the broker's open reservations.
-no_leak() {
-    local h a
-    h=$(held)
-    a=$(n_active)
-    echo "adapter holds $h paths, the broker has $a open reservations"
-    [ "$h" = "$a" ] || fail "adapter and broker disagree: $h != $a"
 }
 create() { "${CTL[@]}" --json reserve create "$@" | jq -r .id; }
 
@@ -90,7 +48,7 @@ echo "$id: $err"
 grep -q "state store failed (database or disk is full" <<<"$err" \
     || fail "unclear error: $err"
 [ "$(svc_counter adapter store_errors)" -ge 1 ] || fail "not counted"
-no_leak
+resv_no_leak
 
 echo "== both disks full: refused at once, release refused, nothing moves"
 fill "$T/bdisk"
@@ -109,7 +67,7 @@ sleep 1    # three reconcile rounds on full disks
 [ "$(resv_field "$up1" state)" = active ] || fail "$up1 moved"
 [ "$(resv_field "$up2" state)" = active ] || fail "$up2 moved"
 "${CTL[@]}" status broker adapter >/dev/null || fail "a service is gone"
-no_leak
+resv_no_leak
 
 echo "== space back: service resumes"
 rm -f "$T/adisk/fill" "$T/adisk/fill2" "$T/bdisk/fill" "$T/bdisk/fill2"
@@ -122,7 +80,7 @@ for r in "$up1" "$up2" "$id"; do
     resv_wait "$r" released || fail "$r not released"
 done
 sleep 0.4
-no_leak
-[ "$(held)" = 0 ] || fail "paths left"
+resv_no_leak
+[ "$(adapter_held)" = 0 ] || fail "paths left"
 vr_stop_services broker adapter
 echo "1 passed, 0 failed"

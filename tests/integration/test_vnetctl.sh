@@ -9,8 +9,6 @@
 # the exit codes: 0 ok, 1 an error reply, 2 usage, 3 no reply in time.
 source "$(dirname "$0")/lib.sh"
 
-ep() { echo "ipc://$T/$1"; }
-
 vr_overlay_keys h1
 cat >"$T/agent.yaml" <<YAML
 id: h1
@@ -29,25 +27,9 @@ bus:
   aggregator_events: $(ep agg-events)
   broker_events: $(ep broker-events)
 YAML
-cat >"$T/broker.yaml" <<YAML
-bus:
-  control: $(ep broker)
-  events: $(ep broker-events)
-  adapter: $(ep adapter)
-  adapter_events: $(ep adapter-events)
-db: $T/broker.db
-networks:
-  - name: omninet
-    endpoints:
-      - {host: h1, ip: 10.210.0.1}
-      - {host: h2, ip: 10.210.0.2}
-YAML
-cat >"$T/adapter.yaml" <<YAML
-bus: {control: '$(ep adapter)', events: '$(ep adapter-events)'}
-state: $T/adapter.db
-tick_ms: 5
-sim: {time_scale: 0.01, fail_rate: 0, seed: 3}
-YAML
+vr_broker_yaml "$T/broker.db" "$(vr_network_yaml 2)"
+vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" \
+    'sim: {time_scale: 0.01, fail_rate: 0, seed: 3}'
 cat >"$T/vnetctl.yaml" <<YAML
 agent: $(ep agent)
 aggregator: $(ep aggregator)

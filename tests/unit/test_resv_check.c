@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "refusal.h"
 #include "resv_check.h"
 
 static char s_err[256];
@@ -18,14 +19,7 @@ static char s_err[256];
 static void
 s_refused(bool ok, const char *field, const char *quoted)
 {
-    assert(!ok);
-    char want[64];
-    snprintf(want, sizeof want, "field '%s': ", field);
-    if (!strstr(s_err, want) || (quoted && !strstr(s_err, quoted))) {
-        fprintf(stderr, "unexpected message: %s\n", s_err);
-        assert(0);
-    }
-    assert(!strchr(s_err, '\n') && !strchr(s_err, '\033'));
+    assert(refusal_names(ok, s_err, field, quoted));
 }
 
 static Vr__ResvRequest
@@ -131,8 +125,6 @@ main(void)
     q.host_b = "h2";
     assert(resv_check_reservable(&q, s_err, sizeof s_err));
 
-    assert(resv_check_id("a", 1) && !resv_check_id("ab", 1));
-    assert(!resv_check_id(NULL, 10) && !resv_check_id("", 10));
     printf("test_resv_check: ok\n");
     return 0;
 }
