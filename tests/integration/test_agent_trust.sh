@@ -8,7 +8,9 @@
 #   - captured datagrams replayed, bit-flipped or truncated from a spoofed
 #     source are dropped and counted, and no frame reaches a VM;
 #   - keys rotated every MiB under iperf3 lose nothing beyond the normal,
-#     and the links show what protects them.
+#     and the links show what protects them;
+#   - an admitted agent that only authenticates (overlay.encrypt: false)
+#     is refused by a proxy that wants encryption: no downgrade.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 
@@ -25,12 +27,13 @@ counter() { ctl "$1" --json status agent | jq -r ".services[0].counters.$2"; }
 counter_ge() { [ "$(counter "$1" "$2")" -ge "$3" ]; }
 in_vm() { local h=$1; shift; ip netns exec "$P-${h}v1" "$@"; }
 
-vr_overlay_keys h1 h2 h3
+vr_overlay_keys h1 h2 h3 h4
 "$CTL" keygen "$T/rogue" agent-h2 >/dev/null     # a key nobody admitted
 
-# start_agent NAME HOST ID KEY: agent NAME on host HOST as ID with KEY.
+# start_agent NAME HOST ID KEY [ENCRYPT]: agent NAME on host HOST as ID
+# with KEY.
 start_agent() {
-    local name=$1 host=$2 id=$3 key=$4 role="# the proxy"
+    local name=$1 host=$2 id=$3 key=$4 encrypt=${5:-true} role="# the proxy"
     [ "$host" = h1 ] || role="proxy_addr: 10.200.0.1:7000"
     cat >"$T/$name.yaml" <<YAML
 id: $id
@@ -41,6 +44,7 @@ overlay:
   key: $key
   peers_dir: $T/overlay-keys
   rekey_mb: 1
+  encrypt: $encrypt
 ports: [vm1]
 period_ms: 100
 YAML
@@ -185,5 +189,13 @@ ctl h2 --json link list \
     | jq -e "[.[] | select(.name == \"h3\")][0].tx_nokey == $nokey" \
     >/dev/null || fail "frames went unsent for want of a key"
 
-vr_stop_services h1 h2 h3
+echo "== authenticated only, where encryption is wanted: refused"
+start_agent h4 h4 h4 "$T/overlay-keys/agent-h4.key" false
+vr_until 10 counter_ge h1 downgraded 1 \
+    || fail "the proxy took authenticate-only datagrams"
+in_vm h4 ping -c 2 -W 0.5 -q 10.201.1.1 >/dev/null 2>&1 \
+    && fail "h4's VM crossed without encryption"
+echo "downgraded datagrams refused at the proxy: $(counter h1 downgraded)"
+
+vr_stop_services h1 h2 h3 h4
 echo "1 passed, 0 failed"
