@@ -34,6 +34,26 @@ static _Thread_local uint8_t s_seal_buf[S_SEAL_BUF];
 
 static int s_tcp_write(agent_link_t *self, const struct iovec *iov, int n);
 
+/* Room for a UDP_SEGMENT control message. */
+union s_gso_ctrl {
+    char buf[CMSG_SPACE(sizeof(uint16_t))];
+    struct cmsghdr align;
+};
+
+/* Asks the kernel to cut the datagram of 'mh' into 'seg'-byte ones. */
+static void
+s_set_segment(struct msghdr *mh, union s_gso_ctrl *ctrl, size_t seg)
+{
+    mh->msg_control = ctrl->buf;
+    mh->msg_controllen = sizeof ctrl->buf;
+    struct cmsghdr *cm = CMSG_FIRSTHDR(mh);
+    cm->cmsg_level = SOL_UDP;
+    cm->cmsg_type = UDP_SEGMENT;
+    cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    uint16_t gso = (uint16_t) seg;
+    memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+}
+
 /* One UDP_SEGMENT send carries at most this many datagrams (the kernel's
  * UDP_MAX_SEGMENTS on older kernels) and 64 KiB of payload in all. */
 enum { S_GSO_SEGS = 64, S_UDP_MAX = 65507 };
@@ -188,10 +208,7 @@ s_send_sealed(agent_link_t *self, struct link_stats *st, struct encap_hdr *h,
             per_send = S_GSO_SEGS;
         }
     }
-    union {
-        char buf[CMSG_SPACE(sizeof(uint16_t))];
-        struct cmsghdr align;
-    } ctrl;
+    union s_gso_ctrl ctrl;
     uint8_t hbuf[ENCAP_HDR_LEN];
     /* Authenticated only, nothing is copied: each datagram is its headers,
      * the chunk where it lies, and its tag. */
@@ -237,14 +254,7 @@ s_send_sealed(agent_link_t *self, struct link_stats *st, struct encap_hdr *h,
             .msg_iovlen = (size_t) n_iov,
         };
         if (k > 1) {
-            mh.msg_control = ctrl.buf;
-            mh.msg_controllen = sizeof ctrl.buf;
-            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-            cm->cmsg_level = SOL_UDP;
-            cm->cmsg_type = UDP_SEGMENT;
-            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-            uint16_t gso = (uint16_t) seg;
-            memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+            s_set_segment(&mh, &ctrl, seg);
         }
         if (sendmsg(self->fd, &mh, MSG_DONTWAIT) < 0) {
             int rc = errno ? errno : EIO;
@@ -395,10 +405,7 @@ s_send_gso(agent_link_t *self, struct encap_hdr *h, const uint8_t *frame,
     if (per_send > S_GSO_SEGS) {
         per_send = S_GSO_SEGS;
     }
-    union {
-        char buf[CMSG_SPACE(sizeof(uint16_t))];
-        struct cmsghdr align;
-    } ctrl;
+    union s_gso_ctrl ctrl;
     size_t off = 0;
     while (off < size) {
         size_t k = 0;
@@ -418,14 +425,7 @@ s_send_gso(agent_link_t *self, struct encap_hdr *h, const uint8_t *frame,
             .msg_iovlen = 2 * k,
         };
         if (k > 1) {
-            mh.msg_control = ctrl.buf;
-            mh.msg_controllen = sizeof ctrl.buf;
-            struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-            cm->cmsg_level = SOL_UDP;
-            cm->cmsg_type = UDP_SEGMENT;
-            cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-            uint16_t gso = (uint16_t) seg;
-            memcpy(CMSG_DATA(cm), &gso, sizeof gso);
+            s_set_segment(&mh, &ctrl, seg);
         }
         if (sendmsg(self->fd, &mh, MSG_DONTWAIT) < 0) {
             return errno ? errno : EIO;

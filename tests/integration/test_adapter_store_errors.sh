@@ -30,6 +30,16 @@ error_has() {
     grep -q "$2" <<<"$e" || fail "$1: unclear error"
 }
 
+# torn_down ID: ID failed because its path could not be recorded.  The
+# broker hears why from the adapter's event, or (its reconcile racing the
+# event on a busy machine) finds the path gone first; either way the
+# adapter says why it tore the path down.
+torn_down() {
+    error_has "$1" "torn down, since a restart would forget it\|vanished"
+    grep -q "restart would forget" "$T/adapter.log" \
+        || fail "the adapter did not say why it tore the path down"
+}
+
 broker_cfg sim
 vr_start_resv "$T/sim.yaml" vr-adapter-faulty
 
@@ -49,12 +59,7 @@ id=$(create h3 h4)
 [ "$(resv_field "$id" state)" = provisioning ] || fail "not provisioning"
 touch "$VR_FAULT_FILE"
 resv_wait "$id" failed || fail "$id not failed"
-# The broker hears why from the adapter's event, or (its reconcile
-# racing the event on a busy machine) finds the path gone first; either
-# way the adapter says why it tore the path down.
-error_has "$id" "torn down, since a restart would forget it\|vanished"
-grep -q "restart would forget" "$T/adapter.log" \
-    || fail "the adapter did not say why it tore the path down"
+torn_down "$id"
 resv_no_leak
 rm "$VR_FAULT_FILE"
 vr_restart_adapter "$BIN/vr-adapter-faulty" -c "$T/sim.yaml"
@@ -76,9 +81,7 @@ id=$(create h1 h2)
 [ "$(resv_field "$id" state)" = provisioning ] || fail "not provisioning"
 touch "$VR_FAULT_FILE"
 resv_wait "$id" failed || fail "$id not failed"
-error_has "$id" "torn down, since a restart would forget it\|vanished"
-grep -q "restart would forget" "$T/adapter.log" \
-    || fail "the adapter did not say why it tore the path down"
+torn_down "$id"
 vr_until 10 grep -q -- "-t odin-" "$OCLIENT_LOG" || fail "no 'oclient -t'"
 for _ in $(seq 100); do [ "$(adapter_held)" = 0 ] && break; sleep 0.1; done
 ! grep -q "^path " "$OCLIENT_STATE" || fail "ODIN still holds a path"
