@@ -210,48 +210,29 @@ s_send_sealed(agent_link_t *self, struct link_stats *st, struct encap_hdr *h,
     }
     union s_gso_ctrl ctrl;
     uint8_t hbuf[ENCAP_HDR_LEN];
-    /* Authenticated only, nothing is copied: each datagram is its headers,
-     * the chunk where it lies, and its tag. */
-    uint8_t hdrs[S_GSO_SEGS][SEC_HDR_LEN + ENCAP_HDR_LEN];
-    uint8_t tags[S_GSO_SEGS][SEC_TAG_LEN];
-    struct iovec iov[3 * S_GSO_SEGS];
     size_t off = 0;
     do {
         size_t k = 0, used = 0;
-        int n_iov = 0;
         do {
             size_t n = size - off < self->max_payload ? size - off
                                                       : self->max_payload;
             h->offset = (uint32_t) off;
-            if (!encrypt) {
-                encap_encode(h, hdrs[k] + SEC_HDR_LEN);
-                if (!sec_seal_auth(s, hdrs[k] + SEC_HDR_LEN, ENCAP_HDR_LEN,
-                                   frame + off, n, hdrs[k], tags[k])) {
-                    return EKEYEXPIRED;
-                }
-                iov[n_iov++] = (struct iovec) { hdrs[k], sizeof hdrs[k] };
-                iov[n_iov++] = (struct iovec) { (void *) (frame + off), n };
-                iov[n_iov++] = (struct iovec) { tags[k], SEC_TAG_LEN };
-            } else {
-                encap_encode(h, hbuf);
-                size_t d = sec_seal(s, true, hbuf, ENCAP_HDR_LEN,
-                                    frame + off, n, s_seal_buf + used);
-                if (d == 0) {
-                    return EKEYEXPIRED; /* rekeyed long before this */
-                }
-                used += d;
+            encap_encode(h, hbuf);
+            size_t d = sec_seal(s, encrypt, hbuf, ENCAP_HDR_LEN,
+                                frame + off, n, s_seal_buf + used);
+            if (d == 0) {
+                return EKEYEXPIRED;     /* rekeyed long before this */
             }
+            used += d;
             off += n;
             k++;
         } while (k < per_send && off < size);
-        if (encrypt) {
-            iov[n_iov++] = (struct iovec) { s_seal_buf, used };
-        }
+        struct iovec iov = { s_seal_buf, used };
         struct msghdr mh = {
             .msg_name = &self->peer,
             .msg_namelen = sizeof self->peer,
-            .msg_iov = iov,
-            .msg_iovlen = (size_t) n_iov,
+            .msg_iov = &iov,
+            .msg_iovlen = 1,
         };
         if (k > 1) {
             s_set_segment(&mh, &ctrl, seg);

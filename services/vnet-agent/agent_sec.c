@@ -413,71 +413,6 @@ sec_receiver(const uint8_t *in, size_t n)
 /* ------------------------------------------------------------------ */
 /* Transport */
 
-/* Poly1305 of RFC 8439's AEAD over associated data given in pieces and an
- * empty message: key from ChaCha20 block 0 under 'nonce', then the data,
- * zero padding to 16, and the two lengths.  The same tag as
- * crypto_aead_chacha20poly1305_ietf_encrypt_detached() with mlen 0. */
-struct s_piece {
-    const uint8_t *p;
-    size_t n;
-};
-
-static void
-s_poly_ad(const uint8_t key[32], const uint8_t nonce[12],
-          const struct s_piece *ad, int n_ad, uint8_t tag[16])
-{
-    uint8_t otk[32];
-    crypto_stream_chacha20_ietf(otk, sizeof otk, nonce, key);
-    crypto_onetimeauth_poly1305_state st;
-    crypto_onetimeauth_poly1305_init(&st, otk);
-    uint64_t len = 0;
-    for (int i = 0; i < n_ad; i++) {
-        if (ad[i].n) {
-            crypto_onetimeauth_poly1305_update(&st, ad[i].p, ad[i].n);
-        }
-        len += ad[i].n;
-    }
-    static const uint8_t zeros[16];
-    if (len % 16) {
-        crypto_onetimeauth_poly1305_update(&st, zeros, 16 - len % 16);
-    }
-    uint8_t lens[16] = { 0 };
-    for (int i = 0; i < 8; i++) {
-        lens[i] = (uint8_t) (len >> (8 * i));   /* ad, LE; message: 0 */
-    }
-    crypto_onetimeauth_poly1305_update(&st, lens, sizeof lens);
-    crypto_onetimeauth_poly1305_final(&st, tag);
-    sodium_memzero(otk, sizeof otk);
-    sodium_memzero(&st, sizeof st);
-}
-
-bool
-sec_seal_auth(struct sec_session *s, const uint8_t *hdr, size_t hdr_len,
-              const uint8_t *payload, size_t n, uint8_t out_hdr[SEC_HDR_LEN],
-              uint8_t tag[SEC_TAG_LEN])
-{
-    uint64_t ctr = atomic_fetch_add_explicit(&s->tx_counter, 1,
-                                             memory_order_relaxed);
-    if (ctr >= s_max_counter) {
-        return false;
-    }
-    out_hdr[0] = SEC_T_AUTH;
-    out_hdr[1] = out_hdr[2] = out_hdr[3] = 0;
-    s_put32(out_hdr + 4, s->remote_idx);
-    s_put64(out_hdr + 8, ctr);
-    uint8_t nonce[12];
-    s_nonce(nonce, ctr);
-    const struct s_piece ad[3] = {
-        { out_hdr, SEC_HDR_LEN }, { hdr, hdr_len }, { payload, n },
-    };
-    s_poly_ad(s->tx_key, nonce, ad, 3, tag);
-    atomic_store_explicit(&s->tx_bytes,
-                          atomic_load_explicit(&s->tx_bytes,
-                                               memory_order_relaxed)
-                              + hdr_len + n, memory_order_relaxed);
-    return true;
-}
-
 size_t
 sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
          size_t hdr_len, const uint8_t *payload, size_t n, uint8_t *out)
@@ -513,13 +448,18 @@ sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
                 s->tx_key);
         }
     } else {
-        /* Authenticated only: everything is associated data, always
-         * under ChaCha20-Poly1305 (see sec_seal_auth); the empty message
-         * needs a pointer all the same. */
+        /* Authenticated only: everything is associated data; the empty
+         * message needs a pointer all the same. */
         uint8_t none[1] = { 0 };
-        crypto_aead_chacha20poly1305_ietf_encrypt_detached(
-            none, m + inner, NULL, none, 0, out, SEC_HDR_LEN + inner, NULL,
-            nonce, s->tx_key);
+        if (s->aes) {
+            crypto_aead_aes256gcm_encrypt_detached_afternm(
+                none, m + inner, NULL, none, 0, out, SEC_HDR_LEN + inner,
+                NULL, nonce, &s->aes_tx);
+        } else {
+            crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+                none, m + inner, NULL, none, 0, out, SEC_HDR_LEN + inner,
+                NULL, nonce, s->tx_key);
+        }
     }
     atomic_store_explicit(&s->tx_bytes,
                           atomic_load_explicit(&s->tx_bytes,
@@ -557,9 +497,13 @@ sec_open(struct sec_session *s, uint8_t *buf, size_t n,
                        s->rx_key);
     } else {
         uint8_t none[1] = { 0 };
-        rc = crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-            none, NULL, none, 0, tag, buf, SEC_HDR_LEN + m_len, nonce,
-            s->rx_key);
+        rc = s->aes
+                 ? crypto_aead_aes256gcm_decrypt_detached_afternm(
+                       none, NULL, none, 0, tag, buf, SEC_HDR_LEN + m_len,
+                       nonce, &s->aes_rx)
+                 : crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+                       none, NULL, none, 0, tag, buf, SEC_HDR_LEN + m_len,
+                       nonce, s->rx_key);
     }
     if (rc != 0) {
         return SEC_FORGED;

@@ -153,17 +153,6 @@ size_t sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
                 size_t hdr_len, const uint8_t *payload, size_t n,
                 uint8_t *out);
 
-/* Authenticates one datagram without copying it: writes the 16-byte
- * outer header into 'out_hdr' and the tag into 'tag'; the datagram on
- * the wire is out_hdr, the 'hdr_len' bytes at 'hdr', the 'n' at
- * 'payload', then the tag.  The tag is ChaCha20-Poly1305's over all of it
- * as associated data, whatever the session's cipher (Poly1305 can be fed
- * in pieces, GCM's GHASH cannot through libsodium), so sec_open checks it
- * as such.  Returns false when the counter ran out. */
-bool sec_seal_auth(struct sec_session *s, const uint8_t *hdr, size_t hdr_len,
-                   const uint8_t *payload, size_t n,
-                   uint8_t out_hdr[SEC_HDR_LEN], uint8_t tag[SEC_TAG_LEN]);
-
 /* Why sec_open refused a datagram. */
 enum sec_verdict {
     SEC_OK = 0,
