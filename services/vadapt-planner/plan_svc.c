@@ -908,20 +908,29 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
     }
 }
 
+/* The held link reservation 'r' belongs to: by its id, or by its request
+ * id while the link still waits for it (a request whose reply we never
+ * got); NULL if none. */
+static struct plan_link *
+s_held_for(plan_svc_t *self, const Vr__Reservation *r)
+{
+    struct plan_link *h = plan_links_by_resv(&self->links, r->resv_id);
+    if (!h && r->request_id) {
+        h = plan_links_by_request(&self->links, r->request_id);
+        if (h && (h->resv_id[0] || h->state != PLAN_LINK_RESERVING)) {
+            h = NULL;
+        }
+    }
+    return h;
+}
+
 static void
 s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
 {
     if (!r || !r->resv_id || !*r->resv_id) {
         return;
     }
-    struct plan_link *h = plan_links_by_resv(&self->links, r->resv_id);
-    if (!h && r->request_id) {
-        /* The event of a request whose reply we never got. */
-        h = plan_links_by_request(&self->links, r->request_id);
-        if (h && (h->resv_id[0] || h->state != PLAN_LINK_RESERVING)) {
-            h = NULL;
-        }
-    }
+    struct plan_link *h = s_held_for(self, r);
     if (h) {
         s_take_resv(self, h, r);
     }
@@ -1304,13 +1313,7 @@ s_reconcile(plan_svc_t *self, bool adopt)
         if (!s_resv_usable(r) || !s_resv_open(r)) {
             continue;
         }
-        struct plan_link *h = plan_links_by_resv(&self->links, r->resv_id);
-        if (!h && r->request_id) {
-            h = plan_links_by_request(&self->links, r->request_id);
-            if (h && (h->resv_id[0] || h->state != PLAN_LINK_RESERVING)) {
-                h = NULL;
-            }
-        }
+        struct plan_link *h = s_held_for(self, r);
         if (h) {
             s_take_resv(self, h, r);
             if ((size_t) (h - self->links.v) < n_before) {
