@@ -13,7 +13,7 @@ BUILD_PKGS="
 build-essential cmake pkg-config
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
 libpcap-dev libyaml-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev
-libjson-c-dev
+libjson-c-dev libssl-dev
 "
 # Tests, demo and benchmarks; docker.io, docker-compose and debootstrap
 # build and run the per-role images (docker/build.sh, test_compose).

@@ -384,6 +384,8 @@ sec_hs_split(struct sec_hs *hs, struct sec_session *s, uint64_t now_ms)
     if (s->aes) {
         crypto_aead_aes256gcm_beforenm(&s->aes_tx, s->tx_key);
         crypto_aead_aes256gcm_beforenm(&s->aes_rx, s->rx_key);
+        aead_key_set(&s->gcm_tx, s->tx_key);
+        aead_key_set(&s->gcm_rx, s->rx_key);
     }
     memcpy(s->remote_pub, hs->rs, 32);
     s->created_ms = now_ms;
@@ -439,9 +441,11 @@ sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
     if (encrypt) {
         /* In place: libsodium allows the ciphertext over the message. */
         if (s->aes) {
-            crypto_aead_aes256gcm_encrypt_detached_afternm(
-                m, m + inner, NULL, m, inner, out, SEC_HDR_LEN, NULL, nonce,
-                &s->aes_tx);
+            if (aead_gcm_seal(&s->gcm_tx, nonce, out, SEC_HDR_LEN, m, inner,
+                              m + inner)
+                != 0) {
+                return 0;
+            }
         } else {
             crypto_aead_chacha20poly1305_ietf_encrypt_detached(
                 m, m + inner, NULL, m, inner, out, SEC_HDR_LEN, NULL, nonce,
@@ -489,9 +493,8 @@ sec_open(struct sec_session *s, uint8_t *buf, size_t n,
     bool enc = buf[0] == SEC_T_DATA;
     if (enc) {
         rc = s->aes
-                 ? crypto_aead_aes256gcm_decrypt_detached_afternm(
-                       m, NULL, m, m_len, tag, buf, SEC_HDR_LEN, nonce,
-                       &s->aes_rx)
+                 ? aead_gcm_open(&s->gcm_rx, nonce, buf, SEC_HDR_LEN, m,
+                                 m_len, tag)
                  : crypto_aead_chacha20poly1305_ietf_decrypt_detached(
                        m, NULL, m, m_len, tag, buf, SEC_HDR_LEN, nonce,
                        s->rx_key);

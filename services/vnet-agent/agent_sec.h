@@ -11,6 +11,8 @@
 #ifndef AGENT_SEC_H
 #define AGENT_SEC_H
 
+#include "agent_aead.h"
+
 #include <sodium.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -81,6 +83,8 @@ struct sec_replay {
 struct sec_session {
     crypto_aead_aes256gcm_state aes_tx; /* expanded keys, when 'aes' */
     crypto_aead_aes256gcm_state aes_rx;
+    struct aead_key gcm_tx;     /* the same keys for OpenSSL's encryption */
+    struct aead_key gcm_rx;
     uint8_t tx_key[SEC_KEY_LEN];
     uint8_t rx_key[SEC_KEY_LEN];
     uint32_t local_idx;         /* receiver index of datagrams to us */
@@ -148,7 +152,8 @@ uint32_t sec_receiver(const uint8_t *in, size_t n);
 /* Seals one datagram: the 'hdr_len' bytes at 'hdr' and the 'n' bytes at
  * 'payload' as the inner message, encrypted when 'encrypt', into 'out'
  * (room for SEC_OVERHEAD + hdr_len + n bytes).  Returns the datagram's
- * length, or 0 when the session may send no more (its counter ran out). */
+ * length, or 0 when the session may send no more (its counter ran out,
+ * or, never seen, OpenSSL found no memory for a context). */
 size_t sec_seal(struct sec_session *s, bool encrypt, const uint8_t *hdr,
                 size_t hdr_len, const uint8_t *payload, size_t n,
                 uint8_t *out);
