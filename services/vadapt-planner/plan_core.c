@@ -27,6 +27,7 @@ enum s_why {
     S_WHY_BELOW,                /* demand under the threshold in 'thr' */
     S_WHY_RANK,                 /* beyond k */
     S_WHY_PORTS,                /* host 'why_host' had no free port */
+    S_WHY_STALE,                /* no live rates recent enough */
 };
 
 /* What the last tick reported for a link, so a repeat is not "new". */
@@ -43,7 +44,11 @@ enum s_note {
 struct s_link {
     char a[PLAN_HOST_LEN];      /* a < b */
     char b[PLAN_HOST_LEN];
-    double demand;              /* bits/s; 0 if not in E */
+    double demand;              /* bits/s, what the rules go by: 'live'
+                                   or 'topo' (see Live demand) */
+    double topo;                /* the topology's; 0 if not in E */
+    double live;                /* the current rates' */
+    bool stale;                 /* demand 0 for want of current rates */
     double thr;                 /* threshold applied at the last selection */
     bool thr_release;           /* 'thr' was release_bps, not the min */
     size_t pairs_off;           /* its VM pairs in plan_core.pairs */
@@ -89,6 +94,10 @@ struct plan_core {
     size_t n_links, links_cap;
     struct plan_vm_pair *pairs; /* slices of the links */
     size_t n_pairs;
+    struct plan_vm_pair *live;  /* current rates, a < b, sorted, unique */
+    size_t n_live;
+    uint64_t live_at;           /* when they were given */
+    bool has_live;
 
     /* Scratch, grown to the number of links and never shrunk. */
     struct s_link **order;      /* links by demand, descending */
@@ -301,6 +310,7 @@ plan_params_default(struct plan_params *p)
     p->max_adds = PLAN_DEFAULT_MAX_ADDS;
     p->add_window_us = PLAN_DEFAULT_ADD_WINDOW_US;
     p->keep_bonus = PLAN_DEFAULT_KEEP_BONUS;
+    p->live_max_age_us = PLAN_DEFAULT_LIVE_MAX_AGE_US;
 }
 
 bool
@@ -362,6 +372,11 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
     if (p->max_adds > PLAN_MAX_ADDS) {
         s_fmt(err, err_size, "max_adds: '%u' over %d", p->max_adds,
               PLAN_MAX_ADDS);
+        return false;
+    }
+    if (p->live_max_age_us > UINT64_C(3600000000)) {
+        s_fmt(err, err_size, "live_max_age_us: '%llu' over an hour",
+              (unsigned long long) p->live_max_age_us);
         return false;
     }
     if (!isfinite(p->keep_bonus) || p->keep_bonus < 0
@@ -484,6 +499,7 @@ plan_core_destroy(plan_core_t **self_p)
     free(self->limits_pub);
     free(self->links);
     free(self->pairs);
+    free(self->live);
     free(self->order);
     free(self->hosts);
     free(self->acts);
@@ -548,8 +564,23 @@ static void
 s_prepare(plan_core_t *self)
 {
     assert(self->scratch_cap >= self->n_links);
+    const struct plan_params *p = &self->p;
+    bool fresh = self->has_live
+                 && self->now - self->live_at <= p->live_max_age_us;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
+        /* Live demand (plan_core.h). */
+        l->stale = false;
+        if (!p->live_max_age_us) {
+            l->demand = l->topo;
+        } else if (fresh) {
+            l->demand = l->in_e ? l->live : 0;
+        } else if (l->wanted) {
+            l->demand = l->topo;
+        } else {
+            l->demand = 0;
+            l->stale = l->in_e && l->topo > 0;
+        }
         /* A wanted link keeps its place against links busier by less
          * than keep_bonus. */
         l->rank = l->wanted ? l->demand * (1 + self->p.keep_bonus)
@@ -593,7 +624,11 @@ s_select(plan_core_t *self, uint64_t now)
         l->thr_release = l->wanted;
         l->thr = l->wanted ? p->release_bps : p->min_demand_bps;
         if (!l->in_e || l->demand <= 0) {
-            l->why = l->in_e ? S_WHY_BELOW : S_WHY_GONE;
+            l->why = !l->in_e ? S_WHY_GONE
+                     : l->stale ? S_WHY_STALE : S_WHY_BELOW;
+            if (l->stale) {
+                self->c.stale++;
+            }
         } else if (l->demand < l->thr) {
             l->why = S_WHY_BELOW;
         } else if (p->k && n_sel >= p->k) {
@@ -653,6 +688,17 @@ s_why(const plan_core_t *self, const struct s_link *l, char *buf,
     case S_WHY_PORTS:
         s_fmt(buf, size, "demand %.2f Mbit/s but host %s has no free port",
               s_mbps(l->demand), l->why_host);
+        break;
+    case S_WHY_STALE:
+        if (self->has_live) {
+            s_fmt(buf, size, "topology demand %.2f Mbit/s, but the current "
+                  "rates are %.1f s old (max %.1f s)", s_mbps(l->topo),
+                  s_sec(self->now - self->live_at),
+                  s_sec(self->p.live_max_age_us));
+        } else {
+            s_fmt(buf, size, "topology demand %.2f Mbit/s, but no current "
+                  "rates yet", s_mbps(l->topo));
+        }
         break;
     }
 }
@@ -727,6 +773,89 @@ s_keep(const struct s_link *l)
 {
     return l->in_e || l->wanted || l->held;
 }
+
+/* ---- live demand ---- */
+
+static int
+s_cmp_pair(const void *x, const void *y)
+{
+    const struct plan_vm_pair *p = x, *q = y;
+    if (p->a != q->a) {
+        return p->a < q->a ? -1 : 1;
+    }
+    return p->b < q->b ? -1 : p->b > q->b;
+}
+
+/* The current rate of the VM pair (x, y), either order: 0 if not listed. */
+static double
+s_live_rate(const plan_core_t *self, uint64_t x, uint64_t y)
+{
+    struct plan_vm_pair key = { x < y ? x : y, x < y ? y : x, 0 };
+    const struct plan_vm_pair *hit =
+        self->n_live ? bsearch(&key, self->live, self->n_live,
+                               sizeof *self->live, s_cmp_pair)
+                     : NULL;
+    return hit ? hit->rate_bps : 0;
+}
+
+/* Sums each link's current rate over its VM pairs. */
+static void
+s_live_apply(plan_core_t *self)
+{
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        l->live = 0;
+        for (uint32_t j = 0; l->in_e && j < l->n_pairs; j++) {
+            const struct plan_vm_pair *vp = &self->pairs[l->pairs_off + j];
+            l->live += s_live_rate(self, vp->a, vp->b);
+        }
+    }
+}
+
+int
+plan_core_set_live(plan_core_t *self, uint64_t now_us,
+                   const struct plan_vm_pair *rates, size_t n_rates)
+{
+    assert(self && self->tag == S_TAG);
+    assert(rates || !n_rates);
+    struct plan_vm_pair *v = s_alloc_array(n_rates, sizeof *v);
+    if (!v) {
+        return -1;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < n_rates; i++) {
+        const struct plan_vm_pair *r = &rates[i];
+        if (!r->a || !r->b || r->a == r->b || (r->a | r->b) >> 48
+            || !isfinite(r->rate_bps) || r->rate_bps < 0) {
+            self->c.live_bad++;
+            continue;
+        }
+        v[n++] = (struct plan_vm_pair) { r->a < r->b ? r->a : r->b,
+                                         r->a < r->b ? r->b : r->a,
+                                         r->rate_bps };
+    }
+    if (n) {
+        qsort(v, n, sizeof *v, s_cmp_pair);
+    }
+    size_t u = 0;       /* both directions of a pair add up */
+    for (size_t i = 0; i < n; i++) {
+        if (u && v[u - 1].a == v[i].a && v[u - 1].b == v[i].b) {
+            v[u - 1].rate_bps += v[i].rate_bps;
+        } else {
+            v[u++] = v[i];
+        }
+    }
+    free(self->live);
+    self->live = v;
+    self->n_live = u;
+    self->live_at = s_clock(self, now_us);
+    self->has_live = true;
+    self->c.live++;
+    s_live_apply(self);
+    return 0;
+}
+
+/* ---- topology ---- */
 
 int
 plan_core_set_topology(plan_core_t *self, uint64_t now_us,
@@ -834,7 +963,8 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
              * where it waits out T_down with demand 0. */
             struct s_link *old = &self->links[j++];
             old->in_e = false;
-            old->demand = 0;
+            old->topo = 0;
+            old->live = 0;
             old->n_pairs = 0;
             old->pairs_off = 0;
             if (old->wanted || old->held) {
@@ -849,13 +979,13 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
             s_link_init(l, cr[i].ha, cr[i].hb);
         }
         l->in_e = true;
-        l->demand = 0;
+        l->topo = 0;
         l->pairs_off = i;
         l->n_pairs = 0;
         const char *ha = cr[i].ha, *hb = cr[i].hb;
         for (; i < nc && !s_cmp_key(cr[i].ha, cr[i].hb, ha, hb); i++) {
             np[i] = (struct plan_vm_pair) { cr[i].va, cr[i].vb, cr[i].rate };
-            l->demand += cr[i].rate;
+            l->topo += cr[i].rate;
             l->n_pairs++;
         }
     }
@@ -877,6 +1007,7 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
     self->c.pairs_duplicate += c.pairs_duplicate;
     self->c.vms_bad += c.vms_bad;
     self->c.vms_duplicate += c.vms_duplicate;
+    s_live_apply(self);
     uint64_t now = s_clock(self, now_us);
     s_prepare(self);
     s_select(self, now);

@@ -23,6 +23,20 @@
  * rules.  VM pairs within one host, or with a VM of unknown host, are
  * ignored and counted.
  *
+ * Live demand.  The aggregator publishes a topology only when its edge set
+ * has been stable for a while, and a topology says nothing when traffic
+ * stops within it: its rates are those of when it was published.  So with
+ * live_max_age_us > 0 a link's demand is its CURRENT rate, the sum over
+ * its VM pairs of the rates last given to plan_core_set_live() (the
+ * aggregator's live matrix, about every second), provided they are at
+ * most live_max_age_us old; the topology only says which pairs and links
+ * exist.  When the live rates are older (the aggregator is gone or slow),
+ * a link not yet wanted has demand 0, so nothing is reserved on rates
+ * nobody can vouch for, while a wanted link keeps its topology demand, so
+ * losing the aggregator for a while tears nothing down.  A link whose
+ * traffic stopped is therefore never reserved, whatever the last topology
+ * said, and a wanted one is released T_down after its traffic stopped.
+ *
  * Selection of H.  A link is eligible if its demand is > 0 and at least
  * min_demand_bps, or, while it is wanted, at least release_bps (a band,
  * release_bps <= min_demand_bps, so a wanted link is not dropped for a
@@ -112,6 +126,8 @@
 #define PLAN_DEFAULT_T_DOWN_US UINT64_C(30000000)
 #define PLAN_DEFAULT_MAX_ADDS 4
 #define PLAN_DEFAULT_ADD_WINDOW_US UINT64_C(60000000)
+/* The aggregator publishes its matrix every second: three periods. */
+#define PLAN_DEFAULT_LIVE_MAX_AGE_US UINT64_C(3000000)
 
 enum {
     PLAN_HOST_LEN = 64,         /* host names, NUL included */
@@ -160,6 +176,9 @@ struct plan_params {
                                    were (1 + keep_bonus) times larger, so a
                                    path is not traded for one barely
                                    busier; in [0, 10] */
+    uint64_t live_max_age_us;   /* live demand: rates older than this do
+                                   not count (see Live demand); 0: the
+                                   topology's rates count, however old */
 };
 
 /* Fills 'p' with the defaults above (no port limits). */
@@ -217,6 +236,16 @@ struct plan_vm_host {
 int plan_core_set_topology(plan_core_t *self, uint64_t now_us,
                            const struct plan_vm_pair *pairs, size_t n_pairs,
                            const struct plan_vm_host *vms, size_t n_vms);
+
+/* Gives the current rates at 'now_us' (the aggregator's live matrix, see
+ * Live demand): each entry one direction of a VM pair, src in 'a', dst in
+ * 'b', its current rate in bits/s; both directions of a pair add up.  A
+ * pair not listed has no traffic now.  Replaces the rates given before.
+ * Ignored and counted (live_bad): a zero MAC, a == b, a rate negative or
+ * not finite.  Borrows 'rates' for the call only.  Returns 0, or -1 when
+ * memory is short (then nothing changed). */
+int plan_core_set_live(plan_core_t *self, uint64_t now_us,
+                       const struct plan_vm_pair *rates, size_t n_rates);
 
 /* Marks the link between hosts 'a' and 'b' (either order) as held and
  * wanted since 'now_us', without a RESERVE (restart safety: call it for
@@ -317,6 +346,10 @@ struct plan_counters {
     uint64_t promoted;          /* links that became wanted */
     uint64_t demoted;           /* links that stopped being wanted */
     uint64_t seeded;            /* plan_core_seed() calls used */
+    uint64_t live;              /* plan_core_set_live() calls used */
+    uint64_t live_bad;          /* live rates ignored: see there */
+    uint64_t stale;             /* selections that found the live rates
+                                   too old for a link not yet wanted */
     uint64_t n_links;           /* gauge: links known */
     uint64_t n_selected;        /* gauge: |H| */
     uint64_t n_wanted;          /* gauge: |H'| */

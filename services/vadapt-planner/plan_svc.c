@@ -80,6 +80,11 @@ const struct cfg_key plan_cfg_keys[] = {
     CFG_KEY_U32("t_down_ms", T, t_down_ms, 0, 3600000,
                 PLAN_DEFAULT_T_DOWN_US / 1000,
                 "idle this long before a release"),
+    CFG_KEY_U32("live_max_age_ms", T, live_max_age_ms, 0, 3600000,
+                PLAN_DEFAULT_LIVE_MAX_AGE_US / 1000,
+                "the aggregator's current rates older than this vouch for "
+                "no new reservation (0: the topology's rates, however "
+                "old)"),
     CFG_KEY_U32("max_adds", T, max_adds, 0, PLAN_MAX_ADDS,
                 PLAN_DEFAULT_MAX_ADDS,
                 "new reservations per window at most (0: no cap)"),
@@ -908,6 +913,30 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
     }
 }
 
+/* The aggregator's live matrix: the current rate of every VM pair (one
+ * entry per direction), which the decisions go by (plan_core.h, Live
+ * demand).  A matrix without current rates (an older aggregator) gives
+ * its smoothed ones. */
+static void
+s_on_matrix(plan_svc_t *self, const Vr__GlobalMatrix *g)
+{
+    if (!g) {
+        return;
+    }
+    struct plan_vm_pair *v = calloc(g->n_entries + 1, sizeof *v);
+    if (!v) {
+        return;
+    }
+    for (size_t i = 0; i < g->n_entries; i++) {
+        const Vr__MatrixRate *e = g->entries[i];
+        v[i] = (struct plan_vm_pair) { e->src_mac, e->dst_mac,
+                                       g->has_current ? e->current_bps
+                                                      : e->rate_bps };
+    }
+    plan_core_set_live(self->core, s_now(self), v, g->n_entries);
+    free(v);
+}
+
 /* The held link reservation 'r' belongs to: by its id, or by its request
  * id while the link still waits for it (a request whose reply we never
  * got); NULL if none. */
@@ -953,6 +982,9 @@ s_on_event(svc_t *svc, zsock_t *sock, void *arg)
         break;
     case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
         s_on_announce(self, (Vr__AgentAnnounce *) msg.body);
+        break;
+    case VR__MSG_TYPE__MSG_GLOBAL_MATRIX:
+        s_on_matrix(self, (Vr__GlobalMatrix *) msg.body);
         break;
     case VR__MSG_TYPE__MSG_RESV_EVENT:
         s_on_resv(self, ((Vr__ResvEvent *) msg.body)->resv);
@@ -1664,6 +1696,9 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            self->n_stale_removed, false);
     bus_status_add_counter(reply, "decisions", self->next_decision, false);
     bus_status_add_counter(reply, "throttled", c.throttled, false);
+    bus_status_add_counter(reply, "live_matrices", c.live, false);
+    bus_status_add_counter(reply, "live_rates_bad", c.live_bad, false);
+    bus_status_add_counter(reply, "stale_demand_refused", c.stale, false);
     bus_status_add_counter(reply, "deferred", c.deferred, false);
     bus_status_add_counter(reply, "links_known", c.n_links, true);
     bus_status_add_counter(reply, "links_selected", c.n_selected, true);
@@ -1706,6 +1741,7 @@ s_params(const struct plan_cfg *cfg, struct plan_params *p,
     p->keep_bonus = cfg->keep_bonus;
     p->t_up_us = (uint64_t) cfg->t_up_ms * 1000;
     p->t_down_us = (uint64_t) cfg->t_down_ms * 1000;
+    p->live_max_age_us = (uint64_t) cfg->live_max_age_ms * 1000;
     p->max_adds = cfg->max_adds;
     p->add_window_us = (uint64_t) cfg->add_window_s * 1000000;
     *limits_p = limits;

@@ -69,6 +69,7 @@ struct plan_cfg {
     double keep_bonus;
     uint32_t t_up_ms;
     uint32_t t_down_ms;
+    uint32_t live_max_age_ms;
     uint32_t max_adds;          /* reservations per window */
     uint32_t add_window_s;
     uint32_t tick_ms;

@@ -419,11 +419,13 @@ s_matrix(vttif_agg_t *self, Vr__GlobalMatrix *g, Vr__MatrixRate **ep,
         (*ep)[i].dst_mac = (*rp)[i].dst;
         (*ep)[i].rate_bps = (*rp)[i].rate_bps;
         (*ep)[i].norm = (*rp)[i].norm;
+        (*ep)[i].current_bps = (*rp)[i].current_bps;
         (*pp)[i] = &(*ep)[i];
     }
     g->time_us = vtime_now_us();
     g->window_us = (uint64_t) (self->cfg->tm.window_s * 1e6);
     g->max_rate_bps = max_bps;
+    g->has_current = true;
     g->entries = *pp;
     g->n_entries = n;
     return 0;

@@ -1914,6 +1914,9 @@ vttif_tm_matrix(vttif_tm_t *self, struct vttif_tm_rate *out, size_t max,
                     .dst = p->mac[!d],
                     .rate_bps = p->rate[d],
                     .norm = self->max_d > 0 ? p->rate[d] / self->max_d : 0,
+                    .current_bps = self->n_recent && p->recent[d] < p->rate[d]
+                                       ? p->recent[d]
+                                       : p->rate[d],
                 };
             }
             n++;

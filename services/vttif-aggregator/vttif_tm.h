@@ -319,6 +319,8 @@ struct vttif_tm_rate {
     uint64_t src, dst;          /* VM MACs */
     double rate_bps;            /* smoothed, deduplicated */
     double norm;                /* rate / largest directed rate */
+    double current_bps;         /* the smoothed rate, or the recent one
+                                   (over idle_s) when lower */
 };
 
 /* Copies up to 'max' entries of the current smoothed matrix with norm >=

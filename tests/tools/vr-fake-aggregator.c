@@ -3,7 +3,8 @@
  * with a topology given on the command line instead of inferred:
  *   vr-fake-aggregator CONTROL EVENTS INGEST HOST_A HOST_B MBPS [SECONDS]
  * One VM pair, 02:00:00:00:00:01 on HOST_A and 02:00:00:00:00:02 on
- * HOST_B, at MBPS, published as a TopologyEvent on EVENTS every 200 ms.
+ * HOST_B, at MBPS, published as a TopologyEvent and a GlobalMatrix (its
+ * current rate the same) on EVENTS every 200 ms.
  * Agents' announcements heard on INGEST are republished on EVENTS (as the
  * aggregator does) and kept (16 at most) for AgentListQuery on CONTROL,
  * which answers TopologyQuery too.  SIGUSR1 switches the pair's rate
@@ -116,6 +117,21 @@ main(int argc, char **argv)
             ev.topology = &topo;
             ev.change = VR__TOPOLOGY_CHANGE__TOPOLOGY_CHANGE_UPDATED;
             bus_send(bus, pub, VR__MSG_TYPE__MSG_TOPOLOGY_EVENT, &ev.base);
+            /* And the live matrix, as the real one publishes it: the
+             * planner reserves on current rates only. */
+            Vr__MatrixRate rate = VR__MATRIX_RATE__INIT;
+            rate.src_mac = edge.src_mac;
+            rate.dst_mac = edge.dst_mac;
+            rate.rate_bps = rate.current_bps = edge.rate_bps;
+            rate.norm = 1;
+            Vr__MatrixRate *rates[1] = { &rate };
+            Vr__GlobalMatrix gm = VR__GLOBAL_MATRIX__INIT;
+            gm.time_us = topo.time_us;
+            gm.max_rate_bps = edge.rate_bps;
+            gm.entries = rates;
+            gm.n_entries = 1;
+            gm.has_current = true;
+            bus_send(bus, pub, VR__MSG_TYPE__MSG_GLOBAL_MATRIX, &gm.base);
             next = now + S_PERIOD_MS * 1000;
             continue;
         }

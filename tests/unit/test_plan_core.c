@@ -198,12 +198,21 @@ tick(plan_core_t *pc, uint64_t now, struct held *h,
     assert(acts->n == n + n_kind(acts, PLAN_KIND_PLAN));
 }
 
+/* Default params, but the topology's rates count (the tests of every rule
+ * but live demand, which test_live() checks). */
+static void
+topo_params(struct plan_params *p)
+{
+    plan_params_default(p);
+    p->live_max_age_us = 0;
+}
+
 /* Params for the selection tests: no thresholds, no timers, no cap. */
 static struct plan_params
 fast_params(enum plan_policy policy, uint32_t k)
 {
     struct plan_params p;
-    plan_params_default(&p);
+    topo_params(&p);
     p.policy = policy;
     p.k = k;
     p.min_demand_bps = 0;
@@ -277,7 +286,9 @@ test_params(void)
 static void
 test_derive(void)
 {
-    plan_core_t *pc = plan_core_new(NULL);
+    struct plan_params tp;
+    topo_params(&tp);
+    plan_core_t *pc = plan_core_new(&tp);
     assert(pc);
     const uint64_t m1 = MAC0 + 1, m2 = MAC0 + 2, m3 = MAC0 + 3,
                    m4 = MAC0 + 4, m5 = MAC0 + 5, m9 = MAC0 + 9;
@@ -608,7 +619,7 @@ static void
 test_hysteresis(void)
 {
     struct plan_params p;
-    plan_params_default(&p);
+    topo_params(&p);
     p.k = 4;
     p.max_adds = 0;
     plan_core_t *pc = plan_core_new(&p);
@@ -706,7 +717,7 @@ static void
 test_keep_bonus(void)
 {
     struct plan_params p;
-    plan_params_default(&p);
+    topo_params(&p);
     p.k = 1;
     p.max_adds = 0;
     p.t_up_us = 0;
@@ -807,7 +818,7 @@ static void
 test_seed(void)
 {
     struct plan_params p;
-    plan_params_default(&p);
+    topo_params(&p);
     plan_core_t *pc = plan_core_new(&p);
     assert(pc);
     struct held h = { .n = 0 };
@@ -841,7 +852,7 @@ static void
 test_port_handover(void)
 {
     struct plan_params p;
-    plan_params_default(&p);
+    topo_params(&p);
     p.policy = PLAN_POLICY_B_MATCHING;
     p.k = 0;
     p.max_adds = 0;
@@ -893,6 +904,112 @@ test_empty(void)
     plan_core_destroy(&c);
 }
 
+/* The live rates of edge 'i' of set_edges(): 'fwd' from its first VM,
+ * 'back' the other way. */
+static void
+set_live(plan_core_t *pc, uint64_t now, int i, double fwd, double back)
+{
+    uint64_t va = MAC0 + 2 * (uint64_t) i + 1, vb = va + 1;
+    const struct plan_vm_pair r[] = { { va, vb, fwd }, { vb, va, back } };
+    assert(plan_core_set_live(pc, now, r, 2) == 0);
+}
+
+/* Live demand: a topology's rate alone reserves nothing; current rates
+ * decide; a link whose traffic stopped is never reserved, whatever the
+ * topology said; rates too old keep what is wanted and add nothing. */
+static void
+test_live(void)
+{
+    struct plan_params p;
+    plan_params_default(&p);            /* live_max_age 3 s */
+    p.t_up_us = 1 * S;
+    p.t_down_us = 2 * S;
+    p.max_adds = 0;
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+    const struct plan_action *a;
+    struct plan_counters c;
+
+    /* A busy topology, no current rates yet: nothing, and it says why. */
+    const struct edge ab[] = { { 0, 1, 100 * M } };
+    set_edges(pc, 0, ab, 1);
+    for (uint64_t t = 0; t <= 5 * S; t += S / 2) {
+        tick(pc, t, &h, &acts);
+        assert(acts.n_reserve == 0 && !selected(pc, 0, 1));
+    }
+    assert(link_of(pc, 0, 1)->demand_bps == 0);
+    plan_core_get_counters(pc, &c);
+    assert(c.stale > 0);
+
+    /* The traffic had stopped: the live matrix says 0 (or leaves the
+     * pair out), and the topology's 100 Mbit/s reserves nothing. */
+    for (uint64_t t = 5 * S; t <= 12 * S; t += S / 2) {
+        if (t % S == 0) {
+            set_live(pc, t, 0, 0, 0);
+        }
+        tick(pc, t, &h, &acts);
+        assert(acts.n_reserve == 0 && !selected(pc, 0, 1));
+    }
+    assert(plan_core_set_live(pc, 12 * S, NULL, 0) == 0);
+    tick(pc, 14 * S, &h, &acts);
+    assert(acts.n_reserve == 0);
+
+    /* Traffic now: both directions add up; T_up still applies. */
+    set_live(pc, 15 * S, 0, 30 * M, 25 * M);
+    tick(pc, 15 * S, &h, &acts);
+    assert(acts.n_reserve == 0 && selected(pc, 0, 1));
+    assert(link_of(pc, 0, 1)->demand_bps == 55 * M);
+    set_live(pc, 16 * S, 0, 30 * M, 25 * M);
+    tick(pc, 16 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_RESERVE, 0, 1);
+    assert(a && a->demand_bps == 55 * M && held_has(&h, 0, 1));
+
+    /* The aggregator goes quiet: the wanted link keeps its topology
+     * demand, well past T_down, and a new busy link is not reserved. */
+    const struct edge abc[] = { { 0, 1, 100 * M }, { 2, 3, 80 * M } };
+    set_edges(pc, 17 * S, abc, 2);
+    for (uint64_t t = 17 * S; t <= 30 * S; t += S) {
+        tick(pc, t, &h, &acts);
+        assert(acts.n_release == 0 && acts.n_reserve == 0);
+    }
+    assert(wanted(pc, 0, 1) && !selected(pc, 2, 3));
+    a = act_of(&acts, PLAN_KIND_DEFER, 2, 3);
+    assert(!a);     /* not selected at all: no wait to report */
+
+    /* Current again, the first link's traffic gone: released T_down
+     * after; the second's there: reserved after T_up. */
+    for (uint64_t t = 31 * S; t <= 34 * S; t += S) {
+        const struct plan_vm_pair r[] = {
+            { MAC0 + 3, MAC0 + 4, 40 * M },
+            { 0, MAC0 + 4, 1 * M },             /* ignored: bad */
+            { MAC0 + 5, MAC0 + 5, 1 * M },      /* ignored: a == b */
+            { MAC0 + 1, MAC0 + 2, NAN },        /* ignored: not finite */
+            { MAC0 + 1, MAC0 + 2, -1 },         /* ignored: negative */
+        };
+        assert(plan_core_set_live(pc, t, r, 5) == 0);
+        tick(pc, t, &h, &acts);
+        if (t == 32 * S) {
+            assert(act_of(&acts, PLAN_KIND_RESERVE, 2, 3));
+        }
+        if (t == 33 * S) {
+            assert(act_of(&acts, PLAN_KIND_RELEASE, 0, 1));
+        }
+    }
+    assert(!wanted(pc, 0, 1) && wanted(pc, 2, 3));
+    plan_core_get_counters(pc, &c);
+    assert(c.live_bad == 4 * 4 && c.live >= 10);
+
+    /* The rule off: the topology's rates count, however old. */
+    p.live_max_age_us = 0;
+    assert(plan_core_set_params(pc, &p) == 0);
+    set_edges(pc, 40 * S, ab, 1);
+    tick(pc, 40 * S, &h, &acts);
+    assert(selected(pc, 0, 1) && link_of(pc, 0, 1)->demand_bps == 100 * M);
+    plan_core_destroy(&pc);
+}
+
 int
 main(void)
 {
@@ -908,6 +1025,7 @@ main(void)
     test_throttle();
     test_seed();
     test_port_handover();
+    test_live();
     printf("plan_core: ok\n");
     return 0;
 }

@@ -1010,6 +1010,41 @@ test_by_hand(void)
     vttif_tm_destroy(&tm);
 }
 
+/* The matrix's current rate: the smoothed one while traffic flows; about
+ * 0 within idle_s of its stop, while the smoothed rate still drains (what
+ * the planner reserves by). */
+static void
+test_current(void)
+{
+    vttif_tm_t *tm = vttif_tm_new(NULL);
+    struct vttif_tm_entry e = { .src = mac(0), .dst = mac(1) };
+    struct vttif_tm_update u = { .agent_id = "a", .boot_id = 1,
+                                 .period_s = 0.1, .entries = &e,
+                                 .n_entries = 1 };
+    struct vttif_tm_event ev;
+    struct vttif_tm_rate m[2];
+    double t = 10, idle = vttif_tm_get_params(tm)->idle_s;
+    assert(idle > 0);
+    for (; t < 14; t += 0.1) {
+        e.bytes += 1250000;         /* 100 Mbit/s */
+        u.time_s = t;
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    assert(vttif_tm_matrix(tm, m, 2, NULL) == 1);
+    assert(fabs(m[0].rate_bps - 100e6) < 2e6);
+    assert(m[0].current_bps == m[0].rate_bps);
+    for (double end = t + idle + 0.25; t < end; t += 0.1) {
+        u.time_s = t;               /* listed, no bytes: stopped */
+        assert(vttif_tm_feed(tm, &u, t) == 0);
+        vttif_tm_tick(tm, t, &ev);
+    }
+    assert(vttif_tm_matrix(tm, m, 2, NULL) == 1);
+    assert(m[0].rate_bps > 10e6);   /* still draining */
+    assert(m[0].current_bps < 1e6);
+    vttif_tm_destroy(&tm);
+}
+
 static void
 test_params(void)
 {
@@ -1334,6 +1369,7 @@ main(void)
     test_params();
     test_params_idle();
     test_by_hand();
+    test_current();
     static const enum pattern pats[] = { PAT_ALL, PAT_RING, PAT_TORUS,
                                          PAT_TREE, PAT_NEIGH };
     static const size_t sizes[] = { 8, 16, 64 };
