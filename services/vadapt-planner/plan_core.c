@@ -77,6 +77,13 @@ struct s_host {
     uint32_t used;              /* links counted against it */
 };
 
+/* A link's own path cost (plan_core_set_cost()). */
+struct s_cost {
+    char a[PLAN_HOST_LEN];      /* a < b */
+    char b[PLAN_HOST_LEN];
+    uint64_t setup, teardown;
+};
+
 /* A port limit, with its name copied. */
 struct s_limit {
     char host[PLAN_HOST_LEN];
@@ -98,6 +105,10 @@ struct plan_core {
     size_t n_live;
     uint64_t live_at;           /* when they were given */
     bool has_live;
+
+    struct s_cost *costs;       /* sorted by (a, b), PLAN_MAX_COSTS */
+    size_t n_costs;
+    struct s_cost def_cost;     /* setup 0: none */
 
     /* Scratch, grown to the number of links and never shrunk. */
     struct s_link **order;      /* links by demand, descending */
@@ -311,6 +322,8 @@ plan_params_default(struct plan_params *p)
     p->add_window_us = PLAN_DEFAULT_ADD_WINDOW_US;
     p->keep_bonus = PLAN_DEFAULT_KEEP_BONUS;
     p->live_max_age_us = PLAN_DEFAULT_LIVE_MAX_AGE_US;
+    p->hold_cost = PLAN_DEFAULT_HOLD_COST;
+    p->wait_min_us = PLAN_DEFAULT_WAIT_MIN_US;
 }
 
 bool
@@ -372,6 +385,17 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
     if (p->max_adds > PLAN_MAX_ADDS) {
         s_fmt(err, err_size, "max_adds: '%u' over %d", p->max_adds,
               PLAN_MAX_ADDS);
+        return false;
+    }
+    if (!isfinite(p->hold_cost) || p->hold_cost <= 0
+        || p->hold_cost > 1000) {
+        s_fmt(err, err_size, "hold_cost: '%g' not in (0, 1000]",
+              p->hold_cost);
+        return false;
+    }
+    if (p->wait_min_us > UINT64_C(3600000000)) {
+        s_fmt(err, err_size, "wait_min_us: '%llu' over an hour",
+              (unsigned long long) p->wait_min_us);
         return false;
     }
     if (p->live_max_age_us > UINT64_C(3600000000)) {
@@ -500,6 +524,7 @@ plan_core_destroy(plan_core_t **self_p)
     free(self->links);
     free(self->pairs);
     free(self->live);
+    free(self->costs);
     free(self->order);
     free(self->hosts);
     free(self->acts);
@@ -772,6 +797,151 @@ static bool
 s_keep(const struct s_link *l)
 {
     return l->in_e || l->wanted || l->held;
+}
+
+/* ---- cost rule ---- */
+
+static int
+s_cmp_cost(const void *x, const void *y)
+{
+    const struct s_cost *c = x, *d = y;
+    return s_cmp_key(c->a, c->b, d->a, d->b);
+}
+
+/* The path cost of 'l': its own, else the default; NULL if none. */
+static const struct s_cost *
+s_cost_of(const plan_core_t *self, const struct s_link *l)
+{
+    struct s_cost key;
+    memcpy(key.a, l->a, sizeof key.a);
+    memcpy(key.b, l->b, sizeof key.b);
+    const struct s_cost *c =
+        self->n_costs ? bsearch(&key, self->costs, self->n_costs,
+                                sizeof *self->costs, s_cmp_cost)
+                      : NULL;
+    if (!c && self->def_cost.setup) {
+        c = &self->def_cost;
+    }
+    return c;
+}
+
+static uint64_t
+s_clamp(uint64_t v, uint64_t lo, uint64_t hi)
+{
+    return v < lo ? (lo < hi ? lo : hi) : v > hi ? hi : v;
+}
+
+/* How long 'l' must be selected before it is wanted (Cost rule). */
+static uint64_t
+s_wait_up(const plan_core_t *self, const struct s_link *l)
+{
+    const struct s_cost *c = s_cost_of(self, l);
+    return c ? s_clamp(c->setup, self->p.wait_min_us, self->p.t_up_us)
+             : self->p.t_up_us;
+}
+
+/* How long a wanted 'l' may be out of the selection (Cost rule). */
+static uint64_t
+s_wait_down(const plan_core_t *self, const struct s_link *l)
+{
+    const struct s_cost *c = s_cost_of(self, l);
+    if (!c) {
+        return self->p.t_down_us;
+    }
+    double even = (double) (c->setup + c->teardown) / self->p.hold_cost;
+    uint64_t e = even > 1e18 ? UINT64_C(1000000000000000000)
+                             : (uint64_t) even;
+    return s_clamp(e, self->p.wait_min_us, self->p.t_down_us);
+}
+
+/* Names the wait 'w' of 'l' in a reason: "T_up 10.0 s", or "break-even
+ * 0.3 s (set-up 0.3 s, T_up 10.0 s)". */
+static void
+s_wait_text(const plan_core_t *self, const struct s_link *l, bool up,
+            uint64_t w, char *buf, size_t size)
+{
+    const struct s_cost *c = s_cost_of(self, l);
+    const char *t = up ? "T_up" : "T_down";
+    uint64_t bound = up ? self->p.t_up_us : self->p.t_down_us;
+    if (!c) {
+        s_fmt(buf, size, "%s %.1f s", t, s_sec(w));
+    } else if (up) {
+        s_fmt(buf, size, "break-even %.1f s (set-up %.2f s, %s %.1f s)",
+              s_sec(w), s_sec(c->setup), t, s_sec(bound));
+    } else {
+        s_fmt(buf, size, "break-even %.1f s ((set-up %.2f + teardown %.2f "
+              "s) / hold cost %g, %s %.1f s)", s_sec(w), s_sec(c->setup),
+              s_sec(c->teardown), self->p.hold_cost, t, s_sec(bound));
+    }
+}
+
+int
+plan_core_set_cost(plan_core_t *self, const char *x, const char *y,
+                   uint64_t setup_us, uint64_t teardown_us)
+{
+    assert(self && self->tag == S_TAG);
+    const uint64_t day = UINT64_C(86400000000);
+    if (setup_us > day || teardown_us > day) {
+        return -1;
+    }
+    if (!x && !y) {
+        self->def_cost.setup = setup_us;
+        self->def_cost.teardown = setup_us ? teardown_us : 0;
+        return 0;
+    }
+    const char *a, *b;
+    if (!x || !y || !s_norm(x, y, &a, &b)) {
+        return -1;
+    }
+    struct s_cost key = { .setup = setup_us, .teardown = teardown_us };
+    s_copy_host(key.a, a);
+    s_copy_host(key.b, b);
+    struct s_cost *c =
+        self->n_costs ? bsearch(&key, self->costs, self->n_costs,
+                                sizeof *self->costs, s_cmp_cost)
+                      : NULL;
+    if (c) {
+        if (setup_us) {
+            *c = key;
+        } else {
+            size_t i = (size_t) (c - self->costs);
+            memmove(c, c + 1, (self->n_costs - i - 1) * sizeof *c);
+            self->n_costs--;
+        }
+        return 0;
+    }
+    if (!setup_us) {
+        return 0;
+    }
+    if (!self->costs) {
+        self->costs = calloc(PLAN_MAX_COSTS, sizeof *self->costs);
+        if (!self->costs) {
+            return -1;
+        }
+    }
+    if (self->n_costs == PLAN_MAX_COSTS) {
+        /* Full: the cost of a link no longer known makes room. */
+        size_t i = 0;
+        while (i < self->n_costs
+               && s_find(self, self->costs[i].a, self->costs[i].b)) {
+            i++;
+        }
+        if (i == self->n_costs) {
+            return -1;
+        }
+        memmove(&self->costs[i], &self->costs[i + 1],
+                (self->n_costs - i - 1) * sizeof *self->costs);
+        self->n_costs--;
+    }
+    size_t at = 0;
+    while (at < self->n_costs && s_cmp_cost(&self->costs[at], &key) < 0) {
+        at++;
+    }
+    memmove(&self->costs[at + 1], &self->costs[at],
+            (self->n_costs - at) * sizeof *self->costs);
+    self->costs[at] = key;
+    self->n_costs++;
+    return 0;
 }
 
 /* ---- live demand ---- */
@@ -1209,7 +1379,8 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
     /* T_down: demote first, so that the ports they free are seen below. */
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
-        if (l->wanted && !l->selected && now - l->out_since >= p->t_down_us) {
+        if (l->wanted && !l->selected
+            && now - l->out_since >= s_wait_down(self, l)) {
             l->wanted = false;
             l->seeded = false;
             l->demoted = true;
@@ -1240,7 +1411,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         if (!l->selected || l->wanted) {
             continue;
         }
-        if (now - l->sel_since < p->t_up_us && !l->held) {
+        if (now - l->sel_since < s_wait_up(self, l) && !l->held) {
             l->next = S_NOTE_WAIT_UP;
             continue;
         }
@@ -1283,6 +1454,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
 
     size_t n = 0;
     char why[PLAN_REASON_LEN];
+    char wait[PLAN_REASON_LEN / 2];
     if (self->sel_changed) {
         s_plan_action(self, &n);
         self->sel_changed = false;
@@ -1294,11 +1466,13 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
         struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RESERVE, l);
         if (l->promoted) {
+            s_wait_text(self, l, true, s_wait_up(self, l), wait,
+                        sizeof wait);
             s_fmt(act->reason, sizeof act->reason,
                   "demand %.2f Mbit/s over %u VM pairs selected for %.1f s "
-                  ">= T_up %.1f s",
+                  ">= %s",
                   s_mbps(l->demand), l->n_pairs, s_sec(now - l->sel_since),
-                  s_sec(p->t_up_us));
+                  wait);
         } else if (l->note == S_NOTE_THROTTLE) {
             s_fmt(act->reason, sizeof act->reason,
                   "demand %.2f Mbit/s over %u VM pairs: throttled until "
@@ -1321,9 +1495,11 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RELEASE, l);
         s_why(self, l, why, sizeof why);
         if (l->demoted) {
+            s_wait_text(self, l, false, s_wait_down(self, l), wait,
+                        sizeof wait);
             s_fmt(act->reason, sizeof act->reason,
-                  "out of the selection for %.1f s >= T_down %.1f s (%s)",
-                  s_sec(now - l->out_since), s_sec(p->t_down_us), why);
+                  "out of the selection for %.1f s >= %s (%s)",
+                  s_sec(now - l->out_since), wait, why);
         } else {
             s_fmt(act->reason, sizeof act->reason,
                   "held but not wanted (%s)", why);
@@ -1359,32 +1535,36 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         struct s_link *l = self->order[i];
         struct plan_action *act;
         switch (l->next) {
-        case S_NOTE_WAIT_UP:
+        case S_NOTE_WAIT_UP: {
+            uint64_t w = s_wait_up(self, l);
+            s_wait_text(self, l, true, w, wait, sizeof wait);
             act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
             s_fmt(act->reason, sizeof act->reason,
-                  "demand %.2f Mbit/s selected for %.1f s < T_up %.1f s "
+                  "demand %.2f Mbit/s selected for %.1f s < %s "
                   "(%.1f s to go)",
-                  s_mbps(l->demand), s_sec(now - l->sel_since),
-                  s_sec(p->t_up_us),
-                  s_sec(p->t_up_us - (now - l->sel_since)));
+                  s_mbps(l->demand), s_sec(now - l->sel_since), wait,
+                  s_sec(w - (now - l->sel_since)));
             break;
+        }
         case S_NOTE_WAIT_PORTS:
             act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            s_wait_text(self, l, true, s_wait_up(self, l), wait,
+                        sizeof wait);
             s_fmt(act->reason, sizeof act->reason,
-                  "demand %.2f Mbit/s selected for %.1f s >= T_up %.1f s, "
+                  "demand %.2f Mbit/s selected for %.1f s >= %s, "
                   "but host %s has all %u ports taken by links wanted or "
                   "held",
-                  s_mbps(l->demand), s_sec(now - l->sel_since),
-                  s_sec(p->t_up_us), l->why_host,
-                  s_ports(self, l->why_host));
+                  s_mbps(l->demand), s_sec(now - l->sel_since), wait,
+                  l->why_host, s_ports(self, l->why_host));
             break;
         case S_NOTE_WAIT_DOWN:
             act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
             s_why(self, l, why, sizeof why);
+            s_wait_text(self, l, false, s_wait_down(self, l), wait,
+                        sizeof wait);
             s_fmt(act->reason, sizeof act->reason,
-                  "release waits: out of the selection for %.1f s < T_down "
-                  "%.1f s (%s)",
-                  s_sec(now - l->out_since), s_sec(p->t_down_us), why);
+                  "release waits: out of the selection for %.1f s < %s (%s)",
+                  s_sec(now - l->out_since), wait, why);
             break;
         default:
             continue;

@@ -37,6 +37,29 @@
  * traffic stopped is therefore never reserved, whatever the last topology
  * said, and a wanted one is released T_down after its traffic stopped.
  *
+ * Cost rule (rent or buy).  Once the set-up and teardown times of a
+ * link's path are known (plan_core_set_cost(): the service learns them
+ * from each network's own history, or takes them from its config), they
+ * replace T_up and T_down, which stay as outer bounds:
+ *  - reserve once the link has been selected for as long as its path
+ *    takes to set up (never less than wait_min_us, never more than
+ *    t_up_us).  Demand that has lasted t is expected to last about t more
+ *    (a scale-free prior), so from then on a path pays back its set-up;
+ *    and it is the ski-rental rule (rent until the rent paid equals the
+ *    price, then buy): whatever the demand's duration D, the time its
+ *    traffic spends off a path (waiting plus set-up) is at most twice what
+ *    a planner knowing D would spend (min(D, set-up)).
+ *  - release a wanted link once it has been out of the selection for its
+ *    break-even time, (set-up + teardown) / hold_cost (same bounds, with
+ *    t_down_us): holding an idle path costs hold_cost seconds of set-up
+ *    per second, and releasing one whose demand comes back costs a set-up
+ *    and a teardown.  Keeping it exactly the break-even time is again the
+ *    ski-rental rule: whenever the demand comes back, or never, the cost
+ *    paid is at most twice the cost of the better of the two choices made
+ *    knowing the future.  So a 50 ms netns path is held a second at least
+ *    and an OMNInet lambda (17.5 s) up to T_down.
+ * A link with no cost known keeps T_up and T_down as they are.
+ *
  * Selection of H.  A link is eligible if its demand is > 0 and at least
  * min_demand_bps, or, while it is wanted, at least release_bps (a band,
  * release_bps <= min_demand_bps, so a wanted link is not dropped for a
@@ -126,6 +149,10 @@
 #define PLAN_DEFAULT_T_DOWN_US UINT64_C(30000000)
 #define PLAN_DEFAULT_MAX_ADDS 4
 #define PLAN_DEFAULT_ADD_WINDOW_US UINT64_C(60000000)
+/* Cost rule: an idle path held a second costs a second of set-up; no wait
+ * under a second (the live rates move once a second). */
+#define PLAN_DEFAULT_HOLD_COST 1.0
+#define PLAN_DEFAULT_WAIT_MIN_US UINT64_C(1000000)
 /* The aggregator publishes its matrix every second: three periods. */
 #define PLAN_DEFAULT_LIVE_MAX_AGE_US UINT64_C(3000000)
 
@@ -135,6 +162,7 @@ enum {
     PLAN_MAX_K = 65536,         /* bound of k */
     PLAN_MAX_PORTS = 65536,     /* bound of a host's ports */
     PLAN_MAX_ADDS = 4096,       /* bound of max_adds */
+    PLAN_MAX_COSTS = 4096,      /* links with a cost of their own */
 };
 
 enum plan_policy {
@@ -176,6 +204,10 @@ struct plan_params {
                                    were (1 + keep_bonus) times larger, so a
                                    path is not traded for one barely
                                    busier; in [0, 10] */
+    double hold_cost;           /* cost rule: holding an idle path for a
+                                   second costs this many seconds of
+                                   set-up; in (0, 1000] */
+    uint64_t wait_min_us;       /* cost rule: no wait shorter than this */
     uint64_t live_max_age_us;   /* live demand: rates older than this do
                                    not count (see Live demand); 0: the
                                    topology's rates count, however old */
@@ -246,6 +278,16 @@ int plan_core_set_topology(plan_core_t *self, uint64_t now_us,
  * memory is short (then nothing changed). */
 int plan_core_set_live(plan_core_t *self, uint64_t now_us,
                        const struct plan_vm_pair *rates, size_t n_rates);
+
+/* Sets how long a path between hosts 'a' and 'b' (either order) takes to
+ * set up and to tear down (see Cost rule); with 'a' and 'b' NULL, the
+ * default for links without a cost of their own.  A set-up of 0 forgets
+ * the cost (T_up and T_down again).  Kept for at most PLAN_MAX_COSTS
+ * links; when full, the cost of a link the core no longer knows makes
+ * room, else the call fails.  Returns 0, or -1 for a bad host name,
+ * a == b, times over a day, or no room. */
+int plan_core_set_cost(plan_core_t *self, const char *a, const char *b,
+                       uint64_t setup_us, uint64_t teardown_us);
 
 /* Marks the link between hosts 'a' and 'b' (either order) as held and
  * wanted since 'now_us', without a RESERVE (restart safety: call it for

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "pbcheck.h"
 #include "plan_core.h"
+#include "plan_cost.h"
 #include "plan_link.h"
 #include "vtime.h"
 
@@ -85,6 +86,23 @@ const struct cfg_key plan_cfg_keys[] = {
                 "the aggregator's current rates older than this vouch for "
                 "no new reservation (0: the topology's rates, however "
                 "old)"),
+    CFG_KEY_DOUBLE("hold_cost", T, hold_cost, 0.001, 1000,
+                   PLAN_DEFAULT_HOLD_COST,
+                   "holding an idle path a second costs this many seconds "
+                   "of set-up (break-even hold: (set-up + teardown) / "
+                   "hold_cost)"),
+    CFG_KEY_U32("wait_min_ms", T, wait_min_ms, 0, 3600000,
+                PLAN_DEFAULT_WAIT_MIN_US / 1000,
+                "no reservation or release sooner than this, however "
+                "cheap the path"),
+    CFG_KEY_U32("path_setup_ms", T, path_setup_ms, 0, 86400000, 0,
+                "a path's set-up time until measured (0: unknown, T_up "
+                "and T_down rule)"),
+    CFG_KEY_U32("path_teardown_ms", T, path_teardown_ms, 0, 86400000, 0,
+                "a path's teardown time until measured"),
+    CFG_KEY_BOOL("learn_costs", T, learn_costs, true,
+                 "learn each network's set-up and teardown times from its "
+                 "reservations"),
     CFG_KEY_U32("max_adds", T, max_adds, 0, PLAN_MAX_ADDS,
                 PLAN_DEFAULT_MAX_ADDS,
                 "new reservations per window at most (0: no cap)"),
@@ -152,6 +170,7 @@ struct plan_svc {
     bus_client_t *sync;         /* broker, short timeout: its list */
     uint64_t next_sync_us, sync_backoff_us;
     plan_core_t *core;
+    plan_costs_t *costs;        /* path costs per network */
     struct s_agent *agents;
     size_t n_agents;
     struct plan_links links;    /* the held links */
@@ -953,12 +972,43 @@ s_held_for(plan_svc_t *self, const Vr__Reservation *r)
     return h;
 }
 
+/* Learns from reservation 'r' what a path costs on its network (any
+ * owner's: each is a measure of the network), and tells the core. */
+static void
+s_learn_cost(plan_svc_t *self, const Vr__Reservation *r)
+{
+    if (!self->cfg->learn_costs || !self->costs) {
+        return;
+    }
+    enum plan_cost_phase ph = r->state == RS(ACTIVE)      ? PLAN_COST_ACTIVE
+                              : r->state == RS(RELEASING) ? PLAN_COST_RELEASING
+                              : r->state == RS(RELEASED)  ? PLAN_COST_RELEASED
+                                                          : PLAN_COST_OTHER;
+    struct plan_cost_est e;
+    if (!plan_costs_feed(self->costs, r->resv_id, r->network, ph,
+                         r->created_us, r->updated_us, s_now(self), &e)) {
+        return;
+    }
+    if (ph == PLAN_COST_ACTIVE) {
+        plan_core_set_cost(self->core, r->host_a, r->host_b, e.setup_us,
+                           e.teardown_us);
+    }
+    uint64_t su, td;
+    if (plan_costs_default(self->costs, &su, &td)) {
+        plan_core_set_cost(self->core, NULL, NULL, su, td);
+    }
+    VLOG_INFO_RL("network %s: set-up %.3f s (%u measured), teardown %.3f s "
+                 "(%u measured)", e.network, (double) e.setup_us / 1e6,
+                 e.n_setups, (double) e.teardown_us / 1e6, e.n_teardowns);
+}
+
 static void
 s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
 {
     if (!r || !r->resv_id || !*r->resv_id) {
         return;
     }
+    s_learn_cost(self, r);
     struct plan_link *h = s_held_for(self, r);
     if (h) {
         s_take_resv(self, h, r);
@@ -1345,6 +1395,7 @@ s_reconcile(plan_svc_t *self, bool adopt)
         if (!s_resv_usable(r) || !s_resv_open(r)) {
             continue;
         }
+        s_learn_cost(self, r);
         struct plan_link *h = s_held_for(self, r);
         if (h) {
             s_take_resv(self, h, r);
@@ -1697,6 +1748,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "decisions", self->next_decision, false);
     bus_status_add_counter(reply, "throttled", c.throttled, false);
     bus_status_add_counter(reply, "live_matrices", c.live, false);
+    bus_status_add_counter(reply, "path_costs_refused",
+                           plan_costs_refused(self->costs), false);
     bus_status_add_counter(reply, "live_rates_bad", c.live_bad, false);
     bus_status_add_counter(reply, "stale_demand_refused", c.stale, false);
     bus_status_add_counter(reply, "deferred", c.deferred, false);
@@ -1742,6 +1795,8 @@ s_params(const struct plan_cfg *cfg, struct plan_params *p,
     p->t_up_us = (uint64_t) cfg->t_up_ms * 1000;
     p->t_down_us = (uint64_t) cfg->t_down_ms * 1000;
     p->live_max_age_us = (uint64_t) cfg->live_max_age_ms * 1000;
+    p->hold_cost = cfg->hold_cost;
+    p->wait_min_us = (uint64_t) cfg->wait_min_ms * 1000;
     p->max_adds = cfg->max_adds;
     p->add_window_us = (uint64_t) cfg->add_window_s * 1000000;
     *limits_p = limits;
@@ -1820,8 +1875,15 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     plan_links_init(&self->links, PLAN_LINK_MAX, nonce);
     self->core = plan_core_new(&p);
     free(limits);
-    if (!self->core) {
+    self->costs = plan_costs_new((uint64_t) cfg->path_setup_ms * 1000,
+                                 (uint64_t) cfg->path_teardown_ms * 1000);
+    if (!self->core || !self->costs) {
         goto error;
+    }
+    if (cfg->path_setup_ms) {
+        plan_core_set_cost(self->core, NULL, NULL,
+                           (uint64_t) cfg->path_setup_ms * 1000,
+                           (uint64_t) cfg->path_teardown_ms * 1000);
     }
     self->events = bus_bind(self->bus, ZMQ_PUB, cfg->events);
     self->agg_sub = bus_connect(self->bus, ZMQ_SUB, cfg->aggregator_events,
@@ -1882,6 +1944,7 @@ plan_svc_destroy(plan_svc_t **self_p)
     zsock_destroy(&self->resv_sub);
     zsock_destroy(&self->events);
     plan_core_destroy(&self->core);
+    plan_costs_destroy(&self->costs);
     free(self);
     *self_p = NULL;
 }

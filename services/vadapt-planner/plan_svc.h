@@ -70,6 +70,11 @@ struct plan_cfg {
     uint32_t t_up_ms;
     uint32_t t_down_ms;
     uint32_t live_max_age_ms;
+    double hold_cost;           /* cost rule (plan_core.h) */
+    uint32_t wait_min_ms;
+    uint32_t path_setup_ms;     /* prior; 0: unknown until learned */
+    uint32_t path_teardown_ms;
+    bool learn_costs;           /* from the broker's reservations */
     uint32_t max_adds;          /* reservations per window */
     uint32_t add_window_s;
     uint32_t tick_ms;

@@ -1010,6 +1010,167 @@ test_live(void)
     plan_core_destroy(&pc);
 }
 
+/* Cost rule: learned set-up and teardown times replace T_up and T_down,
+ * clamped by wait_min and by them; the default cost; forgetting; bad
+ * input; the table's cap. */
+static void
+test_cost(void)
+{
+    struct plan_params p;
+    topo_params(&p);                    /* T_up 10 s, T_down 30 s */
+    p.max_adds = 0;
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+    const struct plan_action *a;
+
+    assert(plan_core_set_cost(pc, "h0", "h1", 2 * S, 1 * S) == 0);
+    const struct edge ab[] = { { 0, 1, 20 * M } };
+    set_edges(pc, 0, ab, 1);
+    tick(pc, 0, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_DEFER, 0, 1);
+    assert(a && strstr(a->reason, "< break-even 2.0 s (set-up 2.00 s, "
+                                  "T_up 10.0 s)"));
+    tick(pc, 2 * S - 1, &h, &acts);
+    assert(acts.n_reserve == 0);
+    tick(pc, 2 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_RESERVE, 0, 1);
+    assert(a && strstr(a->reason, ">= break-even 2.0 s"));
+
+    /* Idle: released after (2 + 1) / 1 = 3 s, not T_down's 30. */
+    set_edges(pc, 5 * S, NULL, 0);
+    tick(pc, 5 * S, &h, &acts);
+    tick(pc, 8 * S - 1, &h, &acts);
+    assert(acts.n_release == 0 && held_has(&h, 0, 1));
+    a = act_of(&acts, PLAN_KIND_DEFER, 0, 1);
+    assert(a && strstr(a->reason, "< break-even 3.0 s"));
+    tick(pc, 8 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_RELEASE, 0, 1);
+    assert(a && strstr(a->reason, "hold cost 1"));
+    assert(!held_has(&h, 0, 1));
+
+    /* Holding dearer: half the break-even.  A cheap path waits
+     * wait_min; a dear one T_up and T_down at most. */
+    p.hold_cost = 2;
+    assert(plan_core_set_params(pc, &p) == 0);
+    assert(plan_core_set_cost(pc, "h1", "h0", S / 20, 0) == 0);
+    set_edges(pc, 20 * S, ab, 1);
+    tick(pc, 20 * S, &h, &acts);
+    tick(pc, 21 * S - 1, &h, &acts);
+    assert(acts.n_reserve == 0);
+    tick(pc, 21 * S, &h, &acts);        /* wait_min 1 s, not 50 ms */
+    assert(act_of(&acts, PLAN_KIND_RESERVE, 0, 1));
+    assert(plan_core_set_cost(pc, "h0", "h1", 60 * S, 4 * S) == 0);
+    set_edges(pc, 22 * S, NULL, 0);
+    tick(pc, 22 * S, &h, &acts);
+    tick(pc, 52 * S - 1, &h, &acts);    /* (60 + 4) / 2 = 32 > 30 */
+    assert(acts.n_release == 0);
+    tick(pc, 52 * S, &h, &acts);
+    assert(act_of(&acts, PLAN_KIND_RELEASE, 0, 1));
+
+    /* The default cost for links without their own; forgetting. */
+    assert(plan_core_set_cost(pc, NULL, NULL, 3 * S, 0) == 0);
+    const struct edge cd[] = { { 2, 3, 20 * M } };
+    set_edges(pc, 60 * S, cd, 1);
+    tick(pc, 60 * S, &h, &acts);
+    tick(pc, 63 * S, &h, &acts);
+    assert(act_of(&acts, PLAN_KIND_RESERVE, 2, 3));
+    assert(plan_core_set_cost(pc, NULL, NULL, 0, 0) == 0);
+    assert(plan_core_set_cost(pc, "h0", "h1", 0, 0) == 0);
+    set_edges(pc, 70 * S, ab, 1);
+    tick(pc, 70 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_DEFER, 0, 1);
+    assert(a && strstr(a->reason, "< T_up 10.0 s"));
+
+    /* Bad input. */
+    assert(plan_core_set_cost(pc, "h0", "h0", S, 0) == -1);
+    assert(plan_core_set_cost(pc, "h0", NULL, S, 0) == -1);
+    assert(plan_core_set_cost(pc, "h0", "h1", 86401 * S, 0) == -1);
+    assert(plan_core_set_cost(pc, "", "h1", S, 0) == -1);
+
+    /* The cap: costs of links the core does not know make room. */
+    for (int i = 0; i < PLAN_MAX_COSTS; i++) {
+        char x[16], y[16];
+        snprintf(x, sizeof x, "x%d", i);
+        snprintf(y, sizeof y, "y%d", i);
+        assert(plan_core_set_cost(pc, x, y, S, 0) == 0);
+    }
+    assert(plan_core_set_cost(pc, "h0", "h1", 5 * S, 0) == 0);
+    tick(pc, 71 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_DEFER, 0, 1);
+    assert(a && strstr(a->reason, "break-even 5.0 s"));
+    plan_core_destroy(&pc);
+}
+
+/* The cost rule's bound, on the core itself: for random set-up times S
+ * and demand durations D, the time the demand spends off a path (until
+ * its RESERVE plus S, or all of D) is at most twice a clairvoyant
+ * planner's, min(D, S) (plus a tick); for random idle gaps G, what an idle
+ * path costs (hold_cost per second held, or S + T to set it up again if
+ * released before the demand returns) is at most twice min(hold_cost *
+ * G, S + T) (plus a tick). */
+static void
+test_cost_bound(void)
+{
+    srand(7);
+    const uint64_t dt = S / 10;
+    for (int round = 0; round < 300; round++) {
+        struct plan_params p;
+        topo_params(&p);
+        p.max_adds = 0;
+        p.t_up_us = 3600 * S;           /* out of the way */
+        p.t_down_us = 3600 * S;
+        p.wait_min_us = 0;
+        p.hold_cost = 0.25 + (rand() % 16) / 4.0;
+        plan_core_t *pc = plan_core_new(&p);
+        uint64_t setup = (uint64_t) (1 + rand() % 100) * dt;
+        uint64_t tear = (uint64_t) (rand() % 20) * dt;
+        uint64_t d = (uint64_t) (1 + rand() % 300) * dt;
+        uint64_t g = (uint64_t) (1 + rand() % 600) * dt;
+        assert(plan_core_set_cost(pc, "h0", "h1", setup, tear) == 0);
+        struct held h = { .n = 0 };
+        struct plan_actions acts;
+        const struct edge ab[] = { { 0, 1, 20 * M } };
+
+        /* Demand for d: when is it reserved? */
+        set_edges(pc, 0, ab, 1);
+        uint64_t reserved = UINT64_MAX, t = 0;
+        for (; t < d; t += dt) {
+            tick(pc, t, &h, &acts);
+            if (acts.n_reserve) {
+                reserved = t;
+            }
+        }
+        double off = reserved == UINT64_MAX ? (double) d
+                     : (double) (reserved + setup < d ? reserved + setup : d);
+        double opt = (double) (d < setup ? d : setup);
+        assert(off <= 2 * opt + (double) dt);
+        if (reserved == UINT64_MAX) {
+            plan_core_destroy(&pc);
+            continue;
+        }
+
+        /* Idle for g, then back: released or not? */
+        set_edges(pc, t, NULL, 0);
+        uint64_t idle_from = t, released = UINT64_MAX;
+        for (; t < idle_from + g; t += dt) {
+            tick(pc, t, &h, &acts);
+            if (acts.n_release) {
+                released = t - idle_from;
+            }
+        }
+        double rebuild = (double) (setup + tear);
+        double cost = released == UINT64_MAX
+                          ? p.hold_cost * (double) g
+                          : p.hold_cost * (double) released + rebuild;
+        double best = p.hold_cost * (double) g < rebuild
+                          ? p.hold_cost * (double) g : rebuild;
+        assert(cost <= 2 * best + p.hold_cost * (double) dt);
+        plan_core_destroy(&pc);
+    }
+}
+
 int
 main(void)
 {
@@ -1026,6 +1187,8 @@ main(void)
     test_seed();
     test_port_handover();
     test_live();
+    test_cost();
+    test_cost_bound();
     printf("plan_core: ok\n");
     return 0;
 }
