@@ -19,7 +19,7 @@ libjson-c-dev libssl-dev
 # build and run the per-role images (docker/build.sh, test_compose).
 TEST_PKGS="
 iproute2 iperf3 iputils-ping ethtool procps
-python3 jq gnuplot-nox graphviz
+python3 jq gnuplot-nox graphviz sqlite3
 docker.io docker-compose debootstrap
 "
 

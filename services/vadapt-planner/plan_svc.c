@@ -985,8 +985,11 @@ s_learn_cost(plan_svc_t *self, const Vr__Reservation *r)
                               : r->state == RS(RELEASED)  ? PLAN_COST_RELEASED
                                                           : PLAN_COST_OTHER;
     struct plan_cost_est e;
-    if (!plan_costs_feed(self->costs, r->resv_id, r->network, ph,
-                         r->created_us, r->updated_us, s_now(self), &e)) {
+    /* A booking ahead starts being set up at its start, not when made. */
+    uint64_t asked = r->start_us > r->created_us ? r->start_us
+                                                 : r->created_us;
+    if (!plan_costs_feed(self->costs, r->resv_id, r->network, ph, asked,
+                         r->updated_us, s_now(self), &e)) {
         return;
     }
     if (ph == PLAN_COST_ACTIVE) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `vnetctl reserve ...`: the broker's reservations by hand.
  *   vnetctl reserve create HOST_A HOST_B [--bw MBPS] [--lat MS] [--id REQ]
+ *                          [--in SECONDS] [--for SECONDS]
  *   vnetctl reserve list [--all] | show ID | release ID */
 #include <getopt.h>
 #include <json-c/json.h>
@@ -9,16 +10,17 @@
 #include <string.h>
 
 #include "vnetctl.h"
+#include "vtime.h"
 
 static const char *const s_states[] = {
     "unknown", "requested", "provisioning", "active", "releasing",
-    "released", "failed",
+    "released", "failed", "scheduled",
 };
 
 static const char *
 s_state(Vr__ResvState s)
 {
-    return (int) s >= 0 && (int) s <= 6 ? s_states[s] : "?";
+    return (int) s >= 0 && (int) s <= 7 ? s_states[s] : "?";
 }
 
 static json_object *
@@ -37,6 +39,10 @@ s_json(const Vr__Reservation *r)
     json_object_object_add(o, "error", json_object_new_string(r->error));
     json_object_object_add(o, "addr_a", json_object_new_string(r->addr_a));
     json_object_object_add(o, "addr_b", json_object_new_string(r->addr_b));
+    json_object_object_add(o, "start_us",
+                           json_object_new_int64((int64_t) r->start_us));
+    json_object_object_add(o, "end_us",
+                           json_object_new_int64((int64_t) r->end_us));
     return o;
 }
 
@@ -69,9 +75,11 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
         { "lat", required_argument, NULL, 'l' },
         { "id", required_argument, NULL, 'i' },
         { "all", no_argument, NULL, 'a' },
+        { "in", required_argument, NULL, 's' },
+        { "for", required_argument, NULL, 'f' },
         { NULL, 0, NULL, 0 },
     };
-    double bw = 0, lat = 0;
+    double bw = 0, lat = 0, in_s = 0, for_s = 0;
     const char *req_id = NULL;
     bool all = false;
     int c, rc;
@@ -85,6 +93,8 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
         case 'l': lat = atof(optarg); break;
         case 'i': req_id = optarg; break;
         case 'a': all = true; break;
+        case 's': in_s = atof(optarg); break;
+        case 'f': for_s = atof(optarg); break;
         default: goto usage;
         }
     }
@@ -100,6 +110,16 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
         req.latency_ms = lat;
         req.request_id = (char *) (req_id ? req_id : "");
         req.owner = "vnetctl";
+        if (!(in_s >= 0 && in_s < 3.2e9) || !(for_s >= 0 && for_s < 3.2e9)) {
+            fprintf(stderr, "vnetctl: --in and --for take seconds >= 0\n");
+            return 2;
+        }
+        /* Booked ahead: from --in seconds from now, for --for seconds. */
+        uint64_t now = vtime_now_us();
+        req.start_us = in_s > 0 ? now + (uint64_t) (in_s * 1e6) : 0;
+        req.end_us = for_s > 0 ? (req.start_us ? req.start_us : now)
+                                     + (uint64_t) (for_s * 1e6)
+                               : 0;
         rc = s_call(ctl, VR__MSG_TYPE__MSG_RESV_REQUEST, &req.base,
                     VR__MSG_TYPE__MSG_RESV_REPLY, &reply);
         if (rc != 0) {

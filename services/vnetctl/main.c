@@ -84,10 +84,13 @@ static const struct {
       "reserve create A B|list|show ID|release ID: reservations",
       "usage: vnetctl reserve create HOST_A HOST_B [--bw MBPS] [--lat MS] "
       "[--id REQ]\n"
+      "                              [--in SECONDS] [--for SECONDS]\n"
       "       vnetctl reserve list [--all]\n"
       "       vnetctl reserve show ID\n"
       "       vnetctl reserve release ID\n"
-      "The broker's reservations, by hand.\n" },
+      "The broker's reservations, by hand.  --in books the path to come up\n"
+      "SECONDS from now (an advance reservation, SCHEDULED until then);\n"
+      "--for releases it SECONDS after its start.\n" },
     { "topology", ctl_topology, true,
       "topology [--dot]: the aggregator's current application topology",
       "usage: vnetctl [-j] topology [--dot]\n"

@@ -12,12 +12,19 @@
 
 #include "bus.h"
 #include "log.h"
+#include "resv_cal.h"
 #include "resv_check.h"
 #include "resv_fsm.h"
 #include "resv_store.h"
 #include "vtime.h"
 
 LOG_MODULE("broker");
+
+/* A start this much in the past is taken as "now" (clocks and the bus
+ * are not instant); earlier is refused. */
+#define S_PAST_SLACK_US UINT64_C(2000000)
+/* How often the calendar is looked at: the start and end precision. */
+enum { S_SCHEDULE_MS = 100 };
 
 #define S(X) VR__RESV_STATE__RESV_STATE_##X
 #define P(X) VR__PATH_STATE__PATH_STATE_##X
@@ -103,6 +110,8 @@ struct resv_broker {
     uint64_t n_store_errors;    /* store reads or writes that failed */
     uint64_t n_bad_requests;    /* requests refused by resv_check */
     uint64_t n_purged;          /* ended reservations deleted */
+    uint64_t n_started;         /* advance reservations whose start came */
+    uint64_t n_ended;           /* reservations whose end came */
 };
 
 /* ------------------------------------------------------------------ */
@@ -127,6 +136,8 @@ s_to_proto(const struct resv_rec *r, Vr__Reservation *out)
     out->error = (char *) r->error;
     out->addr_a = (char *) r->addr_a;
     out->addr_b = (char *) r->addr_b;
+    out->start_us = r->start_us;
+    out->end_us = r->end_us;
 }
 
 static void
@@ -389,6 +400,9 @@ s_reconcile(resv_broker_t *self)
     uint64_t now = vtime_now_us();
     for (size_t i = 0; i < n_open; i++) {
         struct resv_rec *r = &open[i];
+        if (r->state == S(SCHEDULED)) {
+            continue;           /* no path before its start */
+        }
         const Vr__Path *p = NULL;
         for (size_t k = 0; k < list->n_paths && !p; k++) {
             const Vr__Path *q = list->paths[k];
@@ -512,6 +526,112 @@ s_store_failed(resv_broker_t *self, int type, const char *what)
     s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, why);
 }
 
+/* The span a reservation holds in the calendar. */
+static struct resv_span
+s_span(const struct resv_rec *r)
+{
+    return (struct resv_span) {
+        r->start_us ? r->start_us : r->created_us,
+        r->end_us ? r->end_us : RESV_CAL_FOREVER,
+    };
+}
+
+/* Checks the calendar: at no instant of [start, end) may either host have
+ * max_paths_per_host reservations, or the network its max_paths, before
+ * this one.  Answers the refusal itself; returns true if it fits. */
+static bool
+s_fits(resv_broker_t *self, int type, const char *a, const char *b,
+       const struct broker_network *net, uint64_t start, uint64_t end)
+{
+    struct resv_rec *open = NULL;
+    size_t n = 0;
+    if (resv_store_list(self->store, false, &open, &n) != 0) {
+        s_store_failed(self, type, "nothing reserved");
+        return false;
+    }
+    struct resv_span *sp = calloc(n + 1, sizeof *sp);
+    if (!sp) {
+        free(open);
+        s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type, "out of memory");
+        return false;
+    }
+    const char *who[3] = { a, b, net->name };
+    uint32_t limit[3] = { self->cfg->max_paths_per_host,
+                          self->cfg->max_paths_per_host, net->max_paths };
+    bool ok = true;
+    for (int w = 0; w < 3 && ok; w++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++) {
+            const struct resv_rec *r = &open[i];
+            if (w < 2 ? !strcmp(r->host_a, who[w]) || !strcmp(r->host_b,
+                                                               who[w])
+                      : !strcmp(r->network, who[w])) {
+                sp[m++] = s_span(r);
+            }
+        }
+        uint64_t at;
+        size_t peak = resv_cal_peak(sp, m, start, end, &at);
+        if (peak == SIZE_MAX) {
+            s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                    "out of memory");
+            ok = false;
+        } else if (peak >= limit[w]) {
+            char why[200];
+            uint64_t now = vtime_now_us();
+            snprintf(why, sizeof why, "%s '%s' has %zu reservations %s, "
+                     "the limit is %u", w < 2 ? "host" : "network", who[w],
+                     peak, at <= now ? "open" : "booked then", limit[w]);
+            if (at > now) {
+                size_t len = strlen(why);
+                snprintf(why + len, sizeof why - len, " (%.1f s from now)",
+                         (double) (at - now) / 1e6);
+            }
+            s_error(self, VR__ERROR_CODE__ERR_LIMIT, type, why);
+            ok = false;
+        }
+    }
+    free(sp);
+    free(open);
+    return ok;
+}
+
+/* Advance reservations: a SCHEDULED one whose start came is asked of the
+ * adapter; one whose end came is released.  From the store, so a restart
+ * loses no booking. */
+static int
+s_on_schedule(svc_t *svc, void *arg)
+{
+    (void) svc;
+    resv_broker_t *self = arg;
+    struct resv_rec *due = NULL;
+    size_t n = 0;
+    if (resv_store_due(self->store, vtime_now_us(), 64, &due, &n) != 0) {
+        self->n_store_errors++;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct resv_rec *r = &due[i];
+        if (r->state == S(SCHEDULED)) {
+            if (s_move(self, r, S(REQUESTED), "its start time came", NULL,
+                       NULL, NULL, NULL) == 0) {
+                self->n_started++;
+                s_create(self, r);
+            }
+        } else if (r->state == S(REQUESTED)) {
+            if (s_move(self, r, S(RELEASED), "its end time came", NULL, NULL,
+                       NULL, NULL) == 0) {
+                self->n_ended++;
+            }
+        } else if (s_move(self, r, S(RELEASING), "its end time came", NULL,
+                          NULL, NULL, NULL) == 0) {
+            self->n_ended++;
+            s_teardown(self, r->path_id, "its end time came");
+        }
+    }
+    free(due);
+    return 0;
+}
+
 static void
 s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
           const bus_msg_t *msg)
@@ -565,31 +685,24 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
         s_error(self, VR__ERROR_CODE__ERR_NOT_RESERVABLE, type, why);
         return;
     }
-    size_t n_a, n_b, n_net;
-    if (resv_store_count_open(self->store, req->host_a, NULL, &n_a)
-        || resv_store_count_open(self->store, req->host_b, NULL, &n_b)
-        || resv_store_count_open(self->store, NULL, net->name, &n_net)) {
-        s_store_failed(self, type, "nothing reserved");
+    /* When: at once and until released, or booked ahead. */
+    uint64_t now = vtime_now_us();
+    if (req->start_us && req->start_us + S_PAST_SLACK_US < now) {
+        s_bad_request(self, type, "field 'start_us': in the past");
         return;
     }
-    const char *full = n_a >= self->cfg->max_paths_per_host ? req->host_a
-                       : n_b >= self->cfg->max_paths_per_host ? req->host_b
-                                                               : NULL;
-    if (full) {
-        snprintf(why, sizeof why, "host '%s' has %zu open reservations, "
-                 "the limit is %u", full,
-                 full == req->host_a ? n_a : n_b,
-                 self->cfg->max_paths_per_host);
-        s_error(self, VR__ERROR_CODE__ERR_LIMIT, type, why);
+    uint64_t start = req->start_us > now ? req->start_us : now;
+    uint64_t end = req->end_us ? req->end_us : RESV_CAL_FOREVER;
+    if (end <= start) {
+        s_bad_request(self, type, "field 'end_us': not after the start");
         return;
     }
-    if (n_net >= net->max_paths) {
-        snprintf(why, sizeof why, "network '%s' has %zu open reservations, "
-                 "the limit is %u", net->name, n_net, net->max_paths);
-        s_error(self, VR__ERROR_CODE__ERR_LIMIT, type, why);
+    if (!s_fits(self, type, req->host_a, req->host_b, net, start, end)) {
         return;
     }
     memset(&r, 0, sizeof r);
+    r.start_us = req->start_us > now ? req->start_us : 0;
+    r.end_us = req->end_us;
     snprintf(r.host_a, sizeof r.host_a, "%s", req->host_a);
     snprintf(r.host_b, sizeof r.host_b, "%s", req->host_b);
     snprintf(r.network, sizeof r.network, "%s", net->name);
@@ -601,7 +714,12 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
                            ? req->bandwidth_mbps
                            : self->cfg->default_bandwidth_mbps;
     r.latency_ms = req->latency_ms;
-    snprintf(why, sizeof why, "requested by '%s'", r.owner);
+    if (r.start_us) {
+        snprintf(why, sizeof why, "booked by '%s' for %.1f s from now",
+                 r.owner, (double) (r.start_us - now) / 1e6);
+    } else {
+        snprintf(why, sizeof why, "requested by '%s'", r.owner);
+    }
     if (resv_store_insert(self->store, &r, why) != 0) {
         /* Not recorded, so not asked of the adapter: nothing is made
          * that a restart would not know of. */
@@ -609,7 +727,9 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
         return;
     }
     s_publish(self, &r, S(UNKNOWN), why);
-    s_create(self, &r);
+    if (r.state == S(REQUESTED)) {
+        s_create(self, &r);
+    }
     s_reply_resv(self, &r);
 }
 
@@ -643,7 +763,7 @@ s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type,
     }
     const char *reason = req->reason && *req->reason ? req->reason
                                                      : "released";
-    if (r.state == S(REQUESTED)) {
+    if (r.state == S(REQUESTED) || r.state == S(SCHEDULED)) {
         rc = s_move(self, &r, S(RELEASED), reason, NULL, NULL, NULL, NULL);
     } else if (r.state == S(PROVISIONING) || r.state == S(ACTIVE)) {
         rc = s_move(self, &r, S(RELEASING), reason, NULL, NULL, NULL, NULL);
@@ -818,7 +938,7 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     if (resv_store_count_by_state(self->store, by_state, 8) != 0) {
         self->n_store_errors++;
     }
-    for (int s = 1; s <= 6; s++) {
+    for (int s = 1; s <= 7; s++) {
         char name[48];
         snprintf(name, sizeof name, "resv_%s", resv_fsm_name(s));
         bus_status_add_counter(reply, name, by_state[s], true);
@@ -835,6 +955,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "bad_requests", self->n_bad_requests,
                            false);
     bus_status_add_counter(reply, "resv_purged", self->n_purged, false);
+    bus_status_add_counter(reply, "resv_started", self->n_started, false);
+    bus_status_add_counter(reply, "resv_ended", self->n_ended, false);
     bus_status_add_info(reply, "db", self->cfg->db);
     bus_status_add_info(reply, "adapter", self->cfg->adapter);
 }
@@ -891,6 +1013,7 @@ resv_broker_new(svc_t *svc, const struct broker_cfg *cfg)
     svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_reader(svc, self->paths, s_on_path_event, self) != 0
         || svc_add_timer(svc, cfg->reconcile_ms, s_on_reconcile, self)
+        || svc_add_timer(svc, S_SCHEDULE_MS, s_on_schedule, self)
                != 0) {
         goto error;
     }

@@ -22,10 +22,25 @@ s_text_ok(const char *s, size_t max)
     return true;
 }
 
+/* A booked time: 0 (none) or a wall-clock time before 2100. */
+static bool
+s_time(const char *field, uint64_t us, char *err, size_t errsize)
+{
+    if (us <= RESV_CHECK_MAX_TIME_US) {
+        return true;
+    }
+    char v[32];
+    snprintf(v, sizeof v, "%llu", (unsigned long long) us);
+    return fieldcheck_bad(field, v, "is not a time before 2100 (us)", err,
+                          errsize);
+}
+
 bool
 resv_check_request(const Vr__ResvRequest *req, char *err, size_t errsize)
 {
-    return fieldcheck_id("host_a", req->host_a, RESV_CHECK_HOST_MAX, true,
+    return s_time("start_us", req->start_us, err, errsize)
+           && s_time("end_us", req->end_us, err, errsize)
+           && fieldcheck_id("host_a", req->host_a, RESV_CHECK_HOST_MAX, true,
                          err, errsize)
            && fieldcheck_id("host_b", req->host_b, RESV_CHECK_HOST_MAX, true,
                             err, errsize)

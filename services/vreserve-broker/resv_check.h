@@ -9,12 +9,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "msgtype.h"
 
 /* Largest figures a reservation may ask for. */
 #define RESV_CHECK_MAX_BANDWIDTH_MBPS 1e7   /* 10 Tb/s */
 #define RESV_CHECK_MAX_LATENCY_MS 3.6e6     /* an hour */
+/* Latest booked time: 2100-01-01, microseconds since the epoch. */
+#define RESV_CHECK_MAX_TIME_US UINT64_C(4102444800000000)
 
 /* Lengths, without the NUL, that fit struct resv_rec. */
 enum {

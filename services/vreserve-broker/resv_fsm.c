@@ -8,6 +8,8 @@
 #define S_BIT(S) (1u << (VR__RESV_STATE__RESV_STATE_##S))
 
 static const unsigned s_next[] = {
+    [VR__RESV_STATE__RESV_STATE_SCHEDULED] =
+        S_BIT(REQUESTED) | S_BIT(RELEASED) | S_BIT(FAILED),
     [VR__RESV_STATE__RESV_STATE_REQUESTED] =
         S_BIT(PROVISIONING) | S_BIT(RELEASED) | S_BIT(FAILED),
     [VR__RESV_STATE__RESV_STATE_PROVISIONING] =
@@ -26,6 +28,7 @@ static const char *const s_names[] = {
     [VR__RESV_STATE__RESV_STATE_RELEASING] = "releasing",
     [VR__RESV_STATE__RESV_STATE_RELEASED] = "released",
     [VR__RESV_STATE__RESV_STATE_FAILED] = "failed",
+    [VR__RESV_STATE__RESV_STATE_SCHEDULED] = "scheduled",
 };
 
 enum { S_N = sizeof s_names / sizeof s_names[0] };

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The reservation lifecycle, after NSI CS 2.0's reservation, provision and
- * lifecycle machines folded into one (we have no advance reservations, so
- * "reserve" and "provision" happen together):
+ * lifecycle machines folded into one ("reserve" and "provision" happen
+ * together, at the start):
+ *
+ *   SCHEDULED ──its start time──▶ REQUESTED (an advance reservation)
  *
  *   REQUESTED ──adapter accepts──▶ PROVISIONING ──path up──▶ ACTIVE
  *       │                              │    │                  │
@@ -9,6 +11,8 @@
  *       ▼                              │    ▼                  ▼
  *   RELEASED ◀──teardown done── RELEASING ◀┘release   FAILED ◀─ path lost
  *
+ * SCHEDULED → RELEASED when released (cancelled) before its start,
+ * SCHEDULED → FAILED when its network is gone at the start;
  * REQUESTED → RELEASED when released before the adapter was asked;
  * REQUESTED/PROVISIONING/ACTIVE → FAILED when the path cannot be had or
  * is lost; RELEASING → FAILED when the path vanished while being torn down.

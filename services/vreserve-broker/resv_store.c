@@ -19,7 +19,9 @@
 
 LOG_MODULE("resv_store");
 
-enum { S_SCHEMA_VERSION = 1 };
+/* 2: start_us and end_us (advance reservations); a version 1 store is
+ * brought up to 2 on open. */
+enum { S_SCHEMA_VERSION = 2 };
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
@@ -33,7 +35,9 @@ static const char s_schema[] =
     "  owner TEXT NOT NULL DEFAULT '', request_id TEXT NOT NULL DEFAULT '',"
     "  created_us INTEGER NOT NULL, updated_us INTEGER NOT NULL,"
     "  error TEXT NOT NULL DEFAULT '',"
-    "  addr_a TEXT NOT NULL DEFAULT '', addr_b TEXT NOT NULL DEFAULT '');"
+    "  addr_a TEXT NOT NULL DEFAULT '', addr_b TEXT NOT NULL DEFAULT '',"
+    "  start_us INTEGER NOT NULL DEFAULT 0,"
+    "  end_us INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX IF NOT EXISTS resv_request ON resv (request_id)"
     "  WHERE request_id != '';"
     "CREATE INDEX IF NOT EXISTS resv_path ON resv (path_id);"
@@ -43,10 +47,16 @@ static const char s_schema[] =
     "  reason TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS history_resv ON history (resv_id);";
 
+/* Version 1 to 2. */
+static const char s_upgrade_2[] =
+    "ALTER TABLE resv ADD COLUMN start_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE resv ADD COLUMN end_us INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE meta SET value = 2 WHERE key = 'schema';";
+
 #define S_COLS                                                              \
     "id, host_a, host_b, bandwidth_mbps, latency_ms, state, path_id, "     \
     "network, owner, request_id, created_us, updated_us, error, addr_a, "  \
-    "addr_b"
+    "addr_b, start_us, end_us"
 
 struct resv_store {
     struct sqlstore sql;        /* the connection */
@@ -87,6 +97,8 @@ s_read_row(sqlite3_stmt *st, struct resv_rec *r)
     sqlstore_column_text(st, 12, r->error, sizeof r->error);
     sqlstore_column_text(st, 13, r->addr_a, sizeof r->addr_a);
     sqlstore_column_text(st, 14, r->addr_b, sizeof r->addr_b);
+    r->start_us = (uint64_t) sqlite3_column_int64(st, 15);
+    r->end_us = (uint64_t) sqlite3_column_int64(st, 16);
 }
 
 /* Runs a prepared one-key lookup. */
@@ -152,6 +164,17 @@ resv_store_new(const char *path)
         if (s_exec(self, sql)) {
             goto error;
         }
+    } else if (have == 1) {
+        /* The schema above made no start_us on a version 1 table (it
+         * existed): add the columns, in one transaction. */
+        if (s_exec(self, "BEGIN IMMEDIATE") || s_exec(self, s_upgrade_2)
+            || s_exec(self, "COMMIT")) {
+            VLOG_ERR("store '%s': upgrading its schema to 2: %s", path,
+                     self->sql.err);
+            sqlstore_rollback(&self->sql);
+            goto error;
+        }
+        VLOG_INFO("store '%s': schema upgraded to version 2", path);
     } else if (have != S_SCHEMA_VERSION) {
         VLOG_ERR("store '%s': schema version %d, this broker knows %d",
                  path, have, S_SCHEMA_VERSION);
@@ -168,8 +191,8 @@ resv_store_new(const char *path)
         || sqlstore_prepare(&self->sql, &self->insert,
             "INSERT INTO resv (host_a, host_b, bandwidth_mbps, "
             "latency_ms, state, network, owner, request_id, "
-            "created_us, updated_us) VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            "created_us, updated_us, start_us, end_us) VALUES "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         || sqlstore_prepare(&self->sql, &self->set_id,
             "UPDATE resv SET id = 'r-' || n WHERE n = ?")
         || sqlstore_prepare(&self->sql, &self->update,
@@ -238,12 +261,21 @@ resv_store_insert(resv_store_t *self, struct resv_rec *rec,
     sqlite3_bind_text(st, 2, rec->host_b, -1, SQLITE_TRANSIENT);
     sqlite3_bind_double(st, 3, rec->bandwidth_mbps);
     sqlite3_bind_double(st, 4, rec->latency_ms);
-    sqlite3_bind_int(st, 5, VR__RESV_STATE__RESV_STATE_REQUESTED);
+    Vr__ResvState first = rec->start_us > now
+                              ? VR__RESV_STATE__RESV_STATE_SCHEDULED
+                              : VR__RESV_STATE__RESV_STATE_REQUESTED;
+    sqlite3_bind_int(st, 5, (int) first);
     sqlite3_bind_text(st, 6, rec->network, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 7, rec->owner, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 8, rec->request_id, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 9, (sqlite3_int64) now);
     sqlite3_bind_int64(st, 10, (sqlite3_int64) now);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64) (rec->start_us > INT64_MAX
+                                                    ? INT64_MAX
+                                                    : rec->start_us));
+    sqlite3_bind_int64(st, 12, (sqlite3_int64) (rec->end_us > INT64_MAX
+                                                    ? INT64_MAX
+                                                    : rec->end_us));
     int rc = sqlstore_step(&self->sql, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -259,14 +291,14 @@ resv_store_insert(resv_store_t *self, struct resv_rec *rec,
     rc = sqlstore_step(&self->sql, self->set_id);
     sqlite3_reset(self->set_id);
     if (rc != SQLITE_DONE
-        || s_hist(self, rec->id, VR__RESV_STATE__RESV_STATE_UNKNOWN,
-                  VR__RESV_STATE__RESV_STATE_REQUESTED, now, reason) != 0
+        || s_hist(self, rec->id, VR__RESV_STATE__RESV_STATE_UNKNOWN, first,
+                  now, reason) != 0
         || s_exec(self, "COMMIT")) {
         VLOG_ERR_RL("store: insert %s: %s", rec->id, self->sql.err);
         sqlstore_rollback(&self->sql);
         return -1;
     }
-    rec->state = VR__RESV_STATE__RESV_STATE_REQUESTED;
+    rec->state = first;
     rec->created_us = rec->updated_us = now;
     return 0;
 }
@@ -509,6 +541,33 @@ resv_store_count_open(resv_store_t *self, const char *host,
         return -1;
     }
     return 0;
+}
+
+int
+resv_store_due(resv_store_t *self, uint64_t now_us, size_t max,
+               struct resv_rec **out, size_t *n)
+{
+    char sql[512];
+    snprintf(sql, sizeof sql,
+             "SELECT " S_COLS " FROM resv WHERE "
+             "(state = %d AND start_us <= ?1) OR "
+             "(state IN (%d, %d, %d) AND end_us > 0 AND end_us <= ?1) "
+             "ORDER BY n LIMIT ?2",
+             VR__RESV_STATE__RESV_STATE_SCHEDULED,
+             VR__RESV_STATE__RESV_STATE_REQUESTED,
+             VR__RESV_STATE__RESV_STATE_PROVISIONING,
+             VR__RESV_STATE__RESV_STATE_ACTIVE);
+    sqlite3_stmt *st;
+    if (sqlstore_prepare(&self->sql, &st, sql)) {
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64) (now_us > INT64_MAX
+                                                   ? INT64_MAX : now_us));
+    sqlite3_bind_int64(st, 2, (sqlite3_int64) (max > INT64_MAX ? INT64_MAX
+                                                               : max));
+    int rc = s_scan(self, st, out, n);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int

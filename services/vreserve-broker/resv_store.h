@@ -33,6 +33,8 @@ struct resv_rec {
     char error[256];            /* why FAILED */
     char addr_a[64];            /* link address at each end, when ACTIVE */
     char addr_b[64];
+    uint64_t start_us;          /* booked start (wall clock); 0: at once */
+    uint64_t end_us;            /* booked end; 0: until released */
 };
 
 /* One row of a reservation's history. */
@@ -59,8 +61,9 @@ resv_store_t *resv_store_new(const char *path);
 /* Frees '*self_p' if not NULL, then sets it to NULL. */
 void resv_store_destroy(resv_store_t **self_p);
 
-/* Stores a new reservation in state REQUESTED from '*rec' (hosts, figures,
- * network, owner, request id), with history row UNKNOWN -> REQUESTED and
+/* Stores a new reservation from '*rec' (hosts, figures, network, owner,
+ * request id, start and end) in state REQUESTED, or SCHEDULED if its start
+ * is still to come, with history row UNKNOWN -> that state and
  * 'reason'.  Fills rec->id, state and times.  Returns 0, or -1 (logged;
  * e.g. a request id already used). */
 int resv_store_insert(resv_store_t *self, struct resv_rec *rec,
@@ -114,6 +117,13 @@ int resv_store_history(resv_store_t *self, const char *id,
  * Returns 0 or -1 (logged, rate-limited). */
 int resv_store_count_open(resv_store_t *self, const char *host,
                           const char *network, size_t *n);
+
+/* The reservations whose time came at 'now_us' (wall clock): SCHEDULED
+ * ones whose start is due, and REQUESTED, PROVISIONING or ACTIVE ones
+ * whose end is due; at most 'max', oldest first, as resv_store_list()
+ * returns them. */
+int resv_store_due(resv_store_t *self, uint64_t now_us, size_t max,
+                   struct resv_rec **out, size_t *n);
 
 /* Counts every reservation by state into 'by_state[state]' for states
  * below 'n_states' (zeroed first).  Returns 0 or -1. */

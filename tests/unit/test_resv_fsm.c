@@ -18,10 +18,12 @@ main(void)
         { S(PROVISIONING), S(RELEASING) }, { S(PROVISIONING), S(FAILED) },
         { S(ACTIVE), S(RELEASING) },       { S(ACTIVE), S(FAILED) },
         { S(RELEASING), S(RELEASED) },     { S(RELEASING), S(FAILED) },
+        { S(SCHEDULED), S(REQUESTED) },    { S(SCHEDULED), S(RELEASED) },
+        { S(SCHEDULED), S(FAILED) },
     };
     size_t n_legal = 0;
-    for (int from = 0; from <= 7; from++) {
-        for (int to = 0; to <= 7; to++) {
+    for (int from = 0; from <= 8; from++) {
+        for (int to = 0; to <= 8; to++) {
             bool want = false;
             for (size_t i = 0; i < sizeof legal / sizeof legal[0]; i++) {
                 want |= (int) legal[i].from == from && (int) legal[i].to == to;
@@ -30,7 +32,7 @@ main(void)
             n_legal += want;
         }
     }
-    assert(n_legal == 10);
+    assert(n_legal == 13);
 
     assert(resv_fsm_final(S(RELEASED)) && resv_fsm_final(S(FAILED)));
     assert(!resv_fsm_final(S(ACTIVE)) && !resv_fsm_final(S(REQUESTED)));
@@ -39,9 +41,11 @@ main(void)
     assert(resv_fsm_holds_path(S(RELEASING)));
     assert(!resv_fsm_holds_path(S(REQUESTED)));
     assert(!resv_fsm_holds_path(S(RELEASED)));
+    assert(!resv_fsm_holds_path(S(SCHEDULED)));
+    assert(!resv_fsm_final(S(SCHEDULED)));
 
     Vr__ResvState s;
-    for (int i = 1; i <= 6; i++) {
+    for (int i = 1; i <= 7; i++) {
         assert(resv_fsm_parse(resv_fsm_name(i), &s) && (int) s == i);
     }
     assert(!resv_fsm_parse("bogus", &s) && !resv_fsm_parse(NULL, &s));
