@@ -12,7 +12,10 @@
 # end.  Then a stand-in server (tests/tools/nsi-standin.py) that answers
 # malformed XML, HTTP 500, nothing, 4 MiB, a DTD with entities, not-SOAP,
 # the wrong operation, an unknown state: each a clear failure within the
-# request timeout.
+# request timeout.  Last, mutual TLS against the stand-in over HTTPS:
+# accepted with our client certificate, refused without one, with the
+# provider's certificate from another CA, with a client certificate from
+# another CA.
 . "$(dirname "$0")/lib.sh"
 
 CLI="$BIN/vr-nsi-cli"
@@ -198,4 +201,49 @@ rc=0
 "$CLI" -c "$T/s.yaml" check >"$T/plain.out" || rc=$?
 [ "$rc" = 1 ] || fail "plain http elsewhere: exit $rc"
 expect "$T/plain.out" 'kind=config .*not loopback'
+# ---------------------------------------------------------- mutual TLS
+# A CA, the provider's certificate for 127.0.0.1, our client certificate,
+# and a rogue CA with a client certificate of its own.
+mkcert() {  # mkcert NAME CN CA EXT: NAME.key, NAME.pem signed by CA
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=$2" -keyout "$T/$1.key" -out "$T/$1.csr" 2>/dev/null
+    printf '%s\n' "$4" >"$T/$1.ext"
+    openssl x509 -req -in "$T/$1.csr" -CA "$T/$3.pem" -CAkey "$T/$3.key" \
+        -CAcreateserial -days 1 -extfile "$T/$1.ext" -out "$T/$1.pem" 2>/dev/null
+}
+for ca in ca rogue; do
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+        -subj "/CN=test $ca" -days 1 -keyout "$T/$ca.key" -out "$T/$ca.pem" 2>/dev/null
+done
+mkcert server 127.0.0.1 ca "subjectAltName=IP:127.0.0.1"
+mkcert client vreserve-requester ca "extendedKeyUsage=clientAuth"
+mkcert rclient vreserve-requester rogue "extendedKeyUsage=clientAuth"
+vr_start tls python3 "$VR_SRC_DIR/tests/tools/nsi-standin.py" "$T/tls.port" \
+    --tls "$T/server.pem" "$T/server.key" "$T/ca.pem"
+vr_until 10 test -s "$T/tls.port" || fail "TLS stand-in did not start"
+TP=$(cat "$T/tls.port")
+tls_call() {  # tls_call NAME CERT KEY CA: a provision call over mTLS
+    nsi_yaml "$T/$1.yaml" "https://127.0.0.1:$TP/NSI/ack"
+    {
+        echo "  tls:"
+        [ -z "$2" ] || echo "    cert: $2"
+        [ -z "$3" ] || echo "    key: $3"
+        echo "    ca: $4"
+    } >>"$T/$1.yaml"
+    "$CLI" -c "$T/$1.yaml" call provision EX-1 >"$T/$1.out"
+}
+tls_call mtls "$T/client.pem" "$T/client.key" "$T/ca.pem" \
+    || { cat "$T/mtls.out" >&2; fail "mutual TLS refused"; }
+expect "$T/mtls.out" '^call provision ok .* http=200' '^result ok provision'
+! tls_call nocert "" "" "$T/ca.pem" || fail "no client certificate: accepted"
+expect "$T/nocert.out" '^result fail kind=failed .*http=0 '
+! tls_call rogueca "$T/client.pem" "$T/client.key" "$T/rogue.pem" \
+    || fail "provider certificate from another CA: accepted"
+expect "$T/rogueca.out" '^result fail kind=failed .*(certificate|SSL)'
+! tls_call rogueclient "$T/rclient.pem" "$T/rclient.key" "$T/ca.pem" \
+    || fail "client certificate from another CA: accepted"
+expect "$T/rogueclient.out" '^result fail kind=failed .*http=0 '
+for f in nocert rogueca rogueclient; do
+    echo "mutual TLS, $f: $(grep '^result' "$T/$f.out")"
+done
 echo "PASS"

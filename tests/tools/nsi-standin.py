@@ -13,11 +13,16 @@ and answers every POST by the last part of its path:
   /notsoap    200, well-formed XML that is not a SOAP envelope
   /wrongop    200, a reserveResponse to whatever was asked
   /badstate   200, querySummarySyncConfirmed with an unknown state
+  /ack        200, an acknowledgment (a well-behaved provider)
   anything else: 404
 
-usage: nsi-standin.py PORTFILE
+With --tls CERT KEY CA it speaks HTTPS only, with CERT and KEY, and
+demands a client certificate issued by CA (mutual TLS).
+
+usage: nsi-standin.py PORTFILE [--tls CERT KEY CA]
 """
 import http.server
+import os
 import socketserver
 import sys
 import time
@@ -91,6 +96,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                        '</c:reserveResponse>' + ENV_CLOSE)
         elif mode == 'badstate':
             self._send(200, 'text/xml', BADSTATE)
+        elif mode == 'ack':
+            self._send(200, 'text/xml',
+                       ENV_OPEN + '<c:acknowledgment/>' + ENV_CLOSE)
         else:
             self._send(404, 'text/plain', 'no such mode')
 
@@ -100,12 +108,19 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 6) or (len(sys.argv) == 6
+                                       and sys.argv[2] != '--tls'):
         sys.exit(__doc__)
     srv = Server(('127.0.0.1', 0), Handler)
+    if len(sys.argv) == 6:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(sys.argv[3], sys.argv[4])
+        ctx.load_verify_locations(sys.argv[5])
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(sys.argv[1] + '.tmp', 'w') as f:
         f.write('%d\n' % srv.server_address[1])
-    import os
     os.rename(sys.argv[1] + '.tmp', sys.argv[1])
     srv.serve_forever()
 
