@@ -5,7 +5,8 @@
 # with its 'dud' backend (../shared/peers/opennsa, started here on
 # loopback with a 3 s hold timeout, stopped on any exit): the whole
 # lifecycle reserve → commit → provision → release → terminate with the
-# states checked at each step (five times, timed per operation); a VLAN
+# states checked at each step (five times, timed per operation), and once
+# with a schedule (the data plane not active before startTime); a VLAN
 # conflict and an unknown STP (SOAP faults with errorId and text); a hold
 # that times out at the provider (commit delayed past it) and one that
 # would (our commit deadline: aborted); nothing of ours left live at the
@@ -99,6 +100,18 @@ for i in 1 2 3 4 5; do
         || fail "lifecycle $i: steps out of order"
 done
 echo "lifecycle: 5 of 5 reserve..Terminated"
+
+# ---------------------------------------------------------- a schedule
+# startTime 1.5 s ahead, endTime in an hour: Provisioned comes first, the
+# data plane only at startTime.
+nsi --start-in-ms 1500 --end-in-s 3600 lifecycle 10.210.0.1 10.210.0.2 \
+    >"$T/sched.out" || { cat "$T/sched.out" >&2; fail "scheduled lifecycle"; }
+expect "$T/sched.out" '^state EX-[^ ]+ ReserveStart/Provisioned/Created active=false' \
+    '^reached up conn=EX-[^ ]+ .* start=20[0-9]{2}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z end=20[0-9]{2}-' \
+    '^result ok conn=EX-[^ ]+ lifecycle terminated'
+at=$(sed -n 's/^state .* active=true .* at \([0-9]*\) ms$/\1/p' "$T/sched.out" | head -1)
+[ -n "$at" ] && [ "$at" -ge 1450 ] || fail "scheduled: data plane active at '$at' ms, before startTime (1500)"
+echo "schedule: data plane active at $at ms (startTime at 1500 ms)"
 
 # ---------------------------------------------------------- VLAN conflict
 nsi up 10.210.0.3 10.210.0.2 >"$T/hold.out" || { cat "$T/hold.out" >&2; fail "up C?vlan=1785"; }

@@ -17,7 +17,8 @@
  * (urn:ogf:network:…?vlan=1780).  Options: --commit-delay-ms N (wait
  * after the hold before committing), --ignore-deadline (commit even past
  * nsi.commit_deadline_ms, to meet the provider's hold timeout),
- * --timeout-ms N (limit on a flow, default 30000), --end-in-s N.
+ * --timeout-ms N (limit on a flow, default 30000), --start-in-ms N and
+ * --end-in-s N (a schedule; default: now, no end).
  * Output lines: "call OP STATUS MS ms …", "state CID STATES", "phase NAME
  * MS ms", and last "result ok …" or "result fail kind=KIND …" (kinds:
  * fault, hold-timeout, failed, timeout, usage).  Exit 0 on ok, 1 on
@@ -43,6 +44,7 @@ struct cli {
     bool ignore_deadline;
     int64_t timeout_ms;
     int64_t end_in_s;
+    int64_t start_in_ms;
     /* The last finished call. */
     bool done;
     struct adapter_nsi_result res;
@@ -289,9 +291,11 @@ s_drive(struct cli *cli, const char *cid, bool up, int64_t reserved_at,
         case ADAPTER_NSI_NEXT_DONE:
             if (up) {
                 printf("reached up conn=%s vlan=%u/%u states=%s "
-                       "total=%" PRId64 " ms\n", cid, cli->resv.src.vlan_lo,
-                       cli->resv.dst.vlan_lo,
+                       "start=%s end=%s total=%" PRId64 " ms\n", cid,
+                       cli->resv.src.vlan_lo, cli->resv.dst.vlan_lo,
                        adapter_nsi_states_format(&last, st, sizeof st),
+                       cli->resv.start_time[0] ? cli->resv.start_time : "-",
+                       cli->resv.end_time[0] ? cli->resv.end_time : "-",
                        s_now_ms() - t0);
             }
             return 0;
@@ -363,6 +367,9 @@ s_reserve(struct cli *cli, const char *src, const char *dst, char *cid,
     adapter_nsi_new_uuid(gid, sizeof gid);
     c.global_id = gid;
     c.description = "vr-nsi-cli";
+    if (cli->start_in_ms) {
+        c.start_ms = s_wall_ms() + cli->start_in_ms;
+    }
     if (cli->end_in_s) {
         c.end_ms = s_wall_ms() + cli->end_in_s * 1000;
     }
@@ -460,7 +467,8 @@ static void
 s_usage(void)
 {
     fprintf(stderr, "usage: vr-nsi-cli -c CFG [--commit-delay-ms N] "
-            "[--ignore-deadline] [--timeout-ms N] [--end-in-s N]\n"
+            "[--ignore-deadline] [--timeout-ms N] [--start-in-ms N] "
+            "[--end-in-s N]\n"
             "       check | lifecycle SRC DST | up SRC DST | end CID | "
             "query [CID] | call OP [CID]\n");
 }
@@ -474,6 +482,7 @@ main(int argc, char **argv)
         { "ignore-deadline", no_argument, NULL, 'i' },
         { "timeout-ms", required_argument, NULL, 't' },
         { "end-in-s", required_argument, NULL, 'e' },
+        { "start-in-ms", required_argument, NULL, 's' },
         { "help-config", no_argument, NULL, 'H' },
         { NULL, 0, NULL, 0 },
     };
@@ -490,6 +499,7 @@ main(int argc, char **argv)
         case 'i': cli.ignore_deadline = true; break;
         case 't': cli.timeout_ms = strtoll(optarg, NULL, 10); break;
         case 'e': cli.end_in_s = strtoll(optarg, NULL, 10); break;
+        case 's': cli.start_in_ms = strtoll(optarg, NULL, 10); break;
         case 'H':
             cfg_print_defaults(adapter_nsi_keys, stdout);
             return 0;
@@ -498,7 +508,9 @@ main(int argc, char **argv)
     }
     if (!path || optind >= argc || cli.commit_delay_ms < 0
         || cli.commit_delay_ms > 600000 || cli.timeout_ms < 1
-        || cli.timeout_ms > 3600000 || cli.end_in_s < 0) {
+        || cli.timeout_ms > 3600000 || cli.end_in_s < 0
+        || cli.end_in_s > 100L * 365 * 86400 || cli.start_in_ms < 0
+        || cli.start_in_ms > 86400000) {
         s_usage();
         return 2;
     }
