@@ -138,9 +138,10 @@ nsi up 10.210.0.99 10.210.0.2 >"$T/nohost.out" || rc=$?
 expect "$T/nohost.out" 'host 10.210.0.99 has no port in nsi.hosts'
 
 # ---------------------------------------------------------- hold timeout
-# At the provider: committed 4 s after the hold, past its 3 s timeout.
+# At the provider: committed 6 s after the hold, well past its 3 s
+# timeout (its timer may fire late on a busy machine).
 rc=0
-nsi --commit-delay-ms 4000 --ignore-deadline lifecycle 10.210.0.1 10.210.0.2 \
+nsi --commit-delay-ms 6000 --ignore-deadline lifecycle 10.210.0.1 10.210.0.2 \
     >"$T/holdto.out" || rc=$?
 [ "$rc" = 1 ] || { cat "$T/holdto.out" >&2; fail "hold timeout: exit $rc"; }
 expect "$T/holdto.out" '^call reserveCommit fault ' \
@@ -189,9 +190,13 @@ standin() {  # standin MODE KIND PATTERN: one query, fails as KIND with PATTERN
     t=$(( ($(date +%s%N) - t) / 1000000 ))
     [ "$rc" = 1 ] || { cat "$T/s-$mode.out" >&2; fail "stand-in $mode: exit $rc"; }
     expect "$T/s-$mode.out" "^result fail kind=$kind .*$pat"
-    # request_timeout_ms is 2000: every failure comes within it (+ slack)
-    [ "$t" -lt 4000 ] || fail "stand-in $mode: took $t ms"
-    echo "stand-in $mode: $t ms: $(grep '^result' "$T/s-$mode.out")"
+    # request_timeout_ms is 2000: the call ends within it (+ slack for
+    # a busy machine), the whole program soon after
+    local ms
+    ms=$(sed -n 's/^call querySummarySync failed \([0-9]*\) ms .*/\1/p' "$T/s-$mode.out")
+    [ -n "$ms" ] && [ "$ms" -le 2500 ] || fail "stand-in $mode: the call took '$ms' ms"
+    [ "$t" -lt 10000 ] || fail "stand-in $mode: took $t ms"
+    echo "stand-in $mode: call $ms ms, run $t ms: $(grep '^result' "$T/s-$mode.out")"
 }
 standin malformed failed 'not well-formed XML'
 standin http500 failed 'http=500 HTTP 500 without a SOAP fault'
