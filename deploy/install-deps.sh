@@ -14,6 +14,7 @@ build-essential cmake pkg-config
 libzmq3-dev libczmq-dev libprotobuf-c-dev protobuf-c-compiler
 libpcap-dev libyaml-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev
 libjson-c-dev libssl-dev
+libcurl4-openssl-dev libxml2-dev
 "
 # Tests, demo and benchmarks; docker.io, docker-compose and debootstrap
 # build and run the per-role images (docker/build.sh, test_compose).
