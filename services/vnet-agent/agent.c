@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <net/ethernet.h>
 #include <netinet/udp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -285,6 +286,24 @@ agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
         }
     }
     return -1;
+}
+
+const char *
+agent_target_name(const agent_t *self, struct fwd_action a, char *buf,
+                  size_t size)
+{
+    if (a.kind == FWD_PORT && a.index < self->n_ports) {
+        snprintf(buf, size, "local:%s",
+                 agent_port_name(self->ports[a.index]));
+    } else if (a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
+               && self->links[a.index]) {
+        snprintf(buf, size, "%s", self->links[a.index]->name);
+    } else if (a.kind == FWD_DROP) {
+        snprintf(buf, size, "drop");
+    } else {
+        snprintf(buf, size, "?");
+    }
+    return buf;
 }
 
 static int
@@ -1523,7 +1542,9 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     }
     self->events = bus_connect(self->bus, ZMQ_PUB, cfg->aggregator,
                                "aggregator");
-    if (!self->events || agent_ctl_start(self) != 0) {
+    if (!self->events || agent_ctl_start(self) != 0
+        || agent_claim_start(self) != 0 || agent_star_start(self) != 0
+        || agent_fast_start(self) != 0 || agent_pub_start(self) != 0) {
         goto error;
     }
     if (pthread_create(&self->threads[S_T_VM], NULL, s_vm_thread, self)

@@ -596,3 +596,36 @@ agent_fast_sync(agent_t *self)
     free(acc.want);
     free(acc.mixed);
 }
+
+/* Every period: a circuit device that went away stops being used, and
+ * what tc refused is tried again once its pause is over. */
+static int
+s_on_period(svc_t *svc, void *arg)
+{
+    agent_t *self = arg;
+    (void) svc;
+    if (!self->fast) {
+        return 0;
+    }
+    bool sync = agent_fast_retry_due(self->fast);
+    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+        agent_link_t *l = self->links[i];
+        if (l && l->fast_dev[0] && if_nametoindex(l->fast_dev) == 0) {
+            VLOG_WARN_RL("link %s: circuit device %s is gone: the fast "
+                         "path stops using it", LOG_ESC(l->name),
+                         l->fast_dev);
+            l->fast_dev[0] = '\0';
+            sync = true;
+        }
+    }
+    if (sync) {
+        agent_fast_sync(self);
+    }
+    return 0;
+}
+
+int
+agent_fast_start(agent_t *self)
+{
+    return svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self);
+}

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* The agent's insides, shared by agent.c (config keys, lifecycle,
- * snapshots, packet threads), agent_ctl.c (control socket, publishing,
- * learning) and agent_fast.c (the fast path's intent).  Not for use
+ * snapshots, packet threads) and the control thread's modules:
+ * agent_ctl.c (control socket), agent_claim.c (learned MACs),
+ * agent_star.c (hellos, joins, links kept up), agent_pub.c (what is
+ * published) and agent_fast.c (the fast path's intent).  Not for use
  * outside the agent. */
 #ifndef AGENT_PRIV_H
 #define AGENT_PRIV_H
@@ -196,8 +198,49 @@ bool agent_link_wants_encryption(const agent_t *self, const agent_link_t *l);
  * keys at all). */
 bool agent_circuits_trusted(const agent_t *self);
 
-/* Registers the control handlers and timers (agent_ctl.c). */
+/* "local:<port>", a link's name, "drop" or "?" for action 'a', into
+ * 'buf' ('size' bytes); returns 'buf'.  Link names may come from hellos:
+ * escape them when logging. */
+const char *agent_target_name(const agent_t *self, struct fwd_action a,
+                              char *buf, size_t size);
+
+/* Each control-thread module registers its handlers and timers with the
+ * service; 0 or -1.  agent_ctl.c: the control socket's requests and the
+ * probes waiting for an echo. */
 int agent_ctl_start(agent_t *self);
+
+/* agent_claim.c: learn events from the packet threads, claims aging. */
+int agent_claim_start(agent_t *self);
+
+/* Applies the claim of 'owner' on 'mac' at 'now_us' to the claims table
+ * and says whether the forwarding table 'fwd' must change.  A refreshed
+ * claim that 'fwd' does not show (a change that failed to publish) is
+ * set again; a refused one is logged (rate-limited). */
+bool agent_claim(agent_t *self, const fwd_table_t *fwd, uint64_t mac,
+                 struct fwd_action owner, uint64_t now_us);
+
+/* agent_star.c: hellos heard, joins, kicks, TCP connects under way. */
+int agent_star_start(agent_t *self);
+
+/* Sends a hello on every UDP link, listing those of the 'n_macs' local
+ * MACs at 'macs' whose claims are live; removes the proxy's learned
+ * links gone silent; keeps TCP links connected. */
+void agent_star_hello(agent_t *self, const uint64_t *macs, size_t n_macs);
+
+/* (Re)connects TCP link 'l' without waiting; the connect completes on
+ * agent_star's tick. */
+void agent_star_tcp_up(agent_t *self, agent_link_t *l);
+
+/* agent_pub.c: the local matrix every period, the hello period. */
+int agent_pub_start(agent_t *self);
+
+/* Publishes the announcement and VM locations and says hello (at once
+ * when a session comes up, and every hello period). */
+void agent_pub_hello_period(agent_t *self);
+
+/* agent_fast.c: the fast path's period (vanished circuit devices,
+ * retries). */
+int agent_fast_start(agent_t *self);
 
 /* Sum of a counter over both packet threads. */
 uint64_t agent_tstat_sum(const agent_t *self, size_t offset);
