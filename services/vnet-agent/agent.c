@@ -103,8 +103,12 @@ const struct cfg_key agent_cfg_keys[] = {
                  "frames to VMs behind a circuit (a reserved path the "
                  "planner marks) cross it in the kernel (tc), not through "
                  "the agent; needs the afpacket capture"),
-    CFG_KEY_STR("tc", T, tc, "tc",
-                "the tc program (iproute2) the fast path runs"),
+    CFG_KEY_STR("tc", T, tc, AGENT_DEFAULT_TC,
+                "the tc program (iproute2) the fast path runs: an absolute "
+                "path to a file owned by root that nobody else may write"),
+    CFG_KEY_U32("tc_timeout_ms", T, tc_timeout_ms, 100, 60000, 5000,
+                "a tc run taking longer is killed and counted; the filter "
+                "is tried again later"),
     CFG_KEY_STR("overlay.key", T, overlay_key, NULL,
                 "this agent's certificate (vnetctl keygen; its secret "
                 "half beside it, in <file>_secret): its overlay identity"),
@@ -1433,8 +1437,6 @@ s_sec_open(agent_t *self)
     return 0;
 }
 
-static void s_fast_open(agent_t *self);
-
 agent_t *
 agent_new(svc_t *svc, const struct agent_cfg *cfg)
 {
@@ -1533,8 +1535,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         }
         self->proxy_link = agent_add_link(self, l);
     }
-    if (cfg->fastpath) {
-        s_fast_open(self);
+    if (agent_fast_open(self) != 0) {
+        goto error;
     }
     fwd_table_t *fwd = fwd_table_new(256);
     if (!fwd || agent_publish(self, fwd) != 0) {
@@ -1565,26 +1567,6 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
 error:
     agent_destroy(&self);
     return NULL;
-}
-
-/* The fast path, with fresh clsact qdiscs on the ports (a previous run's
- * filters gone); off, with the reason logged, where it cannot work. */
-static void
-s_fast_open(agent_t *self)
-{
-    if (strcmp(self->cfg->capture, "afpacket") != 0) {
-        VLOG_WARN("fast path off: it needs the afpacket capture");
-        return;
-    }
-    self->fast = agent_fast_new(self->cfg->tc);
-    for (size_t i = 0; self->fast && i < self->n_ports; i++) {
-        if (agent_fast_reset_dev(self->fast,
-                                 agent_port_name(self->ports[i])) != 0) {
-            VLOG_WARN("fast path off: '%s' cannot set up port %s",
-                      self->cfg->tc, agent_port_name(self->ports[i]));
-            agent_fast_destroy(&self->fast);
-        }
-    }
 }
 
 static void

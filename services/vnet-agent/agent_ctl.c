@@ -8,6 +8,7 @@
  * agent_pub, the fast path in agent_fast. */
 #include "agent_priv.h"
 #include "agent_check.h"
+#include "agent_jobs.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,6 +29,11 @@ LOG_MODULE("agent_ctl");
 /* How often waiting probes are re-sent or given up: a fifth of their
  * re-send period is precision enough. */
 enum { S_PROBE_TICK_MS = 20 };
+
+/* A rule change waits this long at most for the fast path to show it
+ * before it is acked anyway (the filters follow when tc is done): well
+ * within the callers' reply timeouts (vnetctl 1 s, the planner 2 s). */
+enum { S_FAST_WAIT_MS = 500 };
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -90,6 +96,13 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->mtu = l->mtu;
     out->circuit = l->circuit;
     out->fast_dev = (char *) l->fast_dev;
+    out->fast_state = "";
+    if (l->fast_dev[0] && self->fast) {
+        enum agent_fast_state fs = agent_fast_dev_state(self->fast,
+                                                        l->fast_dev);
+        out->fast_state = fs == AGENT_FAST_PENDING ? "pending"
+                          : fs == AGENT_FAST_FAILED ? "failed" : "up";
+    }
     out->security = (char *) s_link_security(self, l);
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
@@ -402,6 +415,60 @@ s_rules_unset(agent_t *self, fwd_table_t *fwd, void *arg)
     return 0;
 }
 
+/* The request being handled waits for the fast path to show its change
+ * (its tc runs to end), S_FAST_WAIT_MS at most, then is acked 'done'.
+ * Returns 0, or -1 if it cannot wait (answer it now). */
+static int
+s_fast_defer(agent_t *self, const char *done)
+{
+    if (self->n_fast_waits == AGENT_FAST_WAITS) {
+        return -1;
+    }
+    struct agent_fast_wait *w = &self->fast_waits[self->n_fast_waits];
+    if (svc_defer(self->svc, &w->later) != 0) {
+        return -1;
+    }
+    w->gen = self->fast_gen;
+    w->by_ms = vtime_mono_ms() + S_FAST_WAIT_MS;
+    snprintf(w->done, sizeof w->done, "%s", done);
+    self->n_fast_waits++;
+    return 0;
+}
+
+/* Answers the waiting requests the fast path has caught up with, and
+ * (with 'now_ms') those that waited long enough. */
+static void
+s_fast_answer(agent_t *self, uint64_t now_ms)
+{
+    /* May run inside another request's handler: its route is put back. */
+    struct svc_later cur;
+    bool in_request = svc_defer(self->svc, &cur) == 0;
+    uint64_t done = self->fast ? agent_fast_done_gen(self->fast) : UINT64_MAX;
+    for (size_t i = 0; i < self->n_fast_waits;) {
+        struct agent_fast_wait *w = &self->fast_waits[i];
+        bool late = now_ms && now_ms >= w->by_ms;
+        if (w->gen > done && !late) {
+            i++;
+            continue;
+        }
+        char detail[64];
+        snprintf(detail, sizeof detail, "%s%s", w->done,
+                 w->gen > done ? "; the fast path follows" : "");
+        svc_resume(self->svc, &w->later);
+        s_reply_ack(self, detail);
+        *w = self->fast_waits[--self->n_fast_waits];
+    }
+    if (in_request) {
+        svc_resume(self->svc, &cur);
+    }
+}
+
+void
+agent_ctl_fast_done(agent_t *self)
+{
+    s_fast_answer(self, 0);
+}
+
 /* Applies 'edit' to the table for request 'type' and answers it: ack
  * 'done', logged if 'say'. */
 static int
@@ -418,6 +485,9 @@ s_rules_change(agent_t *self, agent_edit_fn *edit, struct s_rules_edit *ed,
     }
     if (say) {
         VLOG_INFO_RL("%zu rule(s) %s", ed->n, done);
+    }
+    if (!agent_fast_synced(self) && s_fast_defer(self, done) == 0) {
+        return 0;   /* answered when tc is done (agent_ctl_fast_done) */
     }
     return s_reply_ack(self, done);
 }
@@ -560,7 +630,10 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "mode", self->cfg->proxy ? "proxy" : "member");
     bus_status_add_info(reply, "overlay", self->cfg->listen);
     bus_status_add_info(reply, "capture", self->cfg->capture);
-    bus_status_add_info(reply, "fastpath", self->fast ? "on" : "off");
+    bus_status_add_info(reply, "fastpath",
+                        !self->fast ? "off"
+                        : agent_fast_broken(self->fast)
+                            ? "off (tc cannot set up the ports)" : "on");
     bus_status_add_info(reply, "overlay_security",
                         !self->hs ? "INSECURE (overlay.insecure)"
                         : self->cfg->encrypt ? "encrypted" : "authenticated");
@@ -597,6 +670,17 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "fast_filters",
                            self->fast ? agent_fast_count(self->fast) : 0,
                            true);
+    if (self->fast) {
+        const struct agent_jobs_stats *js = agent_fast_jobs(self->fast);
+        bus_status_add_counter(reply, "tc_runs", js->run, false);
+        bus_status_add_counter(reply, "tc_failed", js->failed, false);
+        bus_status_add_counter(reply, "tc_timeouts", js->timed_out, false);
+        bus_status_add_counter(reply, "tc_refused", js->refused, false);
+        bus_status_add_counter(reply, "tc_queued",
+                               agent_fast_pending(self->fast), true);
+        bus_status_add_counter(reply, "fast_waiting", self->n_fast_waits,
+                               true);
+    }
     bus_status_add_counter(reply, "fast_frames",
                            AGENT_TSTAT(self, fast_frames), false);
     bus_status_add_counter(reply, "fast_bytes", AGENT_TSTAT(self, fast_bytes),
@@ -703,6 +787,9 @@ s_on_tick(svc_t *svc, void *arg)
     agent_t *self = arg;
     (void) svc;
     uint64_t now = vtime_mono_us();
+    if (self->n_fast_waits > 0) {
+        s_fast_answer(self, now / 1000);
+    }
     struct agent_probe *p;
     while ((p = agent_probe_expired(&self->probes, now))) {
         s_probe_answer(self, p, false);

@@ -28,6 +28,7 @@ enum {
     AGENT_MAX_PORTS = 64,
     AGENT_PEER_HASH = 4096,     /* power of two, > 2 * AGENT_MAX_LINKS */
     AGENT_HELLO_MACS = 64,      /* MACs a hello carries at most */
+    AGENT_FAST_WAITS = 16,      /* requests waiting for the fast path */
 };
 
 /* What the packet threads read: replaced whole, never changed. */
@@ -140,6 +141,15 @@ struct agent {
     flood_t *flood[2];              /* per packet thread: flood limiter */
     learn_t *learn;                 /* control: who owns learned MACs */
     agent_fast_t *fast;             /* control: the fast path, or NULL */
+    uint64_t fast_gen;              /* control: changes asked of it */
+    bool fast_dirty;                /* one was asked while it was busy */
+    struct agent_fast_wait {        /* requests answered once it shows */
+        struct svc_later later;     /* ...the change they made */
+        uint64_t gen;
+        uint64_t by_ms;             /* answered anyway at this time */
+        char done[16];              /* the ack's detail */
+    } fast_waits[AGENT_FAST_WAITS];
+    size_t n_fast_waits;
     struct fwd_cache caches[2];     /* per packet thread */
     struct agent_tstats tstats[2];  /* per packet thread */
     uint64_t n_learned;             /* control: learn events applied */
@@ -183,7 +193,9 @@ int agent_remove_link(agent_t *self, int index);
 int agent_watch_tcp(agent_t *self, agent_link_t *link);
 
 /* Brings the fast path's filters in line with the current snapshot's
- * rules, links and local MACs (agent_fast.c).  Control thread. */
+ * rules, links and local MACs (agent_fast.c): starts a change, or asks
+ * for one once the change under way is over.  Never waits for tc.
+ * Control thread. */
 void agent_fast_sync(agent_t *self);
 
 /* Marks link 'l' as a circuit or not, finds the device the fast path
@@ -238,9 +250,22 @@ int agent_pub_start(agent_t *self);
  * when a session comes up, and every hello period). */
 void agent_pub_hello_period(agent_t *self);
 
-/* agent_fast.c: the fast path's period (vanished circuit devices,
- * retries). */
+/* agent_fast.c: opens the fast path if the config asks for it and it can
+ * work (else off, logged); -1 if the config names an unsafe tc (logged).
+ * Queues the ports' fresh clsact qdiscs. */
+int agent_fast_open(agent_t *self);
+
+/* agent_fast.c: tc runs ending (agent_jobs), the fast path's period
+ * (vanished circuit devices, retries). */
 int agent_fast_start(agent_t *self);
+
+/* Whether the fast path shows the last change to the table (its tc runs
+ * are over), or there is none. */
+bool agent_fast_synced(const agent_t *self);
+
+/* agent_ctl.c: a change of the fast path is over: the requests waiting
+ * for it are answered. */
+void agent_ctl_fast_done(agent_t *self);
 
 /* Sum of a counter over both packet threads. */
 uint64_t agent_tstat_sum(const agent_t *self, size_t offset);

@@ -122,6 +122,8 @@ s_link_json(const Vr__Link *l)
     json_object_object_add(o, "circuit", json_object_new_boolean(l->circuit));
     json_object_object_add(o, "fast_dev", json_object_new_string(
         l->fast_dev ? l->fast_dev : ""));
+    json_object_object_add(o, "fast_state", json_object_new_string(
+        l->fast_state ? l->fast_state : ""));
     json_object_object_add(o, "security", json_object_new_string(
         l->security ? l->security : ""));
     const Vr__LinkCounters *c = l->counters;
@@ -175,12 +177,19 @@ s_link_list(struct ctl *ctl, const struct s_opts *o)
         for (size_t i = 0; i < list->n_links; i++) {
             const Vr__Link *l = list->links[i];
             const Vr__LinkCounters *c = l->counters;
+            /* A device tc refused a filter for says so; pending is
+             * momentary (--json shows it). */
+            char fast[40];
+            snprintf(fast, sizeof fast, "%s%s",
+                     l->fast_dev && *l->fast_dev ? l->fast_dev
+                     : l->circuit ? "(none)" : "-",
+                     l->fast_state && !strcmp(l->fast_state, "failed")
+                         ? "(failed)" : "");
             printf("%-20s %-4s %-22s %-12s %-5s %-8s %-13s %12llu %12llu "
                    "%8llu\n", l->name,
                    l->proto == VR__LINK_PROTO__LINK_PROTO_TCP ? "tcp" : "udp",
                    l->peer, l->peer_agent, s_state(l->state),
-                   l->fast_dev && *l->fast_dev ? l->fast_dev
-                                               : l->circuit ? "(none)" : "-",
+                   fast,
                    l->security && *l->security ? l->security : "-",
                    (unsigned long long) (c ? c->tx_frames : 0),
                    (unsigned long long) (c ? c->rx_frames : 0),
