@@ -203,7 +203,8 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
         if (!self->links[i]) {
             continue;
         }
-        struct sockaddr_in a = self->links[i]->peer;
+        struct sockaddr_in a;
+        agent_link_endpoint(self->links[i], &a);
         if (self->links[i]->tcp) {
             a.sin_port = 0;     /* records on any connection from its IP */
         }
@@ -282,10 +283,11 @@ agent_find_link(const agent_t *self, const char *name)
 int
 agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
 {
+    uint64_t key = agent_link_addr_key(peer);
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         const agent_link_t *l = self->links[i];
-        if (l && l->peer.sin_addr.s_addr == peer->sin_addr.s_addr
-            && l->peer.sin_port == peer->sin_port) {
+        if (l && atomic_load_explicit((_Atomic uint64_t *) &l->endpoint,
+                                      memory_order_relaxed) == key) {
             return i;
         }
     }
@@ -911,6 +913,15 @@ s_ovl_sealed(agent_t *self, struct s_seen *seen,
         return false;
     }
     link_sec_confirm(link->sec, s);
+    /* Authentic and fresh: the peer is where it sent this from.  As
+     * WireGuard does, replies follow it (a roaming peer, a NAT that
+     * rebound); nothing unauthenticated moves a link. */
+    if (agent_link_roam(link, from)) {
+        uint16_t index = link->index;
+        if (write(self->roam_pipe[1], &index, sizeof index) < 0) {
+            /* Full: the next authentic datagram tells it again. */
+        }
+    }
     if (n == 0) {           /* a keepalive */
         atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
                               memory_order_relaxed);
@@ -979,7 +990,9 @@ s_ovl_tick(agent_t *self, const struct agent_snap *snap, uint64_t now_ms)
         uint64_t last_rx_ms = atomic_load_explicit(&l->last_rx_us,
                                                    memory_order_relaxed)
                               / 1000;
-        agent_hs_tick(self->hs, l->sec, i, &l->peer, now_ms, last_rx_ms,
+        struct sockaddr_in to;
+        agent_link_endpoint(l, &to);
+        agent_hs_tick(self->hs, l->sec, i, &to, now_ms, last_rx_ms,
                       s_hs_send, &dest);
         if (atomic_exchange(&l->sec->kick, false)) {
             kick = true;
@@ -1455,6 +1468,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     self->probe_pipe[0] = self->probe_pipe[1] = -1;
     self->join_pipe[0] = self->join_pipe[1] = -1;
     self->kick_pipe[0] = self->kick_pipe[1] = -1;
+    self->roam_pipe[0] = self->roam_pipe[1] = -1;
     self->proxy_link = -1;
     if (getrandom(&self->boot_id, sizeof self->boot_id, 0) < 0) {
         self->boot_id = vtime_now_us();
@@ -1499,7 +1513,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         || self->vm_epoll < 0 || self->ovl_epoll < 0
         || s_pipe(self->learn_pipe) || s_pipe(self->hello_pipe)
         || s_pipe(self->probe_pipe) || s_pipe(self->join_pipe)
-        || s_pipe(self->kick_pipe) || s_sec_open(self) != 0
+        || s_pipe(self->kick_pipe) || s_pipe(self->roam_pipe)
+        || s_sec_open(self) != 0
         || s_open_udp(self) != 0) {
         goto error;
     }
@@ -1619,6 +1634,7 @@ agent_destroy(agent_t **self_p)
         s_close(&self->probe_pipe[i]);
         s_close(&self->join_pipe[i]);
         s_close(&self->kick_pipe[i]);
+        s_close(&self->roam_pipe[i]);
     }
     if (self->hs) {
         agent_peers_free(&self->hs->peers);

@@ -80,9 +80,12 @@ s_link_security(const agent_t *self, const agent_link_t *l)
     return up ? "authenticated" : "authenticated, no session";
 }
 
+/* Room for "a.b.c.d:port". */
+enum { S_ADDR_STRLEN = 24 };
+
 static void
 s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
-                Vr__LinkCounters *c)
+                Vr__LinkCounters *c, char endpoint[S_ADDR_STRLEN])
 {
     struct link_stats st;
     agent_link_totals(l, &st);
@@ -92,6 +95,12 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->proto = l->tcp ? VR__LINK_PROTO__LINK_PROTO_TCP
                         : VR__LINK_PROTO__LINK_PROTO_UDP;
     out->peer = (char *) l->peer_str;
+    struct sockaddr_in ep;
+    char ip[INET_ADDRSTRLEN];
+    agent_link_endpoint(l, &ep);
+    inet_ntop(AF_INET, &ep.sin_addr, ip, sizeof ip);
+    snprintf(endpoint, S_ADDR_STRLEN, "%s:%u", ip, ntohs(ep.sin_port));
+    out->endpoint = endpoint;
     out->peer_agent = (char *) l->peer_agent;
     out->mtu = l->mtu;
     out->circuit = l->circuit;
@@ -125,6 +134,7 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     c->rx_forged = st.rx_forged;
     c->rx_replayed = st.rx_replayed;
     c->tx_nokey = st.tx_nokey;
+    c->roamed = st.roamed;
     out->counters = c;
 }
 
@@ -254,7 +264,8 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
     }
     Vr__Link out;
     Vr__LinkCounters c;
-    s_link_to_proto(self, self->links[index], &out, &c);
+    char endpoint[S_ADDR_STRLEN];
+    s_link_to_proto(self, self->links[index], &out, &c, endpoint);
     Vr__LinkInfo info = VR__LINK_INFO__INIT;
     info.link = &out;
     return s_reply(self, VR__MSG_TYPE__MSG_LINK_INFO, &info.base);
@@ -290,10 +301,12 @@ s_link_list(agent_t *self)
     Vr__Link links[AGENT_MAX_LINKS];
     Vr__LinkCounters counters[AGENT_MAX_LINKS];
     Vr__Link *ptrs[AGENT_MAX_LINKS];
+    static char endpoints[AGENT_MAX_LINKS][S_ADDR_STRLEN];
     size_t n = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         if (self->links[i]) {
-            s_link_to_proto(self, self->links[i], &links[n], &counters[n]);
+            s_link_to_proto(self, self->links[i], &links[n], &counters[n],
+                            endpoints[n]);
             ptrs[n] = &links[n];
             n++;
         }

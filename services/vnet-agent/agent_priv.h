@@ -134,6 +134,8 @@ struct agent {
     int join_pipe[2];               /* overlay thread -> control: joins */
     int kick_pipe[2];               /* overlay thread -> control: a session
                                      * came up, say hello now */
+    int roam_pipe[2];               /* overlay thread -> control: link
+                                     * indices whose peer moved */
     struct agent_hs_ctx *hs;        /* handshakes (overlay thread), NULL
                                      * when overlay.insecure */
 

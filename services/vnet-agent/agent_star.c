@@ -266,6 +266,40 @@ agent_star_hello(agent_t *self, const uint64_t *macs, size_t n_macs)
     }
 }
 
+/* Links whose peer moved (agent_link_roam, in the overlay thread): the
+ * snapshot's address table is made again, so that the peer's next
+ * handshake from there finds its link. */
+static int
+s_on_roam(svc_t *svc, int fd, void *arg)
+{
+    agent_t *self = arg;
+    (void) svc;
+    uint16_t idx[64];
+    ssize_t got;
+    bool moved = false;
+    while ((got = read(fd, idx, sizeof idx)) >= (ssize_t) sizeof idx[0]) {
+        for (size_t i = 0; i < (size_t) got / sizeof idx[0]; i++) {
+            agent_link_t *l = idx[i] < AGENT_MAX_LINKS ? self->links[idx[i]]
+                                                       : NULL;
+            if (!l) {
+                continue;
+            }
+            struct sockaddr_in ep;
+            char ip[INET_ADDRSTRLEN];
+            agent_link_endpoint(l, &ep);
+            inet_ntop(AF_INET, &ep.sin_addr, ip, sizeof ip);
+            VLOG_INFO_RL("link %s: peer '%s' now at %s:%u (authenticated)",
+                         LOG_ESC(l->name), LOG_ESC(l->peer_agent), ip,
+                         ntohs(ep.sin_port));
+            moved = true;
+        }
+    }
+    if (moved) {
+        agent_change(self, NULL, NULL);
+    }
+    return 0;
+}
+
 /* TCP connects under way are looked at. */
 static int
 s_on_tick(svc_t *svc, void *arg)
@@ -287,6 +321,7 @@ agent_star_start(agent_t *self)
     if (svc_add_fd(self->svc, self->hello_pipe[0], s_on_hello, self) != 0
         || svc_add_fd(self->svc, self->join_pipe[0], s_on_join, self) != 0
         || svc_add_fd(self->svc, self->kick_pipe[0], s_on_kick, self) != 0
+        || svc_add_fd(self->svc, self->roam_pipe[0], s_on_roam, self) != 0
         || svc_add_timer(self->svc, S_CONNECT_TICK_MS, s_on_tick, self)
                != 0) {
         return -1;
