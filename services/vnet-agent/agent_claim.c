@@ -24,10 +24,11 @@ s_log_refused(const agent_t *self, uint64_t mac, struct fwd_action claimer)
 {
     char m[ETH_MAC_STRLEN], by[96], holder[96];
     struct fwd_action owner = learn_owner(self->learn, mac, NULL);
-    VLOG_WARN_RL("learn: %s claims %s, which %s holds: refused",
-                 LOG_ESC(agent_target_name(self, claimer, by, sizeof by)),
-                 eth_mac_format(mac, m),
-                 LOG_ESC(agent_target_name(self, owner, holder, sizeof holder)));
+    VLOG_WARN_RL(
+        "learn: %s claims %s, which %s holds: refused",
+        LOG_ESC(agent_target_name(self, claimer, by, sizeof by)),
+        eth_mac_format(mac, m),
+        LOG_ESC(agent_target_name(self, owner, holder, sizeof holder)));
 }
 
 bool

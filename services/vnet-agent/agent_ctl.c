@@ -551,8 +551,8 @@ s_rule_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
     vr__rule__init(r);
     r->dst_mac = dst;
     r->src_mac = src;
-    r->link = (char *) agent_target_name(acc->agent, action, acc->names[acc->n],
-                                     sizeof acc->names[acc->n]);
+    r->link = (char *) agent_target_name(
+        acc->agent, action, acc->names[acc->n], sizeof acc->names[acc->n]);
     acc->ptrs[acc->n] = r;
     acc->n++;
 }

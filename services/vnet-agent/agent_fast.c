@@ -419,7 +419,8 @@ static struct s_have *
 s_find(agent_fast_t *self, const char *dev, uint16_t prio)
 {
     for (size_t i = 0; i < self->n_have; i++) {
-        if (self->have[i].f.prio == prio && !strcmp(self->have[i].f.dev, dev)) {
+        if (self->have[i].f.prio == prio
+            && !strcmp(self->have[i].f.dev, dev)) {
             return &self->have[i];
         }
     }

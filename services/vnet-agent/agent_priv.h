@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The agent's insides, shared by agent.c (config keys, lifecycle,
- * snapshots, packet threads) and the control thread's modules:
+ * snapshots), the packet threads (agent_vm.c, agent_ovl.c, with
+ * agent_path.h) and the control thread's modules:
  * agent_ctl.c (control socket), agent_claim.c (learned MACs),
  * agent_star.c (hellos, joins, links kept up), agent_pub.c (what is
  * published) and agent_fast.c (the fast path's intent).  Not for use
@@ -191,8 +192,13 @@ int agent_find_link_by_peer(const agent_t *self,
 /* Removes link 'index': its rules and learned entries go with it. */
 int agent_remove_link(agent_t *self, int index);
 
-/* Starts reading a TCP link's connection in the overlay thread. */
-int agent_watch_tcp(agent_t *self, agent_link_t *link);
+/* Starts reading a TCP link's connection in the overlay thread
+ * (agent_ovl.c). */
+int agent_ovl_watch_tcp(agent_t *self, agent_link_t *link);
+
+/* The packet threads' bodies ('arg' the agent), until 'stop'. */
+void *agent_vm_thread(void *arg);
+void *agent_ovl_thread(void *arg);
 
 /* Brings the fast path's filters in line with the current snapshot's
  * rules, links and local MACs (agent_fast.c): starts a change, or asks

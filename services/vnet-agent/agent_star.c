@@ -5,7 +5,7 @@
  * agent's MACs), the links the proxy makes for agents that shook hands
  * with it (joins), agents gone silent, and TCP links kept connected
  * (reconnects, keepalives).  Control thread; the overlay thread hands
- * hellos and joins over through pipes (agent.c). */
+ * hellos and joins over through pipes (agent_ovl.c). */
 #include "agent_priv.h"
 
 #include <arpa/inet.h>
@@ -31,7 +31,7 @@ enum { S_CONNECT_MS = 3000 };
 static void
 s_tcp_watch(agent_t *self, agent_link_t *l, int rc)
 {
-    if (rc == 0 && agent_watch_tcp(self, l) != 0) {
+    if (rc == 0 && agent_ovl_watch_tcp(self, l) != 0) {
         agent_link_tcp_close(l);
     }
 }
