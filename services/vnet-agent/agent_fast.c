@@ -243,6 +243,17 @@ s_has_dev(const agent_fast_t *self, const char *dev)
     return false;
 }
 
+static void
+s_drop_dev(agent_fast_t *self, const char *dev)
+{
+    for (size_t i = 0; i < self->n_devs; i++) {
+        if (!strcmp(self->devs[i], dev)) {
+            memmove(self->devs[i], self->devs[--self->n_devs], IF_NAMESIZE);
+            return;
+        }
+    }
+}
+
 static void s_job_done(void *arg, const struct agent_job_result *r);
 
 /* Queues tc words 'argv' as a job of 'kind' on 'dev'.  Returns 0, or -1
@@ -669,6 +680,8 @@ s_job_done(void *arg, const struct agent_job_result *r)
             VLOG_WARN("fast path off: '%s' cannot set up port %s",
                       LOG_ESC(self->tc), j->dev);
             self->broken = true;
+        } else {
+            s_drop_dev(self, j->dev);   /* made again at the retry */
         }
         break;
     case S_K_ADD:
@@ -728,7 +741,9 @@ agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
         free(p);
         return -1;
     }
-    memcpy(w, want, n_want * sizeof *w);
+    if (n_want > 0) {
+        memcpy(w, want, n_want * sizeof *w);
+    }
     for (size_t i = 0; i < n_ports; i++) {
         snprintf(p[i], IF_NAMESIZE, "%s", ports[i]);
     }
