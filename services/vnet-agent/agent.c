@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's lifecycle, its snapshots and its two packet threads.
+/* The agent's config keys, its lifecycle (sockets, keys, ports, the
+ * threads) and its snapshots.  The packet threads are agent_vm.c and
+ * agent_ovl.c, the control thread's modules agent_ctl.c, agent_claim.c,
+ * agent_star.c, agent_pub.c and agent_fast.c.
  *
  * Snapshots: the control thread builds a new struct agent_snap for every
  * change (a rule, a link, a learned MAC), swaps it in with one atomic
@@ -14,7 +17,7 @@
  * only, except on the proxy, which relays between agents and floods what
  * it does not know, so that a fresh star carries ARP, ping and TCP between
  * every pair of VMs before anything adapts. */
-#include "agent_priv.h"
+#include "agent_path.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -22,6 +25,7 @@
 #include <fcntl.h>
 #include <net/ethernet.h>
 #include <netinet/udp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -102,8 +106,12 @@ const struct cfg_key agent_cfg_keys[] = {
                  "frames to VMs behind a circuit (a reserved path the "
                  "planner marks) cross it in the kernel (tc), not through "
                  "the agent; needs the afpacket capture"),
-    CFG_KEY_STR("tc", T, tc, "tc",
-                "the tc program (iproute2) the fast path runs"),
+    CFG_KEY_STR("tc", T, tc, AGENT_DEFAULT_TC,
+                "the tc program (iproute2) the fast path runs: an absolute "
+                "path to a file owned by root that nobody else may write"),
+    CFG_KEY_U32("tc_timeout_ms", T, tc_timeout_ms, 100, 60000, 5000,
+                "a tc run taking longer is killed and counted; the filter "
+                "is tried again later"),
     CFG_KEY_STR("overlay.key", T, overlay_key, NULL,
                 "this agent's certificate (vnetctl keygen; its secret "
                 "half beside it, in <file>_secret): its overlay identity"),
@@ -129,48 +137,6 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEYS_END,
 };
 #undef T
-
-enum { S_T_VM = 0, S_T_OVL = 1 };
-enum { S_UDP_BURST = 32, S_UDP_SLOT = 65536 };
-
-/* Inbound TCP connections: at most S_MAX_CONNS, S_CONNS_PER_PEER from one
- * address (a newer one replaces the oldest: a restarted peer reconnects
- * before we notice), and closed when idle (s_ovl_reap). */
-enum { S_MAX_CONNS = 256, S_CONNS_PER_PEER = 4, S_REAP_EVERY_US = 1000000 };
-
-static inline void
-s_inc(_Atomic uint64_t *c, uint64_t n)
-{
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
-                                 + n, memory_order_relaxed);
-}
-
-static inline uint64_t
-s_peer_key(const struct sockaddr_in *sin)
-{
-    return (uint64_t) ntohl(sin->sin_addr.s_addr) << 16
-           | ntohs(sin->sin_port);
-}
-
-static inline size_t
-s_peer_slot(uint64_t key)
-{
-    return (size_t) hash_mix64(key) & (AGENT_PEER_HASH - 1);
-}
-
-static int
-s_peer_lookup(const struct agent_snap *snap, const struct sockaddr_in *sin)
-{
-    uint64_t key = s_peer_key(sin);
-    for (size_t i = s_peer_slot(key);; i = (i + 1) & (AGENT_PEER_HASH - 1)) {
-        if (snap->peers[i].key == key) {
-            return snap->peers[i].index;
-        }
-        if (snap->peers[i].key == 0) {
-            return -1;
-        }
-    }
-}
 
 /* ------------------------------------------------------------------ */
 /* Snapshots */
@@ -198,12 +164,13 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
         if (!self->links[i]) {
             continue;
         }
-        struct sockaddr_in a = self->links[i]->peer;
+        struct sockaddr_in a;
+        agent_link_endpoint(self->links[i], &a);
         if (self->links[i]->tcp) {
             a.sin_port = 0;     /* records on any connection from its IP */
         }
-        uint64_t key = s_peer_key(&a);
-        size_t k = s_peer_slot(key);
+        uint64_t key = agent_path_peer_key(&a);
+        size_t k = agent_path_peer_slot(key);
         while (snap->peers[k].key && snap->peers[k].key != key) {
             k = (k + 1) & (AGENT_PEER_HASH - 1);
         }
@@ -277,14 +244,33 @@ agent_find_link(const agent_t *self, const char *name)
 int
 agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
 {
+    uint64_t key = agent_link_addr_key(peer);
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         const agent_link_t *l = self->links[i];
-        if (l && l->peer.sin_addr.s_addr == peer->sin_addr.s_addr
-            && l->peer.sin_port == peer->sin_port) {
+        if (l && atomic_load_explicit((_Atomic uint64_t *) &l->endpoint,
+                                      memory_order_relaxed) == key) {
             return i;
         }
     }
     return -1;
+}
+
+const char *
+agent_target_name(const agent_t *self, struct fwd_action a, char *buf,
+                  size_t size)
+{
+    if (a.kind == FWD_PORT && a.index < self->n_ports) {
+        snprintf(buf, size, "local:%s",
+                 agent_port_name(self->ports[a.index]));
+    } else if (a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
+               && self->links[a.index]) {
+        snprintf(buf, size, "%s", self->links[a.index]->name);
+    } else if (a.kind == FWD_DROP) {
+        snprintf(buf, size, "drop");
+    } else {
+        snprintf(buf, size, "?");
+    }
+    return buf;
 }
 
 static int
@@ -330,937 +316,6 @@ agent_tstat_sum(const agent_t *self, size_t offset)
         sum += atomic_load_explicit(c, memory_order_relaxed);
     }
     return sum;
-}
-
-/* ------------------------------------------------------------------ */
-/* Packet path helpers */
-
-/* A per-thread memory of what was last reported for a MAC, so a train of
- * frames from a VM sends one learn event, not one per frame; and the
- * thread's clock, read once per burst. */
-enum { S_SEEN = 1024 };
-struct s_seen {
-    uint64_t mac[S_SEEN];
-    uint32_t where[S_SEEN];     /* kind << 16 | index */
-    uint64_t when_ms[S_SEEN];
-    uint64_t now_us;            /* monotonic, at the start of the burst */
-};
-
-/* How often a MAC already learned where it is seen is reported again, so
- * that its owner's claim stays live (learn.claim_ms is at least 1 s). */
-enum { S_REFRESH_MS = 500, S_REPORT_MS = 200 };
-
-static void
-s_learn(agent_t *self, int t, struct s_seen *seen,
-        const struct agent_snap *snap, uint64_t mac, uint16_t kind,
-        uint16_t index)
-{
-    if (eth_mac_is_multicast(mac) || mac == 0) {
-        return;
-    }
-    struct fwd_action a = fwd_table_learned(snap->fwd, mac);
-    bool known = a.kind == kind && a.index == index;
-    size_t k = (size_t) (mac * HASH_GOLDEN >> 54)
-               & (S_SEEN - 1);
-    uint32_t where = (uint32_t) kind << 16 | index;
-    uint64_t now = seen->now_us / 1000;
-    if (seen->mac[k] == mac && seen->where[k] == where
-        && now - seen->when_ms[k] < (known ? S_REFRESH_MS : S_REPORT_MS)) {
-        /* Known: refreshed a moment ago.  Not: reported a moment ago,
-         * not applied yet (or refused: the control thread counts it). */
-        return;
-    }
-    seen->mac[k] = mac;
-    seen->where[k] = where;
-    seen->when_ms[k] = now;
-    struct agent_learn_ev ev = { .mac = mac, .kind = kind, .index = index };
-    /* A full pipe loses the event; the next frame reports it again. */
-    if (write(self->learn_pipe[1], &ev, sizeof ev) == (ssize_t) sizeof ev) {
-        s_inc(&self->tstats[t].learn_events, 1);
-    }
-}
-
-static void
-s_inject(agent_t *self, int t, const struct agent_snap *snap, size_t port,
-         const uint8_t *frame, size_t size, const struct encap_vnet *vnet)
-{
-    agent_port_t *p = port < snap->n_ports ? snap->ports[port] : NULL;
-    if (!p) {
-        s_inc(&self->tstats[t].no_route, 1);
-        return;
-    }
-    if (agent_port_send(p, frame, size, vnet) == 0) {
-        s_inc(&self->tstats[t].injected, 1);
-    } else {
-        s_inc(&self->tstats[t].inject_errors, 1);
-    }
-}
-
-/* Whether source 'src', come in through port or link 'ingress', may flood
- * now (its token bucket); a refusal is counted.  Every flood goes through
- * here first.  The ingress is part of the source, so that frames forged
- * with a VM's source MAC elsewhere do not use up that VM's own floods,
- * and MACs made up behind one port or link cost the others nothing. */
-static bool
-s_flood_ok(agent_t *self, int t, const struct s_seen *seen, uint64_t src,
-           uint16_t ingress)
-{
-    if (flood_allow(self->flood[t], src, ingress, seen->now_us)) {
-        s_inc(&self->tstats[t].flooded, 1);
-        return true;
-    }
-    s_inc(&self->tstats[t].flood_limited, 1);
-    return false;
-}
-
-/* Sends to every local port but 'except' (SIZE_MAX for none). */
-static void
-s_flood_ports(agent_t *self, int t, const struct agent_snap *snap,
-              size_t except, const uint8_t *frame, size_t size,
-              const struct encap_vnet *vnet)
-{
-    uint64_t n = 0;
-    for (size_t i = 0; i < snap->n_ports; i++) {
-        if (i != except) {
-            s_inject(self, t, snap, i, frame, size, vnet);
-            n++;
-        }
-    }
-    s_inc(&self->tstats[t].flood_copies, n);
-}
-
-/* Sends to every link but 'except' (-1 for none). */
-static void
-s_flood_links(agent_t *self, int t, const struct agent_snap *snap,
-              int except, const uint8_t *frame, size_t size,
-              const struct encap_vnet *vnet, uint8_t flags)
-{
-    uint64_t n = 0;
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        if (snap->links[i] && i != except) {
-            agent_link_send(snap->links[i], (enum agent_thread) t, frame,
-                            size, vnet, flags);
-            n++;
-        }
-    }
-    s_inc(&self->tstats[t].flood_copies, n);
-}
-
-static void
-s_to_link(agent_t *self, int t, const struct agent_snap *snap, int index,
-          const uint8_t *frame, size_t size, const struct encap_vnet *vnet,
-          uint8_t flags)
-{
-    agent_link_t *l = index >= 0 && index < AGENT_MAX_LINKS
-                          ? snap->links[index] : NULL;
-    if (!l) {
-        s_inc(&self->tstats[t].no_route, 1);
-        return;
-    }
-    agent_link_send(l, (enum agent_thread) t, frame, size, vnet, flags);
-}
-
-/* Wire frames in a super-frame, for the matrix's frame counts. */
-static uint64_t
-s_n_segments(const struct port_frame *f)
-{
-    if (!f->has_vnet || f->vnet.gso_size == 0
-        || f->size <= (size_t) f->vnet.csum_start + 60) {
-        return 1;
-    }
-    size_t payload = f->size - f->vnet.csum_start;
-    return (payload + f->vnet.gso_size - 1) / f->vnet.gso_size;
-}
-
-/* ------------------------------------------------------------------ */
-/* VM thread: frames from local VMs */
-
-/* A broadcast, or a frame for an unknown MAC ('unicast'), from local port
- * 'port': to the other local VMs, and to every agent (the proxy) or to the
- * proxy, within the source's flood limit.  A member's unknown unicast
- * goes to the proxy whatever the limit: that is its route to every remote
- * VM, not a flood; only its copies to the other local ports are one. */
-static void
-s_vm_flood(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
-           size_t port, const struct port_frame *f,
-           const struct encap_vnet *vnet, bool unicast)
-{
-    uint64_t src = eth_mac_to_u64(f->data + ETH_ADDR_LEN);
-    bool member = !self->cfg->proxy;
-    if (member && unicast) {
-        s_to_link(self, S_T_VM, snap, snap->proxy_link, f->data, f->size,
-                  vnet, 0);
-        if (snap->n_ports > 1
-            && s_flood_ok(self, S_T_VM, seen, src, (uint16_t) port)) {
-            s_flood_ports(self, S_T_VM, snap, port, f->data, f->size, vnet);
-        }
-        return;
-    }
-    if (!s_flood_ok(self, S_T_VM, seen, src, (uint16_t) port)) {
-        return;
-    }
-    s_flood_ports(self, S_T_VM, snap, port, f->data, f->size, vnet);
-    if (member) {
-        s_to_link(self, S_T_VM, snap, snap->proxy_link, f->data, f->size,
-                  vnet, 0);
-        s_inc(&self->tstats[S_T_VM].flood_copies, 1);
-    } else {
-        s_flood_links(self, S_T_VM, snap, -1, f->data, f->size, vnet, 0);
-    }
-}
-
-static void
-s_vm_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
-           size_t port, const struct port_frame *f)
-{
-    struct agent_tstats *st = &self->tstats[S_T_VM];
-    const struct encap_vnet *vnet = f->has_vnet ? &f->vnet : NULL;
-    uint64_t dst = eth_mac_to_u64(f->data);
-    uint64_t src = eth_mac_to_u64(f->data + ETH_ADDR_LEN);
-
-    s_inc(&st->frames_in, 1);
-    s_inc(&st->bytes_in, f->size);
-    s_learn(self, S_T_VM, seen, snap, src, FWD_PORT, (uint16_t) port);
-    if (self->cfg->accounting) {
-        acct_count(self->acct, src, dst, f->size, s_n_segments(f));
-    }
-    if (f->cut) {
-        /* The fast path's: the kernel sent it over a circuit. */
-        s_inc(&st->fast_frames, 1);
-        s_inc(&st->fast_bytes, f->size);
-        return;
-    }
-
-    if (eth_mac_is_multicast(dst)) {
-        s_vm_flood(self, seen, snap, port, f, vnet, false);
-        return;
-    }
-    struct fwd_action a = fwd_cache_lookup(&self->caches[S_T_VM], snap->fwd,
-                                           dst, src);
-    switch (a.kind) {
-    case FWD_LINK:
-        s_to_link(self, S_T_VM, snap, a.index, f->data, f->size, vnet, 0);
-        break;
-    case FWD_PORT:
-        if (a.index != port) {
-            s_inject(self, S_T_VM, snap, a.index, f->data, f->size, vnet);
-        }
-        break;
-    case FWD_DROP:
-        break;
-    default:
-        /* Unknown unicast: like a switch, everywhere it might be. */
-        s_vm_flood(self, seen, snap, port, f, vnet, true);
-        break;
-    }
-}
-
-static void *
-s_vm_thread(void *arg)
-{
-    agent_t *self = arg;
-    struct epoll_event evs[AGENT_MAX_PORTS];
-    struct port_frame frames[PORT_BURST];
-    struct s_seen *seen = calloc(1, sizeof *seen);
-    if (!seen) {
-        VLOG_ERR("vm thread: out of memory");
-        return NULL;
-    }
-    /* A pair idle for a whole period has been published since its last
-     * frame; acct_age_ms is rounded up to whole periods. */
-    uint64_t sweep_us = self->cfg->period_ms * 1000ull;
-    uint32_t sweep_rounds = (uint32_t) ((self->cfg->acct_age_ms
-                                         + self->cfg->period_ms - 1)
-                                        / self->cfg->period_ms);
-    uint64_t next_sweep_us = vtime_mono_us() + sweep_us;
-    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
-        int n = epoll_wait(self->vm_epoll, evs, AGENT_MAX_PORTS, 100);
-        seen->now_us = vtime_mono_us();
-        if (seen->now_us >= next_sweep_us && self->cfg->accounting) {
-            /* The accounting's writer ages its pairs, once a period. */
-            acct_sweep(self->acct, sweep_rounds);
-            next_sweep_us = seen->now_us + sweep_us;
-        }
-        if (n <= 0) {
-            continue;
-        }
-        atomic_store(&self->active[S_T_VM], atomic_load(&self->epoch));
-        const struct agent_snap *snap = atomic_load(&self->snap);
-        for (int i = 0; i < n; i++) {
-            size_t port = evs[i].data.u32;
-            if (port >= snap->n_ports || !snap->ports[port]) {
-                continue;
-            }
-            size_t m = agent_port_recv(snap->ports[port], frames,
-                                       PORT_BURST);
-            for (size_t k = 0; k < m; k++) {
-                s_vm_frame(self, seen, snap, port, &frames[k]);
-            }
-        }
-        atomic_store(&self->active[S_T_VM], 0);
-    }
-    free(seen);
-    return NULL;
-}
-
-/* ------------------------------------------------------------------ */
-/* Overlay thread: datagrams from other agents */
-
-/* A broadcast or unknown unicast from link 'from': to the local ports
- * and, on the proxy, to every other agent, within the source's limit. */
-static void
-s_ovl_flood(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
-            const agent_link_t *from, uint64_t src, const uint8_t *frame,
-            size_t size, const struct encap_vnet *vnet)
-{
-    if (!s_flood_ok(self, S_T_OVL, seen, src, from->index)) {
-        return;
-    }
-    s_flood_ports(self, S_T_OVL, snap, SIZE_MAX, frame, size, vnet);
-    if (self->cfg->proxy) {
-        s_flood_links(self, S_T_OVL, snap, from->index, frame, size, vnet,
-                      ENCAP_F_RELAY);
-    }
-}
-
-static void
-s_ovl_frame(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
-            agent_link_t *from, const uint8_t *frame, size_t size,
-            const struct encap_vnet *vnet)
-{
-    struct agent_tstats *st = &self->tstats[S_T_OVL];
-    if (size < ETH_HDR_LEN) {
-        s_inc(&st->bad_header, 1);
-        return;
-    }
-    if (vnet && !encap_vnet_ok(vnet, size)) {
-        s_inc(&st->bad_offload, 1);     /* never handed to a kernel */
-        return;
-    }
-    uint64_t dst = eth_mac_to_u64(frame);
-    uint64_t src = eth_mac_to_u64(frame + ETH_ADDR_LEN);
-    bool proxy = self->cfg->proxy;
-
-    if (proxy) {
-        s_learn(self, S_T_OVL, seen, snap, src, FWD_LINK, from->index);
-    }
-    if (eth_mac_is_multicast(dst)) {
-        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet);
-        return;
-    }
-    struct fwd_action a = fwd_cache_lookup(&self->caches[S_T_OVL], snap->fwd,
-                                           dst, src);
-    switch (a.kind) {
-    case FWD_PORT:
-        s_inject(self, S_T_OVL, snap, a.index, frame, size, vnet);
-        break;
-    case FWD_LINK:
-        if (proxy && a.index != from->index) {
-            s_inc(&st->relayed, 1);
-            s_to_link(self, S_T_OVL, snap, a.index, frame, size, vnet,
-                      ENCAP_F_RELAY);
-        } else {
-            s_inc(&st->no_route, 1);    /* split horizon */
-        }
-        break;
-    case FWD_DROP:
-        break;
-    default:
-        /* Not known here: maybe a local VM that has not sent yet. */
-        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet);
-        break;
-    }
-}
-
-static void
-s_ovl_hello(agent_t *self, const agent_link_t *link,
-            const struct sockaddr_in *from, const uint8_t *payload, size_t n)
-{
-    struct agent_hello_ev ev = { .from = *from };
-    size_t id_len = strnlen((const char *) payload, n);
-    if (id_len == n || id_len == 0 || id_len >= sizeof ev.agent_id) {
-        s_inc(&self->tstats[S_T_OVL].bad_header, 1);
-        return;
-    }
-    memcpy(ev.agent_id, payload, id_len);
-    if (self->hs) {
-        /* An agent speaks only for the id its key is admitted as. */
-        int bound = link && link->sec ? atomic_load(&link->sec->bound) : -1;
-        if (bound < 0 || strcmp(self->hs->peers.v[bound].id, ev.agent_id)) {
-            s_inc(&self->tstats[S_T_OVL].hello_refused, 1);
-            return;
-        }
-    }
-    const uint8_t *p = payload + id_len + 1;
-    size_t left = n - id_len - 1;
-    while (left >= ETH_ADDR_LEN && ev.n_macs < AGENT_HELLO_MACS) {
-        ev.macs[ev.n_macs++] = eth_mac_to_u64(p);
-        p += ETH_ADDR_LEN;
-        left -= ETH_ADDR_LEN;
-    }
-    if (write(self->hello_pipe[1], &ev, sizeof ev) < 0) {
-        /* Full: hellos repeat every second; drop this one. */
-    }
-}
-
-/* One datagram's contents, once its link is known (and, with keys, once
- * its seal is checked). */
-static void
-s_ovl_inner(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
-            agent_link_t *link, const struct sockaddr_in *from,
-            const uint8_t *buf, size_t len)
-{
-    struct encap_hdr h;
-    if (encap_decode(buf, len, &h) != ENCAP_OK) {
-        s_inc(&link->stats[AGENT_T_OVL].rx_bad, 1);
-        return;
-    }
-    const uint8_t *payload = buf + h.hdr_len;
-    size_t n = len - h.hdr_len;
-    atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
-                          memory_order_relaxed);
-    switch (h.type) {
-    case ENCAP_HELLO:
-        s_ovl_hello(self, link, from, payload, n);
-        return;
-    case ENCAP_PROBE:
-        agent_link_send_ctl(link, AGENT_T_OVL, ENCAP_PROBE_REPLY, payload, n);
-        return;
-    case ENCAP_PROBE_REPLY:
-        if (n == sizeof(uint64_t)
-            && write(self->probe_pipe[1], payload, n) < 0) {
-            /* Nobody waiting any more. */
-        }
-        return;
-    case ENCAP_DATA:
-        break;
-    default:
-        return;
-    }
-    const uint8_t *frame;
-    size_t frame_len;
-    struct encap_reasm *r = &link->reasm[(h.flags & ENCAP_F_RELAY) ? 1 : 0];
-    uint64_t dropped = r->n_dropped;
-    int rc = encap_reasm_add(r, &h, payload, n, &frame, &frame_len);
-    if (r->n_dropped != dropped) {
-        s_inc(&link->stats[AGENT_T_OVL].rx_drops, r->n_dropped - dropped);
-    }
-    if (rc != 1) {
-        return;
-    }
-    s_inc(&link->stats[AGENT_T_OVL].rx_frames, 1);
-    s_inc(&link->stats[AGENT_T_OVL].rx_bytes, frame_len);
-    s_ovl_frame(self, seen, snap, link, frame, frame_len,
-                (h.flags & ENCAP_F_VNET) ? &h.vnet : NULL);
-}
-
-/* Where the overlay thread sends a handshake message: the UDP socket,
- * or a TCP link's connection. */
-struct s_hs_dest {
-    agent_t *self;
-    agent_link_t *link;             /* NULL: none yet (UDP) */
-};
-
-static void
-s_hs_send(const struct sockaddr_in *to, const uint8_t *buf, size_t n,
-          void *arg)
-{
-    struct s_hs_dest *d = arg;
-    if (d->link && d->link->tcp) {
-        agent_link_send_raw(d->link, to, buf, n);
-    } else if (sendto(d->self->udp_fd, buf, n, MSG_DONTWAIT,
-                      (const struct sockaddr *) to, sizeof *to) < 0) {
-        /* Lost like any datagram: the handshake is tried again. */
-    }
-}
-
-static void
-s_kick(agent_t *self)
-{
-    uint8_t b = 1;
-    if (write(self->kick_pipe[1], &b, 1) < 0) {
-        /* Already kicked. */
-    }
-}
-
-/* The link a receiver index names: by its slot, or (a session the proxy
- * made before the link existed) by the sender's address. */
-static agent_link_t *
-s_idx_link(const struct agent_snap *snap, uint32_t idx,
-           const struct sockaddr_in *from)
-{
-    int li = agent_hs_idx_link(idx);
-    if (li < 0) {
-        li = s_peer_lookup(snap, from);
-    }
-    return li >= 0 && li < AGENT_MAX_LINKS ? snap->links[li] : NULL;
-}
-
-static void
-s_ovl_handshake(agent_t *self, const struct agent_snap *snap,
-                const struct sockaddr_in *from, const uint8_t *buf,
-                size_t len)
-{
-    agent_link_t *link;
-    if (buf[0] == SEC_T_HS1) {
-        int li = s_peer_lookup(snap, from);
-        link = li >= 0 ? snap->links[li] : NULL;
-        if (!link && !self->cfg->proxy) {
-            s_inc(&self->tstats[S_T_OVL].unknown_peer, 1);
-            return;
-        }
-    } else {
-        /* A message 3 to a pending index finds the link by address, if
-         * the control thread made it meanwhile. */
-        uint32_t idx = sec_receiver(buf, len);
-        link = agent_hs_idx_link(idx) >= 0 || buf[0] == SEC_T_HS3
-                   ? s_idx_link(snap, idx, from)
-                   : NULL;
-    }
-    if (link && !link->sec) {
-        link = NULL;
-    }
-    struct agent_hs_result res;
-    struct s_hs_dest dest = { self, link };
-    agent_hs_input(self->hs, link ? link->sec : NULL,
-                   link ? link->index : -1, link ? link->peer_agent : NULL,
-                   from, buf, len, vtime_mono_ms(), s_hs_send, &dest, &res);
-    if (res.established) {
-        struct sec_session *tx = link_sec_tx(link->sec);
-        VLOG_INFO_RL("link %s: session with '%s' up (%s, receives at "
-                     "%08x, sends to %08x)", link->name,
-                     self->hs->peers.v[atomic_load(&link->sec->bound)].id,
-                     buf[0] == SEC_T_HS2 ? "we started" : "they started",
-                     link->sec->sess[link->sec->last_slot].local_idx,
-                     tx ? tx->remote_idx : 0);
-    }
-    if (res.joined) {
-        struct agent_join_ev ev = { .from = res.from, .bound = res.bound,
-                                    .session = *res.session };
-        if (write(self->join_pipe[1], &ev, sizeof ev) < 0) {
-            /* Full: the agent tries again within a second. */
-        }
-        sodium_memzero(&ev, sizeof ev);
-    }
-}
-
-/* A sealed datagram: its session by receiver index, its seal checked,
- * then its contents as any datagram's. */
-static bool
-s_ovl_sealed(agent_t *self, struct s_seen *seen,
-             const struct agent_snap *snap, const struct sockaddr_in *from,
-             uint8_t *buf, size_t len)
-{
-    struct agent_tstats *st = &self->tstats[S_T_OVL];
-    uint32_t idx = sec_receiver(buf, len);
-    agent_link_t *link = s_idx_link(snap, idx, from);
-    struct sec_session *s = link && link->sec ? link_sec_rx(link->sec, idx)
-                                              : NULL;
-    if (!s) {
-        s_inc(&st->unauth, 1);
-        VLOG_WARN_RL("sealed datagram from %s:%u for index %08x: %s",
-                     inet_ntoa(from->sin_addr), ntohs(from->sin_port), idx,
-                     link ? "no such session" : "no such link");
-        return false;
-    }
-    const uint8_t *inner;
-    size_t n;
-    bool encrypted;
-    switch (sec_open(s, buf, len, &inner, &n, &encrypted)) {
-    case SEC_OK:
-        break;
-    case SEC_REPLAYED:
-        s_inc(&st->replayed, 1);
-        s_inc(&link->stats[AGENT_T_OVL].rx_replayed, 1);
-        return false;
-    case SEC_FORGED:
-        s_inc(&st->forged, 1);
-        s_inc(&link->stats[AGENT_T_OVL].rx_forged, 1);
-        return false;
-    default:
-        s_inc(&st->unauth, 1);
-        VLOG_WARN_RL("sealed datagram from %s:%u for index %08x: malformed",
-                     inet_ntoa(from->sin_addr), ntohs(from->sin_port), idx);
-        return false;
-    }
-    if (!encrypted && link->sec->encrypt) {
-        s_inc(&st->downgraded, 1);
-        return false;
-    }
-    link_sec_confirm(link->sec, s);
-    if (n == 0) {           /* a keepalive */
-        atomic_store_explicit(&link->last_rx_us, vtime_mono_us(),
-                              memory_order_relaxed);
-        return true;
-    }
-    s_ovl_inner(self, seen, snap, link, from, inner, n);
-    return true;
-}
-
-static bool
-s_ovl_datagram(agent_t *self, struct s_seen *seen,
-               const struct agent_snap *snap, const struct sockaddr_in *from,
-               uint8_t *buf, size_t len)
-{
-    struct agent_tstats *st = &self->tstats[S_T_OVL];
-    s_inc(&st->frames_in, 1);
-    s_inc(&st->bytes_in, len);
-    if (self->hs) {
-        /* With keys, nothing in the clear is taken. */
-        switch (len ? buf[0] : 0) {
-        case SEC_T_DATA:
-        case SEC_T_AUTH:
-            return s_ovl_sealed(self, seen, snap, from, buf, len);
-        case SEC_T_HS1:
-        case SEC_T_HS2:
-        case SEC_T_HS3:
-            s_ovl_handshake(self, snap, from, buf, len);
-            return true;    /* how authentication begins */
-        default:
-            s_inc(&st->unauth, 1);
-            return false;
-        }
-    }
-    int index = s_peer_lookup(snap, from);
-    agent_link_t *link = index >= 0 ? snap->links[index] : NULL;
-    if (!link) {
-        struct encap_hdr h;
-        enum encap_error e = encap_decode(buf, len, &h);
-        /* Only the proxy takes in agents it has not been told about. */
-        if (e != ENCAP_OK) {
-            s_inc(&st->bad_header, 1);
-        } else if (h.type == ENCAP_HELLO && self->cfg->proxy) {
-            s_ovl_hello(self, NULL, from, buf + h.hdr_len, len - h.hdr_len);
-        } else {
-            s_inc(&st->unknown_peer, 1);
-        }
-        return true;
-    }
-    s_ovl_inner(self, seen, snap, link, from, buf, len);
-    return true;
-}
-
-/* Every 100 ms: handshakes due on the UDP links, and a hello as soon as
- * a session comes up. */
-static void
-s_ovl_tick(agent_t *self, const struct agent_snap *snap, uint64_t now_ms)
-{
-    bool kick = false;
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        agent_link_t *l = snap->links[i];
-        if (!l || !l->sec
-            || (l->tcp && (l->tcp_fd < 0 || atomic_load(&l->tcp_broken)))) {
-            continue;
-        }
-        struct s_hs_dest dest = { self, l };
-        uint64_t last_rx_ms = atomic_load_explicit(&l->last_rx_us,
-                                                   memory_order_relaxed)
-                              / 1000;
-        agent_hs_tick(self->hs, l->sec, i, &l->peer, now_ms, last_rx_ms,
-                      s_hs_send, &dest);
-        if (atomic_exchange(&l->sec->kick, false)) {
-            kick = true;
-        }
-    }
-    if (kick) {
-        s_kick(self);
-    }
-}
-
-struct s_ovl_ctx {
-    agent_t *self;
-    struct s_seen *seen;
-    const struct agent_snap *snap;
-    const struct sockaddr_in *from;
-    struct agent_tcp_rx *rx;        /* the connection */
-    bool refused;                   /* a record was not authentic */
-};
-
-static void
-s_ovl_record(const uint8_t *rec, size_t len, void *arg)
-{
-    struct s_ovl_ctx *c = arg;
-    /* The record is in the connection's own buffer, ours to change. */
-    if (s_ovl_datagram(c->self, c->seen, c->snap, c->from, (uint8_t *) rec,
-                       len)) {
-        c->rx->last_us = c->seen->now_us;   /* idle only when silent */
-    } else {
-        c->refused = true;
-    }
-}
-
-/* Room for the UDP_GRO control message of one received buffer. */
-union s_gro_ctrl {
-    char buf[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-};
-
-/* The segment size the kernel coalesced a buffer at (UDP_GRO), or 0. */
-static size_t
-s_gro_size(struct msghdr *mh)
-{
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm;
-         cm = CMSG_NXTHDR(mh, cm)) {
-        if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
-            int size;
-            memcpy(&size, CMSG_DATA(cm), sizeof size);
-            return size > 0 ? (size_t) size : 0;
-        }
-    }
-    return 0;
-}
-
-static void
-s_ovl_udp(agent_t *self, struct s_seen *seen, const struct agent_snap *snap,
-          struct mmsghdr *msgs, struct iovec *iovs, struct sockaddr_in *from,
-          uint8_t *bufs)
-{
-    union s_gro_ctrl ctrl[S_UDP_BURST];
-    for (int i = 0; i < S_UDP_BURST; i++) {
-        iovs[i] = (struct iovec) { bufs + (size_t) i * S_UDP_SLOT,
-                                   S_UDP_SLOT };
-        msgs[i].msg_hdr = (struct msghdr) {
-            .msg_name = &from[i],
-            .msg_namelen = sizeof from[i],
-            .msg_iov = &iovs[i],
-            .msg_iovlen = 1,
-            .msg_control = ctrl[i].buf,
-            .msg_controllen = sizeof ctrl[i].buf,
-        };
-    }
-    int n = recvmmsg(self->udp_fd, msgs, S_UDP_BURST, MSG_DONTWAIT, NULL);
-    for (int i = 0; i < n; i++) {
-        if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC) {
-            s_inc(&self->tstats[S_T_OVL].bad_header, 1);
-            continue;
-        }
-        /* With UDP_GRO one buffer may hold a train of datagrams from one
-         * peer, all 'seg' bytes but the last. */
-        uint8_t *p = iovs[i].iov_base;
-        size_t len = msgs[i].msg_len;
-        size_t seg = s_gro_size(&msgs[i].msg_hdr);
-        if (seg == 0 || seg > len) {
-            seg = len;
-        }
-        size_t off = 0;
-        do {    /* an empty datagram is still one, and counted as bad */
-            size_t d = len - off < seg ? len - off : seg;
-            s_ovl_datagram(self, seen, snap, &from[i], p + off, d);
-            off += d;
-        } while (off < len);
-    }
-}
-
-static void s_ovl_conn_close(agent_t *self, struct agent_tcp_rx **conns,
-                             size_t *n_conns, struct agent_tcp_rx *rx);
-
-/* Closes the inbound connections that gave no record for the idle time
- * (a peer that stopped, or a socket opened and left): peers' TCP links
- * send a keepalive every hello period. */
-static void
-s_ovl_reap(agent_t *self, struct agent_tcp_rx **conns, size_t *n_conns,
-           uint64_t now)
-{
-    uint64_t idle = self->cfg->peer_timeout_ms * 1000ull;
-    if (idle < 3000ull * self->cfg->hello_ms) {
-        idle = 3000ull * self->cfg->hello_ms;
-    }
-    for (size_t i = *n_conns; i-- > 0;) {
-        if (now - conns[i]->last_us > idle) {
-            s_ovl_conn_close(self, conns, n_conns, conns[i]);
-            s_inc(&self->tstats[S_T_OVL].tcp_idle_closed, 1);
-        }
-    }
-}
-
-/* Accepts a connection, if it comes from the IP of one of our TCP links:
- * records from anyone else would be dropped anyway. */
-static void
-s_ovl_accept(agent_t *self, const struct agent_snap *snap,
-             struct agent_tcp_rx **conns, size_t *n_conns)
-{
-    struct sockaddr_in from;
-    socklen_t len = sizeof from;
-    int fd = accept4(self->tcp_fd, (struct sockaddr *) &from, &len,
-                     SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (fd < 0) {
-        return;
-    }
-    from.sin_port = 0;
-    int index = s_peer_lookup(snap, &from);
-    struct agent_tcp_rx *rx = NULL;
-    struct agent_tcp_rx *oldest = NULL;
-    size_t n_peer = 0;
-    for (size_t i = 0; i < *n_conns; i++) {
-        if (conns[i]->from.sin_addr.s_addr == from.sin_addr.s_addr) {
-            n_peer++;
-            if (!oldest || conns[i]->last_us < oldest->last_us) {
-                oldest = conns[i];
-            }
-        }
-    }
-    if (index >= 0 && n_peer >= S_CONNS_PER_PEER) {
-        s_ovl_conn_close(self, conns, n_conns, oldest);
-        s_inc(&self->tstats[S_T_OVL].tcp_evicted, 1);
-    }
-    if (index < 0 || !snap->links[index]->tcp || *n_conns == S_MAX_CONNS
-        || !(rx = malloc(sizeof *rx))
-        || agent_tcp_rx_init(rx, AGENT_RX_ACCEPTED, fd) != 0) {
-        s_inc(&self->tstats[S_T_OVL].unknown_peer, 1);
-        free(rx);
-        close(fd);
-        return;
-    }
-    rx->from = from;
-    rx->last_us = vtime_mono_us();
-    rx->sealed = self->hs != NULL;
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = rx };
-    if (epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        agent_tcp_rx_uninit(rx);
-        free(rx);
-        close(fd);
-        return;
-    }
-    conns[(*n_conns)++] = rx;
-}
-
-static void
-s_ovl_conn_close(agent_t *self, struct agent_tcp_rx **conns, size_t *n_conns,
-                 struct agent_tcp_rx *rx)
-{
-    for (size_t i = 0; i < *n_conns; i++) {
-        if (conns[i] == rx) {
-            conns[i] = conns[--*n_conns];
-            break;
-        }
-    }
-    epoll_ctl(self->ovl_epoll, EPOLL_CTL_DEL, rx->fd, NULL);
-    close(rx->fd);
-    agent_tcp_rx_uninit(rx);
-    free(rx);
-}
-
-/* The link whose outgoing connection 'rx' is, if it is still in 'snap'; the
- * event may be for a link removed since epoll_wait returned it, so 'rx' is
- * compared, never read, until it is found. */
-static agent_link_t *
-s_outgoing_link(const struct agent_snap *snap, const void *rx)
-{
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        if (snap->links[i] && &snap->links[i]->tcp_rx == rx) {
-            return snap->links[i];
-        }
-    }
-    return NULL;
-}
-
-static void *
-s_ovl_thread(void *arg)
-{
-    agent_t *self = arg;
-    struct mmsghdr msgs[S_UDP_BURST];
-    struct iovec iovs[S_UDP_BURST];
-    struct sockaddr_in from[S_UDP_BURST];
-    struct epoll_event evs[16];
-    struct agent_tcp_rx *conns[S_MAX_CONNS];
-    size_t n_conns = 0;
-    uint64_t reap_at = vtime_mono_us() + S_REAP_EVERY_US;
-    uint8_t *bufs = malloc((size_t) S_UDP_BURST * S_UDP_SLOT);
-    struct s_seen *seen = calloc(1, sizeof *seen);
-    if (!bufs || !seen) {
-        VLOG_ERR("overlay thread: out of memory");
-        free(bufs);
-        free(seen);
-        return NULL;
-    }
-    uint64_t last_tick = 0;
-    while (!atomic_load_explicit(&self->stop, memory_order_relaxed)) {
-        /* Before the wait: no event returned may be for a reaped one. */
-        if (n_conns > 0) {
-            uint64_t now = vtime_mono_us();
-            if (now >= reap_at) {
-                s_ovl_reap(self, conns, &n_conns, now);
-                reap_at = now + S_REAP_EVERY_US;
-            }
-        }
-        int n = epoll_wait(self->ovl_epoll, evs, 16, 50);
-        seen->now_us = vtime_mono_us();
-        uint64_t now_ms = seen->now_us / 1000;
-        bool tick = self->hs && now_ms - last_tick >= 100;
-        if (n <= 0 && !tick) {
-            continue;
-        }
-        atomic_store(&self->active[S_T_OVL], atomic_load(&self->epoch));
-        const struct agent_snap *snap = atomic_load(&self->snap);
-        if (tick) {
-            last_tick = now_ms;
-            s_ovl_tick(self, snap, now_ms);
-        }
-        for (int i = 0; i < n; i++) {
-            struct agent_tcp_rx *rx = evs[i].data.ptr;
-            if (rx == &self->rx_udp) {
-                s_ovl_udp(self, seen, snap, msgs, iovs, from, bufs);
-                continue;
-            }
-            if (rx == &self->rx_listen) {
-                s_ovl_accept(self, snap, conns, &n_conns);
-                continue;
-            }
-            agent_link_t *out = NULL;
-            bool accepted = false;
-            for (size_t k = 0; k < n_conns && !accepted; k++) {
-                accepted = conns[k] == rx;
-            }
-            if (!accepted && !(out = s_outgoing_link(snap, rx))) {
-                continue;       /* a link removed meanwhile */
-            }
-            if (out && (evs[i].events & EPOLLOUT)) {
-                agent_link_tcp_flush(out);  /* room for what is queued */
-            }
-            if (out && !(evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
-                continue;
-            }
-            struct s_ovl_ctx ctx = { self, seen, snap, &rx->from, rx,
-                                     false };
-            if (!self->hs && accepted) {
-                rx->last_us = vtime_mono_us();
-            }
-            /* With keys, a connection is kept only while what it sends
-             * is authentic: one record that is not closes it. */
-            if (agent_tcp_rx_feed(rx, s_ovl_record, &ctx) == 0
-                && !(ctx.refused && self->hs && accepted)) {
-                continue;
-            }
-            if (accepted) {
-                s_ovl_conn_close(self, conns, &n_conns, rx);
-            } else {
-                /* The control thread closes and reconnects it. */
-                epoll_ctl(self->ovl_epoll, EPOLL_CTL_DEL, rx->fd, NULL);
-                atomic_store(&out->tcp_rx_dead, true);
-            }
-        }
-        atomic_store(&self->active[S_T_OVL], 0);
-    }
-    while (n_conns > 0) {
-        s_ovl_conn_close(self, conns, &n_conns, conns[0]);
-    }
-    free(bufs);
-    free(seen);
-    return NULL;
-}
-
-int
-agent_watch_tcp(agent_t *self, agent_link_t *link)
-{
-    pthread_mutex_lock(&link->tcp_lock);
-    link->tcp_epoll = self->ovl_epoll;
-    /* Records queued before the overlay thread watched it wait for room
-     * too. */
-    uint32_t events = EPOLLIN | (link->tcp_q_len ? EPOLLOUT : 0);
-    struct epoll_event ev = { .events = events, .data.ptr = &link->tcp_rx };
-    int rc = epoll_ctl(self->ovl_epoll, EPOLL_CTL_ADD, link->tcp_fd, &ev);
-    pthread_mutex_unlock(&link->tcp_lock);
-    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1414,8 +469,6 @@ s_sec_open(agent_t *self)
     return 0;
 }
 
-static void s_fast_open(agent_t *self);
-
 agent_t *
 agent_new(svc_t *svc, const struct agent_cfg *cfg)
 {
@@ -1434,6 +487,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     self->probe_pipe[0] = self->probe_pipe[1] = -1;
     self->join_pipe[0] = self->join_pipe[1] = -1;
     self->kick_pipe[0] = self->kick_pipe[1] = -1;
+    self->roam_pipe[0] = self->roam_pipe[1] = -1;
     self->proxy_link = -1;
     if (getrandom(&self->boot_id, sizeof self->boot_id, 0) < 0) {
         self->boot_id = vtime_now_us();
@@ -1469,8 +523,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
                   && (int) AGENT_MAX_PORTS <= (int) LEARN_MAX_OWNERS,
                   "owners fit");
     self->learn = learn_new(&lc);
-    self->flood[S_T_VM] = flood_new(&fc);
-    self->flood[S_T_OVL] = flood_new(&fc);
+    self->flood[AGENT_T_VM] = flood_new(&fc);
+    self->flood[AGENT_T_OVL] = flood_new(&fc);
     self->acct = acct_new(cfg->acct_pairs);
     self->vm_epoll = epoll_create1(EPOLL_CLOEXEC);
     self->ovl_epoll = epoll_create1(EPOLL_CLOEXEC);
@@ -1478,7 +532,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         || self->vm_epoll < 0 || self->ovl_epoll < 0
         || s_pipe(self->learn_pipe) || s_pipe(self->hello_pipe)
         || s_pipe(self->probe_pipe) || s_pipe(self->join_pipe)
-        || s_pipe(self->kick_pipe) || s_sec_open(self) != 0
+        || s_pipe(self->kick_pipe) || s_pipe(self->roam_pipe)
+        || s_sec_open(self) != 0
         || s_open_udp(self) != 0) {
         goto error;
     }
@@ -1514,8 +569,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         }
         self->proxy_link = agent_add_link(self, l);
     }
-    if (cfg->fastpath) {
-        s_fast_open(self);
+    if (agent_fast_open(self) != 0) {
+        goto error;
     }
     fwd_table_t *fwd = fwd_table_new(256);
     if (!fwd || agent_publish(self, fwd) != 0) {
@@ -1523,19 +578,21 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     }
     self->events = bus_connect(self->bus, ZMQ_PUB, cfg->aggregator,
                                "aggregator");
-    if (!self->events || agent_ctl_start(self) != 0) {
+    if (!self->events || agent_ctl_start(self) != 0
+        || agent_claim_start(self) != 0 || agent_star_start(self) != 0
+        || agent_fast_start(self) != 0 || agent_pub_start(self) != 0) {
         goto error;
     }
-    if (pthread_create(&self->threads[S_T_VM], NULL, s_vm_thread, self)
-        != 0) {
+    if (pthread_create(&self->threads[AGENT_T_VM], NULL, agent_vm_thread,
+                       self) != 0) {
         goto error;
     }
-    self->threads_started[S_T_VM] = true;
-    if (pthread_create(&self->threads[S_T_OVL], NULL, s_ovl_thread, self)
-        != 0) {
+    self->threads_started[AGENT_T_VM] = true;
+    if (pthread_create(&self->threads[AGENT_T_OVL], NULL, agent_ovl_thread,
+                       self) != 0) {
         goto error;
     }
-    self->threads_started[S_T_OVL] = true;
+    self->threads_started[AGENT_T_OVL] = true;
     VLOG_INFO("agent %s: %s, overlay %s, mtu %u, %zu port(s) (%s)",
               svc_id(svc), cfg->proxy ? "proxy" : "member", cfg->listen,
               cfg->mtu, self->n_ports, cfg->capture);
@@ -1544,26 +601,6 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
 error:
     agent_destroy(&self);
     return NULL;
-}
-
-/* The fast path, with fresh clsact qdiscs on the ports (a previous run's
- * filters gone); off, with the reason logged, where it cannot work. */
-static void
-s_fast_open(agent_t *self)
-{
-    if (strcmp(self->cfg->capture, "afpacket") != 0) {
-        VLOG_WARN("fast path off: it needs the afpacket capture");
-        return;
-    }
-    self->fast = agent_fast_new(self->cfg->tc);
-    for (size_t i = 0; self->fast && i < self->n_ports; i++) {
-        if (agent_fast_reset_dev(self->fast,
-                                 agent_port_name(self->ports[i])) != 0) {
-            VLOG_WARN("fast path off: '%s' cannot set up port %s",
-                      self->cfg->tc, agent_port_name(self->ports[i]));
-            agent_fast_destroy(&self->fast);
-        }
-    }
 }
 
 static void
@@ -1616,6 +653,7 @@ agent_destroy(agent_t **self_p)
         s_close(&self->probe_pipe[i]);
         s_close(&self->join_pipe[i]);
         s_close(&self->kick_pipe[i]);
+        s_close(&self->roam_pipe[i]);
     }
     if (self->hs) {
         agent_peers_free(&self->hs->peers);

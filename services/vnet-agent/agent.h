@@ -19,6 +19,7 @@
 #define AGENT_DEFAULT_CONTROL "tcp://127.0.0.1:7110"
 #define AGENT_DEFAULT_AGGREGATOR "tcp://127.0.0.1:7122"
 #define AGENT_DEFAULT_LISTEN "0.0.0.0:7000"
+#define AGENT_DEFAULT_TC "/usr/sbin/tc"
 
 struct agent_cfg {
     struct svc_common_cfg common;
@@ -49,6 +50,7 @@ struct agent_cfg {
     bool accounting;            /* count traffic per MAC pair (VTTIF) */
     bool fastpath;              /* circuits: the kernel forwards */
     char *tc;                   /* the tc program the fast path runs */
+    uint32_t tc_timeout_ms;     /* a tc run is killed after this */
     char *overlay_key;          /* this agent's certificate */
     char *peers_dir;            /* admitted peers' certificates */
     struct cfg_strlist peers;   /* admitted peers, "id=Z85 key" */

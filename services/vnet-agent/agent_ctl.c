@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/* The agent's control thread: the control socket (links, rules, probes,
- * status), the learn and hello events the packet threads send, and what
- * it publishes: the local traffic matrix every period, and its
- * announcement and VM locations every hello period.  Every change to
- * forwarding is made on a copy of the table and published as a new
- * snapshot (agent_change), all rules of a request at once. */
+/* The agent's control socket: requests for links, rules, probes and
+ * status, checked (agent_check) and answered, probes later (agent_probe).
+ * Every change to forwarding is made on a copy of the table and
+ * published as a new snapshot (agent_change), all rules of a request at
+ * once.  What the control thread does besides is elsewhere: learned MACs
+ * in agent_claim, hellos and joins in agent_star, publishing in
+ * agent_pub, the fast path in agent_fast. */
 #include "agent_priv.h"
 #include "agent_check.h"
+#include "agent_jobs.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,9 +30,10 @@ LOG_MODULE("agent_ctl");
  * re-send period is precision enough. */
 enum { S_PROBE_TICK_MS = 20 };
 
-/* A TCP link's connect is given up after this long (and retried at the
- * next hello period). */
-enum { S_CONNECT_MS = 3000 };
+/* A rule change waits this long at most for the fast path to show it
+ * before it is acked anyway (the filters follow when tc is done): well
+ * within the callers' reply timeouts (vnetctl 1 s, the planner 2 s). */
+enum { S_FAST_WAIT_MS = 500 };
 
 /* ------------------------------------------------------------------ */
 /* Helpers */
@@ -60,41 +63,6 @@ s_error(agent_t *self, int code, int type, const char *fmt, ...)
                           "%s", text);
 }
 
-/* Has the overlay thread read TCP link 'l' once it is connected. */
-static void
-s_tcp_watch(agent_t *self, agent_link_t *l, int rc)
-{
-    if (rc == 0 && agent_watch_tcp(self, l) != 0) {
-        agent_link_tcp_close(l);
-    }
-}
-
-/* (Re)connects TCP link 'l'; the connect completes in s_on_tick. */
-static void
-s_tcp_up(agent_t *self, agent_link_t *l)
-{
-    s_tcp_watch(self, l, agent_link_tcp_connect(l, S_CONNECT_MS));
-}
-
-/* Keeps TCP links connected: a link whose reader let go is reconnected; a
- * link whose writer failed is shut down, so that its reader lets go.  A
- * connected link says it is alive (an empty PROBE_REPLY: ignored but for
- * that), so the peer does not take its connection for an idle one. */
-static void
-s_tcp_tend(agent_t *self, agent_link_t *l)
-{
-    if (l->tcp_connecting >= 0) {
-        return;
-    }
-    if (l->tcp_fd < 0 || atomic_load(&l->tcp_rx_dead)) {
-        s_tcp_up(self, l);
-    } else if (atomic_load(&l->tcp_broken)) {
-        shutdown(l->tcp_fd, SHUT_RDWR);
-    } else {
-        agent_link_send_ctl(l, AGENT_T_CTL, ENCAP_PROBE_REPLY, NULL, 0);
-    }
-}
-
 /* How a link's datagrams are protected, for link list. */
 static const char *
 s_link_security(const agent_t *self, const agent_link_t *l)
@@ -112,9 +80,12 @@ s_link_security(const agent_t *self, const agent_link_t *l)
     return up ? "authenticated" : "authenticated, no session";
 }
 
+/* Room for "a.b.c.d:port". */
+enum { S_ADDR_STRLEN = 24 };
+
 static void
 s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
-                Vr__LinkCounters *c)
+                Vr__LinkCounters *c, char endpoint[S_ADDR_STRLEN])
 {
     struct link_stats st;
     agent_link_totals(l, &st);
@@ -124,10 +95,23 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     out->proto = l->tcp ? VR__LINK_PROTO__LINK_PROTO_TCP
                         : VR__LINK_PROTO__LINK_PROTO_UDP;
     out->peer = (char *) l->peer_str;
+    struct sockaddr_in ep;
+    char ip[INET_ADDRSTRLEN];
+    agent_link_endpoint(l, &ep);
+    inet_ntop(AF_INET, &ep.sin_addr, ip, sizeof ip);
+    snprintf(endpoint, S_ADDR_STRLEN, "%s:%u", ip, ntohs(ep.sin_port));
+    out->endpoint = endpoint;
     out->peer_agent = (char *) l->peer_agent;
     out->mtu = l->mtu;
     out->circuit = l->circuit;
     out->fast_dev = (char *) l->fast_dev;
+    out->fast_state = "";
+    if (l->fast_dev[0] && self->fast) {
+        enum agent_fast_state fs = agent_fast_dev_state(self->fast,
+                                                        l->fast_dev);
+        out->fast_state = fs == AGENT_FAST_PENDING ? "pending"
+                          : fs == AGENT_FAST_FAILED ? "failed" : "up";
+    }
     out->security = (char *) s_link_security(self, l);
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
@@ -150,6 +134,7 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
     c->rx_forged = st.rx_forged;
     c->rx_replayed = st.rx_replayed;
     c->tx_nokey = st.tx_nokey;
+    c->roamed = st.roamed;
     out->counters = c;
 }
 
@@ -201,23 +186,6 @@ s_resolve(const agent_t *self, const char *target, struct fwd_action *a)
     }
     *a = (struct fwd_action) { FWD_LINK, (uint16_t) i };
     return true;
-}
-
-static const char *
-s_target_name(const agent_t *self, struct fwd_action a, char *buf,
-              size_t size)
-{
-    if (a.kind == FWD_PORT && a.index < self->n_ports) {
-        snprintf(buf, size, "local:%s",
-                 agent_port_name(self->ports[a.index]));
-    } else if (a.kind == FWD_LINK && self->links[a.index]) {
-        snprintf(buf, size, "%s", self->links[a.index]->name);
-    } else if (a.kind == FWD_DROP) {
-        snprintf(buf, size, "drop");
-    } else {
-        snprintf(buf, size, "?");
-    }
-    return buf;
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,12 +259,13 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
         agent_fast_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
-            s_tcp_up(self, link);
+            agent_star_tcp_up(self, link);
         }
     }
     Vr__Link out;
     Vr__LinkCounters c;
-    s_link_to_proto(self, self->links[index], &out, &c);
+    char endpoint[S_ADDR_STRLEN];
+    s_link_to_proto(self, self->links[index], &out, &c, endpoint);
     Vr__LinkInfo info = VR__LINK_INFO__INIT;
     info.link = &out;
     return s_reply(self, VR__MSG_TYPE__MSG_LINK_INFO, &info.base);
@@ -332,10 +301,12 @@ s_link_list(agent_t *self)
     Vr__Link links[AGENT_MAX_LINKS];
     Vr__LinkCounters counters[AGENT_MAX_LINKS];
     Vr__Link *ptrs[AGENT_MAX_LINKS];
+    static char endpoints[AGENT_MAX_LINKS][S_ADDR_STRLEN];
     size_t n = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         if (self->links[i]) {
-            s_link_to_proto(self, self->links[i], &links[n], &counters[n]);
+            s_link_to_proto(self, self->links[i], &links[n], &counters[n],
+                            endpoints[n]);
             ptrs[n] = &links[n];
             n++;
         }
@@ -457,6 +428,60 @@ s_rules_unset(agent_t *self, fwd_table_t *fwd, void *arg)
     return 0;
 }
 
+/* The request being handled waits for the fast path to show its change
+ * (its tc runs to end), S_FAST_WAIT_MS at most, then is acked 'done'.
+ * Returns 0, or -1 if it cannot wait (answer it now). */
+static int
+s_fast_defer(agent_t *self, const char *done)
+{
+    if (self->n_fast_waits == AGENT_FAST_WAITS) {
+        return -1;
+    }
+    struct agent_fast_wait *w = &self->fast_waits[self->n_fast_waits];
+    if (svc_defer(self->svc, &w->later) != 0) {
+        return -1;
+    }
+    w->gen = self->fast_gen;
+    w->by_ms = vtime_mono_ms() + S_FAST_WAIT_MS;
+    snprintf(w->done, sizeof w->done, "%s", done);
+    self->n_fast_waits++;
+    return 0;
+}
+
+/* Answers the waiting requests the fast path has caught up with, and
+ * (with 'now_ms') those that waited long enough. */
+static void
+s_fast_answer(agent_t *self, uint64_t now_ms)
+{
+    /* May run inside another request's handler: its route is put back. */
+    struct svc_later cur;
+    bool in_request = svc_defer(self->svc, &cur) == 0;
+    uint64_t done = self->fast ? agent_fast_done_gen(self->fast) : UINT64_MAX;
+    for (size_t i = 0; i < self->n_fast_waits;) {
+        struct agent_fast_wait *w = &self->fast_waits[i];
+        bool late = now_ms && now_ms >= w->by_ms;
+        if (w->gen > done && !late) {
+            i++;
+            continue;
+        }
+        char detail[64];
+        snprintf(detail, sizeof detail, "%s%s", w->done,
+                 w->gen > done ? "; the fast path follows" : "");
+        svc_resume(self->svc, &w->later);
+        s_reply_ack(self, detail);
+        *w = self->fast_waits[--self->n_fast_waits];
+    }
+    if (in_request) {
+        svc_resume(self->svc, &cur);
+    }
+}
+
+void
+agent_ctl_fast_done(agent_t *self)
+{
+    s_fast_answer(self, 0);
+}
+
 /* Applies 'edit' to the table for request 'type' and answers it: ack
  * 'done', logged if 'say'. */
 static int
@@ -473,6 +498,9 @@ s_rules_change(agent_t *self, agent_edit_fn *edit, struct s_rules_edit *ed,
     }
     if (say) {
         VLOG_INFO_RL("%zu rule(s) %s", ed->n, done);
+    }
+    if (!agent_fast_synced(self) && s_fast_defer(self, done) == 0) {
+        return 0;   /* answered when tc is done (agent_ctl_fast_done) */
     }
     return s_reply_ack(self, done);
 }
@@ -523,8 +551,8 @@ s_rule_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
     vr__rule__init(r);
     r->dst_mac = dst;
     r->src_mac = src;
-    r->link = (char *) s_target_name(acc->agent, action, acc->names[acc->n],
-                                     sizeof acc->names[acc->n]);
+    r->link = (char *) agent_target_name(
+        acc->agent, action, acc->names[acc->n], sizeof acc->names[acc->n]);
     acc->ptrs[acc->n] = r;
     acc->n++;
 }
@@ -615,7 +643,10 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "mode", self->cfg->proxy ? "proxy" : "member");
     bus_status_add_info(reply, "overlay", self->cfg->listen);
     bus_status_add_info(reply, "capture", self->cfg->capture);
-    bus_status_add_info(reply, "fastpath", self->fast ? "on" : "off");
+    bus_status_add_info(reply, "fastpath",
+                        !self->fast ? "off"
+                        : agent_fast_broken(self->fast)
+                            ? "off (tc cannot set up the ports)" : "on");
     bus_status_add_info(reply, "overlay_security",
                         !self->hs ? "INSECURE (overlay.insecure)"
                         : self->cfg->encrypt ? "encrypted" : "authenticated");
@@ -652,6 +683,17 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "fast_filters",
                            self->fast ? agent_fast_count(self->fast) : 0,
                            true);
+    if (self->fast) {
+        const struct agent_jobs_stats *js = agent_fast_jobs(self->fast);
+        bus_status_add_counter(reply, "tc_runs", js->run, false);
+        bus_status_add_counter(reply, "tc_failed", js->failed, false);
+        bus_status_add_counter(reply, "tc_timeouts", js->timed_out, false);
+        bus_status_add_counter(reply, "tc_refused", js->refused, false);
+        bus_status_add_counter(reply, "tc_queued",
+                               agent_fast_pending(self->fast), true);
+        bus_status_add_counter(reply, "fast_waiting", self->n_fast_waits,
+                               true);
+    }
     bus_status_add_counter(reply, "fast_frames",
                            AGENT_TSTAT(self, fast_frames), false);
     bus_status_add_counter(reply, "fast_bytes", AGENT_TSTAT(self, fast_bytes),
@@ -715,487 +757,6 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
 }
 
-/* ------------------------------------------------------------------ */
-/* Events from the packet threads */
-
-/* Logs a refused claim: an agent (or a VM) showed a MAC that another
- * owner holds.  Names of links come from hellos: escaped. */
-static void
-s_log_refused(const agent_t *self, uint64_t mac, struct fwd_action claimer)
-{
-    char m[ETH_MAC_STRLEN], by[96], holder[96];
-    struct fwd_action owner = learn_owner(self->learn, mac, NULL);
-    VLOG_WARN_RL("learn: %s claims %s, which %s holds: refused",
-                 LOG_ESC(s_target_name(self, claimer, by, sizeof by)),
-                 eth_mac_format(mac, m),
-                 LOG_ESC(s_target_name(self, owner, holder, sizeof holder)));
-}
-
-/* Applies the claim of 'owner' on 'mac' at 'now_us' to the claims table
- * and says whether the forwarding table 'fwd' must change.  A refreshed
- * claim that 'fwd' does not show (a change that failed to publish) is
- * set again. */
-static bool
-s_claim(agent_t *self, const fwd_table_t *fwd, uint64_t mac,
-        struct fwd_action owner, uint64_t now_us)
-{
-    struct fwd_action prev;
-    switch (learn_claim(self->learn, mac, owner, now_us, &prev)) {
-    case LEARN_ADDED:
-        return true;
-    case LEARN_MOVED: {
-        char m[ETH_MAC_STRLEN], from[96], to[96];
-        VLOG_INFO_RL("learn: %s moves from %s to %s", eth_mac_format(mac, m),
-                     LOG_ESC(s_target_name(self, prev, from, sizeof from)),
-                     LOG_ESC(s_target_name(self, owner, to, sizeof to)));
-        return true;
-    }
-    case LEARN_REFRESHED: {
-        struct fwd_action a = fwd_table_learned(fwd, mac);
-        return a.kind != owner.kind || a.index != owner.index;
-    }
-    case LEARN_REFUSED:
-        s_log_refused(self, mac, owner);
-        return false;
-    case LEARN_CAPPED:
-    case LEARN_INVALID:
-    default:
-        return false;
-    }
-}
-
-struct s_learn_batch {
-    struct agent_learn_ev evs[256];
-    size_t n;
-};
-
-static int
-s_learn_edit(agent_t *self, fwd_table_t *fwd, void *arg)
-{
-    const struct s_learn_batch *b = arg;
-    for (size_t i = 0; i < b->n; i++) {
-        struct fwd_action a = { b->evs[i].kind, b->evs[i].index };
-        fwd_table_set(fwd, b->evs[i].mac, 0, FWD_LEARNED, a);
-        self->n_learned++;
-    }
-    return 0;
-}
-
-static int
-s_on_learn(svc_t *svc, int fd, void *arg)
-{
-    agent_t *self = arg;
-    struct agent_learn_ev evs[256];
-    ssize_t got = read(fd, evs, sizeof evs);
-    if (got < (ssize_t) sizeof evs[0]) {
-        return 0;
-    }
-    /* The claims table decides first, so that a batch of refreshes and
-     * refusals (a VM spraying made-up MACs past its cap) costs no copy of
-     * the forwarding table. */
-    static struct s_learn_batch b;
-    b.n = 0;
-    const fwd_table_t *cur = agent_current(self)->fwd;
-    uint64_t now = vtime_mono_us();
-    for (size_t i = 0; i < (size_t) got / sizeof evs[0]; i++) {
-        struct fwd_action a = { evs[i].kind, evs[i].index };
-        bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
-                     : a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
-                           && self->links[a.index] != NULL;
-        if (valid && s_claim(self, cur, evs[i].mac, a, now)) {
-            b.evs[b.n++] = evs[i];
-        }
-    }
-    /* Out of memory: the claims are in, and the next report of each sets
-     * it (s_claim sees the table does not show it). */
-    if (b.n > 0) {
-        agent_change(self, s_learn_edit, &b);
-    }
-    return 0;
-}
-
-/* Forgets learned MACs whose claims aged out. */
-struct s_expired {
-    uint64_t *macs;
-    size_t n, cap;
-};
-
-static void
-s_expired_one(uint64_t mac, struct fwd_action owner, void *arg)
-{
-    struct s_expired *x = arg;
-    (void) owner;
-    if (x->n < x->cap) {
-        x->macs[x->n++] = mac;
-    }
-}
-
-static int
-s_expire_edit(agent_t *self, fwd_table_t *fwd, void *arg)
-{
-    (void) self;
-    const struct s_expired *x = arg;
-    for (size_t i = 0; i < x->n; i++) {
-        fwd_table_remove(fwd, x->macs[i], 0, FWD_LEARNED);
-    }
-    return 0;
-}
-
-static void
-s_learn_expire(agent_t *self)
-{
-    struct s_expired x = { .cap = learn_size(self->learn) };
-    if (x.cap == 0 || !(x.macs = malloc(x.cap * sizeof *x.macs))) {
-        return;
-    }
-    learn_expire(self->learn, vtime_mono_us(), s_expired_one, &x);
-    if (x.n > 0) {
-        agent_change(self, s_expire_edit, &x);
-    }
-    free(x.macs);
-}
-
-/* The proxy keeps one link per agent it hears from, named after it. */
-static void
-s_hello_link(agent_t *self, fwd_table_t *fwd,
-             const struct agent_hello_ev *ev)
-{
-    int index = agent_find_link_by_peer(self, &ev->from);
-    if (index < 0) {
-        if (!self->cfg->proxy || self->hs) {
-            return;     /* with keys, the proxy's links come from joins */
-        }
-        char name[80], peer[64], ip[INET_ADDRSTRLEN];
-        snprintf(name, sizeof name, "agent:%s", ev->agent_id);
-        inet_ntop(AF_INET, &ev->from.sin_addr, ip, sizeof ip);
-        snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(ev->from.sin_port));
-        int old = agent_find_link(self, name);
-        if (old >= 0 && self->links[old]->learned) {
-            /* The agent came back from another address.  Our copy of the
-             * table predates the removal: drop the old link's entries from
-             * it too, since its index is about to be reused. */
-            agent_remove_link(self, old);
-            fwd_table_remove_target(fwd, FWD_LINK, (uint16_t) old);
-        } else if (old >= 0) {
-            snprintf(name, sizeof name, "agent:%s#%u", ev->agent_id,
-                     ++self->link_seq);
-        }
-        agent_link_t *l = agent_link_new(name, peer, self->udp_fd,
-                                         self->cfg->mtu);
-        if (!l) {
-            return;
-        }
-        l->learned = true;
-        atomic_store(&l->last_rx_us, vtime_mono_us());
-        index = agent_add_link(self, l);
-        if (index < 0) {
-            agent_link_destroy(&l);
-            return;
-        }
-        VLOG_INFO_RL("proxy: agent '%s' joined from %s",
-                     LOG_ESC(ev->agent_id), peer);
-    }
-    agent_link_t *l = self->links[index];
-    snprintf(l->peer_agent, sizeof l->peer_agent, "%s", ev->agent_id);
-    if (self->cfg->proxy) {
-        /* An agent's hello claims its local MACs for it alone. */
-        struct fwd_action a = { FWD_LINK, (uint16_t) index };
-        uint64_t now = vtime_mono_us();
-        for (uint32_t i = 0; i < ev->n_macs; i++) {
-            if (s_claim(self, fwd, ev->macs[i], a, now)) {
-                fwd_table_set(fwd, ev->macs[i], 0, FWD_LEARNED, a);
-            }
-        }
-    }
-}
-
-struct s_hello_batch {
-    const struct agent_hello_ev *evs;
-    size_t n;
-};
-
-static int
-s_hello_edit(agent_t *self, fwd_table_t *fwd, void *arg)
-{
-    const struct s_hello_batch *b = arg;
-    for (size_t i = 0; i < b->n; i++) {
-        s_hello_link(self, fwd, &b->evs[i]);
-    }
-    return 0;
-}
-
-/* The proxy made a session with an admitted agent it had no link for:
- * the agent's link, named after the id its key speaks for.  A learned
- * link of that id at another address is the same agent, moved. */
-static void
-s_join(agent_t *self, const struct agent_join_ev *ev)
-{
-    const char *id = self->hs->peers.v[ev->bound].id;
-    char name[80], peer[64], ip[INET_ADDRSTRLEN];
-    inet_ntop(AF_INET, &ev->from.sin_addr, ip, sizeof ip);
-    snprintf(peer, sizeof peer, "%s:%u", ip, ntohs(ev->from.sin_port));
-    int index = agent_find_link_by_peer(self, &ev->from);
-    if (index >= 0) {
-        /* A link to it was made meanwhile, and only the overlay thread
-         * may change a published link's sessions: this one is dropped,
-         * and the agent, never hearing on it, shakes hands again. */
-        return;
-    }
-    snprintf(name, sizeof name, "agent:%s", id);
-    int old = agent_find_link(self, name);
-    if (old >= 0 && self->links[old]->learned) {
-        VLOG_INFO("proxy: agent '%s' moved to %s", id, peer);
-        agent_remove_link(self, old);
-    } else if (old >= 0) {
-        snprintf(name, sizeof name, "agent:%s#%u", id, ++self->link_seq);
-    }
-    agent_link_t *l = agent_link_new(name, peer, self->udp_fd,
-                                     self->cfg->mtu);
-    if (!l || agent_link_secure(l, self->cfg->encrypt) != 0) {
-        agent_link_destroy(&l);
-        return;
-    }
-    l->learned = true;
-    snprintf(l->peer_agent, sizeof l->peer_agent, "%s", id);
-    link_sec_adopt(l->sec, &ev->session, ev->bound);
-    atomic_store(&l->last_rx_us, vtime_mono_us());
-    index = agent_add_link(self, l);
-    fwd_table_t *fwd = fwd_table_clone(agent_current(self)->fwd);
-    if (index < 0 || !fwd || agent_publish(self, fwd) != 0) {
-        if (index >= 0) {
-            self->links[index] = NULL;
-        }
-        agent_link_destroy(&l);
-        VLOG_WARN_RL("proxy: no room for agent '%s'", id);
-        return;
-    }
-    VLOG_INFO("proxy: agent '%s' joined from %s", id, peer);
-}
-
-static int
-s_on_join(svc_t *svc, int fd, void *arg)
-{
-    agent_t *self = arg;
-    struct agent_join_ev ev;
-    (void) svc;
-    while (read(fd, &ev, sizeof ev) == (ssize_t) sizeof ev) {
-        if (ev.bound >= 0 && (size_t) ev.bound < self->hs->peers.n) {
-            s_join(self, &ev);
-        }
-        sodium_memzero(&ev, sizeof ev);
-    }
-    return 0;
-}
-
-static int s_on_hello_timer(svc_t *svc, void *arg);
-
-/* A session came up: hello at once, so the star has the agent's VMs
- * without waiting for the next period. */
-static int
-s_on_kick(svc_t *svc, int fd, void *arg)
-{
-    uint8_t buf[64];
-    while (read(fd, buf, sizeof buf) > 0) {
-    }
-    return s_on_hello_timer(svc, arg);
-}
-
-static int
-s_on_hello(svc_t *svc, int fd, void *arg)
-{
-    agent_t *self = arg;
-    enum { BATCH = 16 };
-    struct agent_hello_ev evs[BATCH];
-    size_t n = 0;
-    while (n < BATCH
-           && read(fd, &evs[n], sizeof evs[n]) == (ssize_t) sizeof evs[n]) {
-        self->n_hellos++;
-        n++;
-    }
-    if (n > 0) {
-        struct s_hello_batch b = { evs, n };
-        agent_change(self, s_hello_edit, &b);
-    }
-    return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Publishing */
-
-static int
-s_on_period(svc_t *svc, void *arg)
-{
-    agent_t *self = arg;
-    if (self->fast) {
-        bool sync = agent_fast_retry_due(self->fast);
-        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-            agent_link_t *l = self->links[i];
-            if (l && l->fast_dev[0] && if_nametoindex(l->fast_dev) == 0) {
-                VLOG_WARN_RL("link %s: circuit device %s is gone: the fast "
-                             "path stops using it", LOG_ESC(l->name),
-                             l->fast_dev);
-                l->fast_dev[0] = '\0';
-                sync = true;
-            }
-        }
-        if (sync) {
-            agent_fast_sync(self);
-        }
-    }
-    s_learn_expire(self);
-    size_t cap = acct_size(self->acct) + 64;
-    struct acct_entry *e = malloc(cap * sizeof *e);
-    Vr__MatrixEntry *me = malloc(cap * sizeof *me);
-    Vr__MatrixEntry **mp = malloc(cap * sizeof *mp);
-    if (!e || !me || !mp) {
-        goto done;
-    }
-    size_t n = acct_snapshot(self->acct, e, cap);
-    if (n > cap) {
-        n = cap;
-    }
-    for (size_t i = 0; i < n; i++) {
-        vr__matrix_entry__init(&me[i]);
-        me[i].src_mac = e[i].src;
-        me[i].dst_mac = e[i].dst;
-        me[i].bytes = e[i].bytes;
-        me[i].frames = e[i].frames;
-        mp[i] = &me[i];
-    }
-    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
-    m.agent_id = (char *) svc_id(self->svc);
-    m.boot_id = self->boot_id;
-    m.period_us = self->cfg->period_ms * 1000ull;
-    m.time_us = vtime_now_us();
-    m.entries = mp;
-    m.n_entries = n;
-    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
-             &m.base);
-done:
-    free(e);
-    free(me);
-    free(mp);
-    return 0;
-}
-
-struct s_local_acc {
-    uint64_t *macs;
-    uint16_t *ports;
-    size_t n, cap;
-};
-
-static void
-s_local_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
-              struct fwd_action action, void *arg)
-{
-    struct s_local_acc *acc = arg;
-    if (origin == FWD_LEARNED && action.kind == FWD_PORT
-        && acc->n < acc->cap) {
-        acc->macs[acc->n] = dst;
-        acc->ports[acc->n] = action.index;
-        acc->n++;
-    }
-}
-
-static void
-s_send_hellos(agent_t *self, const struct s_local_acc *local)
-{
-    uint8_t buf[64 + AGENT_HELLO_MACS * ETH_ADDR_LEN];
-    const char *id = svc_id(self->svc);
-    size_t len = strlen(id) + 1;
-    if (len > 64) {
-        return;
-    }
-    memcpy(buf, id, len);
-    /* Only MACs seen lately: a VM that went quiet here (migrated) must
-     * stop being claimed, so that its new host can take it. */
-    uint64_t now = vtime_mono_us();
-    for (size_t i = 0, n = 0; i < local->n && n < AGENT_HELLO_MACS; i++) {
-        if (learn_live(self->learn, local->macs[i], now)) {
-            eth_mac_from_u64(local->macs[i], buf + len);
-            len += ETH_ADDR_LEN;
-            n++;
-        }
-    }
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        agent_link_t *l = self->links[i];
-        if (!l) {
-            continue;
-        }
-        /* The overlay thread may have heard from it since 'now'. */
-        uint64_t last = atomic_load(&l->last_rx_us);
-        if (l->learned && last < now
-            && now - last > self->cfg->peer_timeout_ms * 1000ull) {
-            VLOG_INFO_RL("proxy: agent '%s' silent, link %s removed",
-                         LOG_ESC(l->peer_agent), LOG_ESC(l->name));
-            agent_remove_link(self, i);
-            continue;
-        }
-        if (l->tcp) {
-            s_tcp_tend(self, l);
-        } else {
-            agent_link_send_ctl(l, AGENT_T_CTL, ENCAP_HELLO, buf, len);
-        }
-    }
-}
-
-static int
-s_on_hello_timer(svc_t *svc, void *arg)
-{
-    agent_t *self = arg;
-    const struct agent_snap *snap = agent_current(self);
-    size_t cap = fwd_table_count(snap->fwd, FWD_LEARNED) + 1;
-    struct s_local_acc local = {
-        .macs = calloc(cap, sizeof(uint64_t)),
-        .ports = calloc(cap, sizeof(uint16_t)),
-        .cap = cap,
-    };
-    Vr__VmLocation *locs = calloc(cap, sizeof *locs);
-    Vr__VmLocation **lp = calloc(cap, sizeof *lp);
-    if (!local.macs || !local.ports || !locs || !lp) {
-        goto done;
-    }
-    fwd_table_foreach(snap->fwd, s_local_visit, &local);
-    s_send_hellos(self, &local);
-
-    const char *id = svc_id(self->svc);
-    Vr__AgentAnnounce ann = VR__AGENT_ANNOUNCE__INIT;
-    ann.agent_id = (char *) id;
-    ann.boot_id = self->boot_id;
-    ann.control_endpoint = self->cfg->announce_control
-                               ? self->cfg->announce_control
-                               : self->cfg->common.control;
-    ann.overlay_addr = self->cfg->listen;
-    ann.proxy = self->cfg->proxy;
-    ann.host_ip = self->cfg->host_ip ? self->cfg->host_ip : "";
-    ann.local_macs = local.macs;
-    ann.n_local_macs = local.n;
-    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
-             &ann.base);
-
-    uint64_t now = vtime_now_us();
-    for (size_t i = 0; i < local.n; i++) {
-        vr__vm_location__init(&locs[i]);
-        locs[i].mac = local.macs[i];
-        locs[i].agent_id = (char *) id;
-        locs[i].iface = (char *) agent_port_name(self->ports[local.ports[i]]);
-        locs[i].seen_us = now;
-        lp[i] = &locs[i];
-    }
-    Vr__VmLocations vl = VR__VM_LOCATIONS__INIT;
-    vl.reporter = (char *) id;
-    vl.vms = lp;
-    vl.n_vms = local.n;
-    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
-             &vl.base);
-done:
-    free(local.macs);
-    free(local.ports);
-    free(locs);
-    free(lp);
-    return 0;
-}
-
 /* Who may ask what of an agent (common/authz.h): links and rules are
  * changed by the planner and operators only. */
 static const struct authz_rule s_authz[] = {
@@ -1216,7 +777,7 @@ static const struct authz_rule s_authz[] = {
 };
 
 /* ------------------------------------------------------------------ */
-/* Probes waiting for their echo, TCP links connecting */
+/* Probes waiting for their echo */
 
 static int
 s_on_probe_echo(svc_t *svc, int fd, void *arg)
@@ -1232,19 +793,16 @@ s_on_probe_echo(svc_t *svc, int fd, void *arg)
     return 0;
 }
 
-/* Waiting probes are sent again or answered "no echo"; TCP connects under
- * way are looked at. */
+/* Waiting probes are sent again or answered "no echo". */
 static int
 s_on_tick(svc_t *svc, void *arg)
 {
     agent_t *self = arg;
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        agent_link_t *l = self->links[i];
-        if (l && l->tcp && l->tcp_connecting >= 0) {
-            s_tcp_watch(self, l, agent_link_tcp_connect_poll(l));
-        }
-    }
+    (void) svc;
     uint64_t now = vtime_mono_us();
+    if (self->n_fast_waits > 0) {
+        s_fast_answer(self, now / 1000);
+    }
     struct agent_probe *p;
     while ((p = agent_probe_expired(&self->probes, now))) {
         s_probe_answer(self, p, false);
@@ -1265,22 +823,11 @@ agent_ctl_start(agent_t *self)
 {
     svc_on_request(self->svc, s_on_request, s_on_status, self);
     svc_set_authz(self->svc, s_authz, AUTHZ_N(s_authz));
-    if (svc_add_fd(self->svc, self->learn_pipe[0], s_on_learn, self) != 0
-        || svc_add_fd(self->svc, self->hello_pipe[0], s_on_hello, self) != 0
-        || svc_add_fd(self->svc, self->probe_pipe[0], s_on_probe_echo, self)
-               != 0
+    if (svc_add_fd(self->svc, self->probe_pipe[0], s_on_probe_echo, self)
+            != 0
         || svc_add_timer(self->svc, S_PROBE_TICK_MS, s_on_tick, self)
-               != 0
-        || svc_add_fd(self->svc, self->join_pipe[0], s_on_join, self) != 0
-        || svc_add_fd(self->svc, self->kick_pipe[0], s_on_kick, self) != 0
-        || svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)
-               != 0
-        || svc_add_timer(self->svc, self->cfg->hello_ms, s_on_hello_timer,
-                         self) != 0) {
+               != 0) {
         return -1;
     }
-    /* Say hello at once: a restarted agent is back in the star before its
-     * first period is over. */
-    s_on_hello_timer(self->svc, self);
     return 0;
 }

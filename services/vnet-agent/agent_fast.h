@@ -17,7 +17,10 @@
  * module installs and removes them with tc in make-before-break order:
  * receiving filters, then sending filters, then the capture cut, and
  * removals the other way round, so a frame may be carried twice during a
- * change but never lost.  Control thread only.
+ * change but never lost.  tc runs as jobs of a queue (agent_jobs) the
+ * control thread's loop drives: nothing waits for it, a hung run is
+ * killed at its deadline, and a change is over when its last run ended.
+ * Control thread only.
  *
  * What the agent wants (agent_fast_sync, declared in agent_priv.h) is
  * worked out here too, from its forwarding table, links and ports. */
@@ -29,6 +32,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+struct agent_jobs_stats;
 
 /* Bytes of a fast-path frame the agent still captures: the Ethernet
  * header, all that accounting and learning read.  Every real frame is
@@ -50,39 +55,97 @@ struct fast_filter {
 
 typedef struct agent_fast agent_fast_t;
 
-/* Called between the additions and the removals of agent_fast_apply() to
- * set the capture cut of port device 'dev' to the 'n' MACs in 'macs'
- * (frames to them are carried by the kernel).  Returns 0 or -1. */
+/* Called between the additions and the removals of a change to set the
+ * capture cut of port device 'dev' to the 'n' MACs in 'macs' (frames to
+ * them are carried by the kernel).  Returns 0 or -1. */
 typedef int agent_fast_cut_fn(const char *dev, const uint64_t *macs,
                               size_t n, void *arg);
 
-/* Uses program 'tc' (a path, or a name looked up in PATH).  NULL when out
- * of memory. */
-agent_fast_t *agent_fast_new(const char *tc);
+/* Told that a change is over (agent_fast_done_gen() says which); may
+ * start the next. */
+typedef void agent_fast_done_fn(void *arg);
 
-/* Removes every filter installed (the clsact qdiscs it added go, with
- * whatever else was on them) and frees '*self_p'; sets it to NULL. */
+/* tc runs queued at most; a change that needs more leaves the rest to
+ * its retry. */
+enum { AGENT_FAST_JOBS = 4096 };
+
+/* Uses program 'tc' (an absolute path: agent_fast_tc_ok()), each run of
+ * it killed after 'timeout_ms'.  NULL when out of memory. */
+agent_fast_t *agent_fast_new(const char *tc, uint32_t timeout_ms);
+
+/* Says when a change is over: 'fn' with 'arg'. */
+void agent_fast_on_done(agent_fast_t *self, agent_fast_done_fn *fn,
+                        void *arg);
+
+/* Kills a tc run under way, removes every clsact qdisc it made (with
+ * whatever was on them; this waits, a few seconds at most: for exit
+ * only) and frees '*self_p'; sets it to NULL. */
 void agent_fast_destroy(agent_fast_t **self_p);
 
-/* Makes the installed filters those of 'want' ('n_want' of them; 'prio'
- * is ignored), calling 'cut' for every port device 'ports' names ('n_ports')
- * between the additions and the removals.  A filter tc refuses is left
- * out and logged, and tried again at the next call after a pause.  Returns
- * the number of filters that could not be added or removed. */
-size_t agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
-                        size_t n_want, const char *const *ports,
-                        size_t n_ports, agent_fast_cut_fn *cut, void *arg);
+/* Starts a change making the installed filters those of 'want' ('n_want'
+ * of them; 'prio' is ignored), calling 'cut' for every port device
+ * 'ports' names ('n_ports') between the additions and the removals, and
+ * tagged 'gen'.  Never waits: the tc runs are queued, and the change is
+ * over when the last has ended (agent_fast_on_done).  A filter tc
+ * refuses is left out and logged, and tried again at the next change
+ * after a pause.  Returns 0, or -1 if a change is under way (start
+ * another once it is over) or out of memory. */
+int agent_fast_apply(agent_fast_t *self, const struct fast_filter *want,
+                     size_t n_want, const char *const *ports, size_t n_ports,
+                     agent_fast_cut_fn *cut, void *arg, uint64_t gen);
 
-/* True if the last agent_fast_apply() left something undone and its
- * retry pause is over. */
+/* Whether a change is under way; the tag of the last one over; what it
+ * could not do (filters not added or not removed). */
+bool agent_fast_busy(const agent_fast_t *self);
+uint64_t agent_fast_done_gen(const agent_fast_t *self);
+size_t agent_fast_failed(const agent_fast_t *self);
+
+/* True if the last change left something undone and its retry pause is
+ * over. */
 bool agent_fast_retry_due(const agent_fast_t *self);
+
+/* True if tc could not set up a VM port (agent_fast_reset_dev): the fast
+ * path cannot work. */
+bool agent_fast_broken(const agent_fast_t *self);
+
+/* The descriptor to poll (readable when a tc run has news), and what to
+ * call then, and every 100 ms or so (timeouts).  Never blocks. */
+int agent_fast_fd(const agent_fast_t *self);
+void agent_fast_step(agent_fast_t *self);
+
+/* Steps until no tc run is left or 'max_ms' passed; true if none is.
+ * Blocks: for tests. */
+bool agent_fast_wait(agent_fast_t *self, uint32_t max_ms);
+
+/* The tc runs' counters, and the runs queued (the running one too). */
+const struct agent_jobs_stats *agent_fast_jobs(const agent_fast_t *self);
+size_t agent_fast_pending(const agent_fast_t *self);
+
+/* The fast path's state at device 'dev' (a circuit's): PENDING while a
+ * filter from or to it is being added, FAILED if tc refused one in the
+ * last change's additions, else UP. */
+enum agent_fast_state {
+    AGENT_FAST_UP,
+    AGENT_FAST_PENDING,
+    AGENT_FAST_FAILED,
+};
+enum agent_fast_state agent_fast_dev_state(const agent_fast_t *self,
+                                           const char *dev);
 
 /* Filters installed now. */
 size_t agent_fast_count(const agent_fast_t *self);
 
-/* Removes the clsact qdisc of 'dev' (and the filters on it, a previous
- * run's included) and adds a fresh one.  Returns 0 or -1 (logged). */
+/* Queues the removal of the clsact qdisc of VM port 'dev' (and the
+ * filters on it, a previous run's included) and the making of a fresh
+ * one; if tc cannot make it, agent_fast_broken() says so (logged).
+ * Returns 0 or -1 (queue full, out of memory). */
 int agent_fast_reset_dev(agent_fast_t *self, const char *dev);
+
+/* Whether 'path' may be run as tc: an absolute path to a regular file
+ * that is executable, owned by root and writable by nobody else, in a
+ * directory nobody else may write to (sticky ones aside).  False with
+ * the reason in 'why'. */
+bool agent_fast_tc_ok(const char *path, char *why, size_t size);
 
 /* The tc words that add 'f' (at its 'prio') or delete it, into 'argv'
  * (at least AGENT_FAST_ARGV entries, NULL-terminated), using 'buf' (at

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Token buckets per source MAC in a 4-way set-associative table, for the
- * packet threads of agent.c.  Tokens are kept in millionths, so a refill
- * is one multiply of the elapsed microseconds by the rate, with no
- * division on the hot path. */
+ * packet threads (agent_vm.c, agent_ovl.c).  Tokens are kept in
+ * millionths, so a refill is one multiply of the elapsed microseconds by
+ * the rate, with no division on the hot path. */
 #include "agent_flood.h"
 
 #include <assert.h>

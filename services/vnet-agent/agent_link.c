@@ -66,6 +66,31 @@ s_add(_Atomic uint64_t *c, uint64_t n)
                                  + n, memory_order_relaxed);
 }
 
+void
+agent_link_endpoint(const agent_link_t *self, struct sockaddr_in *out)
+{
+    uint64_t k = atomic_load_explicit(
+        (_Atomic uint64_t *) &self->endpoint, memory_order_relaxed);
+    memset(out, 0, sizeof *out);
+    out->sin_family = AF_INET;
+    out->sin_addr.s_addr = (uint32_t) (k >> 16);
+    out->sin_port = (uint16_t) k;
+}
+
+bool
+agent_link_roam(agent_link_t *self, const struct sockaddr_in *to)
+{
+    uint64_t k = agent_link_addr_key(to);
+    if (self->tcp || to->sin_port == 0 || to->sin_addr.s_addr == 0
+        || atomic_load_explicit(&self->endpoint, memory_order_relaxed)
+               == k) {
+        return false;
+    }
+    atomic_store_explicit(&self->endpoint, k, memory_order_relaxed);
+    s_add(&self->stats[AGENT_T_OVL].roamed, 1);
+    return true;
+}
+
 bool
 agent_link_parse_addr(const char *s, struct sockaddr_in *sin)
 {
@@ -106,6 +131,7 @@ agent_link_new(const char *name, const char *peer, int fd, uint32_t mtu)
     }
     snprintf(self->name, sizeof self->name, "%s", name);
     snprintf(self->peer_str, sizeof self->peer_str, "%s", peer);
+    atomic_init(&self->endpoint, agent_link_addr_key(&self->peer));
     self->fd = fd;
     self->mtu = mtu;
     self->max_payload = mtu - S_IP_UDP - ENCAP_HDR_LEN;
@@ -228,9 +254,11 @@ s_send_sealed(agent_link_t *self, struct link_stats *st, struct encap_hdr *h,
             k++;
         } while (k < per_send && off < size);
         struct iovec iov = { s_seal_buf, used };
+        struct sockaddr_in to;
+        agent_link_endpoint(self, &to);
         struct msghdr mh = {
-            .msg_name = &self->peer,
-            .msg_namelen = sizeof self->peer,
+            .msg_name = &to,
+            .msg_namelen = sizeof to,
             .msg_iov = &iov,
             .msg_iovlen = 1,
         };
@@ -399,9 +427,11 @@ s_send_gso(agent_link_t *self, struct encap_hdr *h, const uint8_t *frame,
             iov[2 * k + 1] = (struct iovec) { (void *) (frame + off), n };
             off += n;
         }
+        struct sockaddr_in to;
+        agent_link_endpoint(self, &to);
         struct msghdr mh = {
-            .msg_name = &self->peer,
-            .msg_namelen = sizeof self->peer,
+            .msg_name = &to,
+            .msg_namelen = sizeof to,
             .msg_iov = iov,
             .msg_iovlen = 2 * k,
         };
@@ -497,9 +527,11 @@ agent_link_send(agent_link_t *self, enum agent_thread t, const uint8_t *frame,
         VLOG_WARN_RL("link %s: UDP GSO refused (%s), sending chunks singly",
                      LOG_ESC(self->name), strerror(rc));
     }
+    struct sockaddr_in to;
+    agent_link_endpoint(self, &to);
     struct msghdr mh = {
-        .msg_name = &self->peer,
-        .msg_namelen = sizeof self->peer,
+        .msg_name = &to,
+        .msg_namelen = sizeof to,
         .msg_iov = iov,
         .msg_iovlen = 2,
     };
@@ -547,9 +579,11 @@ agent_link_send_ctl(agent_link_t *self, enum agent_thread t, int type,
         }
         return s_send_sealed(self, &self->stats[t], &h, payload, n);
     }
+    struct sockaddr_in to;
+    agent_link_endpoint(self, &to);
     struct msghdr mh = {
-        .msg_name = &self->peer,
-        .msg_namelen = sizeof self->peer,
+        .msg_name = &to,
+        .msg_namelen = sizeof to,
         .msg_iov = iov,
         .msg_iovlen = 2,
     };
@@ -578,6 +612,7 @@ agent_link_totals(const agent_link_t *self, struct link_stats *out)
         S_SUM(tx_nokey);
         S_SUM(rx_forged);
         S_SUM(rx_replayed);
+        S_SUM(roamed);
 #undef S_SUM
     }
 }
@@ -606,6 +641,7 @@ agent_link_new_tcp(const char *name, const char *peer)
     }
     snprintf(self->name, sizeof self->name, "%s", name);
     snprintf(self->peer_str, sizeof self->peer_str, "%s", peer);
+    atomic_init(&self->endpoint, agent_link_addr_key(&self->peer));
     self->mtu = 65535;                  /* TCP carries any frame whole */
     self->max_payload = ENCAP_MAX_FRAME;
     if (!(self->tcp_q = malloc(AGENT_TCP_QUEUE))

@@ -43,6 +43,7 @@ struct link_stats {
     _Atomic uint64_t tx_nokey;      /* not sent: no session yet */
     _Atomic uint64_t rx_forged;     /* failed authentication */
     _Atomic uint64_t rx_replayed;   /* seen before, or too old */
+    _Atomic uint64_t roamed;        /* endpoint moves (overlay thread) */
 } __attribute__((aligned(64)));
 
 /* A TCP byte stream being cut back into [header | payload] records: one
@@ -90,7 +91,12 @@ typedef struct agent_link {
     char name[64];                  /* unique in the agent */
     char peer_str[64];              /* "ip:port" as given */
     char peer_agent[64];            /* peer's agent id, from its hello */
-    struct sockaddr_in peer;        /* where datagrams go */
+    struct sockaddr_in peer;        /* the address it was made with */
+    _Atomic uint64_t endpoint;      /* where datagrams go now: 'peer',
+                                     * until the peer sends an
+                                     * authenticated datagram from
+                                     * elsewhere (it roamed); see
+                                     * agent_link_addr_key() */
     uint32_t mtu;                   /* underlay MTU of the path */
     size_t max_payload;             /* frame bytes per datagram */
     int fd;                         /* UDP socket, not owned */
@@ -186,6 +192,22 @@ int agent_link_send(agent_link_t *self, enum agent_thread t,
  * payload.  Returns 0 or a positive errno. */
 int agent_link_send_ctl(agent_link_t *self, enum agent_thread t, int type,
                         const void *payload, size_t n);
+
+/* An IPv4 address and port as one number (both in network order), for
+ * 'endpoint' and for comparing addresses. */
+static inline uint64_t
+agent_link_addr_key(const struct sockaddr_in *sin)
+{
+    return (uint64_t) sin->sin_addr.s_addr << 16 | sin->sin_port;
+}
+
+/* Where the link's datagrams go now, into '*out'.  Any thread. */
+void agent_link_endpoint(const agent_link_t *self, struct sockaddr_in *out);
+
+/* Moves the link's datagrams to 'to' (a datagram from there was
+ * authenticated as the peer's: it roamed).  Returns true if that is a
+ * move.  The overlay thread only. */
+bool agent_link_roam(agent_link_t *self, const struct sockaddr_in *to);
 
 /* Parses "a.b.c.d:port" (port 0 allowed: "any", for binding) into '*sin';
  * returns true if valid. */

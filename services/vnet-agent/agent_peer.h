@@ -6,8 +6,8 @@
  * live ones receive, so a rekey loses nothing), and the handshakes in
  * flight.  The overlay thread runs every handshake (agent_peer_*), so the
  * handshake state has one writer; the sending threads only load the
- * session to send with (link_sec_tx).  Used by agent.c and agent_link.c;
- * the cryptography is agent_sec's. */
+ * session to send with (link_sec_tx).  Used by agent_ovl.c and
+ * agent_link.c; the cryptography is agent_sec's. */
 #ifndef AGENT_PEER_H
 #define AGENT_PEER_H
 

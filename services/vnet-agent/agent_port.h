@@ -10,7 +10,8 @@
  *   - "pcap": libpcap, promiscuous, immediate mode, a large ring buffer,
  *     inbound only.  Portable, but it sees super-frames without their
  *     metadata, so the VM's offloads must be off (vrbed --offloads off).
- * Used by agent.c from the packet threads; opened by the control thread. */
+ * Used by the packet threads (agent_vm.c, agent_ovl.c); opened by the
+ * control thread. */
 #ifndef AGENT_PORT_H
 #define AGENT_PORT_H
 

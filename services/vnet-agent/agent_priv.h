@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* The agent's insides, shared by agent.c (config keys, lifecycle,
- * snapshots, packet threads), agent_ctl.c (control socket, publishing,
- * learning) and agent_fast.c (the fast path's intent).  Not for use
+ * snapshots), the packet threads (agent_vm.c, agent_ovl.c, with
+ * agent_path.h) and the control thread's modules:
+ * agent_ctl.c (control socket), agent_claim.c (learned MACs),
+ * agent_star.c (hellos, joins, links kept up), agent_pub.c (what is
+ * published) and agent_fast.c (the fast path's intent).  Not for use
  * outside the agent. */
 #ifndef AGENT_PRIV_H
 #define AGENT_PRIV_H
@@ -26,6 +29,7 @@ enum {
     AGENT_MAX_PORTS = 64,
     AGENT_PEER_HASH = 4096,     /* power of two, > 2 * AGENT_MAX_LINKS */
     AGENT_HELLO_MACS = 64,      /* MACs a hello carries at most */
+    AGENT_FAST_WAITS = 16,      /* requests waiting for the fast path */
 };
 
 /* What the packet threads read: replaced whole, never changed. */
@@ -131,6 +135,8 @@ struct agent {
     int join_pipe[2];               /* overlay thread -> control: joins */
     int kick_pipe[2];               /* overlay thread -> control: a session
                                      * came up, say hello now */
+    int roam_pipe[2];               /* overlay thread -> control: link
+                                     * indices whose peer moved */
     struct agent_hs_ctx *hs;        /* handshakes (overlay thread), NULL
                                      * when overlay.insecure */
 
@@ -138,6 +144,15 @@ struct agent {
     flood_t *flood[2];              /* per packet thread: flood limiter */
     learn_t *learn;                 /* control: who owns learned MACs */
     agent_fast_t *fast;             /* control: the fast path, or NULL */
+    uint64_t fast_gen;              /* control: changes asked of it */
+    bool fast_dirty;                /* one was asked while it was busy */
+    struct agent_fast_wait {        /* requests answered once it shows */
+        struct svc_later later;     /* ...the change they made */
+        uint64_t gen;
+        uint64_t by_ms;             /* answered anyway at this time */
+        char done[16];              /* the ack's detail */
+    } fast_waits[AGENT_FAST_WAITS];
+    size_t n_fast_waits;
     struct fwd_cache caches[2];     /* per packet thread */
     struct agent_tstats tstats[2];  /* per packet thread */
     uint64_t n_learned;             /* control: learn events applied */
@@ -177,11 +192,18 @@ int agent_find_link_by_peer(const agent_t *self,
 /* Removes link 'index': its rules and learned entries go with it. */
 int agent_remove_link(agent_t *self, int index);
 
-/* Starts reading a TCP link's connection in the overlay thread. */
-int agent_watch_tcp(agent_t *self, agent_link_t *link);
+/* Starts reading a TCP link's connection in the overlay thread
+ * (agent_ovl.c). */
+int agent_ovl_watch_tcp(agent_t *self, agent_link_t *link);
+
+/* The packet threads' bodies ('arg' the agent), until 'stop'. */
+void *agent_vm_thread(void *arg);
+void *agent_ovl_thread(void *arg);
 
 /* Brings the fast path's filters in line with the current snapshot's
- * rules, links and local MACs (agent_fast.c).  Control thread. */
+ * rules, links and local MACs (agent_fast.c): starts a change, or asks
+ * for one once the change under way is over.  Never waits for tc.
+ * Control thread. */
 void agent_fast_sync(agent_t *self);
 
 /* Marks link 'l' as a circuit or not, finds the device the fast path
@@ -196,8 +218,62 @@ bool agent_link_wants_encryption(const agent_t *self, const agent_link_t *l);
  * keys at all). */
 bool agent_circuits_trusted(const agent_t *self);
 
-/* Registers the control handlers and timers (agent_ctl.c). */
+/* "local:<port>", a link's name, "drop" or "?" for action 'a', into
+ * 'buf' ('size' bytes); returns 'buf'.  Link names may come from hellos:
+ * escape them when logging. */
+const char *agent_target_name(const agent_t *self, struct fwd_action a,
+                              char *buf, size_t size);
+
+/* Each control-thread module registers its handlers and timers with the
+ * service; 0 or -1.  agent_ctl.c: the control socket's requests and the
+ * probes waiting for an echo. */
 int agent_ctl_start(agent_t *self);
+
+/* agent_claim.c: learn events from the packet threads, claims aging. */
+int agent_claim_start(agent_t *self);
+
+/* Applies the claim of 'owner' on 'mac' at 'now_us' to the claims table
+ * and says whether the forwarding table 'fwd' must change.  A refreshed
+ * claim that 'fwd' does not show (a change that failed to publish) is
+ * set again; a refused one is logged (rate-limited). */
+bool agent_claim(agent_t *self, const fwd_table_t *fwd, uint64_t mac,
+                 struct fwd_action owner, uint64_t now_us);
+
+/* agent_star.c: hellos heard, joins, kicks, TCP connects under way. */
+int agent_star_start(agent_t *self);
+
+/* Sends a hello on every UDP link, listing those of the 'n_macs' local
+ * MACs at 'macs' whose claims are live; removes the proxy's learned
+ * links gone silent; keeps TCP links connected. */
+void agent_star_hello(agent_t *self, const uint64_t *macs, size_t n_macs);
+
+/* (Re)connects TCP link 'l' without waiting; the connect completes on
+ * agent_star's tick. */
+void agent_star_tcp_up(agent_t *self, agent_link_t *l);
+
+/* agent_pub.c: the local matrix every period, the hello period. */
+int agent_pub_start(agent_t *self);
+
+/* Publishes the announcement and VM locations and says hello (at once
+ * when a session comes up, and every hello period). */
+void agent_pub_hello_period(agent_t *self);
+
+/* agent_fast.c: opens the fast path if the config asks for it and it can
+ * work (else off, logged); -1 if the config names an unsafe tc (logged).
+ * Queues the ports' fresh clsact qdiscs. */
+int agent_fast_open(agent_t *self);
+
+/* agent_fast.c: tc runs ending (agent_jobs), the fast path's period
+ * (vanished circuit devices, retries). */
+int agent_fast_start(agent_t *self);
+
+/* Whether the fast path shows the last change to the table (its tc runs
+ * are over), or there is none. */
+bool agent_fast_synced(const agent_t *self);
+
+/* agent_ctl.c: a change of the fast path is over: the requests waiting
+ * for it are answered. */
+void agent_ctl_fast_done(agent_t *self);
 
 /* Sum of a counter over both packet threads. */
 uint64_t agent_tstat_sum(const agent_t *self, size_t offset);

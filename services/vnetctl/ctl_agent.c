@@ -114,6 +114,8 @@ s_link_json(const Vr__Link *l)
     json_object_object_add(o, "proto", json_object_new_string(
         l->proto == VR__LINK_PROTO__LINK_PROTO_TCP ? "tcp" : "udp"));
     json_object_object_add(o, "peer", json_object_new_string(l->peer));
+    json_object_object_add(o, "endpoint", json_object_new_string(
+        l->endpoint ? l->endpoint : ""));
     json_object_object_add(o, "peer_agent",
                            json_object_new_string(l->peer_agent));
     json_object_object_add(o, "mtu", json_object_new_int((int) l->mtu));
@@ -122,6 +124,8 @@ s_link_json(const Vr__Link *l)
     json_object_object_add(o, "circuit", json_object_new_boolean(l->circuit));
     json_object_object_add(o, "fast_dev", json_object_new_string(
         l->fast_dev ? l->fast_dev : ""));
+    json_object_object_add(o, "fast_state", json_object_new_string(
+        l->fast_state ? l->fast_state : ""));
     json_object_object_add(o, "security", json_object_new_string(
         l->security ? l->security : ""));
     const Vr__LinkCounters *c = l->counters;
@@ -146,6 +150,8 @@ s_link_json(const Vr__Link *l)
                                json_object_new_uint64(c->rx_replayed));
         json_object_object_add(o, "tx_nokey",
                                json_object_new_uint64(c->tx_nokey));
+        json_object_object_add(o, "roamed",
+                               json_object_new_uint64(c->roamed));
     }
     return o;
 }
@@ -169,18 +175,27 @@ s_link_list(struct ctl *ctl, const struct s_opts *o)
         puts(json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
         json_object_put(arr);
     } else {
-        printf("%-20s %-4s %-22s %-12s %-5s %-8s %-13s %12s %12s %8s\n",
-               "NAME", "PROTO", "PEER", "AGENT", "STATE", "FAST", "SEC",
-               "TX_FRAMES", "RX_FRAMES", "DROPS");
+        printf("%-20s %-4s %-22s %-22s %-12s %-5s %-8s %-13s %12s %12s "
+               "%8s\n", "NAME", "PROTO", "PEER", "ENDPOINT", "AGENT",
+               "STATE", "FAST", "SEC", "TX_FRAMES", "RX_FRAMES", "DROPS");
         for (size_t i = 0; i < list->n_links; i++) {
             const Vr__Link *l = list->links[i];
             const Vr__LinkCounters *c = l->counters;
-            printf("%-20s %-4s %-22s %-12s %-5s %-8s %-13s %12llu %12llu "
-                   "%8llu\n", l->name,
+            /* A device tc refused a filter for says so; pending is
+             * momentary (--json shows it). */
+            char fast[40];
+            snprintf(fast, sizeof fast, "%s%s",
+                     l->fast_dev && *l->fast_dev ? l->fast_dev
+                     : l->circuit ? "(none)" : "-",
+                     l->fast_state && !strcmp(l->fast_state, "failed")
+                         ? "(failed)" : "");
+            printf("%-20s %-4s %-22s %-22s %-12s %-5s %-8s %-13s %12llu "
+                   "%12llu %8llu\n", l->name,
                    l->proto == VR__LINK_PROTO__LINK_PROTO_TCP ? "tcp" : "udp",
-                   l->peer, l->peer_agent, s_state(l->state),
-                   l->fast_dev && *l->fast_dev ? l->fast_dev
-                                               : l->circuit ? "(none)" : "-",
+                   l->peer,
+                   l->endpoint && *l->endpoint ? l->endpoint : l->peer,
+                   l->peer_agent, s_state(l->state),
+                   fast,
                    l->security && *l->security ? l->security : "-",
                    (unsigned long long) (c ? c->tx_frames : 0),
                    (unsigned long long) (c ? c->rx_frames : 0),

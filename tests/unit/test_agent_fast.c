@@ -4,8 +4,12 @@
  * MACs, for 0, 1 and 700 of them; the tc words for adding and deleting a
  * filter; no circuit device towards loopback; and, with a fake tc that
  * logs its calls, the order of a change (receiving filters, sending
- * filters, the cut, removals), a refused filter retried later, and a
- * failed cut that keeps the old filters and drops the new ones. */
+ * filters, the cut, removals), a refused filter retried later (and still
+ * due for a retry after another change in its pause), and a failed cut
+ * that keeps the old filters and drops the new ones; a change never
+ * waits for tc, and a hung tc is killed at its deadline, the change
+ * going on without its filter, shown pending then failed at the device;
+ * only a root-owned absolute tc is taken. */
 #undef NDEBUG
 #include <arpa/inet.h>
 #include <assert.h>
@@ -16,7 +20,9 @@
 #include <unistd.h>
 
 #include "agent_fast.h"
+#include "agent_jobs.h"
 #include "agent_port.h"
+#include "vtime.h"
 
 /* Runs 'prog' on 'pkt' (at least 6 bytes) as the kernel would. */
 static uint32_t
@@ -163,6 +169,21 @@ s_before(const char *log, const char *a, const char *b)
     return pa && pb && pa < pb;
 }
 
+static uint64_t g_gen;
+
+/* Starts a change and drives it to its end as the agent's loop would;
+ * returns what it could not do. */
+static size_t
+s_apply(agent_fast_t *fast, const struct fast_filter *want, size_t n,
+        const char *const *ports)
+{
+    assert(agent_fast_apply(fast, want, n, ports, 2, s_cut, NULL, ++g_gen)
+           == 0);
+    assert(agent_fast_wait(fast, 20000));
+    assert(!agent_fast_busy(fast) && agent_fast_done_gen(fast) == g_gen);
+    return agent_fast_failed(fast);
+}
+
 static void
 test_apply(void)
 {
@@ -179,7 +200,7 @@ test_apply(void)
     fclose(f);
     chmod(tc, 0755);
     const char *ports[] = { "vm1", "vm2" };
-    agent_fast_t *fast = agent_fast_new(tc);
+    agent_fast_t *fast = agent_fast_new(tc, 5000);
     assert(fast);
 
     /* A circuit's two filters and the two ports': in order. */
@@ -189,7 +210,7 @@ test_apply(void)
         { .dev = "vrp1", .to = "vm1", .mac = 0x020000000201 },
         { .dev = "vrp1", .to = "vm2", .mac = 0x020000000202 },
     };
-    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    assert(s_apply(fast, want, 4, ports) == 0);
     assert(agent_fast_count(fast) == 4);
     char *log = s_take_log();
     assert(s_before(log, "add dev vrp1 ingress prio 100", "add dev vm1"));
@@ -201,14 +222,14 @@ test_apply(void)
     assert(s_before(log, "qdisc del dev vrp1", "qdisc add dev vrp1"));
 
     /* Nothing new: no tc at all. */
-    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    assert(s_apply(fast, want, 4, ports) == 0);
     assert(!strstr(s_take_log(), "filter"));
 
     /* The MAC moves to another circuit: new filter, cut, then the old one
      * goes. */
     want[0].to[3] = '2';
     want[1].to[3] = '2';
-    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    assert(s_apply(fast, want, 4, ports) == 0);
     log = s_take_log();
     assert(s_before(log, "egress mirror dev vrp2", "cut vm1 1"));
     assert(s_before(log, "cut vm2 1", "filter del dev vm1 ingress prio 100"));
@@ -223,23 +244,27 @@ test_apply(void)
     memcpy(more, want, sizeof want);
     more[4] = (struct fast_filter) { .dev = "vm1", .to = "vm2",
                                      .mac = 0x020000000202, .egress = true };
-    assert(agent_fast_apply(fast, more, 5, ports, 2, s_cut, NULL) == 1);
+    assert(s_apply(fast, more, 5, ports) == 1);
     assert(agent_fast_count(fast) == 4);
+    assert(agent_fast_dev_state(fast, "vm1") == AGENT_FAST_FAILED);
+    assert(agent_fast_dev_state(fast, "vrp2") == AGENT_FAST_UP);
     s_take_log();
-    assert(agent_fast_apply(fast, more, 5, ports, 2, s_cut, NULL) == 0);
+    /* Within the pause: not tried, and still due once it is over. */
+    assert(s_apply(fast, more, 5, ports) == 1);
     assert(!strstr(s_take_log(), "filter add"));
+    assert(!agent_fast_retry_due(fast));
     unlink(refuse);
 
     /* A failed cut on vm1: its new filter goes again, its old ones stay. */
     agent_fast_destroy(&fast);
-    fast = agent_fast_new(tc);
-    assert(agent_fast_apply(fast, want, 4, ports, 2, s_cut, NULL) == 0);
+    fast = agent_fast_new(tc, 5000);
+    assert(s_apply(fast, want, 4, ports) == 0);
     s_take_log();
     g_cut_fail = 1;
     struct fast_filter moved[4];
     memcpy(moved, want, sizeof want);
     moved[0].mac = moved[1].mac = 0x020000000302;
-    assert(agent_fast_apply(fast, moved, 4, ports, 2, s_cut, NULL) >= 1);
+    assert(s_apply(fast, moved, 4, ports) >= 1);
     log = s_take_log();
     assert(s_before(log, "filter add dev vm1", "cut vm1 1"));
     assert(strstr(log, "filter del dev vm1 ingress prio 101"));   /* new */
@@ -255,6 +280,81 @@ test_apply(void)
     rmdir(dir);
 }
 
+/* A tc that hangs on one filter: the change does not wait, the hung run
+ * is killed at the deadline and counted, the others go on. */
+static void
+test_hung_tc(void)
+{
+    char dir[] = "/tmp/vr-fast.XXXXXX", tc[300];
+    assert(mkdtemp(dir));
+    snprintf(g_log, sizeof g_log, "%s/log", dir);
+    snprintf(tc, sizeof tc, "%s/tc", dir);
+    FILE *f = fopen(tc, "w");
+    assert(f);
+    fprintf(f, "#!/bin/sh\necho \"$*\" >>'%s'\n"
+               "case \"$*\" in *0x00000301*) exec sleep 30;; esac\n"
+               "exit 0\n", g_log);
+    fclose(f);
+    chmod(tc, 0755);
+    const char *ports[] = { "vm1", "vm2" };
+    agent_fast_t *fast = agent_fast_new(tc, 300);
+    struct fast_filter want[2] = {
+        { .dev = "vrp1", .to = "vm1", .mac = 0x020000000201 },
+        { .dev = "vm1", .to = "vrp1", .mac = 0x020000000301, .egress = true },
+    };
+    uint64_t t0 = vtime_mono_ms();
+    assert(agent_fast_apply(fast, want, 2, ports, 2, s_cut, NULL, ++g_gen)
+           == 0);
+    assert(vtime_mono_ms() - t0 < 200);         /* nothing waited for */
+    assert(agent_fast_busy(fast));
+    assert(agent_fast_dev_state(fast, "vrp1") == AGENT_FAST_PENDING);
+    /* A second change while one is under way is for later. */
+    assert(agent_fast_apply(fast, want, 2, ports, 2, s_cut, NULL, g_gen + 1)
+           == -1);
+    assert(agent_fast_wait(fast, 10000));
+    assert(agent_fast_done_gen(fast) == g_gen);
+    assert(agent_fast_failed(fast) == 1);
+    assert(agent_fast_count(fast) == 1);        /* the receiving one */
+    assert(agent_fast_dev_state(fast, "vrp1") == AGENT_FAST_FAILED);
+    assert(agent_fast_jobs(fast)->timed_out == 1);
+    char *log = s_take_log();
+    assert(strstr(log, "cut vm1 0") || !strstr(log, "cut vm1"));
+    agent_fast_destroy(&fast);
+    unlink(tc);
+    unlink(g_log);
+    rmdir(dir);
+}
+
+static void
+test_tc_ok(void)
+{
+    char why[256];
+    assert(agent_fast_tc_ok("/bin/sh", why, sizeof why));
+    assert(!agent_fast_tc_ok("tc", why, sizeof why));
+    assert(strstr(why, "absolute"));
+    assert(!agent_fast_tc_ok("/nonexistent/tc", why, sizeof why));
+    assert(!agent_fast_tc_ok("/etc/passwd", why, sizeof why));
+    char dir[] = "/tmp/vr-fast.XXXXXX", tc[300];
+    assert(mkdtemp(dir));
+    snprintf(tc, sizeof tc, "%s/tc", dir);
+    FILE *f = fopen(tc, "w");
+    fputs("#!/bin/sh\n", f);
+    fclose(f);
+    chmod(tc, 0757);                            /* anyone may change it */
+    assert(!agent_fast_tc_ok(tc, why, sizeof why));
+    chmod(tc, 0755);
+    if (geteuid() == 0) {
+        assert(agent_fast_tc_ok(tc, why, sizeof why));
+        chmod(dir, 0777);                       /* anyone may replace it */
+        assert(!agent_fast_tc_ok(tc, why, sizeof why));
+        assert(chown(tc, 1, 1) == 0);
+        chmod(dir, 0700);
+        assert(!agent_fast_tc_ok(tc, why, sizeof why));
+    }
+    unlink(tc);
+    rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -265,6 +365,8 @@ main(void)
     test_argv();
     test_no_circuit_to_self();
     test_apply();
+    test_hung_tc();
+    test_tc_ok();
     puts("test_agent_fast: ok");
     return 0;
 }

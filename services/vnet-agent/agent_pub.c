@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/* What the agent publishes on the bus (the events socket to the
+ * aggregator): its local traffic matrix every period (agent_acct), and
+ * every hello period its announcement and the locations of its VMs,
+ * with the hellos to its peers (agent_star) from the same list of local
+ * MACs.  Control thread. */
+#include "agent_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vtime.h"
+
+/* The local traffic matrix of the period just over. */
+static int
+s_on_period(svc_t *svc, void *arg)
+{
+    agent_t *self = arg;
+    (void) svc;
+    size_t cap = acct_size(self->acct) + 64;
+    struct acct_entry *e = malloc(cap * sizeof *e);
+    Vr__MatrixEntry *me = malloc(cap * sizeof *me);
+    Vr__MatrixEntry **mp = malloc(cap * sizeof *mp);
+    if (!e || !me || !mp) {
+        goto done;
+    }
+    size_t n = acct_snapshot(self->acct, e, cap);
+    if (n > cap) {
+        n = cap;
+    }
+    for (size_t i = 0; i < n; i++) {
+        vr__matrix_entry__init(&me[i]);
+        me[i].src_mac = e[i].src;
+        me[i].dst_mac = e[i].dst;
+        me[i].bytes = e[i].bytes;
+        me[i].frames = e[i].frames;
+        mp[i] = &me[i];
+    }
+    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    m.agent_id = (char *) svc_id(self->svc);
+    m.boot_id = self->boot_id;
+    m.period_us = self->cfg->period_ms * 1000ull;
+    m.time_us = vtime_now_us();
+    m.entries = mp;
+    m.n_entries = n;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
+             &m.base);
+done:
+    free(e);
+    free(me);
+    free(mp);
+    return 0;
+}
+
+struct s_local_acc {
+    uint64_t *macs;
+    uint16_t *ports;
+    size_t n, cap;
+};
+
+static void
+s_local_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
+              struct fwd_action action, void *arg)
+{
+    struct s_local_acc *acc = arg;
+    if (origin == FWD_LEARNED && action.kind == FWD_PORT
+        && acc->n < acc->cap) {
+        acc->macs[acc->n] = dst;
+        acc->ports[acc->n] = action.index;
+        acc->n++;
+    }
+}
+
+void
+agent_pub_hello_period(agent_t *self)
+{
+    const struct agent_snap *snap = agent_current(self);
+    size_t cap = fwd_table_count(snap->fwd, FWD_LEARNED) + 1;
+    struct s_local_acc local = {
+        .macs = calloc(cap, sizeof(uint64_t)),
+        .ports = calloc(cap, sizeof(uint16_t)),
+        .cap = cap,
+    };
+    Vr__VmLocation *locs = calloc(cap, sizeof *locs);
+    Vr__VmLocation **lp = calloc(cap, sizeof *lp);
+    if (!local.macs || !local.ports || !locs || !lp) {
+        goto done;
+    }
+    fwd_table_foreach(snap->fwd, s_local_visit, &local);
+    agent_star_hello(self, local.macs, local.n);
+
+    const char *id = svc_id(self->svc);
+    Vr__AgentAnnounce ann = VR__AGENT_ANNOUNCE__INIT;
+    ann.agent_id = (char *) id;
+    ann.boot_id = self->boot_id;
+    ann.control_endpoint = self->cfg->announce_control
+                               ? self->cfg->announce_control
+                               : self->cfg->common.control;
+    ann.overlay_addr = self->cfg->listen;
+    ann.proxy = self->cfg->proxy;
+    ann.host_ip = self->cfg->host_ip ? self->cfg->host_ip : "";
+    ann.local_macs = local.macs;
+    ann.n_local_macs = local.n;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
+             &ann.base);
+
+    uint64_t now = vtime_now_us();
+    for (size_t i = 0; i < local.n; i++) {
+        vr__vm_location__init(&locs[i]);
+        locs[i].mac = local.macs[i];
+        locs[i].agent_id = (char *) id;
+        locs[i].iface = (char *) agent_port_name(self->ports[local.ports[i]]);
+        locs[i].seen_us = now;
+        lp[i] = &locs[i];
+    }
+    Vr__VmLocations vl = VR__VM_LOCATIONS__INIT;
+    vl.reporter = (char *) id;
+    vl.vms = lp;
+    vl.n_vms = local.n;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
+             &vl.base);
+done:
+    free(local.macs);
+    free(local.ports);
+    free(locs);
+    free(lp);
+}
+
+
+static int
+s_on_hello_timer(svc_t *svc, void *arg)
+{
+    (void) svc;
+    agent_pub_hello_period(arg);
+    return 0;
+}
+
+int
+agent_pub_start(agent_t *self)
+{
+    if (svc_add_timer(self->svc, self->cfg->period_ms, s_on_period, self)
+            != 0
+        || svc_add_timer(self->svc, self->cfg->hello_ms, s_on_hello_timer,
+                         self) != 0) {
+        return -1;
+    }
+    /* Say hello at once: a restarted agent is back in the star before its
+     * first period is over. */
+    agent_pub_hello_period(self);
+    return 0;
+}
