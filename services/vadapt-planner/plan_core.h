@@ -86,11 +86,13 @@
  *    the default: exact up to PLAN_EXACT_MAX_LINKS eligible links, greedy
  *    above.  A k cap always means greedy (exact under a cardinality cap is
  *    not done).  The blossom algorithm is O(n^3) on its reduction (about
- *    2 l + 4 h vertices for l links and 4 ports per host): measured on one
- *    core (tests/bench/plan_match.sh, 100 hosts, 4 ports) a decision takes
- *    about 20 ms for 300 links, 50 ms for 400 and 300 ms for 900, where
- *    greedy takes under 1 ms; hence the bound of 300.  If memory is short
- *    the selection falls back to greedy (counter exact_failed).
+ *    2 l + b h vertices for l links and b ports per host), in practice
+ *    about one stage, O(n) to O(n^2), per link taken: measured in CPU time
+ *    of one core (tests/bench/plan_match.sh), a decision takes at most
+ *    28 ms for 500 links (100 to 250 hosts, 4 to 8 ports), up to 60 ms for
+ *    800, 240 ms for 2,000 (300 hosts), 1.1 s for 4,000 (1,000 hosts),
+ *    where greedy takes about 1 ms; hence the bound of 500.  If memory is
+ *    short the selection falls back to greedy (counter exact_failed).
  *
  * Hysteresis.  A link becomes WANTED once it has been selected without a break
  * for t_up_us; until then each tick reports it as DEFER.  A wanted link stops
@@ -175,7 +177,7 @@
 /* b-matching solved exactly up to this many eligible links (auto), greedy
  * above: measured by tests/bench/plan_match.sh, see Selection of H. */
 #define PLAN_DEFAULT_MATCHING PLAN_MATCHING_AUTO
-#define PLAN_EXACT_MAX_LINKS 300
+#define PLAN_EXACT_MAX_LINKS 500
 
 enum {
     PLAN_HOST_LEN = 64,         /* host names, NUL included */

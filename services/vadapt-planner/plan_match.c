@@ -712,9 +712,13 @@ s_stage(struct s_st *s)
     }
 }
 
-int
-plan_match_mwm(size_t n, size_t m, const uint32_t *u, const uint32_t *v,
-               const int64_t *w, int64_t *mate)
+/* plan_match_mwm(), starting from the matching 'init' (edges marked
+ * true, NULL for none).  Every initial edge must weigh as much as the
+ * heaviest edge: with all duals at that weight it is tight, and the start
+ * is as valid as the empty matching. */
+static int
+s_mwm(size_t n, size_t m, const uint32_t *u, const uint32_t *v,
+      const int64_t *w, const bool *init, int64_t *mate)
 {
     if (n > PLAN_MATCH_MAX_VERTICES || m > (size_t) INT32_MAX / 2
         || (n && !mate) || (m && (!u || !v || !w))) {
@@ -735,6 +739,17 @@ plan_match_mwm(size_t n, size_t m, const uint32_t *u, const uint32_t *v,
     struct s_st s = { .n = (int) n, .m = (int) m, .eu = u, .ev = v,
                       .w = w };
     int rc = s_init(&s);
+    for (size_t k = 0; !rc && init && k < m; k++) {
+        if (!init[k]) {
+            continue;
+        }
+        if (w[k] != s.dual[0] || s.mate[u[k]] != -1 || s.mate[v[k]] != -1) {
+            rc = -1;                    /* not a valid start */
+            break;
+        }
+        s.mate[u[k]] = (int) (2 * k + 1);
+        s.mate[v[k]] = (int) (2 * k);
+    }
     for (size_t t = 0; !rc && t < n; t++) {
         int r = s_stage(&s);
         if (r < 0) {
@@ -757,6 +772,13 @@ plan_match_mwm(size_t n, size_t m, const uint32_t *u, const uint32_t *v,
     }
     s_free(&s);
     return rc;
+}
+
+int
+plan_match_mwm(size_t n, size_t m, const uint32_t *u, const uint32_t *v,
+               const int64_t *w, int64_t *mate)
+{
+    return s_mwm(n, m, u, v, w, NULL, mate);
 }
 
 /* ---- b-matching ---- */
@@ -786,6 +808,7 @@ plan_match_b(size_t n_hosts, const uint32_t *cap, size_t n_edges,
     uint32_t *gv = calloc(n_edges, sizeof *gv); /* e's gadget: e_u, or e */
     uint32_t *u = NULL, *v = NULL;
     int64_t *w = NULL, *mate = NULL;
+    bool *init = NULL;
     if (!deg || !first || !copies || !gv) {
         goto out;
     }
@@ -834,12 +857,20 @@ plan_match_b(size_t n_hosts, const uint32_t *cap, size_t n_edges,
     u = malloc(ne * sizeof *u);
     v = malloc(ne * sizeof *v);
     w = malloc(ne * sizeof *w);
+    init = calloc(ne, sizeof *init);
     mate = malloc(nv * sizeof *mate);
-    if (!u || !v || !w || !mate) {
+    if (!u || !v || !w || !init || !mate) {
         goto out;
     }
-    /* Integers of at most 2^40, at least 1. */
+    /* Integers of at most 2^40 (W), at least 1.  A two-sided gadget's
+     * middle edge weighs 2 W and its outer edges W + w each: both outer
+     * edges (2 W + 2 w) beat the middle (2 W), which beats one outer
+     * edge, so the optimum is as with w everywhere, every link counting
+     * twice (one-sided gadgets weigh 2 w).  Then every middle edge is as
+     * heavy as the heaviest edge, and the solver starts with all of them
+     * matched: it augments once per link taken, not once per link. */
     double scale = ldexp(1.0, 40) / maxw;
+    const int64_t big = INT64_C(1) << 40;
     size_t k = 0;
     for (size_t i = 0; i < n_edges; i++) {
         if (take[i] || !isfinite(e[i].w) || e[i].w <= 0 || !cap[e[i].a]
@@ -854,26 +885,29 @@ plan_match_b(size_t n_hosts, const uint32_t *cap, size_t n_edges,
             for (uint32_t c = 0; c < copies[h]; c++, k++) {
                 u[k] = first[h] + c;
                 v[k] = gv[i];
-                w[k] = iw;
+                w[k] = 2 * iw;
             }
             continue;
         }
         for (uint32_t c = 0; c < copies[ha]; c++, k++) {
             u[k] = first[ha] + c;
             v[k] = gv[i];
-            w[k] = iw;
+            w[k] = big + iw;
         }
         u[k] = gv[i];
         v[k] = gv[i] + 1;
-        w[k++] = iw;
+        init[k] = true;
+        w[k++] = 2 * big;
         for (uint32_t c = 0; c < copies[hb]; c++, k++) {
             u[k] = gv[i] + 1;
             v[k] = first[hb] + c;
-            w[k] = iw;
+            w[k] = big + iw;
         }
     }
     assert(k == ne);
-    if (plan_match_mwm(nv, ne, u, v, w, mate) < 0) {
+    /* The middle edges start matched only if they are the heaviest
+     * (always, unless no gadget has two sides: then none is marked). */
+    if (s_mwm(nv, ne, u, v, w, init, mate) < 0) {
         goto out;
     }
     /* A gadget matched to a host copy on each constrained side. */
@@ -904,6 +938,7 @@ out:
     free(u);
     free(v);
     free(w);
+    free(init);
     free(mate);
     return rc;
 }
