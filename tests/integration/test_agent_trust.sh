@@ -172,6 +172,18 @@ ctl h2 rule add 02:00:00:00:03:01 h3 >/dev/null
 ctl h3 rule add 02:00:00:00:02:01 h2 >/dev/null
 rekeys=$(($(counter h2 rekeys) + $(counter h3 rekeys)))
 nokey=$(ctl h2 --json link list | jq '[.[] | select(.name == "h3")][0].tx_nokey')
+# What a rekey could lose shows here: a datagram under a session the
+# receiver does not have (unauthenticated) or no longer takes.
+refused() {
+    local n=0 h c
+    for h in h2 h3; do
+        for c in unauthenticated forged replayed; do
+            n=$((n + $(counter "$h" "$c")))
+        done
+    done
+    echo "$n"
+}
+refused0=$(refused)
 vr_start iperf ip netns exec "$P-h3v1" iperf3 -s -1 -p 5201
 listening() { ip netns exec "$P-h3v1" ss -ltn | grep -q ':5201 '; }
 vr_until 5 listening || fail "iperf3 server did not start"
@@ -183,8 +195,15 @@ mb=$(json_get "$T/iperf.json" 'round(j["end"]["sum"]["bytes"] / 1e6)')
 n=$(($(counter h2 rekeys) + $(counter h3 rekeys) - rekeys))
 echo "iperf3 UDP 50 Mbit/s for 4 s: $mb MB, $lost% lost, $n new sessions"
 [ "$n" -ge 3 ] || fail "only $n rekeys under $mb MB"
-python3 -c "import sys; sys.exit(0 if $lost < 1 else 1)" \
-    || fail "$lost% lost across rekeys"
+[ "$(refused)" = "$refused0" ] \
+    || fail "$(($(refused) - refused0)) datagrams refused across rekeys"
+# Beyond that, loss is the machine's: on two busy cores (2.6% seen at
+# load average 14, none of it refused above), and more under ASan, a
+# 50 Mbit/s UDP stream loses some with or without rekeys.
+max_lost=5
+case "$VR_BUILD_DIR" in *asan*) max_lost=15 ;; esac
+python3 -c "import sys; sys.exit(0 if $lost < $max_lost else 1)" \
+    || fail "$lost% lost across rekeys (limit $max_lost%)"
 ctl h2 --json link list \
     | jq -e "[.[] | select(.name == \"h3\")][0].tx_nokey == $nokey" \
     >/dev/null || fail "frames went unsent for want of a key"
