@@ -26,6 +26,7 @@
 #include <libxml/tree.h>
 
 #include "log.h"
+#include "vtime.h"
 
 LOG_MODULE("nsi");
 
@@ -1268,9 +1269,7 @@ struct adapter_nsi_soap {
 static int64_t
 s_mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t) vtime_mono_ms();
 }
 
 static void

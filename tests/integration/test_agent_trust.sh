@@ -93,26 +93,8 @@ vr_until 5 counter_ge h1 unauthenticated $((before + 50)) \
 echo "== captured datagrams replayed, flipped, truncated: dropped, counted"
 # Sniff what h2 seals to the proxy while h2v1 pings h1v1, then send it
 # again from the outsider h4 with h2's address forged as the source.
-ip netns exec "$P-h1" python3 - "$T/captured" <<'PY' &
-import socket, struct, sys, time
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0800))
-s.bind(("c0", 0))
-s.settimeout(0.2)
-got, end = [], time.time() + 2.5
-while time.time() < end and len(got) < 40:
-    try:
-        f = s.recv(65535)
-    except socket.timeout:
-        continue
-    ip = f[14:]
-    ihl = (ip[0] & 15) * 4
-    if ip[9] != 17 or ip[12:16] != bytes([10, 200, 0, 2]):
-        continue
-    sport, dport = struct.unpack("!HH", ip[ihl:ihl + 4])
-    if sport == 7000 and dport == 7000:
-        got.append(ip[ihl + 8:])
-open(sys.argv[1], "wb").write(b"".join(struct.pack("!I", len(g)) + g for g in got))
-PY
+ip netns exec "$P-h1" "$VR_SRC_DIR/tests/tools/vr-sniff-overlay.py" "$T/captured" c0 \
+    10.200.0.2 &
 SNIFF=$!
 sleep 0.3
 in_vm h2 ping -c 15 -i 0.1 -q 10.201.1.1 >/dev/null || fail "h2 -> h1 ping"

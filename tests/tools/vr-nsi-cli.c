@@ -36,6 +36,7 @@
 #include "adapter_nsi_state.h"
 #include "cfg.h"
 #include "log.h"
+#include "vtime.h"
 
 struct cli {
     struct adapter_nsi_config cfg;
@@ -59,17 +60,13 @@ struct cli {
 static int64_t
 s_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t) vtime_mono_ms();
 }
 
 static int64_t
 s_wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return (int64_t) (vtime_now_us() / 1000);
 }
 
 static void
