@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "pbcheck.h"
 #include "vtime.h"
 
 LOG_MODULE("bus");
@@ -532,6 +533,13 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
                      &self->counters.rx_bad_body,
                      "body of %s does not decode (%zu bytes): truncated "
                      "or garbage", msgtype_name(env->type), env->body.len);
+        } else if (!pbcheck_tags_valid(msg->body)) {
+            protobuf_c_message_free_unpacked(msg->body, NULL);
+            msg->body = NULL;
+            s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
+                     &self->counters.rx_bad_body,
+                     "body of %s has a field numbered 0 (%zu bytes): "
+                     "garbage", msgtype_name(env->type), env->body.len);
         } else {
             rc = 0;
         }

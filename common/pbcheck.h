@@ -19,4 +19,11 @@
 bool pbcheck_no_unknown(const ProtobufCMessage *m, char *err,
                         size_t err_size);
 
+/* True if no field of 'm', at any depth, has field number 0.  No
+ * encoder writes one, but protobuf-c reads it as an unknown field when
+ * its tag is a varint of more than one byte (80 00 ...), and then writes
+ * it back as one byte (00 ...), which it refuses to read: a message that
+ * decodes but does not survive encode and decode (tests/fuzz/fuzz_bus). */
+bool pbcheck_tags_valid(const ProtobufCMessage *m);
+
 #endif /* VR_PBCHECK_H */
