@@ -17,11 +17,14 @@ libjson-c-dev libssl-dev
 libcurl4-openssl-dev libxml2-dev
 "
 # Tests, demo and benchmarks; docker.io, docker-compose and debootstrap
-# build and run the per-role images (docker/build.sh, test_compose).
+# build and run the per-role images (docker/build.sh, test_compose);
+# clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes, only
+# recommended by clang) build the fuzz tree (tests/fuzz/run.sh).
 TEST_PKGS="
 iproute2 iperf3 iputils-ping ethtool procps
 python3 jq gnuplot-nox graphviz sqlite3
 docker.io docker-compose debootstrap
+clang libclang-rt-dev
 "
 
 case "${1:-all}" in

@@ -2,7 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Runs every test, as root on Debian 12: installs the packages, builds a
 # normal tree (build/) and an ASan+UBSan tree (build-asan/), warnings as
-# errors, and runs the whole ctest suite in both.
+# errors, and runs the whole ctest suite in both; then builds the fuzz
+# harnesses with clang (build-fuzz/: libFuzzer, ASan, UBSan) and runs
+# each for a share of VR_FUZZ_SECONDS (default 200 s in all), failing on
+# any crash (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
@@ -40,3 +43,11 @@ echo "== tests (RelWithDebInfo)"
 (cd build && ctest --output-on-failure --timeout 300)
 echo "== tests (ASan+UBSan)"
 (cd build-asan && ctest --output-on-failure --timeout 300)
+
+# A crash stops the run; its input is in build-fuzz/fuzz-artifacts/.
+echo "== fuzz (clang, libFuzzer, ASan+UBSan)"
+CC=clang cmake -S . -B build-fuzz -DVR_WERROR=ON \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVR_FUZZ=ON >/dev/null
+cmake --build build-fuzz -j "$JOBS" --target fuzz -- --no-print-directory \
+    >/dev/null
+./tests/fuzz/run.sh build-fuzz --seconds "${VR_FUZZ_SECONDS:-200}"

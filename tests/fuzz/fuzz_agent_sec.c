@@ -9,13 +9,12 @@
  * which the genuine messages then prove.  Build with -DVR_FUZZ=ON and
  * clang; tests/fuzz/replay.c runs it on fixed inputs in the ordinary
  * build. */
-#undef NDEBUG
-#include <assert.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "agent_sec.h"
+#include "fuzz_check.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     static bool ready;
     static struct sec_identity a, b;
     if (!ready) {
-        assert(sec_init() == 0);
+        FUZZ_CHECK(sec_init() == 0);
         crypto_box_keypair(a.pub, a.secret);
         crypto_box_keypair(b.pub, b.secret);
         ready = true;
@@ -43,15 +42,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* As message 2 and 3 to a handshake under way, then the real ones. */
     sec_hs_initiate(&ha, &a, 7, 0, m1);
-    assert(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
+    FUZZ_CHECK(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
     memcpy(buf, data, n);
-    assert(!sec_hs_finish(&ha, &a, buf, n, m3)
+    FUZZ_CHECK(!sec_hs_finish(&ha, &a, buf, n, m3)
            || (n == sizeof m2 && !memcmp(buf, m2, n)));
-    assert(sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
+    FUZZ_CHECK(sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
     memcpy(buf, data, n);
-    assert(!sec_hs_confirm(&hb, buf, n)
+    FUZZ_CHECK(!sec_hs_confirm(&hb, buf, n)
            || (n == sizeof m3 && !memcmp(buf, m3, n)));
-    assert(sec_hs_confirm(&hb, m3, sizeof m3));
+    FUZZ_CHECK(sec_hs_confirm(&hb, m3, sizeof m3));
     static struct sec_session sa, sb;
     sec_hs_split(&ha, &sa, 1);
     sec_hs_split(&hb, &sb, 1);
@@ -61,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t inner_len;
     bool enc;
     memcpy(buf, data, n);
-    assert(sec_open(&sb, buf, n, &inner, &inner_len, &enc) != SEC_OK);
+    FUZZ_CHECK(sec_open(&sb, buf, n, &inner, &inner_len, &enc) != SEC_OK);
     uint8_t real[64];
     size_t r = sec_seal(&sa, true, (const uint8_t *) "hdr", 3, NULL, 0,
                         real);
@@ -69,9 +68,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(buf, real, SEC_HDR_LEN);
         memcpy(buf + SEC_HDR_LEN, data + SEC_HDR_LEN, n - SEC_HDR_LEN);
         bool same = n == r && !memcmp(buf, real, r);
-        assert(same
+        FUZZ_CHECK(same
                || sec_open(&sb, buf, n, &inner, &inner_len, &enc) != SEC_OK);
     }
-    assert(sec_receiver(data, size) == sec_receiver(data, size));
+    FUZZ_CHECK(sec_receiver(data, size) == sec_receiver(data, size));
     return 0;
 }

@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: MIT */
+/* Writes the seed corpora of the fuzz harnesses, so that no binary input
+ * is kept in git: 'make_fuzz_seeds DIR NAME...' makes DIR/<NAME>/ for
+ * every harness and fills them with valid inputs that reach past the
+ * first check of each harness, most of all a valid envelope for every
+ * message type, with an empty body and with bodies whose every field is
+ * set, so that libFuzzer starts inside the body decoders.  The build runs it (tests/fuzz/CMakeLists.txt); ctest's
+ * replay and tests/fuzz/run.sh read what it wrote. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "agent_encap.h"
+#include "agent_sec.h"
+#include "bus.h"
+#include "fuzz_check.h"
+
+enum { S_MAX_DEPTH = 4, S_MAX_ALLOCS = 1 << 16 };
+
+static const char *s_dir;
+static size_t s_n_files;
+
+/* Every block the filler allocates, freed at once by s_free_all(). */
+static void *s_allocs[S_MAX_ALLOCS];
+static size_t s_n_allocs;
+
+static void *
+s_alloc(size_t size)
+{
+    FUZZ_CHECK(s_n_allocs < S_MAX_ALLOCS);
+    void *p = calloc(1, size ? size : 1);
+    FUZZ_CHECK(p);
+    s_allocs[s_n_allocs++] = p;
+    return p;
+}
+
+static char *
+s_strdup(const char *s)
+{
+    char *p = s_alloc(strlen(s) + 1);
+    strcpy(p, s);
+    return p;
+}
+
+static void
+s_free_all(void)
+{
+    while (s_n_allocs) {
+        free(s_allocs[--s_n_allocs]);
+    }
+}
+
+/* Makes DIR/'sub' and writes 'size' bytes at 'data' to DIR/'sub'/'name'. */
+static void
+s_write(const char *sub, const char *name, const void *data, size_t size)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", s_dir, sub);
+    if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+        perror(path);
+        exit(1);
+    }
+    snprintf(path, sizeof path, "%s/%s/%s", s_dir, sub, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+    s_n_files++;
+}
+
+/* A string value for field 'name' in variant 'k' that the services'
+ * checks are likely to take: an address where the name says so, else an
+ * id. */
+static const char *
+s_string_for(const char *name, int k)
+{
+    size_t n = strlen(name);
+    if ((n >= 2 && strcmp(name + n - 2, "ip") == 0)) {
+        return k == 1 ? "10.0.0.1" : "10.0.0.2";
+    }
+    if (strstr(name, "addr") || strcmp(name, "peer") == 0
+        || strcmp(name, "local") == 0) {
+        return k == 1 ? "127.0.0.1:7100" : "127.0.0.2:7101";
+    }
+    if (strstr(name, "state")) {
+        return "ACTIVE";
+    }
+    return k == 1 ? "h1" : "vm-2";
+}
+
+static void s_fill(ProtobufCMessage *m, int k, int depth);
+
+/* Sets one value of field 'f' at 'p' (the field itself, or one element
+ * of a repeated field). */
+static void
+s_fill_value(const ProtobufCFieldDescriptor *f, void *p, int k, int i,
+             int depth)
+{
+    bool mac = strstr(f->name, "mac") != NULL;
+    switch (f->type) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+        *(int32_t *) p = k == 1 ? 1 + i : 1000 + i;
+        break;
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+        *(uint32_t *) p = k == 1 ? 1 + i : 1000 + i;
+        break;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+        *(int64_t *) p = k == 1 ? 1 + i : 1000000 + i;
+        break;
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        *(uint64_t *) p = mac ? 0x525400000001ull + (uint64_t) (k + i)
+                              : (k == 1 ? 1u + (unsigned) i
+                                        : 1000000u + (unsigned) i);
+        break;
+    case PROTOBUF_C_TYPE_FLOAT:
+        *(float *) p = k == 1 ? 1.5f : 100.0f;
+        break;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        *(double *) p = k == 1 ? 1.5 : 100.0 + i;
+        break;
+    case PROTOBUF_C_TYPE_BOOL:
+        *(protobuf_c_boolean *) p = k == 1;
+        break;
+    case PROTOBUF_C_TYPE_ENUM: {
+        const ProtobufCEnumDescriptor *e = f->descriptor;
+        unsigned j = e->n_values > 1 ? 1 + (unsigned) (k + i) % (e->n_values - 1)
+                                     : 0;
+        *(int *) p = e->values[j].value;
+        break;
+    }
+    case PROTOBUF_C_TYPE_STRING: {
+        char s[64];
+        snprintf(s, sizeof s, "%s", s_string_for(f->name, k));
+        if (i > 0 && !strchr(s, '.')) {
+            snprintf(s, sizeof s, "%s%d", s_string_for(f->name, k), i);
+        }
+        *(char **) p = s_strdup(s);
+        break;
+    }
+    case PROTOBUF_C_TYPE_BYTES: {
+        ProtobufCBinaryData *b = p;
+        b->len = 8;
+        b->data = s_alloc(8);
+        memcpy(b->data, "seedseed", 8);
+        break;
+    }
+    case PROTOBUF_C_TYPE_MESSAGE: {
+        const ProtobufCMessageDescriptor *d = f->descriptor;
+        ProtobufCMessage *sub = s_alloc(d->sizeof_message);
+        protobuf_c_message_init(d, sub);
+        s_fill(sub, k, depth + 1);
+        *(ProtobufCMessage **) p = sub;
+        break;
+    }
+    }
+}
+
+/* Sets every field of 'm' (one member of each oneof), repeated fields to
+ * 'k' elements, down to S_MAX_DEPTH levels of nested messages. */
+static void
+s_fill(ProtobufCMessage *m, int k, int depth)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    if (depth >= S_MAX_DEPTH) {
+        return;
+    }
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        uint8_t *base = (uint8_t *) m;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            uint32_t *which = (uint32_t *) (base + f->quantifier_offset);
+            if (*which != 0) {
+                continue;
+            }
+            *which = f->id;
+        } else if (f->label == PROTOBUF_C_LABEL_OPTIONAL
+                   && f->quantifier_offset
+                   && f->type != PROTOBUF_C_TYPE_MESSAGE
+                   && f->type != PROTOBUF_C_TYPE_STRING) {
+            *(protobuf_c_boolean *) (base + f->quantifier_offset) = 1;
+        }
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = (size_t) k;
+            size_t elem = 0;
+            switch (f->type) {
+            case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_SINT32:
+            case PROTOBUF_C_TYPE_SFIXED32: case PROTOBUF_C_TYPE_UINT32:
+            case PROTOBUF_C_TYPE_FIXED32: case PROTOBUF_C_TYPE_ENUM:
+                elem = 4; break;
+            case PROTOBUF_C_TYPE_FLOAT: elem = sizeof(float); break;
+            case PROTOBUF_C_TYPE_BOOL: elem = sizeof(protobuf_c_boolean);
+                break;
+            case PROTOBUF_C_TYPE_BYTES: elem = sizeof(ProtobufCBinaryData);
+                break;
+            case PROTOBUF_C_TYPE_STRING: case PROTOBUF_C_TYPE_MESSAGE:
+                elem = sizeof(void *); break;
+            default: elem = 8; break;
+            }
+            uint8_t *arr = s_alloc(n * elem);
+            for (size_t j = 0; j < n; j++) {
+                s_fill_value(f, arr + j * elem, k, (int) j, depth);
+            }
+            *(size_t *) (base + f->quantifier_offset) = n;
+            *(void **) (base + f->offset) = arr;
+        } else {
+            s_fill_value(f, base + f->offset, k, 0, depth);
+        }
+    }
+}
+
+/* Packs 'm' into a new buffer (freed with the others); '*size_p' gets
+ * its size. */
+static uint8_t *
+s_pack(const ProtobufCMessage *m, size_t *size_p)
+{
+    size_t size = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = s_alloc(size + 1);
+    protobuf_c_message_pack(m, buf);
+    *size_p = size;
+    return buf;
+}
+
+/* Writes, for every registered message type and for three bodies (empty,
+ * one of each, two of each), the envelope to bus/ and the type byte and
+ * body (fuzz_bus's second reading) to bus/ too.  Also returns nothing:
+ * the service harnesses take the same "type, body" records. */
+static void
+s_bus(bus_t *bus)
+{
+    for (int type = 0; type < 256; type++) {
+        const ProtobufCMessageDescriptor *d = msgtype_descriptor(type);
+        if (!d) {
+            continue;
+        }
+        for (int k = 0; k <= 2; k++) {
+            ProtobufCMessage *m = s_alloc(d->sizeof_message);
+            protobuf_c_message_init(d, m);
+            s_fill(m, k, 0);
+            uint8_t *env;
+            size_t env_size;
+            FUZZ_CHECK(bus_encode(bus, type, m, &env, &env_size) == 0);
+            bus_msg_t back = { 0 };
+            FUZZ_CHECK(bus_decode(bus, env, env_size, &back) == 0);
+            bus_msg_clear(&back);
+            char name[96];
+            snprintf(name, sizeof name, "env-%s-%d", msgtype_name(type), k);
+            s_write("bus", name, env, env_size);
+            free(env);
+
+            size_t size;
+            uint8_t *body = s_pack(m, &size);
+            uint8_t *rec = s_alloc(size + 1);
+            rec[0] = (uint8_t) type;
+            memcpy(rec + 1, body, size);
+            snprintf(name, sizeof name, "body-%s-%d", msgtype_name(type), k);
+            s_write("bus", name, rec, size + 1);
+            s_free_all();
+        }
+    }
+}
+
+/* YAML for fuzz_cfg's table: every key type, nested names, sequences. */
+static void
+s_cfg(void)
+{
+    static const char *const docs[] = {
+        "name: a\nbus:\n  control: tcp://127.0.0.1:1\nverbose: true\n"
+        "agent:\n  period_ms: -5\nport: 7\nratio: 0.25\n"
+        "peers: [a, b, c]\n"
+        "tunnels:\n  - name: t1\n    port: 4789\n    ports:\n"
+        "      - name: p1\n        meta:\n          tags: [x, y]\n"
+        "  - name: t2\n",
+        "bus.control: tcp://x\nagent.period_ms: 10\npeers:\n  - a\n",
+        "# only a comment\n",
+        "name: &a x\nport: *a\n",
+        "tunnels: []\npeers: ~\nratio: 1e300\n",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "seed-%zu.yaml", i);
+        s_write("cfg", name, docs[i], strlen(docs[i]));
+    }
+}
+
+/* fuzz_vttif_check: a kind byte (0 LocalMatrix, 1 VmLocations, 2
+ * AgentAnnounce) and the body. */
+static void
+s_vttif(void)
+{
+    static const ProtobufCMessageDescriptor *const desc[] = {
+        &vr__local_matrix__descriptor,
+        &vr__vm_locations__descriptor,
+        &vr__agent_announce__descriptor,
+    };
+    for (int kind = 0; kind < 3; kind++) {
+        for (int k = 1; k <= 2; k++) {
+            ProtobufCMessage *m = s_alloc(desc[kind]->sizeof_message);
+            protobuf_c_message_init(desc[kind], m);
+            s_fill(m, k, 0);
+            size_t size;
+            uint8_t *body = s_pack(m, &size);
+            uint8_t *rec = s_alloc(size + 1);
+            rec[0] = (uint8_t) kind;
+            memcpy(rec + 1, body, size);
+            char name[32];
+            snprintf(name, sizeof name, "seed-%d-%d", kind, k);
+            s_write("vttif_check", name, rec, size + 1);
+            s_free_all();
+        }
+    }
+}
+
+/* fuzz_agent_encap: one datagram of each type, a whole frame and the
+ * first chunk of a longer one. */
+static void
+s_encap(void)
+{
+    static uint8_t d[ENCAP_HDR_LEN + 256];
+    static const struct {
+        const char *name;
+        uint8_t type;
+        uint32_t frame_len;     /* 0: the payload's length */
+        size_t n;               /* payload bytes */
+    } dg[] = {
+        { "data-whole", ENCAP_DATA, 0, 60 },
+        { "data-first", ENCAP_DATA, 3000, 200 },
+        { "probe", ENCAP_PROBE, 0, 16 },
+        { "probe-reply", ENCAP_PROBE_REPLY, 0, 16 },
+        { "hello", ENCAP_HELLO, 0, 15 },
+    };
+    for (size_t i = 0; i < sizeof dg / sizeof dg[0]; i++) {
+        struct encap_hdr h = {
+            .version = ENCAP_VERSION, .type = dg[i].type,
+            .hdr_len = ENCAP_HDR_LEN, .frame_id = 7,
+            .frame_len = dg[i].frame_len ? dg[i].frame_len
+                                         : (uint32_t) dg[i].n,
+        };
+        encap_encode(&h, d);
+        for (size_t k = 0; k < dg[i].n; k++) {
+            d[ENCAP_HDR_LEN + k] = (uint8_t) (k * 7);
+        }
+        if (dg[i].type == ENCAP_HELLO) {
+            /* "h1", then one MAC. */
+            memcpy(d + ENCAP_HDR_LEN, "h1\0\x52\x54\x00\x00\x00\x01"
+                   "\x52\x54\x00\x00\x00\x02", 15);
+        }
+        s_write("agent_encap", dg[i].name, d, ENCAP_HDR_LEN + dg[i].n);
+    }
+    /* With offload metadata: a TCPv4 GSO frame. */
+    struct encap_hdr h = {
+        .version = ENCAP_VERSION, .type = ENCAP_DATA, .flags = ENCAP_F_VNET,
+        .hdr_len = ENCAP_HDR_LEN, .frame_id = 9, .frame_len = 200,
+        .vnet = { .flags = 1, .gso_type = 1, .gso_size = 100,
+                  .csum_start = 34, .csum_offset = 16 },
+    };
+    encap_encode(&h, d);
+    s_write("agent_encap", "data-gso", d, ENCAP_HDR_LEN + 200);
+}
+
+/* fuzz_agent_sec: the three handshake messages and a sealed datagram,
+ * between keys of their own (the harness has others, so these reach the
+ * checks of lengths and types, and fail at the tags). */
+static void
+s_sec(void)
+{
+    FUZZ_CHECK(sec_init() == 0);
+    struct sec_identity a, b;
+    crypto_box_keypair(a.pub, a.secret);
+    crypto_box_keypair(b.pub, b.secret);
+    struct sec_hs ha, hb;
+    uint8_t m1[SEC_HS1_LEN], m2[SEC_HS2_LEN], m3[SEC_HS3_LEN];
+    sec_hs_initiate(&ha, &a, 7, 0, m1);
+    FUZZ_CHECK(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
+    FUZZ_CHECK(sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
+    FUZZ_CHECK(sec_hs_confirm(&hb, m3, sizeof m3));
+    s_write("agent_sec", "hs1", m1, sizeof m1);
+    s_write("agent_sec", "hs2", m2, sizeof m2);
+    s_write("agent_sec", "hs3", m3, sizeof m3);
+    static struct sec_session sa;
+    sec_hs_split(&ha, &sa, 1);
+    uint8_t out[SEC_OVERHEAD + 64];
+    size_t n = sec_seal(&sa, true, (const uint8_t *) "hdr", 3,
+                        (const uint8_t *) "payload", 7, out);
+    s_write("agent_sec", "sealed", out, n);
+    n = sec_seal(&sa, false, (const uint8_t *) "hdr", 3,
+                 (const uint8_t *) "payload", 7, out);
+    s_write("agent_sec", "authenticated", out, n);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: make_fuzz_seeds DIR [NAME...]\n");
+        return 2;
+    }
+    s_dir = argv[1];
+    if (mkdir(s_dir, 0755) != 0 && errno != EEXIST) {
+        perror(s_dir);
+        return 1;
+    }
+    /* A directory for every harness named, even one with no seeds here. */
+    for (int i = 2; i < argc; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", s_dir, argv[i]);
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            perror(path);
+            return 1;
+        }
+    }
+    bus_t *bus = bus_new("seeds", NULL);
+    FUZZ_CHECK(bus);
+    s_bus(bus);
+    bus_destroy(&bus);
+    s_cfg();
+    s_vttif();
+    s_encap();
+    s_sec();
+    printf("fuzz_seeds: %zu files in %s\n", s_n_files, s_dir);
+    return 0;
+}
