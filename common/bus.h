@@ -152,6 +152,24 @@ void bus_subscribe(zsock_t *sock, const char *prefix);
 int bus_send(bus_t *self, zsock_t *sock, int type,
              const ProtobufCMessage *body);
 
+/* A fake bus for tests and fuzzing: a service's handler driven without
+ * peers.  With one set, bus_send() still checks and encodes a message but
+ * hands it to 'send' instead of the socket (which may be NULL), and
+ * bus_client_call() returns what 'call' does, filling 'reply' as
+ * bus_client_call() would (a body the caller frees with bus_msg_clear(),
+ * or an error), at once, without a socket. */
+struct bus_fake {
+    int (*send)(void *arg, zsock_t *sock, int type,
+                const ProtobufCMessage *body);
+    int (*call)(void *arg, const char *endpoint, int type,
+                const ProtobufCMessage *req, int expect, bus_msg_t *reply);
+    void *arg;                  /* given to both */
+};
+
+/* Sends and calls on 'self' go to 'fake' (which must outlive the bus)
+ * from now on; NULL: to the sockets again. */
+void bus_set_fake(bus_t *self, const struct bus_fake *fake);
+
 /* On a ROUTER socket (a server that may answer a request later, while it
  * takes others), bus_send() and bus_send_error() send to the requester
  * set here: the route of the request being answered ('msg->route' from

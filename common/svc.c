@@ -276,17 +276,24 @@ s_on_control(zloop_t *loop, zsock_t *sock, void *arg)
                        req.error_text);
         return 0;
     }
-    self->n_requests++;
-    if (req.type == VR__MSG_TYPE__MSG_STATUS_REQUEST) {
-        s_status_reply(self, &req);
-    } else if (!self->on_request
-               || self->on_request(self, &req, self->handler_arg) != 0) {
-        bus_send_error(self->bus, sock, VR__ERROR_CODE__ERR_UNKNOWN_TYPE,
-                       req.type, "%s does not take %s", self->def->name,
-                       msgtype_name(req.type));
-    }
+    svc_dispatch(self, &req);
     bus_msg_clear(&req);
     return 0;
+}
+
+void
+svc_dispatch(svc_t *self, bus_msg_t *req)
+{
+    self->n_requests++;
+    if (req->type == VR__MSG_TYPE__MSG_STATUS_REQUEST) {
+        s_status_reply(self, req);
+    } else if (!self->on_request
+               || self->on_request(self, req, self->handler_arg) != 0) {
+        bus_send_error(self->bus, self->control,
+                       VR__ERROR_CODE__ERR_UNKNOWN_TYPE, req->type,
+                       "%s does not take %s", self->def->name,
+                       msgtype_name(req->type));
+    }
 }
 
 /* Admits StatusRequest alone: the table of a service that declared
@@ -580,6 +587,17 @@ svc_add_timer(svc_t *self, unsigned period_ms, svc_timer_fn *fn, void *arg)
         return -1;
     }
     return 0;
+}
+
+void
+svc_fire_timers(svc_t *self)
+{
+    for (struct svc_hook *hook = zlist_first(self->hooks); hook;
+         hook = zlist_next(self->hooks)) {
+        if (hook->timer) {
+            hook->timer(self, hook->arg);
+        }
+    }
 }
 
 int

@@ -122,6 +122,19 @@ void svc_set_authz(svc_t *self, const struct authz_rule *rules,
 int svc_deny(svc_t *self, const bus_msg_t *req, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Hands 'req', an accepted request (bus_recv() returned 0; still the
+ * caller's), to the control socket's handlers as a request received there
+ * is: StatusRequest to the runtime, the rest to the service's request
+ * handler, an unknown type answered ERR_UNKNOWN_TYPE.  The control loop
+ * calls it; so do harnesses that drive a handler without a peer, with a
+ * fake bus (bus_set_fake()) taking the reply. */
+void svc_dispatch(svc_t *self, bus_msg_t *req);
+
+/* Calls every timer of the service once, now, as the loop does when they
+ * are due (their results are ignored).  For harnesses with a fake clock
+ * (vtime_fake_set()), which move the clock and then fire the timers. */
+void svc_fire_timers(svc_t *self);
+
 /* Calls 'fn' whenever 'sock' is readable. */
 int svc_add_reader(svc_t *self, zsock_t *sock, svc_reader_fn *fn, void *arg);
 

@@ -4,12 +4,20 @@
 #include "vtime.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
+
+/* The fake clock (vtime_fake_set()): both clocks read 's_fake_us'. */
+static bool s_fake;
+static uint64_t s_fake_us;
 
 static uint64_t
 s_read_us(clockid_t clock)
 {
+    if (s_fake) {
+        return s_fake_us;
+    }
     struct timespec ts;
     clock_gettime(clock, &ts);
     return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
@@ -34,8 +42,31 @@ vtime_mono_ms(void)
 }
 
 void
+vtime_fake_set(uint64_t us)
+{
+    s_fake = true;
+    s_fake_us = us;
+}
+
+void
+vtime_fake_advance(uint64_t us)
+{
+    s_fake_us += us;
+}
+
+void
+vtime_fake_off(void)
+{
+    s_fake = false;
+}
+
+void
 vtime_sleep_ms(uint64_t ms)
 {
+    if (s_fake) {
+        s_fake_us += ms * 1000u;
+        return;
+    }
     struct timespec ts = { .tv_sec = (time_t) (ms / 1000),
                            .tv_nsec = (long) (ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {

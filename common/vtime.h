@@ -14,6 +14,15 @@ uint64_t vtime_now_us(void);
 uint64_t vtime_mono_us(void);
 uint64_t vtime_mono_ms(void);
 
+/* A fake clock for tests and fuzzing, so that a handler driven by a
+ * harness sees time the harness chooses: after vtime_fake_set('us') both
+ * clocks read 'us', move only by vtime_fake_advance() (or by
+ * vtime_sleep_ms(), which then returns at once), until vtime_fake_off().
+ * Not thread-safe: for single-threaded harnesses. */
+void vtime_fake_set(uint64_t us);
+void vtime_fake_advance(uint64_t us);
+void vtime_fake_off(void);
+
 /* Sleeps 'ms' milliseconds, resuming after signals. */
 void vtime_sleep_ms(uint64_t ms);
 

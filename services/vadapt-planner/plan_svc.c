@@ -1025,6 +1025,27 @@ s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
     }
 }
 
+bool
+plan_svc_take(plan_svc_t *self, const bus_msg_t *msg)
+{
+    switch (msg->type) {
+    case VR__MSG_TYPE__MSG_TOPOLOGY_EVENT:
+        s_on_topology(self, ((Vr__TopologyEvent *) msg->body)->topology);
+        return true;
+    case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
+        s_on_announce(self, (Vr__AgentAnnounce *) msg->body);
+        return true;
+    case VR__MSG_TYPE__MSG_GLOBAL_MATRIX:
+        s_on_matrix(self, (Vr__GlobalMatrix *) msg->body);
+        return true;
+    case VR__MSG_TYPE__MSG_RESV_EVENT:
+        s_on_resv(self, ((Vr__ResvEvent *) msg->body)->resv);
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* Both subscriptions: the aggregator's (topology, announcements) and the
  * broker's (reservation events). */
 static int
@@ -1036,22 +1057,7 @@ s_on_event(svc_t *svc, zsock_t *sock, void *arg)
     if (bus_recv(self->bus, sock, &msg) != 0) {
         return 0;
     }
-    switch (msg.type) {
-    case VR__MSG_TYPE__MSG_TOPOLOGY_EVENT:
-        s_on_topology(self, ((Vr__TopologyEvent *) msg.body)->topology);
-        break;
-    case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
-        s_on_announce(self, (Vr__AgentAnnounce *) msg.body);
-        break;
-    case VR__MSG_TYPE__MSG_GLOBAL_MATRIX:
-        s_on_matrix(self, (Vr__GlobalMatrix *) msg.body);
-        break;
-    case VR__MSG_TYPE__MSG_RESV_EVENT:
-        s_on_resv(self, ((Vr__ResvEvent *) msg.body)->resv);
-        break;
-    default:
-        break;
-    }
+    plan_svc_take(self, &msg);
     bus_msg_clear(&msg);
     return 0;
 }

@@ -105,4 +105,10 @@ plan_svc_t *plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err,
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void plan_svc_destroy(plan_svc_t **self_p);
 
+/* Takes one message of the planner's subscriptions (TopologyEvent,
+ * AgentAnnounce, GlobalMatrix, ResvEvent), as received there.  Returns
+ * false for any other type.  The subscriptions' reader calls it; so does
+ * tests/fuzz/fuzz_planner_svc.c. */
+bool plan_svc_take(plan_svc_t *self, const bus_msg_t *msg);
+
 #endif /* PLAN_SVC_H */

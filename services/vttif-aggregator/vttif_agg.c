@@ -188,14 +188,14 @@ s_refuse(vttif_agg_t *self, int kind, const bus_msg_t *msg, const char *why)
                  LOG_ESC(msg->sender), why);
 }
 
-static void
+static bool
 s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
 {
     const Vr__LocalMatrix *m = (const Vr__LocalMatrix *) msg->body;
     char why[256];
     if (!vttif_check_matrix(m, &self->cfg->lim, why, sizeof why)) {
         s_refuse(self, S_MATRIX, msg, why);
-        return;
+        return false;
     }
     for (size_t i = 0; i < m->n_entries; i++) {
         self->buf[i] = (struct vttif_tm_entry) {
@@ -215,21 +215,22 @@ s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
     };
     if (vttif_tm_feed(self->tm, &u, s_now(self)) == 0) {
         self->n_matrices++;
-    } else {
-        self->n_rejected++;
+        return true;
     }
+    self->n_rejected++;
+    return false;
 }
 
 /* Takes the checked locations and republishes them: a copy of the
  * fields we know, pointing into 'v', in buffers sized at start. */
-static void
+static bool
 s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
 {
     const Vr__VmLocations *v = (const Vr__VmLocations *) msg->body;
     char why[256];
     if (!vttif_check_locations(v, &self->cfg->lim, why, sizeof why)) {
         s_refuse(self, S_LOCATIONS, msg, why);
-        return;
+        return false;
     }
     Vr__VmLocation *locs = self->locs;
     double now = s_now(self);
@@ -250,21 +251,22 @@ s_take_locations(vttif_agg_t *self, const bus_msg_t *msg)
     out.n_vms = v->n_vms;
     bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_VM_LOCATIONS,
              &out.base);
+    return true;
 }
 
-static void
+static bool
 s_take_announce(vttif_agg_t *self, const bus_msg_t *msg)
 {
     const Vr__AgentAnnounce *a = (const Vr__AgentAnnounce *) msg->body;
     char why[256];
     if (!vttif_check_announce(a, &self->cfg->lim, why, sizeof why)) {
         s_refuse(self, S_ANNOUNCE, msg, why);
-        return;
+        return false;
     }
     char evicted[VTTIF_CHECK_ID_LEN];
     int rc = vttif_ann_put(self->ann, a, s_now(self), evicted);
     if (rc < 0) {
-        return;
+        return false;
     }
     if (*evicted) {
         VLOG_WARN_RL("%u announcements, the most: forgot agent '%s', "
@@ -281,6 +283,22 @@ s_take_announce(vttif_agg_t *self, const bus_msg_t *msg)
                   &out);
     bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
              &out.base);
+    return true;
+}
+
+bool
+vttif_agg_ingest(vttif_agg_t *self, const bus_msg_t *msg)
+{
+    switch (msg->type) {
+    case VR__MSG_TYPE__MSG_LOCAL_MATRIX:
+        return s_take_matrix(self, msg);
+    case VR__MSG_TYPE__MSG_VM_LOCATIONS:
+        return s_take_locations(self, msg);
+    case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
+        return s_take_announce(self, msg);
+    default:
+        return false;   /* valid, but not for us: counted by the bus */
+    }
 }
 
 static int
@@ -291,19 +309,7 @@ s_on_ingest(svc_t *svc, zsock_t *sock, void *arg)
     if (bus_recv(self->bus, sock, &msg) != 0) {
         return 0;       /* counted and logged by the bus */
     }
-    switch (msg.type) {
-    case VR__MSG_TYPE__MSG_LOCAL_MATRIX:
-        s_take_matrix(self, &msg);
-        break;
-    case VR__MSG_TYPE__MSG_VM_LOCATIONS:
-        s_take_locations(self, &msg);
-        break;
-    case VR__MSG_TYPE__MSG_AGENT_ANNOUNCE:
-        s_take_announce(self, &msg);
-        break;
-    default:
-        break;      /* valid, but not for us: counted by the bus as rx */
-    }
+    vttif_agg_ingest(self, &msg);
     bus_msg_clear(&msg);
     return 0;
 }

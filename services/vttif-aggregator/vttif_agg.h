@@ -69,4 +69,12 @@ vttif_agg_t *vttif_agg_new(svc_t *svc, const struct agg_cfg *cfg);
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void vttif_agg_destroy(vttif_agg_t **self_p);
 
+/* Takes one message the agents publish (LocalMatrix, VmLocations,
+ * AgentAnnounce), as received on the ingest socket: checks it, feeds it
+ * to the core or the announcement table, republishes what is
+ * republished.  Returns true if it was taken, false if it was refused
+ * (counted, logged rate-limited) or is not an ingest type.  The ingest
+ * socket's reader calls it; so does tests/fuzz/fuzz_vttif_svc.c. */
+bool vttif_agg_ingest(vttif_agg_t *self, const bus_msg_t *msg);
+
 #endif /* VTTIF_AGG_H */

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Runs a libFuzzer harness without libFuzzer: on every file named on the
- * command line (a directory: every file in it), then on pseudo-random
- * inputs and their mutations of those files, so that the harnesses build
- * and run in every ordinary test run. */
+ * command line (a directory: every file in it) and a few hundred
+ * mutations of each ('--mutations N' first: N of them), then on
+ * pseudo-random inputs, so that the harnesses build and run in every
+ * ordinary test run. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { R_N_RANDOM = 3000, R_N_MUTATIONS = 300, R_MAX_INPUT = 1 << 16 };
+enum { R_N_RANDOM = 3000, R_MAX_INPUT = 1 << 16 };
+
+static int s_n_mutations = 300;
 
 static uint32_t s_seed = 12345;
 
@@ -38,7 +41,7 @@ s_run_file(const char *path)
     size_t size = fread(s_buf, 1, sizeof s_buf, f);
     fclose(f);
     LLVMFuzzerTestOneInput(s_buf, size);
-    for (int k = 0; k < R_N_MUTATIONS; k++) {
+    for (int k = 0; k < s_n_mutations; k++) {
         size_t len = size ? s_rand() % (size + 1) : 0;
         memcpy(s_mut, s_buf, len);
         for (int flips = s_rand() % 4; flips > 0 && len; flips--) {
@@ -54,8 +57,13 @@ main(int argc, char **argv)
 {
     uint8_t *mut = s_mut;
     size_t n_files = 0;
+    int first = 1;
 
-    for (int i = 1; i < argc; i++) {
+    if (argc > 2 && strcmp(argv[1], "--mutations") == 0) {
+        s_n_mutations = atoi(argv[2]);
+        first = 3;
+    }
+    for (int i = first; i < argc; i++) {
         /* Sorted, so that the mutations are the same on every run. */
         struct dirent **names;
         int n = scandir(argv[i], &names, NULL, alphasort);

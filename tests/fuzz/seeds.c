@@ -90,6 +90,9 @@ s_string_for(const char *name, int k)
     if (strstr(name, "state")) {
         return "ACTIVE";
     }
+    if (n >= 2 && strcmp(name + n - 2, "_b") == 0) {
+        return k == 1 ? "h2" : "h1";
+    }
     return k == 1 ? "h1" : "vm-2";
 }
 
@@ -270,6 +273,53 @@ s_bus(bus_t *bus)
     }
 }
 
+/* The harnesses of a service's handler (svc_harness.h) take records:
+ * type, body length (2 bytes), a control byte, the body.  For each: one
+ * record of every message type, a body with every field set, and all of
+ * them in one input. */
+static void
+s_svc(void)
+{
+    static const char *const dirs[] = {
+        "broker_svc", "adapter_svc", "planner_svc", "vttif_svc",
+        "agent_ctl",
+    };
+    static uint8_t all[1 << 16];
+    size_t all_size = 0;
+    for (int type = 0; type < 256; type++) {
+        const ProtobufCMessageDescriptor *d = msgtype_descriptor(type);
+        if (!d) {
+            continue;
+        }
+        for (int k = 1; k <= 2; k++) {
+            ProtobufCMessage *m = s_alloc(d->sizeof_message);
+            protobuf_c_message_init(d, m);
+            s_fill(m, k, 0);
+            size_t size;
+            uint8_t *body = s_pack(m, &size);
+            uint8_t *rec = s_alloc(size + 4);
+            rec[0] = (uint8_t) type;
+            rec[1] = (uint8_t) (size >> 8);
+            rec[2] = (uint8_t) size;
+            rec[3] = k == 1 ? 0x81 : 0x01;  /* 1 s; calls answered or not */
+            memcpy(rec + 4, body, size);
+            char name[96];
+            snprintf(name, sizeof name, "rec-%s-%d", msgtype_name(type), k);
+            for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+                s_write(dirs[i], name, rec, size + 4);
+            }
+            if (k == 1 && all_size + size + 4 <= sizeof all) {
+                memcpy(all + all_size, rec, size + 4);
+                all_size += size + 4;
+            }
+            s_free_all();
+        }
+    }
+    for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
+        s_write(dirs[i], "rec-all", all, all_size);
+    }
+}
+
 /* YAML for fuzz_cfg's table: every key type, nested names, sequences. */
 static void
 s_cfg(void)
@@ -423,6 +473,7 @@ main(int argc, char **argv)
     FUZZ_CHECK(bus);
     s_bus(bus);
     bus_destroy(&bus);
+    s_svc();
     s_cfg();
     s_vttif();
     s_encap();

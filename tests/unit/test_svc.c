@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "svc.h"
+#include "vtime.h"
 
 struct tcfg {
     struct svc_common_cfg common;
@@ -129,6 +130,81 @@ s_prober(void *arg)
     bus_client_destroy(&c);
     bus_destroy(&bus);
     return NULL;
+}
+
+/* The fake bus: what was sent, and calls answered at once. */
+static int s_fake_sent[8];
+static int s_fake_n;
+
+static int
+s_fake_send(void *arg, zsock_t *sock, int type, const ProtobufCMessage *body)
+{
+    assert(sock == svc_control(arg) && s_fake_n < 8);
+    s_fake_sent[s_fake_n++] = type;
+    return 0;
+}
+
+static int
+s_fake_call(void *arg, const char *endpoint, int type,
+            const ProtobufCMessage *req, int expect, bus_msg_t *reply)
+{
+    assert(!strcmp(endpoint, "inproc://nobody"));
+    reply->error = VR__ERROR_CODE__ERR_UNAVAILABLE;
+    return -1;
+}
+
+/* A handler driven without a peer: svc_dispatch() on a fake bus, timers
+ * fired by hand on a fake clock. */
+static void
+test_dispatch(char **argv)
+{
+    struct tcfg cfg;
+    int rc;
+    s_ticks = 0;
+    svc_t *svc = svc_new(&tdef, 4, argv, &cfg, &rc);
+    assert(svc);
+    svc_on_request(svc, s_on_request, s_on_status, &cfg);
+    assert(svc_add_timer(svc, 3600 * 1000, s_on_tick, NULL) == 0);
+    const struct bus_fake fake = { .send = s_fake_send,
+                                   .call = s_fake_call, .arg = svc };
+    bus_set_fake(svc_bus(svc), &fake);
+
+    Vr__StatusRequest sreq = VR__STATUS_REQUEST__INIT;
+    bus_msg_t req = { .type = VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                      .body = &sreq.base };
+    svc_dispatch(svc, &req);
+    Vr__LinkListRequest lreq = VR__LINK_LIST_REQUEST__INIT;
+    req = (bus_msg_t) { .type = VR__MSG_TYPE__MSG_LINK_LIST_REQUEST,
+                        .body = &lreq.base };
+    svc_dispatch(svc, &req);
+    Vr__PlanQuery pq = VR__PLAN_QUERY__INIT;
+    req = (bus_msg_t) { .type = VR__MSG_TYPE__MSG_PLAN_QUERY,
+                        .body = &pq.base };
+    svc_dispatch(svc, &req);
+    assert(s_fake_n == 3);
+    assert(s_fake_sent[0] == VR__MSG_TYPE__MSG_STATUS_REPLY);
+    assert(s_fake_sent[1] == VR__MSG_TYPE__MSG_LINK_LIST);
+    assert(s_fake_sent[2] == VR__MSG_TYPE__MSG_ERROR);    /* unknown */
+    assert(bus_counters(svc_bus(svc))->tx == 3);
+
+    /* A call answers at once, from the fake. */
+    bus_client_t *c = bus_client_new(svc_bus(svc), "inproc://nobody",
+                                     "tester", 60000, 3);
+    bus_msg_t reply;
+    uint64_t t0 = vtime_mono_us();
+    assert(bus_client_call(c, VR__MSG_TYPE__MSG_STATUS_REQUEST, &sreq.base,
+                           VR__MSG_TYPE__MSG_STATUS_REPLY, &reply) == -1);
+    assert(reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE);
+    assert(vtime_mono_us() - t0 < 1000000);
+    bus_client_destroy(&c);
+
+    /* The hour-long timer fires when the harness says. */
+    assert(s_ticks == 0);
+    svc_fire_timers(svc);
+    svc_fire_timers(svc);
+    assert(s_ticks == 2);
+    bus_set_fake(svc_bus(svc), NULL);
+    svc_destroy(&svc);
 }
 
 static void *
@@ -386,6 +462,8 @@ main(void)
     bus_client_destroy(&client);
     bus_destroy(&bus);
     free(endpoint);
+
+    test_dispatch(a_good);
     char *cmd = zsys_sprintf("rm -rf '%s'", dir);
     assert(system(cmd) == 0);
     zstr_free(&cmd);
