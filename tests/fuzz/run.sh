@@ -6,11 +6,12 @@
 # coverage figure (cov:) and whether it crashed.  Fails if any crashed;
 # the crashing input is kept in BUILD/fuzz-artifacts/.
 #
-#   run.sh BUILD [--seconds TOTAL | --runs N] [NAME...]
+#   run.sh BUILD [--seconds TOTAL | --runs N [--each S]] [NAME...]
 #
 # --seconds TOTAL (default 180): the time is shared equally by the
-# harnesses; --runs N: each runs N inputs (no time limit).  NAME: only
-# these harnesses (e.g. bus cfg); default all.
+# harnesses; --runs N: each runs N inputs, with no time limit unless
+# --each S gives each at most S seconds.  NAME: only these harnesses
+# (e.g. bus cfg); default all.
 set -euo pipefail
 src=$(cd "$(dirname "$0")/../.." && pwd)
 [ $# -ge 1 ] || { echo "usage: run.sh BUILD [--seconds S|--runs N] [NAME...]" >&2; exit 2; }
@@ -18,15 +19,18 @@ build=$(cd "$1" && pwd)
 shift
 seconds=180
 runs=
+each=
 while [ $# -gt 0 ]; do
     case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --runs) runs=$2; shift 2 ;;
+    --each) each=$2; shift 2 ;;
     *) break ;;
     esac
 done
-case "$seconds${runs}" in
-*[!0-9]*) echo "run.sh: --seconds and --runs take whole numbers" >&2; exit 2 ;;
+case "$seconds${runs}${each}" in
+*[!0-9]*) echo "run.sh: --seconds, --runs and --each take whole numbers" >&2
+    exit 2 ;;
 esac
 
 bin=$build/tests/fuzz
@@ -40,6 +44,7 @@ fi
 
 if [ -n "$runs" ]; then
     limit=(-runs="$runs")
+    [ -z "$each" ] || limit+=(-max_total_time="$each")
 else
     per=$((seconds / ${#names[@]}))
     [ "$per" -ge 1 ] || per=1
@@ -55,7 +60,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-}${ASAN_OPTIONS:+:}detect_leaks=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 failed=0
-printf '%-20s %12s %8s %s\n' target executions cov result
+printf '%-20s %12s %8s %8s %s\n' target executions cov seconds result
 for n in "${names[@]}"; do
     exe=$bin/fuzz_$n
     [ -x "$exe" ] || { echo "run.sh: no $exe" >&2; exit 1; }
@@ -67,9 +72,11 @@ for n in "${names[@]}"; do
     done
     log=$work/$n.log
     rc=0
+    start=$(date +%s)
     "$exe" "${limit[@]}" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -print_final_stats=1 -artifact_prefix="$artifacts/$n-" \
         "$corpus" >"$log" 2>&1 || rc=$?
+    took=$(($(date +%s) - start))
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
     if [ "$rc" -eq 0 ]; then
@@ -78,7 +85,8 @@ for n in "${names[@]}"; do
         result="CRASH (exit $rc): $(ls -t "$artifacts/$n-"* 2>/dev/null | head -1)"
         failed=1
     fi
-    printf '%-20s %12s %8s %s\n' "$n" "${execs:-?}" "${cov:-?}" "$result"
+    printf '%-20s %12s %8s %8s %s\n' "$n" "${execs:-?}" "${cov:-?}" "$took" \
+        "$result"
     if [ "$rc" -ne 0 ]; then
         grep -E 'ERROR|fuzz check failed|SUMMARY|runtime error|#[0-9]+ 0x' \
             "$log" | head -30 >&2 || true

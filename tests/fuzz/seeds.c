@@ -448,6 +448,132 @@ s_sec(void)
     s_write("agent_sec", "authenticated", out, n);
 }
 
+/* fuzz_adapter_oclient: how oclient ended, stdout's length, stdout and
+ * stderr, as the adapter's tests/tools/oclient prints them. */
+static void
+s_oclient(void)
+{
+    static const struct {
+        const char *name;
+        uint8_t end;            /* byte 0 */
+        const char *out, *err;
+    } runs[] = {
+        { "created", 0, "connecting\nPath created: pathID=p-17\n", "" },
+        { "deleted", 0, "Path deleted: pathID=p-1\n", "" },
+        { "not-found", 0x80, "", "ERROR: no such path pathID: p-1\n" },
+        { "error", 0x80, "ERROR: no lambda free\n", "trace\n" },
+        { "two-ids", 0, "pathID=a\npathID=b\n", "" },
+        { "killed", 2, "Path created: pathID=p-3\n", "" },
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        uint8_t buf[256];
+        size_t n_out = strlen(runs[i].out), n_err = strlen(runs[i].err);
+        buf[0] = runs[i].end;
+        buf[1] = runs[i].end ? 1 : 0;
+        buf[2] = (uint8_t) (n_out >> 8);
+        buf[3] = (uint8_t) n_out;
+        memcpy(buf + 4, runs[i].out, n_out);
+        memcpy(buf + 4 + n_out, runs[i].err, n_err);
+        s_write("adapter_oclient", runs[i].name, buf, 4 + n_out + n_err);
+    }
+}
+
+/* fuzz_adapter_netns: 'ip -o link show' as it lists our pairs. */
+static void
+s_netns(void)
+{
+    static const char text[] =
+        "1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state "
+        "UNKNOWN mode DEFAULT group default qlen 1000\\    link/loopback "
+        "00:00:00:00:00:00 brd 00:00:00:00:00:00\n"
+        "7: vrp12@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 9000 qdisc "
+        "tbf state UP mode DEFAULT group default qlen 1000\\    "
+        "link/ether 52:54:00:00:00:01 brd ff:ff:ff:ff:ff:ff link-netns h2\n"
+        "9: vrp3: <BROADCAST,MULTICAST> mtu 1500\n";
+    s_write("adapter_netns", "ip-link", text, strlen(text));
+}
+
+/* fuzz_agent_link: flags (bit 0: sealed), chunking, then the stream. */
+static void
+s_link(void)
+{
+    uint8_t buf[3 + 3 * (ENCAP_HDR_LEN + 100)];
+    size_t n = 3;
+    buf[0] = 0;
+    buf[1] = 0;
+    buf[2] = 7;
+    for (int i = 0; i < 3; i++) {
+        struct encap_hdr h = {
+            .version = ENCAP_VERSION, .type = ENCAP_DATA,
+            .hdr_len = ENCAP_HDR_LEN, .frame_id = (uint32_t) i,
+            .frame_len = 100,
+        };
+        encap_encode(&h, buf + n);
+        memset(buf + n + ENCAP_HDR_LEN, i, 100);
+        n += ENCAP_HDR_LEN + 100;
+    }
+    s_write("agent_link", "bare", buf, n);
+
+    /* Sealed: a length, then a datagram of that length. */
+    n = 3;
+    buf[0] = 1;
+    for (int i = 0; i < 3; i++) {
+        uint32_t len = SEC_OVERHEAD + 20;
+        buf[n] = 0;
+        buf[n + 1] = 0;
+        buf[n + 2] = (uint8_t) (len >> 8);
+        buf[n + 3] = (uint8_t) len;
+        memset(buf + n + 4, 0x40 + i, len);
+        n += 4 + len;
+    }
+    s_write("agent_link", "sealed", buf, n);
+}
+
+/* fuzz_metrics: a StatusReply and a request. */
+static void
+s_metrics(void)
+{
+    Vr__StatusReply r = VR__STATUS_REPLY__INIT;
+    r.service = "vreserve-broker";
+    r.id = "broker";
+    r.version = "0.1.0";
+    r.state = "running";
+    r.uptime_ms = 12345;
+    r.started_us = 1800000000000000ull;
+    Vr__Counter c1 = VR__COUNTER__INIT, c2 = VR__COUNTER__INIT;
+    c1.name = "resv_ACTIVE";
+    c1.value = 3;
+    c1.gauge = true;
+    c2.name = "bus_rx";
+    c2.value = 99;
+    Vr__Counter *cs[] = { &c1, &c2 };
+    r.counters = cs;
+    r.n_counters = 2;
+    Vr__KeyValue i1 = VR__KEY_VALUE__INIT;
+    i1.key = "db";
+    i1.value = "/var/lib/vreserve/broker.db";
+    Vr__KeyValue *is[] = { &i1 };
+    r.info = is;
+    r.n_info = 1;
+    static const char *const reqs[] = {
+        "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+        "HEAD /metrics HTTP/1.0\r\n\r\n",
+        "POST /metrics HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+        "GET /nothing HTTP/1.1\r\n\r\n",
+    };
+    uint8_t buf[1024];
+    size_t n = vr__status_reply__pack(&r, buf + 2);
+    buf[0] = (uint8_t) (n >> 8);
+    buf[1] = (uint8_t) n;
+    for (size_t i = 0; i < sizeof reqs / sizeof reqs[0]; i++) {
+        size_t len = strlen(reqs[i]);
+        memcpy(buf + 2 + n, reqs[i], len);
+        char name[16];
+        snprintf(name, sizeof name, "req-%zu", i);
+        s_write("metrics", name, buf, 2 + n + len);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -478,6 +604,10 @@ main(int argc, char **argv)
     s_vttif();
     s_encap();
     s_sec();
+    s_oclient();
+    s_netns();
+    s_link();
+    s_metrics();
     printf("fuzz_seeds: %zu files in %s\n", s_n_files, s_dir);
     return 0;
 }
