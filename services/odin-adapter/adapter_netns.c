@@ -371,6 +371,34 @@ adapter_netns_adopt(adapter_netns_t *self, uint64_t n, const char *src_ip,
     return true;
 }
 
+bool
+adapter_netns_parse_link(const char *line, uint64_t *n)
+{
+    /* Strictly the name we make, "vrp" and the number as "%" PRIu64
+     * prints it: sscanf's %u would take "vrp-1" (as 2^64 - 1), "vrp+7"
+     * and "vrp007" (as 7), and overflow on 21 digits, and the sweep
+     * would then delete a device of another name, or miss this one. */
+    const char *name = strstr(line, ": vrp");
+    if (!name) {
+        return false;
+    }
+    const char *p = name + 5;
+    uint64_t v = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        unsigned d = (unsigned) (*p - '0');
+        if ((digits == 1 && v == 0) || v > (UINT64_MAX - d) / 10) {
+            return false;       /* a leading zero, or too big */
+        }
+        v = v * 10 + d;
+    }
+    if (digits == 0 || (*p != '@' && *p != ':')) {
+        return false;
+    }
+    *n = v;
+    return true;
+}
+
 size_t
 adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
                     void *arg)
@@ -393,11 +421,8 @@ adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
             if (next) {
                 *next++ = '\0';
             }
-            char *name = strstr(line, ": vrp");
             uint64_t n;
-            char tail;
-            if (name && sscanf(name + 5, "%" SCNu64 "%c", &n, &tail) == 2
-                && (tail == '@' || tail == ':') && !keep(n, arg)) {
+            if (adapter_netns_parse_link(line, &n) && !keep(n, arg)) {
                 char dev[24];
                 snprintf(dev, sizeof dev, "vrp%" PRIu64, n);
                 VLOG_INFO("sweep: deleting %s in %s: no path of ours uses "

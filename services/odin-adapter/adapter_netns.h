@@ -108,6 +108,13 @@ typedef bool adapter_netns_keep_fn(uint64_t n, void *arg);
 size_t adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
                            void *arg);
 
+/* Reads one line of 'ip -o link show' ("7: vrp12@if8: <...>"): true
+ * with the number in '*n' if it names a device "vrp<n>" exactly as
+ * adapter_netns_up() names them ("vrp%" PRIu64: no sign, no leading
+ * zero, fits in 64 bits), false otherwise.  The sweep's parser, exposed
+ * for tests and fuzzing. */
+bool adapter_netns_parse_link(const char *line, uint64_t *n);
+
 /* Is 'ip' one of the configured hosts? */
 bool adapter_netns_knows(const adapter_netns_t *self, const char *ip);
 
