@@ -323,19 +323,53 @@ s_put_name(FILE *f, const char *name, bool label)
     }
 }
 
+/* The length of the valid UTF-8 sequence at 'p' (1 to 4), or 0 if it is
+ * not one: a stray continuation byte, a cut sequence, an overlong form, a
+ * surrogate or a code point past U+10FFFF. */
+static size_t
+s_utf8_len(const unsigned char *p)
+{
+    if (p[0] < 0x80) {
+        return 1;
+    }
+    size_t n = p[0] >= 0xc2 && p[0] <= 0xdf   ? 2
+               : p[0] >= 0xe0 && p[0] <= 0xef ? 3
+               : p[0] >= 0xf0 && p[0] <= 0xf4 ? 4
+                                              : 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+    }
+    if ((p[0] == 0xe0 && p[1] < 0xa0) || (p[0] == 0xed && p[1] >= 0xa0)
+        || (p[0] == 0xf0 && p[1] < 0x90) || (p[0] == 0xf4 && p[1] >= 0x90)) {
+        return 0;
+    }
+    return n;
+}
+
+/* A label value, quoted and escaped.  The format wants UTF-8: a byte
+ * that is not part of a valid sequence is written as U+FFFD, or a
+ * scraper would refuse the whole page (found by tests/fuzz/fuzz_metrics:
+ * the values come from the services' status, some of it from peers). */
 static void
 s_put_value(FILE *f, const char *value)
 {
     fputc('"', f);
-    for (const char *p = value ? value : ""; *p; p++) {
+    for (const char *p = value ? value : ""; *p;) {
+        size_t n = s_utf8_len((const unsigned char *) p);
         if (*p == '\\' || *p == '"') {
             fputc('\\', f);
             fputc(*p, f);
         } else if (*p == '\n') {
             fputs("\\n", f);
+        } else if (n == 0) {
+            fputs("\xef\xbf\xbd", f);
+            n = 1;
         } else {
-            fputc(*p, f);
+            fwrite(p, 1, n, f);
         }
+        p += n;
     }
     fputc('"', f);
 }

@@ -233,10 +233,31 @@ s_serve(void)
     metrics_destroy(&m);
 }
 
+/* A label value that is not UTF-8 is made so, byte by byte (found by
+ * tests/fuzz/fuzz_metrics); valid sequences pass as they are. */
+static void
+s_render_utf8(void)
+{
+    Vr__StatusReply r = VR__STATUS_REPLY__INIT;
+    r.service = "s";
+    r.id = "caf\xc3\xa9 \xe2\x82\xac";        /* "café €": valid */
+    r.version = "\xff\xc3";                      /* stray byte, cut */
+    r.state = "\xc0\xaf\xed\xa0\x80";             /* overlong, surrogate */
+    size_t len;
+    char *text = metrics_render(&r, &len);
+    assert(text);
+    assert(strstr(text, "id=\"caf\xc3\xa9 \xe2\x82\xac\""));
+    assert(strstr(text, "version=\"\xef\xbf\xbd\xef\xbf\xbd\""));
+    assert(strstr(text, "state=\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                        "\xef\xbf\xbd\xef\xbf\xbd\""));
+    free(text);
+}
+
 int
 main(void)
 {
     s_render();
+    s_render_utf8();
     s_listen_check();
     s_serve();
     printf("test_metrics: ok\n");
