@@ -4,7 +4,7 @@
 # normal tree (build/) and an ASan+UBSan tree (build-asan/), warnings as
 # errors, and runs the whole ctest suite in both; then builds the fuzz
 # harnesses with clang (build-fuzz/: libFuzzer, ASan, UBSan) and runs
-# each for a share of VR_FUZZ_SECONDS (default 200 s in all), failing on
+# each for a share of VR_FUZZ_SECONDS (default 190 s in all), failing on
 # any crash (tests/fuzz/run.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,4 +50,4 @@ CC=clang cmake -S . -B build-fuzz -DVR_WERROR=ON \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo -DVR_FUZZ=ON >/dev/null
 cmake --build build-fuzz -j "$JOBS" --target fuzz -- --no-print-directory \
     >/dev/null
-./tests/fuzz/run.sh build-fuzz --seconds "${VR_FUZZ_SECONDS:-200}"
+./tests/fuzz/run.sh build-fuzz --seconds "${VR_FUZZ_SECONDS:-190}"
