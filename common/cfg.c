@@ -1034,28 +1034,20 @@ out:
     return ok ? 0 : -1;
 }
 
-int
-cfg_load(const struct cfg_key *keys, void *target, const char *path,
-         char *err, size_t errsize)
+/* Reads the whole file at 'path' (at most CFG_MAX_FILE_SIZE bytes).
+ * Returns it NUL-terminated, '*len' bytes, the caller's to free; or NULL
+ * after recording an error in 'ctx'. */
+static char *
+s_read_file(struct cfg_ctx *ctx, const char *path, size_t *len_p)
 {
-    struct cfg_ctx ctx = { .name = path, .err = err, .errsize = errsize };
     char *buf = NULL;
     size_t len = 0, cap = 0;
     FILE *f;
-    int rc = -1;
-
-    if (err && errsize) {
-        err[0] = '\0';
-    }
-    if (!path) {
-        ctx.name = CFG_DEFAULTS_NAME;
-        return s_load(keys, target, &ctx, NULL, 0);
-    }
 
     f = fopen(path, "rb");
     if (!f) {
-        s_fail(&ctx, 0, 0, "cannot open: %s", strerror(errno));
-        return -1;
+        s_fail(ctx, 0, 0, "cannot open: %s", strerror(errno));
+        return NULL;
     }
     /* Read it all first so a read error (EISDIR, EIO) gets its own errno
      * instead of a vague libyaml "input error". */
@@ -1066,15 +1058,15 @@ cfg_load(const struct cfg_key *keys, void *target, const char *path,
             char *p;
 
             if (cap > CFG_MAX_FILE_SIZE) {
-                s_fail(&ctx, 0, 0, "file larger than %zu bytes",
+                s_fail(ctx, 0, 0, "file larger than %zu bytes",
                        CFG_MAX_FILE_SIZE);
-                goto out;
+                goto fail;
             }
             cap = cap ? cap * 2 : 4096;
-            p = realloc(buf, cap);
+            p = realloc(buf, cap + 1);
             if (!p) {
-                s_fail(&ctx, 0, 0, "out of memory");
-                goto out;
+                s_fail(ctx, 0, 0, "out of memory");
+                goto fail;
             }
             buf = p;
         }
@@ -1084,23 +1076,131 @@ cfg_load(const struct cfg_key *keys, void *target, const char *path,
         len += n;
         if (n < want) {                 /* short read: EOF or error */
             if (ferror(f)) {
-                s_fail(&ctx, 0, 0, "cannot read: %s",
+                s_fail(ctx, 0, 0, "cannot read: %s",
                        strerror(errno ? errno : EIO));
-                goto out;
+                goto fail;
             }
             break;
         }
     }
     if (len > CFG_MAX_FILE_SIZE) {
-        s_fail(&ctx, 0, 0, "file larger than %zu bytes", CFG_MAX_FILE_SIZE);
-        goto out;
+        s_fail(ctx, 0, 0, "file larger than %zu bytes", CFG_MAX_FILE_SIZE);
+        goto fail;
     }
-    rc = s_load(keys, target, &ctx, buf, len);
+    fclose(f);
+    buf[len] = '\0';
+    *len_p = len;
+    return buf;
 
-out:
+fail:
     fclose(f);
     free(buf);
+    return NULL;
+}
+
+int
+cfg_load(const struct cfg_key *keys, void *target, const char *path,
+         char *err, size_t errsize)
+{
+    struct cfg_ctx ctx = { .name = path, .err = err, .errsize = errsize };
+    char *buf;
+    size_t len = 0;
+    int rc;
+
+    if (err && errsize) {
+        err[0] = '\0';
+    }
+    if (!path) {
+        ctx.name = CFG_DEFAULTS_NAME;
+        return s_load(keys, target, &ctx, NULL, 0);
+    }
+    buf = s_read_file(&ctx, path, &len);
+    if (!buf) {
+        return -1;
+    }
+    rc = s_load(keys, target, &ctx, buf, len);
+    free(buf);
     return rc;
+}
+
+/* Item paths are short; a longer one is not located. */
+#define CFG_ITEM_SIZE 256
+
+/* Looks for 'item' at or under 'node', whose path is 'path': records in
+ * '*where' the node itself when its path is 'item' (and returns true) or
+ * a prefix of it, the deepest such node winning. */
+static bool
+s_locate(const struct cfg_node *node, const char *path, const char *item,
+         const struct cfg_node **where)
+{
+    size_t plen = strlen(path);
+
+    if (!strcmp(path, item)) {
+        *where = node;
+        return true;
+    }
+    if (plen && (strncmp(path, item, plen)
+                 || (item[plen] != '.' && item[plen] != '['))) {
+        return false;   /* nothing under it can be the item */
+    }
+    *where = node;
+    for (size_t i = 0; i < node->n_kids; i++) {
+        char kid[CFG_ITEM_SIZE];
+        const struct cfg_node *value = node->kids[i];
+        int n;
+
+        if (node->kind == CFG_NODE_MAP) {
+            const struct cfg_node *key = node->kids[i++];
+
+            if (i == node->n_kids || key->kind != CFG_NODE_SCALAR) {
+                continue;
+            }
+            value = node->kids[i];
+            n = snprintf(kid, sizeof kid, "%s%s%s", path, plen ? "." : "",
+                         key->str);
+        } else {
+            n = snprintf(kid, sizeof kid, "%s[%zu]", path, i);
+        }
+        if (n > 0 && (size_t) n < sizeof kid
+            && s_locate(value, kid, item, where)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool
+cfg_locate(const char *text, size_t len, const char *item, size_t *line,
+           size_t *col)
+{
+    struct cfg_ctx ctx = { .name = "" };
+    struct cfg_node *root = NULL;
+    const struct cfg_node *where = NULL;
+
+    if (!text || !item || !s_parse(&ctx, text, len, &root) || !root) {
+        s_node_free(root);
+        return false;
+    }
+    s_locate(root, "", item, &where);
+    if (where) {
+        *line = where->line;
+        *col = where->col;
+    }
+    s_node_free(root);
+    return where != NULL;
+}
+
+bool
+cfg_locate_file(const char *path, const char *item, size_t *line,
+                size_t *col)
+{
+    struct cfg_ctx ctx = { .name = path };
+    size_t len = 0;
+    char *text = path ? s_read_file(&ctx, path, &len) : NULL;
+    bool found = text && cfg_locate(text, len, item, line, col);
+
+    free(text);
+    return found;
 }
 
 int

@@ -95,6 +95,20 @@ int cfg_load_string(const struct cfg_key *keys, void *target,
                     const char *name, const char *text, size_t len,
                     char *err, size_t errsize);
 
+/* Finds where item 'item' ("sim.fibres[2].ends[1]", spelt as messages
+ * name keys) starts in the 'len' bytes of YAML at 'text': sets '*line' and
+ * '*col' (1-based) to it, or, when it is not there (a defaulted key), to
+ * the deepest node enclosing it that is, the whole document at least.
+ * For checks a key table cannot express, so that their messages too can
+ * say 'file:line:col'.  Returns false when the text does not parse or is
+ * empty. */
+bool cfg_locate(const char *text, size_t len, const char *item,
+                size_t *line, size_t *col);
+
+/* cfg_locate() on the file at 'path'; false also when it cannot be read. */
+bool cfg_locate_file(const char *path, const char *item, size_t *line,
+                     size_t *col);
+
 /* Frees what cfg_load() allocated in 'target' and zeroes those fields. */
 void cfg_free(const struct cfg_key *keys, void *target);
 

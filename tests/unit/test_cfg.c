@@ -108,6 +108,50 @@ s_check_freed(const struct conf *c)
     assert(c->tunnels.v == NULL && c->tunnels.n == 0);
 }
 
+/* cfg_locate(): items as messages name them, found back in the text; a
+ * missing one placed at its deepest enclosing node. */
+static void
+test_locate(void)
+{
+    static const char yaml[] =
+        "name: x\n"                            /* 1 */
+        "bus:\n"                               /* 2 */
+        "  control: tcp://a\n"                 /* 3 */
+        "tunnels:\n"                           /* 4 */
+        "  - { name: t0 }\n"                   /* 5 */
+        "  - name: t1\n"                       /* 6 */
+        "    port: 7\n"                        /* 7 */
+        "peers: [a, b]\n";                     /* 8 */
+    size_t line = 0, col = 0, len = strlen(yaml);
+
+    assert(cfg_locate(yaml, len, "name", &line, &col));
+    assert(line == 1 && col == 7);
+    assert(cfg_locate(yaml, len, "bus.control", &line, &col));
+    assert(line == 3 && col == 12);
+    assert(cfg_locate(yaml, len, "tunnels[0].name", &line, &col));
+    assert(line == 5 && col == 13);
+    assert(cfg_locate(yaml, len, "tunnels[1].port", &line, &col));
+    assert(line == 7 && col == 11);
+    assert(cfg_locate(yaml, len, "peers[1]", &line, &col));
+    assert(line == 8 && col == 12);
+    /* Defaulted: its parent; unknown at the top: the document. */
+    assert(cfg_locate(yaml, len, "tunnels[1].enabled", &line, &col));
+    assert(line == 6 && col == 5);
+    assert(cfg_locate(yaml, len, "bus.events", &line, &col));
+    assert(line == 3 && col == 3);
+    assert(cfg_locate(yaml, len, "nothing", &line, &col));
+    assert(line == 1 && col == 1);
+    /* A prefix that is not a parent ("bus" of "busy") is not taken. */
+    assert(cfg_locate(yaml, len, "busy.x", &line, &col));
+    assert(line == 1 && col == 1);
+    /* Bad YAML, nothing, a missing file: not located. */
+    assert(!cfg_locate("a: [", 4, "a", &line, &col));
+    assert(!cfg_locate("", 0, "a", &line, &col));
+    assert(!cfg_locate_file("/nonexistent/x.yaml", "a", &line, &col));
+    assert(cfg_locate_file(DATA("comments.yaml"), "a", &line, &col)
+           == false);
+}
+
 int
 main(void)
 {
@@ -120,6 +164,8 @@ main(void)
     size_t text_size;
     FILE *mem;
     int rc;
+
+    test_locate();
 
     /* Defaults only: no file. */
     memset(&c, 0xA5, sizeof c);
