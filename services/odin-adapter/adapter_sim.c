@@ -2,8 +2,9 @@
 /* The simulated optical network behind the odin-adapter's 'sim' backend:
  * the YAML description and its checks, routing and wavelength assignment,
  * lambda bookkeeping, the set-up and teardown schedule and injected
- * failures.  The adapter's state machine (adapter.c) drives it with the
- * time; tests/unit/test_adapter_sim.c drives it with made-up times. */
+ * failures.  The description is read and placed (file:line:col) by
+ * common/cfg.  adapter_backend_sim.c drives it with the time;
+ * tests/unit/test_adapter_sim.c drives it with made-up times. */
 #include "adapter_sim.h"
 
 #include <arpa/inet.h>
@@ -15,17 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "hash.h"
 #include "log.h"
 
 #define ADAPTER_SIM_TAG 0x5eed51a1u
 #define ADAPTER_SIM_DEAD 0xdeadbeefu
-
-/* A description file is small; this stops a wrong path from being read
- * whole just to find a line number. */
-#define S_MAX_FILE_SIZE ((size_t) 16 << 20)
 
 /* Item paths ("sim.fibres[12].ends[1]") are short; longer ones are not
  * located, only named. */
@@ -149,213 +145,12 @@ s_parse_ip(const char *s, int *family, unsigned char addr[16])
     return false;
 }
 
-/* Finding an item's line and column again.
- *
- * common/cfg reports positions only for what it checks itself.  For the
- * cross-references checked here, the YAML text is walked once more with
- * libyaml's event parser, spelling each node's path as cfg names it
- * ("sim.fibres[2].ends[1]"), until the item is found.  When it is not
- * (it was defaulted), the deepest enclosing node found is used. */
-
-struct s_frame {
-    bool is_map;                /* mapping, else sequence */
-    bool want_key;              /* mapping: next scalar is a key */
-    bool bad_key;               /* mapping: current key is not a scalar */
-    size_t index;               /* sequence: next item's index */
-    char path[S_ITEM_SIZE];     /* this collection's path */
-    char key[S_ITEM_SIZE];      /* mapping: current key */
-};
-
-/* Sets 'out' to the path of a node in 'top' (NULL: the root).  Returns
- * false if it does not fit, or the node is a mapping key. */
-static bool
-s_node_path(struct s_frame *top, char out[S_ITEM_SIZE])
-{
-    int n;
-
-    if (!top) {
-        out[0] = '\0';
-        return true;
-    }
-    if (top->is_map) {
-        if (top->bad_key) {
-            return false;
-        }
-        n = snprintf(out, S_ITEM_SIZE, "%s%s%s", top->path,
-                     top->path[0] ? "." : "", top->key);
-    } else {
-        n = snprintf(out, S_ITEM_SIZE, "%s[%zu]", top->path, top->index);
-    }
-    return n >= 0 && n < S_ITEM_SIZE;
-}
-
-/* Finds 'item' in the YAML 'text'; returns false if not even an enclosing
- * node was found. */
-static bool
-s_locate(const char *text, size_t len, const char *item, size_t *line,
-         size_t *col)
-{
-    enum { MAX_DEPTH = 32 };
-    struct s_frame *stack = calloc(MAX_DEPTH, sizeof *stack);
-    size_t depth = 0;
-    size_t item_len = strlen(item);
-    yaml_parser_t yp;
-    bool found = false, done = false;
-
-    if (!stack) {
-        return false;
-    }
-    if (!yaml_parser_initialize(&yp)) {
-        free(stack);
-        return false;
-    }
-    yaml_parser_set_input_string(&yp, (const unsigned char *) text, len);
-    while (!done) {
-        yaml_event_t ev;
-        struct s_frame *top = depth ? &stack[depth - 1] : NULL;
-        char path[S_ITEM_SIZE];
-        bool is_node = false, path_ok;
-
-        if (!yaml_parser_parse(&yp, &ev)) {
-            break;
-        }
-        switch (ev.type) {
-        case YAML_STREAM_END_EVENT:
-        case YAML_DOCUMENT_END_EVENT:
-            done = true;
-            break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-            if (depth) {
-                depth--;
-            }
-            break;
-        case YAML_SCALAR_EVENT:
-        case YAML_ALIAS_EVENT:
-        case YAML_SEQUENCE_START_EVENT:
-        case YAML_MAPPING_START_EVENT:
-            is_node = true;
-            break;
-        default:
-            break;
-        }
-        if (!is_node) {
-            yaml_event_delete(&ev);
-            continue;
-        }
-
-        if (top && top->is_map && top->want_key) {
-            /* A key: it names the next node rather than being one. */
-            top->want_key = false;
-            top->bad_key = ev.type != YAML_SCALAR_EVENT;
-            if (!top->bad_key) {
-                snprintf(top->key, sizeof top->key, "%s",
-                         (const char *) ev.data.scalar.value);
-            }
-            path_ok = false;
-        } else {
-            path_ok = s_node_path(top, path);
-            if (top && top->is_map) {
-                top->want_key = true;
-            } else if (top) {
-                top->index++;
-            }
-        }
-        if (path_ok) {
-            size_t plen = strlen(path);
-
-            if (!strcmp(path, item)) {
-                *line = ev.start_mark.line + 1;
-                *col = ev.start_mark.column + 1;
-                found = done = true;
-            } else if (!plen || (plen < item_len
-                                 && !strncmp(path, item, plen)
-                                 && (item[plen] == '.'
-                                     || item[plen] == '['))) {
-                *line = ev.start_mark.line + 1;
-                *col = ev.start_mark.column + 1;
-                found = true;
-            }
-        }
-        if (ev.type == YAML_SEQUENCE_START_EVENT
-            || ev.type == YAML_MAPPING_START_EVENT) {
-            if (depth == MAX_DEPTH) {
-                done = true;
-            } else {
-                struct s_frame *f = &stack[depth++];
-
-                memset(f, 0, sizeof *f);
-                f->is_map = ev.type == YAML_MAPPING_START_EVENT;
-                f->want_key = f->is_map;
-                if (path_ok) {
-                    memcpy(f->path, path, sizeof f->path);
-                } else {
-                    /* Under a complex key: nothing here can match. */
-                    snprintf(f->path, sizeof f->path, "\x01");
-                }
-            }
-        }
-        yaml_event_delete(&ev);
-    }
-    yaml_parser_delete(&yp);
-    free(stack);
-    return found;
-}
-
-/* Reads at most S_MAX_FILE_SIZE bytes of 'path'; NULL on any error. */
-static char *
-s_read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-
-    if (!f) {
-        return NULL;
-    }
-    for (;;) {
-        size_t got;
-
-        if (n == cap) {
-            char *nb;
-
-            if (cap >= S_MAX_FILE_SIZE) {
-                errno = EFBIG;
-                goto fail;
-            }
-            cap = cap ? cap * 2 : 4096;
-            nb = realloc(buf, cap + 1);
-            if (!nb) {
-                goto fail;
-            }
-            buf = nb;
-        }
-        got = fread(buf + n, 1, cap - n, f);
-        n += got;
-        if (got == 0) {
-            break;
-        }
-    }
-    if (ferror(f)) {
-        goto fail;
-    }
-    fclose(f);
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-
-fail:
-    fclose(f);
-    free(buf);
-    return NULL;
-}
-
 /* Checking a description. */
 
 struct s_checker {
     const char *prefix;         /* "sim", or "" */
     const char *name;           /* file name for positions, or NULL */
-    const char *text;           /* its text, or NULL */
+    const char *text;           /* its text, or NULL: read 'name' */
     size_t len;                 /* bytes in 'text' */
     char *err;                  /* caller's buffer */
     size_t errsize;             /* its size */
@@ -377,7 +172,10 @@ s_bad(struct s_checker *c, const char *rel, const char *fmt, ...)
 
     snprintf(item, sizeof item, "%s%s%s", c->prefix,
              c->prefix[0] && rel[0] ? "." : "", rel);
-    if (c->text && s_locate(c->text, c->len, item, &line, &col)) {
+    /* common/cfg places what it checks itself; the cross-references
+     * checked here are found again in the text. */
+    if (c->name && (c->text ? cfg_locate(c->text, c->len, item, &line, &col)
+                            : cfg_locate_file(c->name, item, &line, &col))) {
         snprintf(pos, sizeof pos, "%s:%zu:%zu: ", c->name, line, col);
     } else if (c->name) {
         snprintf(pos, sizeof pos, "%s: ", c->name);
@@ -532,19 +330,13 @@ adapter_sim_config_check(const struct adapter_sim_config *cfg,
         .err = err,
         .errsize = errsize,
     };
-    char *text = NULL;
-    bool ok;
 
     assert(cfg);
-    if (path) {
-        text = s_read_file(path, &c.len);
-        c.text = text;
-    }
-    ok = s_check(cfg, &c);
-    free(text);
-    return ok;
+    return s_check(cfg, &c);
 }
 
+/* Loads 'text' ('len' bytes; NULL: the file 'name') into '*cfg' and
+ * checks it; '*cfg' untouched on failure. */
 static int
 s_load_checked(struct adapter_sim_config *cfg, const char *name,
                const char *text, size_t len, char *err, size_t errsize)
@@ -558,10 +350,13 @@ s_load_checked(struct adapter_sim_config *cfg, const char *name,
         .err = err,
         .errsize = errsize,
     };
+    int rc;
 
     memset(&tmp, 0, sizeof tmp);
-    if (cfg_load_string(adapter_sim_keys, &tmp, name, text, len, err,
-                        errsize)) {
+    rc = text ? cfg_load_string(adapter_sim_keys, &tmp, name, text, len, err,
+                                errsize)
+              : cfg_load(adapter_sim_keys, &tmp, name, err, errsize);
+    if (rc) {
         return -1;
     }
     if (!s_check(&tmp, &c)) {
@@ -585,21 +380,8 @@ int
 adapter_sim_config_load(struct adapter_sim_config *cfg, const char *path,
                         char *err, size_t errsize)
 {
-    size_t len;
-    char *text;
-    int rc;
-
     assert(cfg && path);
-    errno = 0;
-    text = s_read_file(path, &len);
-    if (!text) {
-        log_format(err, errsize, "%s: cannot read: %s", path,
-              errno ? strerror(errno) : "read error");
-        return -1;
-    }
-    rc = s_load_checked(cfg, path, text, len, err, errsize);
-    free(text);
-    return rc;
+    return s_load_checked(cfg, path, NULL, 0, err, errsize);
 }
 
 void
