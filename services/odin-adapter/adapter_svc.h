@@ -1,22 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* odin-adapter, the service: PathCreate / PathTeardown / ListPaths /
  * PathStatus on its control socket and PathEvents on its events socket,
- * over one backend chosen in YAML:
- *   sim      the simulated optical network (adapter_sim): routes, lambdas,
- *            blocking, the paper's delays, injected failures;
- *   netns    real veth pairs between test-bed namespaces (adapter_netns),
- *            timed and admitted by the same simulator;
- *   oclient  ODIN's command-line client (adapter_oclient), run as child
- *            processes driven from the service's loop.
- * Creation is asynchronous: the reply says PROVISIONING and an event says
- * UP or FAILED when the backend is done.  Requests are idempotent by
- * request id.  Every path is recorded in SQLite (adapter_store) at each
- * transition; on start the adapter takes its paths back: an UP path is
- * adopted (sim: its lambdas reserved again; netns: its veth pair found in
- * both namespaces, else FAILED as vanished; oclient: kept by ODIN id), a
- * path that was PROVISIONING is FAILED (what it held is released; for
- * oclient, ODIN's answer was lost with the process), a TEARING_DOWN one is
- * finished.  netns devices that no recorded path owns are deleted. */
+ * over one backend chosen in YAML (adapter_backend.h: sim, netns,
+ * oclient).  Creation is asynchronous: the reply says PROVISIONING and an
+ * event says UP or FAILED when the backend is done; the backend's work
+ * runs on the loop, never in a request handler.  Requests are idempotent
+ * by request id.  Every path is recorded in SQLite (adapter_store) at each
+ * transition; on start every open path is offered to the backend to adopt
+ * or end (adapter_core.h), and the backend sweeps what no path owns. */
 #ifndef ADAPTER_SVC_H
 #define ADAPTER_SVC_H
 
@@ -33,7 +24,7 @@
 struct adapter_cfg {
     struct svc_common_cfg common;
     char *events;               /* PUB: path events */
-    char *backend;              /* "sim", "netns" or "oclient" */
+    char *backend;              /* adapter_backend_find() name */
     char *state;                /* SQLite file; empty: nothing kept */
     uint32_t tick_ms;           /* how often the backend is advanced */
     uint32_t max_paths;         /* paths remembered, ended ones included */

@@ -62,7 +62,9 @@ grep -h "adopted" "$T/adapter.log" | tail -2
 
 echo "== release: the pair is gone from both namespaces"
 "${CTL[@]}" reserve release "$id" >/dev/null || fail "release"
-! dev_in 1 "$dev" && ! dev_in 2 "$dev" || fail "$dev still there"
+# The reply says tearing down; the adapter deletes the pair on its loop.
+vr_until 5 eval '! dev_in 1 "$dev" && ! dev_in 2 "$dev"' \
+    || fail "$dev still there"
 resv_wait "$id" released || fail "not released"
 
 echo "== a pair deleted while the adapter is down: vanished, and a stray swept"
