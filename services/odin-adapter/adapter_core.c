@@ -32,6 +32,7 @@ struct adapter_core {
     struct adapter_path **paths;    /* records, oldest first */
     size_t n_paths, cap;        /* used and allocated in 'paths' */
     uint64_t next_n;            /* number of the next path */
+    size_t n_queued;            /* paths with want_create/want_teardown */
     struct adapter_core_stats st;   /* counters (by_state unused) */
 };
 
@@ -438,6 +439,7 @@ adapter_core_create(adapter_core_t *self,
     }
     self->st.n_created++;
     p->want_create = true;
+    self->n_queued++;
     adapter_core_wake(self);
     return p;
 }
@@ -454,6 +456,7 @@ adapter_core_teardown(adapter_core_t *self, const char *path_id)
         /* The loop never started it: nothing to give back but what the
          * admission set aside. */
         p->want_create = false;
+        self->n_queued--;
         if (self->ops->cancel) {
             self->ops->cancel(self->be, p);
         }
@@ -462,6 +465,7 @@ adapter_core_teardown(adapter_core_t *self, const char *path_id)
     }
     adapter_core_set_state(self, p, P(TEARING_DOWN), NULL);
     p->want_teardown = true;
+    self->n_queued++;
     adapter_core_wake(self);
     return p;
 }
@@ -469,16 +473,19 @@ adapter_core_teardown(adapter_core_t *self, const char *path_id)
 void
 adapter_core_run(adapter_core_t *self, uint64_t now_ms)
 {
-    /* The backend adds no records, so the table does not move here. */
-    for (size_t i = 0; i < self->n_paths; i++) {
+    /* The backend adds no records, so the table does not move here; the
+     * scan stops once the queued work is done (most ticks have none). */
+    for (size_t i = 0; self->n_queued && i < self->n_paths; i++) {
         struct adapter_path *p = self->paths[i];
         if (p->want_create) {
             p->want_create = false;
             p->created = true;
+            self->n_queued--;
             self->ops->create(self->be, p);
         }
         if (p->want_teardown) {
             p->want_teardown = false;
+            self->n_queued--;
             self->ops->teardown(self->be, p);
         }
     }

@@ -430,9 +430,25 @@ test_store_and_restart(void)
     assert(rmdir(dir) == 0);
 }
 
+/* The built-in tables, by the config's name. */
+static void
+test_registry(void)
+{
+    char names[64];
+    assert(adapter_backend_find("sim") == &adapter_backend_sim);
+    assert(adapter_backend_find("netns") == &adapter_backend_netns);
+    assert(adapter_backend_find("oclient") == &adapter_backend_oclient);
+    assert(!adapter_backend_find("odin") && !adapter_backend_find(NULL));
+    adapter_backend_names(names, sizeof names);
+    assert(!strcmp(names, "sim, netns or oclient"));
+    adapter_backend_names(names, 6);
+    assert(!strcmp(names, "sim, "));
+}
+
 int
 main(void)
 {
+    test_registry();
     test_create_up_teardown();
     test_refusals();
     test_cancel_and_failures();
