@@ -7,9 +7,10 @@
  * FIELD=VALUE sets a string, number, bool or enum field, at the top or
  * one message down ("link.name=x").  SERVER
  * names the server's key in DIR (SERVER.key).  A request prints
- * "REPLY TYPE" and the reply's string fields (and those of its nested
- * messages, one level down; repeated fields with their count) and exits 0, or prints "ERROR CODE NAME: text" and exits
- * 1; no reply in 3 s exits 3.  --pub connects a PUB socket and publishes
+ * "REPLY TYPE" and the reply's string and enum fields (and those of its
+ * nested messages, one level down; repeated fields with their count) and
+ * exits 0, or prints "ERROR CODE NAME: text" and exits 1; no reply in 3 s
+ * exits 3.  --pub connects a PUB socket and publishes
  * the message N times (default 10), 100 ms apart. */
 #include <czmq.h>
 #include <getopt.h>
@@ -128,6 +129,10 @@ s_print(const ProtobufCMessage *msg, const char *prefix)
         if (f->type == PROTOBUF_C_TYPE_STRING) {
             const char *s = *(char *const *) p;
             printf(" %s%s=%s", prefix, f->name, s ? s : "");
+        } else if (f->type == PROTOBUF_C_TYPE_ENUM) {
+            const ProtobufCEnumValue *e = protobuf_c_enum_descriptor_get_value(
+                f->descriptor, *(const int *) p);
+            printf(" %s%s=%s", prefix, f->name, e ? e->name : "?");
         } else if (f->type == PROTOBUF_C_TYPE_MESSAGE && !*prefix
                    && *(ProtobufCMessage *const *) p) {
             char sub[64];
