@@ -458,7 +458,10 @@ s_sec_open(agent_t *self)
     hs->rekey_ms = cfg->rekey_s * 1000ull;
     hs->rekey_bytes = (uint64_t) cfg->rekey_mb << 20;
     hs->accept_unknown_addr = cfg->proxy;
-    hs->quiet_ms = 3ull * cfg->hello_ms > 5000 ? 3ull * cfg->hello_ms : 5000;
+    /* Three hellos missed, a second at least: a restarted peer (the
+     * proxy above all, which cannot know its members) is found again in
+     * that time; a needless handshake costs one round trip. */
+    hs->quiet_ms = 3ull * cfg->hello_ms > 1000 ? 3ull * cfg->hello_ms : 1000;
     char z85[41];
     sec_key_to_z85(hs->me.pub, z85);
     VLOG_INFO("overlay: key %s, %zu admitted key(s), %s with %s, circuits "

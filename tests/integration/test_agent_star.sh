@@ -3,10 +3,10 @@
 # vnet-agent on the test bed: 3 hosts (h1 the proxy) x 2 VMs.  Every VM
 # pings every other over the star; ARP and broadcasts cross it; iperf3 TCP
 # runs between VMs on two non-proxy hosts; a rule moved from the star to a
-# direct link under `ping -i 0.01` loses nothing; a killed agent is back in
-# the star within 2 s; garbage on the overlay port is counted and
-# survived; every agent exits 0 on SIGTERM.  No control service runs: the
-# data plane needs none.
+# direct link under `ping -i 0.01` loses nothing; a killed agent, member
+# or proxy, is back in the star within 2 s; garbage on the overlay port is
+# counted and survived; every agent exits 0 on SIGTERM.  No control
+# service runs: the data plane needs none.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 
@@ -51,6 +51,7 @@ overlay:
 ports: [vm1, vm2]
 capture: $capture
 period_ms: 100
+hello_ms: 300
 YAML
     vr_start "agent-h$i" ip netns exec "$bed-h$i" "$BIN/vnet-agent" \
         -c "$T/$bed-h$i.yaml"
@@ -176,6 +177,24 @@ done
 ms=$((($(date +%s%N) - t0) / 1000000))
 echo "h1v1 reaches h3v2 again after $ms ms"
 [ "$back" = 1 ] && [ "$ms" -le 2000 ] || fail "not back in the star in 2 s"
+
+echo "== the proxy killed and restarted: its members are back within 2 s"
+# It cannot know its members: they must notice its silence (3 hellos,
+# 1 s at least; it was 5 s at least, and the star stayed down that long).
+kill -KILL "$(cat "$T/agent-h1.pid")"
+sleep 0.2
+start_agent 1
+t0=$(date +%s%N)
+back=0
+for _ in $(seq 40); do
+    if in_vm 3 2 ping -c 1 -W 0.2 -q 10.201.2.1 >/dev/null 2>&1; then
+        back=1
+        break
+    fi
+done
+ms=$((($(date +%s%N) - t0) / 1000000))
+echo "h3v2 reaches h2v1 over the restarted proxy after $ms ms"
+[ "$back" = 1 ] && [ "$ms" -le 2000 ] || fail "proxy: star not back in 2 s"
 
 echo "== garbage on the overlay port is counted and survived"
 # With keys, anything not sealed for a session is refused before it is
