@@ -145,7 +145,8 @@ typedef int svc_fd_fn(svc_t *svc, int fd, void *arg);
 /* Calls 'fn' whenever 'fd' (a pipe, an eventfd...) is readable. */
 int svc_add_fd(svc_t *self, int fd, svc_fd_fn *fn, void *arg);
 
-/* Calls 'fn' every 'period_ms' milliseconds. */
+/* Calls 'fn' every 'period_ms' milliseconds.  Ticks missed while the
+ * loop was blocked are not made up for: the next one runs, once. */
 int svc_add_timer(svc_t *self, unsigned period_ms, svc_timer_fn *fn,
                   void *arg);
 

@@ -78,6 +78,25 @@ s_on_tick(svc_t *svc, void *arg)
     return 0;
 }
 
+/* A 10 ms timer whose first tick blocks 400 ms: the ticks in the 100 ms
+ * after it are counted (zloop made up for the missed ones at once). */
+static atomic_int s_slow_after = 0, s_slow_done = 0;
+static uint64_t s_slow_end_us;
+
+static int
+s_on_slow_tick(svc_t *svc, void *arg)
+{
+    if (!s_slow_end_us) {
+        usleep(400000);
+        s_slow_end_us = vtime_mono_us();
+    } else if (vtime_mono_us() - s_slow_end_us < 100000) {
+        atomic_fetch_add(&s_slow_after, 1);
+    } else {
+        atomic_store(&s_slow_done, 1);
+    }
+    return 0;
+}
+
 /* LinkProbe is kept for later; LinkListRequest is answered, and then
  * the kept probe. */
 static struct svc_later s_later;
@@ -341,6 +360,7 @@ main(void)
     assert(!strcmp(svc_config_path(svc), good));
     svc_on_request(svc, s_on_request, s_on_status, &cfg);
     assert(svc_add_timer(svc, 10, s_on_tick, NULL) == 0);
+    assert(svc_add_timer(svc, 10, s_on_slow_tick, NULL) == 0);
     svc_set_state(svc, "testing");
     char *endpoint = strdup(zsock_endpoint(svc_control(svc)));
 
@@ -417,6 +437,13 @@ main(void)
     bus_msg_clear(&reply);
 
     usleep(100000);
+    /* The blocked timer's missed ticks were dropped, not run at once: 10
+     * in 100 ms, not 50. */
+    for (int i = 0; i < 300 && !atomic_load(&s_slow_done); i++) {
+        usleep(10000);
+    }
+    assert(atomic_load(&s_slow_done));
+    assert(atomic_load(&s_slow_after) <= 14);
     assert(kill(getpid(), SIGTERM) == 0);
     assert(pthread_join(th, NULL) == 0);
     assert(s_run_rc == SVC_EXIT_OK);
