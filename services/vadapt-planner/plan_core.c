@@ -1367,6 +1367,20 @@ s_add_taken(plan_core_t *self, uint64_t now)
     self->adds[self->n_adds++] = now;
 }
 
+int
+plan_core_unreserve(plan_core_t *self, uint64_t now_us)
+{
+    for (size_t i = self->n_adds; i-- > 0;) {
+        if (self->adds[i] == now_us) {
+            memmove(self->adds + i, self->adds + i + 1,
+                    (self->n_adds - i - 1) * sizeof *self->adds);
+            self->n_adds--;
+            return 0;
+        }
+    }
+    return -1;
+}
+
 static struct plan_action *
 s_act(plan_core_t *self, size_t *n, enum plan_kind kind, const char *a,
       const char *b, double demand, uint32_t n_vm_pairs, bool is_new)

@@ -328,6 +328,12 @@ int plan_core_set_cost(plan_core_t *self, const char *a, const char *b,
 int plan_core_seed(plan_core_t *self, const char *a, const char *b,
                    uint64_t now_us);
 
+/* The service did not act on a RESERVE issued at 'now_us' (it cannot
+ * yet: see plan_svc.c): the slot of the cap it took is given back, and
+ * the link is offered again at a later tick.  Returns 0, or -1 if no
+ * RESERVE was counted at 'now_us'. */
+int plan_core_unreserve(plan_core_t *self, uint64_t now_us);
+
 /* A link the service holds, as given to plan_core_tick(). */
 struct plan_link_key {
     const char *host_a;         /* either order; borrowed for the call */

@@ -151,6 +151,9 @@ enum { S_MAX_RULES = 4096 };
 enum { S_LIST_PAGES_MAX = 64 };
 /* A ResvRequest that got no reply is sent again (same id) after this. */
 #define S_ASK_RETRY_US UINT64_C(1000000)
+/* A RESERVE waiting for its agents' links to be looked at brings the
+ * next reconcile this close. */
+#define S_SCAN_SOON_US UINT64_C(200000)
 /* A held link's reservation missing from this many broker lists in a row
  * is taken as gone. */
 #define S_MISSING_ROUNDS 2
@@ -269,6 +272,14 @@ s_agent(plan_svc_t *self, const char *id)
         }
     }
     return NULL;
+}
+
+/* Whether agent 'id' is known and its links were looked at once. */
+static bool
+s_scanned(plan_svc_t *self, const char *id)
+{
+    const struct s_agent *ag = s_agent(self, id);
+    return ag && ag->scanned;
 }
 
 static void s_on_agent_restart(plan_svc_t *self, const char *id);
@@ -1577,8 +1588,8 @@ s_on_tick(svc_t *svc, void *arg)
         keys[i].host_b = self->links.v[i].b;
     }
     struct plan_actions acts;
-    int rc = plan_core_tick(self->core, s_now(self), keys, self->links.n,
-                            &acts);
+    uint64_t now = s_now(self);
+    int rc = plan_core_tick(self->core, now, keys, self->links.n, &acts);
     free(keys);
     if (rc != 0) {
         return 0;
@@ -1603,6 +1614,19 @@ s_on_tick(svc_t *svc, void *arg)
             break;
         case PLAN_KIND_RESERVE: {
             if (plan_links_find(&self->links, a->host_a, a->host_b)) {
+                break;
+            }
+            /* Not before both agents' links were looked at: a restarted
+             * planner's own commodity link on them is adopted then, and a
+             * reserved link made beside it (the same peer address, with
+             * oclient) would never echo a probe.  The next round looks;
+             * the core asks again. */
+            if (!s_scanned(self, a->host_a) || !s_scanned(self, a->host_b)) {
+                plan_core_unreserve(self->core, now);
+                uint64_t soon = now + S_SCAN_SOON_US;
+                if (self->next_reconcile_us > soon) {
+                    self->next_reconcile_us = soon;
+                }
                 break;
             }
             struct plan_link *h = plan_links_add(&self->links, a->host_a,

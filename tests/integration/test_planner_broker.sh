@@ -21,6 +21,9 @@
 #     never gets active; after reserving_timeout_ms the planner releases
 #     it and uses a direct commodity link; the stale link of the
 #     reservation released by hand is removed from the agents.
+#  5. The planner killed -9 and restarted with that link up adopts it
+#     and asks for no reservation beside it (it looks at the agents'
+#     links before it reserves a pair of theirs).
 source "$(dirname "$0")/lib.sh"
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 
@@ -212,6 +215,19 @@ vr_until 20 no_open || fail "reservations still open: $("${CTL[@]}" reserve list
 "${CTL[@]}" --json reserve list --all | jq -r '.[] | "\(.id) \(.state)"'
 [ "$(n_resv)" = 4 ] || fail "not one reservation asked in this phase"
 echo "reserving timed out: released, direct commodity link up"
+
+echo "== 5. kill -9 with the commodity link up: adopted, nothing reserved"
+# The restarted planner learns of the agents after its first round with
+# the broker; it must look at their links before it reserves the pair
+# (T_up 0.2 s, the next round 0.5 s), or it makes vr-... beside vd-h1-h2.
+kill -KILL "$(cat "$T/planner.pid")"
+vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
+pwait 10 adopted -ge 1 || fail "vd-h1-h2 not adopted"
+pwait 10 links_up -eq 1 || fail "no link up after the restart"
+sleep 1.5
+[ "$(n_resv)" = 4 ] || fail "a reservation asked beside the adopted link"
+[ "$(pcount links_up_reserved)" = 0 ] || fail "a reserved link is up"
+grep -h "adopted commodity link" "$T/planner.log" | tail -n 1 | cut -c1-160
 
 vr_stop_services planner broker adapter agent-h1 agent-h2 agg
 echo "1 passed, 0 failed"

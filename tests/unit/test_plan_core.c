@@ -883,6 +883,35 @@ test_throttle(void)
     plan_core_destroy(&pc);
 }
 
+/* A RESERVE the service could not act on yet gives its slot back: the
+ * link is asked for at the next tick, not throttled for the window. */
+static void
+test_unreserve(void)
+{
+    struct plan_params p = fast_params(PLAN_POLICY_TOP_K, 4);
+    p.max_adds = 1;
+    p.add_window_us = 60 * S;
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+    const struct edge e[] = { { 0, 1, 40 * M } };
+    set_edges(pc, 0, e, 1);
+    tick(pc, 0, &h, &acts);
+    assert(acts.n_reserve == 1 && act_of(&acts, PLAN_KIND_RESERVE, 0, 1));
+    assert(plan_core_unreserve(pc, 1 * S) == -1);   /* none at that time */
+    assert(plan_core_unreserve(pc, 0) == 0);
+    assert(plan_core_unreserve(pc, 0) == -1);       /* given back once */
+    h.n = 0;                                        /* not acted on */
+    tick(pc, 1 * S, &h, &acts);
+    assert(acts.n_reserve == 1 && acts.n_throttle == 0);
+    /* Not given back this time: the next one waits for the window. */
+    h.n = 0;
+    tick(pc, 2 * S, &h, &acts);
+    assert(acts.n_reserve == 0 && act_of(&acts, PLAN_KIND_THROTTLE, 0, 1));
+    plan_core_destroy(&pc);
+}
+
 /* After a restart, links still held are seeded: no duplicate RESERVE. */
 static void
 test_seed(void)
@@ -1254,6 +1283,7 @@ main(void)
     test_hysteresis();
     test_keep_bonus();
     test_throttle();
+    test_unreserve();
     test_seed();
     test_port_handover();
     test_live();
