@@ -558,6 +558,8 @@ test_run_stand_in(void)
     unlink(control);
     unlink(log);
     unlink(pidfile);
+    snprintf(line, sizeof line, "%s.hang-pids", state);
+    unlink(line);
     assert(rmdir(dir) == 0);
 }
 

@@ -1,0 +1,448 @@
+# SPDX-License-Identifier: MIT
+# Chaos on the whole loop (sourced after lib.sh, bash): issue 15 items 3-4.
+# Used by test_chaos.sh, test_chaos_oclient.sh (short, in CI) and
+# tests/bench/chaos.sh (long).
+#
+# The bed: 4 hosts x 2 VMs and a fifth host as the star's proxy, every
+# service running, the adapter's netns backend making real veth paths
+# (delays scaled by 0.05) or its oclient backend driving the stand-in
+# (tests/tools/oclient) told at random to hang, crash, fail or be slow
+# mid-call.  A BSP job (vr-bsp, 8 ranks) runs one pattern per phase; the
+# phases change.  Over and over: kill -9 a random service (aggregator,
+# planner, broker, adapter or one of the agents; by the PID we started)
+# at a random moment, restart it after a random 0-3 s.  Checked:
+#  - during: no host pair reserved twice; a killed agent is back in the
+#    star within 2 s of its restart;
+#  - after each phase's kills (within CHAOS_SETTLE_S of the last restart):
+#    the planner holds an up link for each pair the phase needs (over a
+#    reservation, or the commodity network where one failed), the broker's
+#    open reservations are exactly its reserved links', all ACTIVE, the
+#    adapter's live paths exactly theirs, the vrp devices (or ODIN's
+#    paths) exactly the adapter's (chaos_check.py agree);
+#  - a ping -i 0.01 between two VMs over a reserved path loses nothing
+#    while only control services are killed;
+#  - every reservation's history is a legal sequence, and none went from
+#    ACTIVE to FAILED (chaos_check.py history).
+# Seeded (CHAOS_SEED): the same seed makes the same choices; a failure
+# prints the seed and the command that replays it (CHAOS_KEEP=DIR keeps
+# every log of a failed run there).
+
+BED="$VR_SRC_DIR/deploy/testbed/vrbed"
+CHECK="$VR_SRC_DIR/tests/integration/chaos_check.py"
+CHAOS_SEED=${CHAOS_SEED:-$(( $(date +%s%N) % 1000000 ))}
+CHAOS_KILLS=${CHAOS_KILLS:-30}
+CHAOS_SETTLE_S=${CHAOS_SETTLE_S:-25}
+CHAOS_BACKEND=${CHAOS_BACKEND:-netns}
+CHAOS_REPLAY="CHAOS_SEED=$CHAOS_SEED $0"
+[[ $CHAOS_SEED =~ ^[0-9]{1,9}$ ]] || fail "CHAOS_SEED must be 0 to 999999999"
+[[ $CHAOS_KILLS =~ ^[0-9]{1,5}$ ]] || fail "CHAOS_KILLS must be a count"
+RANDOM=$CHAOS_SEED
+P="ch$$"
+CONTROL=(aggregator planner broker adapter)
+VICTIMS=(aggregator planner broker adapter agent-h1 agent-h2 agent-h3 agent-h4
+    agent-h5)
+PATTERNS=(ring mesh tree neighbor)
+N_KILLS=0 N_CHECKS=0 N_STAR=0 STAR_MAX_MS=0 SETTLE_MAX_MS=0 N_PINGS=0
+declare -A KILLED=()
+
+# (A cleanup hook: runs inside vr_cleanup, whose 'rc' is the exit code.)
+chaos_failed() {
+    [ "${rc:-1}" = 0 ] && return
+    echo "CHAOS FAILED after $N_KILLS kills: seed $CHAOS_SEED; replay with:" >&2
+    echo "    $CHAOS_REPLAY" >&2
+    [ ! -e "$T/kills.log" ] || tail -n 15 "$T/kills.log" >&2
+    if [ -n "${CHAOS_KEEP:-}" ]; then   # every log, for a post-mortem
+        mkdir -p "$CHAOS_KEEP" && cp -r "$T"/. "$CHAOS_KEEP"/ &&
+            echo "logs kept in $CHAOS_KEEP" >&2
+    fi
+}
+vr_on_cleanup chaos_failed
+vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
+vr_on_cleanup chaos_stop_bsp
+vr_on_cleanup chaos_kill_hangs
+
+# rnd N: a number in [0, N) in R, from the seeded sequence (never call it
+# in a subshell: the sequence would not move on).
+rnd() { R=$((RANDOM % $1)); }
+ms_sleep() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))"; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+# forget PID: drops PID from the processes cleanup ends, once reaped (its
+# number may then be anybody's).
+forget() {
+    local i
+    for i in "${!VR_PIDS[@]}"; do
+        [ "${VR_PIDS[$i]}" != "$1" ] || unset "VR_PIDS[$i]"
+    done
+    VR_PIDS=("${VR_PIDS[@]}")
+}
+
+# chaos_kill_hangs: oclient stand-ins left hanging by a killed adapter
+# (they record their PIDs), ended by PID if still theirs.
+chaos_kill_hangs() {
+    local f="$T/odin.state.hang-pids" pid
+    [ -e "$f" ] || return 0
+    for pid in $(cat "$f"); do
+        grep -qsE "oclient|sleep" "/proc/$pid/cmdline" && kill -KILL "$pid" 2>/dev/null
+    done
+    return 0
+}
+
+ctl() { "$BIN/vnetctl" -c "$T/ctl.yaml" "$@"; }
+agent_ctl() { local i=$1; shift; "$BIN/vnetctl" -c "$T/ctl-h$i.yaml" "$@"; }
+
+chaos_configs() {
+    local i
+    vr_overlay_keys h1 h2 h3 h4 h5
+    for i in 1 2 3 4 5; do
+        {
+            echo "id: h$i"
+            [ "$i" != 5 ] && echo "proxy_addr: 10.200.0.5:7000"
+            echo "bus: {control: '$(ep agent-h$i)', aggregator: '$(ep ingest)'}"
+            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)}"
+            echo "ports: [vm1, vm2]"
+            echo "period_ms: 100"
+            echo "hello_ms: 300"
+        } >"$T/agent-h$i.yaml"
+        echo "agent: $(ep agent-h$i)" >"$T/ctl-h$i.yaml"
+    done
+    cat >"$T/aggregator.yaml" <<YAML
+bus: {control: '$(ep agg)', events: '$(ep agg-events)', ingest: '$(ep ingest)'}
+YAML
+    if [ "$CHAOS_BACKEND" = oclient ]; then
+        export OCLIENT_STATE=$T/odin.state OCLIENT_CONTROL=$T/odin.modes \
+            OCLIENT_LOG=$T/odin.log OCLIENT_DELAY=3 OCLIENT_HANG_S=20
+        : >"$OCLIENT_CONTROL"
+        vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: oclient' \
+            "oclient:
+  path: $VR_SRC_DIR/tests/tools/oclient
+  flags: [-b, \"100\"]
+  create_timeout_ms: 1500
+  teardown_timeout_ms: 1500" 'teardown_retries: 100'
+    else
+        vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
+            "sim: {time_scale: 0.05}" "netns:
+  hosts:
+$(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
+    fi
+    vr_broker_yaml "$T/broker.db" 'reconcile_ms: 500' "networks:
+  - name: lab
+    endpoints:
+$(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
+    cat >"$T/planner.yaml" <<YAML
+bus:
+  control: $(ep planner)
+  events: $(ep planner-events)
+  aggregator: $(ep agg)
+  aggregator_events: $(ep agg-events)
+  broker: $(ep broker)
+  broker_events: $(ep broker-events)
+policy: top-k
+k: 4
+min_demand_mbps: 1
+release_mbps: 0.5
+t_up_ms: 500
+t_down_ms: 3000
+max_adds: 64
+tick_ms: 50
+bandwidth_mbps: 100
+YAML
+    cat >"$T/ctl.yaml" <<YAML
+aggregator: $(ep agg)
+planner: $(ep planner)
+broker: $(ep broker)
+adapter: $(ep adapter)
+timeout_ms: 2000
+YAML
+}
+
+# chaos_start NAME: starts service NAME (a role, or agent-hI).
+chaos_start() {
+    case $1 in
+    agent-h*)
+        vr_start "$1" ip netns exec "$P-${1#agent-}" "$BIN/vnet-agent" \
+            -c "$T/$1.yaml" ;;
+    planner) vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml" ;;
+    *) vr_start "$1" "$BIN/${VR_BINARY[$1]}" -c "$T/$1.yaml" ;;
+    esac
+}
+# answers NAME: whether NAME answers its status request.
+answers() {
+    case $1 in
+    agent-h*) agent_ctl "${1#agent-h}" -t 1000 status agent ;;
+    *) ctl -t 1000 status "$1" ;;
+    esac
+}
+
+chaos_up() {
+    local n
+    "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 20mbit >/dev/null
+    chaos_configs
+    for n in agent-h1 agent-h2 agent-h3 agent-h4 agent-h5 aggregator adapter \
+        broker planner; do
+        chaos_start "$n"
+    done
+    for n in "${VICTIMS[@]}"; do
+        vr_until 15 answers "$n" || fail "$n not up"
+    done
+    for n in 1 2 3 4; do
+        vr_until 10 ip netns exec "$P-h${n}v1" ping -c 1 -W 0.3 -q 10.201.5.1 \
+            || fail "no star from h$n"
+    done
+    echo "bed $P up, backend $CHAOS_BACKEND, seed $CHAOS_SEED"
+}
+
+# BSP: rank r on host r/2+1, VM r%2+1; one pattern a phase.
+BSP_PIDS=()
+PHASE="" PHASE_PAIRS=""
+chaos_start_bsp() {
+    local pattern=$1 peers="" r
+    for r in $(seq 0 7); do
+        peers="$peers${peers:+,}10.201.$((r / 2 + 1)).$((r % 2 + 1)):5555"
+    done
+    for r in $(seq 0 7); do
+        ip netns exec "$P-h$((r / 2 + 1))v$((r % 2 + 1))" "$BIN/vr-bsp" \
+            --rank "$r" --peers "$peers" --pattern "$pattern" \
+            --duration 3600 --msg-size 16K --compute-us 0 --json \
+            >"$T/bsp-$r.json" 2>"$T/bsp-$r.err" &
+        BSP_PIDS+=("$!")
+        VR_PIDS+=("$!")
+    done
+    PHASE=$pattern
+    # The host pairs its edges cross.
+    PHASE_PAIRS=$("$BIN/vr-bsp" --print-edges --n 8 --pattern "$pattern" \
+        | awk '{a = int($1 / 2) + 1; b = int($2 / 2) + 1;
+                if (a != b) print "h" (a < b ? a : b) "-h" (a < b ? b : a)}' \
+        | sort -u | paste -sd,)
+}
+chaos_stop_bsp() {
+    local p
+    for p in "${BSP_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${BSP_PIDS[@]}"; do
+        wait "$p" 2>/dev/null || true
+        forget "$p"
+    done
+    BSP_PIDS=()
+}
+# bsp_alive: fails if a rank of the phase has exited (the job broke).
+bsp_alive() {
+    local p
+    for p in "${BSP_PIDS[@]}"; do
+        kill -0 "$p" 2>/dev/null || {
+            cat "$T"/bsp-*.err >&2
+            fail "a BSP rank of phase $PHASE exited"
+        }
+    done
+}
+
+# chaos_snapshot DIR: the state chaos_check.py reads.
+chaos_snapshot() {
+    local d=$1 i
+    rm -rf "$d"
+    mkdir -p "$d"
+    ctl --json reserve list --all >"$d/broker.json" || return 1
+    "$BIN/vr-call" "$(ep adapter)" adapter PATH_LIST_REQUEST >"$d/paths.txt" \
+        || return 1
+    "$BIN/vr-call" "$(ep planner)" planner PLAN_QUERY >"$d/plan.txt" || return 1
+    ctl --json status planner >"$d/planner.json" || return 1
+    if [ "$CHAOS_BACKEND" = oclient ]; then
+        cp "$T/odin.state" "$d/odin.state" 2>/dev/null || : >"$d/odin.state"
+    else
+        for i in 1 2 3 4; do
+            ip -n "$P-h$i" -o link show | grep -o ': vrp[0-9]*@' \
+                | sed "s/^: /h$i /; s/@\$//"
+        done >"$d/devs.txt"
+    fi
+}
+
+# check_dups: no pair reserved twice (the broker may be the one down).
+check_dups() {
+    ctl --json reserve list --all >"$T/dups.json" 2>/dev/null || return 0
+    python3 "$CHECK" dups "$T/dups.json" || fail "duplicate reservation"
+    N_CHECKS=$((N_CHECKS + 1))
+}
+
+# star_back I T0: a VM of host I (of host 1 for the proxy, h5) reaches h5's
+# VM over the star within 2 s of T0 (ms).
+star_back() {
+    local i=$1 t0=$2 from ms
+    from=$i
+    [ "$i" != 5 ] || from=1
+    until ip netns exec "$P-h${from}v1" ping -c 1 -W 0.2 -q 10.201.5.1 \
+        >/dev/null 2>&1; do
+        [ $(($(now_ms) - t0)) -lt 4000 ] || break
+    done
+    ms=$(($(now_ms) - t0))
+    echo "  star back ${ms} ms after agent h$i restarted" >>"$T/kills.log"
+    [ "$ms" -gt "$STAR_MAX_MS" ] && STAR_MAX_MS=$ms
+    N_STAR=$((N_STAR + 1))
+    [ "$ms" -le 2000 ] || fail "agent h$i: star not back within 2 s ($ms ms)"
+}
+
+# chaos_kill [NAME...]: waits a random 0-1 s, kills one of the NAMEs (all
+# victims by default) with -9, restarts it after a random 0-3 s, waits
+# until it answers, checks.
+chaos_kill() {
+    local -a from=("${@:-${VICTIMS[@]}}")
+    local name pid down t0
+    rnd 1000; ms_sleep "$R"
+    rnd "${#from[@]}"; name=${from[$R]}
+    rnd 3001; down=$R
+    pid=$(cat "$T/$name.pid")
+    kill -0 "$pid" 2>/dev/null || fail "$name (pid $pid) died by itself: $(tail -n 5 "$T/$name.log")"
+    kill -KILL "$pid"
+    wait "$pid" 2>/dev/null || true
+    forget "$pid"
+    N_KILLS=$((N_KILLS + 1))
+    KILLED[$name]=$((${KILLED[$name]:-0} + 1))
+    echo "kill $N_KILLS: $name (pid $pid), phase $PHASE, down $down ms" >>"$T/kills.log"
+    mv "$T/$name.log" "$T/$name.log.$N_KILLS"
+    ms_sleep "$down"
+    chaos_start "$name"
+    t0=$(now_ms)
+    case $name in
+    agent-h*) star_back "${name#agent-h}" "$t0" ;;
+    esac
+    vr_until 15 answers "$name" || fail "$name did not come back"
+    check_dups
+}
+
+# chaos_diag: for a post-mortem: whether each pair of the phase reaches
+# the other, and what the aggregator sees.
+chaos_diag() {
+    local pr a b
+    for pr in ${PHASE_PAIRS//,/ }; do
+        a=${pr%-*}; b=${pr#*-}
+        echo "ping ${a}v1 -> ${b}v1: $(ip netns exec "$P-${a}v1" ping -c 3 -i 0.2 -W 0.5 -q \
+            "10.201.${b#h}.1" 2>&1 | grep -o '[0-9]*% packet loss')"
+    done
+    ctl topology 2>&1 | head -n 12
+}
+
+# chaos_settle: until the loop agrees on the phase's pairs
+# (CHAOS_SETTLE_S at most after the last restart), then the histories.
+chaos_settle() {
+    local t0 ok="" ms
+    t0=$(now_ms)
+    while [ $(($(now_ms) - t0)) -lt $((CHAOS_SETTLE_S * 1000)) ]; do
+        if chaos_snapshot "$T/snap" \
+            && python3 "$CHECK" agree "$T/snap" "$PHASE_PAIRS" >"$T/agree.txt" 2>&1; then
+            ok=1
+            break
+        fi
+        sleep 0.3
+    done
+    ms=$(($(now_ms) - t0))
+    if [ -z "$ok" ]; then
+        cat "$T/agree.txt" >&2
+        chaos_diag >&2
+        fail "phase $PHASE ($PHASE_PAIRS): not settled ${CHAOS_SETTLE_S} s after the last restart"
+    fi
+    [ "$ms" -gt "$SETTLE_MAX_MS" ] && SETTLE_MAX_MS=$ms
+    N_CHECKS=$((N_CHECKS + 1))
+    echo "  phase $PHASE settled in $ms ms: $(cat "$T/agree.txt")" | tee -a "$T/kills.log"
+    chaos_histories
+}
+
+# chaos_histories: every reservation's history is legal.
+chaos_histories() {
+    local id
+    rm -rf "$T/hist"
+    mkdir -p "$T/hist"
+    for id in $(jq -r '.[].id' "$T/snap/broker.json"); do
+        ctl --json reserve show "$id" >"$T/hist/$id.json" || fail "show $id"
+    done
+    python3 "$CHECK" history "$T" >"$T/hist.txt" || fail "illegal history"
+    N_CHECKS=$((N_CHECKS + 1))
+}
+
+# chaos_ping: ping -i 0.01 between two VMs over one of the phase's
+# reserved paths, while only control services are killed; nothing lost.
+chaos_ping() {
+    local pr a b pid n pairs
+    # The pairs on reserved paths (all the phase's if none is).
+    pairs=$(jq -r '[.[] | select(.state == "active") | [.host_a, .host_b]
+        | sort | join("-")] | join(",")' "$T/snap/broker.json")
+    [ -n "$pairs" ] || pairs=$PHASE_PAIRS
+    rnd 100
+    pr=$(echo "$pairs" | tr , '\n' | sed -n "$((R % $(echo "$pairs" | tr , '\n' | wc -l) + 1))p")
+    a=${pr%-*}; b=${pr#*-}
+    # 3 kills take 10 s at most (1 + 3 + the restart, each): the ping
+    # outlasts them, and the choices stay the seed's alone.
+    ip netns exec "$P-${a}v2" ping -i 0.01 -c 1200 -q "10.201.${b#h}.1" \
+        >"$T/ping.txt" 2>&1 &
+    pid=$!
+    VR_PIDS+=("$pid")
+    for n in 1 2 3; do
+        chaos_kill "${CONTROL[@]}"
+    done
+    kill -0 "$pid" 2>/dev/null || echo "  (the ping ended before the 3rd restart)" >>"$T/kills.log"
+    wait "$pid" || true
+    forget "$pid"
+    N_PINGS=$((N_PINGS + 1))
+    echo "  ping ${a}v2 -> ${b}v1 over $pr with $n control kills: $(grep -o '[0-9]* packets transmitted.*loss' "$T/ping.txt")" \
+        | tee -a "$T/kills.log"
+    grep -q " 0% packet loss" "$T/ping.txt" \
+        || fail "ping over $pr lost frames while only control services died"
+}
+
+# chaos_oclient_modes: what the next oclient runs do, at random: mostly
+# ok, else hang, crash (dies mid-call), fail or slow.
+chaos_oclient_modes() {
+    local modes=(ok ok ok ok hang crash fail slow) i
+    [ "$CHAOS_BACKEND" = oclient ] || return 0
+    for i in 1 2 3 4; do
+        rnd "${#modes[@]}"
+        echo "${modes[$R]}" >>"$OCLIENT_CONTROL"
+        echo "${modes[$R]}" >>"$T/modes.log"
+    done
+}
+# chaos_oclient_calm: the oclient runs from now on behave; the modes
+# injected and not yet taken are dropped (and not counted).
+chaos_oclient_calm() {
+    [ "$CHAOS_BACKEND" = oclient ] || return 0
+    local left
+    left=$(wc -l <"$OCLIENT_CONTROL")
+    : >"$OCLIENT_CONTROL"
+    head -n "-$left" "$T/modes.log" >"$T/modes.tmp"
+    mv "$T/modes.tmp" "$T/modes.log"
+}
+
+# chaos_run: phases until CHAOS_KILLS kills are done.
+chaos_run() {
+    local k per
+    per=$(( CHAOS_KILLS < 40 ? 7 : 10 ))     # then 3 in chaos_ping
+    while [ "$N_KILLS" -lt "$CHAOS_KILLS" ]; do
+        rnd "${#PATTERNS[@]}"
+        [ "${PATTERNS[$R]}" != "$PHASE" ] || R=$(((R + 1) % ${#PATTERNS[@]}))
+        chaos_stop_bsp
+        chaos_start_bsp "${PATTERNS[$R]}"
+        echo "== phase $PHASE ($PHASE_PAIRS), kills so far $N_KILLS" | tee -a "$T/kills.log"
+        for k in $(seq "$per"); do
+            chaos_oclient_modes
+            chaos_kill
+        done
+        chaos_oclient_calm
+        bsp_alive
+        chaos_settle
+        chaos_ping
+        chaos_settle
+        bsp_alive
+    done
+    chaos_stop_bsp
+}
+
+chaos_report() {
+    local n
+    echo "kills: $N_KILLS ($(for n in "${VICTIMS[@]}"; do printf '%s %s, ' "$n" "${KILLED[$n]:-0}"; done | sed 's/, $//'))"
+    echo "invariant checks: $N_CHECKS passed; ping windows $N_PINGS, 0 lost;" \
+        "star back after $N_STAR agent restarts, slowest $STAR_MAX_MS ms;" \
+        "slowest settling $SETTLE_MAX_MS ms"
+    echo "reservations made: $(jq length "$T/snap/broker.json"), $(head -n 1 "$T/hist.txt")"
+    tail -n +2 "$T/hist.txt"
+    if [ "$CHAOS_BACKEND" = oclient ]; then
+        echo "oclient runs: $(wc -l <"$OCLIENT_LOG"); faults taken:" \
+            "$(sort "$T/modes.log" | uniq -c | awk '$2 != "ok" {printf "%s %s, ", $2, $1}' | sed 's/, $//')"
+    fi
+    echo "seed $CHAOS_SEED"
+}
