@@ -31,7 +31,7 @@ BED="$VR_SRC_DIR/deploy/testbed/vrbed"
 CHECK="$VR_SRC_DIR/tests/integration/chaos_check.py"
 CHAOS_SEED=${CHAOS_SEED:-$(( $(date +%s%N) % 1000000 ))}
 CHAOS_KILLS=${CHAOS_KILLS:-30}
-CHAOS_SETTLE_S=${CHAOS_SETTLE_S:-25}
+CHAOS_SETTLE_S=${CHAOS_SETTLE_S:-40}
 CHAOS_BACKEND=${CHAOS_BACKEND:-netns}
 CHAOS_REPLAY="CHAOS_SEED=$CHAOS_SEED $0"
 [[ $CHAOS_SEED =~ ^[0-9]{1,9}$ ]] || fail "CHAOS_SEED must be 0 to 999999999"
@@ -240,11 +240,14 @@ chaos_snapshot() {
     local d=$1 i
     rm -rf "$d"
     mkdir -p "$d"
-    ctl --json reserve list --all >"$d/broker.json" || return 1
+    ctl --json reserve list --all >"$d/broker.json" \
+        || { echo "no list from the broker" >"$T/agree.txt"; return 1; }
     "$BIN/vr-call" "$(ep adapter)" adapter PATH_LIST_REQUEST >"$d/paths.txt" \
-        || return 1
-    "$BIN/vr-call" "$(ep planner)" planner PLAN_QUERY >"$d/plan.txt" || return 1
-    ctl --json status planner >"$d/planner.json" || return 1
+        || { echo "no path list from the adapter" >"$T/agree.txt"; return 1; }
+    "$BIN/vr-call" "$(ep planner)" planner PLAN_QUERY >"$d/plan.txt" \
+        || { echo "no plan from the planner" >"$T/agree.txt"; return 1; }
+    ctl --json status planner >"$d/planner.json" \
+        || { echo "no status from the planner" >"$T/agree.txt"; return 1; }
     if [ "$CHAOS_BACKEND" = oclient ]; then
         cp "$T/odin.state" "$d/odin.state" 2>/dev/null || : >"$d/odin.state"
     else
