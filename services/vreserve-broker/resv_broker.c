@@ -327,6 +327,34 @@ s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p)
     }
 }
 
+/* Reservation 'r', whose path is not among the adapter's live ones, takes
+ * the end the adapter recorded for it (failed in a restart, say), as the
+ * event it missed would have told.  False if the adapter does not know
+ * the path as ended, or does not answer: then it vanished. */
+static bool
+s_path_ended(resv_broker_t *self, struct resv_rec *r)
+{
+    if (!*r->path_id) {
+        return false;
+    }
+    Vr__PathStatusRequest req = VR__PATH_STATUS_REQUEST__INIT;
+    req.path_id = r->path_id;
+    bus_msg_t reply;
+    bool ended = false;
+    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_STATUS_REQUEST,
+                        &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, &reply)
+        == 0) {
+        const Vr__Path *p = ((Vr__PathReply *) reply.body)->path;
+        ended = p && p->path_id && !strcmp(p->path_id, r->path_id)
+                && (p->state == P(FAILED) || p->state == P(DOWN));
+        if (ended) {
+            s_apply_path(self, r, p);
+        }
+    }
+    bus_msg_clear(&reply);
+    return ended;
+}
+
 /* A path event from the adapter. */
 static int
 s_on_path_event(svc_t *svc, zsock_t *sock, void *arg)
@@ -426,7 +454,7 @@ s_reconcile(resv_broker_t *self)
         } else if (r->state == S(RELEASING)) {
             s_move(self, r, S(RELEASED), "path no longer exists", NULL, NULL,
                    NULL, NULL);
-        } else {
+        } else if (!s_path_ended(self, r)) {
             self->n_vanished++;
             s_move(self, r, S(FAILED), "path vanished from the adapter",
                    NULL, "path vanished", NULL, NULL);

@@ -4,7 +4,8 @@
 #  sim: kill -9 the adapter with paths up and paths provisioning; on
 #       restart the up ones are adopted (the broker keeps them active), the
 #       provisioning ones fail and release their lambdas (the broker marks
-#       them failed); adapter and broker agree; release leaves nothing.
+#       them failed, with the adapter's reason); adapter and broker agree;
+#       release leaves nothing.
 #  oclient (tests/tools/oclient, ODIN's stand-in): a path set up and torn
 #       down by 'oclient -c'/'-t'; an ERROR, garbage output and a hang
 #       (killed at create_timeout_ms) each fail with a clear reason and
@@ -39,6 +40,12 @@ for id in "${up[@]}"; do
     [ "$(resv_field "$id" state)" = active ] || fail "$id lost by the restart"
 done
 for id in "${prov[@]}"; do resv_wait "$id" failed || fail "$id"; done
+# With the adapter's reason, though its event went out before the broker
+# heard the new adapter: not just "vanished".
+for id in "${prov[@]}"; do
+    resv_field "$id" error | grep -q "the adapter restarted during the set-up" \
+        || fail "$id: failed with '$(resv_field "$id" error)'"
+done
 echo "adapter: adopted $(counter paths_adopted), lost $(counter paths_lost_in_restart), up $(counter paths_up)"
 [ "$(counter paths_adopted)" = 3 ] && [ "$(counter paths_up)" = 3 ] \
     && [ "$(counter paths_lost_in_restart)" = 3 ] || fail "adapter disagrees"
