@@ -166,8 +166,10 @@ def agree(d, want):
         odin = sorted(l.split()[1] for l in open(odin_f)
                       if l.startswith("path "))
         refs = sorted(p.get("backend_ref", "") for p in up)
-        lost = [p for p in paths if pstate(p) == "failed"
-                and LOST_IN_RESTART in p.get("error", "")]
+        # The adapter lists live paths only: the broker's reservations
+        # carry the reason their path failed.
+        lost = [r for r in resvs if r["state"] == "failed"
+                and LOST_IN_RESTART in r.get("error", "")]
         missing = [x for x in refs if x not in odin]
         orphans = [x for x in odin if x not in refs]
         if missing:
