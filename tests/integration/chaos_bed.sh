@@ -325,9 +325,11 @@ chaos_diag() {
 # chaos_settle: until the loop agrees on the phase's pairs
 # (CHAOS_SETTLE_S at most after the last restart), then the histories.
 chaos_settle() {
-    local t0 ok="" ms
+    local t0 ok="" ms n=0
     t0=$(now_ms)
+    : >"$T/agree.txt"
     while [ $(($(now_ms) - t0)) -lt $((CHAOS_SETTLE_S * 1000)) ]; do
+        n=$((n + 1))
         if chaos_snapshot "$T/snap" \
             && python3 "$CHECK" agree "$T/snap" "$PHASE_PAIRS" >"$T/agree.txt" 2>&1; then
             ok=1
@@ -337,6 +339,7 @@ chaos_settle() {
     done
     ms=$(($(now_ms) - t0))
     if [ -z "$ok" ]; then
+        echo "the last of $n checks in $ms ms:" >&2
         cat "$T/agree.txt" >&2
         chaos_diag >&2
         fail "phase $PHASE ($PHASE_PAIRS): not settled ${CHAOS_SETTLE_S} s after the last restart"
