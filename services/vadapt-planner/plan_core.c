@@ -8,7 +8,6 @@
  * sorts what it needs instead of keeping indexes.  Nothing here does
  * I/O. */
 #include "plan_core.h"
-#include "plan_match.h"
 
 #include <assert.h>
 #include <math.h>
@@ -106,7 +105,6 @@ struct plan_core {
     size_t n_live;
     uint64_t live_at;           /* when they were given */
     bool has_live;
-    bool sel_exact;             /* the last selection was exact */
 
     struct s_cost *costs;       /* sorted by (a, b), PLAN_MAX_COSTS */
     size_t n_costs;
@@ -324,7 +322,6 @@ plan_params_default(struct plan_params *p)
     p->add_window_us = PLAN_DEFAULT_ADD_WINDOW_US;
     p->keep_bonus = PLAN_DEFAULT_KEEP_BONUS;
     p->live_max_age_us = PLAN_DEFAULT_LIVE_MAX_AGE_US;
-    p->matching = PLAN_DEFAULT_MATCHING;
     p->hold_cost = PLAN_DEFAULT_HOLD_COST;
     p->wait_min_us = PLAN_DEFAULT_WAIT_MIN_US;
 }
@@ -399,10 +396,6 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
     if (p->wait_min_us > UINT64_C(3600000000)) {
         s_fmt(err, err_size, "wait_min_us: '%llu' over an hour",
               (unsigned long long) p->wait_min_us);
-        return false;
-    }
-    if (!plan_matching_name(p->matching)) {
-        s_fmt(err, err_size, "matching: bad value '%d'", (int) p->matching);
         return false;
     }
     if (p->live_max_age_us > UINT64_C(3600000000)) {
@@ -639,89 +632,6 @@ s_prepare(plan_core_t *self)
     self->n_hosts = u;
 }
 
-/* The threshold that applies to 'l' (a band for a wanted link). */
-static void
-s_threshold(const plan_core_t *self, struct s_link *l)
-{
-    l->thr_release = l->wanted;
-    l->thr = l->wanted ? self->p.release_bps : self->p.min_demand_bps;
-}
-
-/* Is 'l' a candidate for H (before k and ports)? */
-static bool
-s_eligible(const struct s_link *l)
-{
-    return l->in_e && l->demand > 0 && l->demand >= l->thr;
-}
-
-/* Under b-matching, solves the selection exactly when the params and the
- * size allow (Selection of H): returns take[i] for self->order[i], with
- * the hosts' 'used' counted, or NULL for the greedy walk.  The weights are
- * the ranks, so a wanted link keeps its keep_bonus. */
-static bool *
-s_exact(plan_core_t *self)
-{
-    const struct plan_params *p = &self->p;
-    self->sel_exact = false;
-    if (p->matching == PLAN_MATCHING_GREEDY || p->k) {
-        self->c.sel_greedy++;
-        return NULL;
-    }
-    size_t n_elig = 0;
-    for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
-        s_threshold(self, l);
-        n_elig += s_eligible(l);
-    }
-    if (p->matching == PLAN_MATCHING_AUTO && n_elig > PLAN_EXACT_MAX_LINKS) {
-        self->c.sel_greedy++;
-        return NULL;
-    }
-    bool *take = calloc(self->n_links + 1, sizeof *take);
-    bool *etake = calloc(n_elig + 1, sizeof *etake);
-    uint32_t *cap = calloc(self->n_hosts + 1, sizeof *cap);
-    struct plan_match_edge *e = calloc(n_elig + 1, sizeof *e);
-    int rc = -1;
-    if (take && etake && cap && e) {
-        for (size_t h = 0; h < self->n_hosts; h++) {
-            cap[h] = self->hosts[h].cap;
-        }
-        size_t k = 0;
-        for (size_t i = 0; i < self->n_links; i++) {
-            const struct s_link *l = self->order[i];
-            if (s_eligible(l)) {
-                e[k++] = (struct plan_match_edge) {
-                    (uint32_t) (s_host(self, l->a) - self->hosts),
-                    (uint32_t) (s_host(self, l->b) - self->hosts), l->rank,
-                };
-            }
-        }
-        rc = plan_match_b(self->n_hosts, cap, n_elig, e, etake);
-    }
-    if (!rc) {
-        size_t k = 0;
-        for (size_t i = 0; i < self->n_links; i++) {
-            const struct s_link *l = self->order[i];
-            if (s_eligible(l) && etake[k++]) {
-                take[i] = true;
-                s_host(self, l->a)->used++;
-                s_host(self, l->b)->used++;
-            }
-        }
-        self->sel_exact = true;
-        self->c.sel_exact++;
-    } else {
-        self->c.exact_failed++;
-        self->c.sel_greedy++;
-        free(take);
-        take = NULL;
-    }
-    free(etake);
-    free(cap);
-    free(e);
-    return take;
-}
-
 /* Recomputes H at 'now' (see plan_core.h); s_prepare() must have run. */
 static void
 s_select(plan_core_t *self, uint64_t now)
@@ -732,12 +642,12 @@ s_select(plan_core_t *self, uint64_t now)
     for (size_t i = 0; i < self->n_hosts; i++) {
         self->hosts[i].used = 0;
     }
-    bool *take = bmatch ? s_exact(self) : NULL;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         l->was_selected = l->selected;
         l->selected = false;
-        s_threshold(self, l);
+        l->thr_release = l->wanted;
+        l->thr = l->wanted ? p->release_bps : p->min_demand_bps;
         if (!l->in_e || l->demand <= 0) {
             l->why = !l->in_e ? S_WHY_GONE
                      : l->stale ? S_WHY_STALE : S_WHY_BELOW;
@@ -748,19 +658,6 @@ s_select(plan_core_t *self, uint64_t now)
             l->why = S_WHY_BELOW;
         } else if (p->k && n_sel >= p->k) {
             l->why = S_WHY_RANK;
-        } else if (take) {
-            /* Exact: the optimum is maximal (weights > 0), so a link left
-             * out has a host whose ports the optimum fills. */
-            struct s_host *ha = s_host(self, l->a);
-            struct s_host *hb = s_host(self, l->b);
-            if (take[i]) {
-                l->selected = true;
-            } else {
-                l->why = S_WHY_PORTS;
-                s_copy_host(l->why_host, (ha->used >= ha->cap ? ha
-                                          : hb->used >= hb->cap ? hb
-                                                                : ha)->name);
-            }
         } else if (bmatch) {
             struct s_host *ha = s_host(self, l->a);
             struct s_host *hb = s_host(self, l->b);
@@ -790,7 +687,6 @@ s_select(plan_core_t *self, uint64_t now)
             self->sel_changed = true;
         }
     }
-    free(take);
 }
 
 /* Writes why 'l' is not in H. */
@@ -1441,11 +1337,10 @@ s_plan_action(plan_core_t *self, size_t *n)
     }
     s_fmt(act->reason, sizeof act->reason,
           "%s%s: %zu of %zu links selected, %.2f of %.2f Mbit/s; "
-          "%zu under min %.2f Mbit/s, %zu beyond k, %zu without a port%s",
+          "%zu under min %.2f Mbit/s, %zu beyond k, %zu without a port",
           plan_policy_name(p->policy), cap, n_sel, n_e, s_mbps(sum),
           s_mbps(total), n_below, s_mbps(p->min_demand_bps), n_rank,
-          n_ports, p->policy != PLAN_POLICY_B_MATCHING ? ""
-                   : self->sel_exact ? "; exact" : "; greedy");
+          n_ports);
     self->c.plans++;
 }
 
@@ -1812,32 +1707,6 @@ plan_policy_parse(const char *s, enum plan_policy *policy)
     if (s && !strcmp(s, "b-matching")) {
         *policy = PLAN_POLICY_B_MATCHING;
         return true;
-    }
-    return false;
-}
-
-const char *
-plan_matching_name(enum plan_matching m)
-{
-    switch (m) {
-    case PLAN_MATCHING_AUTO:
-        return "auto";
-    case PLAN_MATCHING_EXACT:
-        return "exact";
-    case PLAN_MATCHING_GREEDY:
-        return "greedy";
-    }
-    return NULL;
-}
-
-bool
-plan_matching_parse(const char *s, enum plan_matching *m)
-{
-    for (int i = PLAN_MATCHING_AUTO; i <= PLAN_MATCHING_GREEDY; i++) {
-        if (s && !strcmp(s, plan_matching_name((enum plan_matching) i))) {
-            *m = (enum plan_matching) i;
-            return true;
-        }
     }
     return false;
 }

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Decision core of the vadapt-planner (VADAPT, paper sections 3 and 3.4):
  * from the aggregator's VM-pair demands and the VM-to-host map it derives
- * the overlay links E between hosts, selects H from E (top-k or a
- * b-matching, exact or greedy), puts each link through hysteresis timers and a cap on new
+ * the overlay links E between hosts, selects H from E (top-k or a greedy
+ * b-matching), puts each link through hysteresis timers and a cap on new
  * reservations, and diffs the resulting wanted set H' against what the
  * service holds.  A pure library: no bus, no I/O, no clock; the caller
  * passes the time in (uint64 microseconds, monotonic) and does what the
@@ -69,30 +69,12 @@
  *  - PLAN_POLICY_TOP_K: the first k eligible links (the paper's rule).  Port
  *    limits are ignored, so a host may get more links than it has ports.
  *  - PLAN_POLICY_B_MATCHING: each host h may carry at most b(h) links
- *    (default_ports, or its entry in port_limits).  Two ways to choose:
- *    - exact (plan_match.h): the set of eligible links of maximum total
- *      weight within the port limits, the maximum-weight b-matching,
- *      solved with Edmonds' blossom algorithm.  The weight of a link is
- *      its rank (demand, with the keep bonus if wanted), so hysteresis
- *      works as under greedy; a link left out has a host whose ports the
- *      optimum fills (it names it).  Ties are broken by the ranking's
- *      order, deterministically, but not always as greedy breaks them.
- *    - greedy: walking the ranking, a link is taken if both its hosts
- *      still have a free port, and, if k > 0, fewer than k links are
- *      taken.  Without the k cap this is a 1/2-approximation: its total
- *      is at least half the optimum's (tests/unit/test_plan_core.c checks
- *      both against brute force).  With a k cap no bound is claimed.
- *    'matching' says which: greedy; exact (whatever the size); or auto,
- *    the default: exact up to PLAN_EXACT_MAX_LINKS eligible links, greedy
- *    above.  A k cap always means greedy (exact under a cardinality cap is
- *    not done).  The blossom algorithm is O(n^3) on its reduction (about
- *    2 l + b h vertices for l links and b ports per host), in practice
- *    about one stage, O(n) to O(n^2), per link taken: measured in CPU time
- *    of one core (tests/bench/plan_match.sh), a decision takes at most
- *    28 ms for 500 links (100 to 250 hosts, 4 to 8 ports), up to 60 ms for
- *    800, 240 ms for 2,000 (300 hosts), 1.1 s for 4,000 (1,000 hosts),
- *    where greedy takes about 1 ms; hence the bound of 500.  If memory is
- *    short the selection falls back to greedy (counter exact_failed).
+ *    (default_ports, or its entry in port_limits).  Walking the ranking, a
+ *    link is taken if both its hosts still have a free port, and, if k > 0,
+ *    fewer than k links are taken.  Without the k cap this greedy is a
+ *    1/2-approximation of the maximum-weight b-matching: its total demand
+ *    is at least half the optimum's (tests/unit/test_plan_core.c checks it
+ *    against brute force).  With a k cap no such bound is claimed.
  *
  * Hysteresis.  A link becomes WANTED once it has been selected without a break
  * for t_up_us; until then each tick reports it as DEFER.  A wanted link stops
@@ -134,8 +116,7 @@
  *
  * Cost.  plan_core_set_topology() is O(p log p + v log v) for p VM pairs
  * and v VMs; plan_core_tick() is O(l log l + h log h) for l links and h
- * held links, plus the exact b-matching's O(n^3) when it is used (see
- * Selection of H).  Both allocate; neither is meant for a hot path. */
+ * held links.  Both allocate; neither is meant for a hot path. */
 #ifndef PLAN_CORE_H
 #define PLAN_CORE_H
 
@@ -174,10 +155,6 @@
 #define PLAN_DEFAULT_WAIT_MIN_US UINT64_C(1000000)
 /* The aggregator publishes its matrix every second: three periods. */
 #define PLAN_DEFAULT_LIVE_MAX_AGE_US UINT64_C(3000000)
-/* b-matching solved exactly up to this many eligible links (auto), greedy
- * above: measured by tests/bench/plan_match.sh, see Selection of H. */
-#define PLAN_DEFAULT_MATCHING PLAN_MATCHING_AUTO
-#define PLAN_EXACT_MAX_LINKS 500
 
 enum {
     PLAN_HOST_LEN = 64,         /* host names, NUL included */
@@ -190,14 +167,7 @@ enum {
 
 enum plan_policy {
     PLAN_POLICY_TOP_K = 0,      /* the k highest-demand links */
-    PLAN_POLICY_B_MATCHING = 1, /* b-matching under port limits */
-};
-
-/* How the b-matching is solved (Selection of H). */
-enum plan_matching {
-    PLAN_MATCHING_AUTO = 0,     /* exact up to PLAN_EXACT_MAX_LINKS */
-    PLAN_MATCHING_EXACT = 1,    /* exact whatever the size */
-    PLAN_MATCHING_GREEDY = 2,   /* greedy, the 1/2-approximation */
+    PLAN_POLICY_B_MATCHING = 1, /* greedy b-matching under port limits */
 };
 
 /* Kinds of action; the numbers are vr.DecisionKind's. */
@@ -241,7 +211,6 @@ struct plan_params {
     uint64_t live_max_age_us;   /* live demand: rates older than this do
                                    not count (see Live demand); 0: the
                                    topology's rates count, however old */
-    enum plan_matching matching; /* b-matching: exact, greedy or auto */
 };
 
 /* Fills 'p' with the defaults above (no port limits). */
@@ -429,10 +398,6 @@ struct plan_counters {
     uint64_t live_bad;          /* live rates ignored: see there */
     uint64_t stale;             /* selections that found the live rates
                                    too old for a link not yet wanted */
-    uint64_t sel_exact;         /* b-matching selections solved exactly */
-    uint64_t sel_greedy;        /* b-matching selections made greedily */
-    uint64_t exact_failed;      /* exact selections that fell back to
-                                   greedy for want of memory */
     uint64_t n_links;           /* gauge: links known */
     uint64_t n_selected;        /* gauge: |H| */
     uint64_t n_wanted;          /* gauge: |H'| */
@@ -451,11 +416,5 @@ const char *plan_policy_name(enum plan_policy policy);
 
 /* Parses "top-k" or "b-matching" into '*policy'; returns true if valid. */
 bool plan_policy_parse(const char *s, enum plan_policy *policy);
-
-/* Returns a static name for 'm' ("auto", "exact" or "greedy"), or NULL. */
-const char *plan_matching_name(enum plan_matching m);
-
-/* Parses "auto", "exact" or "greedy" into '*m'; returns true if valid. */
-bool plan_matching_parse(const char *s, enum plan_matching *m);
 
 #endif /* PLAN_CORE_H */

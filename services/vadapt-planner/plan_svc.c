@@ -44,9 +44,6 @@ static const struct cfg_key s_port_keys[] = {
 };
 #undef TP
 
-/* A macro's value as a string literal, for the help texts. */
-#define S_STR(x) #x
-#define S_XSTR(x) S_STR(x)
 #define T struct plan_cfg
 const struct cfg_key plan_cfg_keys[] = {
     SVC_CFG_COMMON_KEYS(T, PLAN_DEFAULT_CONTROL),
@@ -62,10 +59,6 @@ const struct cfg_key plan_cfg_keys[] = {
                 PLAN_DEFAULT_BROKER_EVENTS, "broker's events endpoint"),
     CFG_KEY_STR("policy", T, policy, "top-k",
                 "top-k (the paper's rule) or b-matching (port limits)"),
-    CFG_KEY_STR("matching", T, matching, "auto",
-                "b-matching: exact (maximum weight, blossom algorithm), "
-                "greedy (1/2 of it at worst, fast) or auto (exact up to "
-                S_XSTR(PLAN_EXACT_MAX_LINKS) " candidate links)"),
     CFG_KEY_U32("k", T, k, 0, PLAN_MAX_K, PLAN_DEFAULT_K,
                 "links reserved at most (b-matching: 0 for no cap)"),
     CFG_KEY_U32("ports", T, ports, 0, PLAN_MAX_PORTS, PLAN_DEFAULT_PORTS,
@@ -1740,7 +1733,6 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                     && ls->v[i].kind == PLAN_LINK_RESERVED;
     }
     bus_status_add_info(reply, "policy", self->cfg->policy);
-    bus_status_add_info(reply, "matching", self->cfg->matching);
     bus_status_add_info(reply, "broker_synced", self->synced ? "yes" : "no");
     bus_status_add_counter(reply, "links_reserving",
                            plan_links_count(ls, PLAN_LINK_NEW)
@@ -1794,9 +1786,6 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "live_rates_bad", c.live_bad, false);
     bus_status_add_counter(reply, "stale_demand_refused", c.stale, false);
     bus_status_add_counter(reply, "deferred", c.deferred, false);
-    bus_status_add_counter(reply, "selections_exact", c.sel_exact, false);
-    bus_status_add_counter(reply, "selections_greedy", c.sel_greedy, false);
-    bus_status_add_counter(reply, "exact_failed", c.exact_failed, false);
     bus_status_add_counter(reply, "links_known", c.n_links, true);
     bus_status_add_counter(reply, "links_selected", c.n_selected, true);
     bus_status_add_counter(reply, "links_wanted", c.n_wanted, true);
@@ -1817,11 +1806,6 @@ s_params(const struct plan_cfg *cfg, struct plan_params *p,
     if (!plan_policy_parse(cfg->policy, &p->policy)) {
         log_format(err, size, "policy '%s': want top-k or b-matching",
                    cfg->policy);
-        return false;
-    }
-    if (!plan_matching_parse(cfg->matching, &p->matching)) {
-        log_format(err, size, "matching '%s': want auto, exact or greedy",
-                   LOG_ESC(cfg->matching ? cfg->matching : "(null)"));
         return false;
     }
     const struct plan_ports_cfg *pc = cfg->port_limits.v;

@@ -61,7 +61,6 @@ struct plan_cfg {
     char *broker;               /* REQ: reservations */
     char *broker_events;        /* SUB: reservation events */
     char *policy;               /* "top-k" or "b-matching" */
-    char *matching;             /* b-matching: "auto", "exact", "greedy" */
     uint32_t k;
     uint32_t ports;             /* b(h) of hosts not listed */
     struct cfg_seq port_limits; /* struct plan_ports_cfg */

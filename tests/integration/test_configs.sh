@@ -47,14 +47,6 @@ rc=0
 "$BIN/vadapt-planner" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "release_bps" "$T/err" \
     || fail "vadapt-planner --check on release > min demand: exit $rc, $(cat "$T/err")"
-printf 'policy: b-matching\nmatching: optimal\n' >"$T/cross.yaml"
-rc=0
-"$BIN/vadapt-planner" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "matching 'optimal': want auto, exact or greedy" "$T/err" \
-    || fail "vadapt-planner --check on a bad matching: exit $rc, $(cat "$T/err")"
-printf 'policy: b-matching\nmatching: exact\n' >"$T/cross.yaml"
-"$BIN/vadapt-planner" -c "$T/cross.yaml" --check 2>"$T/err" \
-    || fail "vadapt-planner --check on matching: exact: $(cat "$T/err")"
 rc=0
 "$BIN/vnetctl" -c "$T/typo.yaml" status 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "unknown key" "$T/err" || fail "vnetctl typo: exit $rc"
