@@ -67,6 +67,7 @@ struct resv_store {
     sqlite3_stmt *set_id;
     sqlite3_stmt *update;
     sqlite3_stmt *add_hist;
+    sqlite3_stmt *due;          /* resv_store_due(), every 100 ms */
 };
 
 /* An exec, counted by resv_store_fail_after() as a step is: an injected
@@ -205,6 +206,19 @@ resv_store_new(const char *path)
             "INSERT INTO history VALUES (?, ?, ?, ?, ?)")) {
         goto error;
     }
+    char due[512];
+    snprintf(due, sizeof due,
+             "SELECT " S_COLS " FROM resv WHERE "
+             "(state = %d AND start_us <= ?1) OR "
+             "(state IN (%d, %d, %d) AND end_us > 0 AND end_us <= ?1) "
+             "ORDER BY n LIMIT ?2",
+             VR__RESV_STATE__RESV_STATE_SCHEDULED,
+             VR__RESV_STATE__RESV_STATE_REQUESTED,
+             VR__RESV_STATE__RESV_STATE_PROVISIONING,
+             VR__RESV_STATE__RESV_STATE_ACTIVE);
+    if (sqlstore_prepare(&self->sql, &self->due, due)) {
+        goto error;
+    }
     return self;
 
 error:
@@ -226,6 +240,7 @@ resv_store_destroy(resv_store_t **self_p)
     sqlite3_finalize(self->set_id);
     sqlite3_finalize(self->update);
     sqlite3_finalize(self->add_hist);
+    sqlite3_finalize(self->due);
     sqlstore_close(&self->sql);
     free(self);
     *self_p = NULL;
@@ -547,26 +562,14 @@ int
 resv_store_due(resv_store_t *self, uint64_t now_us, size_t max,
                struct resv_rec **out, size_t *n)
 {
-    char sql[512];
-    snprintf(sql, sizeof sql,
-             "SELECT " S_COLS " FROM resv WHERE "
-             "(state = %d AND start_us <= ?1) OR "
-             "(state IN (%d, %d, %d) AND end_us > 0 AND end_us <= ?1) "
-             "ORDER BY n LIMIT ?2",
-             VR__RESV_STATE__RESV_STATE_SCHEDULED,
-             VR__RESV_STATE__RESV_STATE_REQUESTED,
-             VR__RESV_STATE__RESV_STATE_PROVISIONING,
-             VR__RESV_STATE__RESV_STATE_ACTIVE);
-    sqlite3_stmt *st;
-    if (sqlstore_prepare(&self->sql, &st, sql)) {
-        return -1;
-    }
+    sqlite3_stmt *st = self->due;
+    sqlite3_reset(st);
     sqlite3_bind_int64(st, 1, (sqlite3_int64) (now_us > INT64_MAX
                                                    ? INT64_MAX : now_us));
     sqlite3_bind_int64(st, 2, (sqlite3_int64) (max > INT64_MAX ? INT64_MAX
                                                                : max));
     int rc = s_scan(self, st, out, n);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     return rc;
 }
 
