@@ -321,15 +321,11 @@ agent_tstat_sum(const agent_t *self, size_t offset)
 /* ------------------------------------------------------------------ */
 /* Lifecycle */
 
+/* The overlay's datagram socket on `self->listen`. */
 static int
-s_open_udp(agent_t *self)
+s_open_dgram(agent_t *self)
 {
     const struct agent_cfg *cfg = self->cfg;
-    if (!agent_link_parse_addr(cfg->listen, &self->listen)) {
-        VLOG_ERR("listen: bad address '%s': expected ipv4:port",
-                 cfg->listen);
-        return -1;
-    }
     self->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                           0);
     if (self->udp_fd < 0) {
@@ -360,10 +356,17 @@ s_open_udp(agent_t *self)
                  strerror(errno));
         return -1;
     }
-    /* TCP links arrive on the same port number; with port 0 the kernel
-     * picked one for UDP, and TCP takes the same. */
     socklen_t alen = sizeof self->listen;
     getsockname(self->udp_fd, (struct sockaddr *) &self->listen, &alen);
+    return 0;
+}
+
+/* The TCP listener for links, on the datagram socket's port number.
+ * Leaves errno set on failure. */
+static int
+s_open_stream(agent_t *self)
+{
+    int one = 1;
     self->tcp_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
                           0);
     if (self->tcp_fd < 0
@@ -372,10 +375,54 @@ s_open_udp(agent_t *self)
         || bind(self->tcp_fd, (struct sockaddr *) &self->listen,
                 sizeof self->listen) != 0
         || listen(self->tcp_fd, 64) != 0) {
-        VLOG_ERR("overlay TCP socket: %s: %s", cfg->listen, strerror(errno));
         return -1;
     }
     return 0;
+}
+
+static void
+s_close(int *fd)
+{
+    if (*fd >= 0) {
+        close(*fd);
+        *fd = -1;
+    }
+}
+
+/* With port 0 the kernel picks a UDP port, and TCP must take the same
+ * number; another program may hold that TCP port, so pick again. */
+enum { S_PORT_TRIES = 32 };
+
+static int
+s_open_udp(agent_t *self)
+{
+    const struct agent_cfg *cfg = self->cfg;
+    if (!agent_link_parse_addr(cfg->listen, &self->listen)) {
+        VLOG_ERR("listen: bad address '%s': expected ipv4:port",
+                 cfg->listen);
+        return -1;
+    }
+    bool any_port = self->listen.sin_port == 0;
+    for (int i = 0; i < S_PORT_TRIES; i++) {
+        if (s_open_dgram(self) != 0) {
+            return -1;
+        }
+        if (s_open_stream(self) == 0) {
+            return 0;
+        }
+        int err = errno;
+        s_close(&self->tcp_fd);
+        if (!any_port || err != EADDRINUSE) {
+            VLOG_ERR("overlay TCP socket: %s: %s", cfg->listen,
+                     strerror(err));
+            return -1;
+        }
+        s_close(&self->udp_fd);
+        self->listen.sin_port = 0;
+    }
+    VLOG_ERR("overlay TCP socket: %s: no port free for both UDP and TCP "
+             "after %d tries", cfg->listen, S_PORT_TRIES);
+    return -1;
 }
 
 static int
@@ -604,15 +651,6 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
 error:
     agent_destroy(&self);
     return NULL;
-}
-
-static void
-s_close(int *fd)
-{
-    if (*fd >= 0) {
-        close(*fd);
-        *fd = -1;
-    }
 }
 
 void
