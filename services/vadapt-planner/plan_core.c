@@ -1344,29 +1344,12 @@ s_plan_action(plan_core_t *self, size_t *n)
     self->c.plans++;
 }
 
-int
-plan_core_tick(plan_core_t *self, uint64_t now_us,
-               const struct plan_link_key *held, size_t n_held,
-               struct plan_actions *out)
+/* Marks the links in 'held' and lists in 'stray' (sorted) the held links
+ * the core does not know; returns how many there are. */
+static size_t
+s_mark_held(plan_core_t *self, const struct plan_link_key *held,
+            size_t n_held, struct s_stray *stray)
 {
-    assert(self && self->tag == S_TAG);
-    assert(held || !n_held);
-    assert(out);
-    memset(out, 0, sizeof *out);
-
-    /* Every allocation first, so that a failure changes nothing. */
-    struct s_stray *stray = s_alloc_array(n_held, sizeof *stray);
-    if (!stray || n_held > SIZE_MAX - 1 - self->n_links
-        || s_reserve_scratch(self, self->n_links,
-                             1 + self->n_links + n_held)) {
-        free(stray);
-        return -1;
-    }
-    const struct plan_params *p = &self->p;
-    bool bmatch = p->policy == PLAN_POLICY_B_MATCHING;
-    uint64_t now = s_clock(self, now_us);
-    self->c.ticks++;
-
     for (size_t i = 0; i < self->n_links; i++) {
         self->links[i].held = false;
         self->links[i].promoted = false;
@@ -1386,11 +1369,15 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
     }
     qsort(stray, n_stray, sizeof *stray, s_cmp_stray);
+    return n_stray;
+}
 
-    s_prepare(self);
-    s_select(self, now);
-
-    /* T_down: demote first, so that the ports they free are seen below. */
+/* T_down: wanted links out of the selection for their wait stop being
+ * wanted.  Runs before s_promote(), so that the ports they free are seen
+ * there. */
+static void
+s_demote(plan_core_t *self, uint64_t now)
+{
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
         if (l->wanted && !l->selected
@@ -1401,24 +1388,34 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             self->c.demoted++;
         }
     }
-    if (bmatch) {
-        for (size_t i = 0; i < self->n_hosts; i++) {
-            self->hosts[i].used = 0;
-        }
-        /* A port is busy while a link is wanted or still held: a link
-         * released this tick frees its port only once the service has
-         * torn it down, so the newcomer is reserved at a later tick. */
-        for (size_t i = 0; i < self->n_links; i++) {
-            struct s_link *l = &self->links[i];
-            if (l->wanted || l->held) {
-                s_host(self, l->a)->used++;
-                s_host(self, l->b)->used++;
-            }
+}
+
+/* Under b-matching, counts the ports busy at each host.  A port is busy
+ * while a link is wanted or still held: a link released this tick frees
+ * its port only once the service has torn it down, so the newcomer is
+ * reserved at a later tick. */
+static void
+s_count_busy_ports(plan_core_t *self)
+{
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        self->hosts[i].used = 0;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        if (l->wanted || l->held) {
+            s_host(self, l->a)->used++;
+            s_host(self, l->b)->used++;
         }
     }
+}
 
-    /* T_up, by demand, descending.  A held link is adopted at once: it
-     * costs no set-up. */
+/* T_up, by demand, descending: selected links that have waited long
+ * enough (and, under b-matching, find a free port at both hosts) become
+ * wanted.  A held link is adopted at once: it costs no set-up. */
+static void
+s_promote(plan_core_t *self, uint64_t now)
+{
+    bool bmatch = self->p.policy == PLAN_POLICY_B_MATCHING;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         l->next = S_NOTE_NONE;
@@ -1446,8 +1443,14 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         l->promoted = true;
         self->c.promoted++;
     }
+}
 
-    /* The diff, and the cap on additions. */
+/* The diff of H' against the held set, by demand, descending, with the
+ * cap on additions: sets what each link reports this tick. */
+static void
+s_diff(plan_core_t *self, uint64_t now)
+{
+    const struct plan_params *p = &self->p;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         if (l->wanted && l->selected && !l->held) {
@@ -1465,20 +1468,20 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             l->next = S_NOTE_WAIT_DOWN;
         }
     }
+}
 
-    size_t n = 0;
-    char why[PLAN_REASON_LEN];
+static void
+s_emit_reserves(plan_core_t *self, uint64_t now, size_t *n,
+                struct plan_actions *out)
+{
+    const struct plan_params *p = &self->p;
     char wait[PLAN_REASON_LEN / 2];
-    if (self->sel_changed) {
-        s_plan_action(self, &n);
-        self->sel_changed = false;
-    }
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         if (l->next != S_NOTE_RESERVE) {
             continue;
         }
-        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RESERVE, l);
+        struct plan_action *act = s_act_link(self, n, PLAN_KIND_RESERVE, l);
         if (l->promoted) {
             s_wait_text(self, l, true, s_wait_up(self, l), wait,
                         sizeof wait);
@@ -1501,12 +1504,20 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
         out->n_reserve++;
     }
+}
+
+static void
+s_emit_releases(plan_core_t *self, uint64_t now, const struct s_stray *stray,
+                size_t n_stray, size_t *n, struct plan_actions *out)
+{
+    char why[PLAN_REASON_LEN];
+    char wait[PLAN_REASON_LEN / 2];
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         if (l->next != S_NOTE_RELEASE) {
             continue;
         }
-        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RELEASE, l);
+        struct plan_action *act = s_act_link(self, n, PLAN_KIND_RELEASE, l);
         s_why(self, l, why, sizeof why);
         if (l->demoted) {
             s_wait_text(self, l, false, s_wait_down(self, l), wait,
@@ -1524,12 +1535,19 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         if (i && !s_cmp_stray(&stray[i - 1], &stray[i])) {
             continue;
         }
-        struct plan_action *act = s_act(self, &n, PLAN_KIND_RELEASE,
+        struct plan_action *act = s_act(self, n, PLAN_KIND_RELEASE,
                                         stray[i].a, stray[i].b, 0, 0, true);
         s_fmt(act->reason, sizeof act->reason,
               "held but unknown to the planner: no demand, not seeded");
         out->n_release++;
     }
+}
+
+static void
+s_emit_throttles(plan_core_t *self, uint64_t now, size_t *n,
+                 struct plan_actions *out)
+{
+    const struct plan_params *p = &self->p;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         if (l->next != S_NOTE_THROTTLE) {
@@ -1537,7 +1555,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
         uint64_t frees_at;
         size_t in_window = s_adds_in_window(self, now, &frees_at);
-        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_THROTTLE, l);
+        struct plan_action *act = s_act_link(self, n, PLAN_KIND_THROTTLE, l);
         s_fmt(act->reason, sizeof act->reason,
               "demand %.2f Mbit/s wanted, but %zu reservations in the last "
               "%.1f s reach the cap of %u; next slot in %.1f s",
@@ -1545,6 +1563,14 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
               p->max_adds, s_sec(frees_at - now));
         out->n_throttle++;
     }
+}
+
+static void
+s_emit_defers(plan_core_t *self, uint64_t now, size_t *n,
+              struct plan_actions *out)
+{
+    char why[PLAN_REASON_LEN];
+    char wait[PLAN_REASON_LEN / 2];
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = self->order[i];
         struct plan_action *act;
@@ -1552,7 +1578,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         case S_NOTE_WAIT_UP: {
             uint64_t w = s_wait_up(self, l);
             s_wait_text(self, l, true, w, wait, sizeof wait);
-            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            act = s_act_link(self, n, PLAN_KIND_DEFER, l);
             s_fmt(act->reason, sizeof act->reason,
                   "demand %.2f Mbit/s selected for %.1f s < %s "
                   "(%.1f s to go)",
@@ -1561,7 +1587,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             break;
         }
         case S_NOTE_WAIT_PORTS:
-            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            act = s_act_link(self, n, PLAN_KIND_DEFER, l);
             s_wait_text(self, l, true, s_wait_up(self, l), wait,
                         sizeof wait);
             s_fmt(act->reason, sizeof act->reason,
@@ -1572,7 +1598,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
                   l->why_host, s_ports(self, l->why_host));
             break;
         case S_NOTE_WAIT_DOWN:
-            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            act = s_act_link(self, n, PLAN_KIND_DEFER, l);
             s_why(self, l, why, sizeof why);
             s_wait_text(self, l, false, s_wait_down(self, l), wait,
                         sizeof wait);
@@ -1585,9 +1611,31 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
         out->n_defer++;
     }
-    free(stray);
+}
 
-    /* Remember what was said, and forget links nobody needs. */
+/* Emits the actions in their documented order (plan_core.h). */
+static void
+s_emit(plan_core_t *self, uint64_t now, const struct s_stray *stray,
+       size_t n_stray, struct plan_actions *out)
+{
+    size_t n = 0;
+    if (self->sel_changed) {
+        s_plan_action(self, &n);
+        self->sel_changed = false;
+    }
+    s_emit_reserves(self, now, &n, out);
+    s_emit_releases(self, now, stray, n_stray, &n, out);
+    s_emit_throttles(self, now, &n, out);
+    s_emit_defers(self, now, &n, out);
+    out->v = self->acts;
+    out->n = n;
+}
+
+/* Remembers what was said, forgets links nobody needs, and updates the
+ * counters. */
+static void
+s_settle(plan_core_t *self, const struct plan_actions *out)
+{
     size_t u = 0, n_sel = 0, n_wanted = 0;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
@@ -1611,8 +1659,41 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
     self->c.n_links = self->n_links;
     self->c.n_selected = n_sel;
     self->c.n_wanted = n_wanted;
-    out->v = self->acts;
-    out->n = n;
+}
+
+int
+plan_core_tick(plan_core_t *self, uint64_t now_us,
+               const struct plan_link_key *held, size_t n_held,
+               struct plan_actions *out)
+{
+    assert(self && self->tag == S_TAG);
+    assert(held || !n_held);
+    assert(out);
+    memset(out, 0, sizeof *out);
+
+    /* Every allocation first, so that a failure changes nothing. */
+    struct s_stray *stray = s_alloc_array(n_held, sizeof *stray);
+    if (!stray || n_held > SIZE_MAX - 1 - self->n_links
+        || s_reserve_scratch(self, self->n_links,
+                             1 + self->n_links + n_held)) {
+        free(stray);
+        return -1;
+    }
+    uint64_t now = s_clock(self, now_us);
+    self->c.ticks++;
+
+    size_t n_stray = s_mark_held(self, held, n_held, stray);
+    s_prepare(self);
+    s_select(self, now);
+    s_demote(self, now);
+    if (self->p.policy == PLAN_POLICY_B_MATCHING) {
+        s_count_busy_ports(self);
+    }
+    s_promote(self, now);
+    s_diff(self, now);
+    s_emit(self, now, stray, n_stray, out);
+    free(stray);
+    s_settle(self, out);
     return 0;
 }
 
