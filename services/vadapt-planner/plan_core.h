@@ -403,6 +403,13 @@ struct plan_counters {
     uint64_t n_wanted;          /* gauge: |H'| */
 };
 
+/* With 'on', every later call computes from scratch what it otherwise
+ * keeps up to date (the ranking sorted whole, each VM pair's current rate
+ * found by sorting the rates, each host looked up by name): the same
+ * decisions, only slower.  For tests and benchmarks, which compare both
+ * ways; off by default. */
+void plan_core_set_from_scratch(plan_core_t *self, bool on);
+
 /* Copies the counters into '*out'. */
 void plan_core_get_counters(const plan_core_t *self,
                             struct plan_counters *out);
