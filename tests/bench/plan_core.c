@@ -8,9 +8,13 @@
  * 4,000 and 16,000 pairs and 1,000 hosts with 16,000 and 40,000 pairs it
  * prints the CPU time (one thread) of: a decision (new live rates, then
  * the tick that decides on them), a tick alone, and a new topology with
- * its tick; each the mean over the run.
+ * its tick; each the mean over the run.  Each size runs twice: from
+ * scratch (plan_core_set_from_scratch(): full sorts, as before issue 18)
+ * and incremental (the default); both must show the same links,
+ * selection and actions.
  * Usage: vr-plan-core [simulated seconds, default 30 [hosts pairs]]; with
  * hosts and pairs it runs that size only. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,8 +80,9 @@ held_apply(struct held *h, const struct plan_actions *acts)
 }
 
 static void
-run(size_t n_hosts, size_t n_pairs, double seconds)
+run(size_t n_hosts, size_t n_pairs, double seconds, bool scratch)
 {
+    rng = 12345;
     size_t n_vms = n_hosts * VMS_PER_HOST;
     struct plan_vm_pair *pairs = calloc(n_pairs, sizeof *pairs);
     struct plan_vm_pair *live = calloc(n_pairs, sizeof *live);
@@ -95,6 +100,9 @@ run(size_t n_hosts, size_t n_pairs, double seconds)
     p.default_ports = PORTS;
     p.max_adds = 0;
     plan_core_t *pc = plan_core_new(&p);
+    if (pc) {
+        plan_core_set_from_scratch(pc, scratch);
+    }
     if (!pairs || !live || !base || !vms || !names || !h.a || !h.b
         || !h.keys || !pc) {
         fprintf(stderr, "out of memory\n");
@@ -165,10 +173,11 @@ run(size_t n_hosts, size_t n_pairs, double seconds)
     }
     struct plan_counters cn;
     plan_core_get_counters(pc, &cn);
-    printf("%5zu hosts %6zu pairs: %6llu links, %5llu selected, %5zu held;"
+    printf("%-12s %5zu hosts %6zu pairs: %6llu links, %5llu selected, %5zu held;"
            " decision (live + tick) %7.2f ms, tick %7.2f ms, topology + "
            "tick %7.2f ms (first %7.2f ms); %.0f actions per tick\n",
-           n_hosts, n_pairs, (unsigned long long) cn.n_links,
+           scratch ? "from scratch" : "incremental", n_hosts, n_pairs,
+           (unsigned long long) cn.n_links,
            (unsigned long long) cn.n_selected, h.n,
            n_dec ? t_dec * 1e3 / (double) n_dec : 0,
            n_tick ? t_tick * 1e3 / (double) n_tick : 0,
@@ -200,12 +209,16 @@ main(int argc, char **argv)
         return 2;
     }
     if (hosts) {
-        run((size_t) hosts, (size_t) n_pairs, seconds);
+        run((size_t) hosts, (size_t) n_pairs, seconds, true);
+        run((size_t) hosts, (size_t) n_pairs, seconds, false);
         return 0;
     }
-    run(100, 4000, seconds);
-    run(100, 16000, seconds);
-    run(1000, 16000, seconds);
-    run(1000, 40000, seconds);
+    static const size_t sizes[][2] = {
+        { 100, 4000 }, { 100, 16000 }, { 1000, 16000 }, { 1000, 40000 },
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        run(sizes[i][0], sizes[i][1], seconds, true);
+        run(sizes[i][0], sizes[i][1], seconds, false);
+    }
     return 0;
 }
