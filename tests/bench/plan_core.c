@@ -12,8 +12,9 @@
  * scratch (plan_core_set_from_scratch(): full sorts, as before issue 18)
  * and incremental (the default); both must show the same links,
  * selection and actions.
- * Usage: vr-plan-core [simulated seconds, default 30 [hosts pairs]]; with
- * hosts and pairs it runs that size only. */
+ * Usage: vr-plan-core [simulated seconds, default 30 [hosts pairs
+ * [scratch|incremental]]]; with hosts and pairs it runs that size only,
+ * and with a way only that way (for a profiler). */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -201,16 +202,23 @@ main(int argc, char **argv)
     double seconds = argc > 1 ? atof(argv[1]) : 30;
     long hosts = argc > 3 ? atol(argv[2]) : 0;
     long n_pairs = argc > 3 ? atol(argv[3]) : 0;
-    if (!(seconds >= 1 && seconds <= 3600) || argc == 3 || argc > 4
-        || (argc == 4 && (hosts < 2 || hosts > 100000 || n_pairs < 1
-                          || n_pairs > 10000000))) {
+    const char *way = argc > 4 ? argv[4] : "";
+    if (!(seconds >= 1 && seconds <= 3600) || argc == 3 || argc > 5
+        || (argc >= 4 && (hosts < 2 || hosts > 100000 || n_pairs < 1
+                          || n_pairs > 10000000))
+        || (argc == 5 && strcmp(way, "scratch")
+            && strcmp(way, "incremental"))) {
         fprintf(stderr, "usage: vr-plan-core [seconds, 1 to 3600 "
-                "[hosts pairs]]\n");
+                "[hosts pairs [scratch|incremental]]]\n");
         return 2;
     }
     if (hosts) {
-        run((size_t) hosts, (size_t) n_pairs, seconds, true);
-        run((size_t) hosts, (size_t) n_pairs, seconds, false);
+        if (strcmp(way, "incremental")) {
+            run((size_t) hosts, (size_t) n_pairs, seconds, true);
+        }
+        if (strcmp(way, "scratch")) {
+            run((size_t) hosts, (size_t) n_pairs, seconds, false);
+        }
         return 0;
     }
     static const size_t sizes[][2] = {
