@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* vadapt-planner decision core: VM-pair demands and VM locations in, the
  * overlay links E, the selection H, the wanted set H' and the actions that
- * take the held set to H' out (see plan_core.h for the rules).  Links live
- * in one array sorted by (host_a, host_b), found by binary search; the VM
- * pairs of all links share one array, each link owning a slice.  Sizes
- * are those of a testbed (tens of hosts, hundreds of links), so each call
- * sorts what it needs instead of keeping indexes.  Nothing here does
- * I/O. */
+ * take the held set to H' out (see plan_core.h for the rules).  Hosts are
+ * numbered in name order in a table kept across calls; links live in one
+ * array sorted by (host_a, host_b), so by their hosts' numbers, found by
+ * binary search; the VM pairs of all links share one array, each link
+ * owning a slice, found by VM pair through a hash.  The ranking is kept
+ * across ticks (plan_rank.c), so a tick re-sorts only the links whose
+ * rank moved.  A tick is a fixed sequence of steps (plan_core_tick()),
+ * each a function with one job.  Nothing here does I/O. */
 #include "plan_core.h"
 #include "plan_rank.h"
 

@@ -206,7 +206,9 @@ plan_rank_remap(plan_rank_t *self, const uint32_t *map, size_t n_old,
         }
     }
     self->n_order = u;
-    memset(self->is_placed, 0, self->cap * sizeof *self->is_placed);
+    if (self->cap) {
+        memset(self->is_placed, 0, self->cap * sizeof *self->is_placed);
+    }
     for (size_t i = 0; i < u; i++) {
         uint32_t y = self->dirty[i].idx;
         self->placed[y] = (struct plan_rank_key) { self->dirty[i].rank,
