@@ -1276,35 +1276,45 @@ rrate(void)
     return rand() % 4 == 0 ? 0 : 5 * M * (rand() % 7);
 }
 
+/* Random params; 'lim' holds the port limits they point to. */
+static struct plan_params
+rparams(struct plan_port_limit lim[2])
+{
+    struct plan_params p;
+    plan_params_default(&p);
+    p.policy = rand() % 2 ? PLAN_POLICY_B_MATCHING : PLAN_POLICY_TOP_K;
+    p.k = (uint32_t) (p.policy == PLAN_POLICY_TOP_K ? 1 + rand() % 5
+                                                    : rand() % 6);
+    p.default_ports = (uint32_t) (rand() % 3);
+    lim[0] = (struct plan_port_limit) { "h10", 3 };
+    lim[1] = (struct plan_port_limit) { "a7", (uint32_t) (rand() % 2) };
+    p.port_limits = lim;
+    p.n_port_limits = (size_t) (rand() % 3);
+    p.min_demand_bps = 5 * M * (rand() % 3);
+    p.release_bps = p.min_demand_bps / 2;
+    p.t_up_us = (uint64_t) (rand() % 4) * S;
+    p.t_down_us = (uint64_t) (rand() % 4) * S;
+    p.max_adds = (uint32_t) (rand() % 4);
+    p.keep_bonus = (rand() % 3) * 0.5;
+    p.live_max_age_us = (uint64_t) (rand() % 3) * 2 * S;
+    return p;
+}
+
 static void
 test_incremental(void)
 {
     srand(18);
     enum { N_VMS = 40 };
     for (int round = 0; round < 200; round++) {
-        struct plan_params p;
-        plan_params_default(&p);
-        p.policy = rand() % 2 ? PLAN_POLICY_B_MATCHING : PLAN_POLICY_TOP_K;
-        p.k = (uint32_t) (p.policy == PLAN_POLICY_TOP_K ? 1 + rand() % 5
-                                                        : rand() % 6);
-        p.default_ports = (uint32_t) (rand() % 3);
-        struct plan_port_limit lim[2] = { { "h10", 3 }, { "a7", 0 } };
-        p.port_limits = lim;
-        p.n_port_limits = (size_t) (rand() % 3);
-        p.min_demand_bps = 5 * M * (rand() % 3);
-        p.release_bps = p.min_demand_bps / 2;
-        p.t_up_us = (uint64_t) (rand() % 4) * S;
-        p.t_down_us = (uint64_t) (rand() % 4) * S;
-        p.max_adds = (uint32_t) (rand() % 4);
-        p.keep_bonus = (rand() % 3) * 0.5;
-        p.live_max_age_us = (uint64_t) (rand() % 3) * 2 * S;
+        struct plan_port_limit lim[2];
+        struct plan_params p = rparams(lim);
         struct twin t = { plan_core_new(&p), plan_core_new(&p), .n_held = 0 };
         assert(t.inc && t.ref);
         plan_core_set_from_scratch(t.ref, true);
         int pool = 3 + rand() % 12;
         uint64_t now = S;
         for (int step = 0; step < 60; step++) {
-            int what = rand() % 10;
+            int what = rand() % 11;
             now += (uint64_t) (rand() % 2000) * 1000;
             uint64_t at = rand() % 20 ? now : now - S;  /* clock back */
             if (what == 0) {
@@ -1346,6 +1356,12 @@ test_incremental(void)
                 const char *b = rhost(pool);
                 int ri = plan_core_seed(t.inc, a, b, at);
                 assert(ri == plan_core_seed(t.ref, a, b, at));
+            } else if (what == 10) {
+                /* A reload: ports, thresholds, bonus, policy. */
+                struct plan_port_limit lim2[2];
+                struct plan_params q = rparams(lim2);
+                assert(plan_core_set_params(t.inc, &q) == 0);
+                assert(plan_core_set_params(t.ref, &q) == 0);
             } else if (what == 5) {
                 const char *a = rhost(pool), *b = rhost(pool);
                 uint64_t su = (uint64_t) (rand() % 3) * S / 2;
