@@ -1310,7 +1310,7 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
         vx.slot = s_alloc_array(vslots, sizeof *vx.slot);
         vx.mask = vslots - 1;
     }
-    if (!vm || !cr || !cr_tmp || !add || !vx.slot
+    if (!vm || !cr || !cr_tmp || !add || !vx.slot || n_vms >= S_NONE
         || self->n_hosts > SIZE_MAX / 2 - n_vms) {
         goto err;
     }
