@@ -924,7 +924,8 @@ s_hosts_merge(const plan_core_t *self, const char *const *add, size_t n_add,
     size_t i = 0, j = 0, n = 0;
     while (i < self->n_hosts || j < n_add) {
         if (j == n_add
-            || (i < self->n_hosts && strcmp(self->hosts[i].name, add[j]) < 0)) {
+            || (i < self->n_hosts
+                && strcmp(self->hosts[i].name, add[j]) < 0)) {
             moved[i] = (uint32_t) n;
             out[n++] = self->hosts[i++];
         } else {

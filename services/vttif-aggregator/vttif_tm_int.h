@@ -159,7 +159,7 @@ struct vttif_tm {
     struct s_tab agent_tab;
 
     /* Topology state, as of the last tick. */
-    double max_u;               /* scale of the add rule, s_find_max() */
+    double max_u;               /* scale of the add rule, vttif_topo_scale() */
     double max_cur;             /* scale of the drop rule, likewise */
     double max_d;               /* largest directed rate */
     enum s_mode mode;

@@ -52,9 +52,9 @@ s_norm(const vttif_tm_t *self, const struct s_pair *p)
  * the scale and let the rest enter.
  *
  * The scale an edge leaves under drop_frac of ('max_cur') is the largest
- * current rate (see vttif_tm_pair_cur()): an edge whose traffic stopped leaves when
- * it carries under drop_frac of what the busiest pair carries now, not
- * while every pair is paused alike.  With the recent rates unused
+ * current rate (see vttif_tm_pair_cur()): an edge whose traffic stopped
+ * leaves when it carries under drop_frac of what the busiest pair
+ * carries now, not while every pair is paused alike.  With the recent rates unused
  * (idle_s 0), both scales are the largest smoothed rate, as they were. */
 void
 vttif_topo_scale(vttif_tm_t *self)
@@ -98,8 +98,9 @@ s_edge_str(const vttif_tm_t *self, const struct s_pair *p, char *buf,
     char a[18], b[18];
     double rate = p->rate[0] + p->rate[1];
     snprintf(buf, size, "%s-%s %.1f Mbit/s %.0f%%%s",
-             vttif_tm_mac_str(p->mac[0], a), vttif_tm_mac_str(p->mac[1], b), rate / 1e6,
-             100 * s_norm(self, p), vttif_tm_pair_stopped(self, p) ? " stopped" : "");
+             vttif_tm_mac_str(p->mac[0], a), vttif_tm_mac_str(p->mac[1], b),
+             rate / 1e6, 100 * s_norm(self, p),
+             vttif_tm_pair_stopped(self, p) ? " stopped" : "");
 }
 
 /* Makes the published set the candidate set, or (with 'to_union') the

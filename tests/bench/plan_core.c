@@ -174,7 +174,8 @@ run(size_t n_hosts, size_t n_pairs, double seconds, bool scratch)
     }
     struct plan_counters cn;
     plan_core_get_counters(pc, &cn);
-    printf("%-12s %5zu hosts %6zu pairs: %6llu links, %5llu selected, %5zu held;"
+    printf("%-12s %5zu hosts %6zu pairs: %6llu links, %5llu selected, "
+           "%5zu held;"
            " decision (live + tick) %7.2f ms, tick %7.2f ms, topology + "
            "tick %7.2f ms (first %7.2f ms); %.0f actions per tick\n",
            scratch ? "from scratch" : "incremental", n_hosts, n_pairs,

@@ -3,9 +3,9 @@
  * synthetic agents (10 VMs each) publish cumulative local matrices every
  * 100 ms, all-to-all traffic within groups of G VMs plus chatter to 5
  * random peers per VM, and the core ticks every 100 ms.  For 100, 1,000
- * and 10,000 VMs (and G = 10 and 50) it prints updates/s absorbed, ns per entry, us
- * per tick and the share of one core the core needs in real time.  Usage:
- * vr-vttif-core [simulated seconds, default 20]. */
+ * and 10,000 VMs (and G = 10 and 50) it prints updates/s absorbed, ns per
+ * entry, us per tick and the share of one core the core needs in real
+ * time.  Usage: vr-vttif-core [simulated seconds, default 20]. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
