@@ -1,13 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /* vadapt-planner decision core: VM-pair demands and VM locations in, the
  * overlay links E, the selection H, the wanted set H' and the actions that
- * take the held set to H' out (see plan_core.h for the rules).  Links live
- * in one array sorted by (host_a, host_b), found by binary search; the VM
- * pairs of all links share one array, each link owning a slice.  Sizes
- * are those of a testbed (tens of hosts, hundreds of links), so each call
- * sorts what it needs instead of keeping indexes.  Nothing here does
- * I/O. */
+ * take the held set to H' out (see plan_core.h for the rules).  Hosts are
+ * numbered in name order in a table kept across calls; links live in one
+ * array sorted by (host_a, host_b), so by their hosts' numbers, found by
+ * binary search; the VM pairs of all links share one array, each link
+ * owning a slice, found by VM pair through a hash.  The ranking is kept
+ * across ticks (plan_rank.c), so a tick re-sorts only the links whose
+ * rank moved.  A tick is a fixed sequence of steps (plan_core_tick()),
+ * each a function with one job.  Nothing here does I/O. */
 #include "plan_core.h"
+#include "plan_rank.h"
 
 #include <assert.h>
 #include <math.h>
@@ -26,7 +29,7 @@ enum s_why {
     S_WHY_GONE,                 /* not in the last topology */
     S_WHY_BELOW,                /* demand under the threshold in 'thr' */
     S_WHY_RANK,                 /* beyond k */
-    S_WHY_PORTS,                /* host 'why_host' had no free port */
+    S_WHY_PORTS,                /* host a or b ('why_b') had no free port */
     S_WHY_STALE,                /* no live rates recent enough */
 };
 
@@ -44,6 +47,7 @@ enum s_note {
 struct s_link {
     char a[PLAN_HOST_LEN];      /* a < b */
     char b[PLAN_HOST_LEN];
+    uint32_t ha, hb;            /* a and b in plan_core.hosts */
     double demand;              /* bits/s, what the rules go by: 'live'
                                    or 'topo' (see Live demand) */
     double topo;                /* the topology's; 0 if not in E */
@@ -56,7 +60,8 @@ struct s_link {
     uint64_t sel_since;         /* if 'selected': selected since */
     uint64_t out_since;         /* if wanted and not selected: out since */
     enum s_why why;
-    char why_host[PLAN_HOST_LEN]; /* for S_WHY_PORTS */
+    bool why_b;                 /* S_WHY_PORTS, S_NOTE_WAIT_PORTS: host b's
+                                   port, not a's */
     enum s_note note;           /* reported at the last tick */
     enum s_note next;           /* scratch: reported at this tick */
     bool in_e;                  /* in the last topology */
@@ -65,17 +70,20 @@ struct s_link {
     bool seeded;                /* wanted through plan_core_seed() */
     bool held;                  /* scratch: in the caller's held set */
     bool was_selected;          /* scratch of the selection */
-    double rank;                /* scratch: demand, with the keep bonus */
+    double rank;                /* demand, with the keep bonus */
     bool promoted;              /* scratch: became wanted this tick */
     bool demoted;               /* scratch: stopped being wanted */
 };
 
-/* A host in the port bookkeeping of one call. */
+/* A host of the links, with its port bookkeeping. */
 struct s_host {
-    const char *name;           /* borrowed from a link */
+    char name[PLAN_HOST_LEN];
     uint32_t cap;               /* b(h) */
-    uint32_t used;              /* links counted against it */
+    uint32_t used;              /* scratch: links counted against it */
+    bool ref;                   /* scratch: a link names it */
 };
+
+#define S_NONE UINT32_MAX       /* no index */
 
 /* A link's own path cost (plan_core_set_cost()). */
 struct s_cost {
@@ -97,11 +105,19 @@ struct plan_core {
     struct plan_port_limit *limits_pub;
     size_t n_limits;
 
-    struct s_link *links;       /* sorted by (a, b) */
+    struct s_link *links;       /* sorted by (a, b), so by (ha, hb) */
     size_t n_links, links_cap;
+    struct s_host *hosts;       /* the links' hosts (and maybe a few
+                                   more), sorted by name: the index order
+                                   is the name order */
+    size_t n_hosts;
     struct plan_vm_pair *pairs; /* slices of the links */
     size_t n_pairs;
-    struct plan_vm_pair *live;  /* current rates, a < b, sorted, unique */
+    uint32_t *pair_slot;        /* open hash of 'pairs' by VM pair, either
+                                   order: index or S_NONE */
+    size_t slot_mask;           /* slots - 1, a power of 2 less one */
+    double *pair_live;          /* by pair: its current rate */
+    struct plan_vm_pair *live;  /* current rates as given, a < b */
     size_t n_live;
     uint64_t live_at;           /* when they were given */
     bool has_live;
@@ -110,10 +126,15 @@ struct plan_core {
     size_t n_costs;
     struct s_cost def_cost;     /* setup 0: none */
 
+    plan_rank_t *rank;          /* the ranking, kept across calls */
+    const uint32_t *order;      /* links by rank (s_rank()), borrowed
+                                   from 'rank' */
+    bool from_scratch;          /* plan_core_set_from_scratch() */
+
     /* Scratch, grown to the number of links and never shrunk. */
-    struct s_link **order;      /* links by demand, descending */
-    struct s_host *hosts;       /* sorted by name */
-    size_t n_hosts, scratch_cap;
+    struct plan_rank_key *keys; /* by link: its rank key */
+    uint32_t *map;              /* by old link index: new index */
+    size_t scratch_cap;
     struct plan_action *acts;
     size_t acts_cap;
 
@@ -189,16 +210,16 @@ s_cmp_key(const char *a1, const char *b1, const char *a2, const char *b2)
     return c ? c : strcmp(b1, b2);
 }
 
-static struct s_link *
-s_find(const plan_core_t *self, const char *a, const char *b)
+/* Index of the host called 'name' in 'hosts' ('n'), or S_NONE. */
+static uint32_t
+s_host_in(const struct s_host *hosts, size_t n, const char *name)
 {
-    size_t lo = 0, hi = self->n_links;
+    size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        struct s_link *l = &self->links[mid];
-        int c = s_cmp_key(a, b, l->a, l->b);
+        int c = strcmp(name, hosts[mid].name);
         if (c == 0) {
-            return l;
+            return (uint32_t) mid;
         }
         if (c < 0) {
             hi = mid;
@@ -206,23 +227,50 @@ s_find(const plan_core_t *self, const char *a, const char *b)
             lo = mid + 1;
         }
     }
-    return NULL;
+    return S_NONE;
 }
 
-/* Index where (a, b) is or would be inserted. */
+static int
+s_cmp_ids(uint32_t a1, uint32_t b1, uint32_t a2, uint32_t b2)
+{
+    if (a1 != a2) {
+        return a1 < a2 ? -1 : 1;
+    }
+    return b1 < b2 ? -1 : b1 > b2;
+}
+
+/* Index where the link of hosts 'ha' < 'hb' is or would be inserted. */
 static size_t
-s_lower(const plan_core_t *self, const char *a, const char *b)
+s_lower(const plan_core_t *self, uint32_t ha, uint32_t hb)
 {
     size_t lo = 0, hi = self->n_links;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (s_cmp_key(self->links[mid].a, self->links[mid].b, a, b) < 0) {
+        const struct s_link *l = &self->links[mid];
+        if (s_cmp_ids(l->ha, l->hb, ha, hb) < 0) {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
     return lo;
+}
+
+/* The link of hosts 'a' < 'b', or NULL. */
+static struct s_link *
+s_find(const plan_core_t *self, const char *a, const char *b)
+{
+    uint32_t ha = s_host_in(self->hosts, self->n_hosts, a);
+    uint32_t hb = s_host_in(self->hosts, self->n_hosts, b);
+    if (ha == S_NONE || hb == S_NONE) {
+        return NULL;
+    }
+    size_t i = s_lower(self, ha, hb);
+    if (i < self->n_links && self->links[i].ha == ha
+        && self->links[i].hb == hb) {
+        return &self->links[i];
+    }
+    return NULL;
 }
 
 /* A time before the last one counts as the last one, so timers never run
@@ -276,22 +324,22 @@ static int
 s_reserve_scratch(plan_core_t *self, size_t n_links, size_t n_acts)
 {
     if (n_links > self->scratch_cap) {
-        /* 'order' holds a link each, 'hosts' two hosts each. */
         size_t cap = n_links < 16 ? 16 : n_links;
-        if (cap > SIZE_MAX / 2 / sizeof *self->hosts) {
+        if (cap >= UINT32_MAX || cap > SIZE_MAX / sizeof *self->keys
+            || plan_rank_reserve(self->rank, cap)) {
             return -1;
         }
-        struct s_link **order = realloc(self->order, cap * sizeof *order);
-        if (!order) {
+        struct plan_rank_key *keys = realloc(self->keys,
+                                             cap * sizeof *keys);
+        if (!keys) {
             return -1;
         }
-        self->order = order;
-        struct s_host *hosts = realloc(self->hosts,
-                                       2 * cap * sizeof *hosts);
-        if (!hosts) {
+        self->keys = keys;
+        uint32_t *map = realloc(self->map, cap * sizeof *map);
+        if (!map) {
             return -1;
         }
-        self->hosts = hosts;
+        self->map = map;
         self->scratch_cap = cap;
     }
     struct plan_action *acts = s_grow(self->acts, &self->acts_cap, n_acts,
@@ -483,6 +531,9 @@ s_install_params(plan_core_t *self, const struct plan_params *params)
     self->n_adds = keep;
     self->p = *params;
     self->p.port_limits = n ? pub : NULL;
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        self->hosts[i].cap = s_ports(self, self->hosts[i].name);
+    }
     return 0;
 }
 
@@ -502,7 +553,9 @@ plan_core_new(const struct plan_params *params)
         return NULL;
     }
     self->tag = S_TAG;
-    if (s_install_params(self, params)) {
+    self->rank = plan_rank_new();
+    if (!self->rank || s_install_params(self, params)) {
+        plan_rank_destroy(&self->rank);
         free(self);
         return NULL;
     }
@@ -523,9 +576,13 @@ plan_core_destroy(plan_core_t **self_p)
     free(self->limits_pub);
     free(self->links);
     free(self->pairs);
+    free(self->pair_slot);
+    free(self->pair_live);
     free(self->live);
     free(self->costs);
-    free(self->order);
+    plan_rank_destroy(&self->rank);
+    free(self->keys);
+    free(self->map);
     free(self->hosts);
     free(self->acts);
     free(self->adds);
@@ -552,41 +609,32 @@ plan_core_get_params(const plan_core_t *self)
 
 /* ---- selection ---- */
 
-static int
-s_cmp_rank(const void *x, const void *y)
+void
+plan_core_set_from_scratch(plan_core_t *self, bool on)
 {
-    const struct s_link *l = *(const struct s_link *const *) x;
-    const struct s_link *m = *(const struct s_link *const *) y;
-    if (l->rank != m->rank) {
-        return l->rank > m->rank ? -1 : 1;
-    }
-    if (l->wanted != m->wanted) {
-        return l->wanted ? -1 : 1;      /* a tie keeps what is held */
-    }
-    return s_cmp_key(l->a, l->b, m->a, m->b);
+    assert(self && self->tag == S_TAG);
+    self->from_scratch = on;
 }
 
-static int
-s_cmp_host(const void *x, const void *y)
-{
-    return strcmp(((const struct s_host *) x)->name,
-                  ((const struct s_host *) y)->name);
-}
-
+/* The host 'id' of a link, called 'name'.  From scratch, it is looked up
+ * by name and its cap computed again, so that a test comparing both ways
+ * checks the indexes too. */
 static struct s_host *
-s_host(plan_core_t *self, const char *name)
+s_host(plan_core_t *self, uint32_t id, const char *name)
 {
-    struct s_host key = { .name = name };
-    struct s_host *h = bsearch(&key, self->hosts, self->n_hosts,
-                               sizeof *self->hosts, s_cmp_host);
-    assert(h);
-    return h;
+    if (self->from_scratch) {
+        id = s_host_in(self->hosts, self->n_hosts, name);
+        assert(id != S_NONE);
+        self->hosts[id].cap = s_ports(self, name);
+    }
+    assert(id < self->n_hosts);
+    return &self->hosts[id];
 }
 
-/* Fills the scratch: the ranking of the links and their hosts' ports.
- * The scratch must fit the links. */
+/* Folds the VM pairs' rates into each link's demand (see Live demand in
+ * plan_core.h) and gives each link its rank key. */
 static void
-s_prepare(plan_core_t *self)
+s_fold_demand(plan_core_t *self)
 {
     assert(self->scratch_cap >= self->n_links);
     const struct plan_params *p = &self->p;
@@ -594,7 +642,6 @@ s_prepare(plan_core_t *self)
                  && self->now - self->live_at <= p->live_max_age_us;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
-        /* Live demand (plan_core.h). */
         l->stale = false;
         if (!p->live_max_age_us) {
             l->demand = l->topo;
@@ -610,26 +657,27 @@ s_prepare(plan_core_t *self)
          * than keep_bonus. */
         l->rank = l->wanted ? l->demand * (1 + self->p.keep_bonus)
                             : l->demand;
-        self->order[i] = &self->links[i];
-        self->hosts[2 * i].name = self->links[i].a;
-        self->hosts[2 * i + 1].name = self->links[i].b;
+        /* Ties: a wanted link first (a tie keeps what is held), then
+         * by (a, b), which is the index order. */
+        self->keys[i] = (struct plan_rank_key) { l->rank, l->wanted };
     }
-    size_t n = 2 * self->n_links;
-    if (n) {    /* with no links the arrays may not exist yet */
-        qsort(self->order, self->n_links, sizeof *self->order, s_cmp_rank);
-        qsort(self->hosts, n, sizeof *self->hosts, s_cmp_host);
-    }
-    size_t u = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (u && !strcmp(self->hosts[u - 1].name, self->hosts[i].name)) {
-            continue;
-        }
-        self->hosts[u].name = self->hosts[i].name;
-        self->hosts[u].cap = s_ports(self, self->hosts[i].name);
-        self->hosts[u].used = 0;
-        u++;
-    }
-    self->n_hosts = u;
+}
+
+/* Ranks the links by their keys: only those whose key moved are placed
+ * again, unless from scratch. */
+static void
+s_rank(plan_core_t *self)
+{
+    self->order = plan_rank_update(self->rank, self->keys, self->n_links,
+                                   self->from_scratch);
+}
+
+/* Fills 'order': demands folded, then ranked. */
+static void
+s_prepare(plan_core_t *self)
+{
+    s_fold_demand(self);
+    s_rank(self);
 }
 
 /* Recomputes H at 'now' (see plan_core.h); s_prepare() must have run. */
@@ -643,7 +691,7 @@ s_select(plan_core_t *self, uint64_t now)
         self->hosts[i].used = 0;
     }
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         l->was_selected = l->selected;
         l->selected = false;
         l->thr_release = l->wanted;
@@ -659,13 +707,13 @@ s_select(plan_core_t *self, uint64_t now)
         } else if (p->k && n_sel >= p->k) {
             l->why = S_WHY_RANK;
         } else if (bmatch) {
-            struct s_host *ha = s_host(self, l->a);
-            struct s_host *hb = s_host(self, l->b);
+            struct s_host *ha = s_host(self, l->ha, l->a);
+            struct s_host *hb = s_host(self, l->hb, l->b);
             struct s_host *full = ha->used >= ha->cap ? ha
                                   : hb->used >= hb->cap ? hb : NULL;
             if (full) {
                 l->why = S_WHY_PORTS;
-                s_copy_host(l->why_host, full->name);
+                l->why_b = full == hb;
             } else {
                 ha->used++;
                 hb->used++;
@@ -712,7 +760,7 @@ s_why(const plan_core_t *self, const struct s_link *l, char *buf,
         break;
     case S_WHY_PORTS:
         s_fmt(buf, size, "demand %.2f Mbit/s but host %s has no free port",
-              s_mbps(l->demand), l->why_host);
+              s_mbps(l->demand), l->why_b ? l->b : l->a);
         break;
     case S_WHY_STALE:
         if (self->has_live) {
@@ -734,10 +782,11 @@ struct s_vm {
     uint64_t mac;
     const char *host;           /* the caller's */
     size_t idx;                 /* position in the input */
+    uint32_t hid;               /* its host in the new host table */
 };
 
 struct s_carry {
-    const char *ha, *hb;        /* the caller's names, ha < hb */
+    uint32_t ha, hb;            /* hosts in the new table, ha < hb */
     uint64_t va, vb;            /* va runs on ha */
     double rate;
 };
@@ -756,7 +805,7 @@ static int
 s_cmp_carry(const void *x, const void *y)
 {
     const struct s_carry *c = x, *d = y;
-    int r = s_cmp_key(c->ha, c->hb, d->ha, d->hb);
+    int r = s_cmp_ids(c->ha, c->hb, d->ha, d->hb);
     if (r) {
         return r;
     }
@@ -766,30 +815,96 @@ s_cmp_carry(const void *x, const void *y)
     return c->vb < d->vb ? -1 : c->vb > d->vb;
 }
 
-static const char *
-s_vm_host(const struct s_vm *vms, size_t n, uint64_t mac)
+static int
+s_cmp_name(const void *x, const void *y)
 {
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (vms[mid].mac == mac) {
-            return vms[mid].host;
-        }
-        if (vms[mid].mac < mac) {
-            lo = mid + 1;
-        } else {
-            hi = mid;
-        }
-    }
-    return NULL;
+    return strcmp(*(const char *const *) x, *(const char *const *) y);
+}
+
+/* An open hash of the VM map, by MAC: 'slot' ('mask' + 1 slots) holds
+ * indices in 'vms' or S_NONE.  A binary search per VM of each pair was
+ * 45% of a topology of 40,000 pairs. */
+struct s_vm_index {
+    const struct s_vm *vms;
+    uint32_t *slot;
+    size_t mask;
+};
+
+static size_t
+s_mac_hash(uint64_t mac, size_t mask)
+{
+    uint64_t h = mac * UINT64_C(0x9e3779b97f4a7c15);
+    return (size_t) (h ^ (h >> 32)) & mask;
 }
 
 static void
-s_link_init(struct s_link *l, const char *a, const char *b)
+s_vm_index(struct s_vm_index *x, const struct s_vm *vms, size_t n)
+{
+    x->vms = vms;
+    for (size_t i = 0; i <= x->mask; i++) {
+        x->slot[i] = S_NONE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t h = s_mac_hash(vms[i].mac, x->mask);
+        while (x->slot[h] != S_NONE) {
+            h = (h + 1) & x->mask;
+        }
+        x->slot[h] = (uint32_t) i;
+    }
+}
+
+/* The host of VM 'mac' in the new host table, or S_NONE. */
+static uint32_t
+s_vm_host(const struct s_vm_index *x, uint64_t mac)
+{
+    for (size_t h = s_mac_hash(mac, x->mask);; h = (h + 1) & x->mask) {
+        uint32_t i = x->slot[h];
+        if (i == S_NONE || x->vms[i].mac == mac) {
+            return i == S_NONE ? S_NONE : x->vms[i].hid;
+        }
+    }
+}
+
+/* Sorts the carries by s_cmp_carry(): counted out by host a into 'tmp'
+ * (O(n + hosts)), then each host's few sorted alone; 'count' has room
+ * for 'n_hosts' + 1. */
+static void
+s_sort_carries(struct s_carry *cr, size_t n, struct s_carry *tmp,
+               size_t *count, size_t n_hosts)
+{
+    memset(count, 0, (n_hosts + 1) * sizeof *count);
+    for (size_t i = 0; i < n; i++) {
+        count[cr[i].ha + 1]++;
+    }
+    for (size_t h = 0; h < n_hosts; h++) {
+        count[h + 1] += count[h];
+    }
+    for (size_t i = 0; i < n; i++) {
+        tmp[count[cr[i].ha]++] = cr[i];
+    }
+    /* 'count'[h] is now where host h + 1 starts. */
+    size_t from = 0;
+    for (size_t h = 0; h < n_hosts; h++) {
+        size_t to = count[h];
+        if (to - from > 1) {
+            qsort(tmp + from, to - from, sizeof *tmp, s_cmp_carry);
+        }
+        from = to;
+    }
+    if (n) {
+        memcpy(cr, tmp, n * sizeof *cr);
+    }
+}
+
+static void
+s_link_init(struct s_link *l, const plan_core_t *self, uint32_t ha,
+            uint32_t hb)
 {
     memset(l, 0, sizeof *l);
-    s_copy_host(l->a, a);
-    s_copy_host(l->b, b);
+    s_copy_host(l->a, self->hosts[ha].name);
+    s_copy_host(l->b, self->hosts[hb].name);
+    l->ha = ha;
+    l->hb = hb;
     l->why = S_WHY_GONE;
 }
 
@@ -797,6 +912,64 @@ static bool
 s_keep(const struct s_link *l)
 {
     return l->in_e || l->wanted || l->held;
+}
+
+/* Merges the sorted, unique names 'add' ('n_add', none in the table)
+ * into a copy of the host table, 'out' (room for both), and writes where
+ * each old host went into 'moved'.  Returns the new number of hosts. */
+static size_t
+s_hosts_merge(const plan_core_t *self, const char *const *add, size_t n_add,
+              struct s_host *out, uint32_t *moved)
+{
+    size_t i = 0, j = 0, n = 0;
+    while (i < self->n_hosts || j < n_add) {
+        if (j == n_add
+            || (i < self->n_hosts
+                && strcmp(self->hosts[i].name, add[j]) < 0)) {
+            moved[i] = (uint32_t) n;
+            out[n++] = self->hosts[i++];
+        } else {
+            struct s_host *h = &out[n++];
+            memset(h, 0, sizeof *h);
+            s_copy_host(h->name, add[j++]);
+            h->cap = s_ports(self, h->name);
+        }
+    }
+    return n;
+}
+
+/* Renumbers the links' hosts: host i is now 'moved'[i]. */
+static void
+s_hosts_renumber(plan_core_t *self, const uint32_t *moved)
+{
+    for (size_t i = 0; i < self->n_links; i++) {
+        self->links[i].ha = moved[self->links[i].ha];
+        self->links[i].hb = moved[self->links[i].hb];
+    }
+}
+
+/* Forgets the hosts no link names ('moved' has room for every host). */
+static void
+s_hosts_prune(plan_core_t *self, uint32_t *moved)
+{
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        self->hosts[i].ref = false;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        self->hosts[self->links[i].ha].ref = true;
+        self->hosts[self->links[i].hb].ref = true;
+    }
+    size_t u = 0;
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        moved[i] = self->hosts[i].ref ? (uint32_t) u : S_NONE;
+        if (self->hosts[i].ref) {
+            self->hosts[u++] = self->hosts[i];
+        }
+    }
+    if (u != self->n_hosts) {
+        self->n_hosts = u;
+        s_hosts_renumber(self, moved);
+    }
 }
 
 /* ---- cost rule ---- */
@@ -956,28 +1129,124 @@ s_cmp_pair(const void *x, const void *y)
     return p->b < q->b ? -1 : p->b > q->b;
 }
 
-/* The current rate of the VM pair (x, y), either order: 0 if not listed. */
-static double
-s_live_rate(const plan_core_t *self, uint64_t x, uint64_t y)
+/* The hash of the VM pair (x, y), either order. */
+static size_t
+s_pair_hash(uint64_t x, uint64_t y)
 {
-    struct plan_vm_pair key = { x < y ? x : y, x < y ? y : x, 0 };
-    const struct plan_vm_pair *hit =
-        self->n_live ? bsearch(&key, self->live, self->n_live,
-                               sizeof *self->live, s_cmp_pair)
-                     : NULL;
-    return hit ? hit->rate_bps : 0;
+    uint64_t lo = x < y ? x : y, hi = x < y ? y : x;
+    uint64_t h = lo * UINT64_C(0x9e3779b97f4a7c15)
+                 ^ (hi + UINT64_C(0x632be59bd9b4e019))
+                       * UINT64_C(0xc2b2ae3d27d4eb4f);
+    return (size_t) (h ^ (h >> 29));
 }
 
-/* Sums each link's current rate over its VM pairs. */
+/* Slots for a hash of 'n' pairs: a power of 2, at least twice 'n';
+ * 0 if too many. */
+static size_t
+s_pair_slots(size_t n)
+{
+    size_t slots = 16;
+    while (slots < 2 * n) {
+        if (slots > SIZE_MAX / 4 / sizeof(uint32_t)) {
+            return 0;
+        }
+        slots *= 2;
+    }
+    return slots;
+}
+
+/* Indexes 'pairs' into 'slot' ('mask' + 1 slots). */
+static void
+s_pair_index(const struct plan_vm_pair *pairs, size_t n, uint32_t *slot,
+             size_t mask)
+{
+    for (size_t i = 0; i <= mask; i++) {
+        slot[i] = S_NONE;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t h = s_pair_hash(pairs[i].a, pairs[i].b) & mask;
+        while (slot[h] != S_NONE) {
+            h = (h + 1) & mask;
+        }
+        slot[h] = (uint32_t) i;
+    }
+}
+
+/* The index in 'pairs' of the VM pair (x, y), either order, or S_NONE. */
+static uint32_t
+s_pair_find(const plan_core_t *self, uint64_t x, uint64_t y)
+{
+    if (!self->pair_slot) {
+        return S_NONE;
+    }
+    size_t h = s_pair_hash(x, y) & self->slot_mask;
+    for (;;) {
+        uint32_t i = self->pair_slot[h];
+        if (i == S_NONE) {
+            return S_NONE;
+        }
+        const struct plan_vm_pair *p = &self->pairs[i];
+        if ((p->a == x && p->b == y) || (p->a == y && p->b == x)) {
+            return i;
+        }
+        h = (h + 1) & self->slot_mask;
+    }
+}
+
+/* From scratch: the rates sorted, both directions of a pair added up,
+ * and each VM pair's rate found by binary search. */
+static void
+s_live_apply_scratch(plan_core_t *self)
+{
+    struct plan_vm_pair *v = self->live;
+    if (self->n_live) {
+        qsort(v, self->n_live, sizeof *v, s_cmp_pair);
+    }
+    size_t u = 0;
+    for (size_t i = 0; i < self->n_live; i++) {
+        if (u && v[u - 1].a == v[i].a && v[u - 1].b == v[i].b) {
+            v[u - 1].rate_bps += v[i].rate_bps;
+        } else {
+            v[u++] = v[i];
+        }
+    }
+    self->n_live = u;
+    for (size_t i = 0; i < self->n_pairs; i++) {
+        const struct plan_vm_pair *vp = &self->pairs[i];
+        struct plan_vm_pair key = { vp->a < vp->b ? vp->a : vp->b,
+                                    vp->a < vp->b ? vp->b : vp->a, 0 };
+        const struct plan_vm_pair *hit =
+            u ? bsearch(&key, v, u, sizeof *v, s_cmp_pair) : NULL;
+        self->pair_live[i] = hit ? hit->rate_bps : 0;
+    }
+}
+
+/* Sums each link's current rate over its VM pairs: each rate given goes
+ * to its VM pair through the hash, O(rates + pairs), no sort. */
 static void
 s_live_apply(plan_core_t *self)
 {
+    if (self->from_scratch) {
+        s_live_apply_scratch(self);
+    } else {
+        for (size_t i = 0; i < self->n_pairs; i++) {
+            self->pair_live[i] = 0;
+        }
+        for (size_t i = 0; i < self->n_live; i++) {
+            const struct plan_vm_pair *r = &self->live[i];
+            uint32_t k = s_pair_find(self, r->a, r->b);
+            if (k != S_NONE) {
+                self->pair_live[k] += r->rate_bps;
+            }
+        }
+    }
+    /* Both ways sum a link's pairs in the same order, so both give the
+     * same sums to the bit. */
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
         l->live = 0;
         for (uint32_t j = 0; l->in_e && j < l->n_pairs; j++) {
-            const struct plan_vm_pair *vp = &self->pairs[l->pairs_off + j];
-            l->live += s_live_rate(self, vp->a, vp->b);
+            l->live += self->pair_live[l->pairs_off + j];
         }
     }
 }
@@ -1004,20 +1273,9 @@ plan_core_set_live(plan_core_t *self, uint64_t now_us,
                                          r->a < r->b ? r->b : r->a,
                                          r->rate_bps };
     }
-    if (n) {
-        qsort(v, n, sizeof *v, s_cmp_pair);
-    }
-    size_t u = 0;       /* both directions of a pair add up */
-    for (size_t i = 0; i < n; i++) {
-        if (u && v[u - 1].a == v[i].a && v[u - 1].b == v[i].b) {
-            v[u - 1].rate_bps += v[i].rate_bps;
-        } else {
-            v[u++] = v[i];
-        }
-    }
     free(self->live);
     self->live = v;
-    self->n_live = u;
+    self->n_live = n;
     self->live_at = s_clock(self, now_us);
     self->has_live = true;
     self->c.live++;
@@ -1038,9 +1296,23 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
     struct plan_counters c = { 0 };
     struct s_vm *vm = s_alloc_array(n_vms, sizeof *vm);
     struct s_carry *cr = s_alloc_array(n_pairs, sizeof *cr);
+    struct s_carry *cr_tmp = s_alloc_array(n_pairs, sizeof *cr_tmp);
+    const char **add = s_alloc_array(n_vms, sizeof *add);
+    size_t *count = NULL;
+    struct s_vm_index vx = { .slot = NULL };
+    struct s_host *nh = NULL;
+    uint32_t *moved = NULL;
     struct plan_vm_pair *np = NULL;
     struct s_link *nl = NULL;
-    if (!vm || !cr) {
+    uint32_t *slot = NULL;
+    double *live = NULL;
+    size_t vslots = s_pair_slots(n_vms);
+    if (vslots) {
+        vx.slot = s_alloc_array(vslots, sizeof *vx.slot);
+        vx.mask = vslots - 1;
+    }
+    if (!vm || !cr || !cr_tmp || !add || !vx.slot || n_vms >= S_NONE
+        || self->n_hosts > SIZE_MAX / 2 - n_vms) {
         goto err;
     }
 
@@ -1052,7 +1324,7 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
             c.vms_bad++;
             continue;
         }
-        vm[nv++] = (struct s_vm) { vms[i].mac, vms[i].host, i };
+        vm[nv++] = (struct s_vm) { vms[i].mac, vms[i].host, i, S_NONE };
     }
     qsort(vm, nv, sizeof *vm, s_cmp_vm);
     size_t u = 0;
@@ -1066,6 +1338,43 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
     }
     nv = u;
 
+    /* The host table grown by the VMs' hosts it does not have yet; from
+     * here on hosts are numbers, compared as their names are. */
+    size_t n_add = 0;
+    for (size_t i = 0; i < nv; i++) {
+        /* VMs by MAC are often by host too: one strcmp then. */
+        vm[i].hid = i && !strcmp(vm[i].host, vm[i - 1].host)
+                        ? vm[i - 1].hid
+                        : s_host_in(self->hosts, self->n_hosts, vm[i].host);
+        if (vm[i].hid == S_NONE) {
+            add[n_add++] = vm[i].host;
+        }
+    }
+    qsort(add, n_add, sizeof *add, s_cmp_name);
+    u = 0;
+    for (size_t i = 0; i < n_add; i++) {
+        if (!u || strcmp(add[u - 1], add[i])) {
+            add[u++] = add[i];
+        }
+    }
+    n_add = u;
+    size_t n_hosts = self->n_hosts + n_add;
+    if (n_hosts >= S_NONE) {
+        goto err;
+    }
+    nh = s_alloc_array(n_hosts, sizeof *nh);
+    moved = s_alloc_array(n_hosts, sizeof *moved);
+    count = s_alloc_array(n_hosts + 1, sizeof *count);
+    if (!nh || !moved || !count) {
+        goto err;
+    }
+    s_hosts_merge(self, add, n_add, nh, moved);
+    for (size_t i = 0; i < nv; i++) {
+        vm[i].hid = vm[i].hid != S_NONE ? moved[vm[i].hid]
+                                        : s_host_in(nh, n_hosts, vm[i].host);
+    }
+    s_vm_index(&vx, vm, nv);
+
     /* Each VM pair onto its host pair, oriented by host name. */
     size_t nc = 0;
     for (size_t i = 0; i < n_pairs; i++) {
@@ -1077,22 +1386,21 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
             c.pairs_bad++;
             continue;
         }
-        const char *ha = s_vm_host(vm, nv, q->a);
-        const char *hb = s_vm_host(vm, nv, q->b);
-        if (!ha || !hb) {
+        uint32_t ha = s_vm_host(&vx, q->a);
+        uint32_t hb = s_vm_host(&vx, q->b);
+        if (ha == S_NONE || hb == S_NONE) {
             c.pairs_unknown_host++;
             continue;
         }
-        int r = strcmp(ha, hb);
-        if (r == 0) {
+        if (ha == hb) {
             c.pairs_intra_host++;
             continue;
         }
-        cr[nc++] = r < 0
+        cr[nc++] = ha < hb
                        ? (struct s_carry) { ha, hb, q->a, q->b, q->rate_bps }
                        : (struct s_carry) { hb, ha, q->b, q->a, q->rate_bps };
     }
-    qsort(cr, nc, sizeof *cr, s_cmp_carry);
+    s_sort_carries(cr, nc, cr_tmp, count, n_hosts);
     u = 0;
     size_t n_groups = 0;
     for (size_t i = 0; i < nc; i++) {
@@ -1103,71 +1411,104 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
             c.pairs_duplicate++;
             continue;
         }
-        if (!u || s_cmp_key(cr[u - 1].ha, cr[u - 1].hb, cr[i].ha, cr[i].hb)) {
+        if (!u || s_cmp_ids(cr[u - 1].ha, cr[u - 1].hb, cr[i].ha, cr[i].hb)) {
             n_groups++;
         }
         cr[u++] = cr[i];
     }
     nc = u;
 
-    /* Merge the new E into the links, keeping the state of those that
-     * stay.  Both are sorted by (a, b). */
-    if (n_groups > SIZE_MAX - self->n_links) {
+    /* Every other allocation, so that a failure changes nothing. */
+    if (n_groups > SIZE_MAX - self->n_links || nc >= S_NONE / 4) {
         goto err;
     }
     size_t cap = n_groups + self->n_links;
+    size_t slots = s_pair_slots(nc);
     nl = s_alloc_array(cap, sizeof *nl);
     np = s_alloc_array(nc, sizeof *np);
-    if (!nl || !np || s_reserve_scratch(self, cap, 0)) {
+    slot = s_alloc_array(slots, sizeof *slot);
+    live = s_alloc_array(nc, sizeof *live);
+    if (!slots || !nl || !np || !slot || !live
+        || s_reserve_scratch(self, cap, 0)) {
         goto err;
     }
+
+    /* The new host table, the links renumbered to it. */
+    s_hosts_renumber(self, moved);
+    free(self->hosts);
+    self->hosts = nh;
+    self->n_hosts = n_hosts;
+    nh = NULL;
+
+    /* Merge the new E into the links, keeping the state of those that
+     * stay.  Both are sorted by (a, b); 'map' says where each old link
+     * went, for the ranking. */
     size_t n = 0, j = 0;
     for (size_t i = 0; i < nc || j < self->n_links;) {
         int r = i == nc ? 1
                 : j == self->n_links
                     ? -1
-                    : s_cmp_key(cr[i].ha, cr[i].hb, self->links[j].a,
-                                self->links[j].b);
+                    : s_cmp_ids(cr[i].ha, cr[i].hb, self->links[j].ha,
+                                self->links[j].hb);
         if (r > 0) {
             /* A link no longer in E: forgotten unless wanted or held,
              * where it waits out T_down with demand 0. */
-            struct s_link *old = &self->links[j++];
+            struct s_link *old = &self->links[j];
             old->in_e = false;
             old->topo = 0;
             old->live = 0;
             old->n_pairs = 0;
             old->pairs_off = 0;
             if (old->wanted || old->held) {
+                self->map[j] = (uint32_t) n;
                 nl[n++] = *old;
+            } else {
+                self->map[j] = S_NONE;
             }
+            j++;
             continue;
         }
-        struct s_link *l = &nl[n++];
+        struct s_link *l = &nl[n];
         if (r == 0) {
+            self->map[j] = (uint32_t) n;
             *l = self->links[j++];
         } else {
-            s_link_init(l, cr[i].ha, cr[i].hb);
+            s_link_init(l, self, cr[i].ha, cr[i].hb);
         }
+        n++;
         l->in_e = true;
         l->topo = 0;
         l->pairs_off = i;
         l->n_pairs = 0;
-        const char *ha = cr[i].ha, *hb = cr[i].hb;
-        for (; i < nc && !s_cmp_key(cr[i].ha, cr[i].hb, ha, hb); i++) {
+        uint32_t ha = cr[i].ha, hb = cr[i].hb;
+        for (; i < nc && cr[i].ha == ha && cr[i].hb == hb; i++) {
             np[i] = (struct plan_vm_pair) { cr[i].va, cr[i].vb, cr[i].rate };
             l->topo += cr[i].rate;
             l->n_pairs++;
         }
     }
+    plan_rank_remap(self->rank, self->map, self->n_links, n);
     free(self->links);
     free(self->pairs);
+    free(self->pair_slot);
+    free(self->pair_live);
     self->links = nl;
     self->links_cap = cap;
     self->n_links = n;
     self->pairs = np;
     self->n_pairs = nc;
+    self->pair_slot = slot;
+    self->slot_mask = slots - 1;
+    self->pair_live = live;
+    s_pair_index(np, nc, slot, slots - 1);
+    s_hosts_prune(self, moved);
+    free(moved);
+    free(add);
     free(vm);
     free(cr);
+    free(cr_tmp);
+    free(count);
+    free(vx.slot);
 
     self->c.topologies++;
     self->c.pairs += c.pairs;
@@ -1187,9 +1528,45 @@ plan_core_set_topology(plan_core_t *self, uint64_t now_us,
 err:
     free(vm);
     free(cr);
+    free(cr_tmp);
+    free(count);
+    free(vx.slot);
+    free(add);
+    free(nh);
+    free(moved);
     free(nl);
     free(np);
+    free(slot);
+    free(live);
     return -1;
+}
+
+/* The index of host 'name', added to the table if missing; S_NONE when
+ * memory is short. */
+static uint32_t
+s_host_get(plan_core_t *self, const char *name)
+{
+    uint32_t id = s_host_in(self->hosts, self->n_hosts, name);
+    if (id != S_NONE) {
+        return id;
+    }
+    if (self->n_hosts + 1 >= S_NONE) {
+        return S_NONE;
+    }
+    struct s_host *nh = s_alloc_array(self->n_hosts + 1, sizeof *nh);
+    uint32_t *moved = s_alloc_array(self->n_hosts + 1, sizeof *moved);
+    if (!nh || !moved) {
+        free(nh);
+        free(moved);
+        return S_NONE;
+    }
+    s_hosts_merge(self, &name, 1, nh, moved);
+    s_hosts_renumber(self, moved);
+    free(self->hosts);
+    self->hosts = nh;
+    self->n_hosts++;
+    free(moved);
+    return s_host_in(self->hosts, self->n_hosts, name);
 }
 
 int
@@ -1203,6 +1580,13 @@ plan_core_seed(plan_core_t *self, const char *x, const char *y,
     }
     struct s_link *l = s_find(self, a, b);
     if (!l) {
+        /* A host added and not used stays until the next topology. */
+        uint32_t ha = s_host_get(self, a);
+        uint32_t hb = ha == S_NONE ? S_NONE : s_host_get(self, b);
+        if (hb == S_NONE) {
+            return -1;
+        }
+        ha = s_host_in(self->hosts, self->n_hosts, a);  /* b moved it? */
         struct s_link *links = s_grow(self->links, &self->links_cap,
                                       self->n_links + 1, sizeof *links);
         if (!links) {
@@ -1212,12 +1596,17 @@ plan_core_seed(plan_core_t *self, const char *x, const char *y,
         if (s_reserve_scratch(self, self->n_links + 1, 0)) {
             return -1;
         }
-        size_t at = s_lower(self, a, b);
+        size_t at = s_lower(self, ha, hb);
+        for (size_t i = 0; i < self->n_links; i++) {
+            self->map[i] = (uint32_t) (i < at ? i : i + 1);
+        }
+        plan_rank_remap(self->rank, self->map, self->n_links,
+                        self->n_links + 1);
         memmove(&self->links[at + 1], &self->links[at],
                 (self->n_links - at) * sizeof *self->links);
         self->n_links++;
         l = &self->links[at];
-        s_link_init(l, a, b);
+        s_link_init(l, self, ha, hb);
     }
     uint64_t now = s_clock(self, now_us);
     if (!l->wanted) {
@@ -1344,29 +1733,12 @@ s_plan_action(plan_core_t *self, size_t *n)
     self->c.plans++;
 }
 
-int
-plan_core_tick(plan_core_t *self, uint64_t now_us,
-               const struct plan_link_key *held, size_t n_held,
-               struct plan_actions *out)
+/* Marks the links in 'held' and lists in 'stray' (sorted) the held links
+ * the core does not know; returns how many there are. */
+static size_t
+s_mark_held(plan_core_t *self, const struct plan_link_key *held,
+            size_t n_held, struct s_stray *stray)
 {
-    assert(self && self->tag == S_TAG);
-    assert(held || !n_held);
-    assert(out);
-    memset(out, 0, sizeof *out);
-
-    /* Every allocation first, so that a failure changes nothing. */
-    struct s_stray *stray = s_alloc_array(n_held, sizeof *stray);
-    if (!stray || n_held > SIZE_MAX - 1 - self->n_links
-        || s_reserve_scratch(self, self->n_links,
-                             1 + self->n_links + n_held)) {
-        free(stray);
-        return -1;
-    }
-    const struct plan_params *p = &self->p;
-    bool bmatch = p->policy == PLAN_POLICY_B_MATCHING;
-    uint64_t now = s_clock(self, now_us);
-    self->c.ticks++;
-
     for (size_t i = 0; i < self->n_links; i++) {
         self->links[i].held = false;
         self->links[i].promoted = false;
@@ -1386,11 +1758,15 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
     }
     qsort(stray, n_stray, sizeof *stray, s_cmp_stray);
+    return n_stray;
+}
 
-    s_prepare(self);
-    s_select(self, now);
-
-    /* T_down: demote first, so that the ports they free are seen below. */
+/* T_down: wanted links out of the selection for their wait stop being
+ * wanted.  Runs before s_promote(), so that the ports they free are seen
+ * there. */
+static void
+s_demote(plan_core_t *self, uint64_t now)
+{
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
         if (l->wanted && !l->selected
@@ -1401,26 +1777,36 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             self->c.demoted++;
         }
     }
-    if (bmatch) {
-        for (size_t i = 0; i < self->n_hosts; i++) {
-            self->hosts[i].used = 0;
-        }
-        /* A port is busy while a link is wanted or still held: a link
-         * released this tick frees its port only once the service has
-         * torn it down, so the newcomer is reserved at a later tick. */
-        for (size_t i = 0; i < self->n_links; i++) {
-            struct s_link *l = &self->links[i];
-            if (l->wanted || l->held) {
-                s_host(self, l->a)->used++;
-                s_host(self, l->b)->used++;
-            }
+}
+
+/* Under b-matching, counts the ports busy at each host.  A port is busy
+ * while a link is wanted or still held: a link released this tick frees
+ * its port only once the service has torn it down, so the newcomer is
+ * reserved at a later tick. */
+static void
+s_count_busy_ports(plan_core_t *self)
+{
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        self->hosts[i].used = 0;
+    }
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        if (l->wanted || l->held) {
+            s_host(self, l->ha, l->a)->used++;
+            s_host(self, l->hb, l->b)->used++;
         }
     }
+}
 
-    /* T_up, by demand, descending.  A held link is adopted at once: it
-     * costs no set-up. */
+/* T_up, by demand, descending: selected links that have waited long
+ * enough (and, under b-matching, find a free port at both hosts) become
+ * wanted.  A held link is adopted at once: it costs no set-up. */
+static void
+s_promote(plan_core_t *self, uint64_t now)
+{
+    bool bmatch = self->p.policy == PLAN_POLICY_B_MATCHING;
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         l->next = S_NOTE_NONE;
         if (!l->selected || l->wanted) {
             continue;
@@ -1430,13 +1816,13 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             continue;
         }
         if (bmatch) {
-            struct s_host *ha = s_host(self, l->a);
-            struct s_host *hb = s_host(self, l->b);
+            struct s_host *ha = s_host(self, l->ha, l->a);
+            struct s_host *hb = s_host(self, l->hb, l->b);
             struct s_host *full = ha->used >= ha->cap ? ha
                                   : hb->used >= hb->cap ? hb : NULL;
             if (full) {
                 l->next = S_NOTE_WAIT_PORTS;
-                s_copy_host(l->why_host, full->name);
+                l->why_b = full == hb;
                 continue;
             }
             ha->used++;
@@ -1446,10 +1832,16 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         l->promoted = true;
         self->c.promoted++;
     }
+}
 
-    /* The diff, and the cap on additions. */
+/* The diff of H' against the held set, by demand, descending, with the
+ * cap on additions: sets what each link reports this tick. */
+static void
+s_diff(plan_core_t *self, uint64_t now)
+{
+    const struct plan_params *p = &self->p;
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         if (l->wanted && l->selected && !l->held) {
             uint64_t frees_at;
             bool room = !p->max_adds
@@ -1465,20 +1857,20 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             l->next = S_NOTE_WAIT_DOWN;
         }
     }
+}
 
-    size_t n = 0;
-    char why[PLAN_REASON_LEN];
+static void
+s_emit_reserves(plan_core_t *self, uint64_t now, size_t *n,
+                struct plan_actions *out)
+{
+    const struct plan_params *p = &self->p;
     char wait[PLAN_REASON_LEN / 2];
-    if (self->sel_changed) {
-        s_plan_action(self, &n);
-        self->sel_changed = false;
-    }
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         if (l->next != S_NOTE_RESERVE) {
             continue;
         }
-        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RESERVE, l);
+        struct plan_action *act = s_act_link(self, n, PLAN_KIND_RESERVE, l);
         if (l->promoted) {
             s_wait_text(self, l, true, s_wait_up(self, l), wait,
                         sizeof wait);
@@ -1501,12 +1893,20 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
         out->n_reserve++;
     }
+}
+
+static void
+s_emit_releases(plan_core_t *self, uint64_t now, const struct s_stray *stray,
+                size_t n_stray, size_t *n, struct plan_actions *out)
+{
+    char why[PLAN_REASON_LEN];
+    char wait[PLAN_REASON_LEN / 2];
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         if (l->next != S_NOTE_RELEASE) {
             continue;
         }
-        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_RELEASE, l);
+        struct plan_action *act = s_act_link(self, n, PLAN_KIND_RELEASE, l);
         s_why(self, l, why, sizeof why);
         if (l->demoted) {
             s_wait_text(self, l, false, s_wait_down(self, l), wait,
@@ -1524,20 +1924,27 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         if (i && !s_cmp_stray(&stray[i - 1], &stray[i])) {
             continue;
         }
-        struct plan_action *act = s_act(self, &n, PLAN_KIND_RELEASE,
+        struct plan_action *act = s_act(self, n, PLAN_KIND_RELEASE,
                                         stray[i].a, stray[i].b, 0, 0, true);
         s_fmt(act->reason, sizeof act->reason,
               "held but unknown to the planner: no demand, not seeded");
         out->n_release++;
     }
+}
+
+static void
+s_emit_throttles(plan_core_t *self, uint64_t now, size_t *n,
+                 struct plan_actions *out)
+{
+    const struct plan_params *p = &self->p;
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         if (l->next != S_NOTE_THROTTLE) {
             continue;
         }
         uint64_t frees_at;
         size_t in_window = s_adds_in_window(self, now, &frees_at);
-        struct plan_action *act = s_act_link(self, &n, PLAN_KIND_THROTTLE, l);
+        struct plan_action *act = s_act_link(self, n, PLAN_KIND_THROTTLE, l);
         s_fmt(act->reason, sizeof act->reason,
               "demand %.2f Mbit/s wanted, but %zu reservations in the last "
               "%.1f s reach the cap of %u; next slot in %.1f s",
@@ -1545,14 +1952,22 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
               p->max_adds, s_sec(frees_at - now));
         out->n_throttle++;
     }
+}
+
+static void
+s_emit_defers(plan_core_t *self, uint64_t now, size_t *n,
+              struct plan_actions *out)
+{
+    char why[PLAN_REASON_LEN];
+    char wait[PLAN_REASON_LEN / 2];
     for (size_t i = 0; i < self->n_links; i++) {
-        struct s_link *l = self->order[i];
+        struct s_link *l = &self->links[self->order[i]];
         struct plan_action *act;
         switch (l->next) {
         case S_NOTE_WAIT_UP: {
             uint64_t w = s_wait_up(self, l);
             s_wait_text(self, l, true, w, wait, sizeof wait);
-            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            act = s_act_link(self, n, PLAN_KIND_DEFER, l);
             s_fmt(act->reason, sizeof act->reason,
                   "demand %.2f Mbit/s selected for %.1f s < %s "
                   "(%.1f s to go)",
@@ -1561,7 +1976,7 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
             break;
         }
         case S_NOTE_WAIT_PORTS:
-            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            act = s_act_link(self, n, PLAN_KIND_DEFER, l);
             s_wait_text(self, l, true, s_wait_up(self, l), wait,
                         sizeof wait);
             s_fmt(act->reason, sizeof act->reason,
@@ -1569,10 +1984,11 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
                   "but host %s has all %u ports taken by links wanted or "
                   "held",
                   s_mbps(l->demand), s_sec(now - l->sel_since), wait,
-                  l->why_host, s_ports(self, l->why_host));
+                  l->why_b ? l->b : l->a,
+                  s_ports(self, l->why_b ? l->b : l->a));
             break;
         case S_NOTE_WAIT_DOWN:
-            act = s_act_link(self, &n, PLAN_KIND_DEFER, l);
+            act = s_act_link(self, n, PLAN_KIND_DEFER, l);
             s_why(self, l, why, sizeof why);
             s_wait_text(self, l, false, s_wait_down(self, l), wait,
                         sizeof wait);
@@ -1585,22 +2001,49 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
         }
         out->n_defer++;
     }
-    free(stray);
+}
 
-    /* Remember what was said, and forget links nobody needs. */
+/* Emits the actions in their documented order (plan_core.h). */
+static void
+s_emit(plan_core_t *self, uint64_t now, const struct s_stray *stray,
+       size_t n_stray, struct plan_actions *out)
+{
+    size_t n = 0;
+    if (self->sel_changed) {
+        s_plan_action(self, &n);
+        self->sel_changed = false;
+    }
+    s_emit_reserves(self, now, &n, out);
+    s_emit_releases(self, now, stray, n_stray, &n, out);
+    s_emit_throttles(self, now, &n, out);
+    s_emit_defers(self, now, &n, out);
+    out->v = self->acts;
+    out->n = n;
+}
+
+/* Remembers what was said, forgets links nobody needs, and updates the
+ * counters. */
+static void
+s_settle(plan_core_t *self, const struct plan_actions *out)
+{
     size_t u = 0, n_sel = 0, n_wanted = 0;
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
         l->note = l->next;
         if (!s_keep(l)) {
+            self->map[i] = S_NONE;
             continue;
         }
         n_sel += l->selected;
         n_wanted += l->wanted;
+        self->map[i] = (uint32_t) u;
         if (u != i) {
             self->links[u] = *l;
         }
         u++;
+    }
+    if (u != self->n_links) {
+        plan_rank_remap(self->rank, self->map, self->n_links, u);
     }
     self->n_links = u;
 
@@ -1611,8 +2054,41 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
     self->c.n_links = self->n_links;
     self->c.n_selected = n_sel;
     self->c.n_wanted = n_wanted;
-    out->v = self->acts;
-    out->n = n;
+}
+
+int
+plan_core_tick(plan_core_t *self, uint64_t now_us,
+               const struct plan_link_key *held, size_t n_held,
+               struct plan_actions *out)
+{
+    assert(self && self->tag == S_TAG);
+    assert(held || !n_held);
+    assert(out);
+    memset(out, 0, sizeof *out);
+
+    /* Every allocation first, so that a failure changes nothing. */
+    struct s_stray *stray = s_alloc_array(n_held, sizeof *stray);
+    if (!stray || n_held > SIZE_MAX - 1 - self->n_links
+        || s_reserve_scratch(self, self->n_links,
+                             1 + self->n_links + n_held)) {
+        free(stray);
+        return -1;
+    }
+    uint64_t now = s_clock(self, now_us);
+    self->c.ticks++;
+
+    size_t n_stray = s_mark_held(self, held, n_held, stray);
+    s_prepare(self);
+    s_select(self, now);
+    s_demote(self, now);
+    if (self->p.policy == PLAN_POLICY_B_MATCHING) {
+        s_count_busy_ports(self);
+    }
+    s_promote(self, now);
+    s_diff(self, now);
+    s_emit(self, now, stray, n_stray, out);
+    free(stray);
+    s_settle(self, out);
     return 0;
 }
 

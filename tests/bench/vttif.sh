@@ -1,13 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Aggregator benchmark (not a test: it prints figures).  Synthetic agents
-# (vr-fake-agents) publish local matrices every 100 ms for 100 and then
-# 1,000 VMs; the aggregator runs as it would in a deployment.  Prints the
+# (vr-fake-agents, 10 VMs each) publish local matrices every 100 ms for
+# 100, 1,000 and 10,000 VMs; the aggregator runs as it would in a
+# deployment.  Prints the
 # messages and entries per second it absorbed, its CPU (share of one
 # core), and the latency from a pattern switch in the input to the
-# topology event that reports it.  Bar: 1,000 VMs at 100 ms with at most
-# 50% of one core.
-#   tests/bench/vttif.sh            SECONDS=20 tests/bench/vttif.sh
+# topology event that reports it.  Bar (issue 18): 10,000 VMs at 100 ms
+# with at most 50% of one core.  VMS picks the sizes.
+#   tests/bench/vttif.sh   SECONDS_RUN=20 VMS="10000" tests/bench/vttif.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BIN=${VR_BIN:-$PWD/build/bin}
@@ -56,15 +57,21 @@ secs = fake["seconds"]
 after = [e for e in sub["topologies"] if e["t_us"] > fake["switch_us"]]
 lat = "%.2f s" % ((after[0]["t_us"] - fake["switch_us"]) / 1e6) if after else "none"
 first = sub["topologies"][0]["edges"] if sub["topologies"] else []
+# On a busy machine the fake agents may send less than their 10
+# messages per agent and second: the CPU is then also given scaled to the
+# nominal rate (CPU per message, times the messages due).
+rate = fake["messages"] / secs
+nominal = float(cpu) * int(agents) * 10 / rate if rate else 0
 print("%5s VMs %4s agents (groups of %s): %6.0f msg/s %8.0f entries/s  "
-      "aggregator CPU %5s%% of a core  events %d (first: %d edges)  "
-      "switch -> event %s"
-      % (vms, agents, group, fake["messages"] / secs,
-         fake["entries"] / secs, cpu, len(sub["topologies"]), len(first), lat))
+      "aggregator CPU %5s%% of a core (%.1f%% at %d msg/s)  events %d "
+      "(first: %d edges)  switch -> event %s"
+      % (vms, agents, group, rate, fake["entries"] / secs, cpu, nominal,
+         int(agents) * 10, len(sub["topologies"]), len(first), lat))
 PY
 }
 
 echo "=== vttif-aggregator benchmark ($(date -Is), $(nproc) cores, ${SECONDS_RUN}s per run, 100 ms periods) ==="
-run 100 10 10
-run 1000 100 10
-echo "bar: 1,000 VMs at 100 ms with <= 50% of one core"
+for vms in ${VMS:-100 1000 10000}; do
+    run "$vms" $((vms / 10)) 10
+done
+echo "bar: 10,000 VMs at 100 ms with <= 50% of one core"

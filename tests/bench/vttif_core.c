@@ -2,10 +2,10 @@
 /* Prints what the VTTIF inference core (vttif_tm) costs without the bus:
  * synthetic agents (10 VMs each) publish cumulative local matrices every
  * 100 ms, all-to-all traffic within groups of G VMs plus chatter to 5
- * random peers per VM, and the core ticks every 100 ms.  For 100 and 1,000
- * VMs (and G = 10 and 50) it prints updates/s absorbed, ns per entry, us
- * per tick and the share of one core the core needs in real time.  Usage:
- * vr-vttif-core [simulated seconds, default 20]. */
+ * random peers per VM, and the core ticks every 100 ms.  For 100, 1,000
+ * and 10,000 VMs (and G = 10 and 50) it prints updates/s absorbed, ns per
+ * entry, us per tick and the share of one core the core needs in real
+ * time.  Usage: vr-vttif-core [simulated seconds, default 20]. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,5 +144,6 @@ main(int argc, char **argv)
     run(100, 10, seconds);
     run(1000, 10, seconds);
     run(1000, 50, seconds);
+    run(10000, 10, seconds);
     return 0;
 }

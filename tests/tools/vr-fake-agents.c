@@ -40,20 +40,107 @@ s_mac(int vm)
     return UINT64_C(0x020000000000) | ((uint64_t) vm + 1);
 }
 
-/* True if 'a' sends bulk traffic to 'b' under 'pattern'. */
-static bool
-s_edge(const struct s_opts *o, const char *pattern, int a, int b)
+/* The VMs 'a' sends bulk traffic to under 'pattern': [*lo, *hi), or
+ * only (a + 1) % vms for a ring; 'a' itself excepted. */
+static void
+s_dests(const struct s_opts *o, const char *pattern, int a, int *lo, int *hi)
 {
-    if (a == b) {
+    if (!strcmp(pattern, "ring")) {
+        *lo = (a + 1) % o->vms;
+        *hi = *lo + 1;
+    } else if (!strcmp(pattern, "groups")) {
+        *lo = a / o->group * o->group;
+        *hi = *lo + o->group < o->vms ? *lo + o->group : o->vms;
+    } else {
+        *lo = 0;    /* all-to-all */
+        *hi = o->vms;
+    }
+}
+
+/* Cumulative bytes per (src, dst), sparse, so that 10,000 VMs fit: a
+ * cell per pair that ever carried traffic, found through an open hash,
+ * and listed per source VM in the order they appeared. */
+struct s_cell {
+    int a, b;
+    uint64_t bytes;
+    int next;                   /* the source's next cell, or -1 */
+};
+
+struct s_cells {
+    struct s_cell *v;
+    size_t n, cap;
+    int *head, *tail;           /* by source VM */
+    int *slot;                  /* open hash: cell index or -1 */
+    size_t mask;
+};
+
+static size_t
+s_cell_hash(int a, int b, size_t mask)
+{
+    uint64_t h = ((uint64_t) a * UINT64_C(0x9e3779b97f4a7c15))
+                 ^ ((uint64_t) b * UINT64_C(0xc2b2ae3d27d4eb4f));
+    return (size_t) (h ^ (h >> 29)) & mask;
+}
+
+/* Rebuilds the hash with 'slots' slots; false when memory is short. */
+static bool
+s_cells_rehash(struct s_cells *c, size_t slots)
+{
+    int *slot = malloc(slots * sizeof *slot);
+    if (!slot) {
         return false;
     }
-    if (!strcmp(pattern, "ring")) {
-        return b == (a + 1) % o->vms;
+    for (size_t i = 0; i < slots; i++) {
+        slot[i] = -1;
     }
-    if (!strcmp(pattern, "groups")) {
-        return a / o->group == b / o->group;
+    for (size_t i = 0; i < c->n; i++) {
+        size_t h = s_cell_hash(c->v[i].a, c->v[i].b, slots - 1);
+        while (slot[h] >= 0) {
+            h = (h + 1) & (slots - 1);
+        }
+        slot[h] = (int) i;
     }
-    return true;    /* all-to-all */
+    free(c->slot);
+    c->slot = slot;
+    c->mask = slots - 1;
+    return true;
+}
+
+/* The bytes of (a, b), the cell made if new; exits when memory is
+ * short. */
+static uint64_t *
+s_cell(struct s_cells *c, int a, int b)
+{
+    size_t h = s_cell_hash(a, b, c->mask);
+    for (; c->slot[h] >= 0; h = (h + 1) & c->mask) {
+        struct s_cell *x = &c->v[c->slot[h]];
+        if (x->a == a && x->b == b) {
+            return &x->bytes;
+        }
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 1024;
+        struct s_cell *v = realloc(c->v, cap * sizeof *v);
+        if (v) {
+            c->v = v;
+        }
+        if (!v || !s_cells_rehash(c, 4 * cap)) {
+            fprintf(stderr, "vr-fake-agents: out of memory\n");
+            exit(1);
+        }
+        c->cap = cap;
+        return s_cell(c, a, b);
+    }
+    int i = (int) c->n++;
+    c->slot[h] = i;
+    c->v[i] = (struct s_cell) { a, b, 0, -1 };
+    if (c->tail[a] >= 0) {
+        c->v[c->tail[a]].next = i;
+    } else {
+        c->head[a] = i;
+    }
+    c->tail[a] = i;
+    return &c->v[i].bytes;
 }
 
 int
@@ -107,13 +194,21 @@ main(int argc, char **argv)
     }
     zclock_sleep(300);      /* let the connection come up */
 
-    /* Cumulative bytes per (src, dst), dense: fine up to a few thousand. */
+    /* An agent's matrix has at most a row per VM, each at most a cell
+     * per VM. */
     size_t n = (size_t) o.vms;
-    uint64_t *bytes = calloc(n * n, sizeof *bytes);
-    Vr__MatrixEntry *ents = calloc(n * n, sizeof *ents);
-    Vr__MatrixEntry **ptrs = calloc(n * n, sizeof *ptrs);
-    if (!bytes || !ents || !ptrs) {
+    size_t per_agent = (n + (size_t) o.agents - 1) / (size_t) o.agents;
+    struct s_cells cells = { .n = 0 };
+    cells.head = malloc(n * sizeof *cells.head);
+    cells.tail = malloc(n * sizeof *cells.tail);
+    Vr__MatrixEntry *ents = calloc(per_agent * n, sizeof *ents);
+    Vr__MatrixEntry **ptrs = calloc(per_agent * n, sizeof *ptrs);
+    if (!cells.head || !cells.tail || !ents || !ptrs
+        || !s_cells_rehash(&cells, 4096)) {
         return 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        cells.head[i] = cells.tail[i] = -1;
     }
     double per_period = o.mbps * 1e6 / 8 * o.period_ms / 1000.0;
     uint64_t t0 = vtime_mono_us(), switch_us = 0;
@@ -137,25 +232,34 @@ main(int argc, char **argv)
         for (int ag = 0; ag < o.agents; ag++) {
             size_t k = 0;
             for (int a = ag; a < o.vms; a += o.agents) {
-                for (int b = 0; b < o.vms; b++) {
-                    uint64_t *cell = &bytes[(size_t) a * n + (size_t) b];
-                    if (s_edge(&o, pattern, a, b)) {
-                        *cell += (uint64_t) per_period;
-                    } else if ((b == (a + 7) % o.vms
-                                || b == (a + 13) % o.vms)
-                               && tick % 10 == 0) {
-                        /* Chatter to two fixed VMs: a few hundred bytes
-                         * a second, as DNS or NTP would be. */
-                        *cell += 60;
+                int lo, hi;
+                s_dests(&o, pattern, a, &lo, &hi);
+                for (int b = lo; b < hi; b++) {
+                    if (b != a) {
+                        *s_cell(&cells, a, b) += (uint64_t) per_period;
                     }
-                    if (*cell == 0) {
+                }
+                int chat[2] = { (a + 7) % o.vms, (a + 13) % o.vms };
+                for (int j = 0; j < 2 && tick % 10 == 0; j++) {
+                    /* Chatter to two fixed VMs: a few hundred bytes a
+                     * second, as DNS or NTP would be; none where bulk
+                     * traffic goes already. */
+                    int b = chat[j];
+                    if (b != a && (b < lo || b >= hi)
+                        && (j == 0 || chat[1] != chat[0])) {
+                        *s_cell(&cells, a, b) += 60;
+                    }
+                }
+                for (int i = cells.head[a]; i >= 0; i = cells.v[i].next) {
+                    const struct s_cell *x = &cells.v[i];
+                    if (x->bytes == 0) {
                         continue;
                     }
                     vr__matrix_entry__init(&ents[k]);
                     ents[k].src_mac = s_mac(a);
-                    ents[k].dst_mac = s_mac(b);
-                    ents[k].bytes = *cell;
-                    ents[k].frames = *cell / 1400 + 1;
+                    ents[k].dst_mac = s_mac(x->b);
+                    ents[k].bytes = x->bytes;
+                    ents[k].frames = x->bytes / 1400 + 1;
                     ptrs[k] = &ents[k];
                     k++;
                 }
@@ -198,7 +302,10 @@ main(int argc, char **argv)
            (unsigned long long) entries, o.seconds,
            (unsigned long long) switch_us);
     zclock_sleep(200);
-    free(bytes);
+    free(cells.v);
+    free(cells.slot);
+    free(cells.head);
+    free(cells.tail);
     free(ents);
     free(ptrs);
     zsock_destroy(&pub);

@@ -7,7 +7,9 @@
  * maximal, >= OPT / 2), the diff H -> H', the T_up / T_down timers, the
  * add cap, restart seeding, and a port handed from an old link to a new
  * one.  A fake service holds what RESERVE says and drops what RELEASE
- * says. */
+ * says.  Last, an incremental core against one computing from scratch,
+ * fed the same 200 random sequences of topologies, live rates, seeds,
+ * costs and ticks: every action and every link the same. */
 #undef NDEBUG
 #include <assert.h>
 #include <math.h>
@@ -1200,6 +1202,221 @@ test_cost_bound(void)
     }
 }
 
+/* ---- incremental against from scratch ---- */
+
+/* Two cores, one incremental and one from scratch, fed the same random
+ * calls. */
+struct twin {
+    plan_core_t *inc, *ref;
+    char ha[64][PLAN_HOST_LEN], hb[64][PLAN_HOST_LEN]; /* the held set */
+    size_t n_held;
+};
+
+static void
+twin_same_actions(const struct plan_actions *x, const struct plan_actions *y)
+{
+    assert(x->n == y->n && x->n_reserve == y->n_reserve
+           && x->n_release == y->n_release && x->n_throttle == y->n_throttle
+           && x->n_defer == y->n_defer);
+    for (size_t i = 0; i < x->n; i++) {
+        const struct plan_action *a = &x->v[i], *b = &y->v[i];
+        assert(a->kind == b->kind);
+        assert(!strcmp(a->host_a, b->host_a) && !strcmp(a->host_b, b->host_b));
+        assert(a->demand_bps == b->demand_bps);
+        assert(a->n_vm_pairs == b->n_vm_pairs && a->is_new == b->is_new);
+        assert(!strcmp(a->reason, b->reason));
+    }
+}
+
+static void
+twin_same_state(struct twin *t)
+{
+    static struct plan_link_info li[512], lr[512];
+    size_t ni = plan_core_links(t->inc, li, 512);
+    size_t nr = plan_core_links(t->ref, lr, 512);
+    assert(ni == nr && ni <= 512);
+    for (size_t i = 0; i < ni; i++) {
+        assert(!strcmp(li[i].host_a, lr[i].host_a));
+        assert(!strcmp(li[i].host_b, lr[i].host_b));
+        assert(li[i].demand_bps == lr[i].demand_bps);
+        assert(li[i].n_vm_pairs == lr[i].n_vm_pairs);
+        assert(li[i].in_e == lr[i].in_e && li[i].selected == lr[i].selected);
+        assert(li[i].wanted == lr[i].wanted && li[i].seeded == lr[i].seeded);
+        assert(li[i].since_us == lr[i].since_us);
+        struct plan_vm_pair pi[64], pr[64];
+        size_t qi = plan_core_link_pairs(t->inc, li[i].host_a, li[i].host_b,
+                                         pi, 64);
+        size_t qr = plan_core_link_pairs(t->ref, lr[i].host_a, lr[i].host_b,
+                                         pr, 64);
+        assert(qi == qr);
+        for (size_t j = 0; j < qi && j < 64; j++) {
+            assert(pi[j].a == pr[j].a && pi[j].b == pr[j].b
+                   && pi[j].rate_bps == pr[j].rate_bps);
+        }
+    }
+    struct plan_counters ci, cr;
+    plan_core_get_counters(t->inc, &ci);
+    plan_core_get_counters(t->ref, &cr);
+    assert(!memcmp(&ci, &cr, sizeof ci));
+}
+
+/* A host name from a pool in which names sort otherwise than numbers. */
+static const char *
+rhost(int pool)
+{
+    static const char *names[] = { "b", "a7", "zz", "h10", "h2", "h1", "m",
+                                   "c0", "x", "h11", "k", "e5", "d", "q" };
+    return names[rand() % pool];
+}
+
+/* Rates in steps of 5 Mbit/s, so that ties happen. */
+static double
+rrate(void)
+{
+    return rand() % 4 == 0 ? 0 : 5 * M * (rand() % 7);
+}
+
+/* Random params; 'lim' holds the port limits they point to. */
+static struct plan_params
+rparams(struct plan_port_limit lim[2])
+{
+    struct plan_params p;
+    plan_params_default(&p);
+    p.policy = rand() % 2 ? PLAN_POLICY_B_MATCHING : PLAN_POLICY_TOP_K;
+    p.k = (uint32_t) (p.policy == PLAN_POLICY_TOP_K ? 1 + rand() % 5
+                                                    : rand() % 6);
+    p.default_ports = (uint32_t) (rand() % 3);
+    lim[0] = (struct plan_port_limit) { "h10", 3 };
+    lim[1] = (struct plan_port_limit) { "a7", (uint32_t) (rand() % 2) };
+    p.port_limits = lim;
+    p.n_port_limits = (size_t) (rand() % 3);
+    p.min_demand_bps = 5 * M * (rand() % 3);
+    p.release_bps = p.min_demand_bps / 2;
+    p.t_up_us = (uint64_t) (rand() % 4) * S;
+    p.t_down_us = (uint64_t) (rand() % 4) * S;
+    p.max_adds = (uint32_t) (rand() % 4);
+    p.keep_bonus = (rand() % 3) * 0.5;
+    p.live_max_age_us = (uint64_t) (rand() % 3) * 2 * S;
+    return p;
+}
+
+static void
+test_incremental(void)
+{
+    srand(18);
+    enum { N_VMS = 40 };
+    for (int round = 0; round < 200; round++) {
+        struct plan_port_limit lim[2];
+        struct plan_params p = rparams(lim);
+        struct twin t = { plan_core_new(&p), plan_core_new(&p), .n_held = 0 };
+        assert(t.inc && t.ref);
+        plan_core_set_from_scratch(t.ref, true);
+        int pool = 3 + rand() % 12;
+        uint64_t now = S;
+        for (int step = 0; step < 60; step++) {
+            int what = rand() % 11;
+            now += (uint64_t) (rand() % 2000) * 1000;
+            uint64_t at = rand() % 20 ? now : now - S;  /* clock back */
+            if (what == 0) {
+                /* A topology: VMs on random hosts, some unknown or bad,
+                 * random pairs, some repeated or within a host. */
+                struct plan_vm_host vms[N_VMS];
+                struct plan_vm_pair pairs[60];
+                size_t nv = 0, np = (size_t) (rand() % 60);
+                for (int v = 0; v < N_VMS; v++) {
+                    if (rand() % 10) {
+                        vms[nv++] = (struct plan_vm_host) {
+                            MAC0 + 1 + (uint64_t) v,
+                            rand() % 50 ? rhost(pool) : "" };
+                    }
+                }
+                for (size_t i = 0; i < np; i++) {
+                    pairs[i] = (struct plan_vm_pair) {
+                        MAC0 + 1 + (uint64_t) (rand() % (N_VMS + 2)),
+                        MAC0 + 1 + (uint64_t) (rand() % (N_VMS + 2)),
+                        rrate() };
+                }
+                assert(plan_core_set_topology(t.inc, at, pairs, np, vms, nv)
+                       == 0);
+                assert(plan_core_set_topology(t.ref, at, pairs, np, vms, nv)
+                       == 0);
+            } else if (what <= 3) {
+                /* Live rates: random directions of random pairs. */
+                struct plan_vm_pair r[80];
+                size_t n = (size_t) (rand() % 80);
+                for (size_t i = 0; i < n; i++) {
+                    r[i] = (struct plan_vm_pair) {
+                        MAC0 + 1 + (uint64_t) (rand() % N_VMS),
+                        MAC0 + 1 + (uint64_t) (rand() % N_VMS), rrate() };
+                }
+                assert(plan_core_set_live(t.inc, at, r, n) == 0);
+                assert(plan_core_set_live(t.ref, at, r, n) == 0);
+            } else if (what == 4) {
+                const char *a = rhost(pool + 1 < 14 ? pool + 1 : 14);
+                const char *b = rhost(pool);
+                int ri = plan_core_seed(t.inc, a, b, at);
+                assert(ri == plan_core_seed(t.ref, a, b, at));
+            } else if (what == 10) {
+                /* A reload: ports, thresholds, bonus, policy. */
+                struct plan_port_limit lim2[2];
+                struct plan_params q = rparams(lim2);
+                assert(plan_core_set_params(t.inc, &q) == 0);
+                assert(plan_core_set_params(t.ref, &q) == 0);
+            } else if (what == 5) {
+                const char *a = rhost(pool), *b = rhost(pool);
+                uint64_t su = (uint64_t) (rand() % 3) * S / 2;
+                uint64_t td = (uint64_t) (rand() % 3) * S / 2;
+                int ri = plan_core_set_cost(t.inc, a, b, su, td);
+                assert(ri == plan_core_set_cost(t.ref, a, b, su, td));
+            } else {
+                /* A tick with the held set, which the fake service then
+                 * changes as told, sometimes failing a RESERVE or
+                 * holding a link nobody asked for. */
+                struct plan_link_key keys[64];
+                for (size_t i = 0; i < t.n_held; i++) {
+                    keys[i] = (struct plan_link_key) { t.ha[i], t.hb[i] };
+                }
+                struct plan_actions ai, ar;
+                assert(plan_core_tick(t.inc, at, keys, t.n_held, &ai) == 0);
+                assert(plan_core_tick(t.ref, at, keys, t.n_held, &ar) == 0);
+                twin_same_actions(&ai, &ar);
+                size_t u = 0;
+                for (size_t i = 0; i < t.n_held; i++) {
+                    bool gone = false;
+                    for (size_t j = 0; j < ai.n; j++) {
+                        gone |= ai.v[j].kind == PLAN_KIND_RELEASE
+                                && !strcmp(ai.v[j].host_a, t.ha[i])
+                                && !strcmp(ai.v[j].host_b, t.hb[i]);
+                    }
+                    if (!gone) {
+                        memcpy(t.ha[u], t.ha[i], PLAN_HOST_LEN);
+                        memcpy(t.hb[u], t.hb[i], PLAN_HOST_LEN);
+                        u++;
+                    }
+                }
+                t.n_held = u;
+                for (size_t j = 0; j < ai.n && t.n_held < 63; j++) {
+                    if (ai.v[j].kind == PLAN_KIND_RESERVE && rand() % 8) {
+                        snprintf(t.ha[t.n_held], PLAN_HOST_LEN, "%s",
+                                 ai.v[j].host_a);
+                        snprintf(t.hb[t.n_held++], PLAN_HOST_LEN, "%s",
+                                 ai.v[j].host_b);
+                    }
+                }
+                if (rand() % 20 == 0 && t.n_held < 63) {
+                    snprintf(t.ha[t.n_held], PLAN_HOST_LEN, "%s",
+                             rhost(14));
+                    snprintf(t.hb[t.n_held++], PLAN_HOST_LEN, "%s",
+                             rhost(14));
+                }
+            }
+            twin_same_state(&t);
+        }
+        plan_core_destroy(&t.inc);
+        plan_core_destroy(&t.ref);
+    }
+}
+
 int
 main(void)
 {
@@ -1219,6 +1436,7 @@ main(void)
     test_live();
     test_cost();
     test_cost_bound();
+    test_incremental();
     printf("plan_core: ok\n");
     return 0;
 }
