@@ -228,44 +228,77 @@ s_sec(uint64_t us)
     return (double) us / 1e6;
 }
 
+/* A successor rule: what came after 'found' past phases like the one
+ * just confirmed, and after what offsets from their starts. */
+struct s_rule {
+    uint32_t found;
+    uint64_t succ_sig;
+    size_t last_succ;           /* entry of the most recent successor */
+    uint64_t lo, hi;            /* offsets */
+    double sum;
+};
+
+enum s_rule_result { S_RULE_FEW, S_RULE_DISAGREE, S_RULE_OK };
+
+/* The last 'repeats' phases with self->cur's signature (and, with 'ctx',
+ * preceded by a phase of signature 'ctx_sig') that had a successor: do
+ * their successors agree? */
+static enum s_rule_result
+s_rule(const plan_predict_t *self, bool ctx, uint64_t ctx_sig,
+       struct s_rule *r)
+{
+    size_t n = self->n_hist + 1;    /* entries; the last is cur */
+    memset(r, 0, sizeof *r);
+    r->lo = UINT64_MAX;
+    for (size_t i = n - 1; i-- > 0 && r->found < self->p.repeats;) {
+        const struct s_phase *e = s_entry(self, i);
+        if (e->sig != self->cur.sig
+            || (ctx && (i == 0 || s_entry(self, i - 1)->sig != ctx_sig))) {
+            continue;
+        }
+        const struct s_phase *s = s_entry(self, i + 1);
+        if (r->found == 0) {
+            r->succ_sig = s->sig;
+            r->last_succ = i + 1;
+        } else if (s->sig != r->succ_sig) {
+            return S_RULE_DISAGREE;
+        }
+        uint64_t off = s->start_us - e->start_us;
+        r->lo = off < r->lo ? off : r->lo;
+        r->hi = off > r->hi ? off : r->hi;
+        r->sum += (double) off;
+        r->found++;
+    }
+    return r->found < self->p.repeats ? S_RULE_FEW : S_RULE_OK;
+}
+
 /* Looks for the successor of the phase just confirmed (self->cur); opens
- * a prediction when 'repeats' past successions agree. */
+ * a prediction when 'repeats' past successions agree: those that came
+ * after the same two phases (the one before it too) if there are enough
+ * of them, so that a short phase between two others (a transition) is
+ * told apart by what it follows; else those of the phase alone. */
 static void
 s_predict(plan_predict_t *self, uint64_t now_us,
           struct plan_predict_events *out)
 {
-    size_t n = self->n_hist + 1;    /* entries; the last is cur */
-    uint64_t sig = self->cur.sig;
-    uint32_t found = 0;
-    uint64_t succ_sig = 0;
-    uint64_t lo = UINT64_MAX, hi = 0;
-    double sum = 0;
-    size_t last_succ = 0;
-    for (size_t i = n - 1; i-- > 0 && found < self->p.repeats;) {
-        const struct s_phase *e = s_entry(self, i);
-        if (e->sig != sig) {
-            continue;
-        }
-        const struct s_phase *s = s_entry(self, i + 1);
-        if (found == 0) {
-            succ_sig = s->sig;
-            last_succ = i + 1;
-        } else if (s->sig != succ_sig) {
-            return;     /* successors disagree: no rule */
-        }
-        uint64_t off = s->start_us - e->start_us;
-        lo = off < lo ? off : lo;
-        hi = off > hi ? off : hi;
-        sum += (double) off;
-        found++;
+    struct s_rule r;
+    enum s_rule_result res = S_RULE_FEW;
+    bool ctx = self->n_hist > 0;
+    uint64_t ctx_sig = ctx ? self->hist[self->n_hist - 1].sig : 0;
+    if (ctx) {
+        res = s_rule(self, true, ctx_sig, &r);
     }
-    if (found < self->p.repeats) {
+    if (res == S_RULE_FEW) {
+        ctx = false;
+        res = s_rule(self, false, 0, &r);
+    }
+    if (res != S_RULE_OK) {
         return;
     }
-    double mean = sum / found;
+    double mean = r.sum / r.found;
     double tol = fmax((double) self->p.tolerance_us,
                       self->p.tolerance_frac * mean);
-    if ((double) (hi - lo) > tol) {
+    if ((double) (r.hi - r.lo) > tol) {
         return;         /* no steady period */
     }
     uint64_t start = self->cur.start_us + (uint64_t) mean;
@@ -273,9 +306,9 @@ s_predict(plan_predict_t *self, uint64_t now_us,
         return;         /* it would be due already */
     }
     /* The successor's links and length as they were last time. */
-    const struct s_phase *t = s_entry(self, last_succ);
+    const struct s_phase *t = s_entry(self, r.last_succ);
     for (size_t i = self->n_hist; i-- > 0;) {
-        if (self->hist[i].sig == succ_sig) {
+        if (self->hist[i].sig == r.succ_sig) {
             t = &self->hist[i];
             break;
         }
@@ -284,30 +317,35 @@ s_predict(plan_predict_t *self, uint64_t now_us,
     memset(pr, 0, sizeof *pr);
     pr->id = ++self->next_id;
     pr->made_us = now_us;
-    pr->sig = succ_sig;
+    pr->sig = r.succ_sig;
     pr->start_us = start;
     pr->window_us = (uint64_t) tol;
     pr->duration_us = t->end_us > t->start_us ? t->end_us - t->start_us
                                               : (uint64_t) mean;
-    pr->seen = found;
+    pr->seen = r.found;
     pr->n_links = t->n_links;
     memcpy(pr->links, t->links, t->n_links * sizeof *t->links);
     self->open = true;
     self->c.predictions++;
     struct plan_predict_event *ev = s_event(out, PLAN_PREDICT_PREDICTED);
     if (ev) {
+        char after[48] = "";
+        if (ctx) {
+            snprintf(after, sizeof after, " after %016llx",
+                     (unsigned long long) ctx_sig);
+        }
         ev->pred_id = pr->id;
-        ev->sig = succ_sig;
+        ev->sig = r.succ_sig;
         ev->at_us = start;
         ev->n_links = pr->n_links;
         snprintf(ev->reason, sizeof ev->reason,
                  "phase %016llx (%zu links) expected in %.1f s (+-%.1f s) "
-                 "for %.1f s: it followed phase %016llx %u times, "
+                 "for %.1f s: it followed phase %016llx%s %u times, "
                  "%.1f-%.1f s after its start",
-                 (unsigned long long) succ_sig, pr->n_links,
+                 (unsigned long long) r.succ_sig, pr->n_links,
                  s_sec(start - now_us), s_sec(pr->window_us),
-                 s_sec(pr->duration_us), (unsigned long long) sig, found,
-                 s_sec(lo), s_sec(hi));
+                 s_sec(pr->duration_us), (unsigned long long) self->cur.sig,
+                 after, r.found, s_sec(r.lo), s_sec(r.hi));
     }
 }
 

@@ -18,7 +18,10 @@
  *
  * Prediction (a successor rule).  When a phase with signature S is
  * confirmed, the history is searched for the last 'repeats' phases with
- * signature S that had a successor (the next phase in the history).  If
+ * signature S that had a successor (the next phase in the history), and
+ * that came after a phase of the same signature as the one before this S
+ * (order 2: a short transition between two phases is told apart by what
+ * it follows); with fewer than 'repeats' such, any phase S counts.  If
  * those successors all have one signature T, and the offsets from each S
  * start to its successor's start agree (largest minus smallest within
  * max(tolerance_us, tolerance_frac x their mean)), the next phase is

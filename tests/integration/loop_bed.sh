@@ -63,6 +63,7 @@ YAML
     cat >"$T/ctl.yaml" <<YAML
 aggregator: $(ep agg)
 planner: $(ep planner)
+planner_events: $(ep planner-events)
 broker: $(ep broker)
 adapter: $(ep adapter)
 timeout_ms: 3000

@@ -118,6 +118,37 @@ test_cycle(void)
     assert(!r.pp);
 }
 
+/* A short transition between the two phases (the shared links, while
+ * the aggregator has not yet published the new ones) is followed by
+ * either phase: told apart by what came before it. */
+static void
+test_transition(void)
+{
+    static const struct plan_link_key shared[] = { { "h1", "h2" } };
+    static const struct plan_link_key ring[] = {
+        { "h1", "h2" }, { "h2", "h3" }, { "h1", "h4" } };
+    static const struct plan_link_key mesh[] = {
+        { "h1", "h2" }, { "h1", "h3" }, { "h2", "h4" } };
+    struct run r = { .pp = plan_predict_new(NULL), .now = 5 * S };
+    for (int i = 0; i < 2; i++) {
+        HOLD(&r, ring, 8);
+        HOLD(&r, shared, 3);
+        HOLD(&r, mesh, 8);
+        HOLD(&r, shared, 3);
+    }
+    unsigned before = r.predicted;
+    HOLD(&r, ring, 8);
+    HOLD(&r, shared, 3);
+    /* (ring, shared) → mesh twice: mesh predicted, 3 links. */
+    assert(r.predicted > before && r.last_pred_links == 3);
+    HOLD(&r, mesh, 8);
+    unsigned hits = r.hits;
+    HOLD(&r, shared, 3);
+    HOLD(&r, ring, 8);
+    assert(r.hits > hits);
+    plan_predict_destroy(&r.pp);
+}
+
 /* After learning ring→pairs, mesh comes instead of pairs: a miss, decided
  * when mesh is confirmed. */
 static void
@@ -222,6 +253,7 @@ main(void)
 {
     test_params();
     test_cycle();
+    test_transition();
     test_miss_other();
     test_miss_timeout();
     test_unsteady();
