@@ -30,6 +30,9 @@ struct plan_predict {
     bool in_phase;
     struct s_phase cur;
     uint64_t differs_since_us;
+    uint64_t last_end_us;       /* of the last phase that ended, or 0 */
+    uint64_t nonempty_since_us; /* the selection not empty since; 0: it
+                                 * is empty */
     /* Ended phases, oldest first. */
     struct s_phase hist[PLAN_PREDICT_HISTORY];
     size_t n_hist;
@@ -412,6 +415,19 @@ s_confirmed(plan_predict_t *self, uint64_t now_us,
     }
 }
 
+/* When a phase confirmed now would have started: when the selection left
+ * the phase before it (the transition belongs to the new phase), or when
+ * it stopped being empty, whichever is later. */
+static uint64_t
+s_would_start(const plan_predict_t *self)
+{
+    uint64_t left = self->in_phase ? self->differs_since_us
+                                   : self->last_end_us;
+    uint64_t start = left > self->nonempty_since_us
+                     ? left : self->nonempty_since_us;
+    return start <= self->cand_since_us ? start : self->cand_since_us;
+}
+
 int
 plan_predict_observe(plan_predict_t *self, uint64_t now_us,
                      const struct plan_link_key *sel, size_t n,
@@ -427,6 +443,11 @@ plan_predict_observe(plan_predict_t *self, uint64_t now_us,
     if (m > PLAN_PREDICT_MAX_LINKS) {
         self->c.links_dropped += m - PLAN_PREDICT_MAX_LINKS;
         m = PLAN_PREDICT_MAX_LINKS;
+    }
+    if (!sig) {
+        self->nonempty_since_us = 0;
+    } else if (!self->nonempty_since_us) {
+        self->nonempty_since_us = now_us;
     }
     if (sig != self->cand_sig) {
         self->cand_sig = sig;
@@ -445,6 +466,7 @@ plan_predict_observe(plan_predict_t *self, uint64_t now_us,
             }
             if (now_us - self->differs_since_us >= min) {
                 self->cur.end_us = self->differs_since_us;
+                self->last_end_us = self->cur.end_us;
                 s_push_history(self, &self->cur);
                 self->in_phase = false;
                 self->differs_since_us = 0;
@@ -460,7 +482,7 @@ plan_predict_observe(plan_predict_t *self, uint64_t now_us,
         }
         memcpy(links, self->cand, self->cand_n * sizeof *links);
         self->cur = (struct s_phase) {
-            .sig = self->cand_sig, .start_us = self->cand_since_us,
+            .sig = self->cand_sig, .start_us = s_would_start(self),
             .n_links = self->cand_n, .links = links,
         };
         self->in_phase = true;
@@ -471,10 +493,10 @@ plan_predict_observe(plan_predict_t *self, uint64_t now_us,
          * the predicted phase that began in time is waiting to be
          * confirmed. */
         const struct plan_prediction *pr = &self->pred;
+        uint64_t would = s_would_start(self);
         bool pending = self->cand_sig == pr->sig
-                       && self->cand_since_us + pr->window_us >= pr->start_us
-                       && self->cand_since_us
-                          <= pr->start_us + pr->window_us;
+                       && would + pr->window_us >= pr->start_us
+                       && would <= pr->start_us + pr->window_us;
         if (!pending) {
             s_decide(self, false, now_us, "did not start in its window",
                      out);

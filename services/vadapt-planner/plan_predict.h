@@ -9,7 +9,11 @@
  * Phases.  The caller gives, every tick, the set of host links the core
  * selects (plan_core_links(), 'selected'), whatever the hysteresis.  A set
  * that stays the same, and not empty, for min_phase_us is a phase; it
- * started when the set first took that value.  A confirmed phase goes on
+ * started when the selection left the phase before it, or stopped being
+ * empty, whichever came later: the sets it went through on the way (links
+ * fading out, new ones not yet known) belong to it, so phase starts keep
+ * the application's rhythm, not the jitter of a transition.  A confirmed
+ * phase goes on
  * through flickers: it ends only when the selection has been something
  * else for min_phase_us (then at the moment it changed).  A phase is
  * named by its signature, a 64-bit hash of its sorted links; at most
