@@ -23,9 +23,11 @@
 #include "eth.h"
 #include "log.h"
 #include "pbcheck.h"
+#include "plan_book.h"
 #include "plan_core.h"
 #include "plan_cost.h"
 #include "plan_link.h"
+#include "plan_predict.h"
 #include "vtime.h"
 
 LOG_MODULE("planner");
@@ -129,6 +131,23 @@ const struct cfg_key plan_cfg_keys[] = {
                 3600000, PLAN_DEFAULT_RESERVING_TIMEOUT_MS,
                 "a reservation not active after this is released and a "
                 "direct commodity link used instead"),
+    CFG_KEY_BOOL("predict", T, predict, false,
+                 "learn recurring phases and book the next phase's paths "
+                 "ahead, so they are up when it starts"),
+    CFG_KEY_U32("predict_min_phase_ms", T, predict_min_phase_ms, 100,
+                3600000, PLAN_PREDICT_DEFAULT_MIN_PHASE_US / 1000,
+                "a selection stable this long is a phase"),
+    CFG_KEY_U32("predict_repeats", T, predict_repeats, 1,
+                PLAN_PREDICT_MAX_REPEATS, PLAN_PREDICT_DEFAULT_REPEATS,
+                "a phase's successor must have come this many times in a "
+                "row, after a steady offset, to be predicted"),
+    CFG_KEY_U32("predict_tolerance_ms", T, predict_tolerance_ms, 0, 3600000,
+                PLAN_PREDICT_DEFAULT_TOLERANCE_US / 1000,
+                "offsets this close (or within 20% of their mean) are "
+                "steady; a predicted phase may come this early or late"),
+    CFG_KEY_U32("predict_lead_ms", T, predict_lead_ms, 0, 3600000, 1000,
+                "book a predicted path this long before its set-up must "
+                "start"),
     CFG_KEYS_END,
 };
 #undef T
@@ -194,6 +213,14 @@ struct plan_svc {
     uint64_t n_rules_restored;      /* rules put back on agents */
     uint64_t n_links_rewired;       /* links made again on agents */
     uint64_t last_switch_us;    /* elapsed from RESERVE to SWITCH */
+    /* Bookings ahead (predict: true). */
+    plan_predict_t *predict;
+    struct plan_books books;
+    struct plan_link_info *infos;   /* the core's links, each tick */
+    size_t infos_max;
+    uint64_t n_booked, n_book_refused, n_book_taken, n_book_cancelled;
+    uint64_t pred_id;           /* the last prediction, and its paths */
+    size_t pred_taken;          /* taken so far */
 };
 
 static uint64_t
@@ -220,8 +247,10 @@ s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
     va_end(ap);
     static const char *const names[] = {
         "?", "plan", "reserve", "release", "switch", "link-create",
-        "link-remove", "defer", "throttle", "fail" };
-    const char *name = kind >= 0 && kind < 10 ? names[kind] : "?";
+        "link-remove", "defer", "throttle", "fail", "predict" };
+    const char *name = kind >= 0 && kind < (int) (sizeof names
+                                                  / sizeof names[0])
+                       ? names[kind] : "?";
     /* Not rate-limited: decisions are the planner's record, and the
      * core's caps and the retry spacing bound how many there are.  The
      * reason quotes hosts and broker errors: escaped, whole. */
@@ -1016,6 +1045,279 @@ s_learn_cost(plan_svc_t *self, const Vr__Reservation *r)
                  e.n_setups, (double) e.teardown_us / 1e6, e.n_teardowns);
 }
 
+/* ------------------------------------------------------------------ */
+/* Bookings ahead (predict: true): a predicted phase's paths are asked
+ * for so that their set-up ends when the phase is due (plan_predict.h,
+ * plan_book.h); a booked path is taken by the link once the core selects
+ * it, and cancelled when the prediction misses. */
+
+/* The set-up time a booking plans for: the networks' learnt mean, else
+ * the configured prior, else none. */
+static uint64_t
+s_book_setup_us(const plan_svc_t *self)
+{
+    uint64_t su = 0, td = 0;
+    if (self->costs && plan_costs_default(self->costs, &su, &td)) {
+        return su;
+    }
+    return (uint64_t) self->cfg->path_setup_ms * 1000;
+}
+
+/* What the broker says of booking 'bk' (an event, a reply or the list). */
+static void
+s_book_heard(plan_svc_t *self, struct plan_booking *bk,
+             const Vr__Reservation *r)
+{
+    if (!bk->answered && !plan_booking_asked(bk, r->resv_id)) {
+        return;
+    }
+    bk->resv_state = r->state;
+    if (r->state == RS(ACTIVE)) {
+        snprintf(bk->path_host_a, sizeof bk->path_host_a, "%s",
+                 r->host_a && strlen(r->host_a) < sizeof bk->path_host_a
+                 ? r->host_a : "");
+        snprintf(bk->addr_a, sizeof bk->addr_a, "%s",
+                 r->addr_a && strlen(r->addr_a) < sizeof bk->addr_a
+                 ? r->addr_a : "");
+        snprintf(bk->addr_b, sizeof bk->addr_b, "%s",
+                 r->addr_b && strlen(r->addr_b) < sizeof bk->addr_b
+                 ? r->addr_b : "");
+    } else if (r->state == RS(FAILED) || r->state == RS(RELEASING)
+               || r->state == RS(RELEASED)) {
+        bk->state = PLAN_BOOK_CANCELLED;
+        self->n_book_cancelled++;
+        s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
+                 "booking %s of prediction %" PRIu64 " ended at the broker "
+                 "(%s%s%s) before the phase took it", bk->resv_id,
+                 bk->pred_id, s_resv_state_name(r->state),
+                 r->error && *r->error ? ": " : "", r->error ? r->error : "");
+    }
+}
+
+/* The live booking reservation 'r' belongs to, or NULL. */
+static struct plan_booking *
+s_book_for(plan_svc_t *self, const Vr__Reservation *r)
+{
+    struct plan_booking *bk = plan_books_by_resv(&self->books, r->resv_id);
+    if (!bk && r->request_id) {
+        bk = plan_books_by_request(&self->books, r->request_id);
+        if (bk && bk->answered) {
+            bk = NULL;
+        }
+    }
+    return bk;
+}
+
+/* Gives booking 'bk' back: released at the broker if it was asked for
+ * (a failure, or a request never answered, is left to the reconcile,
+ * which releases what nobody holds). */
+static void
+s_book_cancel(plan_svc_t *self, struct plan_booking *bk, const char *why)
+{
+    if (bk->state == PLAN_BOOK_ASKED && bk->resv_id[0]) {
+        s_resv_release(self, bk->resv_id, why, bk->a, bk->b);
+    }
+    bk->state = PLAN_BOOK_CANCELLED;
+    self->n_book_cancelled++;
+    s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
+             "booking %s of prediction %" PRIu64 " cancelled: %s",
+             bk->resv_id[0] ? bk->resv_id : bk->request_id, bk->pred_id,
+             why);
+}
+
+/* The core selected the link of booking 'bk': a held link takes its
+ * reservation, wanted at once since it is held.  Returns true if taken. */
+static bool
+s_book_take(plan_svc_t *self, struct plan_booking *bk, double demand)
+{
+    if (plan_links_find(&self->links, bk->a, bk->b)) {
+        s_book_cancel(self, bk, "the link is held already");
+        return false;
+    }
+    struct plan_link *h = plan_links_add(&self->links, bk->a, bk->b,
+                                         PLAN_LINK_RESERVED, s_now(self));
+    if (!h) {
+        s_book_cancel(self, bk, "no room for another held link");
+        return false;
+    }
+    if (s_apply(self, h, PLAN_LINK_EV_ADOPT, bk->resv_id) != 0) {
+        plan_links_drop(&self->links, h);
+        s_book_cancel(self, bk, "its reservation id makes no link name");
+        return false;
+    }
+    h->demand_bps = demand;
+    Vr__Reservation r = VR__RESERVATION__INIT;
+    r.resv_id = bk->resv_id;
+    r.state = bk->resv_state;
+    r.host_a = bk->path_host_a;
+    r.addr_a = bk->addr_a;
+    r.addr_b = bk->addr_b;
+    bk->state = PLAN_BOOK_ADOPTED;
+    self->n_book_taken++;
+    self->pred_taken += bk->pred_id == self->pred_id;
+    s_decide(self, DK(PREDICT), h->a, h->b, demand, h->resv_id, h->name, 0,
+             "booked path %s taken for the predicted phase (it is %s)",
+             h->resv_id, s_resv_state_name(bk->resv_state));
+    s_take_resv(self, h, &r);
+    return true;
+}
+
+/* Asks the broker for booking 'bk', set up from its start. */
+static void
+s_book_ask(plan_svc_t *self, struct plan_booking *bk, uint64_t now)
+{
+    if (plan_links_find(&self->links, bk->a, bk->b)) {
+        /* Held now (a phase sharing it): the cost rule keeps it or not. */
+        bk->state = PLAN_BOOK_CANCELLED;
+        return;
+    }
+    Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
+    req.host_a = bk->a;
+    req.host_b = bk->b;
+    req.bandwidth_mbps = self->cfg->bandwidth_mbps;
+    req.request_id = bk->request_id;
+    req.owner = self->owner;
+    /* Wall clock, as the broker books; at once if already due. */
+    if (bk->start_us > now + S_ASK_RETRY_US) {
+        req.start_us = vtime_now_us() + (bk->start_us - now);
+    }
+    bk->asks++;
+    bus_msg_t reply;
+    if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_REQUEST,
+                        &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
+        != 0) {
+        if (reply.error == VR__ERROR_CODE__ERR_TIMEOUT
+            || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
+            bk->book_at_us = now + S_ASK_RETRY_US;  /* same id again */
+            bus_msg_clear(&reply);
+            return;
+        }
+        self->n_book_refused++;
+        bk->state = PLAN_BOOK_CANCELLED;
+        s_decide(self, DK(PREDICT), bk->a, bk->b, 0, NULL, "", 0,
+                 "booking ahead for prediction %" PRIu64 " refused by the "
+                 "broker: %s", bk->pred_id, reply.error_text);
+        bus_msg_clear(&reply);
+        return;
+    }
+    const Vr__Reservation *r = ((Vr__ResvReply *) reply.body)->resv;
+    if (!r || !r->resv_id || !plan_booking_asked(bk, r->resv_id)) {
+        bk->book_at_us = now + S_ASK_RETRY_US;
+        VLOG_WARN_RL("broker: reply to booking %s without a usable "
+                     "reservation id", bk->request_id);
+        bus_msg_clear(&reply);
+        return;
+    }
+    self->n_booked++;
+    s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
+             "booked ahead for prediction %" PRIu64 ": reservation %s, set "
+             "up from %.1f s on", bk->pred_id, bk->resv_id,
+             bk->start_us > now ? (double) (bk->start_us - now) / 1e6 : 0.0);
+    s_book_heard(self, bk, r);
+    bus_msg_clear(&reply);
+}
+
+/* Cancels every live booking of prediction 'pred_id'. */
+static void
+s_book_cancel_pred(plan_svc_t *self, uint64_t pred_id, const char *why)
+{
+    for (size_t i = 0; i < self->books.n; i++) {
+        struct plan_booking *bk = &self->books.v[i];
+        if (bk->pred_id == pred_id && (bk->state == PLAN_BOOK_WAIT
+                                       || bk->state == PLAN_BOOK_ASKED)) {
+            s_book_cancel(self, bk, why);
+        }
+    }
+}
+
+/* One tick of prediction: the core's selection observed, bookings due
+ * asked for, booked links the core selects taken, and the prediction's
+ * outcome acted on. */
+static void
+s_predict_tick(plan_svc_t *self, uint64_t now)
+{
+    size_t n = plan_core_links(self->core, NULL, 0);
+    if (n > self->infos_max) {
+        struct plan_link_info *v = realloc(self->infos, n * sizeof *v);
+        if (!v) {
+            return;
+        }
+        self->infos = v;
+        self->infos_max = n;
+    }
+    n = plan_core_links(self->core, self->infos, self->infos_max);
+    struct plan_link_key *sel = calloc(n + 1, sizeof *sel);
+    if (!sel) {
+        return;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct plan_link_info *li = &self->infos[i];
+        if (!li->selected) {
+            continue;
+        }
+        sel[m].host_a = li->host_a;
+        sel[m].host_b = li->host_b;
+        m++;
+        struct plan_booking *bk = plan_books_find(&self->books, li->host_a,
+                                                  li->host_b);
+        if (bk && bk->state == PLAN_BOOK_ASKED) {
+            s_book_take(self, bk, li->demand_bps);
+        }
+    }
+    struct plan_predict_events ev;
+    int rc = plan_predict_observe(self->predict, now, sel, m, &ev);
+    free(sel);
+    if (rc != 0) {
+        return;
+    }
+    for (size_t i = 0; i < ev.n; i++) {
+        const struct plan_predict_event *e = &ev.v[i];
+        switch (e->kind) {
+        case PLAN_PREDICT_PHASE:
+            VLOG_DEBUG("%s", e->reason);
+            break;
+        case PLAN_PREDICT_PREDICTED: {
+            const struct plan_prediction *pr = plan_predict_open(self->predict);
+            uint64_t setup = s_book_setup_us(self);
+            /* Up by the earliest start the window allows. */
+            size_t added = pr ? plan_books_add(&self->books, pr,
+                                               setup + pr->window_us,
+                                               (uint64_t) self->cfg
+                                               ->predict_lead_ms * 1000,
+                                               now) : 0;
+            self->pred_id = e->pred_id;
+            self->pred_taken = 0;
+            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
+                     "prediction %" PRIu64 ": %s; %zu path(s) to book, set-up "
+                     "%.1f s", e->pred_id, e->reason, added,
+                     (double) setup / 1e6);
+            break;
+        }
+        case PLAN_PREDICT_HIT:
+        case PLAN_PREDICT_MISS: {
+            size_t taken = e->pred_id == self->pred_id ? self->pred_taken
+                                                       : 0;
+            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
+                     "%s: %s; %zu booked path(s) taken", e->reason,
+                     e->kind == PLAN_PREDICT_HIT ? "hit" : "missed", taken);
+            s_book_cancel_pred(self, e->pred_id,
+                               e->kind == PLAN_PREDICT_HIT
+                               ? "its phase came without it"
+                               : "the predicted phase did not come");
+            break;
+        }
+        }
+    }
+    for (size_t i = 0; i < self->books.n; i++) {
+        struct plan_booking *bk = &self->books.v[i];
+        if (bk->state == PLAN_BOOK_WAIT && now >= bk->book_at_us) {
+            s_book_ask(self, bk, now);
+        }
+    }
+    plan_books_sweep(&self->books);
+}
+
 static void
 s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
 {
@@ -1026,6 +1328,11 @@ s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
     struct plan_link *h = s_held_for(self, r);
     if (h) {
         s_take_resv(self, h, r);
+        return;
+    }
+    struct plan_booking *bk = s_book_for(self, r);
+    if (bk) {
+        s_book_heard(self, bk, r);
     }
 }
 
@@ -1427,6 +1734,11 @@ s_reconcile(plan_svc_t *self, bool adopt)
         if (!s_resv_ours(self, r)) {
             continue;   /* someone else's */
         }
+        struct plan_booking *bk = s_book_for(self, r);
+        if (bk) {
+            s_book_heard(self, bk, r);     /* booked ahead: not held yet */
+            continue;
+        }
         if (adopt && !plan_links_find(&self->links, r->host_a, r->host_b)) {
             h = plan_links_add(&self->links, r->host_a, r->host_b,
                                PLAN_LINK_RESERVED, s_now(self));
@@ -1622,6 +1934,15 @@ s_on_tick(svc_t *svc, void *arg)
                 }
                 break;
             }
+            struct plan_booking *bk = plan_books_find(&self->books,
+                                                      a->host_a, a->host_b);
+            if (bk && bk->state == PLAN_BOOK_ASKED
+                && s_book_take(self, bk, a->demand_bps)) {
+                break;
+            }
+            if (bk) {
+                s_book_cancel(self, bk, "asked for as the core wants it");
+            }
             struct plan_link *h = plan_links_add(&self->links, a->host_a,
                                                  a->host_b,
                                                  PLAN_LINK_RESERVED,
@@ -1658,6 +1979,9 @@ s_on_tick(svc_t *svc, void *arg)
         }
     }
     free(v);
+    if (self->predict) {
+        s_predict_tick(self, now);
+    }
     for (size_t i = 0; i < self->links.n; i++) {
         s_progress(self, &self->links.v[i]);
     }
@@ -1767,6 +2091,26 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
     bus_status_add_counter(reply, "links_rewired", self->n_links_rewired,
                            false);
+    if (self->predict) {
+        struct plan_predict_counters pc;
+        plan_predict_get_counters(self->predict, &pc);
+        bus_status_add_counter(reply, "phases", pc.phases, false);
+        bus_status_add_counter(reply, "predictions", pc.predictions, false);
+        bus_status_add_counter(reply, "predictions_hit", pc.hits, false);
+        bus_status_add_counter(reply, "predictions_missed", pc.misses,
+                               false);
+        bus_status_add_counter(reply, "bookings", self->n_booked, false);
+        bus_status_add_counter(reply, "bookings_refused",
+                               self->n_book_refused, false);
+        bus_status_add_counter(reply, "bookings_taken", self->n_book_taken,
+                               false);
+        bus_status_add_counter(reply, "bookings_cancelled",
+                               self->n_book_cancelled, false);
+        bus_status_add_counter(reply, "bookings_open",
+                               plan_books_count(&self->books, PLAN_BOOK_WAIT)
+                               + plan_books_count(&self->books,
+                                                  PLAN_BOOK_ASKED), true);
+    }
     bus_status_add_counter(reply, "link_transitions", ls->n_transitions,
                            false);
     bus_status_add_counter(reply, "link_events_refused", ls->n_illegal,
@@ -1836,6 +2180,15 @@ s_params(const struct plan_cfg *cfg, struct plan_params *p,
     return plan_params_check(p, err, size);
 }
 
+static void
+s_predict_params(const struct plan_cfg *cfg, struct plan_predict_params *pp)
+{
+    plan_predict_params_default(pp);
+    pp->min_phase_us = (uint64_t) cfg->predict_min_phase_ms * 1000;
+    pp->repeats = cfg->predict_repeats;
+    pp->tolerance_us = (uint64_t) cfg->predict_tolerance_ms * 1000;
+}
+
 bool
 plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
 {
@@ -1843,6 +2196,11 @@ plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
     struct plan_port_limit *limits;
     bool ok = s_params(cfg, &p, &limits, err, size);
     free(limits);
+    struct plan_predict_params pp;
+    s_predict_params(cfg, &pp);
+    if (ok && !plan_predict_params_check(&pp, err, size)) {
+        return false;
+    }
     if (!ok && !err[0]) {
         log_format(err, size, "out of memory");
     }
@@ -1906,6 +2264,24 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
         nonce = vtime_now_us() ^ ((uint64_t) getpid() << 32);
     }
     plan_links_init(&self->links, PLAN_LINK_MAX, nonce);
+    plan_books_init(&self->books, nonce);
+    if (cfg->predict) {
+        struct plan_predict_params pp;
+        s_predict_params(cfg, &pp);
+        char why[128];
+        if (!plan_predict_params_check(&pp, why, sizeof why)) {
+            log_format(err, size, "predict_*: %s", why);
+            free(limits);
+            free(self);
+            return NULL;
+        }
+        self->predict = plan_predict_new(&pp);
+        if (!self->predict) {
+            free(limits);
+            free(self);
+            return NULL;
+        }
+    }
     self->core = plan_core_new(&p);
     free(limits);
     self->costs = plan_costs_new((uint64_t) cfg->path_setup_ms * 1000,
@@ -1951,6 +2327,13 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
               cfg->policy, cfg->k, cfg->t_up_ms, cfg->t_down_ms,
               cfg->min_demand_mbps, cfg->max_adds, cfg->add_window_s,
               cfg->reserve ? "on" : "off", LOG_ESC(self->owner));
+    if (self->predict) {
+        VLOG_INFO("predictive booking on: a phase is a selection stable "
+                  "%u ms; a successor seen %u times in a row, within %u ms, "
+                  "is booked %u ms before its set-up", cfg->predict_min_phase_ms,
+                  cfg->predict_repeats, cfg->predict_tolerance_ms,
+                  cfg->predict_lead_ms);
+    }
     return self;
 
 error:
@@ -1978,6 +2361,8 @@ plan_svc_destroy(plan_svc_t **self_p)
     zsock_destroy(&self->events);
     plan_core_destroy(&self->core);
     plan_costs_destroy(&self->costs);
+    plan_predict_destroy(&self->predict);
+    free(self->infos);
     free(self);
     *self_p = NULL;
 }

@@ -85,6 +85,11 @@ struct plan_cfg {
     uint32_t call_timeout_ms;
     uint32_t reconcile_ms;      /* broker list and agents' rules checked */
     uint32_t reserving_timeout_ms; /* RESERVING at most this long */
+    bool predict;               /* book predicted phases ahead */
+    uint32_t predict_min_phase_ms;
+    uint32_t predict_repeats;
+    uint32_t predict_tolerance_ms;
+    uint32_t predict_lead_ms;   /* booked this long before set-up */
 };
 
 extern const struct cfg_key plan_cfg_keys[];

@@ -28,7 +28,9 @@ static const char s_yaml[] =
     "min_demand_mbps: 0.01\n"
     "release_mbps: 0.005\n"
     "t_up_ms: 1000\n"
-    "t_down_ms: 2000\n";
+    "t_down_ms: 2000\n"
+    "predict: true\n"
+    "predict_min_phase_ms: 100\n";
 
 static bool
 s_finish(void *cfg, char *err, size_t err_size)
