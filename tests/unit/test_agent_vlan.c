@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/* agent_vlan: the names, addresses and marks of VLAN sub-interfaces
+ * (pure), and the life of one as the control loop sees it, with 'ip'
+ * stood in for by /bin/true (every step succeeds) and /bin/false (the
+ * first fails): want -> pending -> up (the ready callback told), the
+ * same want again is nothing, another VLAN for the link or the VLAN for
+ * another link is refused, drop frees it; a failed making is FAILED
+ * with the run's words and is tried again by the next want. */
+#undef NDEBUG
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "agent_jobs.h"
+#include "agent_vlan.h"
+#include "log.h"
+
+static int s_ready;
+
+static void
+s_on_ready(const char *link, void *arg)
+{
+    (void) arg;
+    assert(!strcmp(link, "vr-r-1") || !strcmp(link, "vr-r-2"));
+    s_ready++;
+}
+
+static void
+s_pure(void)
+{
+    char why[256], dev[IF_NAMESIZE], cidr[AGENT_VLAN_CIDR_LEN];
+
+    assert(agent_vlan_nic_ok("ckt0", why, sizeof why));
+    assert(agent_vlan_nic_ok("enp1s0f1.x_y-z", why, sizeof why));
+    assert(agent_vlan_nic_ok("abcdefghijklmno", why, sizeof why));
+    assert(!agent_vlan_nic_ok("abcdefghijklmnop", why, sizeof why));
+    assert(strstr(why, "overlay.circuit_nic"));
+    assert(!agent_vlan_nic_ok("", why, sizeof why));
+    assert(!agent_vlan_nic_ok(NULL, why, sizeof why));
+    assert(!agent_vlan_nic_ok("-x", why, sizeof why));
+    assert(!agent_vlan_nic_ok("..", why, sizeof why));
+    assert(!agent_vlan_nic_ok("a/b", why, sizeof why));
+    assert(!agent_vlan_nic_ok("a b", why, sizeof why));
+    assert(!agent_vlan_nic_ok("eth0\n", why, sizeof why));
+    assert(!strchr(why, '\n'));          /* escaped */
+
+    assert(agent_vlan_dev_name("ckt0", 1780, dev) && !strcmp(dev, "ckt0.1780"));
+    assert(agent_vlan_dev_name("ckt0", 1, dev) && !strcmp(dev, "ckt0.1"));
+    assert(agent_vlan_dev_name("abcdefghij", 4094, dev)
+           && !strcmp(dev, "abcdefghij.4094"));       /* 15: fits */
+    assert(agent_vlan_dev_name("abcdefghijk", 4094, dev)
+           && !strcmp(dev, "vrv4094"));               /* 16: does not */
+    assert(agent_vlan_dev_name("abcdefghijklmno", 7, dev)
+           && !strcmp(dev, "vrv7"));
+    assert(!agent_vlan_dev_name("ckt0", 0, dev));
+    assert(!agent_vlan_dev_name("ckt0", 4095, dev));
+    assert(!agent_vlan_dev_name("ckt0", 100000, dev));
+
+    assert(agent_vlan_cidr("10.212.0.1", 30, cidr, why, sizeof why)
+           && !strcmp(cidr, "10.212.0.1/30"));
+    assert(agent_vlan_cidr("10.212.0.2", 31, cidr, why, sizeof why)
+           && !strcmp(cidr, "10.212.0.2/31"));
+    assert(agent_vlan_cidr("10.212.0.0", 31, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("10.212.0.0", 30, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("10.212.0.3", 30, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("10.212.0.1", 32, cidr, why, sizeof why));
+    assert(strstr(why, "prefix_len"));
+    assert(!agent_vlan_cidr("10.212.0.1", 7, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("10.212.0.1:7000", 30, cidr, why, sizeof why));
+    assert(strstr(why, "link.local"));
+    assert(!agent_vlan_cidr("224.0.0.1", 24, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("127.0.0.2", 8, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("0.0.0.0", 8, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("fe80::1", 64, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("", 30, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr(NULL, 30, cidr, why, sizeof why));
+    assert(!agent_vlan_cidr("10.1.1.1 ; rm", 30, cidr, why, sizeof why));
+
+    char mark[96];
+    agent_vlan_mark("h1", mark, sizeof mark);
+    assert(!strcmp(mark, "vreserve-agent h1"));
+    assert(agent_vlan_is_mark("vreserve-agent h1", "h1"));
+    assert(agent_vlan_is_mark("vreserve-agent h1\n", "h1"));
+    assert(!agent_vlan_is_mark("vreserve-agent h10\n", "h1"));
+    assert(!agent_vlan_is_mark("vreserve-agent h", "h1"));
+    assert(!agent_vlan_is_mark("vreserve-agent h2", "h1"));
+    assert(!agent_vlan_is_mark("", "h1"));
+    assert(!agent_vlan_is_mark("uplink to the lab", "h1"));
+}
+
+static void
+s_life(void)
+{
+    char why[256], dev[IF_NAMESIZE];
+    const char *err;
+    /* A NIC name no host has: nothing here can exist by that name. */
+    agent_vlan_t *v = agent_vlan_new("zzvt9", "vlan", "/bin/true", "t1", 2000,
+                                     s_on_ready, NULL, why, sizeof why);
+    assert(v);
+    assert(!agent_vlan_new("zz vt", "vlan", "/bin/true", "t1", 2000, NULL,
+                           NULL, why, sizeof why));
+    assert(!agent_vlan_new("zzvt9", "qinq", "/bin/true", "t1", 2000, NULL,
+                           NULL, why, sizeof why));
+    assert(strstr(why, "circuit_kind"));
+
+    assert(agent_vlan_state(v, "vr-r-1", dev, &err) == AGENT_VLAN_NONE);
+    assert(agent_vlan_want(v, "vr-r-1", 1780, "10.212.0.1/30", 0, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_state(v, "vr-r-1", dev, &err) == AGENT_VLAN_PENDING);
+    assert(!strcmp(dev, "zzvt9.1780"));
+    assert(agent_vlan_wait(v, 5000));
+    assert(agent_vlan_state(v, "vr-r-1", dev, &err) == AGENT_VLAN_UP);
+    assert(s_ready == 1 && agent_vlan_stats(v)->made == 1);
+    assert(agent_vlan_jobs(v)->run == 3);            /* add, addr, up */
+    /* Again: nothing.  Another VLAN or address for it, or its VLAN for
+     * another link: refused. */
+    assert(agent_vlan_want(v, "vr-r-1", 1780, "10.212.0.1/30", 0, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_want(v, "vr-r-1", 1781, "10.212.0.1/30", 0, why,
+                           sizeof why) == -1);
+    assert(agent_vlan_want(v, "vr-r-1", 1780, "10.212.0.5/30", 0, why,
+                           sizeof why) == -1);
+    assert(agent_vlan_want(v, "vr-r-2", 1780, "10.212.0.5/30", 0, why,
+                           sizeof why) == -1);
+    assert(strstr(why, "vr-r-1"));
+    assert(agent_vlan_want(v, "vr-r-2", 0, "10.212.0.5/30", 0, why,
+                           sizeof why) == -1);
+    assert(agent_vlan_stats(v)->refused == 4);
+    assert(agent_vlan_count(v) == 1);
+    /* The fast path uses a real VLAN device itself. */
+    agent_vlan_fast_dev(v, "zzvt9.1780", dev);
+    assert(!strcmp(dev, "zzvt9.1780"));
+    /* Dropped: its device does not exist (ip was /bin/true), so it is
+     * freed at once. */
+    agent_vlan_drop(v, "vr-r-1");
+    assert(agent_vlan_state(v, "vr-r-1", dev, &err) == AGENT_VLAN_NONE);
+    assert(agent_vlan_count(v) == 0);
+    agent_vlan_drop(v, "vr-r-1");                    /* nothing */
+    agent_vlan_destroy(&v);
+    assert(!v);
+
+    /* A failing ip: FAILED with its words; the next want tries again. */
+    v = agent_vlan_new("zzvt9", "macvlan", "/bin/false", "t1", 2000,
+                       s_on_ready, NULL, why, sizeof why);
+    assert(v);
+    assert(agent_vlan_want(v, "vr-r-2", 1799, "10.212.0.6/30", 9000, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_wait(v, 5000));
+    assert(agent_vlan_state(v, "vr-r-2", dev, &err) == AGENT_VLAN_FAILED);
+    assert(strstr(err, "exited 1") && s_ready == 2);
+    assert(agent_vlan_stats(v)->failed == 1);
+    assert(agent_vlan_want(v, "vr-r-2", 1799, "10.212.0.6/30", 9000, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_state(v, "vr-r-2", dev, &err) == AGENT_VLAN_PENDING);
+    assert(agent_vlan_wait(v, 5000));
+    assert(agent_vlan_stats(v)->failed == 2);
+    /* A macvlan stand-in of ours: the fast path uses the NIC. */
+    agent_vlan_fast_dev(v, "zzvt9.1799", dev);
+    assert(!strcmp(dev, "zzvt9"));
+    agent_vlan_fast_dev(v, "eth0", dev);
+    assert(!strcmp(dev, "eth0"));
+    agent_vlan_fast_dev(NULL, "zzvt9.1799", dev);
+    assert(!strcmp(dev, "zzvt9.1799"));
+    agent_vlan_destroy(&v);
+}
+
+int
+main(void)
+{
+    log_init("test_agent_vlan");
+    s_pure();
+    s_life();
+    printf("test_agent_vlan: ok\n");
+    return 0;
+}
