@@ -10,10 +10,12 @@
 
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <ifaddrs.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "proc.h"
@@ -31,7 +33,8 @@ enum {
 /* The making of a sub-interface goes through these steps. */
 enum s_step {
     S_STEP_CLEAR,               /* a device of ours of that name goes */
-    S_STEP_ADD,                 /* ip link add ... alias <mark> */
+    S_STEP_ADD,                 /* ip link add (down, no address) */
+    S_STEP_MARK,                /* ip link set alias <mark> */
     S_STEP_ADDR,                /* ip addr add */
     S_STEP_UP,                  /* ip link set up */
     S_STEP_DONE,
@@ -175,8 +178,94 @@ agent_vlan_is_mark(const char *alias, const char *agent_id)
 /* ------------------------------------------------------------------ */
 /* Devices */
 
-/* Whether device 'dev' exists here; if so '*ours' says whether it bears
- * this agent's mark. */
+bool
+agent_vlan_parse_dev(const char *nic, const char *name, uint32_t *vlan)
+{
+    const char *p;
+    size_t n = strlen(nic);
+    if (!strncmp(name, nic, n) && name[n] == '.') {
+        p = name + n + 1;
+    } else if (!strncmp(name, "vrv", 3)) {
+        p = name + 3;
+    } else {
+        return false;
+    }
+    uint32_t v = 0;
+    size_t digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (++digits > 4 || (digits == 2 && v == 0)) {
+            return false;       /* too long, or a leading zero */
+        }
+        v = v * 10 + (uint32_t) (*p - '0');
+    }
+    char again[IF_NAMESIZE];
+    /* Exactly the name agent_vlan_dev_name() gives that VLAN. */
+    if (*p || !digits || !agent_vlan_dev_name(nic, v, again)
+        || strcmp(again, name) != 0) {
+        return false;
+    }
+    *vlan = v;
+    return true;
+}
+
+/* Reads the first line of /sys/class/net/<dev>/<file> into 'buf'; ""
+ * if there is none. */
+static void
+s_sys_read(const char *dev, const char *file, char *buf, size_t size)
+{
+    char path[128];
+    buf[0] = '\0';
+    snprintf(path, sizeof path, "/sys/class/net/%s/%s", dev, file);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(buf, (int) size, f)) {
+            buf[0] = '\0';
+        }
+        fclose(f);
+    }
+}
+
+/* Whether 'dev' has an IPv4 address. */
+static bool
+s_has_addr(const char *dev)
+{
+    struct ifaddrs *all;
+    bool found = false;
+    if (getifaddrs(&all) != 0) {
+        return true;            /* unknown: as if it had one */
+    }
+    for (struct ifaddrs *i = all; i && !found; i = i->ifa_next) {
+        found = i->ifa_addr && i->ifa_addr->sa_family == AF_INET
+                && !strcmp(i->ifa_name, dev);
+    }
+    freeifaddrs(all);
+    return found;
+}
+
+/* An unmarked device left between the add and the mark: named as ours
+ * for some VLAN, on our NIC, down and without an address.  A device in
+ * use (up, or addressed) is never taken for one. */
+static bool
+s_unmarked_ours(const agent_vlan_t *self, const char *dev)
+{
+    uint32_t vlan;
+    char path[128], flags[32];
+    if (!agent_vlan_parse_dev(self->nic, dev, &vlan)) {
+        return false;
+    }
+    snprintf(path, sizeof path, "/sys/class/net/%s/lower_%s", dev,
+             self->nic);
+    if (access(path, F_OK) != 0) {
+        return false;
+    }
+    s_sys_read(dev, "flags", flags, sizeof flags);
+    unsigned long f = strtoul(flags, NULL, 0);
+    return flags[0] && !(f & IFF_UP) && !s_has_addr(dev);
+}
+
+/* Whether device 'dev' exists here; if so '*ours' says whether it is
+ * this agent's: it bears its mark, or was left unmarked by a making that
+ * stopped after the add. */
 static bool
 s_exists(const agent_vlan_t *self, const char *dev, bool *ours)
 {
@@ -184,16 +273,11 @@ s_exists(const agent_vlan_t *self, const char *dev, bool *ours)
     if (if_nametoindex(dev) == 0) {
         return false;
     }
-    char path[96], alias[S_MARK_LEN + 8] = "";
-    snprintf(path, sizeof path, "/sys/class/net/%s/ifalias", dev);
-    FILE *f = fopen(path, "r");
-    if (f) {
-        if (!fgets(alias, sizeof alias, f)) {
-            alias[0] = '\0';
-        }
-        fclose(f);
-    }
-    *ours = agent_vlan_is_mark(alias, self->agent_id);
+    char alias[S_MARK_LEN + 8];
+    s_sys_read(dev, "ifalias", alias, sizeof alias);
+    *ours = agent_vlan_is_mark(alias, self->agent_id)
+            || ((!alias[0] || !strcmp(alias, "\n"))
+                && s_unmarked_ours(self, dev));
     return true;
 }
 
@@ -345,8 +429,9 @@ s_queue_step(agent_vlan_t *self, struct s_dev *d)
         return s_queue(self, d, (const char *[]) { ip, "link", "del", "dev",
                                                    d->dev, NULL });
     case S_STEP_ADD: {
-        /* The mark comes with the device, in one run: a device of ours
-         * never exists unmarked, so a sweep always finds it. */
+        /* The kernel takes no alias when it makes a device: the mark is
+         * the next run.  Until then the device is down, unaddressed and
+         * named as ours, which the sweep recognises (s_unmarked_ours). */
         const char *argv[24];
         size_t n = 0;
         argv[n++] = ip;
@@ -360,8 +445,6 @@ s_queue_step(agent_vlan_t *self, struct s_dev *d)
             argv[n++] = "mtu";
             argv[n++] = mtu;
         }
-        argv[n++] = "alias";
-        argv[n++] = self->mark;
         argv[n++] = "type";
         if (self->macvlan) {
             argv[n++] = "macvlan";
@@ -375,6 +458,10 @@ s_queue_step(agent_vlan_t *self, struct s_dev *d)
         argv[n] = NULL;
         return s_queue(self, d, argv);
     }
+    case S_STEP_MARK:
+        return s_queue(self, d, (const char *[]) { ip, "link", "set", "dev",
+                                                   d->dev, "alias",
+                                                   self->mark, NULL });
     case S_STEP_ADDR:
         return s_queue(self, d, (const char *[]) { ip, "addr", "add",
                                                    d->cidr, "dev", d->dev,

@@ -6,8 +6,11 @@
  * Devices are made and removed with iproute2's 'ip', run as jobs of a
  * queue (agent_jobs) the control loop drives: nothing waits for them.
  * Each device is marked as this agent's (its alias, "vreserve-agent
- * <id>"), so a restarted agent finds and removes what an earlier life
- * left (agent_vlan_sweep) and never touches a device it did not make.
+ * <id>", set by the run after the one that makes it, since the kernel
+ * takes no alias at creation), so a restarted agent finds and removes
+ * what an earlier life left (agent_vlan_sweep) and never touches a
+ * device it did not make; one left between the two runs is known by its
+ * name, its NIC, and being down and unaddressed.
  * Control thread only.
  *
  * Kinds: "vlan" makes an 802.1Q sub-interface (the real thing);
@@ -45,6 +48,11 @@ bool agent_vlan_nic_ok(const char *nic, char *why, size_t size);
  * not 1 to AGENT_VLAN_ID_MAX. */
 bool agent_vlan_dev_name(const char *nic, uint32_t vlan,
                          char out[IF_NAMESIZE]);
+
+/* Whether 'name' is exactly the name agent_vlan_dev_name() gives some
+ * VLAN on 'nic'; if so the VLAN is put in '*vlan'. */
+bool agent_vlan_parse_dev(const char *nic, const char *name,
+                          uint32_t *vlan);
 
 /* "a.b.c.d/nn" of 'local' (a unicast IPv4 address, no port) and
  * 'prefix_len' (AGENT_VLAN_PREFIX_MIN to _MAX) into 'cidr' (at least

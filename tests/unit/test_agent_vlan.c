@@ -56,6 +56,23 @@ s_pure(void)
     assert(!agent_vlan_dev_name("ckt0", 4095, dev));
     assert(!agent_vlan_dev_name("ckt0", 100000, dev));
 
+    uint32_t vlan = 0;
+    assert(agent_vlan_parse_dev("ckt0", "ckt0.1780", &vlan) && vlan == 1780);
+    assert(agent_vlan_parse_dev("ckt0", "ckt0.1", &vlan) && vlan == 1);
+    assert(agent_vlan_parse_dev("abcdefghijk", "vrv4094", &vlan)
+           && vlan == 4094);
+    assert(!agent_vlan_parse_dev("ckt0", "vrv4094", &vlan));  /* not ours:
+                                                  ckt0.4094 fits */
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0.01780", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0.0", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0.4095", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0.17800", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0.", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0.17x", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt1.1780", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "ckt0", &vlan));
+    assert(!agent_vlan_parse_dev("ckt0", "eth0.1780", &vlan));
+
     assert(agent_vlan_cidr("10.212.0.1", 30, cidr, why, sizeof why)
            && !strcmp(cidr, "10.212.0.1/30"));
     assert(agent_vlan_cidr("10.212.0.2", 31, cidr, why, sizeof why)
@@ -111,7 +128,7 @@ s_life(void)
     assert(agent_vlan_wait(v, 5000));
     assert(agent_vlan_state(v, "vr-r-1", dev, &err) == AGENT_VLAN_UP);
     assert(s_ready == 1 && agent_vlan_stats(v)->made == 1);
-    assert(agent_vlan_jobs(v)->run == 3);            /* add, addr, up */
+    assert(agent_vlan_jobs(v)->run == 4);    /* add, mark, addr, up */
     /* Again: nothing.  Another VLAN or address for it, or its VLAN for
      * another link: refused. */
     assert(agent_vlan_want(v, "vr-r-1", 1780, "10.212.0.1/30", 0, why,
