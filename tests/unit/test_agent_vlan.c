@@ -5,11 +5,15 @@
  * first fails): want -> pending -> up (the ready callback told), the
  * same want again is nothing, another VLAN for the link or the VLAN for
  * another link is refused, drop frees it; a failed making is FAILED
- * with the run's words and is tried again by the next want. */
+ * with the run's words and is tried again by the next want.  The exact
+ * 'ip' words of each kind, as a stand-in records them; a hung 'ip' is
+ * killed at its deadline. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent_jobs.h"
 #include "agent_vlan.h"
@@ -181,12 +185,90 @@ s_life(void)
     agent_vlan_destroy(&v);
 }
 
+/* Writes an executable 'ip' stand-in at 'path' running 'body'. */
+static void
+s_script(const char *path, const char *body)
+{
+    FILE *f = fopen(path, "w");
+    assert(f);
+    fprintf(f, "#!/bin/sh\n%s\n", body);
+    fclose(f);
+    assert(chmod(path, 0700) == 0);
+}
+
+/* The words each kind runs, in order, as a stand-in 'ip' records them;
+ * and a hung one, killed at its deadline. */
+static void
+s_words(void)
+{
+    char dir[] = "/tmp/test_agent_vlan.XXXXXX";
+    assert(mkdtemp(dir));
+    char ip[128], log[128], body[300], why[256], dev[IF_NAMESIZE];
+    const char *err;
+    snprintf(ip, sizeof ip, "%s/ip", dir);
+    snprintf(log, sizeof log, "%s/log", dir);
+    snprintf(body, sizeof body, "echo \"$*\" >>'%s'", log);
+    s_script(ip, body);
+    agent_vlan_t *v = agent_vlan_new("zzvt9", "vlan", ip, "h7", 2000, NULL,
+                                     NULL, why, sizeof why);
+    assert(v);
+    assert(agent_vlan_want(v, "vr-r-3", 1790, "10.212.0.9/30", 1600, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_wait(v, 5000));
+    assert(agent_vlan_state(v, "vr-r-3", dev, &err) == AGENT_VLAN_UP);
+    agent_vlan_destroy(&v);
+    v = agent_vlan_new("zzvt9", "macvlan", ip, "h7", 2000, NULL, NULL, why,
+                       sizeof why);
+    assert(v);
+    assert(agent_vlan_want(v, "vr-r-4", 1791, "10.212.0.13/30", 0, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_wait(v, 5000));
+    agent_vlan_destroy(&v);
+    FILE *f = fopen(log, "r");
+    assert(f);
+    char got[2048] = "";
+    size_t n = fread(got, 1, sizeof got - 1, f);
+    got[n] = '\0';
+    fclose(f);
+    const char *want =
+        "link add link zzvt9 name zzvt9.1790 mtu 1600 type vlan id 1790\n"
+        "link set dev zzvt9.1790 alias vreserve-agent h7\n"
+        "addr add 10.212.0.9/30 dev zzvt9.1790\n"
+        "link set dev zzvt9.1790 up\n"
+        "link add link zzvt9 name zzvt9.1791 type macvlan mode bridge\n"
+        "link set dev zzvt9.1791 alias vreserve-agent h7\n"
+        "addr add 10.212.0.13/30 dev zzvt9.1791\n"
+        "link set dev zzvt9.1791 up\n";
+    if (strcmp(got, want) != 0) {
+        fprintf(stderr, "ran:\n%s", got);
+    }
+    assert(!strcmp(got, want));
+
+    /* An ip that hangs is killed at its deadline: FAILED, counted. */
+    s_script(ip, "sleep 10");
+    v = agent_vlan_new("zzvt9", "vlan", ip, "h7", 200, NULL, NULL, why,
+                       sizeof why);
+    assert(v);
+    assert(agent_vlan_want(v, "vr-r-5", 1792, "10.212.0.17/30", 0, why,
+                           sizeof why) == 0);
+    assert(agent_vlan_wait(v, 5000));
+    assert(agent_vlan_state(v, "vr-r-5", dev, &err) == AGENT_VLAN_FAILED);
+    assert(strstr(err, "timed out"));
+    assert(agent_vlan_jobs(v)->timed_out == 1);
+    agent_vlan_destroy(&v);
+
+    char cmd[200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert(system(cmd) == 0);
+}
+
 int
 main(void)
 {
     log_init("test_agent_vlan");
     s_pure();
     s_life();
+    s_words();
     printf("test_agent_vlan: ok\n");
     return 0;
 }
