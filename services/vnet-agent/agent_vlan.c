@@ -374,7 +374,8 @@ agent_vlan_sweep(agent_vlan_t *self)
         bool ours;
         if (e->d_name[0] != '.' && strlen(e->d_name) < IF_NAMESIZE
             && s_exists(self, e->d_name, &ours) && ours) {
-            snprintf(names[n++], IF_NAMESIZE, "%s", e->d_name);
+            size_t len = strlen(e->d_name);     /* < IF_NAMESIZE */
+            memcpy(names[n++], e->d_name, len + 1);
         }
     }
     closedir(dir);
