@@ -468,6 +468,15 @@ s_queue_step(agent_vlan_t *self, struct s_dev *d)
                                                    d->cidr, "dev", d->dev,
                                                    NULL });
     case S_STEP_UP:
+        if (!self->macvlan) {
+            /* The fast path's frames cross raw, addressed to the far
+             * VMs' MACs: a real NIC takes them only when promiscuous,
+             * which a VLAN device passes down to it. */
+            return s_queue(self, d, (const char *[]) { ip, "link", "set",
+                                                       "dev", d->dev, "up",
+                                                       "promisc", "on",
+                                                       NULL });
+        }
         return s_queue(self, d, (const char *[]) { ip, "link", "set", "dev",
                                                    d->dev, "up", NULL });
     case S_STEP_DONE:

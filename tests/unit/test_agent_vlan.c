@@ -234,7 +234,7 @@ s_words(void)
         "link add link zzvt9 name zzvt9.1790 mtu 1600 type vlan id 1790\n"
         "link set dev zzvt9.1790 alias vreserve-agent h7\n"
         "addr add 10.212.0.9/30 dev zzvt9.1790\n"
-        "link set dev zzvt9.1790 up\n"
+        "link set dev zzvt9.1790 up promisc on\n"
         "link add link zzvt9 name zzvt9.1791 type macvlan mode bridge\n"
         "link set dev zzvt9.1791 alias vreserve-agent h7\n"
         "addr add 10.212.0.13/30 dev zzvt9.1791\n"
