@@ -11,8 +11,9 @@
 # commodity NIC's) and a ping across loses nothing; when the traffic
 # stops the reservation is released and both sub-interfaces are gone.
 # An agent killed with -9 leaves its sub-interface; restarted, it sweeps
-# it (its mark) and makes it again for the planner.  A VLAN link to an
-# agent without overlay.circuit_nic is refused with a clear error.
+# it (its mark) and makes it again for the planner; one stopped with
+# SIGTERM removes it first.  A VLAN link to an agent without
+# overlay.circuit_nic is refused with a clear error.
 #
 # The kernel decides the kind: 802.1Q sub-interfaces where it has them,
 # the untagged macvlan stand-in (overlay.circuit_kind: macvlan) where it
@@ -232,6 +233,25 @@ links 1 | jq -e ".[] | select(.vlan == $VLAN and .vlan_state == \"up\")" >/dev/n
     || fail "circuit link not made again after the restart"
 ip -n "$P-h1" link show "$DEV" >/dev/null || fail "$DEV not made again"
 echo "the planner made the link again: $DEV is back on h1"
+
+echo "== SIGTERM to agent h2: it removes its sub-interface; restarted, made again"
+vr_stop agent-h2
+[ "$VR_RC" = 0 ] || fail "agent h2 exited $VR_RC on SIGTERM"
+ip -n "$P-h2" link show "$DEV" >/dev/null 2>&1 && fail "$DEV left on h2 after SIGTERM"
+grep -q "$DEV: removed at stop" "$T/agent-h2.log" || fail "no removal logged at stop"
+start_agent 2
+ok2=""
+for _ in $(seq 200); do
+    links 2 2>/dev/null | jq -e ".[] | select(.vlan == $VLAN and .vlan_state == \"up\" and .state == \"up\")" \
+        >/dev/null 2>&1 && { ok2=1; break; }
+    sleep 0.1
+done
+[ -n "$ok2" ] || fail "circuit link not made again on h2"
+# The proxy's restart broke the star a while, so the planner may release
+# the path (its demand fell) and reserve again: pings cross soon.
+vr_until 15 ip netns exec "$P-h1v2" ping -c 1 -W 0.5 -q 10.201.2.2 \
+    || fail "no ping across after h2's restart"
+echo "h2 removed $DEV at stop; restarted, the link is back and pings cross"
 
 echo "== the traffic stops: released, both sub-interfaces gone"
 kill -TERM "$IPERF_C" "$IPERF_S" 2>/dev/null || true
