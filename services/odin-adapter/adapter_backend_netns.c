@@ -3,7 +3,8 @@
  * (adapter_backend_sim.h), and a real veth pair between two test-bed
  * namespaces (adapter_netns.h) made when the simulator says the path is
  * up, deleted at teardown, found again after a restart; pairs no path
- * owns are swept at start. */
+ * owns are swept at start.  With netns.vlans a path is a VLAN circuit
+ * instead: a VLAN and a /30, no device (the agents make theirs). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,14 @@ s_up(void *arg, struct adapter_path *p, char *detail, size_t detail_size,
      char *err, size_t size)
 {
     struct s_netns *self = arg;
+    /* Both kinds hand out /30s. */
+    p->r.prefix_len = 30;
+    if (adapter_netns_vlan_mode(self->netns)) {
+        return adapter_netns_vlan_take(self->netns, p->r.n, p->r.src,
+                                       p->r.dst, &p->r.vlan, p->r.src_link,
+                                       p->r.dst_link, sizeof p->r.src_link,
+                                       detail, detail_size, err, size);
+    }
     return adapter_netns_up(self->netns, p->r.n, p->r.src, p->r.dst,
                             p->r.bandwidth_mbps, p->r.src_link,
                             p->r.dst_link, sizeof p->r.src_link, detail,
@@ -34,6 +43,11 @@ static int
 s_down(void *arg, struct adapter_path *p, char *err, size_t size)
 {
     struct s_netns *self = arg;
+    if (adapter_netns_vlan_mode(self->netns)) {
+        /* The agents remove their sub-interfaces with their links. */
+        adapter_netns_vlan_free(self->netns, p->r.n);
+        return 0;
+    }
     return adapter_netns_down(self->netns, p->r.n, p->r.src, err, size);
 }
 
@@ -41,6 +55,10 @@ static bool
 s_adopt_pair(void *arg, struct adapter_path *p)
 {
     struct s_netns *self = arg;
+    if (adapter_netns_vlan_mode(self->netns)) {
+        return adapter_netns_vlan_adopt(self->netns, p->r.n, p->r.vlan,
+                                        p->r.src_link);
+    }
     return adapter_netns_adopt(self->netns, p->r.n, p->r.src, p->r.dst,
                                p->r.src_link);
 }

@@ -191,6 +191,14 @@ adapter_core_up(adapter_core_t *self, struct adapter_path *p, char *why,
     if (p->r.state != P(PROVISIONING)) {
         return 0;   /* teardown asked meanwhile: 'teardown' gives it back */
     }
+    if (p->r.vlan > ADAPTER_VLAN_MAX || p->r.prefix_len > 32) {
+        /* A backend's bug or a provider's bad answer: never published. */
+        log_format(why, size, "the backend gave VLAN %u / prefix length %u "
+                   "(want 0 to %d and 0 to 32)", p->r.vlan, p->r.prefix_len,
+                   ADAPTER_VLAN_MAX);
+        VLOG_WARN_RL("path %s: %s", p->r.path_id, why);
+        return -1;
+    }
     if (s_commit_state(self, p, P(UP)) == 0) {
         return 0;
     }

@@ -43,6 +43,8 @@ struct adapter_netns {
     bool shape;
     uint32_t lambdas;
     char ip_cmd[256], tc_cmd[256];
+    uint32_t vlan_lo, vlan_hi;  /* VLAN circuits; 0: veth pairs */
+    uint64_t *vlan_of;          /* path number using each VLAN, 0: free */
 };
 
 static bool
@@ -156,6 +158,20 @@ adapter_netns_new(const struct adapter_netns_config *cfg, char *err,
         }
         self->n_hosts++;
     }
+    if (cfg->vlans && cfg->vlans[0]) {
+        if (!adapter_netns_parse_vlans(cfg->vlans, &self->vlan_lo,
+                                       &self->vlan_hi)) {
+            log_format(err, errsize, "netns.vlans '%s': want LO-HI within "
+                       "1-4094, LO <= HI", cfg->vlans);
+            goto error;
+        }
+        self->vlan_of = calloc(self->vlan_hi - self->vlan_lo + 1,
+                               sizeof *self->vlan_of);
+        if (!self->vlan_of) {
+            log_format(err, errsize, "out of memory");
+            goto error;
+        }
+    }
     self->mtu = cfg->mtu;
     self->shape = cfg->shape;
     self->lambdas = cfg->lambdas;
@@ -178,6 +194,7 @@ adapter_netns_destroy(adapter_netns_t **self_p)
     }
     free((*self_p)->hosts);
     free((*self_p)->slot_of);
+    free((*self_p)->vlan_of);
     free(*self_p);
     *self_p = NULL;
 }
@@ -438,4 +455,123 @@ adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
         proc_output_uninit(&out);
     }
     return n_deleted;
+}
+
+/* Reads a number of 1 to 4 digits at '*p', moving past it. */
+static bool
+s_vlan_number(const char **p, uint32_t *v)
+{
+    size_t digits = 0;
+    *v = 0;
+    for (; **p >= '0' && **p <= '9'; (*p)++) {
+        if (++digits > 4) {
+            return false;
+        }
+        *v = *v * 10 + (uint32_t) (**p - '0');
+    }
+    return digits > 0;
+}
+
+bool
+adapter_netns_parse_vlans(const char *s, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t a, b;
+    if (!s || !s_vlan_number(&s, &a)) {
+        return false;
+    }
+    b = a;
+    if (*s == '-') {
+        s++;
+        if (!s_vlan_number(&s, &b)) {
+            return false;
+        }
+    }
+    if (*s != '\0' || a < 1 || b > 4094 || a > b) {
+        return false;
+    }
+    *lo = a;
+    *hi = b;
+    return true;
+}
+
+bool
+adapter_netns_vlan_mode(const adapter_netns_t *self)
+{
+    return self->vlan_of != NULL;
+}
+
+void
+adapter_netns_vlan_free(adapter_netns_t *self, uint64_t n)
+{
+    s_free_slot(self, n);
+    for (uint32_t v = self->vlan_lo; self->vlan_of && v <= self->vlan_hi;
+         v++) {
+        if (self->vlan_of[v - self->vlan_lo] == n) {
+            self->vlan_of[v - self->vlan_lo] = 0;
+        }
+    }
+}
+
+int
+adapter_netns_vlan_take(adapter_netns_t *self, uint64_t n,
+                        const char *src_ip, const char *dst_ip,
+                        uint32_t *vlan, char *src_addr, char *dst_addr,
+                        size_t addr_size, char *detail, size_t detail_size,
+                        char *err, size_t errsize)
+{
+    const struct s_host *s = s_host(self, src_ip), *d = s_host(self, dst_ip);
+    if (!self->vlan_of || !s || !d || s == d) {
+        log_format(err, errsize, "%s -> %s: not two known netns hosts",
+                   src_ip, dst_ip);
+        return -1;
+    }
+    uint32_t v = self->vlan_lo;
+    while (v <= self->vlan_hi && self->vlan_of[v - self->vlan_lo]) {
+        v++;
+    }
+    size_t slot = 0;
+    while (slot < self->n_slots && self->slot_of[slot]) {
+        slot++;
+    }
+    if (v > self->vlan_hi) {
+        log_format(err, errsize, "netns.vlans: all of %u-%u in use",
+                   self->vlan_lo, self->vlan_hi);
+        return -1;
+    }
+    if (slot == self->n_slots) {
+        log_format(err, errsize, "netns.pool: all %zu /30s in use",
+                   self->n_slots);
+        return -1;
+    }
+    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    s_slot_addrs(self, slot, a, b, sizeof a);
+    self->slot_of[slot] = n;
+    self->vlan_of[v - self->vlan_lo] = n;
+    *vlan = v;
+    snprintf(src_addr, addr_size, "%s", a);
+    snprintf(dst_addr, addr_size, "%s", b);
+    snprintf(detail, detail_size, "vlan %u %s=%s/30 %s=%s/30 (devices: "
+             "the agents')", v, s->netns, a, d->netns, b);
+    return 0;
+}
+
+bool
+adapter_netns_vlan_adopt(adapter_netns_t *self, uint64_t n, uint32_t vlan,
+                         const char *src_addr)
+{
+    struct in_addr x;
+    if (!self->vlan_of || vlan < self->vlan_lo || vlan > self->vlan_hi
+        || !src_addr || inet_pton(AF_INET, src_addr, &x) != 1) {
+        return false;
+    }
+    uint32_t off = ntohl(x.s_addr) - self->base;
+    uint64_t *vs = &self->vlan_of[vlan - self->vlan_lo];
+    if (off / 4 >= self->n_slots || (off & 3) != 1
+        || (self->slot_of[off / 4] && self->slot_of[off / 4] != n)
+        || (*vs && *vs != n)) {
+        return false;
+    }
+    self->slot_of[off / 4] = n;
+    *vs = n;
+    return true;
 }

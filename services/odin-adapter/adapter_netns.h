@@ -5,7 +5,12 @@
  * "vrp<n>" between the two hosts' network namespaces, with a /30 from a
  * pool, an MTU and (optionally) a token-bucket rate at the bandwidth
  * asked; teardown deletes it.  Commands are iproute2's 'ip' and 'tc', run
- * without a shell under a time limit (proc_run()). */
+ * without a shell under a time limit (proc_run()).
+ *
+ * With netns.vlans (a VLAN range), a path is a VLAN circuit instead, as a
+ * provider's switch would make one on a bed built with --circuits: the
+ * module picks a free VLAN of the range and a /30 and makes no device;
+ * the hosts' agents make their sub-interfaces (overlay.circuit_nic). */
 #ifndef ADAPTER_NETNS_H
 #define ADAPTER_NETNS_H
 
@@ -35,6 +40,7 @@ struct adapter_netns_config {
     uint32_t lambdas;           /* per fibre of the built-in network */
     char *ip_cmd;               /* iproute2's 'ip' */
     char *tc_cmd;               /* and 'tc' */
+    char *vlans;                /* "LO-HI": VLAN circuits; "": veths */
 };
 
 extern const struct cfg_key adapter_netns_host_keys[];
@@ -64,7 +70,12 @@ extern const struct cfg_key adapter_netns_host_keys[];
     ADAPTER_NETNS_CFG_KEY_(P, BASE, CFG_STR, "ip", ip_cmd,                \
         .def_str = "ip", .help = "iproute2's ip command"),                \
     ADAPTER_NETNS_CFG_KEY_(P, BASE, CFG_STR, "tc", tc_cmd,                \
-        .def_str = "tc", .help = "iproute2's tc command")
+        .def_str = "tc", .help = "iproute2's tc command"),                \
+    ADAPTER_NETNS_CFG_KEY_(P, BASE, CFG_STR, "vlans", vlans,              \
+        .def_str = "",                                                    \
+        .help = "LO-HI: each path is a VLAN circuit of that range on a "  \
+                "bed with --circuits (a VLAN and a /30, no device: the "  \
+                "agents make theirs); empty: a veth pair per path")
 
 typedef struct adapter_netns adapter_netns_t;
 
@@ -114,6 +125,31 @@ size_t adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
  * zero, fits in 64 bits), false otherwise.  The sweep's parser, exposed
  * for tests and fuzzing. */
 bool adapter_netns_parse_link(const char *line, uint64_t *n);
+
+/* Reads a VLAN range "LO-HI" or "ID" (1 to 4094, LO <= HI, digits only,
+ * no sign or space) into '*lo' and '*hi'.  False if it is not one. */
+bool adapter_netns_parse_vlans(const char *s, uint32_t *lo, uint32_t *hi);
+
+/* Whether paths are VLAN circuits (netns.vlans set). */
+bool adapter_netns_vlan_mode(const adapter_netns_t *self);
+
+/* A VLAN circuit for path 'n' between hosts 'src_ip' and 'dst_ip': the
+ * lowest free VLAN of the range into '*vlan', a /30's two addresses into
+ * 'src_addr' and 'dst_addr', a description into 'detail'.  No device is
+ * made.  Returns 0, or -1 with the reason in 'err' (nothing taken). */
+int adapter_netns_vlan_take(adapter_netns_t *self, uint64_t n,
+                            const char *src_ip, const char *dst_ip,
+                            uint32_t *vlan, char *src_addr, char *dst_addr,
+                            size_t addr_size, char *detail,
+                            size_t detail_size, char *err, size_t errsize);
+
+/* Gives back path 'n''s VLAN and /30. */
+void adapter_netns_vlan_free(adapter_netns_t *self, uint64_t n);
+
+/* After a restart: takes VLAN 'vlan' and the /30 of 'src_addr' again for
+ * path 'n'.  False if either is outside the configured ranges or taken. */
+bool adapter_netns_vlan_adopt(adapter_netns_t *self, uint64_t n,
+                              uint32_t vlan, const char *src_addr);
 
 /* Is 'ip' one of the configured hosts? */
 bool adapter_netns_knows(const adapter_netns_t *self, const char *ip);

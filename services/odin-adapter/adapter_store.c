@@ -17,6 +17,10 @@
 
 LOG_MODULE("adapter_store");
 
+/* meta 'schema': 1 (none recorded: the first), 2 with the VLAN circuit's
+ * vlan and prefix_len; a version 1 store is brought up to 2 on open. */
+enum { S_SCHEMA_VERSION = 2 };
+
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS path ("
     "  n INTEGER PRIMARY KEY, path_id TEXT NOT NULL, sim_id INTEGER,"
@@ -24,13 +28,21 @@ static const char s_schema[] =
     "  bandwidth_mbps REAL, latency_ms REAL, state INTEGER NOT NULL,"
     "  detail TEXT NOT NULL, backend_ref TEXT NOT NULL,"
     "  src_link TEXT NOT NULL, dst_link TEXT NOT NULL, error TEXT NOT NULL,"
-    "  created_us INTEGER, updated_us INTEGER);"
+    "  created_us INTEGER, updated_us INTEGER,"
+    "  vlan INTEGER NOT NULL DEFAULT 0,"
+    "  prefix_len INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);";
+
+/* Version 1 to 2. */
+static const char s_upgrade_2[] =
+    "ALTER TABLE path ADD COLUMN vlan INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE path ADD COLUMN prefix_len INTEGER NOT NULL DEFAULT 0;"
+    "INSERT OR REPLACE INTO meta VALUES ('schema', 2);";
 
 #define S_COLS                                                             \
     "n, path_id, sim_id, request_id, src, dst, bandwidth_mbps, latency_ms," \
     " state, detail, backend_ref, src_link, dst_link, error, created_us,"  \
-    " updated_us"
+    " updated_us, vlan, prefix_len"
 
 struct adapter_store {
     struct sqlstore sql;        /* the connection */
@@ -64,6 +76,64 @@ s_make_parent(const char *path)
     return mkdir(dir, 0750) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* Reads an integer of 'sql' (one row, one column) into '*v'.  Returns
+ * 0, or -1 with the reason in self->sql.err. */
+static int
+s_read_int(adapter_store_t *self, const char *sql, sqlite3_int64 *v)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlstore_prepare(&self->sql, &st, sql)) {
+        return -1;
+    }
+    int rc = sqlstore_step(&self->sql, st);
+    *v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Brings the schema to S_SCHEMA_VERSION.  A store without a 'schema'
+ * row is a version 1 one unless its path table already has the vlan
+ * column (then the schema above just made it). */
+static int
+s_upgrade(adapter_store_t *self, const char *path, char *err,
+          size_t errsize)
+{
+    sqlite3_int64 have = 0, has_vlan = 0;
+    if (s_read_int(self, "SELECT value FROM meta WHERE key = 'schema'",
+                   &have)
+        || s_read_int(self, "SELECT count(*) FROM pragma_table_info('path') "
+                      "WHERE name = 'vlan'", &has_vlan)) {
+        log_format(err, errsize, "state '%s': reading its schema: %s", path,
+                   self->sql.err);
+        return -1;
+    }
+    if (have == S_SCHEMA_VERSION) {
+        return 0;
+    }
+    if (have > S_SCHEMA_VERSION) {
+        log_format(err, errsize, "state '%s': schema version %lld, this "
+                   "adapter knows %d", path, (long long) have,
+                   S_SCHEMA_VERSION);
+        return -1;
+    }
+    const char *sql = has_vlan ? "INSERT OR REPLACE INTO meta VALUES "
+                                 "('schema', 2)"
+                               : s_upgrade_2;
+    if (sqlstore_exec(&self->sql, "BEGIN IMMEDIATE")
+        || sqlstore_exec(&self->sql, sql)
+        || sqlstore_exec(&self->sql, "COMMIT")) {
+        log_format(err, errsize, "state '%s': upgrading its schema to %d: "
+                   "%s", path, S_SCHEMA_VERSION, self->sql.err);
+        sqlstore_rollback(&self->sql);
+        return -1;
+    }
+    if (!has_vlan) {
+        VLOG_INFO("state '%s': schema upgraded to version %d", path,
+                  S_SCHEMA_VERSION);
+    }
+    return 0;
+}
+
 adapter_store_t *
 adapter_store_open(const char *path, char *err, size_t errsize)
 {
@@ -80,10 +150,16 @@ adapter_store_open(const char *path, char *err, size_t errsize)
     if (sqlstore_open(&self->sql, "state", path, 0, err, errsize)) {
         goto error;
     }
-    if (sqlstore_exec(&self->sql, s_schema)
-        || sqlite3_prepare_v2(self->sql.db,
+    if (sqlstore_exec(&self->sql, s_schema)) {
+        log_format(err, errsize, "state '%s': %s", path, self->sql.err);
+        goto error;
+    }
+    if (s_upgrade(self, path, err, errsize) != 0) {
+        goto error;
+    }
+    if (sqlite3_prepare_v2(self->sql.db,
                               "INSERT OR REPLACE INTO path (" S_COLS ") "
-                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                               -1, &self->put, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(self->sql.db,
                               "SELECT " S_COLS " FROM path ORDER BY n", -1,
@@ -140,6 +216,8 @@ adapter_store_put(adapter_store_t *self, const struct adapter_path_rec *r)
     sqlite3_bind_text(st, i++, r->error, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->created_us);
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->updated_us);
+    sqlite3_bind_int64(st, i++, (sqlite3_int64) r->vlan);
+    sqlite3_bind_int64(st, i++, (sqlite3_int64) r->prefix_len);
     /* The row and the next path number together, or neither. */
     if (sqlstore_exec(&self->sql, "BEGIN IMMEDIATE")) {
         sqlite3_clear_bindings(st);
@@ -200,6 +278,11 @@ adapter_store_load(adapter_store_t *self, adapter_store_fn *fn, void *arg)
         sqlstore_column_text(st, i++, r.error, sizeof r.error);
         r.created_us = (uint64_t) sqlite3_column_int64(st, i++);
         r.updated_us = (uint64_t) sqlite3_column_int64(st, i++);
+        /* Out of range (a file edited by hand): as none. */
+        sqlite3_int64 vlan = sqlite3_column_int64(st, i++);
+        sqlite3_int64 plen = sqlite3_column_int64(st, i++);
+        r.vlan = vlan > 0 && vlan <= ADAPTER_VLAN_MAX ? (uint32_t) vlan : 0;
+        r.prefix_len = plen > 0 && plen <= 32 ? (uint32_t) plen : 0;
         fn(&r, arg);
         n++;
     }

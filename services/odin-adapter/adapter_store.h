@@ -23,14 +23,21 @@ struct adapter_path_rec {
     char detail[256];           /* backend's view (lambda, route, devices) */
     char backend_ref[72];       /* id inside the backend (ODIN's path id) */
     char src_link[64], dst_link[64];  /* overlay link addresses */
+    uint32_t vlan;              /* a VLAN circuit's 802.1Q id, 1 to
+                                 * ADAPTER_VLAN_MAX; 0: none */
+    uint32_t prefix_len;        /* of src_link/dst_link; 0: unknown */
     char error[256];
     uint64_t created_us, updated_us;
 };
 
+/* The largest VLAN id (802.1Q: 4095 is reserved). */
+#define ADAPTER_VLAN_MAX 4094
+
 typedef struct adapter_store adapter_store_t;
 
 /* Opens (creating it and its directory if missing) the database at 'path'
- * and checks that its journal is WAL.  Returns NULL with the reason in
+ * and checks that its journal is WAL; a store of an older schema is
+ * brought up to this one (its paths get no VLAN).  Returns NULL with the reason in
  * 'err'. */
 adapter_store_t *adapter_store_open(const char *path, char *err,
                                     size_t errsize);

@@ -95,6 +95,8 @@ s_to_proto(const adapter_svc_t *self, const struct adapter_path *p,
     out->backend_ref = (char *) r->backend_ref;
     out->src_link_addr = (char *) r->src_link;
     out->dst_link_addr = (char *) r->dst_link;
+    out->vlan = r->vlan;
+    out->link_prefix_len = r->prefix_len;
     out->provider_reservation_state = (char *) p->provider.reservation;
     out->provider_provision_state = (char *) p->provider.provision;
     out->provider_lifecycle_state = (char *) p->provider.lifecycle;

@@ -292,6 +292,16 @@ plan_link_set_path(struct plan_link *l, const char *resv_host_a,
     }
 }
 
+bool
+plan_link_set_circuit(struct plan_link *l, uint32_t vlan,
+                      uint32_t prefix_len)
+{
+    bool ok = vlan <= PLAN_LINK_VLAN_MAX && prefix_len <= 32;
+    l->vlan = ok ? vlan : 0;
+    l->prefix_len = ok ? prefix_len : 0;
+    return ok;
+}
+
 /* Guards beyond the table: what an event needs of the record. */
 static bool
 s_allowed(const struct plan_link *l, enum plan_link_event ev,
@@ -321,6 +331,7 @@ s_to_commodity(struct plan_link *l)
     l->kind = PLAN_LINK_COMMODITY;
     l->resv_id[0] = '\0';
     l->addr_a[0] = l->addr_b[0] = '\0';
+    l->vlan = l->prefix_len = 0;
     plan_link_name_direct(l->a, l->b, l->name);
 }
 

@@ -37,6 +37,7 @@ enum {
     PLAN_LINK_NAME_LEN = 64,    /* overlay link names (the agents' limit) */
     PLAN_LINK_ID_LEN = 64,      /* request and reservation ids */
     PLAN_LINK_ADDR_LEN = 64,    /* path link addresses */
+    PLAN_LINK_VLAN_MAX = 4094,  /* 802.1Q ids 1 to this (4095 reserved) */
     PLAN_LINK_MAX = 4096,       /* held links at most (k is 65536 at most,
                                    but ports and max_adds bound it far
                                    lower in any sane config) */
@@ -91,6 +92,8 @@ struct plan_link {
     int resv_state;             /* vr.ResvState as last heard */
     char addr_a[PLAN_LINK_ADDR_LEN]; /* path link address at a's end */
     char addr_b[PLAN_LINK_ADDR_LEN];
+    uint32_t vlan;              /* the path's VLAN circuit, 0: none */
+    uint32_t prefix_len;        /* of addr_a/addr_b, 0: unknown */
     uint32_t tries;             /* set-up attempts in this state */
     uint32_t asks;              /* ResvRequests sent */
     double demand_bps;          /* the core's, for decisions */
@@ -174,6 +177,13 @@ int plan_links_apply(struct plan_links *self, struct plan_link *l,
  * NULL are stored as "".  For ACTIVE reservations, before EV_ACTIVE. */
 void plan_link_set_path(struct plan_link *l, const char *resv_host_a,
                         const char *addr_a, const char *addr_b);
+
+/* Stores the path's VLAN ('vlan', 1 to PLAN_LINK_VLAN_MAX; 0: none) and
+ * the prefix length of its link addresses ('prefix_len', 0 to 32) from a
+ * reservation.  Returns true; false when either is out of range (the
+ * link then holds no VLAN). */
+bool plan_link_set_circuit(struct plan_link *l, uint32_t vlan,
+                           uint32_t prefix_len);
 
 /* The overlay link name the planner gives a reservation ("vr-<resv_id>")
  * or a commodity pair ("vd-<a>-<b>", a < b), into 'out' (size

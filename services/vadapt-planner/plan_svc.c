@@ -547,6 +547,11 @@ s_take_resv(plan_svc_t *self, struct plan_link *h, const Vr__Reservation *r)
     h->resv_state = r->state;
     if (r->state == RS(ACTIVE)) {
         plan_link_set_path(h, r->host_a, r->addr_a, r->addr_b);
+        if (!plan_link_set_circuit(h, r->vlan, r->link_prefix_len)) {
+            VLOG_WARN_RL("%s: bad VLAN %u / prefix length %u from the "
+                         "broker: the link is made without a VLAN",
+                         h->resv_id, r->vlan, r->link_prefix_len);
+        }
     } else if ((r->state == RS(FAILED) || r->state == RS(RELEASING)
                 || r->state == RS(RELEASED))
                && h->state != PLAN_LINK_RESERVING
@@ -662,6 +667,13 @@ s_wire(plan_svc_t *self, struct plan_link *h)
         snprintf(peer_addr, sizeof peer_addr, "%s:%s", peer_ip[i],
                  peer[i]->port);
         Vr__Link l = VR__LINK__INIT;
+        if (h->kind == PLAN_LINK_RESERVED && h->vlan) {
+            /* A VLAN circuit: the agent makes the sub-interface with its
+             * own end's address before the link uses it. */
+            l.vlan = h->vlan;
+            l.prefix_len = h->prefix_len;
+            l.local = (char *) (i == 0 ? h->addr_a : h->addr_b);
+        }
         l.name = h->name;
         l.peer = peer_addr;
         l.peer_agent = peer[i]->id;

@@ -134,6 +134,18 @@ const struct cfg_key agent_cfg_keys[] = {
                 "new session keys after this many seconds"),
     CFG_KEY_U32("overlay.rekey_mb", T, rekey_mb, 1, 16777216, 65536,
                 "new session keys after sealing this many MiB"),
+    CFG_KEY_STR("overlay.circuit_nic", T, circuit_nic, "",
+                "the NIC VLAN circuits arrive on (a device name): a link "
+                "over a VLAN circuit gets a sub-interface of it; empty: "
+                "VLAN circuits are refused"),
+    CFG_KEY_STR("overlay.circuit_kind", T, circuit_kind, "vlan",
+                "vlan (802.1Q sub-interfaces) or macvlan (an untagged "
+                "stand-in for kernels without 802.1Q: test beds only)"),
+    CFG_KEY_STR("ip", T, ip, AGENT_DEFAULT_IP,
+                "the ip program (iproute2) VLAN sub-interfaces are made "
+                "with: an absolute path to a file owned by root that "
+                "nobody else may write; each run is killed after "
+                "tc_timeout_ms"),
     CFG_KEYS_END,
 };
 #undef T
@@ -300,6 +312,9 @@ agent_remove_link(agent_t *self, int index)
         self->links[index] = link;
         self->proxy_link = proxy_link;
         return -1;
+    }
+    if (self->vlan && link->vlan) {
+        agent_vlan_drop(self->vlan, link->name);
     }
     /* No snapshot holds it any more, and no thread is inside an old one. */
     agent_link_destroy(&link);
@@ -619,7 +634,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         }
         self->proxy_link = agent_add_link(self, l);
     }
-    if (agent_fast_open(self) != 0) {
+    if (agent_fast_open(self) != 0 || agent_circuit_open(self) != 0) {
         goto error;
     }
     fwd_table_t *fwd = fwd_table_new(256);
@@ -630,7 +645,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
                                "aggregator");
     if (!self->events || agent_ctl_start(self) != 0
         || agent_claim_start(self) != 0 || agent_star_start(self) != 0
-        || agent_fast_start(self) != 0 || agent_pub_start(self) != 0) {
+        || agent_fast_start(self) != 0 || agent_circuit_start(self) != 0
+        || agent_pub_start(self) != 0) {
         goto error;
     }
     if (pthread_create(&self->threads[AGENT_T_VM], NULL, agent_vm_thread,
@@ -668,6 +684,7 @@ agent_destroy(agent_t **self_p)
     }
     /* Kernel redirects first: nobody will forward for them any more. */
     agent_fast_destroy(&self->fast);
+    agent_vlan_destroy(&self->vlan);
     struct agent_snap *snap = atomic_exchange(&self->snap, NULL);
     if (snap) {
         fwd_table_destroy(&snap->fwd);

@@ -20,6 +20,7 @@
 #define AGENT_DEFAULT_AGGREGATOR "tcp://127.0.0.1:7122"
 #define AGENT_DEFAULT_LISTEN "0.0.0.0:7000"
 #define AGENT_DEFAULT_TC "/usr/sbin/tc"
+#define AGENT_DEFAULT_IP "/usr/sbin/ip"
 
 struct agent_cfg {
     struct svc_common_cfg common;
@@ -60,6 +61,9 @@ struct agent_cfg {
     char *circuits;             /* trusted, encrypt or auth */
     uint32_t rekey_s;           /* new session keys this often */
     uint32_t rekey_mb;          /* or after this many MiB */
+    char *circuit_nic;          /* VLAN circuits' NIC; "": none */
+    char *circuit_kind;         /* vlan, or macvlan (a stand-in) */
+    char *ip;                   /* the ip program (iproute2) */
 };
 
 extern const struct cfg_key agent_cfg_keys[];

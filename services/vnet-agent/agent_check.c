@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent_vlan.h"
 #include "eth.h"
 #include "log.h"
 
@@ -121,10 +122,26 @@ agent_check_link_create(const Vr__LinkCreate *req, char *why, size_t size)
         return s_fail(why, size, "link.proto: unknown protocol %d",
                       (int) l->proto);
     }
-    if (l->local && *l->local) {
-        return s_fail(why, size, "link.local: '%s' is not supported: the "
-                      "overlay socket sends from the address the route "
-                      "picks", LOG_ESC(l->local));
+    if (l->vlan > AGENT_VLAN_ID_MAX) {
+        return s_fail(why, size, "link.vlan: %u out of range: 0 (none) or "
+                      "1 to %d", l->vlan, AGENT_VLAN_ID_MAX);
+    }
+    if (l->vlan) {
+        char cidr[AGENT_VLAN_CIDR_LEN];
+        if (!l->circuit || l->proto != VR__LINK_PROTO__LINK_PROTO_UDP) {
+            return s_fail(why, size, "link.vlan: %u on a link that is not "
+                          "a UDP circuit", l->vlan);
+        }
+        if (!agent_vlan_cidr(l->local, l->prefix_len, cidr, why, size)) {
+            return false;
+        }
+    } else if (l->local && *l->local) {
+        return s_fail(why, size, "link.local: '%s' is not supported without "
+                      "a VLAN: the overlay socket sends from the address the "
+                      "route picks", LOG_ESC(l->local));
+    } else if (l->prefix_len) {
+        return s_fail(why, size, "link.prefix_len: %u without a VLAN",
+                      l->prefix_len);
     }
     if (l->peer_agent && *l->peer_agent
         && !s_well_formed(l->peer_agent, AGENT_CHECK_NAME_MAX)) {

@@ -83,9 +83,13 @@ s_link_security(const agent_t *self, const agent_link_t *l)
 /* Room for "a.b.c.d:port". */
 enum { S_ADDR_STRLEN = 24 };
 
+/* Room for a sub-interface's state ("failed: <why>"). */
+enum { S_VLAN_STATE_LEN = 96 };
+
 static void
 s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
-                Vr__LinkCounters *c, char endpoint[S_ADDR_STRLEN])
+                Vr__LinkCounters *c, char endpoint[S_ADDR_STRLEN],
+                char vlan_dev[IF_NAMESIZE], char vlan_state[S_VLAN_STATE_LEN])
 {
     struct link_stats st;
     agent_link_totals(l, &st);
@@ -113,6 +117,22 @@ s_link_to_proto(const agent_t *self, const agent_link_t *l, Vr__Link *out,
                           : fs == AGENT_FAST_FAILED ? "failed" : "up";
     }
     out->security = (char *) s_link_security(self, l);
+    out->vlan = l->vlan;
+    out->vlan_dev = "";
+    out->vlan_state = "";
+    if (l->vlan && self->vlan) {
+        const char *err = "";
+        enum agent_vlan_state vs = agent_vlan_state(self->vlan, l->name,
+                                                    vlan_dev, &err);
+        out->vlan_dev = vlan_dev;
+        if (vs == AGENT_VLAN_FAILED) {
+            snprintf(vlan_state, S_VLAN_STATE_LEN, "failed: %s", err);
+            out->vlan_state = vlan_state;
+        } else {
+            out->vlan_state = vs == AGENT_VLAN_UP ? "up"
+                              : vs == AGENT_VLAN_PENDING ? "pending" : "none";
+        }
+    }
     uint64_t last = atomic_load(&l->last_rx_us);
     uint64_t quiet = vtime_mono_us() - last;
     if (l->tcp) {
@@ -207,15 +227,31 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
                        "link %s: bad peer '%s': expected ipv4:port",
                        l->name, l->peer);
     }
+    char cidr[AGENT_VLAN_CIDR_LEN] = "";
+    if (l->vlan && !agent_vlan_cidr(l->local, l->prefix_len, cidr, why,
+                                    sizeof why)) {
+        return s_bad_request(self, type, why);  /* checked: not reached */
+    }
     int index = agent_find_link(self, l->name);
     if (index >= 0) {
         agent_link_t *old = self->links[index];
-        if (strcmp(old->peer_str, l->peer) != 0 || old->tcp != tcp) {
+        if (strcmp(old->peer_str, l->peer) != 0 || old->tcp != tcp
+            || old->vlan != l->vlan
+            || (l->vlan && strcmp(old->vlan_cidr, cidr) != 0)) {
             return s_error(self, VR__ERROR_CODE__ERR_EXISTS, type,
-                           "link %s exists, to %s", l->name, old->peer_str);
+                           "link %s exists, to %s (VLAN %u)", l->name,
+                           old->peer_str, old->vlan);
+        }
+        /* Again: a sub-interface that failed is tried once more. */
+        if (l->vlan && agent_circuit_want(self, old, l->vlan, cidr, l->mtu,
+                                          why, sizeof why) != 0) {
+            VLOG_WARN_RL("refused %s: %s", msgtype_name(type), why);
+            return s_error(self, VR__ERROR_CODE__ERR_ILLEGAL_STATE, type,
+                           "%s", why);
         }
         agent_fast_set_circuit(self, old, l->circuit);
-    } else if (!tcp && (index = agent_find_link_by_peer(self, &peer)) >= 0
+    } else if (!tcp && !l->vlan
+               && (index = agent_find_link_by_peer(self, &peer)) >= 0
                && self->links[index]->learned) {
         /* The proxy learned this peer from its hellos: it becomes the
          * named link, so traffic from it keeps one path. */
@@ -236,10 +272,23 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
                      l->peer_agent);
         }
         link->circuit = l->circuit;
+        /* The sub-interface is asked for first: its link is bound on it
+         * when it is up (agent_circuit), and probes fail until then. */
+        if (l->vlan && agent_circuit_want(self, link, l->vlan, cidr, l->mtu,
+                                          why, sizeof why) != 0) {
+            agent_link_destroy(&link);
+            VLOG_WARN_RL("refused %s: %s", msgtype_name(type), why);
+            return s_error(self, self->vlan ? VR__ERROR_CODE__ERR_ILLEGAL_STATE
+                                            : VR__ERROR_CODE__ERR_BAD_REQUEST,
+                           type, "%s", why);
+        }
         if (self->hs
             && agent_link_secure(link,
                                  agent_link_wants_encryption(self, link))
                    != 0) {
+            if (link->vlan) {
+                agent_vlan_drop(self->vlan, link->name);
+            }
             agent_link_destroy(&link);
             return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                            "link %s: out of memory", LOG_ESC(l->name));
@@ -249,13 +298,17 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             if (index >= 0) {
                 self->links[index] = NULL;
             }
+            if (link->vlan) {
+                agent_vlan_drop(self->vlan, link->name);
+            }
             agent_link_destroy(&link);
             return s_error(self, VR__ERROR_CODE__ERR_LIMIT, type,
                            "link %s: no room for another link", l->name);
         }
-        VLOG_INFO_RL("link %s: created to %s over %s%s", LOG_ESC(l->name),
+        VLOG_INFO_RL("link %s: created to %s over %s%s%s", LOG_ESC(l->name),
                      LOG_ESC(l->peer), tcp ? "TCP" : "UDP",
-                     l->circuit ? ", a circuit" : "");
+                     l->circuit ? ", a circuit" : "",
+                     l->vlan ? " on a VLAN sub-interface" : "");
         agent_fast_set_circuit(self, link, l->circuit);
         /* The peer may not have its end yet: the hello timer retries. */
         if (tcp) {
@@ -264,8 +317,10 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
     }
     Vr__Link out;
     Vr__LinkCounters c;
-    char endpoint[S_ADDR_STRLEN];
-    s_link_to_proto(self, self->links[index], &out, &c, endpoint);
+    char endpoint[S_ADDR_STRLEN], vdev[IF_NAMESIZE];
+    char vstate[S_VLAN_STATE_LEN];
+    s_link_to_proto(self, self->links[index], &out, &c, endpoint, vdev,
+                    vstate);
     Vr__LinkInfo info = VR__LINK_INFO__INIT;
     info.link = &out;
     return s_reply(self, VR__MSG_TYPE__MSG_LINK_INFO, &info.base);
@@ -302,11 +357,13 @@ s_link_list(agent_t *self)
     Vr__LinkCounters counters[AGENT_MAX_LINKS];
     Vr__Link *ptrs[AGENT_MAX_LINKS];
     static char endpoints[AGENT_MAX_LINKS][S_ADDR_STRLEN];
+    static char vdevs[AGENT_MAX_LINKS][IF_NAMESIZE];
+    static char vstates[AGENT_MAX_LINKS][S_VLAN_STATE_LEN];
     size_t n = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         if (self->links[i]) {
             s_link_to_proto(self, self->links[i], &links[n], &counters[n],
-                            endpoints[n]);
+                            endpoints[n], vdevs[n], vstates[n]);
             ptrs[n] = &links[n];
             n++;
         }
@@ -693,6 +750,22 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                                agent_fast_pending(self->fast), true);
         bus_status_add_counter(reply, "fast_waiting", self->n_fast_waits,
                                true);
+    }
+    bus_status_add_info(reply, "circuit_nic",
+                        self->vlan ? self->cfg->circuit_nic : "(none)");
+    if (self->vlan) {
+        const struct agent_vlan_stats *vs = agent_vlan_stats(self->vlan);
+        const struct agent_jobs_stats *js = agent_vlan_jobs(self->vlan);
+        bus_status_add_counter(reply, "vlan_devs",
+                               agent_vlan_count(self->vlan), true);
+        bus_status_add_counter(reply, "vlan_made", vs->made, false);
+        bus_status_add_counter(reply, "vlan_removed", vs->removed, false);
+        bus_status_add_counter(reply, "vlan_failed", vs->failed, false);
+        bus_status_add_counter(reply, "vlan_refused", vs->refused, false);
+        bus_status_add_counter(reply, "vlan_swept", vs->swept, false);
+        bus_status_add_counter(reply, "ip_runs", js->run, false);
+        bus_status_add_counter(reply, "ip_failed", js->failed, false);
+        bus_status_add_counter(reply, "ip_timeouts", js->timed_out, false);
     }
     bus_status_add_counter(reply, "fast_frames",
                            AGENT_TSTAT(self, fast_frames), false);

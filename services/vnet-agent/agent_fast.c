@@ -876,6 +876,13 @@ agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
             VLOG_WARN_RL("link %s: %s is not directly attached: no fast "
                          "path", LOG_ESC(l->name), LOG_ESC(l->peer_str));
         }
+        if (dev[0] && self->vlan) {
+            /* A macvlan stand-in takes only its own MAC's frames: the
+             * circuit's raw frames cross on its NIC. */
+            char via[IF_NAMESIZE];
+            agent_vlan_fast_dev(self->vlan, dev, via);
+            memcpy(dev, via, IF_NAMESIZE);
+        }
         for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
             if (!strcmp(agent_port_name(self->ports[i]), dev)) {
                 dev[0] = '\0';        /* a VM port is no circuit */

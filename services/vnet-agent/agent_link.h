@@ -121,6 +121,8 @@ typedef struct agent_link {
     bool circuit;                   /* over a dedicated, attached path */
     char fast_dev[IF_NAMESIZE];     /* the circuit's device when the fast
                                      * path may use it, else "" */
+    uint32_t vlan;                  /* a VLAN circuit's id, 0: none */
+    char vlan_cidr[20];             /* its address here, "a.b.c.d/nn" */
     _Atomic bool no_gso;            /* UDP_SEGMENT refused: send chunks
                                      * one datagram per call */
     _Atomic uint64_t last_rx_us;    /* monotonic time of last datagram */

@@ -22,6 +22,7 @@
 #include "agent_link.h"
 #include "agent_port.h"
 #include "agent_probe.h"
+#include "agent_vlan.h"
 #include "bus.h"
 
 enum {
@@ -144,6 +145,8 @@ struct agent {
     flood_t *flood[2];              /* per packet thread: flood limiter */
     learn_t *learn;                 /* control: who owns learned MACs */
     agent_fast_t *fast;             /* control: the fast path, or NULL */
+    agent_vlan_t *vlan;             /* control: VLAN sub-interfaces, or
+                                     * NULL (no overlay.circuit_nic) */
     uint64_t fast_gen;              /* control: changes asked of it */
     bool fast_dirty;                /* one was asked while it was busy */
     struct agent_fast_wait {        /* requests answered once it shows */
@@ -270,6 +273,21 @@ int agent_fast_start(agent_t *self);
 /* Whether the fast path shows the last change to the table (its tc runs
  * are over), or there is none. */
 bool agent_fast_synced(const agent_t *self);
+
+/* agent_circuit.c: VLAN circuits' sub-interfaces (agent_vlan): made if
+ * overlay.circuit_nic is set, after a sweep of what an earlier life
+ * left; -1 if the config is unusable (logged). */
+int agent_circuit_open(agent_t *self);
+
+/* agent_circuit.c: 'ip' runs ending, their deadlines. */
+int agent_circuit_start(agent_t *self);
+
+/* agent_circuit.c: link 'l' (new or again) over VLAN circuit 'vlan' with
+ * address 'cidr' and MTU 'mtu' (0: the NIC's): its sub-interface is
+ * asked for.  Returns 0, or -1 with a sentence in 'why'. */
+int agent_circuit_want(agent_t *self, agent_link_t *l, uint32_t vlan,
+                       const char *cidr, uint32_t mtu, char *why,
+                       size_t size);
 
 /* agent_ctl.c: a change of the fast path is over: the requests waiting
  * for it are answered. */

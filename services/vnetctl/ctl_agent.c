@@ -128,6 +128,11 @@ s_link_json(const Vr__Link *l)
         l->fast_state ? l->fast_state : ""));
     json_object_object_add(o, "security", json_object_new_string(
         l->security ? l->security : ""));
+    json_object_object_add(o, "vlan", json_object_new_int((int) l->vlan));
+    json_object_object_add(o, "vlan_dev", json_object_new_string(
+        l->vlan_dev ? l->vlan_dev : ""));
+    json_object_object_add(o, "vlan_state", json_object_new_string(
+        l->vlan_state ? l->vlan_state : ""));
     const Vr__LinkCounters *c = l->counters;
     if (c) {
         json_object_object_add(o, "tx_frames",

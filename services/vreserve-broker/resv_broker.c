@@ -138,6 +138,8 @@ s_to_proto(const struct resv_rec *r, Vr__Reservation *out)
     out->addr_b = (char *) r->addr_b;
     out->start_us = r->start_us;
     out->end_us = r->end_us;
+    out->vlan = r->vlan;
+    out->link_prefix_len = r->link_prefix_len;
 }
 
 static void
@@ -278,6 +280,33 @@ s_create(resv_broker_t *self, struct resv_rec *r)
     bus_msg_clear(&reply);
 }
 
+/* Whether path 'p''s VLAN and prefix length are in range. */
+static bool
+s_path_link_ok(const Vr__Path *p)
+{
+    return p->vlan <= RESV_STORE_VLAN_MAX && p->link_prefix_len <= 32;
+}
+
+/* PROVISIONING -> ACTIVE with path 'p''s link addresses, VLAN and prefix
+ * length (checked), in one transition. */
+static void
+s_move_active(resv_broker_t *self, struct resv_rec *r, const char *pid,
+              const Vr__Path *p)
+{
+    Vr__ResvState old = r->state;
+    int rc = resv_store_transition_link(self->store, r->id, S(ACTIVE),
+                                        "path up", pid, NULL,
+                                        p->src_link_addr, p->dst_link_addr,
+                                        (int) p->vlan,
+                                        (int) p->link_prefix_len, r);
+    if (rc == 0) {
+        VLOG_INFO("%s %s-%s: %s -> %s (path up%s)", r->id, r->host_a,
+                  r->host_b, resv_fsm_name(old), resv_fsm_name(S(ACTIVE)),
+                  r->vlan ? ", a VLAN circuit" : "");
+        s_publish(self, r, old, "path up");
+    }
+}
+
 static void
 s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p)
 {
@@ -297,9 +326,19 @@ s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p)
             s_move(self, r, S(PROVISIONING), "adapter made it", pid, NULL,
                    NULL, NULL);
         }
-        if (r->state == S(PROVISIONING)) {
-            s_move(self, r, S(ACTIVE), "path up", pid, NULL,
-                   p->src_link_addr, p->dst_link_addr);
+        if (r->state == S(PROVISIONING) && !s_path_link_ok(p)) {
+            /* Hosts must not be told to make a device from it. */
+            char err[160];
+            snprintf(err, sizeof err, "path %s: the adapter gave VLAN %u / "
+                     "prefix length %u (want 0 to %d and 0 to 32)", pid,
+                     p->vlan, p->link_prefix_len, RESV_STORE_VLAN_MAX);
+            self->n_adapter_errors++;
+            VLOG_WARN_RL("%s: %s", r->id, err);
+            if (s_move(self, r, S(FAILED), err, pid, err, NULL, NULL) == 0) {
+                s_teardown(self, pid, "its path is unusable");
+            }
+        } else if (r->state == S(PROVISIONING)) {
+            s_move_active(self, r, pid, p);
         } else if (r->state == S(RELEASING)) {
             s_teardown(self, pid, "release pending");
         } else if (resv_fsm_final(r->state)) {

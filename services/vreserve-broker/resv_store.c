@@ -19,9 +19,10 @@
 
 LOG_MODULE("resv_store");
 
-/* 2: start_us and end_us (advance reservations); a version 1 store is
- * brought up to 2 on open. */
-enum { S_SCHEMA_VERSION = 2 };
+/* 2: start_us and end_us (advance reservations); 3: vlan and
+ * link_prefix_len (VLAN circuits).  An older store is brought up to 3 on
+ * open, one version at a time. */
+enum { S_SCHEMA_VERSION = 3 };
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
@@ -37,7 +38,9 @@ static const char s_schema[] =
     "  error TEXT NOT NULL DEFAULT '',"
     "  addr_a TEXT NOT NULL DEFAULT '', addr_b TEXT NOT NULL DEFAULT '',"
     "  start_us INTEGER NOT NULL DEFAULT 0,"
-    "  end_us INTEGER NOT NULL DEFAULT 0);"
+    "  end_us INTEGER NOT NULL DEFAULT 0,"
+    "  vlan INTEGER NOT NULL DEFAULT 0,"
+    "  link_prefix_len INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX IF NOT EXISTS resv_request ON resv (request_id)"
     "  WHERE request_id != '';"
     "CREATE INDEX IF NOT EXISTS resv_path ON resv (path_id);"
@@ -53,10 +56,17 @@ static const char s_upgrade_2[] =
     "ALTER TABLE resv ADD COLUMN end_us INTEGER NOT NULL DEFAULT 0;"
     "UPDATE meta SET value = 2 WHERE key = 'schema';";
 
+/* Version 2 to 3. */
+static const char s_upgrade_3[] =
+    "ALTER TABLE resv ADD COLUMN vlan INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE resv ADD COLUMN link_prefix_len INTEGER NOT NULL "
+    "DEFAULT 0;"
+    "UPDATE meta SET value = 3 WHERE key = 'schema';";
+
 #define S_COLS                                                              \
     "id, host_a, host_b, bandwidth_mbps, latency_ms, state, path_id, "     \
     "network, owner, request_id, created_us, updated_us, error, addr_a, "  \
-    "addr_b, start_us, end_us"
+    "addr_b, start_us, end_us, vlan, link_prefix_len"
 
 struct resv_store {
     struct sqlstore sql;        /* the connection */
@@ -100,6 +110,11 @@ s_read_row(sqlite3_stmt *st, struct resv_rec *r)
     sqlstore_column_text(st, 14, r->addr_b, sizeof r->addr_b);
     r->start_us = (uint64_t) sqlite3_column_int64(st, 15);
     r->end_us = (uint64_t) sqlite3_column_int64(st, 16);
+    /* Out of range (a file edited by hand): as none. */
+    sqlite3_int64 vlan = sqlite3_column_int64(st, 17);
+    sqlite3_int64 plen = sqlite3_column_int64(st, 18);
+    r->vlan = vlan > 0 && vlan <= RESV_STORE_VLAN_MAX ? (uint32_t) vlan : 0;
+    r->link_prefix_len = plen > 0 && plen <= 32 ? (uint32_t) plen : 0;
 }
 
 /* Runs a prepared one-key lookup. */
@@ -165,17 +180,21 @@ resv_store_new(const char *path)
         if (s_exec(self, sql)) {
             goto error;
         }
-    } else if (have == 1) {
-        /* The schema above made no start_us on a version 1 table (it
-         * existed): add the columns, in one transaction. */
-        if (s_exec(self, "BEGIN IMMEDIATE") || s_exec(self, s_upgrade_2)
-            || s_exec(self, "COMMIT")) {
-            VLOG_ERR("store '%s': upgrading its schema to 2: %s", path,
-                     self->sql.err);
-            sqlstore_rollback(&self->sql);
-            goto error;
+    } else if (have >= 1 && have < S_SCHEMA_VERSION) {
+        /* The schema above made no new column on an older table (it
+         * existed): add them, each version in one transaction. */
+        static const char *const up[] = { NULL, NULL, s_upgrade_2,
+                                           s_upgrade_3 };
+        for (int to = have + 1; to <= S_SCHEMA_VERSION; to++) {
+            if (s_exec(self, "BEGIN IMMEDIATE") || s_exec(self, up[to])
+                || s_exec(self, "COMMIT")) {
+                VLOG_ERR("store '%s': upgrading its schema to %d: %s", path,
+                         to, self->sql.err);
+                sqlstore_rollback(&self->sql);
+                goto error;
+            }
+            VLOG_INFO("store '%s': schema upgraded to version %d", path, to);
         }
-        VLOG_INFO("store '%s': schema upgraded to version 2", path);
     } else if (have != S_SCHEMA_VERSION) {
         VLOG_ERR("store '%s': schema version %d, this broker knows %d",
                  path, have, S_SCHEMA_VERSION);
@@ -201,7 +220,9 @@ resv_store_new(const char *path)
             "path_id = COALESCE(?, path_id), "
             "error = COALESCE(?, error), "
             "addr_a = COALESCE(?, addr_a), "
-            "addr_b = COALESCE(?, addr_b) WHERE id = ?")
+            "addr_b = COALESCE(?, addr_b), "
+            "vlan = COALESCE(?, vlan), "
+            "link_prefix_len = COALESCE(?, link_prefix_len) WHERE id = ?")
         || sqlstore_prepare(&self->sql, &self->add_hist,
             "INSERT INTO history VALUES (?, ?, ?, ?, ?)")) {
         goto error;
@@ -334,6 +355,28 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
                       const char *error, const char *addr_a,
                       const char *addr_b, struct resv_rec *out)
 {
+    return resv_store_transition_link(self, id, to, reason, path_id, error,
+                                      addr_a, addr_b, -1, -1, out);
+}
+
+/* Binds 'v' to parameter 'i', or NULL (unchanged) when it is negative. */
+static void
+s_bind_opt_int(sqlite3_stmt *st, int i, int v)
+{
+    if (v >= 0) {
+        sqlite3_bind_int(st, i, v);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+int
+resv_store_transition_link(resv_store_t *self, const char *id,
+                           Vr__ResvState to, const char *reason,
+                           const char *path_id, const char *error,
+                           const char *addr_a, const char *addr_b,
+                           int vlan, int prefix_len, struct resv_rec *out)
+{
     struct resv_rec cur;
     if (s_exec(self, "BEGIN IMMEDIATE")) {
         return -1;
@@ -356,7 +399,9 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
     s_bind_opt(st, 4, error);
     s_bind_opt(st, 5, addr_a);
     s_bind_opt(st, 6, addr_b);
-    sqlite3_bind_text(st, 7, id, -1, SQLITE_TRANSIENT);
+    s_bind_opt_int(st, 7, vlan);
+    s_bind_opt_int(st, 8, prefix_len);
+    sqlite3_bind_text(st, 9, id, -1, SQLITE_TRANSIENT);
     rc = sqlstore_step(&self->sql, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE || s_hist(self, id, cur.state, to, now, reason)

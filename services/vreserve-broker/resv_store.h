@@ -35,7 +35,13 @@ struct resv_rec {
     char addr_b[64];
     uint64_t start_us;          /* booked start (wall clock); 0: at once */
     uint64_t end_us;            /* booked end; 0: until released */
+    uint32_t vlan;              /* the path's VLAN, 1 to
+                                 * RESV_STORE_VLAN_MAX; 0: none */
+    uint32_t link_prefix_len;   /* of addr_a/addr_b; 0: unknown */
 };
+
+/* The largest VLAN id a path may carry (802.1Q: 4095 is reserved). */
+#define RESV_STORE_VLAN_MAX 4094
 
 /* One row of a reservation's history. */
 struct resv_hist {
@@ -80,6 +86,15 @@ int resv_store_transition(resv_store_t *self, const char *id,
                           const char *path_id, const char *error,
                           const char *addr_a, const char *addr_b,
                           struct resv_rec *out);
+
+/* resv_store_transition(), storing also the path's 'vlan' and
+ * 'prefix_len' (each negative: unchanged). */
+int resv_store_transition_link(resv_store_t *self, const char *id,
+                               Vr__ResvState to, const char *reason,
+                               const char *path_id, const char *error,
+                               const char *addr_a, const char *addr_b,
+                               int vlan, int prefix_len,
+                               struct resv_rec *out);
 
 /* Finds by id, by request id or by path id.  Return 0 (filled),
  * RESV_STORE_NOT_FOUND, or -1. */

@@ -36,7 +36,7 @@ in_ns() {
 
 # Namespaces of bed $1 still in the kernel's list.
 bed_namespaces() {
-    ip netns list | awk '{print $1}' | grep -E "^$1-(net|h[0-9]+(v[0-9]+)?)$" || true
+    ip netns list | awk '{print $1}' | grep -E "^$1-(net|sw|h[0-9]+(v[0-9]+)?)$" || true
 }
 
 has_pids() {
@@ -168,6 +168,38 @@ if [ -n "$(bed_namespaces "$C")" ] || [ -e "/run/vrbed/$C" ]; then
     fail "failed up left: $(bed_namespaces "$C")"
 fi
 ok "an up that fails part way removes what it made"
+
+# --- circuits: a VLAN switch and a circuit NIC per host
+V="vt$$v"
+BEDS+=("$V")
+"$VRBED" up --prefix "$V" --hosts 2 --vms 1 --circuits --vlans 1790-1795 \
+    >"$T/v.json" 2>"$T/v.err" || fail "up --circuits: $(cat "$T/v.err")"
+[ "$(jq -r .circuits.netns "$T/v.json")" = "$V-sw" ] || fail "no circuits in bed.json"
+[ "$(jq -r .circuits.vlans "$T/v.json")" = 1790-1795 ] || fail "vlans not kept"
+filtering=$(jq -r .circuits.vlan_filtering "$T/v.json")
+[ "$filtering" = true ] || [ "$filtering" = false ] || fail "vlan_filtering '$filtering'"
+[ "$(ip -n "$V-sw" -j link show h1 | jq -r '.[0].master')" = br0 ] || fail "h1 not on the switch"
+for h in 1 2; do
+    [ "$(ip -n "$V-h$h" -j link show ckt0 | jq -r '.[0].operstate')" = UP ] \
+        || fail "h$h: ckt0 not up"
+    [ "$(ip -n "$V-h$h" -j addr show ckt0 | jq '.[0].addr_info | length')" = 0 ] \
+        || fail "h$h: ckt0 has an address"
+done
+if [ "$filtering" = true ]; then
+    bridge -n "$V-sw" -j vlan show dev h1 | jq -e '.[0].vlans | any(.vlan == 1790 and .vlanEnd == 1795)' >/dev/null \
+        || fail "h1 is no trunk of 1790-1795"
+fi
+# The switch carries frames between the hosts' circuit NICs.
+ip -n "$V-h1" addr add 10.213.0.1/30 dev ckt0
+ip -n "$V-h2" addr add 10.213.0.2/30 dev ckt0
+ip netns exec "$V-h1" ping -c 1 -W 2 -q 10.213.0.2 >/dev/null || fail "no frames across the switch"
+"$VRBED" status --prefix "$V" | grep -q "circuits: switch br0 in $V-sw" || fail "status shows no circuits"
+rc=0
+"$VRBED" up --prefix "${V}x" --circuits --vlans 4095 >/dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "--vlans 4095 gave exit $rc, not 2"
+"$VRBED" down --prefix "$V" || fail "down $V"
+[ -z "$(bed_namespaces "$V")" ] || fail "down left: $(bed_namespaces "$V")"
+ok "--circuits: a switch P-sw (VLAN filtering $filtering), ckt0 on each host; down removes it"
 
 # --- down
 vr_start sleeper "$VRBED" exec --prefix "$A" h3v2 sleep 600

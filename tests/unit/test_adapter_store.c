@@ -6,12 +6,14 @@
  * path is refused with a message.  Failing closed: a write that fails
  * halfway (the row written, the path number not) leaves nothing; a read
  * error in the middle of a load is an error, not fewer paths; the journal
- * is WAL. */
+ * is WAL.  A VLAN circuit's vlan and prefix length are kept; a store of
+ * the first schema (no vlan) opens, upgraded, its paths whole. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "adapter_store.h"
@@ -61,6 +63,8 @@ s_rec(uint64_t n, int state)
     snprintf(r.error, sizeof r.error, "it's 'quoted'");
     r.created_us = 1000 * n;
     r.updated_us = 2000 * n;
+    r.vlan = n % 2 ? 1780 + (uint32_t) n : 0;
+    r.prefix_len = 30;
     return r;
 }
 
@@ -164,6 +168,52 @@ main(void)
     snprintf(bad, sizeof bad, "%s/a/b/adapter.db/x.db", dir);
     assert(!adapter_store_open(bad, err, sizeof err));
     assert(strstr(err, "adapter.db"));
+    printf("refused: %s\n", err);
+
+    /* A store of the first schema: no vlan, no prefix_len, no
+     * 'schema' row.  It opens, upgraded once, its path as it was. */
+    char old[300];
+    snprintf(old, sizeof old, "%s/old.db", dir);
+    sqlite3 *db;
+    assert(sqlite3_open(old, &db) == SQLITE_OK);
+    assert(sqlite3_exec(db,
+        "CREATE TABLE path (n INTEGER PRIMARY KEY, path_id TEXT NOT NULL,"
+        " sim_id INTEGER, request_id TEXT NOT NULL, src TEXT NOT NULL,"
+        " dst TEXT NOT NULL, bandwidth_mbps REAL, latency_ms REAL,"
+        " state INTEGER NOT NULL, detail TEXT NOT NULL,"
+        " backend_ref TEXT NOT NULL, src_link TEXT NOT NULL,"
+        " dst_link TEXT NOT NULL, error TEXT NOT NULL, created_us INTEGER,"
+        " updated_us INTEGER);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);"
+        "INSERT INTO path VALUES (7, 'p-7', 0, 'rq', '10.0.0.1',"
+        " '10.0.0.2', 10, 0, 2, 'd', '', '10.212.0.1', '10.212.0.2', '',"
+        " 1, 2);"
+        "INSERT INTO meta VALUES ('next_n', 8);", NULL, NULL, NULL)
+           == SQLITE_OK);
+    sqlite3_close(db);
+    for (int round = 0; round < 2; round++) {
+        st = adapter_store_open(old, err, sizeof err);
+        assert(st);
+        seen.n = 0;
+        assert(adapter_store_load(st, s_collect, &seen) == 1);
+        assert(seen.v[0].n == 7 && seen.v[0].state == 2);
+        assert(!strcmp(seen.v[0].src_link, "10.212.0.1"));
+        assert(seen.v[0].vlan == (round ? 1799u : 0u));
+        assert(seen.v[0].prefix_len == (round ? 29u : 0u));
+        assert(s_next(st) == 8);
+        r = seen.v[0];
+        r.vlan = 1799;
+        r.prefix_len = 29;
+        assert(adapter_store_put(st, &r) == 0);
+        adapter_store_close(&st);
+    }
+    /* A newer schema than this adapter knows is refused. */
+    assert(sqlite3_open(old, &db) == SQLITE_OK);
+    assert(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = "
+                        "'schema'", NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+    assert(!adapter_store_open(old, err, sizeof err));
+    assert(strstr(err, "schema version 99"));
     printf("refused: %s\n", err);
 
     char cmd[300];

@@ -39,6 +39,49 @@ s_create(const char *name, const char *peer, int proto, uint32_t mtu,
     return agent_check_link_create(&req, why, sizeof why);
 }
 
+/* A circuit link with VLAN 'vlan', local 'local' / 'plen'. */
+static bool
+s_vlan(uint32_t vlan, const char *local, uint32_t plen, bool circuit,
+       int proto)
+{
+    Vr__Link l = VR__LINK__INIT;
+    l.name = "vr-r-1";
+    l.peer = "10.212.0.2:7000";
+    l.proto = (Vr__LinkProto) proto;
+    l.circuit = circuit;
+    l.vlan = vlan;
+    l.local = (char *) local;
+    l.prefix_len = plen;
+    Vr__LinkCreate req = VR__LINK_CREATE__INIT;
+    req.link = &l;
+    return agent_check_link_create(&req, why, sizeof why);
+}
+
+static void
+test_link_vlan(void)
+{
+    const int udp = VR__LINK_PROTO__LINK_PROTO_UDP;
+    const int tcp = VR__LINK_PROTO__LINK_PROTO_TCP;
+    assert(s_vlan(1780, "10.212.0.1", 30, true, udp));
+    assert(s_vlan(1, "10.212.0.1", 8, true, udp));
+    assert(s_vlan(4094, "10.212.0.1", 31, true, udp));
+    assert(s_vlan(0, NULL, 0, true, udp));
+    s_refused(s_vlan(4095, "10.212.0.1", 30, true, udp), "link.vlan");
+    s_refused(s_vlan(UINT32_MAX, "10.212.0.1", 30, true, udp), "link.vlan");
+    s_refused(s_vlan(1780, "10.212.0.1", 30, false, udp), "link.vlan");
+    s_refused(s_vlan(1780, "10.212.0.1", 30, true, tcp), "link.vlan");
+    s_refused(s_vlan(1780, "", 30, true, udp), "link.local");
+    s_refused(s_vlan(1780, NULL, 30, true, udp), "link.local");
+    s_refused(s_vlan(1780, "10.212.0.1:7000", 30, true, udp), "link.local");
+    s_refused(s_vlan(1780, "10.212.0.3", 30, true, udp), "link.local");
+    s_refused(s_vlan(1780, "x\ny", 30, true, udp), "link.local");
+    s_refused(s_vlan(1780, "10.212.0.1", 0, true, udp), "link.prefix_len");
+    s_refused(s_vlan(1780, "10.212.0.1", 32, true, udp), "link.prefix_len");
+    s_refused(s_vlan(1780, "10.212.0.1", 99, true, udp), "link.prefix_len");
+    s_refused(s_vlan(0, "10.212.0.1", 30, true, udp), "link.local");
+    s_refused(s_vlan(0, NULL, 30, true, udp), "link.prefix_len");
+}
+
 static void
 test_link_create(void)
 {
@@ -179,6 +222,7 @@ int
 main(void)
 {
     test_link_create();
+    test_link_vlan();
     test_remove_probe();
     test_rules();
     printf("test_agent_check: ok\n");

@@ -121,6 +121,12 @@ test_life(void)
 
     plan_link_set_path(l, "h2", "10.0.0.2", "10.0.0.1");
     assert(!strcmp(l->addr_a, "10.0.0.1") && !strcmp(l->addr_b, "10.0.0.2"));
+    /* A VLAN circuit's id and prefix length, checked. */
+    assert(plan_link_set_circuit(l, 1780, 30));
+    assert(l->vlan == 1780 && l->prefix_len == 30);
+    assert(!plan_link_set_circuit(l, 4095, 30) && l->vlan == 0);
+    assert(!plan_link_set_circuit(l, 1780, 33) && l->vlan == 0);
+    assert(plan_link_set_circuit(l, 1799, 30) && l->vlan == 1799);
     assert(plan_links_apply(&set, l, EV(ACTIVE), NULL, 600) == 0);
     assert(l->state == ST(SETUP) && l->t_active_us == 600);
     assert(plan_links_apply(&set, l, EV(WIRED), NULL, 700) == 0);
