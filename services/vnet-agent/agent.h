@@ -30,7 +30,9 @@ struct agent_cfg {
     char *listen;               /* overlay UDP ip:port */
     char *host_ip;              /* announced commodity address */
     uint32_t mtu;               /* underlay path MTU */
-    struct cfg_strlist ports;   /* VM interfaces to capture */
+    struct cfg_strlist ports;   /* VM interfaces to capture: names and
+                                 * globs (agent_portcfg.h) */
+    uint32_t ports_max;         /* ports captured at most */
     char *capture;              /* "afpacket" or "pcap" */
     uint32_t period_ms;         /* local matrix period */
     uint32_t hello_ms;          /* hello and announcement period */

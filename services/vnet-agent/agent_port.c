@@ -389,6 +389,12 @@ agent_port_name(const agent_port_t *self)
     return self->name;
 }
 
+int
+agent_port_ifindex(const agent_port_t *self)
+{
+    return self->ifindex;
+}
+
 size_t
 agent_port_recv(agent_port_t *self, struct port_frame *frames, size_t max)
 {

@@ -51,6 +51,9 @@ int agent_port_fd(const agent_port_t *self);
 
 const char *agent_port_name(const agent_port_t *self);
 
+/* The interface's index when it was opened. */
+int agent_port_ifindex(const agent_port_t *self);
+
 /* Receives up to 'max' (<= PORT_BURST) frames without blocking.  Returns
  * how many; they stay valid until the next call.  Receiving thread only. */
 size_t agent_port_recv(agent_port_t *self, struct port_frame *frames,
