@@ -111,6 +111,8 @@ s_unport_edit(agent_t *self, fwd_table_t *fwd, void *arg)
     return 0;
 }
 
+static void s_dump(agent_t *self);
+
 static void
 s_release(agent_t *self, size_t i, const char *why)
 {
@@ -143,6 +145,9 @@ s_release(agent_t *self, size_t i, const char *why)
     if (self->snap && self->events) {
         agent_pub_hello_period(self);   /* its MACs withdrawn at once */
     }
+    if (self->ports_waiting && self->nl_fd >= 0) {
+        s_dump(self);           /* one refused for room may fit now */
+    }
 }
 
 /* Captures interface 'l' (it matches).  -1 if it could not be opened. */
@@ -154,6 +159,7 @@ s_capture(agent_t *self, const struct agent_nl_link *l)
     }
     if (agent_ports_live(self) >= self->cfg->ports_max) {
         self->ports_refused++;
+        self->ports_waiting = true;
         VLOG_WARN_RL("port %s: not captured: %u ports are already (ports_max)",
                      l->name, self->cfg->ports_max);
         return 0;
@@ -274,6 +280,7 @@ s_dump(agent_t *self)
         return;
     }
     self->nl_resync = false;
+    self->ports_waiting = false;
     if (agent_nl_request_dump(self->nl_fd, ++self->nl_seq) != 0) {
         self->nl_resync = true; /* the period tries again */
         return;
@@ -318,8 +325,11 @@ s_read(agent_t *self)
         }
         if (r.done && self->nl_dumping) {
             self->nl_dumping = false;
+            /* A release may start the next dump, which clears these. */
+            bool seen[AGENT_MAX_PORTS];
+            memcpy(seen, self->port_seen, sizeof seen);
             for (size_t i = 0; i < self->n_ports; i++) {
-                if (self->ports[i] && !self->port_seen[i]) {
+                if (self->ports[i] && !seen[i]) {
                     s_release(self, i, "its interface is gone");
                 }
             }

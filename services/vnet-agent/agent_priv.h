@@ -176,6 +176,8 @@ struct agent {
     uint64_t ports_captured;
     uint64_t ports_released;
     uint64_t ports_refused;         /* past ports_max */
+    bool ports_waiting;             /* one was refused: look again when
+                                     * one is released */
     uint64_t ports_failed;          /* matched, but could not be opened */
     uint64_t nl_bad;                /* malformed link messages */
     uint64_t nl_lost;               /* times news were lost (a dump) */
