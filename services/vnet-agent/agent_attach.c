@@ -256,6 +256,13 @@ s_on_link(const struct agent_nl_link *l, void *arg)
     if (!s_wanted(self, l->name)) {
         return;
     }
+    if (!agent_port_name_ok(l->name)) {
+        self->ports_refused++;
+        VLOG_WARN_RL("interface '%s' matches ports: but its name holds "
+                     "characters other than letters, digits, _ - .: not "
+                     "captured", LOG_ESC(l->name));
+        return;
+    }
     int stale = s_find_name(self, l->name);
     if (stale >= 0) {
         /* A new interface took the name of one we missed going. */

@@ -66,21 +66,21 @@ s_afp_open(agent_port_t *self, size_t buf_size)
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     htons(ETH_P_ALL));
     if (fd < 0) {
-        VLOG_ERR("port %s: socket: %s", self->name, strerror(errno));
+        VLOG_ERR_RL("port %s: socket: %s", self->name, strerror(errno));
         return -1;
     }
     self->fd = fd;
     /* The vnet header must be on before bind, so no frame is ever read
      * without one. */
     if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
-        VLOG_ERR("port %s: PACKET_VNET_HDR: %s", self->name,
+        VLOG_ERR_RL("port %s: PACKET_VNET_HDR: %s", self->name,
                  strerror(errno));
         return -1;
     }
     /* Our own injections leave through this interface: never see them. */
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
                    sizeof one) != 0) {
-        VLOG_ERR("port %s: PACKET_IGNORE_OUTGOING: %s", self->name,
+        VLOG_ERR_RL("port %s: PACKET_IGNORE_OUTGOING: %s", self->name,
                  strerror(errno));
         return -1;
     }
@@ -88,18 +88,18 @@ s_afp_open(agent_port_t *self, size_t buf_size)
      * agent does its own queueing (+25% pps, perf-anchors.md B.5). */
     if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
                    sizeof one) != 0) {
-        VLOG_WARN("port %s: PACKET_QDISC_BYPASS: %s", self->name,
+        VLOG_WARN_RL("port %s: PACKET_QDISC_BYPASS: %s", self->name,
                   strerror(errno));
     }
     int size = (int) buf_size;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0
         && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) != 0) {
-        VLOG_WARN("port %s: receive buffer: %s", self->name,
+        VLOG_WARN_RL("port %s: receive buffer: %s", self->name,
                   strerror(errno));
     }
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0
         && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) != 0) {
-        VLOG_WARN("port %s: send buffer: %s", self->name, strerror(errno));
+        VLOG_WARN_RL("port %s: send buffer: %s", self->name, strerror(errno));
     }
     struct sockaddr_ll sll = {
         .sll_family = AF_PACKET,
@@ -107,7 +107,7 @@ s_afp_open(agent_port_t *self, size_t buf_size)
         .sll_ifindex = self->ifindex,
     };
     if (bind(fd, (struct sockaddr *) &sll, sizeof sll) != 0) {
-        VLOG_ERR("port %s: bind: %s", self->name, strerror(errno));
+        VLOG_ERR_RL("port %s: bind: %s", self->name, strerror(errno));
         return -1;
     }
     /* Promiscuous: the VM may send with any destination MAC. */
@@ -115,7 +115,7 @@ s_afp_open(agent_port_t *self, size_t buf_size)
                               .mr_type = PACKET_MR_PROMISC };
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr,
                    sizeof mr) != 0) {
-        VLOG_WARN("port %s: promiscuous: %s", self->name, strerror(errno));
+        VLOG_WARN_RL("port %s: promiscuous: %s", self->name, strerror(errno));
     }
     return 0;
 }
@@ -242,7 +242,7 @@ s_pcap_open(agent_port_t *self, size_t buf_size)
     char err[PCAP_ERRBUF_SIZE] = "";
     self->pcap = pcap_create(self->name, err);
     if (!self->pcap) {
-        VLOG_ERR("port %s: pcap: %s", self->name, err);
+        VLOG_ERR_RL("port %s: pcap: %s", self->name, err);
         return -1;
     }
     pcap_set_snaplen(self->pcap, ENCAP_MAX_FRAME);
@@ -252,13 +252,13 @@ s_pcap_open(agent_port_t *self, size_t buf_size)
     pcap_set_buffer_size(self->pcap, (int) buf_size);
     int rc = pcap_activate(self->pcap);
     if (rc < 0) {
-        VLOG_ERR("port %s: pcap_activate: %s", self->name,
+        VLOG_ERR_RL("port %s: pcap_activate: %s", self->name,
                  pcap_geterr(self->pcap));
         return -1;
     }
     if (pcap_setdirection(self->pcap, PCAP_D_IN) != 0
         || pcap_setnonblock(self->pcap, 1, err) != 0) {
-        VLOG_ERR("port %s: pcap: %s", self->name, pcap_geterr(self->pcap));
+        VLOG_ERR_RL("port %s: pcap: %s", self->name, pcap_geterr(self->pcap));
         return -1;
     }
     self->fd = pcap_get_selectable_fd(self->pcap);
@@ -336,7 +336,7 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size)
         }
     }
     if (!class) {
-        VLOG_ERR("port %s: unknown capture back end '%s'", ifname, backend);
+        VLOG_ERR_RL("port %s: unknown capture back end '%s'", ifname, backend);
         return NULL;
     }
     agent_port_t *self = calloc(1, sizeof *self);
@@ -349,13 +349,13 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size)
     self->ifindex = (int) if_nametoindex(ifname);
     self->slots = malloc((size_t) PORT_BURST * S_SLOT);
     if (!self->ifindex) {
-        VLOG_ERR("port %s: no such interface", ifname);
+        VLOG_ERR_RL("port %s: no such interface", ifname);
         goto error;
     }
     if (!self->slots || class->open(self, buf_size) != 0) {
         goto error;
     }
-    VLOG_INFO("port %s: open (%s, ifindex %d)", self->name, class->name,
+    VLOG_INFO_RL("port %s: open (%s, ifindex %d)", self->name, class->name,
               self->ifindex);
     return self;
 

@@ -76,6 +76,21 @@ s_check(const char *pat)
     return NULL;
 }
 
+bool
+agent_port_name_ok(const char *name)
+{
+    size_t len = strnlen(name, IF_NAMESIZE);
+    if (len == 0 || len >= IF_NAMESIZE) {
+        return false;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (!s_literal(name[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
 int
 agent_port_patterns_check(const char *const *pats, size_t n, char *why,
                           size_t size)

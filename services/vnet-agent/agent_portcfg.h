@@ -23,6 +23,11 @@ bool agent_port_is_glob(const char *pat);
 int agent_port_patterns_check(const char *const *pats, size_t n, char *why,
                               size_t size);
 
+/* Whether interface 'name' may be captured: 1 to 15 letters, digits,
+ * _ - and . (the kernel allows nearly any byte; a name the agent would
+ * have to escape in every log line and tc run is not taken). */
+bool agent_port_name_ok(const char *name);
+
 /* Whether interface 'name' matches one of the 'n' (checked) patterns. */
 bool agent_port_matches(const char *const *pats, size_t n,
                         const char *name);

@@ -125,6 +125,25 @@ test_match(void)
     assert(!agent_port_matches(pats, 0, "vnet0"));
 }
 
+static void
+test_name_ok(void)
+{
+    assert(agent_port_name_ok("vm1"));
+    assert(agent_port_name_ok("vnet0"));
+    assert(agent_port_name_ok("eth0.100"));
+    assert(agent_port_name_ok("br-lan_2"));
+    assert(agent_port_name_ok("123456789012345"));
+    assert(!agent_port_name_ok(""));
+    assert(!agent_port_name_ok("1234567890123456"));
+    assert(!agent_port_name_ok("vm\x1b[2J"));
+    assert(!agent_port_name_ok("vm 1"));
+    assert(!agent_port_name_ok("vm*"));
+    assert(!agent_port_name_ok("v\xc3\xa9"));
+    /* A glob matches what the kernel allows; the name check stops it. */
+    const char *pats[] = { "vm*" };
+    assert(agent_port_matches(pats, 1, "vm\x1b[2J"));
+}
+
 int
 main(void)
 {
@@ -132,6 +151,7 @@ main(void)
     test_bad();
     test_count();
     test_match();
+    test_name_ok();
     printf("agent_portcfg: ok\n");
     return 0;
 }
