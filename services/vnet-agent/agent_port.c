@@ -54,6 +54,7 @@ struct agent_port {
         struct cmsghdr align;
     } aux[PORT_BURST];
     bool has_aux;               /* PACKET_AUXDATA on: set with the first cut */
+    bool bypass;                /* PACKET_QDISC_BYPASS asked for */
 };
 
 /* ------------------------------------------------------------------ */
@@ -84,10 +85,13 @@ s_afp_open(agent_port_t *self, size_t buf_size)
                  strerror(errno));
         return -1;
     }
-    /* Injected frames skip the qdisc: the VM's side is a veth, and the
-     * agent does its own queueing (+25% pps, perf-anchors.md B.5). */
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
-                   sizeof one) != 0) {
+    /* Injected frames skip the qdisc on a veth: the agent does its own
+     * queueing (+25% pps, perf-anchors.md B.5).  Not on a tap: the bypass
+     * drops a super-frame the device cannot take (its reader asked for no
+     * offloads) where the qdisc path segments it. */
+    if (self->bypass
+        && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+                      sizeof one) != 0) {
         VLOG_WARN_RL("port %s: PACKET_QDISC_BYPASS: %s", self->name,
                   strerror(errno));
     }
@@ -327,7 +331,8 @@ static const struct port_class s_classes[] = {
 /* ------------------------------------------------------------------ */
 
 agent_port_t *
-agent_port_open(const char *ifname, const char *backend, size_t buf_size)
+agent_port_open(const char *ifname, const char *backend, size_t buf_size,
+                bool bypass)
 {
     const struct port_class *class = NULL;
     for (size_t i = 0; i < sizeof s_classes / sizeof s_classes[0]; i++) {
@@ -345,6 +350,7 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size)
     }
     self->class = class;
     self->fd = -1;
+    self->bypass = bypass;
     snprintf(self->name, sizeof self->name, "%s", ifname);
     self->ifindex = (int) if_nametoindex(ifname);
     self->slots = malloc((size_t) PORT_BURST * S_SLOT);
@@ -355,8 +361,9 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size)
     if (!self->slots || class->open(self, buf_size) != 0) {
         goto error;
     }
-    VLOG_INFO_RL("port %s: open (%s, ifindex %d)", self->name, class->name,
-              self->ifindex);
+    VLOG_INFO_RL("port %s: open (%s, ifindex %d%s)", self->name,
+                 class->name, self->ifindex,
+                 bypass ? "" : ", through its qdisc");
     return self;
 
 error:
