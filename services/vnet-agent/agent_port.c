@@ -11,6 +11,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,7 +55,8 @@ struct agent_port {
         struct cmsghdr align;
     } aux[PORT_BURST];
     bool has_aux;               /* PACKET_AUXDATA on: set with the first cut */
-    bool bypass;                /* PACKET_QDISC_BYPASS asked for */
+    _Atomic bool bypass;        /* PACKET_QDISC_BYPASS on (either packet
+                                 * thread may turn it off) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -89,9 +91,10 @@ s_afp_open(agent_port_t *self, size_t buf_size)
      * queueing (+25% pps, perf-anchors.md B.5).  Not on a tap: the bypass
      * drops a super-frame the device cannot take (its reader asked for no
      * offloads) where the qdisc path segments it. */
-    if (self->bypass
+    if (atomic_load(&self->bypass)
         && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
                       sizeof one) != 0) {
+        atomic_store(&self->bypass, false);
         VLOG_WARN_RL("port %s: PACKET_QDISC_BYPASS: %s", self->name,
                   strerror(errno));
     }
@@ -231,10 +234,27 @@ s_afp_send(agent_port_t *self, const uint8_t *frame, size_t size,
         { .iov_base = (void *) frame, .iov_len = size },
     };
     struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-    if (sendmsg(self->fd, &mh, MSG_DONTWAIT) < 0) {
-        return errno ? errno : EIO;
+    if (sendmsg(self->fd, &mh, MSG_DONTWAIT) >= 0) {
+        return 0;
     }
-    return 0;
+    int err = errno ? errno : EIO;
+    /* Past the qdisc, a super-frame the device cannot take (a veth with
+     * its offloads off) is dropped, not segmented: from the first one on
+     * this port goes through its qdisc, which segments. */
+    if (err == ENOBUFS && vh.gso_type != VIRTIO_NET_HDR_GSO_NONE
+        && atomic_exchange(&self->bypass, false)) {
+        int zero = 0;
+        setsockopt(self->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &zero,
+                   sizeof zero);
+        VLOG_WARN_RL("port %s: drops super-frames sent past its qdisc (its "
+                     "offloads are off?): sending through it from now on",
+                     self->name);
+        if (sendmsg(self->fd, &mh, MSG_DONTWAIT) >= 0) {
+            return 0;
+        }
+        err = errno ? errno : EIO;
+    }
+    return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -350,7 +370,7 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size,
     }
     self->class = class;
     self->fd = -1;
-    self->bypass = bypass;
+    atomic_init(&self->bypass, bypass);
     snprintf(self->name, sizeof self->name, "%s", ifname);
     self->ifindex = (int) if_nametoindex(ifname);
     self->slots = malloc((size_t) PORT_BURST * S_SLOT);
