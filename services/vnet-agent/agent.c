@@ -18,6 +18,7 @@
  * it does not know, so that a fresh star carries ARP, ping and TCP between
  * every pair of VMs before anything adapts. */
 #include "agent_path.h"
+#include "agent_portcfg.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -142,6 +143,19 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEYS_END,
 };
 #undef T
+
+bool
+agent_cfg_finish(void *arg, char *err, size_t err_size)
+{
+    const struct agent_cfg *cfg = arg;
+    char why[256];
+    if (agent_port_patterns_check((const char *const *) cfg->ports.v,
+                                  cfg->ports.n, why, sizeof why) != 0) {
+        snprintf(err, err_size, "ports: %s", why);
+        return false;
+    }
+    return true;
+}
 
 /* ------------------------------------------------------------------ */
 /* Snapshots */

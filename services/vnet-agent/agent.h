@@ -66,6 +66,10 @@ struct agent_cfg {
 
 extern const struct cfg_key agent_cfg_keys[];
 
+/* Checks what the key table cannot (the `ports:` patterns), for
+ * svc_def.finish: so --check refuses them too. */
+bool agent_cfg_finish(void *cfg, char *err, size_t err_size);
+
 typedef struct agent agent_t;
 
 /* Opens the ports and the overlay socket, starts the packet threads and

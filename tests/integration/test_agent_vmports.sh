@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# VM ports that come and go (issue 17 item 2).  A bed of 2 hosts x 2 VMs:
+# VM ports that come and go (issue 17 item 2).  Bad `ports:` patterns are
+# refused (--check too).  A bed of 2 hosts x 2 VMs:
 # h1 the proxy with its ports named, h2 a member with `ports: ["vm*"]`
 # and ports_max 3.  On h2, after its agent started:
 #   - a tap (vnet_hdr) named vm8 is captured as a tap with its vnet
@@ -36,6 +37,17 @@ counter_is() { [ "$(counter "$1" "$2")" = "$3" ]; }
 counter_ge() { [ "$(counter "$1" "$2")" -ge "$3" ]; }
 ms() { date +%s%3N; }
 mac9="02:00:00:00:02:09"
+
+echo "== bad patterns are refused, by --check too"
+many=$(printf '"vm%d",' $(seq 33))
+for bad in '"*"' '"v*"' '"vm 1"' '"vnet[0-9"' '"vm/1"' '"a-name-too-long-0"' "${many%,}"; do
+    printf 'ports: [%s]\noverlay: {insecure: true}\n' "$bad" >"$T/bad.yaml"
+    rc=0
+    "$BIN/vnet-agent" -c "$T/bad.yaml" --check 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] && grep -q "ports: " "$T/err" \
+        || fail "ports: [$bad] not refused (rc $rc): $(cat "$T/err")"
+done
+echo "7 bad pattern lists refused"
 
 vr_overlay_keys h1 h2
 start_agent() { # start_agent H PORTS EXTRA
