@@ -5,7 +5,8 @@
  * headers, message and attribute lengths that lie, names too long or not
  * terminated, nested attributes that overflow their nest, an unaligned
  * buffer, and every cut of a good datagram (each byte flipped too), all
- * read within their bounds (run under ASan). */
+ * read within their bounds (run under ASan).  The real socket: a dump,
+ * and a datagram forged by a process, refused. */
 #undef NDEBUG
 #include <assert.h>
 #include <linux/if_link.h>
@@ -16,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent_netlink.h"
 
@@ -425,11 +428,81 @@ test_hostile(void)
     }
 }
 
+/* The real socket: a dump of this namespace's links ends and names the
+ * loopback; a datagram another process unicasts to the socket (anyone
+ * may) is dropped and counted, never parsed. */
+static void
+test_socket(void)
+{
+    int fd = agent_nl_open(1 << 20);
+    assert(fd >= 0);
+    uint8_t *buf = malloc(AGENT_NL_BUF);
+    assert(buf);
+
+    assert(agent_nl_request_dump(fd, 1) == 0);
+    struct seen s = { 0 };
+    bool done = false, lo = false;
+    for (int k = 0; k < 200 && !done; k++) {
+        struct agent_nl_result r;
+        int rc = agent_nl_recv(fd, buf, s_cb, &s, &r);
+        assert(rc >= 0);
+        if (rc == 0) {
+            usleep(10000);
+            continue;
+        }
+        assert(r.bad == 0 && !r.broken);
+        done = r.done;
+        for (size_t i = 0; i < s.n && i < 8; i++) {
+            lo = lo || !strcmp(s.l[i].name, "lo");
+        }
+    }
+    assert(done && lo);
+
+    /* A forged link message from a process. */
+    struct sockaddr_nl me;
+    socklen_t len = sizeof me;
+    assert(getsockname(fd, (struct sockaddr *) &me, &len) == 0);
+    int evil = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    assert(evil >= 0);
+    struct dg d;
+    s_good(&d);
+    struct sockaddr_nl to = { .nl_family = AF_NETLINK,
+                              .nl_pid = me.nl_pid };
+    if (sendto(evil, d.b, d.len, 0, (struct sockaddr *) &to, sizeof to)
+        == (ssize_t) d.len) {
+        memset(&s, 0, sizeof s);
+        struct agent_nl_result r = { 0 };
+        int rc = 0;
+        for (int k = 0; k < 100 && rc == 0; k++) {
+            rc = agent_nl_recv(fd, buf, s_cb, &s, &r);
+            if (rc == 0) {
+                usleep(10000);
+            }
+        }
+        /* Link news from the kernel may come first: only the forged
+         * datagram is refused, and its links are never seen. */
+        while (rc == 1 && r.bad == 0) {
+            rc = agent_nl_recv(fd, buf, s_cb, &s, &r);
+        }
+        assert(rc == 1 && r.bad == 1 && r.links == 0);
+        for (size_t i = 0; i < s.n && i < 8; i++) {
+            assert(strcmp(s.l[i].name, "vnet0") != 0);
+        }
+    } else {
+        printf("(could not unicast to the socket: forged datagram not "
+               "tried)\n");
+    }
+    close(evil);
+    close(fd);
+    free(buf);
+}
+
 int
 main(void)
 {
     test_good();
     test_hostile();
+    test_socket();
     printf("agent_netlink: ok\n");
     return 0;
 }
