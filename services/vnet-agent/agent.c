@@ -18,6 +18,7 @@
  * it does not know, so that a fresh star carries ARP, ping and TCP between
  * every pair of VMs before anything adapts. */
 #include "agent_path.h"
+#include "agent_portcfg.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -58,7 +59,12 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEY_U32("overlay.mtu", T, mtu, 576, 65535, 9000,
                 "underlay path MTU; larger frames are sent in chunks"),
     CFG_KEY_STRLIST("ports", T, ports,
-                    "host-side interfaces of the local VMs to capture"),
+                    "host-side interfaces of the local VMs to capture: "
+                    "names and globs (vnet*, tap[0-9]*; a glob starts with "
+                    "2 literal characters), followed as they come and go"),
+    CFG_KEY_U32("ports_max", T, ports_max, 1, 64, 64,
+                "ports captured at most; more matching interfaces are "
+                "refused (logged, counted)"),
     CFG_KEY_STR("capture", T, capture, "afpacket",
                 "afpacket (fast, GSO kept) or pcap (portable, offloads "
                 "off)"),
@@ -149,6 +155,19 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEYS_END,
 };
 #undef T
+
+bool
+agent_cfg_finish(void *arg, char *err, size_t err_size)
+{
+    const struct agent_cfg *cfg = arg;
+    char why[256];
+    if (agent_port_patterns_check((const char *const *) cfg->ports.v,
+                                  cfg->ports.n, why, sizeof why) != 0) {
+        snprintf(err, err_size, "ports: %s", why);
+        return false;
+    }
+    return true;
+}
 
 /* ------------------------------------------------------------------ */
 /* Snapshots */
@@ -271,7 +290,8 @@ const char *
 agent_target_name(const agent_t *self, struct fwd_action a, char *buf,
                   size_t size)
 {
-    if (a.kind == FWD_PORT && a.index < self->n_ports) {
+    if (a.kind == FWD_PORT && a.index < self->n_ports
+        && self->ports[a.index]) {
         snprintf(buf, size, "local:%s",
                  agent_port_name(self->ports[a.index]));
     } else if (a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
@@ -553,6 +573,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     self->join_pipe[0] = self->join_pipe[1] = -1;
     self->kick_pipe[0] = self->kick_pipe[1] = -1;
     self->roam_pipe[0] = self->roam_pipe[1] = -1;
+    self->nl_fd = -1;
     self->proxy_link = -1;
     if (getrandom(&self->boot_id, sizeof self->boot_id, 0) < 0) {
         self->boot_id = vtime_now_us();
@@ -560,11 +581,6 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     fwd_cache_init(&self->caches[0]);
     fwd_cache_init(&self->caches[1]);
 
-    if (cfg->ports.n > AGENT_MAX_PORTS) {
-        VLOG_ERR("config: %zu ports, at most %d", cfg->ports.n,
-                 AGENT_MAX_PORTS);
-        goto error;
-    }
     if (cfg->learn_age_ms < cfg->learn_claim_ms) {
         VLOG_ERR("config: learn.age_ms %u is shorter than learn.claim_ms "
                  "%u", cfg->learn_age_ms, cfg->learn_claim_ms);
@@ -602,20 +618,8 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         || s_open_udp(self) != 0) {
         goto error;
     }
-    for (size_t i = 0; i < cfg->ports.n; i++) {
-        agent_port_t *p = agent_port_open(cfg->ports.v[i], cfg->capture,
-                                          (size_t) cfg->buffer_kb * 1024);
-        if (!p) {
-            goto error;
-        }
-        self->ports[self->n_ports++] = p;
-        struct epoll_event ev = { .events = EPOLLIN,
-                                  .data.u32 = (uint32_t) i };
-        if (epoll_ctl(self->vm_epoll, EPOLL_CTL_ADD, agent_port_fd(p),
-                      &ev) != 0) {
-            VLOG_ERR("port %s: epoll: %s", cfg->ports.v[i], strerror(errno));
-            goto error;
-        }
+    if (agent_attach_open(self) != 0) {
+        goto error;
     }
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &self->rx_udp };
     struct epoll_event lev = { .events = EPOLLIN,
@@ -646,7 +650,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     if (!self->events || agent_ctl_start(self) != 0
         || agent_claim_start(self) != 0 || agent_star_start(self) != 0
         || agent_fast_start(self) != 0 || agent_circuit_start(self) != 0
-        || agent_pub_start(self) != 0) {
+        || agent_pub_start(self) != 0 || agent_attach_start(self) != 0) {
         goto error;
     }
     if (pthread_create(&self->threads[AGENT_T_VM], NULL, agent_vm_thread,
@@ -661,7 +665,7 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
     self->threads_started[AGENT_T_OVL] = true;
     VLOG_INFO("agent %s: %s, overlay %s, mtu %u, %zu port(s) (%s)",
               svc_id(svc), cfg->proxy ? "proxy" : "member", cfg->listen,
-              cfg->mtu, self->n_ports, cfg->capture);
+              cfg->mtu, agent_ports_live(self), cfg->capture);
     return self;
 
 error:
@@ -696,6 +700,7 @@ agent_destroy(agent_t **self_p)
     for (size_t i = 0; i < self->n_ports; i++) {
         agent_port_close(&self->ports[i]);
     }
+    agent_attach_close(self);
     zsock_destroy(&self->events);
     acct_destroy(&self->acct);
     learn_destroy(&self->learn);

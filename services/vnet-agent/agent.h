@@ -31,7 +31,9 @@ struct agent_cfg {
     char *listen;               /* overlay UDP ip:port */
     char *host_ip;              /* announced commodity address */
     uint32_t mtu;               /* underlay path MTU */
-    struct cfg_strlist ports;   /* VM interfaces to capture */
+    struct cfg_strlist ports;   /* VM interfaces to capture: names and
+                                 * globs (agent_portcfg.h) */
+    uint32_t ports_max;         /* ports captured at most */
     char *capture;              /* "afpacket" or "pcap" */
     uint32_t period_ms;         /* local matrix period */
     uint32_t hello_ms;          /* hello and announcement period */
@@ -67,6 +69,10 @@ struct agent_cfg {
 };
 
 extern const struct cfg_key agent_cfg_keys[];
+
+/* Checks what the key table cannot (the `ports:` patterns), for
+ * svc_def.finish: so --check refuses them too. */
+bool agent_cfg_finish(void *cfg, char *err, size_t err_size);
 
 typedef struct agent agent_t;
 

@@ -96,7 +96,8 @@ s_on_learn(svc_t *svc, int fd, void *arg)
     uint64_t now = vtime_mono_us();
     for (size_t i = 0; i < (size_t) got / sizeof evs[0]; i++) {
         struct fwd_action a = { evs[i].kind, evs[i].index };
-        bool valid = a.kind == FWD_PORT ? a.index < self->n_ports
+        bool valid = a.kind == FWD_PORT
+                         ? a.index < self->n_ports && self->ports[a.index]
                      : a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
                            && self->links[a.index] != NULL;
         if (valid && agent_claim(self, cur, evs[i].mac, a, now)) {

@@ -193,7 +193,8 @@ s_resolve(const agent_t *self, const char *target, struct fwd_action *a)
 {
     if (!strncmp(target, "local:", 6)) {
         for (size_t i = 0; i < self->n_ports; i++) {
-            if (!strcmp(agent_port_name(self->ports[i]), target + 6)) {
+            if (self->ports[i]
+                && !strcmp(agent_port_name(self->ports[i]), target + 6)) {
                 *a = (struct fwd_action) { FWD_PORT, (uint16_t) i };
                 return true;
             }
@@ -707,7 +708,17 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_info(reply, "overlay_security",
                         !self->hs ? "INSECURE (overlay.insecure)"
                         : self->cfg->encrypt ? "encrypted" : "authenticated");
-    bus_status_add_counter(reply, "ports", self->n_ports, true);
+    bus_status_add_counter(reply, "ports", agent_ports_live(self), true);
+    bus_status_add_counter(reply, "ports_captured", self->ports_captured,
+                           false);
+    bus_status_add_counter(reply, "ports_released", self->ports_released,
+                           false);
+    bus_status_add_counter(reply, "ports_refused", self->ports_refused,
+                           false);
+    bus_status_add_counter(reply, "ports_failed", self->ports_failed, false);
+    bus_status_add_counter(reply, "netlink_bad", self->nl_bad, false);
+    bus_status_add_counter(reply, "netlink_resyncs", self->nl_resyncs,
+                           false);
     bus_status_add_counter(reply, "links", n_links, true);
     bus_status_add_counter(reply, "rules", fwd_table_count(snap->fwd,
                                                            FWD_RULE), true);

@@ -676,6 +676,8 @@ s_job_done(void *arg, const struct agent_job_result *r)
                     s_forget(self, &self->have[i]);
                 }
             }
+        } else if (j->port && gone) {
+            s_drop_dev(self, j->dev);   /* a VM port that went meanwhile */
         } else if (j->port) {
             VLOG_WARN("fast path off: '%s' cannot set up port %s",
                       LOG_ESC(self->tc), j->dev);
@@ -884,7 +886,8 @@ agent_fast_set_circuit(agent_t *self, agent_link_t *l, bool circuit)
             memcpy(dev, via, IF_NAMESIZE);
         }
         for (size_t i = 0; i < self->n_ports && dev[0]; i++) {
-            if (!strcmp(agent_port_name(self->ports[i]), dev)) {
+            if (self->ports[i]
+                && !strcmp(agent_port_name(self->ports[i]), dev)) {
                 dev[0] = '\0';        /* a VM port is no circuit */
             }
         }
@@ -960,14 +963,17 @@ s_fast_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
         && self->links[a.index]->fast_dev[0]) {
         /* Frames from every local VM to 'dst' leave over the circuit. */
         for (size_t p = 0; p < self->n_ports; p++) {
-            s_fast_want(acc, agent_port_name(self->ports[p]),
-                        self->links[a.index]->fast_dev, dst, true);
+            if (self->ports[p]) {
+                s_fast_want(acc, agent_port_name(self->ports[p]),
+                            self->links[a.index]->fast_dev, dst, true);
+            }
         }
-    } else if (a.kind == FWD_PORT && a.index < self->n_ports) {
+    } else if (a.kind == FWD_PORT && a.index < self->n_ports
+               && self->ports[a.index]) {
         /* A local VM: frames to it from the other local VMs go straight
          * in, and so do frames to it arriving raw on a circuit. */
         for (size_t p = 0; p < self->n_ports; p++) {
-            if (p != a.index) {
+            if (p != a.index && self->ports[p]) {
                 s_fast_want(acc, agent_port_name(self->ports[p]),
                             agent_port_name(self->ports[a.index]), dst,
                             true);
@@ -988,7 +994,7 @@ s_fast_cut(const char *dev, const uint64_t *macs, size_t n, void *arg)
 {
     agent_t *self = arg;
     for (size_t i = 0; i < self->n_ports; i++) {
-        if (!strcmp(agent_port_name(self->ports[i]), dev)) {
+        if (self->ports[i] && !strcmp(agent_port_name(self->ports[i]), dev)) {
             return agent_port_set_cut(self->ports[i], macs, n);
         }
     }
@@ -1029,10 +1035,13 @@ s_sync_now(agent_t *self)
         }
     }
     const char *ports[AGENT_MAX_PORTS];
+    size_t n_ports = 0;
     for (size_t i = 0; i < self->n_ports; i++) {
-        ports[i] = agent_port_name(self->ports[i]);
+        if (self->ports[i]) {
+            ports[n_ports++] = agent_port_name(self->ports[i]);
+        }
     }
-    agent_fast_apply(self->fast, acc.want, k, ports, self->n_ports,
+    agent_fast_apply(self->fast, acc.want, k, ports, n_ports,
                      s_fast_cut, self, self->fast_gen);
     free(acc.want);
     free(acc.mixed);
@@ -1148,8 +1157,9 @@ agent_fast_open(agent_t *self)
     agent_fast_on_done(self->fast, s_on_done, self);
     /* Fresh clsact qdiscs on the ports: a previous run's filters go. */
     for (size_t i = 0; i < self->n_ports; i++) {
-        if (agent_fast_reset_dev(self->fast,
-                                 agent_port_name(self->ports[i])) != 0) {
+        if (self->ports[i]
+            && agent_fast_reset_dev(self->fast,
+                                    agent_port_name(self->ports[i])) != 0) {
             return -1;
         }
     }

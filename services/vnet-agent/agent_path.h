@@ -147,7 +147,7 @@ agent_path_flood_ports(agent_t *self, int t, const struct agent_snap *snap,
 {
     uint64_t n = 0;
     for (size_t i = 0; i < snap->n_ports; i++) {
-        if (i != except) {
+        if (i != except && snap->ports[i]) {
             agent_path_inject(self, t, snap, i, frame, size, vnet);
             n++;
         }

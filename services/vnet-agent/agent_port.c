@@ -11,6 +11,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <pcap/pcap.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,6 +55,8 @@ struct agent_port {
         struct cmsghdr align;
     } aux[PORT_BURST];
     bool has_aux;               /* PACKET_AUXDATA on: set with the first cut */
+    _Atomic bool bypass;        /* PACKET_QDISC_BYPASS on (either packet
+                                 * thread may turn it off) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -66,40 +69,44 @@ s_afp_open(agent_port_t *self, size_t buf_size)
     int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     htons(ETH_P_ALL));
     if (fd < 0) {
-        VLOG_ERR("port %s: socket: %s", self->name, strerror(errno));
+        VLOG_ERR_RL("port %s: socket: %s", self->name, strerror(errno));
         return -1;
     }
     self->fd = fd;
     /* The vnet header must be on before bind, so no frame is ever read
      * without one. */
     if (setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) != 0) {
-        VLOG_ERR("port %s: PACKET_VNET_HDR: %s", self->name,
+        VLOG_ERR_RL("port %s: PACKET_VNET_HDR: %s", self->name,
                  strerror(errno));
         return -1;
     }
     /* Our own injections leave through this interface: never see them. */
     if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one,
                    sizeof one) != 0) {
-        VLOG_ERR("port %s: PACKET_IGNORE_OUTGOING: %s", self->name,
+        VLOG_ERR_RL("port %s: PACKET_IGNORE_OUTGOING: %s", self->name,
                  strerror(errno));
         return -1;
     }
-    /* Injected frames skip the qdisc: the VM's side is a veth, and the
-     * agent does its own queueing (+25% pps, perf-anchors.md B.5). */
-    if (setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
-                   sizeof one) != 0) {
-        VLOG_WARN("port %s: PACKET_QDISC_BYPASS: %s", self->name,
+    /* Injected frames skip the qdisc on a veth: the agent does its own
+     * queueing (+25% pps, perf-anchors.md B.5).  Not on a tap: the bypass
+     * drops a super-frame the device cannot take (its reader asked for no
+     * offloads) where the qdisc path segments it. */
+    if (atomic_load(&self->bypass)
+        && setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one,
+                      sizeof one) != 0) {
+        atomic_store(&self->bypass, false);
+        VLOG_WARN_RL("port %s: PACKET_QDISC_BYPASS: %s", self->name,
                   strerror(errno));
     }
     int size = (int) buf_size;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof size) != 0
         && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size) != 0) {
-        VLOG_WARN("port %s: receive buffer: %s", self->name,
+        VLOG_WARN_RL("port %s: receive buffer: %s", self->name,
                   strerror(errno));
     }
     if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof size) != 0
         && setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) != 0) {
-        VLOG_WARN("port %s: send buffer: %s", self->name, strerror(errno));
+        VLOG_WARN_RL("port %s: send buffer: %s", self->name, strerror(errno));
     }
     struct sockaddr_ll sll = {
         .sll_family = AF_PACKET,
@@ -107,7 +114,7 @@ s_afp_open(agent_port_t *self, size_t buf_size)
         .sll_ifindex = self->ifindex,
     };
     if (bind(fd, (struct sockaddr *) &sll, sizeof sll) != 0) {
-        VLOG_ERR("port %s: bind: %s", self->name, strerror(errno));
+        VLOG_ERR_RL("port %s: bind: %s", self->name, strerror(errno));
         return -1;
     }
     /* Promiscuous: the VM may send with any destination MAC. */
@@ -115,7 +122,7 @@ s_afp_open(agent_port_t *self, size_t buf_size)
                               .mr_type = PACKET_MR_PROMISC };
     if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr,
                    sizeof mr) != 0) {
-        VLOG_WARN("port %s: promiscuous: %s", self->name, strerror(errno));
+        VLOG_WARN_RL("port %s: promiscuous: %s", self->name, strerror(errno));
     }
     return 0;
 }
@@ -227,10 +234,27 @@ s_afp_send(agent_port_t *self, const uint8_t *frame, size_t size,
         { .iov_base = (void *) frame, .iov_len = size },
     };
     struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
-    if (sendmsg(self->fd, &mh, MSG_DONTWAIT) < 0) {
-        return errno ? errno : EIO;
+    if (sendmsg(self->fd, &mh, MSG_DONTWAIT) >= 0) {
+        return 0;
     }
-    return 0;
+    int err = errno ? errno : EIO;
+    /* Past the qdisc, a super-frame the device cannot take (a veth with
+     * its offloads off) is dropped, not segmented: from the first one on
+     * this port goes through its qdisc, which segments. */
+    if (err == ENOBUFS && vh.gso_type != VIRTIO_NET_HDR_GSO_NONE
+        && atomic_exchange(&self->bypass, false)) {
+        int zero = 0;
+        setsockopt(self->fd, SOL_PACKET, PACKET_QDISC_BYPASS, &zero,
+                   sizeof zero);
+        VLOG_WARN_RL("port %s: drops super-frames sent past its qdisc (its "
+                     "offloads are off?): sending through it from now on",
+                     self->name);
+        if (sendmsg(self->fd, &mh, MSG_DONTWAIT) >= 0) {
+            return 0;
+        }
+        err = errno ? errno : EIO;
+    }
+    return err;
 }
 
 /* ------------------------------------------------------------------ */
@@ -242,7 +266,7 @@ s_pcap_open(agent_port_t *self, size_t buf_size)
     char err[PCAP_ERRBUF_SIZE] = "";
     self->pcap = pcap_create(self->name, err);
     if (!self->pcap) {
-        VLOG_ERR("port %s: pcap: %s", self->name, err);
+        VLOG_ERR_RL("port %s: pcap: %s", self->name, err);
         return -1;
     }
     pcap_set_snaplen(self->pcap, ENCAP_MAX_FRAME);
@@ -252,13 +276,13 @@ s_pcap_open(agent_port_t *self, size_t buf_size)
     pcap_set_buffer_size(self->pcap, (int) buf_size);
     int rc = pcap_activate(self->pcap);
     if (rc < 0) {
-        VLOG_ERR("port %s: pcap_activate: %s", self->name,
+        VLOG_ERR_RL("port %s: pcap_activate: %s", self->name,
                  pcap_geterr(self->pcap));
         return -1;
     }
     if (pcap_setdirection(self->pcap, PCAP_D_IN) != 0
         || pcap_setnonblock(self->pcap, 1, err) != 0) {
-        VLOG_ERR("port %s: pcap: %s", self->name, pcap_geterr(self->pcap));
+        VLOG_ERR_RL("port %s: pcap: %s", self->name, pcap_geterr(self->pcap));
         return -1;
     }
     self->fd = pcap_get_selectable_fd(self->pcap);
@@ -327,7 +351,8 @@ static const struct port_class s_classes[] = {
 /* ------------------------------------------------------------------ */
 
 agent_port_t *
-agent_port_open(const char *ifname, const char *backend, size_t buf_size)
+agent_port_open(const char *ifname, const char *backend, size_t buf_size,
+                bool bypass)
 {
     const struct port_class *class = NULL;
     for (size_t i = 0; i < sizeof s_classes / sizeof s_classes[0]; i++) {
@@ -336,7 +361,7 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size)
         }
     }
     if (!class) {
-        VLOG_ERR("port %s: unknown capture back end '%s'", ifname, backend);
+        VLOG_ERR_RL("port %s: unknown capture back end '%s'", ifname, backend);
         return NULL;
     }
     agent_port_t *self = calloc(1, sizeof *self);
@@ -345,18 +370,20 @@ agent_port_open(const char *ifname, const char *backend, size_t buf_size)
     }
     self->class = class;
     self->fd = -1;
+    atomic_init(&self->bypass, bypass);
     snprintf(self->name, sizeof self->name, "%s", ifname);
     self->ifindex = (int) if_nametoindex(ifname);
     self->slots = malloc((size_t) PORT_BURST * S_SLOT);
     if (!self->ifindex) {
-        VLOG_ERR("port %s: no such interface", ifname);
+        VLOG_ERR_RL("port %s: no such interface", ifname);
         goto error;
     }
     if (!self->slots || class->open(self, buf_size) != 0) {
         goto error;
     }
-    VLOG_INFO("port %s: open (%s, ifindex %d)", self->name, class->name,
-              self->ifindex);
+    VLOG_INFO_RL("port %s: open (%s, ifindex %d%s)", self->name,
+                 class->name, self->ifindex,
+                 bypass ? "" : ", through its qdisc");
     return self;
 
 error:
@@ -387,6 +414,12 @@ const char *
 agent_port_name(const agent_port_t *self)
 {
     return self->name;
+}
+
+int
+agent_port_ifindex(const agent_port_t *self)
+{
+    return self->ifindex;
 }
 
 size_t

@@ -38,10 +38,14 @@ enum { PORT_BURST = 32 };       /* frames per receive call */
 typedef struct agent_port agent_port_t;
 
 /* Opens the port on interface 'ifname' with back end 'backend' ("afpacket"
- * or "pcap"), with a kernel buffer of 'buf_size' bytes.  Returns NULL with
- * the reason logged.  The caller owns the result. */
+ * or "pcap"), with a kernel buffer of 'buf_size' bytes.  'bypass': inject
+ * past the device's qdisc (afpacket), for a device that takes every
+ * super-frame as it is (a veth); elsewhere (a tap whose reader asked for
+ * no offloads) the kernel drops a super-frame sent that way instead of
+ * segmenting it.  Returns NULL with the reason logged.  The caller owns
+ * the result. */
 agent_port_t *agent_port_open(const char *ifname, const char *backend,
-                              size_t buf_size);
+                              size_t buf_size, bool bypass);
 
 /* Closes '*self_p' if not NULL and sets it to NULL. */
 void agent_port_close(agent_port_t **self_p);
@@ -50,6 +54,9 @@ void agent_port_close(agent_port_t **self_p);
 int agent_port_fd(const agent_port_t *self);
 
 const char *agent_port_name(const agent_port_t *self);
+
+/* The interface's index when it was opened. */
+int agent_port_ifindex(const agent_port_t *self);
 
 /* Receives up to 'max' (<= PORT_BURST) frames without blocking.  Returns
  * how many; they stay valid until the next call.  Receiving thread only. */

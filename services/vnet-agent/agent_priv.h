@@ -37,8 +37,10 @@ enum {
 struct agent_snap {
     fwd_table_t *fwd;                           /* owned */
     agent_link_t *links[AGENT_MAX_LINKS];       /* by index; borrowed */
-    agent_port_t *ports[AGENT_MAX_PORTS];       /* by index; borrowed */
-    size_t n_ports;
+    agent_port_t *ports[AGENT_MAX_PORTS];       /* by index, NULL for a
+                                                 * free one; borrowed */
+    size_t n_ports;                             /* indices in use: the
+                                                 * highest one + 1 */
     int proxy_link;                             /* index, or -1 */
     struct {
         uint64_t key;                           /* addr << 16 | port; 0 */
@@ -115,8 +117,8 @@ struct agent {
     struct sockaddr_in listen;      /* its address */
 
     /* Control thread's view: what the next snapshot is built from. */
-    agent_port_t *ports[AGENT_MAX_PORTS];
-    size_t n_ports;
+    agent_port_t *ports[AGENT_MAX_PORTS];       /* NULL: free index */
+    size_t n_ports;                 /* the highest index in use + 1 */
     agent_link_t *links[AGENT_MAX_LINKS];
     int proxy_link;
 
@@ -163,6 +165,26 @@ struct agent {
     uint64_t n_hellos;              /* control: hellos received */
     uint32_t link_seq;              /* for names of learned links */
     struct agent_probes probes;     /* control: probes awaiting an echo */
+
+    /* Ports that come and go (agent_attach.c), control thread. */
+    int nl_fd;                      /* rtnetlink link news, or -1 */
+    uint8_t *nl_buf;                /* AGENT_NL_BUF bytes */
+    uint32_t nl_seq;
+    bool nl_dumping;                /* a dump of every link under way */
+    bool nl_resync;                 /* another is needed */
+    uint64_t nl_dump_ms;            /* when the one under way was asked */
+    size_t next_port;               /* indices go round-robin */
+    bool port_seen[AGENT_MAX_PORTS];    /* in the dump under way */
+    bool port_gone[AGENT_MAX_PORTS];    /* its release is to be retried */
+    uint64_t ports_captured;
+    uint64_t ports_released;
+    uint64_t ports_refused;         /* past ports_max */
+    bool ports_waiting;             /* one was refused: look again when
+                                     * one is released */
+    uint64_t ports_failed;          /* matched, but could not be opened */
+    uint64_t nl_bad;                /* malformed link messages */
+    uint64_t nl_lost;               /* times news were lost (a dump) */
+    uint64_t nl_resyncs;            /* dumps asked */
 };
 
 /* Builds a snapshot from the control thread's view with forwarding table
@@ -253,6 +275,19 @@ void agent_star_hello(agent_t *self, const uint64_t *macs, size_t n_macs);
 /* (Re)connects TCP link 'l' without waiting; the connect completes on
  * agent_star's tick. */
 void agent_star_tcp_up(agent_t *self, agent_link_t *l);
+
+/* agent_attach.c: checks `ports:`, opens the link news and captures
+ * the matching interfaces there now (before the first snapshot); -1 if
+ * the config is bad or one cannot be opened (logged). */
+int agent_attach_open(agent_t *self);
+
+/* agent_attach.c: link news (interfaces captured and released as they
+ * come and go) and the period's checks. */
+int agent_attach_start(agent_t *self);
+void agent_attach_close(agent_t *self);
+
+/* Local ports captured now. */
+size_t agent_ports_live(const agent_t *self);
 
 /* agent_pub.c: the local matrix every period, the hello period. */
 int agent_pub_start(agent_t *self);

@@ -53,6 +53,7 @@ done:
 }
 
 struct s_local_acc {
+    const agent_t *self;
     uint64_t *macs;
     uint16_t *ports;
     size_t n, cap;
@@ -64,7 +65,8 @@ s_local_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
 {
     struct s_local_acc *acc = arg;
     if (origin == FWD_LEARNED && action.kind == FWD_PORT
-        && acc->n < acc->cap) {
+        && action.index < acc->self->n_ports
+        && acc->self->ports[action.index] && acc->n < acc->cap) {
         acc->macs[acc->n] = dst;
         acc->ports[acc->n] = action.index;
         acc->n++;
@@ -77,6 +79,7 @@ agent_pub_hello_period(agent_t *self)
     const struct agent_snap *snap = agent_current(self);
     size_t cap = fwd_table_count(snap->fwd, FWD_LEARNED) + 1;
     struct s_local_acc local = {
+        .self = self,
         .macs = calloc(cap, sizeof(uint64_t)),
         .ports = calloc(cap, sizeof(uint16_t)),
         .cap = cap,

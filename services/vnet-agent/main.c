@@ -9,6 +9,7 @@ static const struct svc_def agent_def = {
     .role = "agent",
     .summary = "Overlay data plane for the VMs on this host (VNET).",
     .keys = agent_cfg_keys,
+    .finish = agent_cfg_finish,
     .common_offset = offsetof(struct agent_cfg, common),
     .deferred_replies = true,   /* LinkProbe answers when the echo comes */
 };
