@@ -281,6 +281,19 @@ s_set_detail(struct s_nsi *self, struct s_conn *c)
 /* ------------------------------------------------------------------ */
 /* Calls. */
 
+/* A result's error without the operation's name the parser may have put
+ * first ("reserve: ..."), to be prefixed once. */
+static const char *
+s_error(const struct adapter_nsi_result *res)
+{
+    const char *op = adapter_nsi_op_name(res->op);
+    size_t n = strlen(op);
+    if (!strncmp(res->error, op, n) && !strncmp(res->error + n, ": ", 2)) {
+        return res->error + n + 2;
+    }
+    return res->error;
+}
+
 static void s_on_done(void *arg, uint64_t id,
                       const struct adapter_nsi_result *res);
 
@@ -580,7 +593,7 @@ s_on_reserve(struct s_nsi *self, struct s_conn *c,
         return;
     }
     char why[ADAPTER_NSI_ERROR_SIZE + 32];
-    log_format(why, sizeof why, "reserve: %s", res->error);
+    log_format(why, sizeof why, "reserve: %s", s_error(res));
     if (res->status == ADAPTER_NSI_FAULT) {
         /* Refused: nothing held, unless the fault names a connection. */
         s_fail(self, c, res->error_id, why);
@@ -633,7 +646,7 @@ s_on_op(struct s_nsi *self, struct s_conn *c,
                        self->cfg->hold_timeout_ms, res->error);
         } else {
             log_format(why, sizeof why, "%s: %s", adapter_nsi_op_name(op),
-                       res->error);
+                       s_error(res));
         }
         s_fail(self, c, res->error_id, why);
         return;
