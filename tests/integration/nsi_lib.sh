@@ -88,3 +88,20 @@ nsi_until_none_live() {
 # path_json RESV: the adapter's path of reservation RESV, as vnetctl
 # reserve show puts it.
 path_json() { "${CTL[@]}" --json reserve show "$1" | jq -c '.path // {}'; }
+
+# log_ms PATH FROM TO: ms between PATH's transitions FROM -> ... and
+# ... -> TO in the adapter's log (its own clock: reserve sent to up).
+log_ms() {
+    python3 - "$T/adapter.log" "$1" "$2" "$3" <<'PY'
+import datetime, re, sys
+log, path, a, b = sys.argv[1:]
+t = {}
+for line in open(log, errors="replace"):
+    m = re.match(r"(\S+) .* path %s \(.*\): (\S+) -> (\S+)$" % re.escape(path), line)
+    if m:
+        ts = datetime.datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+        t.setdefault(("from", m.group(2)), ts)
+        t.setdefault(("to", m.group(3)), ts)
+print(int((t[("to", b)] - t[("to", a)]).total_seconds() * 1000))
+PY
+}

@@ -28,7 +28,8 @@ for i in 1 2 3; do
     resv_wait "$id" active || fail "lifecycle $i: $id not active"
     ms=$(( ($(date +%s%N) - t0) / 1000000 ))
     p=$(path_json "$id")
-    echo "lifecycle $i: $id active in $ms ms (vnetctl, 50 ms polls): $p"
+    pid=$(jq -r .path_id <<<"$p")
+    echo "lifecycle $i: $id active in $ms ms (vnetctl, 50 ms polls); adapter: provisioning -> up $(log_ms "$pid" provisioning up) ms: $p"
     [ "$(jq -r .reservation_state <<<"$p")/$(jq -r .provision_state <<<"$p")/$(jq -r .lifecycle_state <<<"$p")" \
         = ReserveStart/Provisioned/Created ] || fail "$id: provider states $p"
     conn=$(jq -r .connection_id <<<"$p")
@@ -42,6 +43,7 @@ for i in 1 2 3; do
     "${CTL[@]}" reserve release "$id" >/dev/null || fail "release $id"
     resv_wait "$id" released || fail "$id not released"
     [ "$(jq -r .state <<<"$(path_json "$id")")" = down ] || fail "$id: path not down"
+    echo "lifecycle $i: adapter: tearing-down -> down $(log_ms "$pid" tearing-down down) ms"
     "$BIN/vr-nsi-cli" -c "$T/cli.yaml" query "$conn" >"$T/q.out"
     grep -q "^connection $conn .*/Terminated active=false" "$T/q.out" \
         || { cat "$T/q.out"; fail "$conn not Terminated at the provider"; }
