@@ -65,6 +65,7 @@ nsi_setup() {
         "$(nsi_section "$url")"
     vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' "$(vr_network_yaml 4 16)"
     vr_ctl_yaml
+    echo "adapter_events: $(ep adapter-events)" >>"$T/ctl.yaml"
     nsi_section "$URL/NSI/services/CS2" >"$T/cli.yaml"
 }
 

@@ -20,6 +20,7 @@ source "$(dirname "$0")/nsi_lib.sh"
 nsi_peer_start --hold-timeout 3
 nsi_setup
 vr_start_resv "$T/adapter.yaml"
+vr_start watch "${CTL[@]}" watch paths --timeout 60
 
 # ---------------------------------------------------------- lifecycle
 for i in 1 2 3; do
@@ -49,6 +50,11 @@ for i in 1 2 3; do
         || { cat "$T/q.out"; fail "$conn not Terminated at the provider"; }
 done
 [ -z "$(nsi_live)" ] || fail "live at the provider after the lifecycles: $(nsi_live)"
+# vnetctl watch paths showed them with their connection, states and VLAN.
+grep -Eq "path p-[0-9]+ 10.210.0.1->10.210.0.2 provisioning -> up \(nsi\) conn $conn ReserveStart/Provisioned/Created vlan 178[0-9]$" \
+    "$T/watch.log" || { cat "$T/watch.log"; fail "watch paths: no NSI line for $conn"; }
+grep -Eq "tearing_down -> down \(nsi\) conn $conn ReserveStart/Released/Terminated vlan 178[0-9]$" \
+    "$T/watch.log" || { cat "$T/watch.log"; fail "watch paths: no NSI down line for $conn"; }
 echo "adapter status: $("${CTL[@]}" --json status adapter | jq -c '.services[0].counters | with_entries(select(.key | startswith("nsi_")))')"
 
 # ---------------------------------------------------------- VLAN conflict
