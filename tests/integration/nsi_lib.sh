@@ -69,11 +69,26 @@ nsi_setup() {
     nsi_section "$URL/NSI/services/CS2" >"$T/cli.yaml"
 }
 
+# nsi_terminated CONN: the provider lists connection CONN Terminated (a
+# query that fails on a busy machine is tried again, 10 s at most).
+nsi_terminated() {
+    local deadline=$((SECONDS + 10))
+    until "$BIN/vr-nsi-cli" -c "$T/cli.yaml" query "$1" >"$T/q.out" \
+            && grep -q "^connection $1 .*/Terminated active=false" "$T/q.out"; do
+        [ "$SECONDS" -lt "$deadline" ] || { cat "$T/q.out" >&2; return 1; }
+        sleep 0.2
+    done
+}
+
 # nsi_live: the connections of ours the provider holds that are not
 # Terminated, one "connection ..." line each.
 nsi_live() {
-    "$BIN/vr-nsi-cli" -c "$T/cli.yaml" query >"$T/query.out" \
-        || { cat "$T/query.out" >&2; fail "vr-nsi-cli query"; }
+    local i
+    for i in 1 2 3; do
+        "$BIN/vr-nsi-cli" -c "$T/cli.yaml" query >"$T/query.out" && break
+        [ "$i" != 3 ] || { cat "$T/query.out" >&2; fail "vr-nsi-cli query"; }
+        sleep 0.5
+    done
     grep '^connection ' "$T/query.out" | grep -v 'Terminated active=false' || true
 }
 

@@ -45,9 +45,7 @@ for i in 1 2 3; do
     resv_wait "$id" released || fail "$id not released"
     [ "$(jq -r .state <<<"$(path_json "$id")")" = down ] || fail "$id: path not down"
     echo "lifecycle $i: adapter: tearing-down -> down $(log_ms "$pid" tearing-down down) ms"
-    "$BIN/vr-nsi-cli" -c "$T/cli.yaml" query "$conn" >"$T/q.out"
-    grep -q "^connection $conn .*/Terminated active=false" "$T/q.out" \
-        || { cat "$T/q.out"; fail "$conn not Terminated at the provider"; }
+    nsi_terminated "$conn" || fail "$conn not Terminated at the provider"
 done
 [ -z "$(nsi_live)" ] || fail "live at the provider after the lifecycles: $(nsi_live)"
 # vnetctl watch paths showed them with their connection, states and VLAN.

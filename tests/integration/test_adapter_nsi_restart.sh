@@ -45,8 +45,7 @@ vr_until 10 path_is "$u" '.provision_state == "Provisioned"' \
 grep -q "adopted (connection $uc" "$T/adapter.log" || fail "no adoption logged"
 "${CTL[@]}" reserve release "$u" >/dev/null
 resv_wait "$u" released || fail "$u not released after the restart"
-"$BIN/vr-nsi-cli" -c "$T/cli.yaml" query "$uc" | grep -q "/Terminated " \
-    || fail "$uc not Terminated"
+nsi_terminated "$uc" || fail "$uc not Terminated"
 
 echo "== held: kill -9 while ReserveHeld, restart: set up further"
 vr_stop adapter
@@ -75,8 +74,7 @@ kill -CONT "$ONSA_PID"
 vr_start adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
 vr_until 10 "${CTL[@]}" status adapter || fail "adapter did not restart"
 resv_wait "$h" released || fail "$h: teardown not finished after the restart"
-"$BIN/vr-nsi-cli" -c "$T/cli.yaml" query "$hc" | grep -q "/Terminated " \
-    || fail "$hc not Terminated"
+nsi_terminated "$hc" || fail "$hc not Terminated"
 
 echo "== reserving: kill -9 before the reserve's reply, restart"
 kill -STOP "$ONSA_PID"
