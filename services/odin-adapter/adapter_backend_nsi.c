@@ -379,7 +379,8 @@ s_ended(struct s_nsi *self, struct s_conn *c)
         adapter_core_set_state(self->core, p, P(DOWN), NULL);
     }
     if (!p) {
-        VLOG_INFO("connection %s: terminated", c->cid[0] ? c->cid : c->gid);
+        VLOG_INFO_RL("connection %s: terminated",
+                     c->cid[0] ? c->cid : c->gid);
     }
     s_drop(c);
 }
@@ -503,7 +504,10 @@ s_on_query(struct s_nsi *self, struct s_conn *c,
             r = &res->resv[i];
         }
     }
-    if (res->status == ADAPTER_NSI_OK && !r) {
+    /* 00203: OpenNSA's "unknown connection id". */
+    bool unknown = res->status == ADAPTER_NSI_FAULT
+                   && !strcmp(res->error_id, "00203");
+    if ((res->status == ADAPTER_NSI_OK && !r) || unknown) {
         /* Unknown to the provider: nothing of it to end. */
         if (c->up && c->p) {
             char why[256];
@@ -672,9 +676,9 @@ s_on_op(struct s_nsi *self, struct s_conn *c,
         s_detach(c);
         adapter_core_set_state(self->core, p, P(FAILED), why);
     } else if (!c->p && c->errors >= S_ORPHAN_ERRORS) {
-        VLOG_WARN("connection %s: given up after %u failures: the "
-                  "provider may still hold it (the next start's sweep "
-                  "tries again)", c->cid, c->errors);
+        VLOG_WARN_RL("connection %s: given up after %u failures: the "
+                     "provider may still hold it (the next start's sweep "
+                     "tries again)", c->cid, c->errors);
         self->n_dropped++;
         c->dead = true;
     }
@@ -725,15 +729,15 @@ s_on_list(struct s_nsi *self, const struct adapter_nsi_result *res)
         if (r) {
             c->want_list = false;
             snprintf(c->cid, sizeof c->cid, "%s", r->connection_id);
-            VLOG_INFO("global id %s is connection %s: ending it", c->gid,
-                      c->cid);
+            VLOG_INFO_RL("global id %s is connection %s: ending it",
+                         c->gid, c->cid);
             s_save_ref(self, c);
             c->poll_at = self->now;
         } else if (++c->list_tries >= S_LIST_TRIES) {
             /* Asked twice, request_timeout_ms apart: the reserve never
              * reached the provider, or was refused. */
-            VLOG_INFO("global id %s: no connection at the provider",
-                      c->gid);
+            VLOG_INFO_RL("global id %s: no connection at the provider",
+                         c->gid);
             s_ended(self, c);
         }
     }
@@ -771,8 +775,9 @@ s_on_list(struct s_nsi *self, const struct adapter_nsi_result *res)
         c->seen = true;
         c->poll_at = self->now;
         self->n_swept++;
-        VLOG_WARN("sweep: connection %s (%s) is owned by no path: ending "
-                  "it", c->cid, r->description[0] ? r->description : "-");
+        VLOG_WARN_RL("sweep: connection %s (%s) is owned by no path: "
+                     "ending it", c->cid,
+                     LOG_ESC(r->description[0] ? r->description : "-"));
     }
 }
 
