@@ -13,7 +13,9 @@
 #    path fails, and the connection the provider made meanwhile is found
 #    by its global id and terminated;
 #  - a live connection of ours that no path owns: terminated by the
-#    sweep at start.
+#    sweep at start;
+#  - the provider stopped and started again with a path up: the path is
+#    kept, and released afterwards.
 # At the end the provider holds nothing live of ours.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nsi_lib.sh"
@@ -101,5 +103,27 @@ restart
 nsi_until_none_live 15 || fail "the stray connection was not swept"
 [ "$(counter nsi_swept)" = 1 ] || fail "nsi_swept $(counter nsi_swept)"
 grep -q "sweep: connection .* is owned by no path" "$T/adapter.log" || fail "sweep not logged"
+
+echo "== the provider restarted with a path up"
+kill -0 "$ONSA_PID" 2>/dev/null || fail "OpenNSA gone"
+p=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+resv_wait "$p" active || fail "$p not active"
+pc=$(conn_of "$p")
+"$PEER/stop.sh" "$W" >/dev/null 2>&1 || fail "OpenNSA did not stop"
+# Longer than the 5 s between polls of a path up: at least one fails.
+polls_failed() { [ "$(counter nsi_failures)" -ge 1 ]; }
+vr_until 15 polls_failed || fail "no poll failed while the provider was away"
+"${CTL[@]}" status adapter >/dev/null || fail "adapter silent while the provider is away"
+[ "$(resv_field "$p" state)" = active ] || fail "$p not kept while the provider is away"
+t0=$(date +%s%N)
+"$PEER/start.sh" "$W" >/dev/null 2>"$T/peer-restart.log" \
+    || fail "OpenNSA did not start again: $(tail -5 "$T/peer-restart.log")"
+echo "OpenNSA started again in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+[ "$(resv_field "$p" state)" = active ] || fail "$p lost with the provider's restart"
+"${CTL[@]}" reserve release "$p" >/dev/null
+resv_wait "$p" released || fail "$p not released after the provider's restart"
+nsi_terminated "$pc" || fail "$pc not Terminated"
+nsi_until_none_live 10 || fail "live at the provider at the end"
 "${CTL[@]}" status adapter >/dev/null || fail "adapter gone"
+echo "adapter status: $("${CTL[@]}" --json status adapter | jq -c '.services[0].counters | with_entries(select(.key | startswith("nsi_") or startswith("paths_")))')"
 echo "PASS"
