@@ -547,6 +547,12 @@ s_on_query(struct s_nsi *self, struct s_conn *c,
         VLOG_DEBUG("connection %s: %s", c->cid,
                    adapter_nsi_states_format(&r->states, st, sizeof st));
     }
+    if (c->is_up && c->up && !r->states.active && c->st.active) {
+        /* Kept up: the provider may bring it back; its states show. */
+        VLOG_WARN_RL("path %s: connection %s: the provider's data plane "
+                     "is no longer active", c->p ? c->p->r.path_id : "-",
+                     c->cid);
+    }
     c->st = r->states;
     c->seen = true;
     if (c->st.rsm == ADAPTER_NSI_RSM_HELD && !c->held_ms) {
