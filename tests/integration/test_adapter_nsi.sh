@@ -7,7 +7,10 @@
 #  - the whole lifecycle, three times: active with the provider's states
 #    ReserveStart/Provisioned/Created, a connection id and the VLAN it
 #    chose shown by `vnetctl reserve show`; released → the provider lists
-#    the connection Terminated; reserve → up timed;
+#    the connection Terminated; reserve → up timed; `vnetctl watch
+#    paths` shows the connection, states and VLAN;
+#  - a reservation released at once, its reserve perhaps still out:
+#    released, nothing live;
 #  - a VLAN conflict (host .3's port allows VLAN 1785 only): the second
 #    path fails with the provider's errorId 00704;
 #  - an unknown STP (host .4 on port Z): fails with the provider's errorId;
@@ -54,6 +57,14 @@ grep -Eq "path p-[0-9]+ 10.210.0.1->10.210.0.2 provisioning -> up \(nsi\) conn $
 grep -Eq "tearing_down -> down \(nsi\) conn $conn ReserveStart/Released/Terminated vlan 178[0-9]$" \
     "$T/watch.log" || { cat "$T/watch.log"; fail "watch paths: no NSI down line for $conn"; }
 echo "adapter status: $("${CTL[@]}" --json status adapter | jq -c '.services[0].counters | with_entries(select(.key | startswith("nsi_")))')"
+
+# ---------------------------------------------------------- released at once
+# Torn down while its reserve may still be out: ended all the same.
+q=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+"${CTL[@]}" reserve release "$q" >/dev/null || fail "release $q"
+resv_wait "$q" released || fail "$q (released at once) not released"
+echo "released at once: $(path_json "$q")"
+nsi_until_none_live 10 || fail "live at the provider after $q"
 
 # ---------------------------------------------------------- VLAN conflict
 a=$("${CTL[@]}" --json reserve create h3 h1 | jq -r .id)
