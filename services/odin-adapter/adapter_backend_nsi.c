@@ -41,8 +41,9 @@ enum {
     S_MAX_LIST_FAILS = 5,       /* failed listings before giving up */
 };
 
-/* Only tests set it (adapter_backend_nsi_test_commit_delay()). */
+/* Only tests set them (adapter_backend_nsi_test_commit_delay()). */
 static uint32_t s_test_commit_delay_ms;
+static bool s_test_past_deadline;
 
 /* One connection at the provider (or one we may have asked for). */
 struct s_conn {
@@ -93,9 +94,10 @@ s_mono_ms(void)
 }
 
 void
-adapter_backend_nsi_test_commit_delay(uint32_t ms)
+adapter_backend_nsi_test_commit_delay(uint32_t ms, bool past_deadline)
 {
     s_test_commit_delay_ms = ms;
+    s_test_past_deadline = past_deadline;
 }
 
 /* ------------------------------------------------------------------ */
@@ -432,31 +434,34 @@ s_next(struct s_nsi *self, struct s_conn *c)
         s_start(self, c, ADAPTER_NSI_OP_RESERVE_ABORT);
         return;
     }
+    /* Not committed by the deadline, whether held or not (a provider
+     * may stay in ReserveChecking): the hold is given up. */
+    int64_t since = self->now - c->reserved_ms;
+    if (c->up && !c->committed && !c->is_up && !s_test_past_deadline
+        && next != ADAPTER_NSI_NEXT_FAIL
+        && since > (int64_t) self->cfg->commit_deadline_ms) {
+        char why[256];
+        log_format(why, sizeof why, "hold timed out: not committed within "
+                   "nsi.commit_deadline_ms (%" PRIu32 " ms; %" PRId64 " ms "
+                   "since the reserve; %s): aborted",
+                   self->cfg->commit_deadline_ms, since,
+                   adapter_nsi_states_format(&c->st, st, sizeof st));
+        s_fail(self, c, NULL, why);
+        return;
+    }
     switch (next) {
     case ADAPTER_NSI_NEXT_WAIT:
         c->poll_at = self->now + (c->is_up && c->up ? S_STEADY_POLL_MS
                                                     : self->cfg->poll_ms);
         return;
-    case ADAPTER_NSI_NEXT_COMMIT: {
-        int64_t since = self->now - c->reserved_ms;
-        if (s_test_commit_delay_ms) {
-            int64_t at = c->held_ms + s_test_commit_delay_ms;
-            if (self->now < at) {
-                c->poll_at = at;
-                return;
-            }
-        } else if (since > (int64_t) self->cfg->commit_deadline_ms) {
-            char why[256];
-            log_format(why, sizeof why, "hold timed out: not committed "
-                       "within nsi.commit_deadline_ms (%" PRIu32 " ms; %"
-                       PRId64 " ms since the reserve): aborted",
-                       self->cfg->commit_deadline_ms, since);
-            s_fail(self, c, NULL, why);
+    case ADAPTER_NSI_NEXT_COMMIT:
+        if (s_test_commit_delay_ms
+            && self->now < c->held_ms + s_test_commit_delay_ms) {
+            c->poll_at = c->held_ms + s_test_commit_delay_ms;
             return;
         }
         s_start(self, c, ADAPTER_NSI_OP_RESERVE_COMMIT);
         return;
-    }
     case ADAPTER_NSI_NEXT_PROVISION:
         s_start(self, c, ADAPTER_NSI_OP_PROVISION);
         return;
@@ -882,8 +887,9 @@ s_open(adapter_core_t *core, const struct adapter_cfg *cfg,
     }
     if (s_test_commit_delay_ms) {
         VLOG_WARN("test: every reserveCommit waits %" PRIu32 " ms after "
-                  "the hold, past nsi.commit_deadline_ms",
-                  s_test_commit_delay_ms);
+                  "the hold%s", s_test_commit_delay_ms,
+                  s_test_past_deadline ? ", past nsi.commit_deadline_ms"
+                                       : "");
     }
     return self;
 }

@@ -30,9 +30,10 @@ bool adapter_nsi_ref_parse(const char *ref, char *cid, size_t cid_size,
                            char *gid, size_t gid_size);
 
 /* For tests only (tests/tools/vr-adapter-faulty.c): every reserveCommit
- * waits until 'ms' after the hold was seen, whatever
+ * waits until 'ms' after the hold was seen; with 'past_deadline' whatever
  * nsi.commit_deadline_ms says, so that a provider's hold timeout can be
- * met.  Logged as a warning when a backend opens with it set.  0: off. */
-void adapter_backend_nsi_test_commit_delay(uint32_t ms);
+ * met, else the deadline still aborts the hold.  Logged as a warning
+ * when a backend opens with it set.  0: off. */
+void adapter_backend_nsi_test_commit_delay(uint32_t ms, bool past_deadline);
 
 #endif /* ADAPTER_BACKEND_NSI_H */

@@ -16,7 +16,10 @@
 #  - an unknown STP (host .4 on port Z): fails with the provider's errorId;
 #  - a host the adapter has no port for: refused at once;
 #  - a hold that times out at the provider (vr-adapter-faulty commits 6 s
-#    after the hold): failed "hold timed out", nothing left live.
+#    after the hold): failed "hold timed out", nothing left live;
+#  - a hold not committed by our nsi.commit_deadline_ms (the commit
+#    delayed 2.5 s, the deadline 2 s): aborted, failed "hold timed out:
+#    not committed within", nothing left live.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/nsi_lib.sh"
 
@@ -114,4 +117,22 @@ done
 echo "hold timeout: $(resv_field "$h" error)"
 resv_field "$h" error | grep -q "hold timed out at the provider" || fail "hold: error"
 nsi_until_none_live 15 || fail "live at the provider after the hold timeout"
+vr_stop_services broker adapter
+
+# ---------------------------------------------------------- commit deadline
+# This adapter would commit 2.5 s after the hold, but its deadline is 2 s
+# after the reserve: it aborts the hold first.
+export VR_NSI_COMMIT_DELAY_MS=2500 VR_NSI_COMMIT_DEADLINE=keep
+vr_start_resv "$T/adapter.yaml" vr-adapter-faulty
+unset VR_NSI_COMMIT_DELAY_MS VR_NSI_COMMIT_DEADLINE
+d=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+for _ in $(seq 100); do
+    [ "$(resv_field "$d" state)" = failed ] && break
+    sleep 0.1
+done
+[ "$(resv_field "$d" state)" = failed ] || fail "deadline: $d $(resv_field "$d" state)"
+echo "commit deadline: $(resv_field "$d" error)"
+resv_field "$d" error | grep -q "hold timed out: not committed within nsi.commit_deadline_ms (2000 ms" \
+    || fail "deadline: error"
+nsi_until_none_live 10 || fail "live at the provider after the deadline"
 echo "PASS"

@@ -2,12 +2,14 @@
 /* vr-adapter-faulty: the odin-adapter, for integration tests, with store
  * errors on demand (faultfile.h: adapter_store_fail_after(0) while
  * $VR_FAULT_FILE exists) and, with $VR_NSI_COMMIT_DELAY_MS, the nsi
- * backend's commits that late after the hold
+ * backend's commits that late after the hold, past the commit deadline
+ * unless $VR_NSI_COMMIT_DEADLINE is "keep"
  * (adapter_backend_nsi_test_commit_delay()).  Otherwise it is
  * services/odin-adapter/main.c. */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "adapter_backend_nsi.h"
 #include "adapter_store.h"
@@ -40,7 +42,11 @@ main(int argc, char **argv)
                     "'%s': want ms, at most 600000\n", delay);
             return 2;
         }
-        adapter_backend_nsi_test_commit_delay((uint32_t) ms);
+        /* VR_NSI_COMMIT_DEADLINE=keep: the commit deadline still
+         * applies (an abort is tested); else the commit waits past it. */
+        const char *dl = getenv("VR_NSI_COMMIT_DEADLINE");
+        adapter_backend_nsi_test_commit_delay((uint32_t) ms,
+                                              !dl || strcmp(dl, "keep"));
     }
     svc_t *svc = svc_new(&def, argc, argv, &cfg, &rc);
     if (!svc) {
