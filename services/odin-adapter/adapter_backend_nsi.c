@@ -259,7 +259,8 @@ s_vlans(const struct s_conn *c, char *buf, size_t size)
     }
 }
 
-/* r.detail: "vlan 1781 conn EX-..." once the provider chose the VLAN. */
+/* r.detail: "vlan 1781 conn EX-..." once the provider chose the VLAN,
+ * and r.vlan. */
 static void
 s_set_detail(struct s_nsi *self, struct s_conn *c)
 {
@@ -274,8 +275,17 @@ s_set_detail(struct s_nsi *self, struct s_conn *c)
     } else {
         snprintf(d, sizeof d, "conn %s", c->cid[0] ? c->cid : "-");
     }
-    if (strcmp(d, p->r.detail)) {
+    /* The path's VLAN (the hosts' sub-interfaces): one id for both
+     * ends; a provider that translated between them gives none. */
+    uint32_t vlan = c->vlan_src == c->vlan_dst ? c->vlan_src : 0;
+    if (c->vlan_src && !vlan && !p->r.vlan && strcmp(d, p->r.detail)) {
+        VLOG_WARN_RL("path %s: connection %s has VLAN %u at one end and "
+                     "%u at the other: no single VLAN for the hosts",
+                     p->r.path_id, c->cid, c->vlan_src, c->vlan_dst);
+    }
+    if (strcmp(d, p->r.detail) || vlan != p->r.vlan) {
         snprintf(p->r.detail, sizeof p->r.detail, "%s", d);
+        p->r.vlan = vlan;
         adapter_core_save(self->core, p);
     }
 }

@@ -2,7 +2,8 @@
 /* What vnetctl shows of an adapter's path beside its state: the
  * reservation system's connection id (the first word of backend_ref),
  * the provider's three states (NSI: reservation, provision, lifecycle),
- * its error id and the VLAN it chose (from the path's detail, "vlan N").
+ * its error id and the VLAN it chose (the path's vlan, else its detail's
+ * "vlan N/M").
  * Used by `reserve show` (ctl_resv.c) and `watch paths` (ctl_watch.c). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,12 @@ ctl_path_conn(const Vr__Path *p, char *buf, size_t size)
 const char *
 ctl_path_vlan(const Vr__Path *p, char *buf, size_t size)
 {
-    /* "vlan 1781 conn ..." or "... vlan 1781/1782 ...": digits and '/'
-     * after the word "vlan". */
+    if (p->vlan) {
+        snprintf(buf, size, "%u", p->vlan);
+        return buf;
+    }
+    /* Else what the detail says (a provider may give each end its own):
+     * "vlan 1781/1782 conn ...": digits and '/' after the word "vlan". */
     const char *d = p->detail ? p->detail : "";
     const char *v = NULL;
     for (const char *s = d; (s = strstr(s, "vlan ")); s++) {

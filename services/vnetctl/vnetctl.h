@@ -74,8 +74,8 @@ const char *ctl_rate(double bps, char *buf, size_t size);
 const char *ctl_time(uint64_t time_us, char *buf, size_t size);
 
 /* A path's reservation-system view (ctl_path.c): its connection id (the
- * first word of backend_ref; "" for none), the VLAN its detail names
- * ("1781", "1781/1782" or ""), and " conn ID R/P/L vlan V errorId E"
+ * first word of backend_ref; "" for none), its VLAN (its vlan, else what
+ * its detail names: "1781", "1781/1782" or ""), and " conn ID R/P/L vlan V errorId E"
  * with the parts it has ("" for none).  Each writes into 'buf' and
  * returns it. */
 const char *ctl_path_conn(const Vr__Path *p, char *buf, size_t size);

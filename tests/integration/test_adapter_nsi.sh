@@ -42,6 +42,9 @@ for i in 1 2 3; do
     conn=$(jq -r .connection_id <<<"$p")
     [[ "$conn" =~ ^[A-Za-z0-9-]+$ ]] || fail "$id: connection id '$conn'"
     [[ "$(jq -r .vlan <<<"$p")" =~ ^178[0-9]$ ]] || fail "$id: vlan in $p"
+    # The path's and the reservation's vlan field: the same VLAN.
+    [ "$(resv_field "$id" vlan)" = "$(jq -r .vlan <<<"$p")" ] \
+        || fail "$id: the broker's vlan $(resv_field "$id" vlan), the path's $(jq -r .vlan <<<"$p")"
     "${CTL[@]}" reserve show "$id" | grep -Eq "^  path p-[0-9]+ up \(nsi\) conn $conn ReserveStart/Provisioned/Created vlan 178[0-9]$" \
         || { "${CTL[@]}" reserve show "$id"; fail "$id: reserve show lacks the NSI line"; }
     # The provider has it, live, with our global id and the path's id.
