@@ -17,7 +17,8 @@
 #   guest-image.sh [--cache DIR] [--bsp PATH|--no-bsp]
 set -euo pipefail
 
-readonly HERE=$(cd "$(dirname "$0")" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+readonly HERE
 readonly KERNEL_META=linux-image-cloud-amd64
 readonly KEEP=3
 # The modules the guest loads, with what they need (found in the modules).
@@ -128,7 +129,7 @@ moddir=$WORK/kernel/lib/modules/$kernel_release
 [ -f "$WORK/kernel/boot/vmlinuz-$kernel_release" ] || die "$deb has no vmlinuz"
 
 # The modules in load order: each after those its .modinfo 'depends' names.
-declare -A MODPATH=() DONE=()
+declare -A MODPATH=() MOD_DONE=()
 while IFS= read -r f; do
     m=${f##*/}
     m=${m%.ko}
@@ -137,9 +138,9 @@ done < <(find "$moddir" -name '*.ko')
 ORDER=()
 add_module() {
     local m=${1//-/_} deps d
-    [ -z "${DONE[$m]:-}" ] || return 0
+    [ -z "${MOD_DONE[$m]:-}" ] || return 0
     [ -n "${MODPATH[$m]:-}" ] || die "module $m is not in $kernel_pkg"
-    DONE[$m]=1
+    MOD_DONE[$m]=1
     deps=$(tr '\0' '\n' <"${MODPATH[$m]}" | sed -n 's/^depends=//p' | head -n 1)
     for d in ${deps//,/ }; do
         add_module "$d"
@@ -191,7 +192,7 @@ cp "$WORK/kernel/boot/vmlinuz-$kernel_release" "$WORK/out/vmlinuz"
     echo "busybox $(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || echo '?')"
     echo "iperf3 $(dpkg-query -W -f='${Version}' iperf3 2>/dev/null || echo '?')"
     echo "vr-bsp ${BSP:-none}"
-    echo "files $(echo $files)"
+    echo "files $(tr '\n' ' ' <<<"$files")"
     echo "initrd_bytes $(stat -c %s "$WORK/out/initrd.img")"
 } >"$WORK/out/manifest.txt"
 mv "$WORK/out" "$IMAGE"
