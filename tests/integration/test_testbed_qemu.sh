@@ -107,6 +107,15 @@ VR_PIDS+=("$bg")
 in_vm h1v1 true || fail "a second command failed"
 kill -0 "$bg" 2>/dev/null || fail "the second command waited for the first"
 wait "$bg" || fail "sleep 8 failed"
+# A client that goes away mid-command: the guest sends its reply to the
+# next client of that channel, which reads past it to its own.
+vr_start gone "$VRBED" exec --prefix "$P" h2v1 sh -c 'sleep 3; seq 1 5000; echo stale'
+sleep 1
+kill -KILL "$(cat "$T/gone.pid")"
+for n in 1 2 3 4; do
+    got=$(in_vm h2v1 echo "fresh $n") || fail "exec after a client went away"
+    [ "$got" = "fresh $n" ] || fail "a stale reply came back: $(head -c 200 <<<"$got")"
+done
 t0=$SECONDS
 rc=0
 in_vm --timeout 1 h2v1 sleep 30 2>/dev/null || rc=$?
@@ -116,7 +125,7 @@ rc=0
 in_vm h2v7 true 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "no VM 'h2v7'" "$T/err" || fail "exec on no VM: $rc $(cat "$T/err")"
 in_vm h1 ip link show vm1 >/dev/null || fail "exec in a host namespace"
-ok "exec: stdout, stderr, exit codes 0/1/3/127/143, quoting, 20000 lines, two at once"
+ok "exec: stdout, stderr, exit codes 0/1/3/127/143, quoting, 20000 lines, two at once, stale replies skipped"
 
 # --- the guests' network: nothing on a bare bed, then the overlay
 if in_vm h1v1 ping -c 1 -W 1 10.201.2.1 >/dev/null; then
