@@ -125,7 +125,10 @@ rc=0
 in_vm h2v7 true 2>"$T/err" || rc=$?
 [ "$rc" = 1 ] && grep -q "no VM 'h2v7'" "$T/err" || fail "exec on no VM: $rc $(cat "$T/err")"
 in_vm h1 ip link show vm1 >/dev/null || fail "exec in a host namespace"
-ok "exec: stdout, stderr, exit codes 0/1/3/127/143, quoting, 20000 lines, two at once, stale replies skipped"
+# The project's workload runs in the guest, with the libraries it took.
+in_vm h1v1 vr-bsp --print-edges --n 2 --json >"$T/edges.json" || fail "vr-bsp in h1v1"
+jq -e '.edges | length > 0' "$T/edges.json" >/dev/null || fail "vr-bsp: $(cat "$T/edges.json")"
+ok "exec: stdout, stderr, exit codes 0/1/3/127/143, quoting, 20000 lines, two at once, stale replies skipped, vr-bsp runs"
 
 # --- the guests' network: nothing on a bare bed, then the overlay
 if in_vm h1v1 ping -c 1 -W 1 10.201.2.1 >/dev/null; then
@@ -190,5 +193,26 @@ left=$(ip netns list | awk '{print $1}' | grep -E "^$P-" || true)
 [ ! -e "/run/vrbed/$P" ] || fail "down left /run/vrbed/$P"
 "$VRBED" down --prefix "$P" || fail "a second down failed"
 ok "down ends both QEMUs by PID, leaves no tap, namespace or state; again succeeds"
+
+# --- an up that fails once a guest runs: QEMU fails for the second guest
+C="vq$$c"
+vr_on_cleanup '"$VRBED" down --prefix "$C" >/dev/null 2>&1'
+mkdir "$T/fake"
+cat >"$T/fake/qemu-system-x86_64" <<SH
+#!/bin/sh
+case " \$* " in *" $C-h1v2 "*) echo "fake QEMU failure" >&2; exit 1 ;; esac
+exec $(command -v qemu-system-x86_64) "\$@"
+SH
+chmod +x "$T/fake/qemu-system-x86_64"
+rc=0
+PATH="$T/fake:$PATH" "$VRBED" up --prefix "$C" --hosts 1 --vms 2 --vm-kind qemu \
+    >/dev/null 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] || fail "up with a failing QEMU gave exit $rc"
+grep -q "QEMU did not start for h1v2: fake QEMU failure" "$T/err" || fail "up: $(cat "$T/err")"
+P=$C
+[ -z "$(bed_qemus)" ] || fail "a failed up left QEMUs: $(bed_qemus)"
+left=$(ip netns list | awk '{print $1}' | grep -E "^$C-" || true)
+[ -z "$left" ] && [ ! -e "/run/vrbed/$C" ] || fail "a failed up left: $left"
+ok "an up that fails with a guest running stops it and removes the rest"
 
 echo "1 passed, 0 failed"
