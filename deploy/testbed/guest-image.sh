@@ -59,12 +59,24 @@ BUSYBOX=/bin/busybox
 IPERF3=$(command -v iperf3) || die "no iperf3: install it (deploy/install-deps.sh)"
 
 # The kernel package the metapackage names now, and its version; both come
-# from apt's local lists (no network).
-kernel_pkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null \
-    | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
-[ -n "$kernel_pkg" ] || die "apt does not know $KERNEL_META (apt-get update?)"
-kernel_ver=$(apt-cache policy "$kernel_pkg" | awk '$1 == "Candidate:" {print $2}')
-[[ $kernel_ver =~ ^[A-Za-z0-9.+:~-]+$ ]] || die "no candidate version of $kernel_pkg"
+# from apt's local lists (no network).  apt-cache takes seconds on a busy
+# machine, so the answer is kept until the lists change.
+mkdir -p "$CACHE"
+resolved=$CACHE/kernel.txt
+kernel_pkg="" kernel_ver=""
+if [ -s "$resolved" ] && [ "$resolved" -nt /var/lib/apt/lists ]; then
+    read -r kernel_pkg kernel_ver <"$resolved" || true
+fi
+if ! [[ $kernel_pkg =~ ^linux-image-[a-z0-9.+-]+$ && $kernel_ver =~ ^[A-Za-z0-9.+:~-]+$ ]]; then
+    kernel_pkg=$(apt-cache depends "$KERNEL_META" 2>/dev/null \
+        | awk '$1 == "Depends:" && $2 ~ /^linux-image-/ {print $2; exit}')
+    [[ $kernel_pkg =~ ^linux-image-[a-z0-9.+-]+$ ]] \
+        || die "apt does not know $KERNEL_META (apt-get update?)"
+    kernel_ver=$(apt-cache policy "$kernel_pkg" | awk '$1 == "Candidate:" {print $2}')
+    [[ $kernel_ver =~ ^[A-Za-z0-9.+:~-]+$ ]] || die "no candidate version of $kernel_pkg"
+    echo "$kernel_pkg $kernel_ver" >"$resolved.$$"
+    mv "$resolved.$$" "$resolved"
+fi
 kernel_release=${kernel_pkg#linux-image-}
 
 # Prints BINARY and every library ldd resolves for it, one path a line.
@@ -90,14 +102,15 @@ files=$(
 # The cache key: every input's content.
 key=$(
     {
-        sha256sum "$0" "$HERE"/guest/* "$BUSYBOX"
+        # The scripts by content and name in the tree, wherever it is.
+        (cd "$HERE" && sha256sum guest-image.sh guest/*)
+        sha256sum "$BUSYBOX"
         echo "$kernel_pkg $kernel_ver"
         # shellcheck disable=SC2086 # one path a line, no spaces
         sha256sum $files
     } | sha256sum | cut -c1-16
 )
 IMAGE=$CACHE/image-$key
-mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 flock -w 600 9 || die "could not lock $CACHE/.lock in 600 s"
 if [ -f "$IMAGE/manifest.txt" ]; then
