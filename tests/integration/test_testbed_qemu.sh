@@ -69,6 +69,7 @@ for i in 1 2; do
 done
 "$VRBED" status --prefix "$P" | grep -q "h2v1  qemu, console .*02:00:00:00:02:01" \
     || fail "status text: $("$VRBED" status --prefix "$P")"
+[ "$(stat -c %a "/run/vrbed/$P/vm")" = 700 ] || fail "the command sockets' directory is not root-only"
 mapfile -t pids < <(cat "/run/vrbed/$P/vm/"*.pid)
 [ "${#pids[@]}" = 2 ] || fail "recorded PIDs: ${pids[*]}"
 [ "$(bed_qemus | sort)" = "$(printf '%s\n' "${pids[@]}" | sort)" ] \
