@@ -195,20 +195,19 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
         if (!self->links[i]) {
             continue;
         }
-        struct sockaddr_in a;
-        agent_link_endpoint(self->links[i], &a);
-        if (self->links[i]->tcp) {
-            a.sin_port = 0;     /* records on any connection from its IP */
-        }
-        uint64_t key = agent_path_peer_key(&a);
+        uint64_t key = agent_path_link_key(self->links[i]);
         size_t k = agent_path_peer_slot(key);
         while (snap->peers[k].key && snap->peers[k].key != key) {
             k = (k + 1) & (AGENT_PEER_HASH - 1);
         }
-        /* Two links to one peer address: the first one receives. */
+        /* Two links to one peer address: the first one receives what
+         * names no link (plain datagrams, a handshake's first message
+         * whose tag no link there carries); see s_hs1_link. */
         if (!snap->peers[k].key) {
             snap->peers[k].key = key;
             snap->peers[k].index = (uint16_t) i;
+        } else {
+            snap->peers[k].shared = true;
         }
     }
 

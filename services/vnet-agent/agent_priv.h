@@ -44,7 +44,8 @@ struct agent_snap {
     int proxy_link;                             /* index, or -1 */
     struct {
         uint64_t key;                           /* addr << 16 | port; 0 */
-        uint16_t index;                         /* link index */
+        uint16_t index;                         /* link index: the first */
+        bool shared;                            /* more links have it */
     } peers[AGENT_PEER_HASH];
 };
 

@@ -430,7 +430,7 @@ s_sec(void)
     crypto_box_keypair(b.pub, b.secret);
     struct sec_hs ha, hb;
     uint8_t m1[SEC_HS1_LEN], m2[SEC_HS2_LEN], m3[SEC_HS3_LEN];
-    sec_hs_initiate(&ha, &a, 7, 0, m1);
+    sec_hs_initiate(&ha, &a, 7, 0, 0, m1);
     FUZZ_CHECK(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
     FUZZ_CHECK(sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
     FUZZ_CHECK(sec_hs_confirm(&hb, m3, sizeof m3));
