@@ -75,6 +75,10 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
                 "forget a silent agent (proxy), close an idle inbound "
                 "TCP connection"),
+    CFG_KEY_U32("max_links", T, max_links, 1, AGENT_MAX_LINKS,
+                AGENT_MAX_LINKS,
+                "links held at most (the star's, the planner's, by hand); "
+                "one more is refused"),
     CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
                 "socket buffer size of the capture and overlay sockets"),
     CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
@@ -250,7 +254,8 @@ agent_change(agent_t *self, agent_edit_fn *edit, void *arg)
 int
 agent_add_link(agent_t *self, agent_link_t *link)
 {
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+    /* Every link is added here, so no index reaches max_links. */
+    for (int i = 0; i < (int) self->cfg->max_links; i++) {
         if (!self->links[i]) {
             link->index = (uint16_t) i;
             self->links[i] = link;

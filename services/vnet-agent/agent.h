@@ -38,6 +38,7 @@ struct agent_cfg {
     uint32_t period_ms;         /* local matrix period */
     uint32_t hello_ms;          /* hello and announcement period */
     uint32_t peer_timeout_ms;   /* proxy forgets a silent agent */
+    uint32_t max_links;         /* links held at most */
     uint32_t buffer_kb;         /* socket buffers */
     uint32_t acct_pairs;        /* accounting capacity (MAC pairs) */
     uint32_t acct_age_ms;       /* accounting pairs idle this long go */
