@@ -558,8 +558,9 @@ s_sec_open(agent_t *self)
     return 0;
 }
 
-agent_t *
-agent_new(svc_t *svc, const struct agent_cfg *cfg)
+/* agent_new, with or without the packet threads. */
+static agent_t *
+s_new(svc_t *svc, const struct agent_cfg *cfg, bool threads)
 {
     agent_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -657,6 +658,9 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         || agent_pub_start(self) != 0 || agent_attach_start(self) != 0) {
         goto error;
     }
+    if (!threads) {
+        return self;
+    }
     if (pthread_create(&self->threads[AGENT_T_VM], NULL, agent_vm_thread,
                        self) != 0) {
         goto error;
@@ -675,6 +679,18 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
 error:
     agent_destroy(&self);
     return NULL;
+}
+
+agent_t *
+agent_new(svc_t *svc, const struct agent_cfg *cfg)
+{
+    return s_new(svc, cfg, true);
+}
+
+agent_t *
+agent_new_control_only(svc_t *svc, const struct agent_cfg *cfg)
+{
+    return s_new(svc, cfg, false);
 }
 
 void

@@ -82,6 +82,12 @@ typedef struct agent agent_t;
  * the reason logged.  The caller owns the result; 'cfg' must outlive it. */
 agent_t *agent_new(svc_t *svc, const struct agent_cfg *cfg);
 
+/* As agent_new, but no packet thread runs: nothing reads the ports or the
+ * overlay socket, so no handshake is made and nothing sealed is sent; the
+ * control handlers and timers work as ever.  For harnesses that drive
+ * the handlers without sockets (tests/fuzz/fuzz_agent_ctl.c). */
+agent_t *agent_new_control_only(svc_t *svc, const struct agent_cfg *cfg);
+
 /* Stops the threads and frees '*self_p' if not NULL; sets it to NULL. */
 void agent_destroy(agent_t **self_p);
 
