@@ -286,6 +286,10 @@ s_on_control(zloop_t *loop, zsock_t *sock, void *arg)
 void
 svc_dispatch(svc_t *self, bus_msg_t *req)
 {
+    /* Where a deferred reply goes (svc_defer): the control reader set it
+     * already; a harness's request brings its own. */
+    self->route = req->route;
+    bus_set_route(self->bus, &self->route);
     self->n_requests++;
     if (req->type == VR__MSG_TYPE__MSG_STATUS_REQUEST) {
         s_status_reply(self, req);

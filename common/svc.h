@@ -127,7 +127,8 @@ int svc_deny(svc_t *self, const bus_msg_t *req, const char *fmt, ...)
  * is: StatusRequest to the runtime, the rest to the service's request
  * handler, an unknown type answered ERR_UNKNOWN_TYPE.  The control loop
  * calls it; so do harnesses that drive a handler without a peer, with a
- * fake bus (bus_set_fake()) taking the reply. */
+ * fake bus (bus_set_fake()) taking the reply.  'req->route' is where a
+ * deferred reply goes (svc_defer()); a harness may make one up. */
 void svc_dispatch(svc_t *self, bus_msg_t *req);
 
 /* Calls every timer of the service once, now, as the loop does when they

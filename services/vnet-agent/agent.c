@@ -75,6 +75,10 @@ const struct cfg_key agent_cfg_keys[] = {
     CFG_KEY_U32("peer_timeout_ms", T, peer_timeout_ms, 1000, 3600000, 10000,
                 "forget a silent agent (proxy), close an idle inbound "
                 "TCP connection"),
+    CFG_KEY_U32("max_links", T, max_links, 1, AGENT_MAX_LINKS,
+                AGENT_MAX_LINKS,
+                "links held at most (the star's, the planner's, by hand); "
+                "one more is refused"),
     CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
                 "socket buffer size of the capture and overlay sockets"),
     CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
@@ -195,20 +199,19 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
         if (!self->links[i]) {
             continue;
         }
-        struct sockaddr_in a;
-        agent_link_endpoint(self->links[i], &a);
-        if (self->links[i]->tcp) {
-            a.sin_port = 0;     /* records on any connection from its IP */
-        }
-        uint64_t key = agent_path_peer_key(&a);
+        uint64_t key = agent_path_link_key(self->links[i]);
         size_t k = agent_path_peer_slot(key);
         while (snap->peers[k].key && snap->peers[k].key != key) {
             k = (k + 1) & (AGENT_PEER_HASH - 1);
         }
-        /* Two links to one peer address: the first one receives. */
+        /* Two links to one peer address: the first one receives what
+         * names no link (plain datagrams, a handshake's first message
+         * whose tag no link there carries); see s_hs1_link. */
         if (!snap->peers[k].key) {
             snap->peers[k].key = key;
             snap->peers[k].index = (uint16_t) i;
+        } else {
+            snap->peers[k].shared = true;
         }
     }
 
@@ -251,7 +254,8 @@ agent_change(agent_t *self, agent_edit_fn *edit, void *arg)
 int
 agent_add_link(agent_t *self, agent_link_t *link)
 {
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+    /* Every link is added here, so no index reaches max_links. */
+    for (int i = 0; i < (int) self->cfg->max_links; i++) {
         if (!self->links[i]) {
             link->index = (uint16_t) i;
             self->links[i] = link;
@@ -554,8 +558,9 @@ s_sec_open(agent_t *self)
     return 0;
 }
 
-agent_t *
-agent_new(svc_t *svc, const struct agent_cfg *cfg)
+/* agent_new, with or without the packet threads. */
+static agent_t *
+s_new(svc_t *svc, const struct agent_cfg *cfg, bool threads)
 {
     agent_t *self = calloc(1, sizeof *self);
     if (!self) {
@@ -653,6 +658,9 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
         || agent_pub_start(self) != 0 || agent_attach_start(self) != 0) {
         goto error;
     }
+    if (!threads) {
+        return self;
+    }
     if (pthread_create(&self->threads[AGENT_T_VM], NULL, agent_vm_thread,
                        self) != 0) {
         goto error;
@@ -671,6 +679,18 @@ agent_new(svc_t *svc, const struct agent_cfg *cfg)
 error:
     agent_destroy(&self);
     return NULL;
+}
+
+agent_t *
+agent_new(svc_t *svc, const struct agent_cfg *cfg)
+{
+    return s_new(svc, cfg, true);
+}
+
+agent_t *
+agent_new_control_only(svc_t *svc, const struct agent_cfg *cfg)
+{
+    return s_new(svc, cfg, false);
 }
 
 void

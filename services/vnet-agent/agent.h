@@ -38,6 +38,7 @@ struct agent_cfg {
     uint32_t period_ms;         /* local matrix period */
     uint32_t hello_ms;          /* hello and announcement period */
     uint32_t peer_timeout_ms;   /* proxy forgets a silent agent */
+    uint32_t max_links;         /* links held at most */
     uint32_t buffer_kb;         /* socket buffers */
     uint32_t acct_pairs;        /* accounting capacity (MAC pairs) */
     uint32_t acct_age_ms;       /* accounting pairs idle this long go */
@@ -80,6 +81,12 @@ typedef struct agent agent_t;
  * registers the control handlers and timers with 'svc'.  Returns NULL with
  * the reason logged.  The caller owns the result; 'cfg' must outlive it. */
 agent_t *agent_new(svc_t *svc, const struct agent_cfg *cfg);
+
+/* As agent_new, but no packet thread runs: nothing reads the ports or the
+ * overlay socket, so no handshake is made and nothing sealed is sent; the
+ * control handlers and timers work as ever.  For harnesses that drive
+ * the handlers without sockets (tests/fuzz/fuzz_agent_ctl.c). */
+agent_t *agent_new_control_only(svc_t *svc, const struct agent_cfg *cfg);
 
 /* Stops the threads and frees '*self_p' if not NULL; sets it to NULL. */
 void agent_destroy(agent_t **self_p);

@@ -294,6 +294,11 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                            "link %s: out of memory", LOG_ESC(l->name));
         }
+        if (link->sec) {
+            /* Pairs with the peer's link of the same name (agent_ovl.c
+             * s_hs1_link). */
+            link->sec->tag = link_sec_tag(l->name);
+        }
         index = agent_add_link(self, link);
         if (index < 0 || agent_change(self, NULL, NULL) != 0) {
             if (index >= 0) {

@@ -224,6 +224,37 @@ s_idx_link(const struct agent_snap *snap, uint32_t idx,
     return li >= 0 && li < AGENT_MAX_LINKS ? snap->links[li] : NULL;
 }
 
+/* The link a handshake's first message from 'from' is for.  Message 1
+ * is the only one that names no link of ours (the others carry our
+ * receiver index), and two links may lead to one peer address (a
+ * reserved path over the hosts' own addresses, a new link made before
+ * the old one goes): it carries its link's tag, and the link at 'from'
+ * with the same tag answers, so each pairs with its namesake at the far
+ * end.  Else (the star, or links named differently at the two ends) the
+ * first link at 'from' does, as with one link. */
+static agent_link_t *
+s_hs1_link(const struct agent_snap *snap, const struct sockaddr_in *from,
+           uint32_t tag)
+{
+    bool shared = false;
+    int li = agent_path_peer_find(snap, from, &shared);
+    if (li < 0) {
+        return NULL;
+    }
+    if (shared && !(snap->links[li]->sec
+                    && snap->links[li]->sec->tag == tag)) {
+        uint64_t key = agent_path_peer_key(from);
+        for (int i = 0; i < AGENT_MAX_LINKS; i++) {
+            agent_link_t *l = snap->links[i];
+            if (l && l->sec && l->sec->tag == tag
+                && agent_path_link_key(l) == key) {
+                return l;
+            }
+        }
+    }
+    return snap->links[li];
+}
+
 static void
 s_ovl_handshake(agent_t *self, const struct agent_snap *snap,
                 const struct sockaddr_in *from, const uint8_t *buf,
@@ -231,8 +262,7 @@ s_ovl_handshake(agent_t *self, const struct agent_snap *snap,
 {
     agent_link_t *link;
     if (buf[0] == SEC_T_HS1) {
-        int li = agent_path_peer_lookup(snap, from);
-        link = li >= 0 ? snap->links[li] : NULL;
+        link = s_hs1_link(snap, from, sec_hs1_tag(buf, len));
         if (!link && !self->cfg->proxy) {
             agent_path_inc(&self->tstats[AGENT_T_OVL].unknown_peer, 1);
             return;

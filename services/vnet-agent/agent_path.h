@@ -39,22 +39,46 @@ agent_path_peer_slot(uint64_t key)
     return (size_t) hash_mix64(key) & (AGENT_PEER_HASH - 1);
 }
 
+/* The key of link 'l' in the peer table: its endpoint's, without the
+ * port for a TCP link (its records come on any connection from its IP). */
+static inline uint64_t
+agent_path_link_key(const agent_link_t *l)
+{
+    struct sockaddr_in a;
+    agent_link_endpoint(l, &a);
+    if (l->tcp) {
+        a.sin_port = 0;
+    }
+    return agent_path_peer_key(&a);
+}
+
 /* The index of the link whose endpoint is 'sin' in 'snap' (the first
- * one, if two share it), or -1. */
+ * one, if two share it), or -1; '*shared' (if not NULL) says whether
+ * other links share it. */
 static inline int
-agent_path_peer_lookup(const struct agent_snap *snap,
-                       const struct sockaddr_in *sin)
+agent_path_peer_find(const struct agent_snap *snap,
+                     const struct sockaddr_in *sin, bool *shared)
 {
     uint64_t key = agent_path_peer_key(sin);
     for (size_t i = agent_path_peer_slot(key);;
          i = (i + 1) & (AGENT_PEER_HASH - 1)) {
         if (snap->peers[i].key == key) {
+            if (shared) {
+                *shared = snap->peers[i].shared;
+            }
             return snap->peers[i].index;
         }
         if (snap->peers[i].key == 0) {
             return -1;
         }
     }
+}
+
+static inline int
+agent_path_peer_lookup(const struct agent_snap *snap,
+                       const struct sockaddr_in *sin)
+{
+    return agent_path_peer_find(snap, sin, NULL);
 }
 
 /* A per-thread memory of what was last reported for a MAC, so a train of

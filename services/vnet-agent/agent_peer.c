@@ -198,6 +198,19 @@ link_sec_new(void)
     return ls;
 }
 
+uint32_t
+link_sec_tag(const char *name)
+{
+    /* FNV-1a: the tag names a link, it guards nothing (the handshake
+     * authenticates it, and a wrong one only pairs the wrong link of the
+     * same peer). */
+    uint32_t h = 2166136261u;
+    for (const unsigned char *p = (const unsigned char *) name; *p; p++) {
+        h = (h ^ *p) * 16777619u;
+    }
+    return h ? h : 1;
+}
+
 void
 link_sec_destroy(struct link_sec **self_p)
 {
@@ -536,7 +549,7 @@ agent_hs_tick(struct agent_hs_ctx *ctx, struct link_sec *ls, int link_index,
     }
     uint8_t out[SEC_HS1_LEN];
     sec_hs_initiate(&ls->init, &ctx->me, s_new_idx(ls, link_index),
-                    ctx->flags, out);
+                    ctx->flags, ls->tag, out);
     ls->init_ms = now_ms ? now_ms : 1;
     ls->last_init_ms = now_ms;
     send(peer, out, sizeof out, arg);

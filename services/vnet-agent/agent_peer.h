@@ -74,9 +74,20 @@ struct link_sec {
     struct sec_hs resp;         /* theirs, awaiting message 3 */
     uint64_t resp_ms;
     _Atomic bool kick;          /* a session came up: say hello now */
+    uint32_t tag;               /* which of the peer's links to our
+                                 * address this one pairs with (in our
+                                 * handshake message 1): 0 for the star,
+                                 * else link_sec_tag(name); set by the
+                                 * control thread before publishing */
 };
 
 struct link_sec *link_sec_new(void);
+
+/* The tag of a link named 'name': a hash of the name, never 0 (0 is the
+ * star's).  The planner names a link the same on both ends, so both ends'
+ * links carry the same tag, and two links between the same two addresses
+ * pair up each with its namesake. */
+uint32_t link_sec_tag(const char *name);
 void link_sec_destroy(struct link_sec **self_p);
 
 /* The session to send with, or NULL (no handshake has finished). */
@@ -137,8 +148,10 @@ typedef void agent_hs_send_fn(const struct sockaddr_in *to,
                               const uint8_t *buf, size_t n, void *arg);
 
 /* Handles a handshake message ('n' bytes at 'buf', from 'from') for
- * 'ls' (the link the receiver index names, or for message 1 and for a
- * message 3 to a pending index the link at 'from'; NULL for none).  'link_index' is the link's slot, 'expect_id' the agent id the
+ * 'ls' (the link the receiver index names; for message 1 the link at
+ * 'from' whose tag it carries, else the first link at 'from'; for a
+ * message 3 to a pending index the first link at 'from'; NULL for
+ * none).  'link_index' is the link's slot, 'expect_id' the agent id the
  * link was made for ("" for any admitted one).  Replies through 'send'. */
 void agent_hs_input(struct agent_hs_ctx *ctx, struct link_sec *ls,
                     int link_index, const char *expect_id,

@@ -44,7 +44,8 @@ struct agent_snap {
     int proxy_link;                             /* index, or -1 */
     struct {
         uint64_t key;                           /* addr << 16 | port; 0 */
-        uint16_t index;                         /* link index */
+        uint16_t index;                         /* link index: the first */
+        bool shared;                            /* more links have it */
     } peers[AGENT_PEER_HASH];
 };
 
@@ -206,7 +207,8 @@ int agent_change(agent_t *self, agent_edit_fn *edit, void *arg);
 /* The current snapshot (control thread: stable until agent_publish). */
 const struct agent_snap *agent_current(const agent_t *self);
 
-/* Adds link 'link' (taken) at a free index; returns the index or -1. */
+/* Adds link 'link' (taken) at a free index below max_links; returns the
+ * index, or -1 when all are taken. */
 int agent_add_link(agent_t *self, agent_link_t *link);
 
 /* Finds a link by name or by peer address; returns its index or -1. */

@@ -257,7 +257,8 @@ s_hs_start(struct sec_hs *hs, bool initiator, uint32_t local_idx,
 
 void
 sec_hs_initiate(struct sec_hs *hs, const struct sec_identity *me,
-                uint32_t local_idx, uint8_t flags, uint8_t *out)
+                uint32_t local_idx, uint8_t flags, uint32_t tag,
+                uint8_t *out)
 {
     (void) me;      /* XX sends the static key in message 3 */
     s_hs_start(hs, true, local_idx, flags);
@@ -267,8 +268,15 @@ sec_hs_initiate(struct sec_hs *hs, const struct sec_identity *me,
     memcpy(out + 8, hs->e_pub, 32);
     s_mix_hash(hs, hs->e_pub, 32);
     out[40] = flags;                    /* payload, no key yet */
-    s_mix_hash(hs, out + 40, 1);
+    s_put32(out + 41, tag);
+    s_mix_hash(hs, out + 40, 5);
     hs->step = 1;
+}
+
+uint32_t
+sec_hs1_tag(const uint8_t *in, size_t n)
+{
+    return n == SEC_HS1_LEN && in[0] == SEC_T_HS1 ? s_get32(in + 41) : 0;
 }
 
 bool
@@ -284,7 +292,7 @@ sec_hs_respond(struct sec_hs *hs, const struct sec_identity *me,
     memcpy(hs->re, in + 8, 32);
     s_mix_hash(hs, hs->re, 32);
     hs->remote_flags = in[40];
-    s_mix_hash(hs, in + 40, 1);
+    s_mix_hash(hs, in + 40, 5);         /* flags and link tag */
 
     out[0] = SEC_T_HS2;
     out[1] = out[2] = out[3] = 0;

@@ -24,7 +24,7 @@ enum {
     SEC_TAG_LEN = 16,
     SEC_HDR_LEN = 16,           /* type, 3 reserved, receiver, counter */
     SEC_OVERHEAD = SEC_HDR_LEN + SEC_TAG_LEN,
-    SEC_HS1_LEN = 4 + 4 + 32 + 1,                       /* 41 */
+    SEC_HS1_LEN = 4 + 4 + 32 + 1 + 4,                   /* 45 */
     SEC_HS2_LEN = 4 + 4 + 4 + 32 + 48 + 1 + 16,         /* 109 */
     SEC_HS3_LEN = 4 + 4 + 4 + 48 + 1 + 16,              /* 77 */
     SEC_REPLAY_BITS = 2048,     /* the window, as WireGuard keeps */
@@ -119,9 +119,18 @@ bool sec_key_from_z85(uint8_t key[SEC_KEY_LEN], const char *z85);
 void sec_key_to_z85(const uint8_t key[SEC_KEY_LEN], char out[41]);
 
 /* Initiator: starts a handshake as 'me', addressed at 'local_idx', and
- * writes message 1 (SEC_HS1_LEN bytes) into 'out'. */
+ * writes message 1 (SEC_HS1_LEN bytes) into 'out'.  'tag' says which of
+ * the responder's links to this address the session is for (the
+ * responder reads it with sec_hs1_tag before it answers); it travels in
+ * the clear, and the handshake hash covers it, so a changed tag makes the
+ * handshake fail. */
 void sec_hs_initiate(struct sec_hs *hs, const struct sec_identity *me,
-                     uint32_t local_idx, uint8_t flags, uint8_t *out);
+                     uint32_t local_idx, uint8_t flags, uint32_t tag,
+                     uint8_t *out);
+
+/* The link tag of handshake message 1 ('n' bytes at 'in'), or 0 if it is
+ * not one. */
+uint32_t sec_hs1_tag(const uint8_t *in, size_t n);
 
 /* Responder: reads message 1 ('n' bytes at 'in') into a fresh 'hs' and
  * writes message 2 (SEC_HS2_LEN bytes) into 'out'.  Returns true if

@@ -12,7 +12,7 @@ set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BUILD=$(cd "${1:-$SRC/build}" && pwd)
 export VR_SRC_DIR=$SRC VR_BUILD_DIR=$BUILD
-export CHAOS_KILLS=${CHAOS_KILLS:-300} VR_CHAOS_OCLIENT=1
+export CHAOS_KILLS=${CHAOS_KILLS:-300}
 export CHAOS_SEED=${CHAOS_SEED:-$(( $(date +%s%N) % 1000000 ))}
 [ "$CHAOS_KILLS" -ge 300 ] || echo "note: $CHAOS_KILLS kills, the long mode is 300 or more"
 for b in ${BACKENDS:-netns oclient}; do

@@ -41,7 +41,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void) sec_hs_respond(&hr, &b, 1, 0, buf, n, out);
 
     /* As message 2 and 3 to a handshake under way, then the real ones. */
-    sec_hs_initiate(&ha, &a, 7, 0, m1);
+    sec_hs_initiate(&ha, &a, 7, 0, 0, m1);
     FUZZ_CHECK(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
     memcpy(buf, data, n);
     FUZZ_CHECK(!sec_hs_finish(&ha, &a, buf, n, m3)

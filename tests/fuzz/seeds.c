@@ -430,7 +430,7 @@ s_sec(void)
     crypto_box_keypair(b.pub, b.secret);
     struct sec_hs ha, hb;
     uint8_t m1[SEC_HS1_LEN], m2[SEC_HS2_LEN], m3[SEC_HS3_LEN];
-    sec_hs_initiate(&ha, &a, 7, 0, m1);
+    sec_hs_initiate(&ha, &a, 7, 0, 0, m1);
     FUZZ_CHECK(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
     FUZZ_CHECK(sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
     FUZZ_CHECK(sec_hs_confirm(&hb, m3, sizeof m3));
@@ -529,6 +529,132 @@ s_link(void)
     s_write("agent_link", "sealed", buf, n);
 }
 
+/* Appends one service-harness record (type, body of 'm', control byte
+ * 'ctl') to 'buf' ('*n' bytes so far, room for 'cap'). */
+static void
+s_rec(uint8_t *buf, size_t *n, size_t cap, int type, uint8_t ctl,
+      const ProtobufCMessage *m)
+{
+    size_t size = protobuf_c_message_get_packed_size(m);
+    FUZZ_CHECK(*n + 4 + size <= cap && size < 65536);
+    buf[*n] = (uint8_t) type;
+    buf[*n + 1] = (uint8_t) (size >> 8);
+    buf[*n + 2] = (uint8_t) size;
+    buf[*n + 3] = ctl;
+    protobuf_c_message_pack(m, buf + *n + 4);
+    *n += 4 + size;
+}
+
+static void
+s_agent_link(uint8_t *buf, size_t *n, size_t cap, const char *name,
+             const char *peer, bool tcp, bool circuit)
+{
+    Vr__Link l = VR__LINK__INIT;
+    l.name = (char *) name;
+    l.peer = (char *) peer;
+    l.peer_agent = "h2";
+    l.proto = tcp ? VR__LINK_PROTO__LINK_PROTO_TCP
+                  : VR__LINK_PROTO__LINK_PROTO_UDP;
+    l.circuit = circuit;
+    Vr__LinkCreate req = VR__LINK_CREATE__INIT;
+    req.link = &l;
+    s_rec(buf, n, cap, VR__MSG_TYPE__MSG_LINK_CREATE, 0, &req.base);
+}
+
+static void
+s_agent_probe(uint8_t *buf, size_t *n, size_t cap, const char *name,
+              uint8_t ctl)
+{
+    Vr__LinkProbe req = VR__LINK_PROBE__INIT;
+    req.name = (char *) name;
+    req.timeout_ms = 300;
+    s_rec(buf, n, cap, VR__MSG_TYPE__MSG_LINK_PROBE, ctl, &req.base);
+}
+
+static void
+s_agent_rules(uint8_t *buf, size_t *n, size_t cap, int type,
+              const char *link)
+{
+    Vr__Rule r[2] = { VR__RULE__INIT, VR__RULE__INIT };
+    Vr__Rule *rp[2] = { &r[0], &r[1] };
+    r[0].dst_mac = 0x020000000301ull;
+    r[0].link = (char *) link;
+    r[1].dst_mac = 0x020000000302ull;
+    r[1].src_mac = 0x020000000201ull;
+    r[1].link = (char *) link;
+    Vr__RuleAdd req = VR__RULE_ADD__INIT;
+    req.rules = rp;
+    req.n_rules = 2;
+    s_rec(buf, n, cap, type, 0, &req.base);
+}
+
+/* fuzz_agent_ctl: the planner's ways with an agent's links and rules
+ * (two links to one address among them), the probe table filled past its
+ * cap, and, in the last file in order, the link table filled past its
+ * cap (the harness keeps the agent from one input to the next). */
+static void
+s_agent_ctl(void)
+{
+    static uint8_t buf[1 << 16];
+    size_t n = 0;
+    Vr__LinkRemove rm = VR__LINK_REMOVE__INIT;
+    Vr__LinkListRequest ll = VR__LINK_LIST_REQUEST__INIT;
+    Vr__RuleListRequest rl = VR__RULE_LIST_REQUEST__INIT;
+    Vr__StatusRequest st = VR__STATUS_REQUEST__INIT;
+    s_agent_link(buf, &n, sizeof buf, "vr-1", "10.0.0.2:7000", false, true);
+    s_agent_link(buf, &n, sizeof buf, "vr-2", "10.0.0.2:7000", false, true);
+    s_agent_link(buf, &n, sizeof buf, "h3", "10.0.0.3:7000", true, false);
+    s_agent_link(buf, &n, sizeof buf, "vr-1", "10.0.0.4:7000", false, true);
+    s_agent_rules(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RULE_ADD, "vr-1");
+    s_agent_rules(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RULE_ADD, "vr-2");
+    s_agent_rules(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RULE_ADD, "nope");
+    s_agent_probe(buf, &n, sizeof buf, "vr-2", 0);
+    s_agent_probe(buf, &n, sizeof buf, "h3", 1);      /* expires */
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST, 0,
+          &ll.base);
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RULE_LIST_REQUEST, 0,
+          &rl.base);
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_STATUS_REQUEST, 0,
+          &st.base);
+    rm.name = "vr-1";
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_LINK_REMOVE, 0, &rm.base);
+    s_agent_rules(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RULE_REMOVE,
+                  "vr-2");
+    s_agent_rules(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RULE_REMOVE,
+                  "vr-2");
+    rm.name = "proxy";
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_LINK_REMOVE, 0, &rm.base);
+    rm.name = "vr-2";
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_LINK_REMOVE, 1, &rm.base);
+    s_write("agent_ctl", "links-rules", buf, n);
+
+    /* 20 probes at once: the 17th on are refused, then all expire. */
+    n = 0;
+    s_agent_link(buf, &n, sizeof buf, "p", "10.0.0.5:7000", false, false);
+    for (int i = 0; i < 20; i++) {
+        s_agent_probe(buf, &n, sizeof buf, i % 2 ? "p" : "proxy", 0);
+    }
+    s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_LINK_LIST_REQUEST, 1,
+          &ll.base);
+    s_write("agent_ctl", "probes-full", buf, n);
+
+    /* 40 links: past the harness's cap of 24, then 10 go and 10 come. */
+    n = 0;
+    for (int i = 0; i < 50; i++) {
+        char name[32], peer[32];
+        if (i >= 40) {
+            snprintf(name, sizeof name, "bulk-%02d", i - 40);
+            rm.name = name;
+            s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_LINK_REMOVE, 0,
+                  &rm.base);
+        }
+        snprintf(name, sizeof name, "bulk-%02d", i);
+        snprintf(peer, sizeof peer, "10.1.0.%d:7000", i + 1);
+        s_agent_link(buf, &n, sizeof buf, name, peer, i % 7 == 0, false);
+    }
+    s_write("agent_ctl", "zz-bulk", buf, n);
+}
+
 /* fuzz_metrics: a StatusReply and a request. */
 static void
 s_metrics(void)
@@ -607,6 +733,7 @@ main(int argc, char **argv)
     s_oclient();
     s_netns();
     s_link();
+    s_agent_ctl();
     s_metrics();
     printf("fuzz_seeds: %zu files in %s\n", s_n_files, s_dir);
     return 0;

@@ -46,8 +46,14 @@ struct svch_def {
      * it.  A refused message, too, must change no state. */
     int (*take)(void *service, const bus_msg_t *msg);
     /* True if a request may be answered later (svc_defer()): then a
-     * request may get no reply at once. */
+     * request may get no reply at once; only one of 'deferred_types',
+     * if that is set. */
     bool deferred;
+    const int *deferred_types;
+    size_t n_deferred_types;
+    /* Optional: changes request 'm' of 'type' before it is handled
+     * (keeps the addresses it names on loopback, say). */
+    void (*prepare)(int type, ProtobufCMessage *m);
 };
 
 /* Runs the input 'data' ('size' bytes) against the service of 'd',

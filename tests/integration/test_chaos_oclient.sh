@@ -9,15 +9,6 @@
 # mid 'oclient -c' (the documented limit: ODIN has no list command),
 # which are counted.  CHAOS_SEED=n replays a run.
 source "$(dirname "$0")/lib.sh"
-# Not in the CI run yet: a phase sometimes does not settle, most likely
-# because an agent takes two links to one peer address (the oclient
-# backend reuses the hosts' addresses) and they fight over handshakes.
-# Until that is fixed in the agent, it runs when asked: VR_CHAOS_OCLIENT=1
-# (tests/bench/chaos.sh sets it).
-[ "${VR_CHAOS_OCLIENT:-0}" = 1 ] || {
-    echo "skipped: set VR_CHAOS_OCLIENT=1 (an open agent bug, see above)"
-    exit 77
-}
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 CHAOS_BACKEND=oclient

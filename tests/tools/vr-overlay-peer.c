@@ -371,7 +371,8 @@ s_handshake(struct s_peer *p, const struct sec_identity *me,
     struct sec_hs hs;
     uint8_t hs1[SEC_HS1_LEN], hs3[SEC_HS3_LEN];
     uint32_t idx = randombytes_uniform(0x7fffffff) + 1;
-    sec_hs_initiate(&hs, me, idx, sec_aes_available() ? SEC_F_AES : 0, hs1);
+    sec_hs_initiate(&hs, me, idx, sec_aes_available() ? SEC_F_AES : 0, 0,
+                    hs1);
     if (sendto(p->fd, hs1, sizeof hs1, 0, (struct sockaddr *) &p->to,
                sizeof p->to) < 0) {
         fprintf(stderr, "vr-overlay-peer: send: %s\n", strerror(errno));

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent_peer.h"
 #include "agent_sec.h"
 
 static void
@@ -25,7 +26,7 @@ s_handshake(const struct sec_identity *a, const struct sec_identity *b,
 {
     struct sec_hs ha, hb;
     uint8_t m1[SEC_HS1_LEN], m2[SEC_HS2_LEN], m3[SEC_HS3_LEN];
-    sec_hs_initiate(&ha, a, 0x1001, fa, m1);
+    sec_hs_initiate(&ha, a, 0x1001, fa, 0, m1);
     assert(sec_hs_respond(&hb, b, 0x2002, fb, m1, sizeof m1, m2));
     assert(sec_receiver(m2, sizeof m2) == 0x1001);
     assert(sec_hs_finish(&ha, a, m2, sizeof m2, m3));
@@ -145,7 +146,7 @@ main(void)
         struct sec_hs ha, hb, hc;
         uint8_t m1[SEC_HS1_LEN], m2[SEC_HS2_LEN], m2c[SEC_HS2_LEN];
         uint8_t m3[SEC_HS3_LEN];
-        sec_hs_initiate(&ha, &a, 7, 0, m1);
+        sec_hs_initiate(&ha, &a, 7, 0, 0, m1);
         assert(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
         assert(sec_hs_respond(&hc, &c, 8, 0, m1, sizeof m1, m2c));
         uint8_t bad[SEC_HS2_LEN];
@@ -167,6 +168,29 @@ main(void)
         assert(sec_hs_confirm(&hb, m3, sizeof m3));
         /* A replayed message 3 for a finished handshake: refused. */
         assert(!sec_hs_confirm(&hb, m3, sizeof m3));
+    }
+
+    /* Message 1 carries its link's tag (which of the responder's links
+     * to this address it is for): readable before answering, and bound
+     * to the handshake, so a changed tag makes message 2 fail. */
+    {
+        struct sec_hs ha, hb;
+        uint8_t m1[SEC_HS1_LEN], m2[SEC_HS2_LEN], m3[SEC_HS3_LEN];
+        sec_hs_initiate(&ha, &a, 7, 0, 0xa1b2c3d4u, m1);
+        assert(sec_hs1_tag(m1, sizeof m1) == 0xa1b2c3d4u);
+        assert(sec_hs1_tag(m1, sizeof m1 - 1) == 0);
+        m1[SEC_HS1_LEN - 1] ^= 1;
+        assert(sec_hs1_tag(m1, sizeof m1) == 0xa1b2c3d5u);
+        assert(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
+        assert(!sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
+        m1[SEC_HS1_LEN - 1] ^= 1;
+        assert(sec_hs_respond(&hb, &b, 8, 0, m1, sizeof m1, m2));
+        assert(sec_hs_finish(&ha, &a, m2, sizeof m2, m3));
+        assert(sec_hs_confirm(&hb, m3, sizeof m3));
+        /* Names give tags, never 0 (the star's), alike for alike. */
+        assert(link_sec_tag("vr-42") == link_sec_tag("vr-42"));
+        assert(link_sec_tag("vr-42") != link_sec_tag("vr-43"));
+        assert(link_sec_tag("") != 0);
     }
 
     /* An ephemeral key of all zeros (a low-order point) is refused. */
