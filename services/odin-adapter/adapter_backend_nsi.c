@@ -22,6 +22,7 @@
 
 #include "adapter_nsi_soap.h"
 #include "adapter_nsi_state.h"
+#include "adapter_pool.h"
 #include "adapter_svc.h"
 #include "log.h"
 #include "vtime.h"
@@ -77,6 +78,7 @@ struct s_nsi {
     adapter_core_t *core;       /* where paths are reported */
     const struct adapter_nsi_config *cfg;
     adapter_nsi_soap_t *soap;   /* the client */
+    adapter_pool_t *pool;       /* the circuits' /30s */
     struct s_conn *conns;       /* every connection, newest first */
     size_t n_conns;
     uint64_t list_call;         /* a listing in flight, 0: none */
@@ -856,7 +858,11 @@ s_check(const struct adapter_cfg *cfg, const char *cfg_path, char *err,
         log_format(err, size, "nsi.hosts: empty: no host can have a path");
         return false;
     }
-    return true;
+    adapter_pool_t *pool = adapter_pool_new(cfg->nsi.link_pool,
+                                            "nsi.link_pool", err, size);
+    bool ok = pool != NULL;
+    adapter_pool_destroy(&pool);
+    return ok;
 }
 
 static void
@@ -867,6 +873,7 @@ s_close(void *arg)
         return;
     }
     adapter_nsi_soap_destroy(&self->soap);
+    adapter_pool_destroy(&self->pool);
     while (self->conns) {
         struct s_conn *c = self->conns;
         self->conns = c->next;
@@ -891,8 +898,11 @@ s_open(adapter_core_t *core, const struct adapter_cfg *cfg,
     self->core = core;
     self->cfg = &cfg->nsi;
     self->soap = adapter_nsi_soap_new(&cfg->nsi, err, size);
-    if (!self->soap) {
-        free(self);
+    self->pool = self->soap ? adapter_pool_new(cfg->nsi.link_pool,
+                                               "nsi.link_pool", err, size)
+                            : NULL;
+    if (!self->pool) {
+        s_close(self);
         return NULL;
     }
     if (s_test_commit_delay_ms) {
@@ -939,7 +949,21 @@ s_admit(void *arg, struct adapter_path *p, char *err, size_t size)
                    self->n_conns);
         return EBUSY;
     }
+    /* The address of each end's VLAN sub-interface (the agents make
+     * them once the path is up). */
+    if (adapter_pool_take(self->pool, p->r.n, p->r.src_link, p->r.dst_link,
+                          sizeof p->r.src_link, err, size) != 0) {
+        return EBUSY;
+    }
+    p->r.prefix_len = ADAPTER_POOL_PREFIX_LEN;
     return 0;
+}
+
+static void
+s_cancel(void *arg, struct adapter_path *p)
+{
+    struct s_nsi *self = arg;
+    adapter_pool_free(self->pool, p->r.n);
 }
 
 static void
@@ -1046,6 +1070,12 @@ s_adopt(void *arg, struct adapter_path *p)
     struct s_nsi *self = arg;
     char cid[ADAPTER_NSI_ID_MAX + 1], gid[ADAPTER_NSI_GID_LEN + 1];
     char how[256];
+    if (p->r.src_link[0] && !adapter_pool_adopt(self->pool, p->r.n,
+                                                p->r.src_link)) {
+        VLOG_WARN("path p-%" PRIu64 ": its link address %s is not a free "
+                  "/30 of nsi.link_pool: kept, but the pool may hand it out "
+                  "again", p->r.n, LOG_ESC(p->r.src_link));
+    }
     if (!adapter_nsi_ref_parse(p->r.backend_ref, cid, sizeof cid, gid,
                                sizeof gid)) {
         /* Nothing recorded: the reserve never went out. */
@@ -1147,7 +1177,8 @@ s_status(void *arg, struct adapter_status *st)
 static void
 s_forget(void *arg, struct adapter_path *p)
 {
-    (void) arg;
+    struct s_nsi *self = arg;
+    adapter_pool_free(self->pool, p->r.n);
     struct s_conn *c = p->be;
     if (c) {
         /* Kept until the provider has ended it, as an orphan. */
@@ -1162,6 +1193,7 @@ const struct adapter_backend adapter_backend_nsi = {
     .close = s_close,
     .describe = s_describe,
     .admit = s_admit,
+    .cancel = s_cancel,
     .create = s_create,
     .teardown = s_teardown,
     .tick = s_tick,

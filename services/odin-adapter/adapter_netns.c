@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter_pool.h"
 #include "log.h"
 #include "proc.h"
 
@@ -36,9 +37,7 @@ struct s_host {
 struct adapter_netns {
     struct s_host *hosts;
     size_t n_hosts;
-    uint32_t base;              /* pool, host order */
-    size_t n_slots;             /* /30s in the pool */
-    uint64_t *slot_of;          /* path number using each slot, 0: free */
+    adapter_pool_t *pool;       /* the /30s of the paths */
     uint32_t mtu;
     bool shape;
     uint32_t lambdas;
@@ -105,37 +104,20 @@ adapter_netns_new(const struct adapter_netns_config *cfg, char *err,
         log_format(err, errsize, "netns.hosts: at least two hosts needed");
         return NULL;
     }
-    char pool[64];
-    unsigned plen = 0;
-    struct in_addr a;
-    if (!cfg->pool || snprintf(pool, sizeof pool, "%s", cfg->pool)
-                          >= (int) sizeof pool) {
-        log_format(err, errsize, "netns.pool: missing or too long");
-        return NULL;
-    }
-    char *slash = strchr(pool, '/');
-    if (!slash || sscanf(slash + 1, "%u", &plen) != 1 || plen < 8
-        || plen > 29 || (*slash = '\0', inet_pton(AF_INET, pool, &a) != 1)) {
-        log_format(err, errsize, "netns.pool '%s': want an IPv4 prefix "
-                   "a.b.c.d/8 to /29", cfg->pool);
-        return NULL;
-    }
     adapter_netns_t *self = calloc(1, sizeof *self);
     if (!self) {
         log_format(err, errsize, "out of memory");
         return NULL;
     }
-    self->hosts = calloc(cfg->hosts.n, sizeof *self->hosts);
-    self->n_slots = (size_t) 1 << (32 - plen - 2);
-    if (self->n_slots > 65536) {
-        self->n_slots = 65536;
+    self->pool = adapter_pool_new(cfg->pool, "netns.pool", err, errsize);
+    if (!self->pool) {
+        goto error;
     }
-    self->slot_of = calloc(self->n_slots, sizeof *self->slot_of);
-    if (!self->hosts || !self->slot_of) {
+    self->hosts = calloc(cfg->hosts.n, sizeof *self->hosts);
+    if (!self->hosts) {
         log_format(err, errsize, "out of memory");
         goto error;
     }
-    self->base = ntohl(a.s_addr) & ~((1u << (32 - plen)) - 1);
     for (size_t i = 0; i < cfg->hosts.n; i++) {
         struct s_host *s = &self->hosts[i];
         if (!s_canon(h[i].ip, s->ip, sizeof s->ip)) {
@@ -193,7 +175,7 @@ adapter_netns_destroy(adapter_netns_t **self_p)
         return;
     }
     free((*self_p)->hosts);
-    free((*self_p)->slot_of);
+    adapter_pool_destroy(&(*self_p)->pool);
     free((*self_p)->vlan_of);
     free(*self_p);
     *self_p = NULL;
@@ -241,27 +223,6 @@ s_run(char *err, size_t errsize, const char *const *argv)
     return proc_run_ok(argv, ADAPTER_NETNS_CMD_TIMEOUT_MS, err, errsize);
 }
 
-static void
-s_slot_addrs(const adapter_netns_t *self, size_t slot, char *a, char *b,
-             size_t size)
-{
-    struct in_addr x;
-    x.s_addr = htonl(self->base + (uint32_t) slot * 4 + 1);
-    inet_ntop(AF_INET, &x, a, (socklen_t) size);
-    x.s_addr = htonl(self->base + (uint32_t) slot * 4 + 2);
-    inet_ntop(AF_INET, &x, b, (socklen_t) size);
-}
-
-static void
-s_free_slot(adapter_netns_t *self, uint64_t n)
-{
-    for (size_t i = 0; i < self->n_slots; i++) {
-        if (self->slot_of[i] == n) {
-            self->slot_of[i] = 0;
-        }
-    }
-}
-
 int
 adapter_netns_up(adapter_netns_t *self, uint64_t n, const char *src_ip,
                  const char *dst_ip, double bandwidth_mbps, char *src_addr,
@@ -274,19 +235,13 @@ adapter_netns_up(adapter_netns_t *self, uint64_t n, const char *src_ip,
                    src_ip, dst_ip);
         return -1;
     }
-    size_t slot = 0;
-    while (slot < self->n_slots && self->slot_of[slot]) {
-        slot++;
-    }
-    if (slot == self->n_slots) {
-        log_format(err, errsize, "netns.pool: all %zu /30s in use",
-                   self->n_slots);
-        return -1;
-    }
     char dev[24], a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
     char a30[32], b30[32], mtu[16], rate[32], burst[32];
+    long slot = adapter_pool_find(self->pool, a, b, sizeof a, err, errsize);
+    if (slot < 0) {
+        return -1;
+    }
     snprintf(dev, sizeof dev, "vrp%" PRIu64, n);
-    s_slot_addrs(self, slot, a, b, sizeof a);
     snprintf(a30, sizeof a30, "%s/30", a);
     snprintf(b30, sizeof b30, "%s/30", b);
     snprintf(mtu, sizeof mtu, "%u", self->mtu);
@@ -327,7 +282,7 @@ adapter_netns_up(adapter_netns_t *self, uint64_t n, const char *src_ip,
             }
         }
     }
-    self->slot_of[slot] = n;
+    adapter_pool_set(self->pool, slot, n);
     snprintf(src_addr, addr_size, "%s", a);
     snprintf(dst_addr, addr_size, "%s", b);
     snprintf(detail, detail_size, "dev=%s %s=%s %s=%s mtu=%u rate=%s",
@@ -355,7 +310,7 @@ adapter_netns_down(adapter_netns_t *self, uint64_t n, const char *src_ip,
                    char *err, size_t errsize)
 {
     const struct s_host *s = s_host(self, src_ip);
-    s_free_slot(self, n);
+    adapter_pool_free(self->pool, n);
     if (!s) {
         return 0;
     }
@@ -381,10 +336,8 @@ adapter_netns_adopt(adapter_netns_t *self, uint64_t n, const char *src_ip,
         || !s_present(self, s->netns, dev) || !s_present(self, d->netns, dev)) {
         return false;
     }
-    uint32_t off = ntohl(x.s_addr) - self->base;
-    if (off / 4 < self->n_slots) {
-        self->slot_of[off / 4] = n;
-    }
+    /* The pair is there: it is ours whatever the pool says. */
+    adapter_pool_adopt(self->pool, n, src_addr);
     return true;
 }
 
@@ -503,7 +456,7 @@ adapter_netns_vlan_mode(const adapter_netns_t *self)
 void
 adapter_netns_vlan_free(adapter_netns_t *self, uint64_t n)
 {
-    s_free_slot(self, n);
+    adapter_pool_free(self->pool, n);
     for (uint32_t v = self->vlan_lo; self->vlan_of && v <= self->vlan_hi;
          v++) {
         if (self->vlan_of[v - self->vlan_lo] == n) {
@@ -529,23 +482,17 @@ adapter_netns_vlan_take(adapter_netns_t *self, uint64_t n,
     while (v <= self->vlan_hi && self->vlan_of[v - self->vlan_lo]) {
         v++;
     }
-    size_t slot = 0;
-    while (slot < self->n_slots && self->slot_of[slot]) {
-        slot++;
-    }
     if (v > self->vlan_hi) {
         log_format(err, errsize, "netns.vlans: all of %u-%u in use",
                    self->vlan_lo, self->vlan_hi);
         return -1;
     }
-    if (slot == self->n_slots) {
-        log_format(err, errsize, "netns.pool: all %zu /30s in use",
-                   self->n_slots);
+    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+    long slot = adapter_pool_find(self->pool, a, b, sizeof a, err, errsize);
+    if (slot < 0) {
         return -1;
     }
-    char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-    s_slot_addrs(self, slot, a, b, sizeof a);
-    self->slot_of[slot] = n;
+    adapter_pool_set(self->pool, slot, n);
     self->vlan_of[v - self->vlan_lo] = n;
     *vlan = v;
     snprintf(src_addr, addr_size, "%s", a);
@@ -559,19 +506,13 @@ bool
 adapter_netns_vlan_adopt(adapter_netns_t *self, uint64_t n, uint32_t vlan,
                          const char *src_addr)
 {
-    struct in_addr x;
-    if (!self->vlan_of || vlan < self->vlan_lo || vlan > self->vlan_hi
-        || !src_addr || inet_pton(AF_INET, src_addr, &x) != 1) {
+    if (!self->vlan_of || vlan < self->vlan_lo || vlan > self->vlan_hi) {
         return false;
     }
-    uint32_t off = ntohl(x.s_addr) - self->base;
     uint64_t *vs = &self->vlan_of[vlan - self->vlan_lo];
-    if (off / 4 >= self->n_slots || (off & 3) != 1
-        || (self->slot_of[off / 4] && self->slot_of[off / 4] != n)
-        || (*vs && *vs != n)) {
+    if ((*vs && *vs != n) || !adapter_pool_adopt(self->pool, n, src_addr)) {
         return false;
     }
-    self->slot_of[off / 4] = n;
     *vs = n;
     return true;
 }

@@ -32,6 +32,7 @@
 #define ADAPTER_NSI_DEFAULT_POLL_MS 20
 #define ADAPTER_NSI_DEFAULT_MAX_REPLY_KB 256
 #define ADAPTER_NSI_DEFAULT_MAX_IN_FLIGHT 32
+#define ADAPTER_NSI_DEFAULT_LINK_POOL "10.213.0.0/16"
 
 #define ADAPTER_NSI_MAX_HOSTS 4096      /* entries in nsi.hosts */
 #define ADAPTER_NSI_ID_MAX 128          /* connectionId characters */
@@ -72,6 +73,7 @@ struct adapter_nsi_config {
     char *tls_key;              /* its private key (PEM) */
     char *tls_ca;               /* CA bundle to verify the provider */
     bool allow_plain_http;      /* http:// to a non-loopback host */
+    char *link_pool;            /* the /30s of the circuits' ends */
 };
 
 extern const struct cfg_key adapter_nsi_host_keys[];
@@ -140,7 +142,11 @@ extern const struct cfg_key adapter_nsi_host_keys[];
     ADAPTER_NSI_CFG_KEY_(P, BASE, CFG_BOOL, "allow_plain_http",            \
         allow_plain_http, .def_int = 0,                                    \
         .help = "allow http:// to a host that is not loopback "            \
-                "(unencrypted, unauthenticated; logged)")
+                "(unencrypted, unauthenticated; logged)"),                 \
+    ADAPTER_NSI_CFG_KEY_(P, BASE, CFG_STR, "link_pool", link_pool,         \
+        .def_str = ADAPTER_NSI_DEFAULT_LINK_POOL,                          \
+        .help = "IPv4 prefix each circuit takes a /30 from: the address "  \
+                "of each host's VLAN sub-interface")
 
 /* A file (or section) holding only "nsi:" keys. */
 extern const struct cfg_key adapter_nsi_keys[];

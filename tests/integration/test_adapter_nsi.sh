@@ -42,6 +42,12 @@ for i in 1 2 3; do
     conn=$(jq -r .connection_id <<<"$p")
     [[ "$conn" =~ ^[A-Za-z0-9-]+$ ]] || fail "$id: connection id '$conn'"
     [[ "$(jq -r .vlan <<<"$p")" =~ ^178[0-9]$ ]] || fail "$id: vlan in $p"
+    # Each end's address for its VLAN sub-interface, a /30 of
+    # nsi.link_pool (10.213.0.0/16 by default).
+    [[ "$(resv_field "$id" addr_a)" =~ ^10\.213\.[0-9]+\.[0-9]+$ ]] \
+        && [[ "$(resv_field "$id" addr_b)" =~ ^10\.213\.[0-9]+\.[0-9]+$ ]] \
+        && [ "$(resv_field "$id" link_prefix_len)" = 30 ] \
+        || fail "$id: link addresses $(resv_field "$id" addr_a) $(resv_field "$id" addr_b)/$(resv_field "$id" link_prefix_len)"
     # The path's and the reservation's vlan field: the same VLAN.
     [ "$(resv_field "$id" vlan)" = "$(jq -r .vlan <<<"$p")" ] \
         || fail "$id: the broker's vlan $(resv_field "$id" vlan), the path's $(jq -r .vlan <<<"$p")"
