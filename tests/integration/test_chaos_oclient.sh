@@ -10,6 +10,14 @@
 # which are counted.  CHAOS_SEED=n replays a run.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
+# In CI, the normal tree only: integration.chaos already runs the same
+# kills under the sanitizers, and CI's time is counted
+# (tests/bench/chaos.sh runs this one long, in whichever tree it is given).
+if [ -z "${CHAOS_KILLS:-}" ] \
+    && grep -q '^VR_SANITIZE:BOOL=ON' "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+    echo "skip: the short mode runs in the normal tree"
+    exit 77
+fi
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 CHAOS_BACKEND=oclient
 source "$(dirname "$0")/chaos_bed.sh"
