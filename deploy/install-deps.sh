@@ -20,11 +20,15 @@ libcurl4-openssl-dev libxml2-dev
 # build and run the per-role images (docker/build.sh, test_compose);
 # clang and libclang-rt-dev (libFuzzer and the sanitizer runtimes, only
 # recommended by clang) build the fuzz tree (tests/fuzz/run.sh).
+# qemu-system-x86 runs the test bed's QEMU guests (vrbed --vm-kind qemu)
+# and busybox-static is their userland (deploy/testbed/guest-image.sh;
+# the guest kernel is fetched there with apt-get download, not installed).
 TEST_PKGS="
 iproute2 iperf3 iputils-ping ethtool procps
 python3 jq gnuplot-nox graphviz sqlite3
 docker.io docker-compose debootstrap
 clang libclang-rt-dev
+qemu-system-x86 busybox-static
 "
 
 case "${1:-all}" in

@@ -10,6 +10,7 @@ static const struct adapter_backend *const s_backends[] = {
     &adapter_backend_sim,
     &adapter_backend_netns,
     &adapter_backend_oclient,
+    &adapter_backend_nsi,
 };
 
 #define S_N_BACKENDS (sizeof s_backends / sizeof s_backends[0])

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What a backend of the odin-adapter is: a table of functions (struct
  * adapter_backend, one file each: adapter_backend_sim.c, _netns.c,
- * _oclient.c) that the path table (adapter_core) calls, and the calls a
+ * _oclient.c, _nsi.c) that the path table (adapter_core) calls, and the calls a
  * backend makes back into that table to report what became of a path.
  * The service never asks which backend it runs: it finds the table by the
  * config's name (adapter_backend_find()) and only calls through it.
@@ -140,15 +140,16 @@ struct adapter_backend {
     void (*forget)(void *be, struct adapter_path *p);
 };
 
-/* The backends built in: sim, netns, oclient. */
+/* The backends built in: sim, netns, oclient, nsi. */
 extern const struct adapter_backend adapter_backend_sim;
 extern const struct adapter_backend adapter_backend_netns;
 extern const struct adapter_backend adapter_backend_oclient;
+extern const struct adapter_backend adapter_backend_nsi;
 
 /* The backend named 'name', or NULL. */
 const struct adapter_backend *adapter_backend_find(const char *name);
 
-/* Writes the known names, "sim, netns or oclient", into 'buf'. */
+/* Writes the known names, "sim, netns, oclient or nsi", into 'buf'. */
 void adapter_backend_names(char *buf, size_t size);
 
 /* ------------------------------------------------------------------ */

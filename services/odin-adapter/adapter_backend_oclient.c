@@ -322,7 +322,7 @@ s_adopt(void *arg, struct adapter_path *p)
             adapter_core_set_state(self->core, p, P(DOWN), NULL);
         }
     } else {
-        char how[128];
+        char how[256];
         snprintf(how, sizeof how, "ODIN path %s", r->backend_ref);
         adapter_core_adopted(self->core, p, how);
     }

@@ -21,7 +21,8 @@ struct adapter_path_rec {
     double bandwidth_mbps, latency_ms;
     int state;
     char detail[256];           /* backend's view (lambda, route, devices) */
-    char backend_ref[72];       /* id inside the backend (ODIN's path id) */
+    char backend_ref[192];      /* id inside the backend (ODIN's path id;
+                                 * nsi: connection and global ids) */
     char src_link[64], dst_link[64];  /* overlay link addresses */
     uint32_t vlan;              /* a VLAN circuit's 802.1Q id, 1 to
                                  * ADAPTER_VLAN_MAX; 0: none */

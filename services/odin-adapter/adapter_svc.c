@@ -37,7 +37,7 @@ const struct cfg_key adapter_cfg_keys[] = {
     CFG_KEY_STR("bus.events", T, events, ADAPTER_DEFAULT_EVENTS,
                 "endpoint the events (PUB) socket binds"),
     CFG_KEY_STR("backend", T, backend, "sim",
-                "the reservation system: sim, netns or oclient"),
+                "the reservation system: sim, netns, oclient or nsi"),
     CFG_KEY_STR("state", T, state, ADAPTER_DEFAULT_STATE,
                 "SQLite file of every path, read back on start (its "
                 "directory is made if missing; empty: keep nothing)"),
@@ -51,6 +51,7 @@ const struct cfg_key adapter_cfg_keys[] = {
     ADAPTER_SIM_CFG_KEYS("sim.", offsetof(T, sim)),
     ADAPTER_NETNS_CFG_KEYS("netns.", offsetof(T, netns)),
     ADAPTER_OCLIENT_CFG_KEYS("oclient.", offsetof(T, oclient)),
+    ADAPTER_NSI_CFG_KEYS("nsi.", offsetof(T, nsi)),
     CFG_KEYS_END,
 };
 #undef T

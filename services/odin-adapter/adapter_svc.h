@@ -2,9 +2,9 @@
 /* odin-adapter, the service: PathCreate / PathTeardown / ListPaths /
  * PathStatus on its control socket and PathEvents on its events socket,
  * over one backend chosen in YAML (adapter_backend.h: sim, netns,
- * oclient).  Creation is asynchronous: the reply says PROVISIONING and an
- * event says UP or FAILED when the backend is done; the backend's work
- * runs on the loop, never in a request handler.  Requests are idempotent
+ * oclient, nsi).  Creation is asynchronous: the reply says PROVISIONING
+ * and an event says UP or FAILED when the backend is done; the backend's
+ * work runs on the loop, never in a request handler.  Requests are idempotent
  * by request id.  Every path is recorded in SQLite (adapter_store) at each
  * transition; on start every open path is offered to the backend to adopt
  * or end (adapter_core.h), and the backend sweeps what no path owns. */
@@ -12,6 +12,7 @@
 #define ADAPTER_SVC_H
 
 #include "adapter_netns.h"
+#include "adapter_nsi_soap.h"
 #include "adapter_oclient.h"
 #include "adapter_sim.h"
 #include "cfg.h"
@@ -32,6 +33,7 @@ struct adapter_cfg {
     struct adapter_sim_config sim;  /* the simulated network */
     struct adapter_netns_config netns;
     struct adapter_oclient_config oclient;
+    struct adapter_nsi_config nsi;  /* an NSI CS 2.0 provider */
 };
 
 extern const struct cfg_key adapter_cfg_keys[];

@@ -62,6 +62,36 @@ s_print(const struct ctl *ctl, const Vr__Reservation *r)
     }
 }
 
+/* The adapter's view of the path of 'r' (its connection, the provider's
+ * states, the VLAN), or NULL: none yet, or the adapter did not answer
+ * within 300 ms (the reservation is shown all the same, without it).
+ * '*reply' holds the answer; bus_msg_clear() it either way. */
+static const Vr__Path *
+s_path(struct ctl *ctl, const Vr__Reservation *r, bus_msg_t *reply)
+{
+    memset(reply, 0, sizeof *reply);
+    if (!r || !r->path_id || !*r->path_id || !ctl->cfg.adapter
+        || !*ctl->cfg.adapter) {
+        return NULL;
+    }
+    unsigned timeout = ctl->cfg.timeout_ms < 300 ? ctl->cfg.timeout_ms : 300;
+    bus_client_t *client = bus_client_new(ctl->bus, ctl->cfg.adapter,
+                                          "adapter", (int) timeout, 1);
+    Vr__PathStatusRequest req = VR__PATH_STATUS_REQUEST__INIT;
+    req.path_id = r->path_id;
+    int rc = client ? bus_client_call(client,
+                                      VR__MSG_TYPE__MSG_PATH_STATUS_REQUEST,
+                                      &req.base, VR__MSG_TYPE__MSG_PATH_REPLY,
+                                      reply)
+                    : -1;
+    bus_client_destroy(&client);
+    if (rc != 0) {
+        return NULL;
+    }
+    const Vr__PathReply *pr = (const Vr__PathReply *) reply->body;
+    return pr && pr->path ? pr->path : NULL;
+}
+
 static int
 s_call(struct ctl *ctl, int type, const ProtobufCMessage *req, int expect,
        bus_msg_t *reply)
@@ -146,8 +176,13 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
             return rc;
         }
         const Vr__ResvShowReply *r = (Vr__ResvShowReply *) reply.body;
+        bus_msg_t path_reply;
+        const Vr__Path *path = s_path(ctl, r->resv, &path_reply);
         if (ctl->json) {
             json_object *o = s_json(r->resv);
+            if (path) {
+                json_object_object_add(o, "path", ctl_path_json(path));
+            }
             json_object *h = json_object_new_array();
             for (size_t i = 0; i < r->n_history; i++) {
                 json_object *t = json_object_new_object();
@@ -164,11 +199,20 @@ ctl_reserve(struct ctl *ctl, int argc, char **argv)
             json_object_put(o);
         } else {
             s_print(ctl, r->resv);
+            if (path) {
+                char prov[320];
+                printf("  path %s %s (%s)%s\n", path->path_id,
+                       ctl_enum_name(&vr__path_state__descriptor,
+                                     (int) path->state),
+                       path->backend,
+                       ctl_path_provider(path, prov, sizeof prov));
+            }
             for (size_t i = 0; i < r->n_history; i++) {
                 printf("  -> %-13s %s\n", s_state(r->history[i]->to),
                        r->history[i]->reason);
             }
         }
+        bus_msg_clear(&path_reply);
         bus_msg_clear(&reply);
         return CTL_EXIT_OK;
     } else if (!strcmp(sub, "list") && n_pos == 0) {

@@ -118,12 +118,14 @@ s_print_human(const struct ctl *ctl, const bus_msg_t *msg)
             printf("%s path (empty event)\n", when);
             break;
         }
-        printf("%s path %s %s->%s %s -> %s (%s)%s%s\n", when, p->path_id,
+        char prov[320];
+        printf("%s path %s %s->%s %s -> %s (%s)%s%s%s\n", when, p->path_id,
                p->src_ip, p->dst_ip,
                ctl_enum_name(&vr__path_state__descriptor,
                              (int) ev->old_state),
                ctl_enum_name(&vr__path_state__descriptor, (int) p->state),
-               p->backend, *p->error ? ": " : "", p->error);
+               p->backend, ctl_path_provider(p, prov, sizeof prov),
+               *p->error ? ": " : "", p->error);
         break;
     }
     case VR__MSG_TYPE__MSG_DECISION_EVENT: {

@@ -73,6 +73,20 @@ const char *ctl_rate(double bps, char *buf, size_t size);
  * milliseconds. */
 const char *ctl_time(uint64_t time_us, char *buf, size_t size);
 
+/* A path's reservation-system view (ctl_path.c): its connection id (the
+ * first word of backend_ref; "" for none), its VLAN (its vlan, else what
+ * its detail names: "1781", "1781/1782" or ""), and " conn ID R/P/L vlan V errorId E"
+ * with the parts it has ("" for none).  Each writes into 'buf' and
+ * returns it. */
+const char *ctl_path_conn(const Vr__Path *p, char *buf, size_t size);
+const char *ctl_path_vlan(const Vr__Path *p, char *buf, size_t size);
+const char *ctl_path_provider(const Vr__Path *p, char *buf, size_t size);
+
+/* The path as a JSON object (id, state, backend, detail, error,
+ * connection_id, reservation/provision/lifecycle_state, error_id, vlan);
+ * the caller owns it. */
+json_object *ctl_path_json(const Vr__Path *p);
+
 ctl_cmd_fn ctl_status;
 ctl_cmd_fn ctl_keygen;
 ctl_cmd_fn ctl_link;

@@ -75,7 +75,7 @@ run(size_t n_vms, size_t group, double seconds)
                 };
             }
         }
-        char id[16];
+        char id[24];
         snprintf(id, sizeof id, "h%zu", a);
         vttif_tm_feed_location(tm, 0x020000000001 + i, id, false, 0);
     }
@@ -95,7 +95,7 @@ run(size_t n_vms, size_t group, double seconds)
                     .frames = (uint64_t) f[i].bytes / 1400,
                 };
             }
-            char id[16];
+            char id[24];
             snprintf(id, sizeof id, "h%zu", a);
             struct vttif_tm_update u = {
                 .agent_id = id, .boot_id = 1, .period_s = PERIOD,

@@ -129,6 +129,11 @@ if in_ns h1v1 ping -c 1 -W 1 10.201.2.1 >/dev/null; then
 fi
 ok "a VM cannot ping a VM on another host (no overlay yet)"
 
+rc=0
+"$VRBED" exec --prefix "$A" --timeout 1 h1v1 sleep 30 || rc=$?
+[ "$rc" = 124 ] || fail "exec --timeout 1 sleep 30 gave $rc, want 124"
+ok "exec --timeout ends a command in a namespace"
+
 # --- the rate limit
 vr_start iperf "$VRBED" exec --prefix "$A" h2 iperf3 -s -1 -B 10.200.0.2
 vr_until 5 in_ns h2 sh -c 'ss -Hltn | grep -q "10.200.0.2:5201"' \

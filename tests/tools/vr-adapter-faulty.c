@@ -1,9 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /* vr-adapter-faulty: the odin-adapter, for integration tests, with store
  * errors on demand (faultfile.h: adapter_store_fail_after(0) while
- * $VR_FAULT_FILE exists).  Otherwise it is services/odin-adapter/main.c. */
+ * $VR_FAULT_FILE exists) and, with $VR_NSI_COMMIT_DELAY_MS, the nsi
+ * backend's commits that late after the hold, past the commit deadline
+ * unless $VR_NSI_COMMIT_DEADLINE is "keep"
+ * (adapter_backend_nsi_test_commit_delay()).  Otherwise it is
+ * services/odin-adapter/main.c. */
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "adapter_backend_nsi.h"
 #include "adapter_store.h"
 #include "adapter_svc.h"
 #include "faultfile.h"
@@ -25,6 +33,21 @@ main(int argc, char **argv)
     def.summary = "odin-adapter with store errors on demand (tests).";
     struct adapter_cfg cfg;
     int rc;
+    const char *delay = getenv("VR_NSI_COMMIT_DELAY_MS");
+    if (delay && *delay) {
+        char *end;
+        unsigned long ms = strtoul(delay, &end, 10);
+        if (*end || ms > 600000) {
+            fprintf(stderr, "vr-adapter-faulty: VR_NSI_COMMIT_DELAY_MS "
+                    "'%s': want ms, at most 600000\n", delay);
+            return 2;
+        }
+        /* VR_NSI_COMMIT_DEADLINE=keep: the commit deadline still
+         * applies (an abort is tested); else the commit waits past it. */
+        const char *dl = getenv("VR_NSI_COMMIT_DEADLINE");
+        adapter_backend_nsi_test_commit_delay((uint32_t) ms,
+                                              !dl || strcmp(dl, "keep"));
+    }
     svc_t *svc = svc_new(&def, argc, argv, &cfg, &rc);
     if (!svc) {
         return rc;

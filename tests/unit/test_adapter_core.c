@@ -30,7 +30,7 @@ struct fake {
     size_t n_sweep_ns;
     bool fail_in_create;        /* create reports FAILED at once */
     char last[64];              /* path id of the last call */
-    char adopt_refs[8][72];     /* backend_refs offered to adopt */
+    char adopt_refs[8][192];     /* backend_refs offered to adopt */
 };
 
 static struct fake s_fake;
@@ -438,9 +438,10 @@ test_registry(void)
     assert(adapter_backend_find("sim") == &adapter_backend_sim);
     assert(adapter_backend_find("netns") == &adapter_backend_netns);
     assert(adapter_backend_find("oclient") == &adapter_backend_oclient);
+    assert(adapter_backend_find("nsi") == &adapter_backend_nsi);
     assert(!adapter_backend_find("odin") && !adapter_backend_find(NULL));
     adapter_backend_names(names, sizeof names);
-    assert(!strcmp(names, "sim, netns or oclient"));
+    assert(!strcmp(names, "sim, netns, oclient or nsi"));
     adapter_backend_names(names, 6);
     assert(!strcmp(names, "sim, "));
 }

@@ -1,0 +1,54 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The odin-adapter's nsi backend against a provider that misbehaves
+# (tests/tools/nsi-standin.py): malformed XML, HTTP 500 with an HTML page,
+# no answer at all.  Each time the reservation (through the broker) fails
+# with a clear reason within nsi.request_timeout_ms (2 s) and some slack,
+# the adapter keeps answering status, also while a call hangs, and the
+# next path is taken as usual.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/nsi_lib.sh"
+
+vr_start standin python3 "$VR_SRC_DIR/tests/tools/nsi-standin.py" "$T/standin.port"
+vr_until 10 test -s "$T/standin.port" || fail "stand-in did not start"
+SP=$(cat "$T/standin.port")
+NSA=urn:ogf:network:standin.test:2026:nsa
+NET=standin.test:2026:topology
+URL=http://127.0.0.1:$SP
+
+# standin MODE PATTERN: a path through the stand-in's MODE fails with an
+# error matching PATTERN.
+standin() {
+    local mode=$1 pat=$2 id t0 ms err
+    nsi_setup "$URL/NSI/$mode"
+    if [ -e "$T/adapter.pid" ]; then
+        vr_restart_adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
+    else
+        vr_start_resv "$T/adapter.yaml"
+    fi
+    t0=$(date +%s%N)
+    id=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+    if [ "$mode" = hang ]; then
+        # The loop is not held up by a call that hangs.
+        sleep 0.5
+        s0=$(date +%s%N)
+        "${CTL[@]}" status adapter >/dev/null || fail "adapter silent while a call hangs"
+        [ $(( ($(date +%s%N) - s0) / 1000000 )) -lt 900 ] || fail "status slow while a call hangs"
+    fi
+    resv_wait "$id" failed || fail "$mode: $id not failed"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+    err=$(resv_field "$id" error)
+    echo "$mode: failed in $ms ms: $err"
+    grep -Eq "$pat" <<<"$err" || fail "$mode: error '$err'"
+    [ "$ms" -lt 6000 ] || fail "$mode: took $ms ms"
+    "${CTL[@]}" status adapter >/dev/null || fail "$mode: adapter gone"
+    "${CTL[@]}" --json status adapter | jq -e '.services[0].counters.nsi_failures >= 1' >/dev/null \
+        || fail "$mode: nsi_failures not counted"
+}
+standin malformed 'reserve: .*not well-formed XML'
+standin http500 'reserve: .*HTTP 500 without a SOAP fault'
+standin hang 'reserve: no answer within 2000 ms'
+# A well-behaved answer after all that: the adapter still works (an
+# acknowledgment is no reserveResponse: a clear failure, at once).
+standin ack 'reserve: expected <reserveResponse>, got <acknowledgment>'
+echo "PASS"
