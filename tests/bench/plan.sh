@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # Planning ahead (issue 18): a phased BSP job on the bed (4 hosts x 2 VMs,
-# a proxy, 100 Mbit/s commodity network; ring, all-to-all and neighbor in
+# a proxy, 100 Mbit/s commodity network; ring, all-to-all and pairs in
 # turn, PHASE_SEC each, CYCLES times) with path set-up at the paper's
 # 17.5 s x SCALE, run under four planners, each on a fresh bed:
 #   paper       the paper's rule: top-k, fixed T_up and T_down (the
@@ -11,7 +11,8 @@
 #   predictive  reactive + predict: true (booking recurring phases ahead)
 #   oracle      an upper bound on an oracle that knows the schedule: every
 #               host link of every phase reserved before the job starts
-#               (k 6, never released), so no phase ever waits for a path
+#               (never released), so no phase ever waits for a path
+# Every planner may hold all 6 host links (k 6), as the oracle does.
 # For each: rank 0's iterations over the run, the reservations asked
 # (reserve and booking decisions), and how many were asked for a link
 # whose traffic had stopped (not in the phase running at the ask, nor in
@@ -27,7 +28,7 @@ BUILD=$(cd "${1:-$SRC/build}" && pwd)
 export VR_SRC_DIR=$SRC VR_BUILD_DIR=$BUILD
 PHASE_SEC=${PHASE_SEC:-20} CYCLES=${CYCLES:-2} SCALE=${SCALE:-0.3}
 MODES=${MODES:-paper reactive predictive oracle}
-PHASES=ring,all-to-all,neighbor
+PHASES=ring,all-to-all,pairs
 
 if [ -z "${PLAN_MODE:-}" ]; then
     [ "$(id -u)" = 0 ] || { echo "plan.sh: needs root (network namespaces)" >&2; exit 2; }
@@ -76,10 +77,10 @@ case $PLAN_MODE in
 paper)
     T_UP=$(printf '%.0f' "$(echo "10000 * $SCALE" | bc -l)")
     T_DOWN=$(printf '%.0f' "$(echo "30000 * $SCALE" | bc -l)")
-    lines=('learn_costs: false' 'live_max_age_ms: 0') ;;
+    lines=('k: 6' 'learn_costs: false' 'live_max_age_ms: 0') ;;
 reactive|predictive)
     T_UP=30000; T_DOWN=60000
-    lines=("path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500')
+    lines=('k: 6' "path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500')
     [ "$PLAN_MODE" = predictive ] && lines+=('predict: true') ;;
 oracle)
     T_UP=500; T_DOWN=3600000
@@ -113,7 +114,7 @@ edges() {
         | sort -u | paste -sd,
 }
 python3 - "$T/decisions.txt" "$t0" "$PHASE_SEC" "$iters" "$PLAN_MODE" \
-    "$(edges ring)" "$(edges all-to-all)" "$(edges neighbor)" <<'PY'
+    $(for p in ${PHASES//,/ }; do edges "$p"; done) <<'PY'
 import datetime, re, sys
 path, t0, sec, iters, mode = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
 phases = [set(s.split(",")) for s in sys.argv[6:9]]
