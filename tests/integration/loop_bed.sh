@@ -5,6 +5,7 @@
 # netns backend making real paths (the paper's 17.5 s scaled by $SCALE).
 #   loop_bed_up PREFIX [PLANNER_YAML_LINE...]
 # Needs SCALE, T_UP and T_DOWN set; sets P, CTL, and the helpers below.
+# A PLANNER_YAML_LINE "key: value" replaces the default of that key.
 # The bed goes down and the BSP ranks stop on exit, whatever happens.
 
 BED="$VR_SRC_DIR/deploy/testbed/vrbed"
@@ -39,8 +40,11 @@ $(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
   - name: lab
     endpoints:
 $(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
+    # Defaults, less the keys the caller sets.
+    local drop="^$"
+    for line in "$@"; do drop="$drop|^${line%%:*}:"; done
     {
-        cat <<YAML
+        cat <<YAML | grep -Ev "$drop"
 bus:
   control: $(ep planner)
   events: $(ep planner-events)

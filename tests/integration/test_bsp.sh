@@ -192,6 +192,9 @@ edges() {
 3 0 3 4 3 5 4 1 4 3 4 5 5 2 5 3 5 4 " ] || fail "mesh edges (6)"
 [ "$(edges --pattern mesh --n 4)" = "0 1 0 2 1 0 1 3 2 0 2 3 3 1 3 2 " ] ||
     fail "mesh edges (4)"
+[ "$(edges --pattern pairs --n 4)" = "0 2 1 3 2 0 3 1 " ] || fail "pairs edges"
+[ "$(edges --pattern pairs --n 5)" = "0 2 1 3 2 0 3 1 " ] ||
+    fail "pairs edges (5): $(edges --pattern pairs --n 5)"
 [ "$("$BSP" --print-edges --pattern all-to-all --n 8 | wc -l)" = 56 ] ||
     fail "all-to-all edges"
 [ "$("$BSP" --print-edges --pattern mesh --n 64 | wc -l)" = 256 ] ||
@@ -206,8 +209,8 @@ ok "edges of every pattern as documented; bad usage exits 2"
 
 # --- Every pattern, all at once (they share the CPUs; only the counts
 # matter).  Messages of odd sizes so that frames straddle reads.
-RUNS=("all-to-all 4" "ring 4" "mesh 4" "tree 4" "neighbor 4"
-    "all-to-all 8" "mesh 6")
+RUNS=("all-to-all 4" "ring 4" "mesh 4" "tree 4" "neighbor 4" "pairs 4"
+    "pairs 5" "all-to-all 8" "mesh 6")
 for r in "${RUNS[@]}"; do
     read -r pattern n <<<"$r"
     start_run "$pattern-$n" "$n" --pattern "$pattern" --msg-size 3001 \

@@ -82,12 +82,13 @@ enum bsp_pattern {
     BSP_MESH,
     BSP_TREE,
     BSP_NEIGHBOR,
+    BSP_PAIRS,
     BSP_PHASES,
     BSP_N_PATTERNS
 };
 
 static const char *const s_pattern_names[BSP_N_PATTERNS] = {
-    "all-to-all", "ring", "mesh", "tree", "neighbor", "phases",
+    "all-to-all", "ring", "mesh", "tree", "neighbor", "pairs", "phases",
 };
 
 /* Set-up progress of one connection. */
@@ -401,6 +402,17 @@ s_pattern_dests(enum bsp_pattern pattern, int n, int i, int *out)
             s_add_rank(out, &n_out, i, i + 1);
         }
         break;
+    case BSP_PAIRS: {
+        /* The first half with the second, in order; with N odd the last
+         * rank exchanges nothing. */
+        int h = n / 2;
+        if (i < h) {
+            s_add_rank(out, &n_out, i, i + h);
+        } else if (i < 2 * h) {
+            s_add_rank(out, &n_out, i, i - h);
+        }
+        break;
+    }
     case BSP_PHASES:
     case BSP_N_PATTERNS:
         assert(!"phases has no edges of its own");
@@ -444,7 +456,7 @@ s_usage(FILE *f)
 "  --rank I               this process's rank, 0 <= I < N\n"
 "  --peers LIST           every rank's HOST:PORT or [IPV6]:PORT, in order\n"
 "  --pattern P            all-to-all (default), ring, mesh, tree,\n"
-"                         neighbor, or phases\n"
+"                         neighbor, pairs or phases\n"
 "  --phases P1,P2,...     what phases cycles through (" BSP_DEFAULT_PHASES
 ")\n"
 "  --phase-sec T          seconds per phase (5)\n"
@@ -603,7 +615,7 @@ s_parse_args(int argc, char **argv, struct bsp_opts *o)
         case OPT_PATTERN:
             if (!s_pattern_parse(optarg, &o->pattern)) {
                 BAD("--pattern: unknown pattern '%s' (all-to-all, ring, "
-                    "mesh, tree, neighbor, phases)", optarg);
+                    "mesh, tree, neighbor, pairs, phases)", optarg);
             }
             break;
         case OPT_PHASES:
@@ -684,7 +696,7 @@ s_parse_args(int argc, char **argv, struct bsp_opts *o)
     if (o->pattern == BSP_PHASES) {
         if (!s_parse_phases(phases ? phases : BSP_DEFAULT_PHASES, o)) {
             BAD("--phases: bad list '%s' (up to %d of all-to-all, ring, "
-                "mesh, tree, neighbor)", phases ? phases : BSP_DEFAULT_PHASES,
+                "mesh, tree, neighbor, pairs)", phases ? phases : BSP_DEFAULT_PHASES,
                 BSP_MAX_PHASES);
         }
     } else if (phases) {
