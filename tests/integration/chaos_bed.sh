@@ -129,24 +129,8 @@ $(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
   - name: lab
     endpoints:
 $(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
-    cat >"$T/planner.yaml" <<YAML
-bus:
-  control: $(ep planner)
-  events: $(ep planner-events)
-  aggregator: $(ep agg)
-  aggregator_events: $(ep agg-events)
-  broker: $(ep broker)
-  broker_events: $(ep broker-events)
-policy: top-k
-k: 4
-min_demand_mbps: 1
-release_mbps: 0.5
-t_up_ms: 500
-t_down_ms: 3000
-max_adds: 64
-tick_ms: 50
-bandwidth_mbps: 100
-YAML
+    vr_planner_yaml "$T/planner.yaml" 't_up_ms: 500' 't_down_ms: 3000' \
+        'max_adds: 64' 'bandwidth_mbps: 100'
     cat >"$T/ctl.yaml" <<YAML
 aggregator: $(ep agg)
 planner: $(ep planner)

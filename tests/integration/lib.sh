@@ -158,6 +158,35 @@ svc_counter() {
     "${CTL[@]}" --json status "$1" | jq -r ".services[0].counters.$2"
 }
 
+# vr_planner_yaml FILE [LINE...]: a planner config in FILE on the
+# endpoints ep planner, planner-events, agg, agg-events, broker and
+# broker-events, top-k 4, min demand 1 Mbit/s, tick 50 ms; each LINE
+# ("key: value", top level) is added, replacing an earlier one of its key.
+vr_planner_yaml() {
+    local f=$1 i j dup
+    shift
+    local lines=("policy: top-k" "k: 4" "min_demand_mbps: 1"
+        "release_mbps: 0.5" "tick_ms: 50" "$@")
+    {
+        cat <<YAML
+bus:
+  control: $(ep planner)
+  events: $(ep planner-events)
+  aggregator: $(ep agg)
+  aggregator_events: $(ep agg-events)
+  broker: $(ep broker)
+  broker_events: $(ep broker-events)
+YAML
+        for ((i = 0; i < ${#lines[@]}; i++)); do
+            dup=0
+            for ((j = i + 1; j < ${#lines[@]}; j++)); do
+                [ "${lines[j]%%:*}" = "${lines[i]%%:*}" ] && dup=1
+            done
+            [ "$dup" = 1 ] || echo "${lines[i]}"
+        done
+    } >"$f"
+}
+
 # The broker and the adapter on the sim test bed (hosts h1.. at
 # 10.210.0.1..), as most tests of reservations run them.
 # ep NAME: the ipc:// endpoint NAME in the scratch directory.

@@ -40,30 +40,8 @@ $(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
   - name: lab
     endpoints:
 $(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
-    # Defaults, less the keys the caller sets.
-    local drop="^$"
-    for line in "$@"; do drop="$drop|^${line%%:*}:"; done
-    {
-        cat <<YAML | grep -Ev "$drop"
-bus:
-  control: $(ep planner)
-  events: $(ep planner-events)
-  aggregator: $(ep agg)
-  aggregator_events: $(ep agg-events)
-  broker: $(ep broker)
-  broker_events: $(ep broker-events)
-policy: top-k
-k: 4
-min_demand_mbps: 1
-release_mbps: 0.5
-t_up_ms: $T_UP
-t_down_ms: $T_DOWN
-max_adds: 8
-tick_ms: 50
-bandwidth_mbps: 1000
-YAML
-        for line in "$@"; do echo "$line"; done
-    } >"$T/planner.yaml"
+    vr_planner_yaml "$T/planner.yaml" "t_up_ms: $T_UP" "t_down_ms: $T_DOWN" \
+        'max_adds: 8' 'bandwidth_mbps: 1000' "$@"
     cat >"$T/ctl.yaml" <<YAML
 aggregator: $(ep agg)
 planner: $(ep planner)

@@ -66,23 +66,8 @@ vr_broker_yaml "$T/broker.db" 'reconcile_ms: 500' "networks:
   - name: lab
     endpoints:
 $(for i in 1 2; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
-cat >"$T/planner.yaml" <<YAML
-bus:
-  control: $(ep planner)
-  events: $(ep planner-events)
-  aggregator: $(ep agg)
-  aggregator_events: $(ep agg-events)
-  broker: $(ep broker)
-  broker_events: $(ep broker-events)
-policy: top-k
-k: 1
-min_demand_mbps: 1
-release_mbps: 0.5
-t_up_ms: $T_UP
-t_down_ms: $T_DOWN
-tick_ms: 50
-bandwidth_mbps: 1000
-YAML
+vr_planner_yaml "$T/planner.yaml" 'k: 1' "t_up_ms: $T_UP" \
+    "t_down_ms: $T_DOWN" 'bandwidth_mbps: 1000'
 cat >"$T/ctl.yaml" <<YAML
 aggregator: $(ep agg)
 planner: $(ep planner)
