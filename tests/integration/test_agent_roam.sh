@@ -12,42 +12,14 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 
-BED="$VR_SRC_DIR/deploy/testbed/vrbed"
-P="vr$$"
-CTL="$BIN/vnetctl"
-vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
-"$BED" up --prefix "$P" --hosts 4 --vms 1 --rate off >/dev/null
-
-agent_ep() { echo "ipc://$T/agent-$1"; }
-ctl() { local h=$1; shift; "$CTL" -e agent="$(agent_ep "$h")" "$@"; }
-counter() { ctl "$1" --json status agent | jq -r ".services[0].counters.$2"; }
-counter_ge() { [ "$(counter "$1" "$2")" -ge "$3" ]; }
-in_vm() { local h=$1; shift; ip netns exec "$P-${h}v1" "$@"; }
-link_field() { # link_field H LINK FIELD
-    ctl "$1" --json link list | jq -r ".[] | select(.name == \"$2\") | .$3"
-}
+source "$(dirname "$0")/agent_bed.sh"
+agent_bed_up "vr$$" --hosts 4 --vms 1 --rate off
 endpoint_is() { [ "$(link_field h2 h3 endpoint)" = "$1" ]; }
-
 vr_overlay_keys h1 h2 h3
-start_agent() { # start_agent H LISTEN
-    local h=$1 role="# the proxy"
-    [ "$h" = h1 ] || role="proxy_addr: 10.200.0.1:7000"
-    cat >"$T/$h.yaml" <<YAML
-id: $h
-$role
-bus: {control: '$(agent_ep "$h")', aggregator: 'ipc://$T/ingest'}
-overlay: {listen: '$2', $(vr_overlay_yaml "$h")}
-ports: [vm1]
-period_ms: 100
-hello_ms: 300
-YAML
-    vr_start "$h" ip netns exec "$P-$h" "$BIN/vnet-agent" -c "$T/$h.yaml"
-    vr_until 10 ctl "$h" status agent || fail "agent $h did not come up"
-}
-start_agent h1 10.200.0.1:7000
-start_agent h2 10.200.0.2:7000
+AGENT_LISTEN=10.200.0.1:7000 start_agent h1
+AGENT_LISTEN=10.200.0.2:7000 start_agent h2
 # h3 sends from whatever address its route gives: it can move.
-start_agent h3 0.0.0.0:7000
+AGENT_LISTEN=0.0.0.0:7000 start_agent h3
 vr_until 10 in_vm h2 ping -c 1 -W 0.3 -q 10.201.3.1 || fail "h2 -> h3 over the star"
 
 echo "== a direct link, as the planner makes it"

@@ -16,19 +16,8 @@ source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 
-BED="$VR_SRC_DIR/deploy/testbed/vrbed"
-P="vw$$"
-CTL="$BIN/vnetctl"
-vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
-"$BED" up --prefix "$P" --hosts 3 --vms 1 --rate off >/dev/null
-
-agent_ep() { echo "ipc://$T/agent-$1"; }
-ctl() { local h=$1; shift; "$CTL" -e agent="$(agent_ep "$h")" "$@"; }
-counter() { ctl "$1" --json status agent | jq -r ".services[0].counters.$2"; }
-in_vm() { local h=$1; shift; ip netns exec "$P-${h}v1" "$@"; }
-link_field() { # link_field H LINK FIELD
-    ctl "$1" --json link list | jq -r ".[] | select(.name == \"$2\") | .$3"
-}
+source "$(dirname "$0")/agent_bed.sh"
+agent_bed_up "vw$$" --hosts 3 --vms 1 --rate off
 # mklink H NAME PEER_HOST: the link as the planner makes it.
 mklink() {
     "$BIN/vr-call" "$(agent_ep "$1")" agent LINK_CREATE link.name="$2" \
@@ -38,21 +27,6 @@ mklink() {
 probe_both() { ctl h2 link probe "$1" && ctl h3 link probe "$1"; }
 
 vr_overlay_keys h1 h2 h3
-start_agent() { # start_agent H
-    local h=$1 role="# the proxy"
-    [ "$h" = h1 ] || role="proxy_addr: 10.200.0.1:7000"
-    cat >"$T/$h.yaml" <<YAML
-id: $h
-$role
-bus: {control: '$(agent_ep "$h")', aggregator: 'ipc://$T/ingest'}
-overlay: {listen: '10.200.0.${h#h}:7000', $(vr_overlay_yaml "$h")}
-ports: [vm1]
-period_ms: 100
-hello_ms: 300
-YAML
-    vr_start "$h" ip netns exec "$P-$h" "$BIN/vnet-agent" -c "$T/$h.yaml"
-    vr_until 10 ctl "$h" status agent || fail "agent $h did not come up"
-}
 for h in h1 h2 h3; do start_agent "$h"; done
 vr_until 10 in_vm h2 ping -c 1 -W 0.3 -q 10.201.3.1 || fail "h2 -> h3 over the star"
 

@@ -22,19 +22,10 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 
-BED="$VR_SRC_DIR/deploy/testbed/vrbed"
-P="vp$$"
-CTL="$BIN/vnetctl"
+source "$(dirname "$0")/agent_bed.sh"
 # The VMs made here are named as the bed's (h2v9), so 'down' takes them
 # too if the test stops half-way.
-vr_on_cleanup '"$BED" down --prefix "$P" >/dev/null 2>&1'
-"$BED" up --prefix "$P" --hosts 2 --vms 2 --rate off >/dev/null
-
-agent_ep() { echo "ipc://$T/agent-$1"; }
-ctl() { local h=$1; shift; "$CTL" -e agent="$(agent_ep "$h")" "$@"; }
-counter() { ctl "$1" --json status agent | jq -r ".services[0].counters.$2"; }
-counter_is() { [ "$(counter "$1" "$2")" = "$3" ]; }
-counter_ge() { [ "$(counter "$1" "$2")" -ge "$3" ]; }
+agent_bed_up "vp$$" --hosts 2 --vms 2 --rate off
 ms() { date +%s%3N; }
 mac9="02:00:00:00:02:09"
 
@@ -50,24 +41,8 @@ done
 echo "7 bad pattern lists refused"
 
 vr_overlay_keys h1 h2
-start_agent() { # start_agent H PORTS EXTRA
-    local h=$1 role="# the proxy"
-    [ "$h" = h1 ] || role="proxy_addr: 10.200.0.1:7000"
-    cat >"$T/$h.yaml" <<YAML
-id: $h
-$role
-bus: {control: '$(agent_ep "$h")', aggregator: 'ipc://$T/ingest'}
-overlay: {listen: '10.200.0.${h#h}:7000', $(vr_overlay_yaml "$h")}
-ports: $2
-$3
-period_ms: 100
-hello_ms: 300
-YAML
-    vr_start "$h" ip netns exec "$P-$h" "$BIN/vnet-agent" -c "$T/$h.yaml"
-    vr_until 10 ctl "$h" status agent || fail "agent $h did not come up"
-}
-start_agent h1 "[vm1, vm2]" ""
-start_agent h2 '["vm*"]' "ports_max: 3"
+AGENT_PORTS="[vm1, vm2]" start_agent h1
+AGENT_PORTS='["vm*"]' start_agent h2 "ports_max: 3"
 PID2=$(cat "$T/h2.pid")
 counter_is h2 ports 2 || fail "h2 did not capture vm1 and vm2 by its glob"
 vr_until 10 ip netns exec "$P-h2v1" ping -c 1 -W 0.3 -q 10.201.1.1 \
