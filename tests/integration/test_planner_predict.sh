@@ -36,8 +36,8 @@ hit_taken_active() {
     at_least predictions_hit 1 \
         && predict_lines | grep -q "taken for the predicted phase (it is active)"
 }
-vr_until 120 hit_taken_active \
-    || { show; fail "no hit with a booked path up when its phase came, in 120 s"; }
+vr_until 150 hit_taken_active \
+    || { show; fail "no hit with a booked path up when its phase came, in 150 s"; }
 show
 echo "a hit with a booked path already up $((SECONDS - t0)) s after the job started"
 [ "$(pcount bookings_taken)" -ge 1 ] || fail "no booked path taken"
@@ -56,7 +56,18 @@ open_prediction() {
     [ "$(pcount predictions)" -gt \
       $(( $(pcount predictions_hit) + $(pcount predictions_missed) )) ]
 }
-vr_until 30 open_prediction || { show; fail "no prediction opened"; }
+# An open prediction whose phase is due 3.5 s or more from now, so that
+# the change comes before it could start.
+far_prediction() {
+    open_prediction || return 1
+    local line secs made
+    line=$(predict_lines | grep "expected in" | tail -n 1)
+    [ -n "$line" ] || return 1
+    secs=$(sed -E 's/.* expected in ([0-9.]+) s .*/\1/' <<<"$line")
+    made=$(date -d "${line%% *}" +%s.%N) || return 1
+    awk -v m="$made" -v s="$secs" -v n="$(date +%s.%N)" 'BEGIN { exit !(m + s - n >= 3.5) }'
+}
+vr_until 60 far_prediction || { show; fail "no prediction opened far enough ahead"; }
 missed0=$(pcount predictions_missed)
 stop_bsp
 start_bsp tree 0 1 2 3 4 5 6 7
