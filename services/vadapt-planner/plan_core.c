@@ -2094,27 +2094,48 @@ plan_core_tick(plan_core_t *self, uint64_t now_us,
 
 /* ---- queries ---- */
 
+static void
+s_link_info(const struct s_link *l, struct plan_link_info *o)
+{
+    memset(o, 0, sizeof *o);
+    s_copy_host(o->host_a, l->a);
+    s_copy_host(o->host_b, l->b);
+    o->demand_bps = l->demand;
+    o->n_vm_pairs = l->n_pairs;
+    o->in_e = l->in_e;
+    o->selected = l->selected;
+    o->wanted = l->wanted;
+    o->seeded = l->seeded;
+    o->since_us = l->selected ? l->sel_since
+                  : l->wanted ? l->out_since : 0;
+}
+
 size_t
 plan_core_links(const plan_core_t *self, struct plan_link_info *out,
                 size_t max)
 {
     assert(self && self->tag == S_TAG);
     for (size_t i = 0; i < self->n_links && i < max; i++) {
-        const struct s_link *l = &self->links[i];
-        struct plan_link_info *o = &out[i];
-        memset(o, 0, sizeof *o);
-        s_copy_host(o->host_a, l->a);
-        s_copy_host(o->host_b, l->b);
-        o->demand_bps = l->demand;
-        o->n_vm_pairs = l->n_pairs;
-        o->in_e = l->in_e;
-        o->selected = l->selected;
-        o->wanted = l->wanted;
-        o->seeded = l->seeded;
-        o->since_us = l->selected ? l->sel_since
-                      : l->wanted ? l->out_since : 0;
+        s_link_info(&self->links[i], &out[i]);
     }
     return self->n_links;
+}
+
+size_t
+plan_core_selected(const plan_core_t *self, struct plan_link_info *out,
+                   size_t max)
+{
+    assert(self && self->tag == S_TAG);
+    size_t n = 0;
+    for (size_t i = 0; i < self->n_links; i++) {
+        if (self->links[i].selected) {
+            if (n < max) {
+                s_link_info(&self->links[i], &out[n]);
+            }
+            n++;
+        }
+    }
+    return n;
 }
 
 size_t

@@ -371,6 +371,11 @@ struct plan_link_info {
 size_t plan_core_links(const plan_core_t *self, struct plan_link_info *out,
                        size_t max);
 
+/* The same for the selected links only (H as of the last call), in the
+ * same order: copies up to 'max' and returns how many there are. */
+size_t plan_core_selected(const plan_core_t *self,
+                          struct plan_link_info *out, size_t max);
+
 /* Copies up to 'max' VM pairs the link between 'a' and 'b' (either order)
  * carries into 'out', each oriented so that 'a' of the pair runs on the
  * link's host_a, sorted by (a, b), and returns how many there are in all;

@@ -216,7 +216,7 @@ struct plan_svc {
     /* Bookings ahead (predict: true). */
     plan_predict_t *predict;
     struct plan_books books;
-    struct plan_link_info *infos;   /* the core's links, each tick */
+    struct plan_link_info *infos;   /* the core's selection, each tick */
     size_t infos_max;
     uint64_t n_booked, n_book_refused, n_book_taken, n_book_cancelled;
     uint64_t pred_id;           /* the last prediction, and its paths */
@@ -1248,7 +1248,9 @@ s_book_cancel_pred(plan_svc_t *self, uint64_t pred_id, const char *why)
 static void
 s_predict_tick(plan_svc_t *self, uint64_t now)
 {
-    size_t n = plan_core_links(self->core, NULL, 0);
+    /* Only the selected links: at most k or the hosts' ports, however
+     * many links the core knows. */
+    size_t n = plan_core_selected(self->core, self->infos, self->infos_max);
     if (n > self->infos_max) {
         struct plan_link_info *v = realloc(self->infos, n * sizeof *v);
         if (!v) {
@@ -1256,8 +1258,8 @@ s_predict_tick(plan_svc_t *self, uint64_t now)
         }
         self->infos = v;
         self->infos_max = n;
+        n = plan_core_selected(self->core, self->infos, self->infos_max);
     }
-    n = plan_core_links(self->core, self->infos, self->infos_max);
     struct plan_link_key *sel = calloc(n + 1, sizeof *sel);
     if (!sel) {
         return;
@@ -1265,9 +1267,6 @@ s_predict_tick(plan_svc_t *self, uint64_t now)
     size_t m = 0;
     for (size_t i = 0; i < n; i++) {
         const struct plan_link_info *li = &self->infos[i];
-        if (!li->selected) {
-            continue;
-        }
         sel[m].host_a = li->host_a;
         sel[m].host_b = li->host_b;
         m++;
