@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 # Runs every test, as root on Debian 12: installs the packages, builds a
 # normal tree (build/) and an ASan+UBSan tree (build-asan/), warnings as
-# errors, and runs the whole ctest suite in both; then builds the fuzz
+# errors, and runs the whole ctest suite in both, as many tests at a time as
+# there are cores (a test that bounds a time runs alone: "# ctest: serial" in
+# its header, see tests/CMakeLists.txt); then builds the fuzz
 # harnesses with clang (build-fuzz/: libFuzzer, ASan, UBSan) and runs
 # each for a share of VR_FUZZ_SECONDS (default 190 s in all), failing on
 # any crash (tests/fuzz/run.sh).
@@ -40,9 +42,9 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:strict_string_checks=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 echo "== tests (RelWithDebInfo)"
-(cd build && ctest --output-on-failure --timeout 300)
+(cd build && ctest --output-on-failure --timeout 300 -j "$JOBS")
 echo "== tests (ASan+UBSan)"
-(cd build-asan && ctest --output-on-failure --timeout 300)
+(cd build-asan && ctest --output-on-failure --timeout 300 -j "$JOBS")
 
 # A crash stops the run; its input is in build-fuzz/fuzz-artifacts/.
 echo "== fuzz (clang, libFuzzer, ASan+UBSan)"

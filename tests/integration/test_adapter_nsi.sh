@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock opennsa
 # The odin-adapter's nsi backend against a real NSI provider, OpenNSA
 # (../shared/peers/opennsa, its 'dud' backend, started here with a 3 s
 # hold timeout and stopped on any exit), reservations made through the

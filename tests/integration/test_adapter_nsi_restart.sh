@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock opennsa
 # The odin-adapter's nsi backend killed with -9 and restarted, against
 # OpenNSA (../shared/peers/opennsa, started here, stopped on any exit),
 # reservations through the broker:

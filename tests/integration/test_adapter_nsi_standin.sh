@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock opennsa
 # The odin-adapter's nsi backend against a provider that misbehaves
 # (tests/tools/nsi-standin.py): malformed XML, HTTP 500 with an HTML page,
 # no answer at all.  Each time the reservation (through the broker) fails

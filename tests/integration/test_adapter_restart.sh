@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # The adapter's restarts and its oclient backend, through the broker.
 #  sim: kill -9 the adapter with paths up and paths provisioning; on
 #       restart the up ones are adopted (the broker keeps them active), the

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # vnet-agent's control thread and packet threads never wait for a peer
 # (issue 13 item 6), on the test bed: 3 hosts (h1 the proxy) x 2 VMs.
 # Every agent has its overlay key and admits the others' by key.

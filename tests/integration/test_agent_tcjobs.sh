@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # The control thread never waits for tc (issue 13 item 6): an agent with
 # a VM port whose tc hangs (a root-owned script that sleeps) answers
 # link list and status at once while the run hangs, acks a rule change

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # VM ports that come and go (issue 17 item 2).  Bad `ports:` patterns are
 # refused (--check too).  A bed of 2 hosts x 2 VMs:
 # h1 the proxy with its ports named, h2 a member with `ports: ["vm*"]`

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # Chaos, short mode (issue 15 item 3): the whole loop on the bed (4 hosts
 # x 2 VMs, BSP phases, the adapter's netns backend), 30 kill -9s of random
 # services restarted after 0-3 s, and the invariants of chaos_bed.sh

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # Chaos with the backend failing under the adapter (issue 15 item 4): the
 # loop of test_chaos.sh with the adapter's oclient backend, whose
 # stand-in (tests/tools/oclient) is told at random to hang (killed at

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock docker
 # The container deployment: docker/build.sh makes (or, when they are
 # current, only checks) the per-role images; deploy/keys.sh makes a fresh
 # set of CURVE certificates; deploy/compose.yaml starts the four control

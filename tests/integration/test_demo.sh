@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # README's first command, in its short mode, on this build: the demo must
 # finish, show a gain for both experiments, write its table, PNG and SVG,
 # and leave no namespace, process or path behind.

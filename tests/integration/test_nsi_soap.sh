@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock opennsa
 # The odin-adapter's NSI CS 2.0 SOAP requester (adapter_nsi_soap, driven
 # by tests/tools/vr-nsi-cli) against a real provider, NORDUnet's OpenNSA
 # with its 'dud' backend (../shared/peers/opennsa, started here on

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # The whole loop on the test bed: 4 hosts x 2 VMs (and a fifth host as the
 # star's proxy) on a 100 Mbit/s commodity network, every service running,
 # the adapter's netns backend making real paths (the paper's 17.5 s scaled

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # Predictive booking (issue 18, item 4) on the whole loop: a BSP job that
 # alternates ring and mesh, 8 s each, on 4 hosts x 2 VMs, path set-up
 # 1.75 s (the paper's 17.5 s x 0.1).  Once each succession was seen twice

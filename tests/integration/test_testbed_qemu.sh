@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # The test bed with QEMU guests (vrbed up --vm-kind qemu): 2 hosts x 1 VM
 # boot within the bound, each guest's NIC a tap named as a netns VM's
 # veth end, with its MAC, IP and MTU; `vrbed exec` returns a guest
