@@ -21,7 +21,8 @@ s_live(const struct plan_booking *bk)
 
 size_t
 plan_books_add(struct plan_books *self, const struct plan_prediction *pr,
-               uint64_t setup_us, uint64_t lead_us, uint64_t now_us)
+               uint64_t setup_us, uint64_t lead_us, uint64_t take_at_us,
+               uint64_t now_us)
 {
     size_t added = 0;
     uint64_t start = pr->start_us > setup_us ? pr->start_us - setup_us : 0;
@@ -38,6 +39,7 @@ plan_books_add(struct plan_books *self, const struct plan_prediction *pr,
         bk->pred_id = pr->id;
         bk->book_at_us = due > now_us ? due : now_us;
         bk->start_us = start > now_us ? start : now_us;
+        bk->take_at_us = take_at_us;
         bk->state = PLAN_BOOK_WAIT;
         /* No clock in it: a retry after a timeout is the same request. */
         snprintf(bk->request_id, sizeof bk->request_id,

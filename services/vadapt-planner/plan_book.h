@@ -40,6 +40,8 @@ struct plan_booking {
     uint64_t pred_id;           /* the prediction it serves */
     uint64_t book_at_us;        /* ask then (monotonic) */
     uint64_t start_us;          /* the path is to be set up from then */
+    uint64_t take_at_us;        /* taken then, selected or not (0: only
+                                   once the core selects its link) */
     enum plan_book_state state;
     char request_id[PLAN_LINK_ID_LEN];  /* stable: retries are the same */
     char resv_id[PLAN_LINK_ID_LEN];     /* the broker's, once known */
@@ -62,10 +64,12 @@ void plan_books_init(struct plan_books *self, uint64_t nonce);
 
 /* Adds the bookings for prediction 'pr': one per link, due 'setup_us' +
  * 'lead_us' before the predicted start (at 'now_us' if that has passed),
- * to be set up from 'setup_us' before it.  Links already booked are
- * skipped.  Returns how many were added (the table holds PLAN_BOOK_MAX). */
+ * to be set up from 'setup_us' before it, taken at 'take_at_us' (0: when
+ * selected).  Links already booked are skipped.  Returns how many were
+ * added (the table holds PLAN_BOOK_MAX). */
 size_t plan_books_add(struct plan_books *self, const struct plan_prediction *pr,
-                      uint64_t setup_us, uint64_t lead_us, uint64_t now_us);
+                      uint64_t setup_us, uint64_t lead_us, uint64_t take_at_us,
+                      uint64_t now_us);
 
 /* Finds a live booking (WAIT or ASKED) by its link (either order), its
  * reservation id or its request id; NULL if none ("" never matches). */

@@ -28,6 +28,7 @@
 #include "plan_cost.h"
 #include "plan_link.h"
 #include "plan_predict.h"
+#include "plan_sched.h"
 #include "vtime.h"
 
 LOG_MODULE("planner");
@@ -148,6 +149,11 @@ const struct cfg_key plan_cfg_keys[] = {
     CFG_KEY_U32("predict_lead_ms", T, predict_lead_ms, 0, 3600000, 1000,
                 "book a predicted path this long before its set-up must "
                 "start"),
+    CFG_KEY_SEQ("schedule", T, schedule, plan_sched_cfg_keys,
+                struct plan_sched_cfg,
+                "phases known ahead (start_unix_ms, duration_ms, links: "
+                "[\"hostA hostB\", ...]): their paths booked to be up at "
+                "the start, their traffic moved then"),
     CFG_KEYS_END,
 };
 #undef T
@@ -221,6 +227,7 @@ struct plan_svc {
     uint64_t n_booked, n_book_refused, n_book_taken, n_book_cancelled;
     uint64_t pred_id;           /* the last prediction, and its paths */
     size_t pred_taken;          /* taken so far */
+    plan_sched_t *sched;        /* known phases (schedule:), or NULL */
 };
 
 static uint64_t
@@ -1075,11 +1082,26 @@ s_book_setup_us(const plan_svc_t *self)
     return (uint64_t) self->cfg->path_setup_ms * 1000;
 }
 
+/* What booking 'bk' serves, for decisions: "prediction 3" or "scheduled
+ * phase 0". */
+static const char *
+s_book_what(const struct plan_booking *bk, char *buf, size_t size)
+{
+    if (bk->pred_id >= PLAN_SCHED_ID_BASE) {
+        snprintf(buf, size, "scheduled phase %" PRIu64,
+                 bk->pred_id - PLAN_SCHED_ID_BASE);
+    } else {
+        snprintf(buf, size, "prediction %" PRIu64, bk->pred_id);
+    }
+    return buf;
+}
+
 /* What the broker says of booking 'bk' (an event, a reply or the list). */
 static void
 s_book_heard(plan_svc_t *self, struct plan_booking *bk,
              const Vr__Reservation *r)
 {
+    char what[48];
     if (!bk->answered && !plan_booking_asked(bk, r->resv_id)) {
         return;
     }
@@ -1099,9 +1121,9 @@ s_book_heard(plan_svc_t *self, struct plan_booking *bk,
         bk->state = PLAN_BOOK_CANCELLED;
         self->n_book_cancelled++;
         s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
-                 "booking %s of prediction %" PRIu64 " ended at the broker "
-                 "(%s%s%s) before the phase took it", bk->resv_id,
-                 bk->pred_id, s_resv_state_name(r->state),
+                 "booking %s of %s ended at the broker (%s%s%s) before the "
+                 "phase took it", bk->resv_id,
+                 s_book_what(bk, what, sizeof what), s_resv_state_name(r->state),
                  r->error && *r->error ? ": " : "", r->error ? r->error : "");
     }
 }
@@ -1126,14 +1148,16 @@ s_book_for(plan_svc_t *self, const Vr__Reservation *r)
 static void
 s_book_cancel(plan_svc_t *self, struct plan_booking *bk, const char *why)
 {
+    char what[48];
     if (bk->state == PLAN_BOOK_ASKED && bk->resv_id[0]) {
         s_resv_release(self, bk->resv_id, why, bk->a, bk->b);
     }
     bk->state = PLAN_BOOK_CANCELLED;
     self->n_book_cancelled++;
     s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
-             "booking %s of prediction %" PRIu64 " cancelled: %s",
-             bk->resv_id[0] ? bk->resv_id : bk->request_id, bk->pred_id,
+             "booking %s of %s cancelled: %s",
+             bk->resv_id[0] ? bk->resv_id : bk->request_id,
+             s_book_what(bk, what, sizeof what),
              why);
 }
 
@@ -1168,8 +1192,10 @@ s_book_take(plan_svc_t *self, struct plan_booking *bk, double demand)
     self->n_book_taken++;
     self->pred_taken += bk->pred_id == self->pred_id;
     s_decide(self, DK(PREDICT), h->a, h->b, demand, h->resv_id, h->name, 0,
-             "booked path %s taken for the predicted phase (it is %s)",
-             h->resv_id, s_resv_state_name(bk->resv_state));
+             "booked path %s taken for the %s phase (it is %s)",
+             h->resv_id, bk->pred_id >= PLAN_SCHED_ID_BASE ? "scheduled"
+                                                          : "predicted",
+             s_resv_state_name(bk->resv_state));
     s_take_resv(self, h, &r);
     return true;
 }
@@ -1178,6 +1204,7 @@ s_book_take(plan_svc_t *self, struct plan_booking *bk, double demand)
 static void
 s_book_ask(plan_svc_t *self, struct plan_booking *bk, uint64_t now)
 {
+    char what[48];
     if (plan_links_find(&self->links, bk->a, bk->b)) {
         /* Held now (a phase sharing it): the cost rule keeps it or not. */
         bk->state = PLAN_BOOK_CANCELLED;
@@ -1207,8 +1234,8 @@ s_book_ask(plan_svc_t *self, struct plan_booking *bk, uint64_t now)
         self->n_book_refused++;
         bk->state = PLAN_BOOK_CANCELLED;
         s_decide(self, DK(PREDICT), bk->a, bk->b, 0, NULL, "", 0,
-                 "booking ahead for prediction %" PRIu64 " refused by the "
-                 "broker: %s", bk->pred_id, reply.error_text);
+                 "booking ahead for %s refused by the broker: %s",
+                 s_book_what(bk, what, sizeof what), reply.error_text);
         bus_msg_clear(&reply);
         return;
     }
@@ -1222,8 +1249,8 @@ s_book_ask(plan_svc_t *self, struct plan_booking *bk, uint64_t now)
     }
     self->n_booked++;
     s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
-             "booked ahead for prediction %" PRIu64 ": reservation %s, set "
-             "up from %.1f s on", bk->pred_id, bk->resv_id,
+             "booked ahead for %s: reservation %s, set up from %.1f s "
+             "on", s_book_what(bk, what, sizeof what), bk->resv_id,
              bk->start_us > now ? (double) (bk->start_us - now) / 1e6 : 0.0);
     s_book_heard(self, bk, r);
     bus_msg_clear(&reply);
@@ -1242,11 +1269,91 @@ s_book_cancel_pred(plan_svc_t *self, uint64_t pred_id, const char *why)
     }
 }
 
-/* One tick of prediction: the core's selection observed, bookings due
- * asked for, booked links the core selects taken, and the prediction's
- * outcome acted on. */
+/* Scheduled phases due to be booked (their set-up and the lead ahead):
+ * booked like a predicted phase, and taken at their start. */
 static void
-s_predict_tick(plan_svc_t *self, uint64_t now)
+s_sched_tick(plan_svc_t *self, uint64_t now)
+{
+    uint64_t setup = s_book_setup_us(self);
+    uint64_t lead = (uint64_t) self->cfg->predict_lead_ms * 1000;
+    uint64_t wall = vtime_now_us();
+    struct plan_prediction *pr = malloc(sizeof *pr);
+    if (!pr) {
+        return;
+    }
+    while (plan_sched_next(self->sched, wall, setup + 2 * lead, pr)) {
+        /* Wall clock to the loop's. */
+        uint64_t in = pr->start_us > wall ? pr->start_us - wall : 0;
+        pr->start_us = now + in;
+        /* The lead is also the set-up's slack: up by the start even
+         * when the set-up runs a little over its mean. */
+        size_t added = plan_books_add(&self->books, pr, setup + lead, lead,
+                                      pr->start_us, now);
+        s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
+                 "scheduled phase %" PRIu64 ": %zu link(s) from %.1f s on "
+                 "for %.1f s; %zu path(s) to book, set-up %.1f s",
+                 pr->id - PLAN_SCHED_ID_BASE, pr->n_links, (double) in / 1e6,
+                 (double) pr->duration_us / 1e6, added, (double) setup / 1e6);
+    }
+    free(pr);
+}
+
+/* One tick of prediction: the core's selection observed and the
+ * prediction's outcome acted on.  Takes the booked links the core
+ * selects: 'sel' the selection, 'm' its links. */
+static void
+s_predict_tick(plan_svc_t *self, uint64_t now,
+               const struct plan_link_key *sel, size_t m)
+{
+    struct plan_predict_events ev;
+    if (plan_predict_observe(self->predict, now, sel, m, &ev) != 0) {
+        return;
+    }
+    for (size_t i = 0; i < ev.n; i++) {
+        const struct plan_predict_event *e = &ev.v[i];
+        switch (e->kind) {
+        case PLAN_PREDICT_PHASE:
+            VLOG_DEBUG("%s", e->reason);
+            break;
+        case PLAN_PREDICT_PREDICTED: {
+            const struct plan_prediction *pr = plan_predict_open(self->predict);
+            uint64_t setup = s_book_setup_us(self);
+            /* Up by the earliest start the window allows. */
+            size_t added = pr ? plan_books_add(&self->books, pr,
+                                               setup + pr->window_us,
+                                               (uint64_t) self->cfg
+                                               ->predict_lead_ms * 1000,
+                                               0, now) : 0;
+            self->pred_id = e->pred_id;
+            self->pred_taken = 0;
+            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
+                     "prediction %" PRIu64 ": %s; %zu path(s) to book, set-up "
+                     "%.1f s", e->pred_id, e->reason, added,
+                     (double) setup / 1e6);
+            break;
+        }
+        case PLAN_PREDICT_HIT:
+        case PLAN_PREDICT_MISS: {
+            size_t taken = e->pred_id == self->pred_id ? self->pred_taken
+                                                       : 0;
+            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
+                     "%s: %s; %zu booked path(s) taken", e->reason,
+                     e->kind == PLAN_PREDICT_HIT ? "hit" : "missed", taken);
+            s_book_cancel_pred(self, e->pred_id,
+                               e->kind == PLAN_PREDICT_HIT
+                               ? "its phase came without it"
+                               : "the predicted phase did not come");
+            break;
+        }
+        }
+    }
+}
+
+/* One tick of planning ahead (predict: true, or a schedule): booked links
+ * the core selects taken, the predictor fed, scheduled phases booked,
+ * scheduled bookings whose phase starts taken, bookings due asked for. */
+static void
+s_ahead_tick(plan_svc_t *self, uint64_t now)
 {
     /* Only the selected links: at most k or the hosts' ports, however
      * many links the core knows. */
@@ -1276,54 +1383,23 @@ s_predict_tick(plan_svc_t *self, uint64_t now)
             s_book_take(self, bk, li->demand_bps);
         }
     }
-    struct plan_predict_events ev;
-    int rc = plan_predict_observe(self->predict, now, sel, m, &ev);
-    free(sel);
-    if (rc != 0) {
-        return;
+    if (self->predict) {
+        s_predict_tick(self, now, sel, m);
     }
-    for (size_t i = 0; i < ev.n; i++) {
-        const struct plan_predict_event *e = &ev.v[i];
-        switch (e->kind) {
-        case PLAN_PREDICT_PHASE:
-            VLOG_DEBUG("%s", e->reason);
-            break;
-        case PLAN_PREDICT_PREDICTED: {
-            const struct plan_prediction *pr = plan_predict_open(self->predict);
-            uint64_t setup = s_book_setup_us(self);
-            /* Up by the earliest start the window allows. */
-            size_t added = pr ? plan_books_add(&self->books, pr,
-                                               setup + pr->window_us,
-                                               (uint64_t) self->cfg
-                                               ->predict_lead_ms * 1000,
-                                               now) : 0;
-            self->pred_id = e->pred_id;
-            self->pred_taken = 0;
-            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
-                     "prediction %" PRIu64 ": %s; %zu path(s) to book, set-up "
-                     "%.1f s", e->pred_id, e->reason, added,
-                     (double) setup / 1e6);
-            break;
-        }
-        case PLAN_PREDICT_HIT:
-        case PLAN_PREDICT_MISS: {
-            size_t taken = e->pred_id == self->pred_id ? self->pred_taken
-                                                       : 0;
-            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
-                     "%s: %s; %zu booked path(s) taken", e->reason,
-                     e->kind == PLAN_PREDICT_HIT ? "hit" : "missed", taken);
-            s_book_cancel_pred(self, e->pred_id,
-                               e->kind == PLAN_PREDICT_HIT
-                               ? "its phase came without it"
-                               : "the predicted phase did not come");
-            break;
-        }
-        }
+    free(sel);
+    if (self->sched) {
+        s_sched_tick(self, now);
     }
     for (size_t i = 0; i < self->books.n; i++) {
         struct plan_booking *bk = &self->books.v[i];
         if (bk->state == PLAN_BOOK_WAIT && now >= bk->book_at_us) {
             s_book_ask(self, bk, now);
+        }
+        if (bk->state == PLAN_BOOK_ASKED && bk->take_at_us
+            && now >= bk->take_at_us && s_book_take(self, bk, 0)) {
+            /* Known, not seen: wanted from now as if held at a restart;
+             * the cost rule ends it once the phase's traffic has gone. */
+            plan_core_seed(self->core, bk->a, bk->b, now);
         }
     }
     plan_books_sweep(&self->books);
@@ -1990,8 +2066,8 @@ s_on_tick(svc_t *svc, void *arg)
         }
     }
     free(v);
-    if (self->predict) {
-        s_predict_tick(self, now);
+    if (self->predict || self->sched) {
+        s_ahead_tick(self, now);
     }
     for (size_t i = 0; i < self->links.n; i++) {
         s_progress(self, &self->links.v[i]);
@@ -2110,6 +2186,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
         bus_status_add_counter(reply, "predictions_hit", pc.hits, false);
         bus_status_add_counter(reply, "predictions_missed", pc.misses,
                                false);
+    }
+    if (self->predict || self->sched) {
         bus_status_add_counter(reply, "bookings", self->n_booked, false);
         bus_status_add_counter(reply, "bookings_refused",
                                self->n_book_refused, false);
@@ -2121,6 +2199,14 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                                plan_books_count(&self->books, PLAN_BOOK_WAIT)
                                + plan_books_count(&self->books,
                                                   PLAN_BOOK_ASKED), true);
+    }
+    if (self->sched) {
+        struct plan_sched_counters sc;
+        plan_sched_get_counters(self->sched, &sc);
+        bus_status_add_counter(reply, "scheduled_phases", sc.entries, false);
+        bus_status_add_counter(reply, "scheduled_booked", sc.handed, false);
+        bus_status_add_counter(reply, "scheduled_expired", sc.expired,
+                               false);
     }
     bus_status_add_counter(reply, "link_transitions", ls->n_transitions,
                            false);
@@ -2212,6 +2298,14 @@ plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
     if (ok && !plan_predict_params_check(&pp, err, size)) {
         return false;
     }
+    if (ok) {
+        plan_sched_t *sched = plan_sched_new(cfg->schedule.v,
+                                             cfg->schedule.n, err, size);
+        if (!sched) {
+            return false;
+        }
+        plan_sched_destroy(&sched);
+    }
     if (!ok && !err[0]) {
         log_format(err, size, "out of memory");
     }
@@ -2293,6 +2387,16 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
             return NULL;
         }
     }
+    if (cfg->schedule.n) {
+        self->sched = plan_sched_new(cfg->schedule.v, cfg->schedule.n, err,
+                                     size);
+        if (!self->sched) {
+            plan_predict_destroy(&self->predict);
+            free(limits);
+            free(self);
+            return NULL;
+        }
+    }
     self->core = plan_core_new(&p);
     free(limits);
     self->costs = plan_costs_new((uint64_t) cfg->path_setup_ms * 1000,
@@ -2345,6 +2449,10 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
                   cfg->predict_repeats, cfg->predict_tolerance_ms,
                   cfg->predict_lead_ms);
     }
+    if (self->sched) {
+        VLOG_INFO("%zu scheduled phase(s): their paths booked to be up at "
+                  "their start", cfg->schedule.n);
+    }
     return self;
 
 error:
@@ -2373,6 +2481,7 @@ plan_svc_destroy(plan_svc_t **self_p)
     plan_core_destroy(&self->core);
     plan_costs_destroy(&self->costs);
     plan_predict_destroy(&self->predict);
+    plan_sched_destroy(&self->sched);
     free(self->infos);
     free(self);
     *self_p = NULL;

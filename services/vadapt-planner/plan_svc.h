@@ -90,6 +90,7 @@ struct plan_cfg {
     uint32_t predict_repeats;
     uint32_t predict_tolerance_ms;
     uint32_t predict_lead_ms;   /* booked this long before set-up */
+    struct cfg_seq schedule;    /* struct plan_sched_cfg: known phases */
 };
 
 extern const struct cfg_key plan_cfg_keys[];

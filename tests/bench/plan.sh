@@ -9,10 +9,13 @@
 #   reactive    ours: live demand, the cost rule (rent or buy), T_up and
 #               T_down as outer bounds only
 #   predictive  reactive + predict: true (booking recurring phases ahead)
-#   oracle      an upper bound on an oracle that knows the schedule: every
-#               host link of every phase reserved before the job starts
-#               (never released), so no phase ever waits for a path
-# Every planner may hold all 6 host links (k 6), as the oracle does.
+#   oracle      reactive, and told the job's schedule (the planner's
+#               schedule: key, plan_sched.h): each phase's paths booked to
+#               be up at its start, its traffic moved onto them then
+#   all-up      an upper bound (not run unless asked): every host link of
+#               every phase reserved before the job starts, never
+#               released, so no phase ever waits for a path
+# Every planner may hold all 6 host links (k 6).
 # For each: rank 0's iterations over the run, the reservations asked
 # (reserve and booking decisions), and how many were asked for a link
 # whose traffic had stopped (not in the phase running at the ask, nor in
@@ -21,6 +24,7 @@
 # 0 reservations for stopped traffic.  Figures, not assertions.
 # Usage: [PHASE_SEC=20] [CYCLES=2] [SCALE=0.3] [MODES="paper reactive
 #        predictive oracle"] tests/bench/plan.sh [build dir]
+#        (MODES may add all-up)
 #        (as root; about (3 x PHASE_SEC x CYCLES + 40) s a mode)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -52,7 +56,7 @@ print("| planner | iterations | % of oracle | x reactive | reservations | for st
 print("|---|---|---|---|---|---|")
 o = rows.get("oracle", (0,))[0]
 r = rows.get("reactive", (0,))[0]
-for m in ("paper", "reactive", "predictive", "oracle"):
+for m in ("paper", "reactive", "predictive", "oracle", "all-up"):
     if m not in rows:
         continue
     it, resv, stale = rows[m]
@@ -83,13 +87,44 @@ reactive|predictive)
     lines=('k: 6' "path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500')
     [ "$PLAN_MODE" = predictive ] && lines+=('predict: true') ;;
 oracle)
+    T_UP=30000; T_DOWN=60000
+    lines=('k: 6' "path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500') ;;
+all-up)
     T_UP=500; T_DOWN=3600000
     lines=('k: 6' 'learn_costs: false') ;;
 *) echo "unknown mode $PLAN_MODE" >&2; exit 2 ;;
 esac
 loop_bed_up "pb$$" "${lines[@]}"
 
+edges() {
+    "$BIN/vr-bsp" --print-edges --n 8 --pattern "$1" \
+        | awk '{a = int($1 / 2) + 1; b = int($2 / 2) + 1;
+                if (a != b) print "h" (a < b ? a : b) "-h" (a < b ? b : a)}' \
+        | sort -u | paste -sd,
+}
+DUR=$((3 * PHASE_SEC * CYCLES))
+t_job=0
 if [ "$PLAN_MODE" = oracle ]; then
+    # The planner again, told when each phase comes and which links it
+    # needs; the job starts at that time.
+    vr_stop planner
+    t_job=$(( $(date +%s%3N) + SETUP_MS + 5000 ))
+    {
+        echo "schedule:"
+        k=0
+        for c in $(seq "$CYCLES"); do
+            for p in ${PHASES//,/ }; do
+                echo "  - start_unix_ms: $((t_job + k * PHASE_SEC * 1000))"
+                echo "    duration_ms: $((PHASE_SEC * 1000))"
+                echo "    links: [$(edges "$p" | sed "s/-/ /g; s/\([^,]*\)/'\1'/g; s/,/, /g")]"
+                k=$((k + 1))
+            done
+        done
+    } >>"$T/planner.yaml"
+    vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
+    vr_until 10 "${CTL[@]}" status planner || fail "planner not up again"
+fi
+if [ "$PLAN_MODE" = all-up ]; then
     # Every host link on a path before the job: all-to-all touches all 6.
     start_bsp all-to-all 0 1 2 3 4 5 6 7
     six_up() { [ "$(pcount links_up_reserved)" = 6 ]; }
@@ -97,22 +132,19 @@ if [ "$PLAN_MODE" = oracle ]; then
     stop_bsp
 fi
 
-DUR=$((3 * PHASE_SEC * CYCLES))
 TZ=UTC "${CTL[@]}" watch decisions --timeout $((DUR + 30)) >"$T/decisions.txt" 2>&1 &
 VR_PIDS+=("$!")
 sleep 0.5
+if [ "$t_job" -gt 0 ]; then
+    # To the millisecond the schedule says.
+    sleep "$(echo "($t_job - $(date +%s%3N)) / 1000" | bc -l | sed 's/^-.*/0/')"
+fi
 t0=$(date +%s.%N)
 start_bsp phases 0 1 2 3 4 5 6 7 -- --phases "$PHASES" \
     --phase-sec "$PHASE_SEC" --duration "$DUR"
 for p in "${BSP_PIDS[@]}"; do wait "$p" || true; done
 BSP_PIDS=()
 iters=$(jq -r '.iterations // 0' "$T/bsp-phases-0.json" 2>/dev/null || echo 0)
-edges() {
-    "$BIN/vr-bsp" --print-edges --n 8 --pattern "$1" \
-        | awk '{a = int($1 / 2) + 1; b = int($2 / 2) + 1;
-                if (a != b) print "h" (a < b ? a : b) "-h" (a < b ? b : a)}' \
-        | sort -u | paste -sd,
-}
 python3 - "$T/decisions.txt" "$t0" "$PHASE_SEC" "$iters" "$PLAN_MODE" \
     $(for p in ${PHASES//,/ }; do edges "$p"; done) <<'PY'
 import datetime, re, sys

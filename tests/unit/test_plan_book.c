@@ -35,18 +35,24 @@ main(void)
 
     /* Start at 100 s, set-up 5 s, lead 1 s: due at 94 s, set up at 95. */
     s_set_pred(7, 100 * S, 2);
-    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 10 * S) == 2);
+    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 0, 10 * S) == 2);
     assert(bs.n == 2 && bs.v[0].book_at_us == 94 * S);
     assert(bs.v[0].start_us == 95 * S && bs.v[0].pred_id == 7);
     assert(bs.v[0].state == PLAN_BOOK_WAIT);
+    assert(bs.v[0].take_at_us == 0);
     assert(strcmp(bs.v[0].request_id, bs.v[1].request_id) != 0);
     assert(!strncmp(bs.v[0].request_id, "vbook-0000000000001234-", 23));
     /* The same links again: skipped. */
-    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 10 * S) == 0);
+    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 0, 10 * S) == 0);
     /* Due already: now. */
     s_set_pred(8, 12 * S, 3);
-    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 10 * S) == 1);
+    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 0, 10 * S) == 1);
     assert(bs.v[2].book_at_us == 10 * S && bs.v[2].start_us == 10 * S);
+    /* A scheduled phase's: taken at its start. */
+    s_set_pred(9, 30 * S, 1);
+    snprintf(s_pred.links[0].host_a, PLAN_HOST_LEN, "s0");
+    assert(plan_books_add(&bs, &s_pred, 5 * S, 1 * S, 30 * S, 10 * S) == 1);
+    assert(bs.v[3].take_at_us == 30 * S && bs.v[3].book_at_us == 24 * S);
 
     /* Found by link either way, by request id; by reservation id once
      * asked; a bad reservation id refused. */
@@ -70,12 +76,13 @@ main(void)
     bs.v[0].state = PLAN_BOOK_CANCELLED;
     assert(!plan_books_find(&bs, "a1", "b1"));
     assert(!plan_books_by_resv(&bs, "r-1"));
+    bs.v[3].state = PLAN_BOOK_CANCELLED;
     plan_books_sweep(&bs);
     assert(bs.n == 1 && !strcmp(bs.v[0].a, "a2"));
 
     /* Bounded. */
     s_set_pred(9, 1000 * S, PLAN_PREDICT_MAX_LINKS);
-    size_t added = plan_books_add(&bs, &s_pred, 0, 0, 0);
+    size_t added = plan_books_add(&bs, &s_pred, 0, 0, 0, 0);
     assert(bs.n == PLAN_BOOK_MAX && added == PLAN_BOOK_MAX - 1);
     assert(!strcmp(plan_book_state_name(PLAN_BOOK_ASKED), "asked"));
     printf("plan_book: ok\n");
