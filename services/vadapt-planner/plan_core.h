@@ -75,6 +75,13 @@
  *    1/2-approximation of the maximum-weight b-matching: its total demand
  *    is at least half the optimum's (tests/unit/test_plan_core.c checks it
  *    against brute force).  With a k cap no such bound is claimed.
+ *    With 'exact' set and at most exact_max_links eligible links, H is
+ *    instead a maximum-weight b-matching of the eligible links weighted
+ *    by their ranks, under the same port limits and k cap, solved by
+ *    plan_match_exact() within its default budget (about 0.2 s at
+ *    worst; past it the best found, never lighter than the greedy's,
+ *    counted in exact_unproven).  Over exact_max_links eligible links,
+ *    or if memory is short, the greedy runs (counted).
  *
  * Hysteresis.  A link becomes WANTED once it has been selected without a break
  * for t_up_us; until then each tick reports it as DEFER.  A wanted link stops
@@ -161,6 +168,11 @@
 #define PLAN_DEFAULT_WAIT_MIN_US UINT64_C(1000000)
 /* The aggregator publishes its matrix every second: three periods. */
 #define PLAN_DEFAULT_LIVE_MAX_AGE_US UINT64_C(3000000)
+/* Exact selection: off (the greedy, as before), and when on, up to 200
+ * eligible links, where the exact solve costs about a millisecond on
+ * random graphs (tests/bench/plan_match.sh). */
+#define PLAN_DEFAULT_EXACT false
+#define PLAN_DEFAULT_EXACT_MAX_LINKS 200
 
 enum {
     PLAN_HOST_LEN = 64,         /* host names, NUL included */
@@ -169,6 +181,7 @@ enum {
     PLAN_MAX_PORTS = 65536,     /* bound of a host's ports */
     PLAN_MAX_ADDS = 4096,       /* bound of max_adds */
     PLAN_MAX_COSTS = 4096,      /* links with a cost of their own */
+    PLAN_MAX_EXACT_LINKS = 100000, /* bound of exact_max_links */
 };
 
 enum plan_policy {
@@ -217,6 +230,11 @@ struct plan_params {
     uint64_t live_max_age_us;   /* live demand: rates older than this do
                                    not count (see Live demand); 0: the
                                    topology's rates count, however old */
+    bool exact;                 /* b-matching: exact selection, not the
+                                   greedy (see Selection of H) */
+    uint32_t exact_max_links;   /* exact: at most this many eligible
+                                   links, greedy above; 1 to
+                                   PLAN_MAX_EXACT_LINKS */
 };
 
 /* Fills 'p' with the defaults above (no port limits). */
@@ -409,6 +427,10 @@ struct plan_counters {
     uint64_t live_bad;          /* live rates ignored: see there */
     uint64_t stale;             /* selections that found the live rates
                                    too old for a link not yet wanted */
+    uint64_t exact;             /* exact selections made */
+    uint64_t exact_unproven;    /* of which the budget cut short */
+    uint64_t exact_greedy;      /* greedy instead: too many eligible links
+                                   or memory short */
     uint64_t n_links;           /* gauge: links known */
     uint64_t n_selected;        /* gauge: |H| */
     uint64_t n_wanted;          /* gauge: |H'| */
