@@ -100,6 +100,23 @@ struct s_limit {
     uint32_t ports;
 };
 
+/* The last exact selection's problem and answer: the same problem again
+ * (no demand moved, as between two sets of live rates) is not solved
+ * again. */
+struct s_memo {
+    struct plan_match_edge *edges;
+    uint32_t *cap;
+    bool *taken;
+    size_t n_edges, n_hosts;
+    uint32_t k;
+    bool valid;
+};
+
+/* The exact solver's budget in the core: about 20 ms of one core at
+ * most (tests/bench/plan_match.sh; the library's default is ten times
+ * that), so a tick stays well inside its period. */
+static const struct plan_match_budget s_exact_budget = { 20000, 2000000 };
+
 struct plan_core {
     uint32_t tag;
     struct plan_params p;       /* 'port_limits' points to 'limits_pub' */
@@ -146,6 +163,7 @@ struct plan_core {
     uint64_t now;               /* latest time seen */
     bool has_now;
     bool sel_changed;           /* H changed since the last tick */
+    struct s_memo memo;         /* the last exact selection */
     struct plan_counters c;
 };
 
@@ -595,6 +613,9 @@ plan_core_destroy(plan_core_t **self_p)
     free(self->hosts);
     free(self->acts);
     free(self->adds);
+    free(self->memo.edges);
+    free(self->memo.cap);
+    free(self->memo.taken);
     free(self);
     *self_p = NULL;
 }
@@ -735,24 +756,43 @@ s_select_exact(plan_core_t *self)
     for (size_t i = 0; i < self->n_hosts; i++) {
         cap[i] = self->hosts[i].cap;
     }
-    struct plan_match_problem pr = { cap, self->n_hosts, edges, m,
-                                     self->p.k };
-    struct plan_match_stats st;
-    if (plan_match_exact(&pr, NULL, taken, &st)) {
-        goto out;
+    struct s_memo *memo = &self->memo;
+    if (memo->valid && memo->n_edges == m && memo->n_hosts == self->n_hosts
+        && memo->k == self->p.k
+        && !memcmp(memo->edges, edges, m * sizeof *edges)
+        && !memcmp(memo->cap, cap, self->n_hosts * sizeof *cap)) {
+        memcpy(taken, memo->taken, m * sizeof *taken);
+    } else {
+        struct plan_match_problem pr = { cap, self->n_hosts, edges, m,
+                                         self->p.k };
+        struct plan_match_stats st;
+        if (plan_match_exact(&pr, &s_exact_budget, taken, &st)) {
+            goto out;
+        }
+        self->c.exact++;
+        self->c.exact_unproven += !st.optimal;
+        /* Keep this problem: the memo takes the arrays. */
+        free(memo->edges);
+        free(memo->cap);
+        free(memo->taken);
+        *memo = (struct s_memo) { edges, cap, taken, m, self->n_hosts,
+                                  self->p.k, true };
+        edges = NULL;
+        cap = NULL;
+        taken = NULL;
     }
+    const bool *take = taken ? taken : memo->taken;
+    const struct plan_match_edge *te = edges ? edges : memo->edges;
     for (size_t i = 0; i < self->n_links; i++) {
         self->links[i].take = false;
     }
     for (size_t i = 0; i < m; i++) {
-        if (taken[i]) {
+        if (take[i]) {
             self->links[idx[i]].take = true;
-            self->hosts[edges[i].u].used++;
-            self->hosts[edges[i].v].used++;
+            self->hosts[te[i].u].used++;
+            self->hosts[te[i].v].used++;
         }
     }
-    self->c.exact++;
-    self->c.exact_unproven += !st.optimal;
     ok = true;
 out:
     if (!ok && n_el) {

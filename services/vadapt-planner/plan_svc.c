@@ -63,7 +63,7 @@ const struct cfg_key plan_cfg_keys[] = {
                 "top-k (the paper's rule) or b-matching (port limits)"),
     CFG_KEY_U32("k", T, k, 0, PLAN_MAX_K, PLAN_DEFAULT_K,
                 "links reserved at most (b-matching: 0 for no cap)"),
-    CFG_KEY_STR("selection", T, selection, "greedy",
+    CFG_KEY_STR("selection", T, selection, "exact",
                 "b-matching: greedy (fast, at least half the best total "
                 "demand) or exact (the best, by branch and bound)"),
     CFG_KEY_U32("exact_max_links", T, exact_max_links, 1,
