@@ -182,8 +182,12 @@ static void
 s_greedy(const struct plan_match_problem *pr, const struct s_key *keys,
          uint32_t *tcap, bool *taken)
 {
-    memcpy(tcap, pr->cap, pr->n_vertices * sizeof *tcap);
-    memset(taken, 0, pr->n_edges * sizeof *taken);
+    if (pr->n_vertices) {
+        memcpy(tcap, pr->cap, pr->n_vertices * sizeof *tcap);
+    }
+    if (pr->n_edges) {
+        memset(taken, 0, pr->n_edges * sizeof *taken);
+    }
     uint32_t n = 0;
     for (size_t i = 0; i < pr->n_edges && (!pr->k || n < pr->k); i++) {
         const struct plan_match_edge *e = &pr->edges[keys[i].e];
@@ -840,7 +844,7 @@ plan_match_exact(const struct plan_match_problem *pr,
     bool optimal = !c.cut;
     if (wg > wx) {
         assert(!optimal);
-        memcpy(taken, greedy, c.m * sizeof *taken);
+        memcpy(taken, greedy, c.m * sizeof *taken);   /* wg > 0: m > 0 */
     }
     if (st) {
         memset(st, 0, sizeof *st);
