@@ -479,7 +479,8 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
               p->keep_bonus);
         return false;
     }
-    if (p->exact_max_links < 1 || p->exact_max_links > PLAN_MAX_EXACT_LINKS) {
+    if (p->exact_max_links < 1
+        || p->exact_max_links > PLAN_MAX_EXACT_LINKS) {
         s_fmt(err, err_size, "exact_max_links: '%u' not in [1, %d]",
               p->exact_max_links, PLAN_MAX_EXACT_LINKS);
         return false;

@@ -4,9 +4,9 @@
  * the overlay links E between hosts, selects H from E (top-k or a
  * b-matching, exact or greedy), puts each link through hysteresis timers
  * and a cap on new reservations, and diffs the resulting wanted set H'
- * against what the service holds.  A pure library: no bus, no I/O, no clock; the caller
- * passes the time in (uint64 microseconds, monotonic) and does what the
- * returned actions say.  The service around it (main.c and its bus code)
+ * against what the service holds.  A pure library: no bus, no I/O, no
+ * clock; the caller passes the time in (uint64 microseconds, monotonic)
+ * and does what the returned actions say.  The service around it (main.c and its bus code)
  * turns actions into broker requests and agent commands and publishes
  * each one as a vr.Decision (proto/planner.proto).
  *

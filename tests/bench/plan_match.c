@@ -3,10 +3,11 @@
  * greedy and the exact branch and bound, on random graphs shaped like the
  * planner's: hosts with 1 to 4 ports (or a fixed number), each link
  * between two random hosts with a demand of 1 to 40 Mbit/s, 8 links a
- * host on average (or 2 x a given density), no k cap.  For each size it prints, over the graphs of that
- * size: the mean weight of each (the exact's relative to the greedy's),
- * how many the exact solver proved optimal within its default budget,
- * its mean search nodes, and the mean and worst CPU time of each.
+ * host on average (or 2 x a given density), no k cap.  For each size it
+ * prints, over the graphs of that size: the mean weight of each (the
+ * exact's relative to the greedy's), how many the exact solver proved
+ * optimal within its default budget, its mean search nodes, and the mean
+ * and worst CPU time of each.
  * Usage: vr-plan-match [graphs per size, default 5 [ports, 0: 1 to 4
  *        [links per host, default 4 [sizes...]]]], sizes in links
  *        (default 20 50 100 200 300 500 1000). */

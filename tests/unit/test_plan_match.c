@@ -44,7 +44,8 @@ brute(const struct plan_match_problem *pr)
                 continue;
             }
             const struct plan_match_edge *e = &pr->edges[i];
-            ok = ++used[e->u] <= pr->cap[e->u] && ++used[e->v] <= pr->cap[e->v];
+            ok = ++used[e->u] <= pr->cap[e->u]
+                 && ++used[e->v] <= pr->cap[e->v];
             n++;
             w += e->w;
         }
