@@ -3,7 +3,8 @@
  * vertices and 12 edges, b(v) in {0, 1, 2, 3}, with and without a k cap,
  * integer weights with many ties and real ones) the exact solver's weight
  * is the brute force's, proven optimal, never below the greedy's, within
- * every port limit and the cap; a graph where the greedy is strictly
+ * every port limit and the cap; the same on graphs of up to 22 edges
+ * against a recursive brute force; a graph where the greedy is strictly
  * worse; a budget too small to prove anything still gives a valid
  * b-matching at least as heavy as the greedy's; bad problems are
  * refused with a reason. */
@@ -52,6 +53,28 @@ brute(const struct plan_match_problem *pr)
         if (ok && (!pr->k || n <= pr->k) && w > best) {
             best = w;
         }
+    }
+    return best;
+}
+
+/* The heaviest b-matching by recursion over the edges (take or skip,
+ * taking only where ports are free): for the larger graphs. */
+static double
+brute_rec(const struct plan_match_problem *pr, size_t i, uint32_t *left,
+          uint32_t n)
+{
+    if (i == pr->n_edges || (pr->k && n == pr->k)) {
+        return 0;
+    }
+    double best = brute_rec(pr, i + 1, left, n);
+    const struct plan_match_edge *e = &pr->edges[i];
+    if (left[e->u] && left[e->v]) {
+        left[e->u]--;
+        left[e->v]--;
+        double w = e->w + brute_rec(pr, i + 1, left, n + 1);
+        left[e->u]++;
+        left[e->v]++;
+        best = w > best ? w : best;
     }
     return best;
 }
@@ -135,6 +158,47 @@ test_against_brute_force(void)
     assert(n_greedy_worse > 100);
     printf("brute force: 4000 graphs, greedy below optimum in %zu\n",
            n_greedy_worse);
+}
+
+/* Graphs of 16 to 22 edges on 6 to 10 vertices, mostly one port: the
+ * search branches there (odd cycles everywhere). */
+static void
+test_against_brute_force_larger(void)
+{
+    uint32_t cap[10], left[10];
+    struct plan_match_edge edges[22];
+    bool taken[22];
+    uint64_t nodes = 0;
+    size_t n_branched = 0;
+    for (int round = 0; round < 150; round++) {
+        struct plan_match_problem pr;
+        random_problem(&pr, cap, edges, 10, 22, round % 2);
+        pr.n_vertices = 6 + rnd(5);
+        pr.n_edges = 16 + rnd(7);
+        for (size_t i = 0; i < pr.n_edges; i++) {
+            uint32_t u = rnd((uint32_t) pr.n_vertices);
+            uint32_t v = rnd((uint32_t) pr.n_vertices - 1);
+            edges[i].u = u;
+            edges[i].v = v + (v >= u);
+            edges[i].w = round % 2 ? 1e6 * (1 + rnd(1000000)) / 1e3
+                                   : (double) (1 + rnd(6));
+        }
+        for (size_t v = 0; v < pr.n_vertices; v++) {
+            cap[v] = rnd(3) ? 1 : 2;
+            left[v] = cap[v];
+        }
+        struct plan_match_stats st;
+        assert(!plan_match_exact(&pr, NULL, taken, &st));
+        check_valid(&pr, taken, &st);
+        double opt = brute_rec(&pr, 0, left, 0);
+        assert(st.optimal);
+        assert(fabs(st.weight - opt) <= 1e-9 * opt);
+        nodes += st.nodes;
+        n_branched += st.nodes > 1;
+    }
+    printf("brute force: 150 larger graphs, %llu search nodes, %zu "
+           "branched\n", (unsigned long long) nodes, n_branched);
+    assert(n_branched >= 10);
 }
 
 /* A path a-b-c-d with one port each, weights 2, 3, 2: the greedy takes
@@ -246,6 +310,7 @@ main(void)
     test_greedy_worse();
     test_refused();
     test_against_brute_force();
+    test_against_brute_force_larger();
     test_budget();
     printf("plan_match: ok\n");
     return 0;
