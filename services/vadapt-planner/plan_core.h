@@ -171,10 +171,10 @@
 /* The aggregator publishes its matrix every second: three periods. */
 #define PLAN_DEFAULT_LIVE_MAX_AGE_US UINT64_C(3000000)
 /* Exact selection: on, up to 200 eligible links, where on random
- * graphs shaped like the planner's the exact solve costs 0.3 to 4 ms on
- * average and at most the core's budget, about 20 ms, (greedy: 0.02 ms)
- * and gains 4 to 10% of total demand (tests/bench/plan_match.sh); the
- * bed's 4 to 8 hosts take 0.03 ms. */
+ * graphs shaped like the planner's the exact solve costs 0.03 to 2 ms on
+ * average (27 ms on dense meshes) and at most the core's budget, about
+ * 20 ms (greedy: 0.03 ms), and gains 2 to 10% of total demand
+ * (tests/bench/plan_match.sh); the bed's 4 to 8 hosts take 0.03 ms. */
 #define PLAN_DEFAULT_EXACT true
 #define PLAN_DEFAULT_EXACT_MAX_LINKS 200
 

@@ -2,8 +2,9 @@
 /* Compares the planner's two b-matching selections (plan_match.h), the
  * greedy and the exact branch and bound, on random graphs shaped like the
  * planner's: hosts with 1 to 4 ports (or a fixed number), each link
- * between two random hosts with a demand of 1 to 40 Mbit/s, 8 links a
- * host on average (or 2 x a given density), no k cap.  For each size it
+ * between two random hosts (no two links on one pair) with a demand of 1
+ * to 40 Mbit/s, 8 links a host on average (or 2 x a given density; at
+ * most a full mesh), no k cap.  For each size it
  * prints, over the graphs of that size: the mean weight of each (the
  * exact's relative to the greedy's), how many the exact solver proved
  * optimal within its default budget, its mean search nodes, and the mean
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "plan_match.h"
@@ -60,11 +62,17 @@ main(int argc, char **argv)
             fprintf(stderr, "bad size '%s'\n", argv[4 + s]);
             return 2;
         }
+        /* Links join distinct host pairs, as the planner's do: enough
+         * hosts for 'm' pairs. */
         size_t n = m / (size_t) density < 4 ? 4 : m / (size_t) density;
+        while (n * (n - 1) / 2 < m) {
+            n++;
+        }
+        unsigned char *pair = calloc(n * n, 1);
         uint32_t *cap = calloc(n, sizeof *cap);
         struct plan_match_edge *e = calloc(m, sizeof *e);
         bool *taken = calloc(m, sizeof *taken);
-        if (!cap || !e || !taken) {
+        if (!cap || !e || !taken || !pair) {
             return 1;
         }
         double wg = 0, wx = 0, tg = 0, tx = 0, tg_max = 0, tx_max = 0;
@@ -74,10 +82,15 @@ main(int argc, char **argv)
             for (size_t v = 0; v < n; v++) {
                 cap[v] = ports ? (uint32_t) ports : 1 + (uint32_t) (rnd() * 4);
             }
+            memset(pair, 0, n * n);
             for (size_t i = 0; i < m; i++) {
-                uint32_t u = (uint32_t) (rnd() * n);
-                uint32_t v = (uint32_t) (rnd() * (n - 1));
-                v += v >= u;
+                uint32_t u, v;
+                do {
+                    u = (uint32_t) (rnd() * n);
+                    v = (uint32_t) (rnd() * (n - 1));
+                    v += v >= u;
+                } while (pair[u * n + v]);
+                pair[u * n + v] = pair[v * n + u] = 1;
                 e[i] = (struct plan_match_edge) { u, v, 1 + 39 * rnd() };
             }
             struct plan_match_problem pr = { cap, n, e, m, 0 };
@@ -109,6 +122,7 @@ main(int argc, char **argv)
         free(cap);
         free(e);
         free(taken);
+        free(pair);
     }
     return 0;
 }
