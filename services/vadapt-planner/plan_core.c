@@ -10,6 +10,7 @@
  * rank moved.  A tick is a fixed sequence of steps (plan_core_tick()),
  * each a function with one job.  Nothing here does I/O. */
 #include "plan_core.h"
+#include "plan_match.h"
 #include "plan_rank.h"
 
 #include <assert.h>
@@ -70,6 +71,7 @@ struct s_link {
     bool seeded;                /* wanted through plan_core_seed() */
     bool held;                  /* scratch: in the caller's held set */
     bool was_selected;          /* scratch of the selection */
+    bool take;                  /* scratch: the exact selection takes it */
     double rank;                /* demand, with the keep bonus */
     bool promoted;              /* scratch: became wanted this tick */
     bool demoted;               /* scratch: stopped being wanted */
@@ -97,6 +99,23 @@ struct s_limit {
     char host[PLAN_HOST_LEN];
     uint32_t ports;
 };
+
+/* The last exact selection's problem and answer: the same problem again
+ * (no demand moved, as between two sets of live rates) is not solved
+ * again. */
+struct s_memo {
+    struct plan_match_edge *edges;
+    uint32_t *cap;
+    bool *taken;
+    size_t n_edges, n_hosts;
+    uint32_t k;
+    bool valid;
+};
+
+/* The exact solver's budget in the core: about 20 ms of one core at
+ * most (tests/bench/plan_match.sh; the library's default is ten times
+ * that), so a tick stays well inside its period. */
+static const struct plan_match_budget s_exact_budget = { 20000, 2000000 };
 
 struct plan_core {
     uint32_t tag;
@@ -144,6 +163,7 @@ struct plan_core {
     uint64_t now;               /* latest time seen */
     bool has_now;
     bool sel_changed;           /* H changed since the last tick */
+    struct s_memo memo;         /* the last exact selection */
     struct plan_counters c;
 };
 
@@ -372,6 +392,8 @@ plan_params_default(struct plan_params *p)
     p->live_max_age_us = PLAN_DEFAULT_LIVE_MAX_AGE_US;
     p->hold_cost = PLAN_DEFAULT_HOLD_COST;
     p->wait_min_us = PLAN_DEFAULT_WAIT_MIN_US;
+    p->exact = PLAN_DEFAULT_EXACT;
+    p->exact_max_links = PLAN_DEFAULT_EXACT_MAX_LINKS;
 }
 
 bool
@@ -455,6 +477,12 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
         || p->keep_bonus > 10) {
         s_fmt(err, err_size, "keep_bonus: '%g' not in [0, 10]",
               p->keep_bonus);
+        return false;
+    }
+    if (p->exact_max_links < 1
+        || p->exact_max_links > PLAN_MAX_EXACT_LINKS) {
+        s_fmt(err, err_size, "exact_max_links: '%u' not in [1, %d]",
+              p->exact_max_links, PLAN_MAX_EXACT_LINKS);
         return false;
     }
     if (p->max_adds && !p->add_window_us) {
@@ -586,6 +614,9 @@ plan_core_destroy(plan_core_t **self_p)
     free(self->hosts);
     free(self->acts);
     free(self->adds);
+    free(self->memo.edges);
+    free(self->memo.cap);
+    free(self->memo.taken);
     free(self);
     *self_p = NULL;
 }
@@ -680,6 +711,101 @@ s_prepare(plan_core_t *self)
     s_rank(self);
 }
 
+/* True if 'l' may be selected at all: in E, with demand over its
+ * threshold (s_select() says why not). */
+static bool
+s_eligible(const plan_core_t *self, const struct s_link *l)
+{
+    double thr = l->wanted ? self->p.release_bps : self->p.min_demand_bps;
+    return l->in_e && l->demand > 0 && l->demand >= thr;
+}
+
+/* The exact selection (see plan_core.h): sets 'take' of each link and
+ * counts the ports the taken links use in the hosts' 'used'.  Returns
+ * false, having changed nothing, when the greedy must run instead. */
+static bool
+s_select_exact(plan_core_t *self)
+{
+    size_t n_el = 0;
+    for (size_t i = 0; i < self->n_links; i++) {
+        n_el += s_eligible(self, &self->links[i]);
+    }
+    if (n_el > self->p.exact_max_links) {
+        self->c.exact_greedy++;
+        return false;
+    }
+    struct plan_match_edge *edges = s_alloc_array(n_el, sizeof *edges);
+    uint32_t *idx = s_alloc_array(n_el, sizeof *idx);
+    uint32_t *cap = s_alloc_array(self->n_hosts, sizeof *cap);
+    bool *taken = s_alloc_array(n_el, sizeof *taken);
+    bool ok = false;
+    if (!edges || !idx || !cap || !taken) {
+        goto out;
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < self->n_links; i++) {
+        struct s_link *l = &self->links[i];
+        if (s_eligible(self, l)) {
+            uint32_t ha = (uint32_t) (s_host(self, l->ha, l->a)
+                                      - self->hosts);
+            uint32_t hb = (uint32_t) (s_host(self, l->hb, l->b)
+                                      - self->hosts);
+            edges[m] = (struct plan_match_edge) { ha, hb, l->rank };
+            idx[m++] = (uint32_t) i;
+        }
+    }
+    for (size_t i = 0; i < self->n_hosts; i++) {
+        cap[i] = self->hosts[i].cap;
+    }
+    struct s_memo *memo = &self->memo;
+    if (memo->valid && memo->n_edges == m && memo->n_hosts == self->n_hosts
+        && memo->k == self->p.k
+        && !memcmp(memo->edges, edges, m * sizeof *edges)
+        && !memcmp(memo->cap, cap, self->n_hosts * sizeof *cap)) {
+        memcpy(taken, memo->taken, m * sizeof *taken);
+    } else {
+        struct plan_match_problem pr = { cap, self->n_hosts, edges, m,
+                                         self->p.k };
+        struct plan_match_stats st;
+        if (plan_match_exact(&pr, &s_exact_budget, taken, &st)) {
+            goto out;
+        }
+        self->c.exact++;
+        self->c.exact_unproven += !st.optimal;
+        /* Keep this problem: the memo takes the arrays. */
+        free(memo->edges);
+        free(memo->cap);
+        free(memo->taken);
+        *memo = (struct s_memo) { edges, cap, taken, m, self->n_hosts,
+                                  self->p.k, true };
+        edges = NULL;
+        cap = NULL;
+        taken = NULL;
+    }
+    const bool *take = taken ? taken : memo->taken;
+    const struct plan_match_edge *te = edges ? edges : memo->edges;
+    for (size_t i = 0; i < self->n_links; i++) {
+        self->links[i].take = false;
+    }
+    for (size_t i = 0; i < m; i++) {
+        if (take[i]) {
+            self->links[idx[i]].take = true;
+            self->hosts[te[i].u].used++;
+            self->hosts[te[i].v].used++;
+        }
+    }
+    ok = true;
+out:
+    if (!ok && n_el) {
+        self->c.exact_greedy++;
+    }
+    free(edges);
+    free(idx);
+    free(cap);
+    free(taken);
+    return ok;
+}
+
 /* Recomputes H at 'now' (see plan_core.h); s_prepare() must have run. */
 static void
 s_select(plan_core_t *self, uint64_t now)
@@ -690,6 +816,7 @@ s_select(plan_core_t *self, uint64_t now)
     for (size_t i = 0; i < self->n_hosts; i++) {
         self->hosts[i].used = 0;
     }
+    bool exact = bmatch && p->exact && s_select_exact(self);
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[self->order[i]];
         l->was_selected = l->selected;
@@ -704,6 +831,21 @@ s_select(plan_core_t *self, uint64_t now)
             }
         } else if (l->demand < l->thr) {
             l->why = S_WHY_BELOW;
+        } else if (exact) {
+            /* Not taken: a host's ports went to other links, or the
+             * cap went to heavier ones. */
+            struct s_host *ha = s_host(self, l->ha, l->a);
+            struct s_host *hb = s_host(self, l->hb, l->b);
+            struct s_host *full = ha->used >= ha->cap ? ha
+                                  : hb->used >= hb->cap ? hb : NULL;
+            if (l->take) {
+                l->selected = true;
+            } else if (full) {
+                l->why = S_WHY_PORTS;
+                l->why_b = full == hb;
+            } else {
+                l->why = S_WHY_RANK;
+            }
         } else if (p->k && n_sel >= p->k) {
             l->why = S_WHY_RANK;
         } else if (bmatch) {

@@ -64,6 +64,13 @@ const struct cfg_key plan_cfg_keys[] = {
                 "top-k (the paper's rule) or b-matching (port limits)"),
     CFG_KEY_U32("k", T, k, 0, PLAN_MAX_K, PLAN_DEFAULT_K,
                 "links reserved at most (b-matching: 0 for no cap)"),
+    CFG_KEY_STR("selection", T, selection, "exact",
+                "b-matching: greedy (fast, at least half the best total "
+                "demand) or exact (the best, by branch and bound)"),
+    CFG_KEY_U32("exact_max_links", T, exact_max_links, 1,
+                PLAN_MAX_EXACT_LINKS, PLAN_DEFAULT_EXACT_MAX_LINKS,
+                "exact: the greedy instead above this many eligible "
+                "links"),
     CFG_KEY_U32("ports", T, ports, 0, PLAN_MAX_PORTS, PLAN_DEFAULT_PORTS,
                 "b-matching: reservable ports of a host not listed"),
     CFG_KEY_SEQ("port_limits", T, port_limits, s_port_keys,
@@ -2227,6 +2234,10 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "live_rates_bad", c.live_bad, false);
     bus_status_add_counter(reply, "stale_demand_refused", c.stale, false);
     bus_status_add_counter(reply, "deferred", c.deferred, false);
+    bus_status_add_counter(reply, "exact_selections", c.exact, false);
+    bus_status_add_counter(reply, "exact_unproven", c.exact_unproven,
+                           false);
+    bus_status_add_counter(reply, "exact_too_big", c.exact_greedy, false);
     bus_status_add_counter(reply, "links_known", c.n_links, true);
     bus_status_add_counter(reply, "links_selected", c.n_selected, true);
     bus_status_add_counter(reply, "links_wanted", c.n_wanted, true);
@@ -2249,6 +2260,14 @@ s_params(const struct plan_cfg *cfg, struct plan_params *p,
                    cfg->policy);
         return false;
     }
+    if (cfg->selection && !strcmp(cfg->selection, "exact")) {
+        p->exact = true;
+    } else if (!cfg->selection || strcmp(cfg->selection, "greedy")) {
+        log_format(err, size, "selection '%s': want greedy or exact",
+                   cfg->selection ? cfg->selection : "~");
+        return false;
+    }
+    p->exact_max_links = cfg->exact_max_links;
     const struct plan_ports_cfg *pc = cfg->port_limits.v;
     struct plan_port_limit *limits = calloc(cfg->port_limits.n + 1,
                                             sizeof *limits);
@@ -2436,6 +2455,10 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     svc_on_request(svc, s_on_request, s_on_status, self);
     svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     svc_set_state(svc, "starting: reading the broker's reservations");
+    if (!strcmp(cfg->policy, "b-matching")) {
+        VLOG_INFO("b-matching selection %s (exact up to %u links)",
+                  cfg->selection, cfg->exact_max_links);
+    }
     VLOG_INFO("policy %s, k %u, T_up %u ms, T_down %u ms, min demand %g "
               "Mbit/s, at most %u reservations per %u s, reservations %s "
               "(owned by '%s')",

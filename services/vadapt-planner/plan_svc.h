@@ -61,6 +61,8 @@ struct plan_cfg {
     char *broker;               /* REQ: reservations */
     char *broker_events;        /* SUB: reservation events */
     char *policy;               /* "top-k" or "b-matching" */
+    char *selection;            /* b-matching: "greedy" or "exact" */
+    uint32_t exact_max_links;   /* exact: greedy above this many links */
     uint32_t k;
     uint32_t ports;             /* b(h) of hosts not listed */
     struct cfg_seq port_limits; /* struct plan_ports_cfg */

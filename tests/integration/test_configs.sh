@@ -47,6 +47,20 @@ rc=0
 "$BIN/vadapt-planner" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "release_bps" "$T/err" \
     || fail "vadapt-planner --check on release > min demand: exit $rc, $(cat "$T/err")"
+# The exact b-matching selection: its two keys, checked.
+printf 'policy: b-matching\nselection: exact\nexact_max_links: 50\n' >"$T/exact.yaml"
+"$BIN/vadapt-planner" -c "$T/exact.yaml" --check >/dev/null \
+    || fail "vadapt-planner rejects selection: exact"
+printf 'selection: blossom\n' >"$T/exact.yaml"
+rc=0
+"$BIN/vadapt-planner" -c "$T/exact.yaml" --check 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "selection 'blossom': want greedy or exact" "$T/err" \
+    || fail "vadapt-planner --check on selection blossom: exit $rc, $(cat "$T/err")"
+printf 'exact_max_links: 0\n' >"$T/exact.yaml"
+rc=0
+"$BIN/vadapt-planner" -c "$T/exact.yaml" --check 2>"$T/err" || rc=$?
+[ "$rc" = 2 ] && grep -q "exact_max_links" "$T/err" \
+    || fail "vadapt-planner --check on exact_max_links 0: exit $rc, $(cat "$T/err")"
 rc=0
 "$BIN/vnetctl" -c "$T/typo.yaml" status 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "unknown key" "$T/err" || fail "vnetctl typo: exit $rc"

@@ -465,11 +465,12 @@ test_b_matching_known(void)
 
     /* The path on which greedy is worst: it takes the middle link (just
      * heavier), which blocks both others.  It gets half the optimum and
-     * no less. */
+     * no less (selection: greedy). */
     const struct edge path[] = {
         { 0, 1, 100 * M }, { 1, 2, 100 * M + 1 }, { 2, 3, 100 * M },
     };
     p = fast_params(PLAN_POLICY_B_MATCHING, 0);
+    p.exact = false;
     pc = plan_core_new(&p);
     assert(pc);
     set_edges(pc, 0, path, 3);
@@ -479,6 +480,69 @@ test_b_matching_known(void)
     double got = 100 * M + 1;
     assert(got >= opt / 2 && got < 0.51 * opt);
     plan_core_destroy(&pc);
+}
+
+/* selection exact: the path where greedy gets half, solved; over
+ * exact_max_links eligible links, the greedy again; bad params
+ * refused. */
+static void
+test_b_matching_exact(void)
+{
+    const struct edge path[] = {
+        { 0, 1, 100 * M }, { 1, 2, 100 * M + 1 }, { 2, 3, 100 * M },
+    };
+    struct plan_params p = fast_params(PLAN_POLICY_B_MATCHING, 0);
+    p.exact = true;
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    set_edges(pc, 0, path, 3);
+    assert(n_selected(pc) == 2 && selected(pc, 0, 1) && selected(pc, 2, 3));
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+    tick(pc, 0, &h, &acts);
+    assert(acts.v[0].kind == PLAN_KIND_PLAN);
+    assert(acts.v[0].demand_bps == 200 * M);
+    assert(strstr(acts.v[0].reason, "1 without a port"));
+    struct plan_counters c;
+    plan_core_get_counters(pc, &c);
+    assert(c.exact >= 1 && !c.exact_unproven && !c.exact_greedy);
+    /* The same problem again is not solved again. */
+    tick(pc, 1 * S, &h, &acts);
+    plan_core_get_counters(pc, &c);
+    uint64_t solved = c.exact;
+    tick(pc, 2 * S, &h, &acts);
+    tick(pc, 3 * S, &h, &acts);
+    plan_core_get_counters(pc, &c);
+    assert(c.exact == solved);
+    assert(selected(pc, 0, 1) && selected(pc, 2, 3));
+    plan_core_destroy(&pc);
+
+    /* With a cap k 1 it takes the heaviest link alone. */
+    p.k = 1;
+    pc = plan_core_new(&p);
+    assert(pc);
+    set_edges(pc, 0, path, 3);
+    assert(n_selected(pc) == 1 && selected(pc, 1, 2));
+    plan_core_destroy(&pc);
+
+    /* Three eligible links, exact up to 2: the greedy. */
+    p.k = 0;
+    p.exact_max_links = 2;
+    pc = plan_core_new(&p);
+    assert(pc);
+    set_edges(pc, 0, path, 3);
+    assert(n_selected(pc) == 1 && selected(pc, 1, 2));
+    plan_core_get_counters(pc, &c);
+    assert(!c.exact && c.exact_greedy == 1);
+    plan_core_destroy(&pc);
+
+    char err[128];
+    p.exact_max_links = 0;
+    assert(!plan_params_check(&p, err, sizeof err));
+    assert(strstr(err, "exact_max_links: '0'"));
+    p.exact_max_links = PLAN_MAX_EXACT_LINKS + 1;
+    assert(!plan_params_check(&p, err, sizeof err));
+    assert(!plan_core_new(&p));
 }
 
 static uint64_t g_rng = 0x9e3779b97f4a7c15u;
@@ -491,7 +555,8 @@ rnd(uint32_t n)
     return (uint32_t) ((g_rng >> 33) % n);
 }
 
-/* Greedy against brute force on random graphs of <= 8 links. */
+/* Greedy and exact against brute force on random graphs of <= 8
+ * links. */
 static void
 test_b_matching_random(void)
 {
@@ -522,6 +587,7 @@ test_b_matching_random(void)
         }
         struct plan_params p = fast_params(PLAN_POLICY_B_MATCHING, 0);
         p.default_ports = 7;            /* every host has an override */
+        p.exact = false;                /* the greedy first */
         p.port_limits = lim;
         p.n_port_limits = n_hosts;
         plan_core_t *pc = plan_core_new(&p);
@@ -549,6 +615,18 @@ test_b_matching_random(void)
         double opt = brute_opt(e, m, b, n_hosts, &mask);
         assert(got <= opt);
         assert(got >= opt / 2);             /* the 1/2 bound */
+
+        /* The exact selection finds the optimum itself. */
+        p.exact = true;
+        plan_core_t *px = plan_core_new(&p);
+        assert(px);
+        set_edges(px, 0, e, m);
+        double exact = 0;
+        for (size_t i = 0; i < m; i++) {
+            exact += selected(px, e[i].a, e[i].b) ? e[i].bps : 0;
+        }
+        assert(exact == opt);
+        plan_core_destroy(&px);
         if (opt > 0 && got / opt < worst) {
             worst = got / opt;
         }
@@ -1426,6 +1504,7 @@ main(void)
     test_top_k();
     test_b_matching_known();
     test_b_matching_random();
+    test_b_matching_exact();
     test_diff();
     test_hysteresis();
     test_keep_bonus();
