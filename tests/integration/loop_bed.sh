@@ -7,6 +7,11 @@
 # Needs SCALE, T_UP and T_DOWN set; sets P, CTL, and the helpers below.
 # A PLANNER_YAML_LINE "key: value" replaces the default of that key.
 # The bed goes down and the BSP ranks stop on exit, whatever happens.
+#   loop_bed_services N [PLANNER_YAML_LINE...]
+# only starts the services on bed P (already up, down on exit): agents on
+# hosts 1 to N+1 (N+1 the proxy; their ports LOOP_PORTS, default
+# [vm1, vm2]), the adapter's paths and the broker's endpoints between
+# hosts 1 to N, and waits until they answer.
 
 BED="$VR_SRC_DIR/deploy/testbed/vrbed"
 BSP_PIDS=()
@@ -16,15 +21,27 @@ loop_bed_up() {
     shift
     vr_on_cleanup 'stop_bsp; "$BED" down --prefix "$P" >/dev/null 2>&1'
     "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 100mbit >/dev/null
-    vr_overlay_keys h1 h2 h3 h4 h5
-    local i line
-    for i in 1 2 3 4 5; do
+    loop_bed_services 4 "$@"
+    local r
+    for r in 1 2 3 4 5 6 7; do
+        vr_until 10 ip netns exec "$P-h1v1" ping -c 1 -W 0.3 -q \
+            "10.201.$((r / 2 + 1)).$((r % 2 + 1))" >/dev/null \
+            || fail "no star to rank $r"
+    done
+}
+
+loop_bed_services() {
+    local n=$1 i
+    local proxy=$((n + 1))
+    shift
+    for i in $(seq "$proxy"); do vr_overlay_keys "h$i"; done
+    for i in $(seq "$proxy"); do
         {
             echo "id: h$i"
-            [ "$i" != 5 ] && echo "proxy_addr: 10.200.0.5:7000"
+            [ "$i" != "$proxy" ] && echo "proxy_addr: 10.200.0.$proxy:7000"
             echo "bus: {control: '$(ep agent-h$i)', aggregator: '$(ep ingest)'}"
             echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)}"
-            echo "ports: [vm1, vm2]"
+            echo "ports: ${LOOP_PORTS:-[vm1, vm2]}"
             echo "period_ms: 100"
         } >"$T/h$i.yaml"
         vr_start "agent-h$i" ip netns exec "$P-h$i" "$BIN/vnet-agent" -c "$T/h$i.yaml"
@@ -35,11 +52,11 @@ YAML
     vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
         "sim: {time_scale: $SCALE}" "netns:
   hosts:
-$(for i in 1 2 3 4; do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
+$(for i in $(seq "$n"); do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
     vr_broker_yaml "$T/broker.db" 'reconcile_ms: 500' "networks:
   - name: lab
     endpoints:
-$(for i in 1 2 3 4; do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
+$(for i in $(seq "$n"); do echo "      - {host: h$i, ip: 10.200.0.$i}"; done)"
     vr_planner_yaml "$T/planner.yaml" "t_up_ms: $T_UP" "t_down_ms: $T_DOWN" \
         'max_adds: 8' 'bandwidth_mbps: 1000' "$@"
     cat >"$T/ctl.yaml" <<YAML
@@ -57,12 +74,6 @@ YAML
     vr_start planner "$BIN/vadapt-planner" -v -c "$T/planner.yaml"
     vr_until 10 "${CTL[@]}" status aggregator planner broker adapter \
         || fail "services not up"
-    local r
-    for r in 1 2 3 4 5 6 7; do
-        vr_until 10 ip netns exec "$P-h1v1" ping -c 1 -W 0.3 -q \
-            "10.201.$((r / 2 + 1)).$((r % 2 + 1))" >/dev/null \
-            || fail "no star to rank $r"
-    done
 }
 
 pcount() { svc_counter planner "$1"; }
