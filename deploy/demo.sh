@@ -14,7 +14,7 @@
 # removed at the end, also on ^C.
 #
 # Usage: deploy/demo.sh [--hosts N] [--vms M] [--pattern P] [--scale S]
-#                       [--out DIR] [--quick]
+#                       [--out DIR] [--quick] [--vm-kind netns|qemu]
 #   --hosts N     hosts with VMs (4); one more host is the star's proxy
 #   --vms M       VMs per host (2)
 #   --pattern P   BSP pattern: all-to-all (default), ring, mesh, tree, ...
@@ -22,12 +22,17 @@
 #                 path and 12 s to tear it down (0.2: 3.5 s and 2.4 s)
 #   --out DIR     where the table, plot and SVG go (./demo-out)
 #   --quick       shorter runs (the integration test uses it)
+#   --vm-kind K   netns (default): the VMs are namespaces; qemu: QEMU
+#                 guests (2 hosts x 2 VMs unless --hosts/--vms say
+#                 otherwise), booted once the agents run, the workloads
+#                 run inside them through `vrbed exec`
 #   --bin DIR     use the binaries in DIR; install and build nothing
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SRC=$PWD
 
-HOSTS=4 VMS=2 PATTERN=all-to-all SCALE=0.2 OUT=$SRC/demo-out QUICK=0 BIN=
+HOSTS="" VMS="" PATTERN=all-to-all SCALE=0.2 OUT=$SRC/demo-out QUICK=0 BIN=
+KIND=netns
 while [ $# -gt 0 ]; do
     case $1 in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -36,12 +41,20 @@ while [ $# -gt 0 ]; do
     --scale) SCALE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
+    --vm-kind) KIND=$2; shift 2 ;;
     --bin) BIN=$(cd "$2" && pwd); shift 2 ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed 's/^# \{0,1\}//; /^set -e/d'; exit 0 ;;
     *) echo "demo: unknown option '$1' (--help)" >&2; exit 2 ;;
     esac
 done
 [ "$(id -u)" = 0 ] || { echo "demo: run as root (network namespaces)" >&2; exit 2; }
+case $KIND in
+netns) HOSTS=${HOSTS:-4} VMS=${VMS:-2} ;;
+qemu) HOSTS=${HOSTS:-2} VMS=${VMS:-2} ;;
+*) echo "demo: bad --vm-kind '$KIND': want netns or qemu" >&2; exit 2 ;;
+esac
+[[ $HOSTS =~ ^[0-9]{1,3}$ && $VMS =~ ^[0-9]{1,3}$ ]] \
+    || { echo "demo: --hosts and --vms want small integers" >&2; exit 2; }
 [ "$HOSTS" -ge 2 ] && [ "$VMS" -ge 1 ] && [ $((HOSTS * VMS)) -le 64 ] \
     || { echo "demo: want 2+ hosts, 1+ VMs, at most 64 VMs" >&2; exit 2; }
 
@@ -63,7 +76,7 @@ LOOP_DIR=$(mktemp -d /tmp/vr-demo.XXXXXX)
 LOOP_HOSTS=$HOSTS LOOP_VMS=$VMS LOOP_SCALE=$SCALE
 LOOP_K=$((HOSTS * (HOSTS - 1) / 2))
 LOOP_T_UP_MS=1000 LOOP_T_DOWN_MS=$(( (BSP_ADAPT_S + 20) * 1000 ))
-LOOP_PREFIX=vd$$
+LOOP_PREFIX=vd$$ LOOP_VM_KIND=$KIND
 # shellcheck source=deploy/testbed/vrloop.sh
 source "$SRC/deploy/testbed/vrloop.sh"
 mkdir -p "$OUT"
@@ -84,8 +97,11 @@ T0=$(date +%s%6N)
 say() { printf '[%6.1f s] %s\n' "$(echo "($(date +%s%6N) - $T0) / 1000000" | bc -l)" "$*"; }
 now_us() { date +%s%6N; }
 
-say "test bed: $HOSTS hosts x $VMS VMs, host $LOOP_PROXY the star's proxy, commodity $LOOP_RATE; paths: veth pairs shaped to $LOOP_BW Mbit/s, set up in $(echo "17.5 * $SCALE" | bc -l | sed 's/0*$//;s/\.$//') s"
+say "test bed: $HOSTS hosts x $VMS VMs ($KIND), host $LOOP_PROXY the star's proxy, commodity $LOOP_RATE; paths: veth pairs shaped to $LOOP_BW Mbit/s, set up in $(echo "17.5 * $SCALE" | bc -l | sed 's/0*$//;s/\.$//') s"
 loop_up || { echo "demo: the bed or a service did not come up; logs in $LOOP_DIR" >&2; exit 1; }
+if [ "$KIND" = qemu ]; then
+    say "QEMU guests ($(jq -r .accel "/run/vrbed/$LOOP_PREFIX/bed.json" 2>/dev/null || echo ?)) booted in $(printf '%.1f' "$LOOP_BOOT_S") s once the agents ran; first ping $(loop_vm_name 0) -> $(loop_vm_name "$VMS") through the overlay $(printf '%.2f' "$LOOP_PING_S") s later"
+fi
 say "agents, aggregator, broker and adapter up; every VM reaches every other over the star"
 
 N=$((HOSTS * VMS))
@@ -96,7 +112,7 @@ echo "== before: the commodity overlay (the planner is not running yet)"
 loop_iperf base "$BASE_S" 0 "$DST"
 wait "$(cat "$LOOP_DIR/iperf-base.pid")" || true
 IPERF_BEFORE=$(loop_iperf_mean base 0.5)
-say "iperf3 $(loop_vm_ns 0) -> $(loop_vm_ns "$DST"): $(printf '%.3f' "$IPERF_BEFORE") Gbit/s"
+say "iperf3 $(loop_vm_name 0) -> $(loop_vm_name "$DST"): $(printf '%.3f' "$IPERF_BEFORE") Gbit/s"
 # shellcheck disable=SC2086
 loop_bsp base "$PATTERN" "$BASE_S" $RANKS
 loop_bsp_wait base

@@ -16,6 +16,12 @@
 #   LOOP_BW 1000   Mbit/s asked per path (the veth pair is shaped to it)
 #   LOOP_POLICY top-k   LOOP_MIN_MBPS 5
 #   LOOP_MSG 64K, LOOP_COMPUTE_US 0: BSP message size, compute per iteration
+#   LOOP_VM_KIND netns|qemu: with qemu the VMs are QEMU guests (vrbed
+#                  --vm-kind qemu), started once the agents run (the
+#                  proxy host's are never started); the workloads run in
+#                  them through `vrbed exec`.  loop_up sets LOOP_BOOT_S
+#                  (their boot) and LOOP_PING_S (from then to the first
+#                  ping answered through the overlay, host 1 to host 2).
 
 LOOP_PREFIX=${LOOP_PREFIX:-vl$$}
 LOOP_HOSTS=${LOOP_HOSTS:-4}
@@ -28,6 +34,7 @@ LOOP_T_DOWN_MS=${LOOP_T_DOWN_MS:-10000}
 LOOP_BW=${LOOP_BW:-1000}
 LOOP_POLICY=${LOOP_POLICY:-top-k}
 LOOP_MIN_MBPS=${LOOP_MIN_MBPS:-5}
+LOOP_VM_KIND=${LOOP_VM_KIND:-netns}
 LOOP_PIDS=()
 LOOP_BED="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/vrbed"
 LOOP_PROXY=$((LOOP_HOSTS + 1))
@@ -38,6 +45,22 @@ loop_ctl() { "$LOOP_BIN/vnetctl" -c "$LOOP_DIR/vnetctl.yaml" "$@"; }
 # host 1's VMs first).
 loop_vm_ns() { echo "$LOOP_PREFIX-h$(($1 / LOOP_VMS + 1))v$(($1 % LOOP_VMS + 1))"; }
 loop_vm_ip() { echo "10.201.$(($1 / LOOP_VMS + 1)).$(($1 % LOOP_VMS + 1))"; }
+loop_vm_name() { echo "h$(($1 / LOOP_VMS + 1))v$(($1 % LOOP_VMS + 1))"; }
+# loop_vm_exec RANK TIMEOUT_S CMD...: CMD in the VM of rank RANK (its
+# namespace, or its QEMU guest through vrbed exec, where the project's
+# programs are on PATH: give their bare names).
+loop_vm_exec() {
+    local r=$1 t=$2
+    shift 2
+    if [ "$LOOP_VM_KIND" = qemu ]; then
+        "$LOOP_BED" exec --prefix "$LOOP_PREFIX" --timeout "$t" "$(loop_vm_name "$r")" "$@"
+    else
+        local cmd=$1
+        shift
+        [ -x "$LOOP_BIN/$cmd" ] && cmd=$LOOP_BIN/$cmd
+        ip netns exec "$(loop_vm_ns "$r")" timeout "$t" "$cmd" "$@"
+    fi
+}
 
 # loop_start NAME CMD...: in the background, logging to LOOP_DIR/NAME.log.
 loop_start() {
@@ -133,8 +156,10 @@ YAML
 # Brings up the bed, the agents and every control service but the
 # planner (loop_start_planner): baselines can be measured first.
 loop_up() {
+    local kind=()
+    [ "$LOOP_VM_KIND" = netns ] || kind=(--vm-kind qemu --stopped --bsp "$LOOP_BIN/vr-bsp")
     "$LOOP_BED" up --prefix "$LOOP_PREFIX" --hosts "$LOOP_PROXY" \
-        --vms "$LOOP_VMS" --rate "$LOOP_RATE" >"$LOOP_DIR/bed.log" 2>&1 \
+        --vms "$LOOP_VMS" --rate "$LOOP_RATE" "${kind[@]}" >"$LOOP_DIR/bed.log" 2>&1 \
         || { cat "$LOOP_DIR/bed.log" >&2; return 1; }
     loop_write_configs
     local i
@@ -150,11 +175,25 @@ loop_up() {
         sleep 0.1
     done
     loop_ctl -t 1000 status aggregator broker adapter >/dev/null || return 1
+    local r n=$((LOOP_HOSTS * LOOP_VMS)) t0
+    if [ "$LOOP_VM_KIND" = qemu ]; then
+        # The guests boot once the agents run, as VMs start on real hosts.
+        local vms=()
+        for r in $(seq 0 $((n - 1))); do vms+=("$(loop_vm_name "$r")"); done
+        t0=$(date +%s%N)
+        "$LOOP_BED" vm-start --prefix "$LOOP_PREFIX" --boot-timeout 300 "${vms[@]}" \
+            >>"$LOOP_DIR/bed.log" 2>&1 || { cat "$LOOP_DIR/bed.log" >&2; return 1; }
+        LOOP_BOOT_S=$(echo "($(date +%s%N) - $t0) / 1000000000" | bc -l)
+        t0=$(date +%s%N)
+        for _ in $(seq 100); do
+            loop_vm_exec 0 5 ping -c 1 -W 1 "$(loop_vm_ip "$LOOP_VMS")" >/dev/null 2>&1 && break
+        done
+        LOOP_PING_S=$(echo "($(date +%s%N) - $t0) / 1000000000" | bc -l)
+    fi
     # The star carries every VM pair before anything is measured.
-    local r n=$((LOOP_HOSTS * LOOP_VMS))
     for r in $(seq 1 $((n - 1))); do
         for _ in $(seq 50); do
-            ip netns exec "$(loop_vm_ns 0)" ping -c 1 -W 0.3 -q "$(loop_vm_ip "$r")" \
+            loop_vm_exec 0 5 ping -c 1 -W 1 -q "$(loop_vm_ip "$r")" \
                 >/dev/null 2>&1 && break
         done
     done
@@ -184,7 +223,7 @@ loop_bsp() {
     for r in "$@"; do peers="$peers${peers:+,}$(loop_vm_ip "$r"):5555"; done
     : >"$LOOP_DIR/bsp-$name.pids"
     for r in "$@"; do
-        ip netns exec "$(loop_vm_ns "$r")" "$LOOP_BIN/vr-bsp" --rank "$i" \
+        loop_vm_exec "$r" $((secs + 60)) vr-bsp --rank "$i" \
             --peers "$peers" --pattern "$pattern" --duration "$secs" \
             --msg-size "${LOOP_MSG:-64K}" --compute-us "${LOOP_COMPUTE_US:-0}" --json \
             >"$LOOP_DIR/bsp-$name-$i.json" 2>"$LOOP_DIR/bsp-$name-$i.err" &
@@ -206,11 +245,17 @@ loop_bsp_wait() {
 # JSON into LOOP_DIR/iperf-NAME.json, in the background.
 loop_iperf() {
     local name=$1 secs=$2 from=$3 to=$4
-    ip netns exec "$(loop_vm_ns "$to")" iperf3 -s -1 -p 5201 \
+    loop_vm_exec "$to" $((secs + 60)) iperf3 -s -1 -p 5201 \
         >"$LOOP_DIR/iperf-$name-server.log" 2>&1 &
     LOOP_PIDS+=("$!")
-    sleep 0.3
-    ip netns exec "$(loop_vm_ns "$from")" iperf3 -c "$(loop_vm_ip "$to")" \
+    # Until the server listens (a guest's command takes a moment).
+    for _ in $(seq 100); do
+        grep -q "listening" "$LOOP_DIR/iperf-$name-server.log" 2>/dev/null && break
+        [ "$LOOP_VM_KIND" = netns ] && { sleep 0.3; break; }
+        loop_vm_exec "$to" 5 sh -c 'netstat -ltn | grep -q ":5201 "' && break
+        sleep 0.1
+    done
+    loop_vm_exec "$from" $((secs + 30)) iperf3 -c "$(loop_vm_ip "$to")" \
         -p 5201 -t "$secs" -i 0.5 --json >"$LOOP_DIR/iperf-$name.json" 2>&1 &
     LOOP_PIDS+=("$!")
     echo "$!" >"$LOOP_DIR/iperf-$name.pid"
