@@ -242,7 +242,8 @@ loop_bsp_wait() {
 }
 
 # loop_iperf NAME SECONDS FROM_RANK TO_RANK: iperf3 with 0.5 s intervals,
-# JSON into LOOP_DIR/iperf-NAME.json, in the background.
+# JSON into LOOP_DIR/iperf-NAME.json, in the background; the client's
+# start (µs since the epoch) into LOOP_DIR/iperf-NAME.t0.
 loop_iperf() {
     local name=$1 secs=$2 from=$3 to=$4
     loop_vm_exec "$to" $((secs + 60)) iperf3 -s -1 -p 5201 \
@@ -255,6 +256,8 @@ loop_iperf() {
         loop_vm_exec "$to" 5 sh -c 'netstat -ltn | grep -q ":5201 "' && break
         sleep 0.1
     done
+    # When the client starts: past a guest's server start-up.
+    date +%s%6N >"$LOOP_DIR/iperf-$name.t0"
     loop_vm_exec "$from" $((secs + 30)) iperf3 -c "$(loop_vm_ip "$to")" \
         -p 5201 -t "$secs" -i 0.5 --json >"$LOOP_DIR/iperf-$name.json" 2>&1 &
     LOOP_PIDS+=("$!")
