@@ -3,8 +3,9 @@
 # The test bed (deploy/testbed/vrbed): a 3 hosts x 2 VMs bed comes up as
 # documented; hosts reach each other over the rate-limited commodity net
 # (~100 Mbit/s by iperf3) and VMs reach nothing; a second bed runs beside
-# it; a failed up leaves nothing; down ends every process and namespace,
-# and is idempotent.  Needs root (exit 77 otherwise).
+# it; a failed up leaves nothing; netns VMs stop and start on a running
+# bed (vm-stop, vm-start); down ends every process and namespace, and is
+# idempotent.  Needs root (exit 77 otherwise).
 if [ "$(id -u)" -ne 0 ]; then
     echo "skip: the test bed needs root"
     exit 77
@@ -173,6 +174,46 @@ if [ -n "$(bed_namespaces "$C")" ] || [ -e "/run/vrbed/$C" ]; then
     fail "failed up left: $(bed_namespaces "$C")"
 fi
 ok "an up that fails part way removes what it made"
+
+# --- VMs that start and stop on a running bed (vm-start, vm-stop)
+S="vt$$s"
+BEDS+=("$S")
+"$VRBED" up --prefix "$S" --hosts 2 --vms 2 --stopped --offloads off >/dev/null \
+    || fail "up --stopped"
+[ "$(bed_namespaces "$S" | sort | tr '\n' ' ')" = "$S-h1 $S-h2 $S-net " ] \
+    || fail "up --stopped made VM namespaces: $(bed_namespaces "$S")"
+! ip -n "$S-h1" link show vm1 >/dev/null 2>&1 || fail "up --stopped left vm1 in h1"
+for bad in "h1v1 h1v1" "h1" "h1v1;x" "--bogus h1v1"; do
+    rc=0
+    # shellcheck disable=SC2086 # the words of each bad case
+    "$VRBED" vm-start --prefix "$S" $bad 2>/dev/null || rc=$?
+    [ "$rc" = 2 ] || fail "vm-start $bad gave exit $rc, not 2"
+done
+rc=0
+"$VRBED" vm-start --prefix "$S" h1v3 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "no VM 'h1v3'" "$T/err" || fail "vm-start h1v3: $rc $(cat "$T/err")"
+"$VRBED" vm-start --prefix "$S" h1v2 h2v1 || fail "vm-start h1v2 h2v1"
+got=$("$VRBED" exec --prefix "$S" h1v2 ip -br addr show eth0 | awk '{print $3}')
+[ "$got" = 10.201.1.2/16 ] || fail "h1v2 eth0: $got"
+[ "$(ip -n "$S-h1" -j link show vm2 | jq -r '.[0] | "\(.mtu) \(.operstate)"')" = "1500 UP" ] \
+    || fail "vm2 in h1 is not up at MTU 1500"
+ip netns exec "$S-h1" ethtool -k vm2 | grep -q "^tcp-segmentation-offload: off" \
+    || fail "vm2 kept its offloads (--offloads off)"
+rc=0
+"$VRBED" vm-start --prefix "$S" h1v2 2>"$T/err" || rc=$?
+[ "$rc" = 1 ] && grep -q "running already" "$T/err" || fail "a second vm-start: $rc $(cat "$T/err")"
+vr_start svm "$VRBED" exec --prefix "$S" h1v2 sleep 600
+vr_until 5 has_pids "$S-h1v2" || fail "sleep did not start in h1v2"
+"$VRBED" vm-stop --prefix "$S" h1v2 || fail "vm-stop h1v2"
+wait "$(cat "$T/svm.pid")" 2>/dev/null || true
+! kill -0 "$(cat "$T/svm.pid")" 2>/dev/null || fail "vm-stop left h1v2's process"
+[ ! -e "/run/netns/$S-h1v2" ] || fail "vm-stop left namespace $S-h1v2"
+! ip -n "$S-h1" link show vm2 >/dev/null 2>&1 || fail "vm-stop left vm2 in h1"
+"$VRBED" vm-stop --prefix "$S" h1v2 || fail "vm-stop of a stopped VM failed"
+"$VRBED" vm-start --prefix "$S" h1v2 || fail "vm-start h1v2 again"
+"$VRBED" down --prefix "$S" || fail "down $S"
+[ -z "$(bed_namespaces "$S")" ] || fail "down left: $(bed_namespaces "$S")"
+ok "up --stopped, vm-start and vm-stop of netns VMs; bad and repeated ones refused"
 
 # --- circuits: a VLAN switch and a circuit NIC per host
 V="vt$$v"
