@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
 # QEMU guests that come and go under the whole loop (issue 17).  A bed of
 # 2 hosts x 2 QEMU guests plus a proxy host, made with every VM stopped;
 # the agents (ports: ["vm*"]), aggregator, adapter (netns backend),
