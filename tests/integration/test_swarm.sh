@@ -75,7 +75,8 @@ for d in "$RUNDIR"/*; do
     echo "removing what killed run $pid left"
     stop_dockerd "$d"
     data=$(cat "$d/data-root" 2>/dev/null || true)
-    [[ $data == /tmp/vr-test.*/docker ]] && rm -rf "$data"
+    # its scratch directory, with the data root in it
+    [[ $data =~ ^/tmp/vr-test\.[A-Za-z0-9]+/docker$ ]] && rm -rf "${data%/docker}"
     rm -rf "$d"
     "$BED" down --prefix "vsw$pid" >/dev/null 2>&1 || true
 done
