@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock docker
 # The Docker Swarm stack (deploy/swarm/stack.yaml) on a one-node swarm.
 #
 # The node is host h1 of a test bed of our own: a dockerd of this test's
