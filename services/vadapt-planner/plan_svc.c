@@ -1325,12 +1325,20 @@ s_predict_tick(plan_svc_t *self, uint64_t now,
         case PLAN_PREDICT_PREDICTED: {
             const struct plan_prediction *pr = plan_predict_open(self->predict);
             uint64_t setup = s_book_setup_us(self);
-            /* Up by the earliest start the window allows. */
+            /* Up by the earliest start the window allows, and taken
+             * then: the phase's traffic moves onto its paths as it
+             * begins, not once the aggregator has seen it on the
+             * commodity network.  A miss leaves a taken path idle, which
+             * the cost rule then releases. */
+            uint64_t earliest = pr && pr->start_us > pr->window_us
+                                ? pr->start_us - pr->window_us : now;
             size_t added = pr ? plan_books_add(&self->books, pr,
                                                setup + pr->window_us,
                                                (uint64_t) self->cfg
                                                ->predict_lead_ms * 1000,
-                                               0, now) : 0;
+                                               earliest > now ? earliest
+                                                              : now,
+                                               now) : 0;
             self->pred_id = e->pred_id;
             self->pred_taken = 0;
             s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
@@ -1404,8 +1412,9 @@ s_ahead_tick(plan_svc_t *self, uint64_t now)
         }
         if (bk->state == PLAN_BOOK_ASKED && bk->take_at_us
             && now >= bk->take_at_us && s_book_take(self, bk, 0)) {
-            /* Known, not seen: wanted from now as if held at a restart;
-             * the cost rule ends it once the phase's traffic has gone. */
+            /* Known or foreseen, not seen: wanted from now as if held at
+             * a restart; the cost rule ends it once the phase's traffic
+             * has gone, or if it never came. */
             plan_core_seed(self->core, bk->a, bk->b, now);
         }
     }

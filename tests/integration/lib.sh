@@ -83,6 +83,20 @@ vr_stop() {
     wait "$pid" || VR_RC=$?
 }
 
+# vr_sanitized: true when this build tree is the ASan+UBSan one.
+vr_sanitized() {
+    grep -q '^VR_SANITIZE:BOOL=ON' "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null
+}
+
+# vr_normal_tree_only WHY: skips the test (77) in the sanitized tree,
+# saying why it runs in the normal one only.
+vr_normal_tree_only() {
+    if vr_sanitized; then
+        echo "skip: run in the normal tree only ($1)"
+        exit 77
+    fi
+}
+
 # vr_until SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
 vr_until() {
     local deadline=$((SECONDS + $1))

@@ -22,8 +22,7 @@
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 SAN=0
-grep -q "^VR_SANITIZE:BOOL=ON" "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null \
-    && SAN=1
+vr_sanitized && SAN=1
 
 BED="$VR_SRC_DIR/deploy/testbed/vrbed"
 P="vb$$"

@@ -199,7 +199,7 @@ echo "agent h2: RSS ${rss0} kB before the last $((total - 10)) cycles, ${rss1} k
     "fds $(n_fds)"
 # ASan keeps freed memory in quarantine, so RSS grows there whatever the
 # agent does; its leak check at exit (vr_stop below) stands in.
-if grep -q "^VR_SANITIZE:BOOL=ON" "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
+if vr_sanitized; then
     echo "(sanitized build: RSS not bounded by ASan's quarantine; leaks checked at exit)"
 else
     [ $((rss1 - rss0)) -le 4096 ] || fail "RSS grew by $((rss1 - rss0)) kB"

@@ -36,31 +36,38 @@ for p in vnet-agent vttif-aggregator vadapt-planner vreserve-broker \
     grep -q "broken.yaml:[0-9]*:[0-9]*: syntax error" "$T/err" \
         || fail "$p: syntax message: $(cat "$T/err")"
 done
+# refused PROGRAM YAML PATTERN WHAT: PROGRAM --check refuses the config
+# YAML (printf format) with exit 2 and a message matching PATTERN.
+refused() {
+    local rc=0
+    printf "$2" >"$T/refused.yaml"
+    "$BIN/$1" -c "$T/refused.yaml" --check 2>"$T/err" || rc=$?
+    [ "$rc" = 2 ] && grep -q -- "$3" "$T/err" \
+        || fail "$1 --check on $4: exit $rc, $(cat "$T/err")"
+}
 # Keys valid alone but not together: --check says what the start would.
-printf 'vttif:\n  add_frac: 0.2\n  drop_frac: 0.3\n' >"$T/cross.yaml"
-rc=0
-"$BIN/vttif-aggregator" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "drop_frac: '0.3' must be below add_frac" "$T/err" \
-    || fail "vttif-aggregator --check on drop_frac > add_frac: exit $rc, $(cat "$T/err")"
-printf 'min_demand_mbps: 5\nrelease_mbps: 8\n' >"$T/cross.yaml"
-rc=0
-"$BIN/vadapt-planner" -c "$T/cross.yaml" --check 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "release_bps" "$T/err" \
-    || fail "vadapt-planner --check on release > min demand: exit $rc, $(cat "$T/err")"
+refused vttif-aggregator 'vttif:\n  add_frac: 0.2\n  drop_frac: 0.3\n' \
+    "drop_frac: '0.3' must be below add_frac" "drop_frac > add_frac"
+refused vadapt-planner 'min_demand_mbps: 5\nrelease_mbps: 8\n' \
+    "release_bps" "release > min demand"
 # The exact b-matching selection: its two keys, checked.
 printf 'policy: b-matching\nselection: exact\nexact_max_links: 50\n' >"$T/exact.yaml"
 "$BIN/vadapt-planner" -c "$T/exact.yaml" --check >/dev/null \
     || fail "vadapt-planner rejects selection: exact"
-printf 'selection: blossom\n' >"$T/exact.yaml"
-rc=0
-"$BIN/vadapt-planner" -c "$T/exact.yaml" --check 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "selection 'blossom': want greedy or exact" "$T/err" \
-    || fail "vadapt-planner --check on selection blossom: exit $rc, $(cat "$T/err")"
-printf 'exact_max_links: 0\n' >"$T/exact.yaml"
-rc=0
-"$BIN/vadapt-planner" -c "$T/exact.yaml" --check 2>"$T/err" || rc=$?
-[ "$rc" = 2 ] && grep -q "exact_max_links" "$T/err" \
-    || fail "vadapt-planner --check on exact_max_links 0: exit $rc, $(cat "$T/err")"
+refused vadapt-planner 'selection: blossom\n' \
+    "selection 'blossom': want greedy or exact" "selection blossom"
+refused vadapt-planner 'exact_max_links: 0\n' "exact_max_links" \
+    "exact_max_links 0"
+# A schedule of known phases: checked whole, the bad entry named.
+printf 'schedule:\n  - {start_unix_ms: 1, duration_ms: 5, links: [\x27h1 h2\x27]}\n' \
+    >"$T/sched.yaml"
+"$BIN/vadapt-planner" -c "$T/sched.yaml" --check >/dev/null \
+    || fail "vadapt-planner rejects a good schedule"
+refused vadapt-planner 'schedule:\n  - {start_unix_ms: 1, duration_ms: 5, links: [h1]}\n' \
+    "schedule\\[0\\].links\\[0\\]: 'h1' is not two distinct host names" \
+    "a one-host link"
+refused vadapt-planner 'schedule:\n  - {duration_ms: 5, links: [\x27a b\x27]}\n' \
+    "start_unix_ms" "an entry without a start"
 rc=0
 "$BIN/vnetctl" -c "$T/typo.yaml" status 2>"$T/err" || rc=$?
 [ "$rc" = 2 ] && grep -q "unknown key" "$T/err" || fail "vnetctl typo: exit $rc"

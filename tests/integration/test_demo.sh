@@ -6,9 +6,7 @@
 # and leave no namespace, process or path behind.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
-if grep -q "^VR_SANITIZE:BOOL=ON" "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
-    echo "the demo runs once, in the normal tree"; exit 77
-fi
+vr_normal_tree_only "the demo runs once"
 timeout 170 "$VR_SRC_DIR/deploy/demo.sh" --quick --bin "$BIN" --out "$T/out" \
     >"$T/demo.txt" 2>&1 || { tail -n 40 "$T/demo.txt"; fail "demo failed"; }
 sed -n '/== before and after/,/^written/p' "$T/demo.txt"

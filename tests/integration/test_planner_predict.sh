@@ -15,12 +15,7 @@ source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 source "$(dirname "$0")/loop_bed.sh"
-# The normal tree only: the sanitizers see the predictor in unit.plan_*
-# and fuzz.planner_svc; this is about timing, which ASan distorts.
-if grep -q '^VR_SANITIZE:BOOL=ON' "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
-    echo "skip: run in the normal tree only"
-    exit 77
-fi
+vr_normal_tree_only "the sanitizers see the predictor in unit.plan_* and fuzz.planner_svc; this is about timing, which ASan distorts"
 
 SCALE=0.1; T_UP=500; T_DOWN=3000
 loop_bed_up "pp$$" 'predict: true' 'predict_min_phase_ms: 2000' \
