@@ -40,6 +40,7 @@ enum {
     S_ORPHAN_ERRORS = 20,       /* ... after which an orphan is given up */
     S_LIST_TRIES = 2,           /* listings a connection without id waits */
     S_MAX_LIST_FAILS = 5,       /* failed listings before giving up */
+    S_MAX_VLAN_TRIES = 8,       /* VLANs the provider refused, per path */
 };
 
 /* Only tests set them (adapter_backend_nsi_test_commit_delay()). */
@@ -72,6 +73,10 @@ struct s_conn {
     uint32_t errors;            /* failures in a row */
     uint32_t list_tries;        /* listings that did not find 'gid' */
     uint16_t vlan_src, vlan_dst;    /* chosen VLANs, 0: not yet */
+    uint16_t asked_vlan;        /* the one VLAN asked at both ends, or 0 */
+    uint16_t refused[S_MAX_VLAN_TRIES];    /* VLANs the provider refused */
+    uint32_t n_refused;
+    uint32_t src_port, dst_port;    /* hashes of the ends' STPs, 0: none */
 };
 
 struct s_nsi {
@@ -342,6 +347,67 @@ s_start(struct s_nsi *self, struct s_conn *c, enum adapter_nsi_op op)
     return true;
 }
 
+/* A hash of an STP, never 0: which port a connection's end is on. */
+static uint32_t
+s_port_hash(const char *stp)
+{
+    uint32_t h = 2166136261u;
+    for (const char *q = stp; *q; q++) {
+        h = (h ^ (uint8_t) *q) * 16777619u;
+    }
+    return h ? h : 1;
+}
+
+/* Is VLAN 'v' on port 'port' held or asked for by a connection of ours
+ * other than 'self_c'? */
+static bool
+s_vlan_used(const struct s_nsi *self, const struct s_conn *self_c,
+            uint32_t port, uint16_t v)
+{
+    for (const struct s_conn *o = self->conns; o; o = o->next) {
+        if (o == self_c || o->dead) {
+            continue;
+        }
+        uint16_t vs = o->vlan_src ? o->vlan_src : o->asked_vlan;
+        uint16_t vd = o->vlan_dst ? o->vlan_dst : o->asked_vlan;
+        if ((o->src_port == port && vs == v)
+            || (o->dst_port == port && vd == v)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The hosts take one VLAN id for a circuit: where the two ends' ranges
+ * overlap, ask for one VLAN at both, the lowest that no connection of
+ * ours holds at either port and that the provider has not refused for
+ * this path; else (no overlap, or all taken) the ranges as configured,
+ * and the provider chooses. */
+static void
+s_pick_vlan(struct s_nsi *self, struct s_conn *c, struct adapter_nsi_end *src,
+            struct adapter_nsi_end *dst)
+{
+    uint16_t lo = src->vlan_lo > dst->vlan_lo ? src->vlan_lo : dst->vlan_lo;
+    uint16_t hi = src->vlan_hi < dst->vlan_hi ? src->vlan_hi : dst->vlan_hi;
+    c->src_port = s_port_hash(src->stp);
+    c->dst_port = s_port_hash(dst->stp);
+    c->asked_vlan = 0;
+    for (uint32_t v = lo; v <= hi; v++) {
+        bool refused = false;
+        for (uint32_t i = 0; i < c->n_refused && !refused; i++) {
+            refused = c->refused[i] == v;
+        }
+        if (refused || s_vlan_used(self, c, c->src_port, (uint16_t) v)
+            || s_vlan_used(self, c, c->dst_port, (uint16_t) v)) {
+            continue;
+        }
+        c->asked_vlan = (uint16_t) v;
+        src->vlan_lo = src->vlan_hi = (uint16_t) v;
+        dst->vlan_lo = dst->vlan_hi = (uint16_t) v;
+        return;
+    }
+}
+
 static void
 s_reserve(struct s_nsi *self, struct s_conn *c)
 {
@@ -357,6 +423,7 @@ s_reserve(struct s_nsi *self, struct s_conn *c)
         s_fail(self, c, NULL, err);
         return;
     }
+    s_pick_vlan(self, c, &call.src, &call.dst);
     /* Mbit/s, rounded up; 0 (none asked): nsi.capacity_mbps. */
     call.capacity_mbps = (uint32_t) ceil(p->r.bandwidth_mbps);
     call.global_id = c->gid;
@@ -373,8 +440,8 @@ s_reserve(struct s_nsi *self, struct s_conn *c)
     c->reserve_sent = true;
     c->reserved_ms = self->now;
     self->n_calls++;
-    VLOG_DEBUG("path %s: reserve %s -> %s as %s", p->r.path_id, p->r.src,
-               p->r.dst, c->gid);
+    VLOG_DEBUG("path %s: reserve %s -> %s vlan %u as %s", p->r.path_id,
+               p->r.src, p->r.dst, c->asked_vlan, c->gid);
 }
 
 static bool
@@ -580,6 +647,19 @@ s_on_query(struct s_nsi *self, struct s_conn *c,
         c->vlan_src = r->src.vlan_lo;
         c->vlan_dst = r->dst.vlan_lo;
     }
+    if (c->up && c->p && !c->is_up && c->vlan_src
+        && c->vlan_src != c->vlan_dst) {
+        /* A provider that swaps labels chose two: the hosts' ends of the
+         * circuit take one VLAN id (services/vnet-agent). */
+        char why[256];
+        log_format(why, sizeof why, "the provider chose VLAN %u at %s and "
+                   "%u at %s (connection %s): the hosts need one VLAN at "
+                   "both ends; give them overlapping nsi.hosts vlans",
+                   c->vlan_src, c->p->r.src, c->vlan_dst, c->p->r.dst,
+                   c->cid);
+        s_fail(self, c, NULL, why);
+        return;
+    }
     if (c->p) {
         adapter_core_provider(self->core, c->p,
                               adapter_nsi_rsm_name(c->st.rsm),
@@ -621,6 +701,20 @@ s_on_reserve(struct s_nsi *self, struct s_conn *c,
     }
     char why[ADAPTER_NSI_ERROR_SIZE + 32];
     log_format(why, sizeof why, "reserve: %s", s_error(res));
+    /* 00704: the VLAN we chose is taken at the provider (by another
+     * requester): the next free one, a few times. */
+    if (res->status == ADAPTER_NSI_FAULT && c->asked_vlan && !c->cid[0]
+        && c->up && c->p && !strcmp(res->error_id, "00704")
+        && c->n_refused < S_MAX_VLAN_TRIES) {
+        VLOG_INFO_RL("path %s: VLAN %u taken at the provider: trying "
+                     "another", c->p ? c->p->r.path_id : "-",
+                     c->asked_vlan);
+        c->refused[c->n_refused++] = c->asked_vlan;
+        c->asked_vlan = 0;
+        c->reserve_sent = false;
+        c->poll_at = self->now;
+        return;
+    }
     if (res->status == ADAPTER_NSI_FAULT) {
         /* Refused: nothing held, unless the fault names a connection. */
         s_fail(self, c, res->error_id, why);
@@ -1096,6 +1190,13 @@ s_adopt(void *arg, struct adapter_path *p)
         return;
     }
     int64_t now = s_mono_ms();
+    struct adapter_nsi_end src, dst;
+    char err[256];
+    if (adapter_nsi_host_end(self->cfg, p->r.src, &src, err, sizeof err)
+        && adapter_nsi_host_end(self->cfg, p->r.dst, &dst, err, sizeof err)) {
+        c->src_port = s_port_hash(src.stp);
+        c->dst_port = s_port_hash(dst.stp);
+    }
     snprintf(c->cid, sizeof c->cid, "%s", cid);
     snprintf(c->gid, sizeof c->gid, "%s", gid);
     c->reserve_sent = true;
