@@ -12,15 +12,33 @@
 # hosts 1 to N+1 (N+1 the proxy; their ports LOOP_PORTS, default
 # [vm1, vm2]), the adapter's paths and the broker's endpoints between
 # hosts 1 to N, and waits until they answer.
+# Optional, set before loop_bed_up:
+#   LOOP_BED_CIRCUITS=LO-HI  the bed with VLAN circuits (vrbed --circuits
+#       --vlans LO-HI), each agent with overlay.circuit_nic ckt0 and the
+#       kind this kernel has (LOOP_BED_KIND: vlan, or macvlan where it
+#       lacks 802.1Q);
+#   LOOP_BED_ADAPTER=(LINE...)  the adapter's backend and its settings
+#       instead of the netns backend's (YAML lines, as vr_adapter_yaml).
 
 BED="$VR_SRC_DIR/deploy/testbed/vrbed"
 BSP_PIDS=()
+LOOP_BED_ADAPTER=()
+LOOP_BED_KIND=
 
 loop_bed_up() {
     P=$1
     shift
     vr_on_cleanup 'stop_bsp; "$BED" down --prefix "$P" >/dev/null 2>&1'
-    "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 100mbit >/dev/null
+    local circuits=()
+    [ -z "${LOOP_BED_CIRCUITS:-}" ] || circuits=(--circuits --vlans "$LOOP_BED_CIRCUITS")
+    "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 100mbit "${circuits[@]}" >/dev/null
+    if [ -n "${LOOP_BED_CIRCUITS:-}" ]; then
+        LOOP_BED_KIND=macvlan
+        if ip -n "$P-h1" link add link ckt0 name vrprobe type vlan id 4000 2>/dev/null; then
+            ip -n "$P-h1" link del vrprobe
+            LOOP_BED_KIND=vlan
+        fi
+    fi
     loop_bed_services 4 "$@"
     local r
     for r in 1 2 3 4 5 6 7; do
@@ -31,16 +49,17 @@ loop_bed_up() {
 }
 
 loop_bed_services() {
-    local n=$1 i
+    local n=$1 i ckt=""
     local proxy=$((n + 1))
     shift
+    [ -z "$LOOP_BED_KIND" ] || ckt=", circuit_nic: ckt0, circuit_kind: $LOOP_BED_KIND"
     for i in $(seq "$proxy"); do vr_overlay_keys "h$i"; done
     for i in $(seq "$proxy"); do
         {
             echo "id: h$i"
             [ "$i" != "$proxy" ] && echo "proxy_addr: 10.200.0.$proxy:7000"
             echo "bus: {control: '$(ep agent-h$i)', aggregator: '$(ep ingest)'}"
-            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)}"
+            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)$ckt}"
             echo "ports: ${LOOP_PORTS:-[vm1, vm2]}"
             echo "period_ms: 100"
         } >"$T/h$i.yaml"
@@ -49,10 +68,14 @@ loop_bed_services() {
     cat >"$T/aggregator.yaml" <<YAML
 bus: {control: '$(ep agg)', events: '$(ep agg-events)', ingest: '$(ep ingest)'}
 YAML
-    vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
-        "sim: {time_scale: $SCALE}" "netns:
+    if [ "${#LOOP_BED_ADAPTER[@]}" -gt 0 ]; then
+        vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" "${LOOP_BED_ADAPTER[@]}"
+    else
+        vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
+            "sim: {time_scale: $SCALE}" "netns:
   hosts:
 $(for i in $(seq "$n"); do echo "    - {ip: 10.200.0.$i, netns: $P-h$i}"; done)"
+    fi
     vr_broker_yaml "$T/broker.db" 'reconcile_ms: 500' "networks:
   - name: lab
     endpoints:

@@ -7,9 +7,10 @@
 PEER="$VR_SRC_DIR/../shared/peers/opennsa"
 REQ_NSA=urn:ogf:network:vreserve.test:2026:adapter-$$
 
-# nsi_peer_start [START.SH OPTIONS...]: starts OpenNSA with ports A B C
-# (VLANs 1780-1789) and the options; sets URL, NET, NSA.  Exits 77 when
-# the peer is not there.
+# nsi_peer_start [START.SH OPTIONS...]: starts OpenNSA with ports
+# $NSI_PORTS ("A B C" by default; VLANs 1780-1789) and the options; sets
+# URL, NET, NSA ($T/peer.json: start.sh's line, with each port's STP).
+# Exits 77 when the peer is not there.
 nsi_peer_start() {
     if [ ! -d "$PEER" ]; then
         echo "SKIP: no OpenNSA test peer at $PEER"
@@ -20,7 +21,7 @@ nsi_peer_start() {
     vr_on_cleanup "'$PEER/stop.sh' '$W' >/dev/null 2>&1; rm -rf '$W'"
     local t0
     t0=$(date +%s%N)
-    ONSA_START_TIMEOUT=60 "$PEER/start.sh" "$W" --ports "A B C" \
+    ONSA_START_TIMEOUT=60 "$PEER/start.sh" "$W" --ports "${NSI_PORTS:-A B C}" \
         --vlans 1780-1789 --capacity 1000 "$@" >"$T/peer.json" \
         2>"$T/peer-start.log" || fail "OpenNSA did not start: $(tail -5 "$T/peer-start.log")"
     echo "OpenNSA up in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
@@ -34,7 +35,8 @@ print(ET.fromstring(sys.stdin.read()).get("id"))')
 
 # nsi_section URL [HOLD_MS DEADLINE_MS]: the adapter's nsi: section for
 # provider URL: hosts 10.210.0.1 on A, .2 on B (VLANs 1780-1789), .3 on C
-# with the single VLAN 1785, .4 on Z (a port the provider does not have).
+# with the single VLAN 1785, .4 on Z (a port the provider does not have);
+# or, when NSI_HOSTS_YAML is set, its lines as the hosts.
 nsi_section() {
     cat <<YAML
 nsi:
@@ -48,6 +50,12 @@ nsi:
   request_timeout_ms: 2000
   poll_ms: 10
   hosts:
+YAML
+    if [ -n "${NSI_HOSTS_YAML:-}" ]; then
+        echo "$NSI_HOSTS_YAML"
+        return
+    fi
+    cat <<YAML
     - {ip: 10.210.0.1, stp: A, vlans: 1780-1789}
     - {ip: 10.210.0.2, stp: B, vlans: 1780-1789}
     - {ip: 10.210.0.3, stp: C, vlans: '1785'}
