@@ -15,11 +15,20 @@
 #
 # Usage: deploy/demo.sh [--hosts N] [--vms M] [--pattern P] [--scale S]
 #                       [--out DIR] [--quick] [--vm-kind netns|qemu]
+#                       [--backend netns|nsi]
 #   --hosts N     hosts with VMs (4); one more host is the star's proxy
 #   --vms M       VMs per host (2)
 #   --pattern P   BSP pattern: all-to-all (default), ring, mesh, tree, ...
 #   --scale S     multiplies the paper's path delays, 17.5 s to set up a
 #                 path and 12 s to tear it down (0.2: 3.5 s and 2.4 s)
+#   --backend B   netns (default): the paths are veth pairs with the
+#                 paper's delays; nsi: each path is an NSI CS 2.0
+#                 connection at a real provider, OpenNSA, started from
+#                 ../shared/peers/opennsa beside the project (stopped at
+#                 the end), with one port per host (the STPs it prints go
+#                 into the adapter's nsi.hosts); the bed gets a VLAN switch
+#                 and each host a circuit NIC, and the agents put each
+#                 path's VLAN on it (macvlan where the kernel lacks 802.1Q)
 #   --out DIR     where the table, plot and SVG go (./demo-out)
 #   --quick       shorter runs (the integration test uses it)
 #   --vm-kind K   netns (default): the VMs are namespaces; qemu: QEMU
@@ -32,7 +41,7 @@ cd "$(dirname "$0")/.."
 SRC=$PWD
 
 HOSTS="" VMS="" PATTERN=all-to-all SCALE=0.2 OUT=$SRC/demo-out QUICK=0 BIN=
-KIND=netns
+KIND=netns BACKEND=netns
 while [ $# -gt 0 ]; do
     case $1 in
     --hosts) HOSTS=$2; shift 2 ;;
@@ -40,6 +49,7 @@ while [ $# -gt 0 ]; do
     --pattern) PATTERN=$2; shift 2 ;;
     --scale) SCALE=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
+    --backend) BACKEND=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
     --vm-kind) KIND=$2; shift 2 ;;
     --bin) BIN=$(cd "$2" && pwd); shift 2 ;;
@@ -57,6 +67,14 @@ esac
     || { echo "demo: --hosts and --vms want small integers" >&2; exit 2; }
 [ "$HOSTS" -ge 2 ] && [ "$VMS" -ge 1 ] && [ $((HOSTS * VMS)) -le 64 ] \
     || { echo "demo: want 2+ hosts, 1+ VMs, at most 64 VMs" >&2; exit 2; }
+case $BACKEND in netns | nsi) ;; *)
+    echo "demo: unknown backend '$BACKEND': netns or nsi" >&2; exit 2 ;;
+esac
+LOOP_NSI_PEER=$(cd "$SRC/.." && pwd)/shared/peers/opennsa
+if [ "$BACKEND" = nsi ] && [ ! -x "$LOOP_NSI_PEER/start.sh" ]; then
+    echo "demo: --backend nsi needs OpenNSA's test peer at $LOOP_NSI_PEER" >&2
+    exit 2
+fi
 
 if [ -z "$BIN" ]; then
     echo "== installing what the demo needs and building"
@@ -79,7 +97,7 @@ LOOP_DIR=$(mktemp -d /tmp/vr-demo.XXXXXX)
 LOOP_HOSTS=$HOSTS LOOP_VMS=$VMS LOOP_SCALE=$SCALE
 LOOP_K=$((HOSTS * (HOSTS - 1) / 2))
 LOOP_T_UP_MS=1000 LOOP_T_DOWN_MS=$(( (BSP_ADAPT_S + 20) * 1000 ))
-LOOP_PREFIX=vd$$ LOOP_VM_KIND=$KIND
+LOOP_PREFIX=vd$$ LOOP_VM_KIND=$KIND LOOP_BACKEND=$BACKEND
 # shellcheck source=deploy/testbed/vrloop.sh
 source "$SRC/deploy/testbed/vrloop.sh"
 mkdir -p "$OUT"
@@ -100,8 +118,13 @@ T0=$(date +%s%6N)
 say() { printf '[%6.1f s] %s\n' "$(echo "($(date +%s%6N) - $T0) / 1000000" | bc -l)" "$*"; }
 now_us() { date +%s%6N; }
 
-say "test bed: $HOSTS hosts x $VMS VMs ($KIND), host $LOOP_PROXY the star's proxy, commodity $LOOP_RATE; paths: veth pairs shaped to $LOOP_BW Mbit/s, set up in $(echo "17.5 * $SCALE" | bc -l | sed 's/0*$//;s/\.$//') s"
+if [ "$BACKEND" = nsi ]; then
+    say "test bed: $HOSTS hosts x $VMS VMs ($KIND), host $LOOP_PROXY the star's proxy, commodity $LOOP_RATE; paths: NSI connections at OpenNSA (starting it), VLANs $LOOP_VLANS on the hosts' circuit NICs"
+else
+    say "test bed: $HOSTS hosts x $VMS VMs ($KIND), host $LOOP_PROXY the star's proxy, commodity $LOOP_RATE; paths: veth pairs shaped to $LOOP_BW Mbit/s, set up in $(echo "17.5 * $SCALE" | bc -l | sed 's/0*$//;s/\.$//') s"
+fi
 loop_up || { echo "demo: the bed or a service did not come up; logs in $LOOP_DIR" >&2; exit 1; }
+[ "$BACKEND" != nsi ] || say "OpenNSA at $(jq -r .url "$LOOP_DIR/peer.json"), ports $(jq -r '.ports | keys | join(" ")' "$LOOP_DIR/peer.json"); circuits: $LOOP_CIRCUIT_KIND sub-interfaces of ckt0"
 if [ "$KIND" = qemu ]; then
     say "QEMU guests ($(jq -r .accel "/run/vrbed/$LOOP_PREFIX/bed.json" 2>/dev/null || echo ?)) booted in $(printf '%.1f' "$LOOP_BOOT_S") s once the agents ran; first ping $(loop_vm_name 0) -> $(loop_vm_name "$VMS") through the overlay $(printf '%.2f' "$LOOP_PING_S") s later"
 fi
@@ -198,7 +221,11 @@ gain() { echo "$1 $2" | awk '{ if ($1 > 0) printf "%.1fx", $2 / $1; else print "
 
 {
     echo
-    echo "== before and after (path set-up: 17.5 s x $SCALE; T_up 1 s)"
+    if [ "$BACKEND" = nsi ]; then
+        echo "== before and after (paths: NSI connections at OpenNSA; T_up 1 s)"
+    else
+        echo "== before and after (path set-up: 17.5 s x $SCALE; T_up 1 s)"
+    fi
     printf '%-26s %10s %10s %7s   %9s %9s %11s %7s %8s\n' experiment before after gain \
         inference planning reservation switch total
     printf '%-26s %10.3f %10.3f %7s   %8ss %8ss %10ss %6ss %7ss\n' "iperf3 (Gbit/s)" \

@@ -22,6 +22,13 @@
 #                  them through `vrbed exec`.  loop_up sets LOOP_BOOT_S
 #                  (their boot) and LOOP_PING_S (from then to the first
 #                  ping answered through the overlay, host 1 to host 2).
+#   LOOP_BACKEND netns  or nsi: the paths are NSI connections at OpenNSA
+#                  (LOOP_NSI_PEER, its test peer directory: started by
+#                  loop_up on loopback with one port per host, h1..hH,
+#                  VLANs LOOP_VLANS, stopped by loop_down), and the bed
+#                  has VLAN circuits (vrbed --circuits, the same VLANs):
+#                  the agents put each path on a sub-interface of ckt0
+#   LOOP_VLANS 1780-1799
 
 LOOP_PREFIX=${LOOP_PREFIX:-vl$$}
 LOOP_HOSTS=${LOOP_HOSTS:-4}
@@ -35,6 +42,10 @@ LOOP_BW=${LOOP_BW:-1000}
 LOOP_POLICY=${LOOP_POLICY:-top-k}
 LOOP_MIN_MBPS=${LOOP_MIN_MBPS:-5}
 LOOP_VM_KIND=${LOOP_VM_KIND:-netns}
+LOOP_BACKEND=${LOOP_BACKEND:-netns}
+LOOP_VLANS=${LOOP_VLANS:-1780-1799}
+LOOP_NSI_W=
+LOOP_CIRCUIT_KIND=
 LOOP_PIDS=()
 LOOP_BED="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/vrbed"
 LOOP_PROXY=$((LOOP_HOSTS + 1))
@@ -86,7 +97,8 @@ loop_write_configs() {
             echo "bus: {control: '$(loop_ep agent-h$i)', aggregator: '$(loop_ep ingest)'}"
             echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i," \
                 "key: '$LOOP_DIR/overlay-keys/agent-h$i.key'," \
-                "peers_dir: '$LOOP_DIR/overlay-keys'}"
+                "peers_dir: '$LOOP_DIR/overlay-keys'" \
+                "${LOOP_CIRCUIT_KIND:+, circuit_nic: ckt0, circuit_kind: $LOOP_CIRCUIT_KIND}}"
             echo "ports: [$(seq -s, -f 'vm%g' "$LOOP_VMS" | sed 's/,/, /g')]"
             echo "period_ms: 100"
         } >"$LOOP_DIR/agent-h$i.yaml"
@@ -96,15 +108,19 @@ bus: {control: '$(loop_ep agg)', events: '$(loop_ep agg-events)', ingest: '$(loo
 YAML
     {
         echo "bus: {control: '$(loop_ep adapter)', events: '$(loop_ep adapter-events)'}"
-        echo "backend: netns"
+        echo "backend: $LOOP_BACKEND"
         echo "state: $LOOP_DIR/adapter.db"
         echo "tick_ms: 5"
-        echo "sim: {time_scale: $LOOP_SCALE}"
-        echo "netns:"
-        echo "  hosts:"
-        for i in $(seq "$LOOP_HOSTS"); do
-            echo "    - {ip: 10.200.0.$i, netns: $LOOP_PREFIX-h$i}"
-        done
+        if [ "$LOOP_BACKEND" = nsi ]; then
+            loop_nsi_yaml
+        else
+            echo "sim: {time_scale: $LOOP_SCALE}"
+            echo "netns:"
+            echo "  hosts:"
+            for i in $(seq "$LOOP_HOSTS"); do
+                echo "    - {ip: 10.200.0.$i, netns: $LOOP_PREFIX-h$i}"
+            done
+        fi
     } >"$LOOP_DIR/adapter.yaml"
     {
         echo "bus: {control: '$(loop_ep broker)', events: '$(loop_ep broker-events)',"
@@ -153,14 +169,60 @@ timeout_ms: 3000
 YAML
 }
 
+# The adapter's nsi: section: OpenNSA as started by loop_nsi_start, each
+# host's port the STP start.sh printed for it (LOOP_DIR/peer.json).
+loop_nsi_yaml() {
+    local url nsa i
+    url=$(jq -r .url "$LOOP_DIR/peer.json")
+    nsa=$(curl -s --max-time 10 "$url/NSI/discovery.xml" | python3 -c '
+import sys, xml.etree.ElementTree as ET
+print(ET.fromstring(sys.stdin.read()).get("id") or "")' 2>/dev/null || true)
+    echo "nsi:"
+    echo "  provider_url: $url/NSI/services/CS2"
+    [ -z "$nsa" ] || echo "  provider_nsa: '$nsa'"
+    echo "  requester_nsa: 'urn:ogf:network:vreserve.demo:2026:loop-$LOOP_PREFIX'"
+    echo "  network: '$(jq -r .network "$LOOP_DIR/peer.json")'"
+    echo "  poll_ms: 10"
+    echo "  hosts:"
+    for i in $(seq "$LOOP_HOSTS"); do
+        echo "    - {ip: 10.200.0.$i, stp: 'urn:ogf:network:$(jq -r ".ports.h$i" "$LOOP_DIR/peer.json")', vlans: $LOOP_VLANS}"
+    done
+}
+
+# Starts OpenNSA (LOOP_NSI_PEER) with a port h1..hH per host; its work
+# directory is outside LOOP_DIR (PostgreSQL must reach it), removed by
+# loop_down.
+loop_nsi_start() {
+    [ -x "$LOOP_NSI_PEER/start.sh" ] \
+        || { echo "no OpenNSA test peer at $LOOP_NSI_PEER" >&2; return 1; }
+    LOOP_NSI_W=$(mktemp -d /tmp/vr-onsa.XXXXXX)
+    "$LOOP_NSI_PEER/start.sh" "$LOOP_NSI_W" \
+        --ports "$(seq -s ' ' -f 'h%g' "$LOOP_HOSTS")" --vlans "$LOOP_VLANS" \
+        >"$LOOP_DIR/peer.json" 2>"$LOOP_DIR/peer-start.log" \
+        || { tail -n 5 "$LOOP_DIR/peer-start.log" >&2; return 1; }
+}
+
 # Brings up the bed, the agents and every control service but the
 # planner (loop_start_planner): baselines can be measured first.
 loop_up() {
     local kind=()
     [ "$LOOP_VM_KIND" = netns ] || kind=(--vm-kind qemu --stopped --bsp "$LOOP_BIN/vr-bsp")
+    if [ "$LOOP_BACKEND" = nsi ]; then
+        loop_nsi_start || return 1
+        kind+=(--circuits --vlans "$LOOP_VLANS")
+    fi
     "$LOOP_BED" up --prefix "$LOOP_PREFIX" --hosts "$LOOP_PROXY" \
         --vms "$LOOP_VMS" --rate "$LOOP_RATE" "${kind[@]}" >"$LOOP_DIR/bed.log" 2>&1 \
         || { cat "$LOOP_DIR/bed.log" >&2; return 1; }
+    if [ "$LOOP_BACKEND" = nsi ]; then
+        # 802.1Q sub-interfaces where the kernel has them, else the
+        # untagged macvlan stand-in (vnet-agent's overlay.circuit_kind).
+        LOOP_CIRCUIT_KIND=macvlan
+        if ip -n "$LOOP_PREFIX-h1" link add link ckt0 name vrprobe type vlan id 4000 2>/dev/null; then
+            ip -n "$LOOP_PREFIX-h1" link del vrprobe
+            LOOP_CIRCUIT_KIND=vlan
+        fi
+    fi
     loop_write_configs
     local i
     for i in $(seq "$LOOP_PROXY"); do
@@ -277,4 +339,9 @@ loop_down() {
     for p in "${LOOP_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
     LOOP_PIDS=()
     "$LOOP_BED" down --prefix "$LOOP_PREFIX" >/dev/null 2>&1 || true
+    if [ -n "$LOOP_NSI_W" ]; then
+        "$LOOP_NSI_PEER/stop.sh" "$LOOP_NSI_W" >/dev/null 2>&1 || true
+        rm -rf "$LOOP_NSI_W"
+        LOOP_NSI_W=
+    fi
 }
