@@ -46,6 +46,8 @@ enum {
 /* Only tests set them (adapter_backend_nsi_test_commit_delay()). */
 static uint32_t s_test_commit_delay_ms;
 static bool s_test_past_deadline;
+static uint32_t s_test_provision_delay_ms;  /* adapter_backend_nsi_test_ */
+static uint32_t s_test_up_delay_ms;         /* step_delay() */
 
 /* One connection at the provider (or one we may have asked for). */
 struct s_conn {
@@ -69,6 +71,8 @@ struct s_conn {
     enum adapter_nsi_op call_op;    /* its operation */
     int64_t reserved_ms;        /* monotonic: the reserve went out */
     int64_t held_ms;            /* monotonic: ReserveHeld first seen */
+    int64_t committed_ms;       /* monotonic: the commit acknowledged */
+    int64_t provision_ms;       /* monotonic: the provision acknowledged */
     int64_t poll_at;            /* monotonic: next step due */
     uint32_t errors;            /* failures in a row */
     uint32_t list_tries;        /* listings that did not find 'gid' */
@@ -105,6 +109,13 @@ adapter_backend_nsi_test_commit_delay(uint32_t ms, bool past_deadline)
 {
     s_test_commit_delay_ms = ms;
     s_test_past_deadline = past_deadline;
+}
+
+void
+adapter_backend_nsi_test_step_delay(uint32_t provision_ms, uint32_t up_ms)
+{
+    s_test_provision_delay_ms = provision_ms;
+    s_test_up_delay_ms = up_ms;
 }
 
 /* ------------------------------------------------------------------ */
@@ -542,6 +553,11 @@ s_next(struct s_nsi *self, struct s_conn *c)
         s_start(self, c, ADAPTER_NSI_OP_RESERVE_COMMIT);
         return;
     case ADAPTER_NSI_NEXT_PROVISION:
+        if (s_test_provision_delay_ms && c->committed_ms
+            && self->now < c->committed_ms + s_test_provision_delay_ms) {
+            c->poll_at = c->committed_ms + s_test_provision_delay_ms;
+            return;
+        }
         s_start(self, c, ADAPTER_NSI_OP_PROVISION);
         return;
     case ADAPTER_NSI_NEXT_RELEASE:
@@ -551,6 +567,11 @@ s_next(struct s_nsi *self, struct s_conn *c)
         s_start(self, c, ADAPTER_NSI_OP_TERMINATE);
         return;
     case ADAPTER_NSI_NEXT_DONE:
+        if (c->up && !c->is_up && s_test_up_delay_ms && c->provision_ms
+            && self->now < c->provision_ms + s_test_up_delay_ms) {
+            c->poll_at = c->provision_ms + s_test_up_delay_ms;
+            return;
+        }
         if (c->up) {
             s_reached_up(self, c);
         } else {
@@ -740,6 +761,20 @@ s_on_op(struct s_nsi *self, struct s_conn *c,
         c->errors = 0;
         if (op == ADAPTER_NSI_OP_RESERVE_COMMIT) {
             c->committed = true;
+            c->committed_ms = self->now;
+            if (s_test_provision_delay_ms && c->p) {
+                VLOG_INFO("test: path %s: committed (connection %s), the "
+                          "provision held back %" PRIu32 " ms",
+                          c->p->r.path_id, c->cid,
+                          s_test_provision_delay_ms);
+            }
+        } else if (op == ADAPTER_NSI_OP_PROVISION) {
+            c->provision_ms = self->now;
+            if (s_test_up_delay_ms && c->p) {
+                VLOG_INFO("test: path %s: provision acknowledged "
+                          "(connection %s), up held back %" PRIu32 " ms",
+                          c->p->r.path_id, c->cid, s_test_up_delay_ms);
+            }
         } else if (op == ADAPTER_NSI_OP_RESERVE_ABORT) {
             c->aborted = true;
         }
@@ -998,6 +1033,12 @@ s_open(adapter_core_t *core, const struct adapter_cfg *cfg,
     if (!self->pool) {
         s_close(self);
         return NULL;
+    }
+    if (s_test_provision_delay_ms || s_test_up_delay_ms) {
+        VLOG_WARN("test: every provision waits %" PRIu32 " ms after the "
+                  "commit, every path up %" PRIu32 " ms after the "
+                  "provision", s_test_provision_delay_ms,
+                  s_test_up_delay_ms);
     }
     if (s_test_commit_delay_ms) {
         VLOG_WARN("test: every reserveCommit waits %" PRIu32 " ms after "

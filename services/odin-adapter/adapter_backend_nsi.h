@@ -36,4 +36,12 @@ bool adapter_nsi_ref_parse(const char *ref, char *cid, size_t cid_size,
  * when a backend opens with it set.  0: off. */
 void adapter_backend_nsi_test_commit_delay(uint32_t ms, bool past_deadline);
 
+/* For tests only (vr-adapter-faulty): the provision goes out no sooner
+ * than 'provision_ms' after the commit was acknowledged, and a path is
+ * reported up no sooner than 'up_ms' after the provision was, so that a
+ * kill lands in those phases; each logged (INFO, "test: path p-N:
+ * committed ...", "... provision acknowledged ...").  0: off. */
+void adapter_backend_nsi_test_step_delay(uint32_t provision_ms,
+                                         uint32_t up_ms);
+
 #endif /* ADAPTER_BACKEND_NSI_H */

@@ -8,6 +8,10 @@
 #    restart → Terminated;
 #  - a path held (ReserveHeld, its commit delayed by vr-adapter-faulty):
 #    adopted and set up further (committed, provisioned) → active;
+#  - committed (the commit acknowledged, the provision held back by
+#    vr-adapter-faulty) and provisioning (the provision acknowledged, up
+#    held back): the kill lands there (the adapter's log and the path's
+#    states say so), adopted, set up on the same connection → active;
 #  - a teardown in progress (the provider stopped with SIGSTOP while the
 #    release is out): finished after the restart → released, Terminated;
 #  - reserving (the provider stopped before the reserve's reply): the
@@ -64,6 +68,43 @@ restart
 resv_wait "$h" active || fail "$h not set up after the restart: $(path_json "$h")"
 [ "$(conn_of "$h")" = "$hc" ] || fail "$h: another connection"
 echo "held, adopted and set up: $(path_json "$h")"
+
+# phase_kill NAME ENV_VAR LOG_WORDS JQ: a path made by vr-adapter-faulty
+# holding back its next step (ENV_VAR=4000 ms), the adapter killed with -9
+# once its log says it is in that phase (LOG_WORDS) and its path shows JQ,
+# then restarted: the path is adopted and set up on the same connection,
+# then released → Terminated.
+phase_kill() {
+    local name=$1 var=$2 words=$3 want=$4 id pid conn
+    vr_stop adapter
+    export "$var"=4000
+    vr_start adapter "$BIN/vr-adapter-faulty" -c "$T/adapter.yaml"
+    unset "$var"
+    vr_until 10 "${CTL[@]}" status adapter || fail "faulty adapter not up"
+    id=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+    vr_until 10 path_is "$id" '.path_id != null' || fail "$id: no path"
+    pid=$(path_json "$id" | jq -r .path_id)
+    vr_until 10 grep -q "test: path $pid: $words" "$T/adapter.log" \
+        || fail "$id: never $name: $(path_json "$id")"
+    vr_until 5 path_is "$id" "$want" || fail "$id: not in the $name phase: $(path_json "$id")"
+    conn=$(conn_of "$id")
+    echo "$name: killed with $(path_json "$id" | jq -c '{state, reservation_state, provision_state, lifecycle_state}')"
+    restart
+    grep -q "path $pid .*adopted (connection $conn" "$T/adapter.log" \
+        || fail "$id: not adopted after the restart"
+    resv_wait "$id" active || fail "$id not set up after the restart: $(path_json "$id")"
+    [ "$(conn_of "$id")" = "$conn" ] || fail "$id: another connection"
+    "${CTL[@]}" reserve release "$id" >/dev/null
+    resv_wait "$id" released || fail "$id not released"
+    nsi_terminated "$conn" || fail "$conn not Terminated"
+}
+
+echo "== committed: kill -9 with the commit acknowledged, before the provision"
+phase_kill committed VR_NSI_PROVISION_DELAY_MS "committed" \
+    '.state == "provisioning" and .reservation_state == "ReserveStart" and .provision_state == "Released"'
+echo "== provisioning: kill -9 with the provision acknowledged, before up"
+phase_kill provisioning VR_NSI_UP_DELAY_MS "provision acknowledged" \
+    '.state == "provisioning" and (.provision_state == "Provisioning" or .provision_state == "Provisioned")'
 
 echo "== tearing down: kill -9 with the release out, restart: finished"
 kill -STOP "$ONSA_PID"

@@ -4,7 +4,10 @@
  * $VR_FAULT_FILE exists) and, with $VR_NSI_COMMIT_DELAY_MS, the nsi
  * backend's commits that late after the hold, past the commit deadline
  * unless $VR_NSI_COMMIT_DEADLINE is "keep"
- * (adapter_backend_nsi_test_commit_delay()).  Otherwise it is
+ * (adapter_backend_nsi_test_commit_delay()); with
+ * $VR_NSI_PROVISION_DELAY_MS and $VR_NSI_UP_DELAY_MS its provisions that
+ * late after the commit and its paths up that late after the provision
+ * (adapter_backend_nsi_test_step_delay()).  Otherwise it is
  * services/odin-adapter/main.c. */
 #include <stdbool.h>
 #include <stdio.h>
@@ -24,6 +27,26 @@ s_set(void *arg, bool failing)
         adapter_store_fail_after(store, failing ? 0 : -1);
     }
     return store != NULL;
+}
+
+/* $name: ms (0 when unset), at most 600000; false when malformed. */
+static bool
+s_env_ms(const char *name, uint32_t *ms)
+{
+    const char *v = getenv(name);
+    *ms = 0;
+    if (!v || !*v) {
+        return true;
+    }
+    char *end;
+    unsigned long n = strtoul(v, &end, 10);
+    if (*end || n > 600000) {
+        fprintf(stderr, "vr-adapter-faulty: %s '%s': want ms, at most "
+                "600000\n", name, v);
+        return false;
+    }
+    *ms = (uint32_t) n;
+    return true;
 }
 
 int
@@ -48,6 +71,12 @@ main(int argc, char **argv)
         adapter_backend_nsi_test_commit_delay((uint32_t) ms,
                                               !dl || strcmp(dl, "keep"));
     }
+    uint32_t provision_ms, up_ms;
+    if (!s_env_ms("VR_NSI_PROVISION_DELAY_MS", &provision_ms)
+        || !s_env_ms("VR_NSI_UP_DELAY_MS", &up_ms)) {
+        return 2;
+    }
+    adapter_backend_nsi_test_step_delay(provision_ms, up_ms);
     svc_t *svc = svc_new(&def, argc, argv, &cfg, &rc);
     if (!svc) {
         return rc;
