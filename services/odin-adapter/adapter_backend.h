@@ -119,6 +119,12 @@ struct adapter_backend {
      * tick_ms and whenever adapter_core_wake() was called. */
     void (*tick)(void *be, uint64_t now_ms);
 
+    /* A descriptor that turns readable when 'tick' has work (a
+     * provider's answer came in): the service polls it and runs 'tick'
+     * at once rather than at the next tick_ms.  Called once, after
+     * 'open'; -1: none.  Optional. */
+    int (*wait_fd)(void *be);
+
     /* At start, once for every recorded path that had not ended (its
      * state, r.backend_ref and r.detail as last recorded): the backend
      * takes it back and says so with adapter_core_adopted(), or fails it

@@ -81,6 +81,12 @@ struct s_conn {
     uint16_t refused[S_MAX_VLAN_TRIES];    /* VLANs the provider refused */
     uint32_t n_refused;
     uint32_t src_port, dst_port;    /* hashes of the ends' STPs, 0: none */
+    /* Where a set-up's (or a teardown's) time went, logged when it is
+     * done: calls in flight (the provider's), waits for a poll due
+     * (poll_ms), and ours: from an answer to the next call beyond that. */
+    int64_t t_begin;            /* monotonic: set-up or teardown began */
+    int64_t t_answer;           /* monotonic: the last answer, 0: none */
+    uint32_t t_provider, t_polling, t_ours, n_steps;
 };
 
 struct s_nsi {
@@ -266,6 +272,47 @@ s_backoff(struct s_nsi *self, struct s_conn *c)
                                                       : S_MAX_BACKOFF_MS);
 }
 
+/* A call for 'c' goes out: the time since the last answer is a poll's
+ * wait (up to when it was due) and ours (beyond). */
+static void
+s_time_call(struct s_conn *c)
+{
+    int64_t t = s_mono_ms();
+    if (c->t_answer) {
+        int64_t waited = t - c->t_answer;
+        int64_t due = c->poll_at - c->t_answer;
+        int64_t sched = due <= 0 ? 0 : due < waited ? due : waited;
+        c->t_polling += (uint32_t) sched;
+        c->t_ours += (uint32_t) (waited - sched);
+        c->t_answer = 0;
+    }
+    c->n_steps++;
+}
+
+/* Starts counting a set-up or a teardown afresh. */
+static void
+s_time_begin(struct s_conn *c)
+{
+    c->t_begin = s_mono_ms();
+    c->t_answer = c->t_begin;
+    c->t_provider = c->t_polling = c->t_ours = c->n_steps = 0;
+}
+
+/* Logs where the time of 'what' (of path 'p') went. */
+static void
+s_time_log(const struct s_conn *c, const struct adapter_path *p,
+           const char *what)
+{
+    if (!p || !c->t_begin) {
+        return;
+    }
+    VLOG_INFO("path %s: %s in %" PRId64 " ms: %" PRIu32 " ms at the "
+              "provider (%" PRIu32 " calls), %" PRIu32 " ms waiting for "
+              "polls (nsi.poll_ms), %" PRIu32 " ms ours", p->r.path_id, what,
+              s_mono_ms() - c->t_begin, c->t_provider, c->n_steps,
+              c->t_polling, c->t_ours);
+}
+
 /* "1781" or "1781/1782" (the two ends differ). */
 static void
 s_vlans(const struct s_conn *c, char *buf, size_t size)
@@ -348,6 +395,7 @@ s_start(struct s_nsi *self, struct s_conn *c, enum adapter_nsi_op op)
     }
     c->call = id;
     c->call_op = op;
+    s_time_call(c);
     self->n_calls++;
     if (op == ADAPTER_NSI_OP_QUERY) {
         self->n_polls++;
@@ -448,6 +496,7 @@ s_reserve(struct s_nsi *self, struct s_conn *c)
     }
     c->call = id;
     c->call_op = ADAPTER_NSI_OP_RESERVE;
+    s_time_call(c);
     c->reserve_sent = true;
     c->reserved_ms = self->now;
     self->n_calls++;
@@ -468,6 +517,7 @@ s_ended(struct s_nsi *self, struct s_conn *c)
 {
     struct adapter_path *p = c->p;
     if (p && !adapter_path_ended(p->r.state)) {
+        s_time_log(c, p, "down");
         adapter_core_set_state(self->core, p, P(DOWN), NULL);
     }
     if (!p) {
@@ -491,6 +541,7 @@ s_reached_up(struct s_nsi *self, struct s_conn *c)
         c->is_up = true;
         return;
     }
+    s_time_log(c, p, "up");
     if (adapter_core_up(self->core, p, why, sizeof why) != 0) {
         /* A restart would not know of it: give it back now. */
         adapter_core_set_state(self->core, p, P(TEARING_DOWN), why);
@@ -956,6 +1007,8 @@ s_on_done(void *arg, uint64_t id, const struct adapter_nsi_result *res)
     }
     enum adapter_nsi_op op = c->call_op;
     c->call = 0;
+    c->t_provider += res->elapsed_ms;
+    c->t_answer = s_mono_ms();
     if (c->dead) {
         return;
     }
@@ -1113,6 +1166,7 @@ s_create(void *arg, struct adapter_path *p)
     }
     c->up = true;
     c->poll_at = s_mono_ms();
+    s_time_begin(c);
     adapter_nsi_new_uuid(c->gid, sizeof c->gid);
     /* The global id is recorded before the reserve goes out: a restart
      * that finds no connection id looks for it at the provider. */
@@ -1140,6 +1194,10 @@ s_teardown(void *arg, struct adapter_path *p)
     }
     c->up = false;
     c->poll_at = s_mono_ms();
+    s_time_begin(c);
+    if (c->call) {
+        c->t_answer = 0;    /* counted from the answer in flight */
+    }
     if (!c->reserve_sent && !c->cid[0] && !c->want_list) {
         /* The reserve never went out. */
         s_drop(c);
@@ -1154,6 +1212,7 @@ s_tick(void *arg, uint64_t now_ms)
     adapter_nsi_soap_tick(self->soap, 0);
     self->now = (int64_t) now_ms;
     bool want_list = self->sweep_due;
+    int64_t next = -1;          /* the earliest step due later */
     struct s_conn **pp = &self->conns;
     while (*pp) {
         struct s_conn *c = *pp;
@@ -1167,7 +1226,11 @@ s_tick(void *arg, uint64_t now_ms)
             continue;
         }
         pp = &c->next;
-        if (c->dead || c->call || self->now < c->poll_at) {
+        if (c->dead || c->call) {
+            continue;
+        }
+        if (self->now < c->poll_at) {
+            next = next < 0 || c->poll_at < next ? c->poll_at : next;
             continue;
         }
         if (c->want_list) {
@@ -1197,6 +1260,15 @@ s_tick(void *arg, uint64_t now_ms)
             self->list_at = self->now + S_MAX_BACKOFF_MS;
         }
     }
+    /* The next poll on time, not at the next tick_ms after it. */
+    adapter_nsi_soap_wake_at(self->soap, next);
+}
+
+static int
+s_wait_fd(void *arg)
+{
+    struct s_nsi *self = arg;
+    return adapter_nsi_soap_fd(self->soap);
 }
 
 static void
@@ -1339,6 +1411,7 @@ const struct adapter_backend adapter_backend_nsi = {
     .create = s_create,
     .teardown = s_teardown,
     .tick = s_tick,
+    .wait_fd = s_wait_fd,
     .adopt = s_adopt,
     .sweep = s_sweep,
     .status = s_status,

@@ -583,6 +583,13 @@ adapter_core_backend_name(const adapter_core_t *self)
     return self->ops->name;
 }
 
+int
+adapter_core_wait_fd(const adapter_core_t *self)
+{
+    return self->be && self->ops->wait_fd ? self->ops->wait_fd(self->be)
+                                          : -1;
+}
+
 void
 adapter_core_describe(const adapter_core_t *self, char *buf, size_t size)
 {

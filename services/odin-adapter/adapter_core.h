@@ -91,6 +91,9 @@ struct adapter_path *adapter_core_find(adapter_core_t *self,
  * backend's tick at 'now_ms'. */
 void adapter_core_run(adapter_core_t *self, uint64_t now_ms);
 
+/* The backend's descriptor to poll ('wait_fd'), or -1. */
+int adapter_core_wait_fd(const adapter_core_t *self);
+
 /* The backend's name ("sim"...). */
 const char *adapter_core_backend_name(const adapter_core_t *self);
 

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1260,6 +1262,9 @@ struct s_call {
 struct adapter_nsi_soap {
     const struct adapter_nsi_config *cfg;
     CURLM *multi;
+    int epfd;                   /* epoll: libcurl's sockets and 'timerfd' */
+    int timerfd;                /* libcurl's next timeout */
+    int wakefd;                 /* the owner's next step (wake_at) */
     struct s_call *calls;       /* in flight, newest first */
     size_t n_calls;
     uint64_t next_id;
@@ -1282,6 +1287,54 @@ s_curl_global(void)
     }
 }
 
+/* libcurl says which of its sockets to watch, and for what: kept in the
+ * epoll set, which the owner's loop polls as one descriptor. */
+static int
+s_on_socket(CURL *easy, curl_socket_t s, int what, void *arg, void *sockp)
+{
+    (void) easy;
+    (void) sockp;
+    adapter_nsi_soap_t *self = arg;
+    if (what == CURL_POLL_REMOVE) {
+        /* It may be closed already, and gone from the set with it. */
+        epoll_ctl(self->epfd, EPOLL_CTL_DEL, s, NULL);
+        return 0;
+    }
+    struct epoll_event ev = {
+        .events = (what & CURL_POLL_IN ? EPOLLIN : 0u)
+                  | (what & CURL_POLL_OUT ? EPOLLOUT : 0u),
+        .data.fd = s,
+    };
+    if (epoll_ctl(self->epfd, EPOLL_CTL_MOD, s, &ev) != 0
+        && (errno != ENOENT
+            || epoll_ctl(self->epfd, EPOLL_CTL_ADD, s, &ev) != 0)) {
+        VLOG_WARN_RL("socket %d not watched: %s", (int) s, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* libcurl's next timeout, in 'timerfd' (in the epoll set): -1 none, 0 at
+ * once. */
+static int
+s_on_timer(CURLM *multi, long timeout_ms, void *arg)
+{
+    (void) multi;
+    adapter_nsi_soap_t *self = arg;
+    struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+    if (timeout_ms > 0) {
+        its.it_value.tv_sec = timeout_ms / 1000;
+        its.it_value.tv_nsec = (timeout_ms % 1000) * 1000000L;
+    } else if (timeout_ms == 0) {
+        its.it_value.tv_nsec = 1;  /* 0 would disarm it */
+    }
+    if (timerfd_settime(self->timerfd, 0, &its, NULL) != 0) {
+        VLOG_WARN_RL("timerfd: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 adapter_nsi_soap_t *
 adapter_nsi_soap_new(const struct adapter_nsi_config *cfg, char *err,
                      size_t errsize)
@@ -1301,12 +1354,29 @@ adapter_nsi_soap_new(const struct adapter_nsi_config *cfg, char *err,
     self->cfg = cfg;
     self->next_id = 1;
     self->max_reply = (size_t) cfg->max_reply_kb * 1024;
+    self->epfd = epoll_create1(EPOLL_CLOEXEC);
+    self->timerfd = timerfd_create(CLOCK_MONOTONIC,
+                                   TFD_NONBLOCK | TFD_CLOEXEC);
+    self->wakefd = timerfd_create(CLOCK_MONOTONIC,
+                                  TFD_NONBLOCK | TFD_CLOEXEC);
+    struct epoll_event tev = { .events = EPOLLIN, .data.fd = self->timerfd };
+    struct epoll_event wev = { .events = EPOLLIN, .data.fd = self->wakefd };
+    if (self->epfd < 0 || self->timerfd < 0 || self->wakefd < 0
+        || epoll_ctl(self->epfd, EPOLL_CTL_ADD, self->timerfd, &tev) != 0
+        || epoll_ctl(self->epfd, EPOLL_CTL_ADD, self->wakefd, &wev) != 0) {
+        log_format(err, errsize, "epoll or timerfd: %s", strerror(errno));
+        goto error;
+    }
     self->multi = curl_multi_init();
     if (!self->multi) {
         log_format(err, errsize, "curl_multi_init failed");
-        free(self);
-        return NULL;
+        goto error;
     }
+    /* Driven by events: libcurl's sockets and timeout are in 'epfd'. */
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETFUNCTION, s_on_socket);
+    curl_multi_setopt(self->multi, CURLMOPT_SOCKETDATA, self);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERFUNCTION, s_on_timer);
+    curl_multi_setopt(self->multi, CURLMOPT_TIMERDATA, self);
     /* Calls share the multi handle's connection cache (keep-alive). */
     curl_multi_setopt(self->multi, CURLMOPT_MAXCONNECTS,
                       (long) cfg->max_in_flight);
@@ -1318,6 +1388,19 @@ adapter_nsi_soap_new(const struct adapter_nsi_config *cfg, char *err,
                   "authenticated", LOG_ESC(host));
     }
     return self;
+
+error:
+    if (self->epfd >= 0) {
+        close(self->epfd);
+    }
+    if (self->timerfd >= 0) {
+        close(self->timerfd);
+    }
+    if (self->wakefd >= 0) {
+        close(self->wakefd);
+    }
+    free(self);
+    return NULL;
 }
 
 static void
@@ -1360,6 +1443,9 @@ adapter_nsi_soap_destroy(adapter_nsi_soap_t **self_p)
         s_call_free(c);
     }
     curl_multi_cleanup(self->multi);
+    close(self->epfd);
+    close(self->timerfd);
+    close(self->wakefd);
     free(self);
     *self_p = NULL;
 }
@@ -1533,7 +1619,8 @@ s_finish(adapter_nsi_soap_t *self, struct s_call *c, CURLcode rc,
 size_t
 adapter_nsi_soap_tick(adapter_nsi_soap_t *self, int wait_ms)
 {
-    int running = 0, left;
+    struct epoll_event evs[64];
+    int running = 0, left, n;
     size_t n_done = 0;
     CURLMsg *m;
 
@@ -1541,10 +1628,30 @@ adapter_nsi_soap_tick(adapter_nsi_soap_t *self, int wait_ms)
     if (wait_ms > 1000) {
         wait_ms = 1000;
     }
-    curl_multi_perform(self->multi, &running);
-    if (wait_ms > 0 && running) {
-        curl_multi_poll(self->multi, NULL, 0, wait_ms, NULL);
-        curl_multi_perform(self->multi, &running);
+    n = epoll_wait(self->epfd, evs, 64, wait_ms > 0 ? wait_ms : 0);
+    for (int i = 0; i < n; i++) {
+        int fd = evs[i].data.fd;
+        if (fd == self->wakefd) {
+            uint64_t expired;
+            if (read(fd, &expired, sizeof expired) < 0 && errno != EAGAIN) {
+                VLOG_WARN_RL("timerfd: read: %s", strerror(errno));
+            }
+            continue;   /* the owner's tick follows */
+        }
+        if (fd == self->timerfd) {
+            uint64_t expired;
+            if (read(fd, &expired, sizeof expired) < 0 && errno != EAGAIN) {
+                VLOG_WARN_RL("timerfd: read: %s", strerror(errno));
+            }
+            curl_multi_socket_action(self->multi, CURL_SOCKET_TIMEOUT, 0,
+                                     &running);
+            continue;
+        }
+        uint32_t e = evs[i].events;
+        int mask = (e & EPOLLIN ? CURL_CSELECT_IN : 0)
+                   | (e & EPOLLOUT ? CURL_CSELECT_OUT : 0)
+                   | (e & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(self->multi, fd, mask, &running);
     }
     while ((m = curl_multi_info_read(self->multi, &left))) {
         struct s_call *c = NULL;
@@ -1565,6 +1672,30 @@ adapter_nsi_soap_tick(adapter_nsi_soap_t *self, int wait_ms)
         n_done++;
     }
     return n_done;
+}
+
+int
+adapter_nsi_soap_fd(const adapter_nsi_soap_t *self)
+{
+    return self->epfd;
+}
+
+void
+adapter_nsi_soap_wake_at(adapter_nsi_soap_t *self, int64_t at_ms)
+{
+    struct itimerspec its = { { 0, 0 }, { 0, 0 } };
+    if (at_ms >= 0) {
+        int64_t in = at_ms - s_mono_ms();
+        if (in > 0) {
+            its.it_value.tv_sec = in / 1000;
+            its.it_value.tv_nsec = (in % 1000) * 1000000L;
+        } else {
+            its.it_value.tv_nsec = 1;
+        }
+    }
+    if (timerfd_settime(self->wakefd, 0, &its, NULL) != 0) {
+        VLOG_WARN_RL("timerfd: %s", strerror(errno));
+    }
 }
 
 size_t

@@ -307,10 +307,21 @@ uint64_t adapter_nsi_soap_start(adapter_nsi_soap_t *self,
                                 adapter_nsi_done_fn *done, void *arg,
                                 char *err, size_t errsize);
 
-/* Moves every call on; waits up to 'wait_ms' (0: not at all; capped at
- * 1000) for network activity; calls 'done' for each call that finished
- * (answered, failed or timed out).  Returns how many finished. */
+/* Moves on every call that has network activity or a timeout due; waits
+ * up to 'wait_ms' (0: not at all; capped at 1000) for one; calls 'done'
+ * for each call that finished (answered, failed or timed out).  Returns
+ * how many finished. */
 size_t adapter_nsi_soap_tick(adapter_nsi_soap_t *self, int wait_ms);
+
+/* A descriptor (epoll: libcurl's sockets and timeout) that is readable
+ * while adapter_nsi_soap_tick() has something to do: an owner's loop
+ * polls it and ticks at once, so an answer is acted on as it comes. */
+int adapter_nsi_soap_fd(const adapter_nsi_soap_t *self);
+
+/* Makes adapter_nsi_soap_fd() readable at monotonic 'at_ms'
+ * (vtime_mono_ms(); now or past: at once), for the owner's next step due
+ * then (a poll); -1 cancels.  Replaces the time set before. */
+void adapter_nsi_soap_wake_at(adapter_nsi_soap_t *self, int64_t at_ms);
 
 /* Calls in flight. */
 size_t adapter_nsi_soap_in_flight(const adapter_nsi_soap_t *self);

@@ -2,8 +2,9 @@
 /* The adapter's bus side: requests on the control socket become calls on
  * the path table (adapter_core.h), whose transitions become PathEvents on
  * the events socket.  Which backend runs is the table's business: nothing
- * here depends on it.  The backend's work runs on the loop, every tick_ms
- * and right after a request queued some (an eventfd wakes the loop). */
+ * here depends on it.  The backend's work runs on the loop, every tick_ms,
+ * right after a request queued some (an eventfd wakes the loop), and as
+ * soon as the backend's own descriptor has something (an answer). */
 #include "adapter_svc.h"
 
 #include <errno.h>
@@ -152,6 +153,16 @@ s_on_wake_fd(svc_t *svc, int fd, void *arg)
     }
     self->woken = false;
     s_run(self);
+    return 0;
+}
+
+/* The backend has work (a provider's answer came in). */
+static int
+s_on_backend_fd(svc_t *svc, int fd, void *arg)
+{
+    (void) svc;
+    (void) fd;
+    s_run(arg);
     return 0;
 }
 
@@ -396,6 +407,10 @@ adapter_svc_new(svc_t *svc, const struct adapter_cfg *cfg, const char *path,
     svc_set_authz(svc, s_authz, AUTHZ_N(s_authz));
     if (svc_add_timer(svc, cfg->tick_ms, s_on_tick, self) != 0
         || svc_add_fd(svc, self->wake_fd, s_on_wake_fd, self) != 0) {
+        goto error;
+    }
+    int be_fd = adapter_core_wait_fd(self->core);
+    if (be_fd >= 0 && svc_add_fd(svc, be_fd, s_on_backend_fd, self) != 0) {
         goto error;
     }
     char what[256];
