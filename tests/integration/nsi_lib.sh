@@ -35,7 +35,8 @@ print(ET.fromstring(sys.stdin.read()).get("id"))')
 
 # nsi_section URL [HOLD_MS DEADLINE_MS]: the adapter's nsi: section for
 # provider URL: hosts 10.210.0.1 on A, .2 on B (VLANs 1780-1789), .3 on C
-# with the single VLAN 1785, .4 on Z (a port the provider does not have);
+# with the single VLAN 1785, .4 on Z (a port the provider does not have),
+# .5 on B with VLAN 1789 only, .6 on C with 1788 only (no VLAN in common);
 # or, when NSI_HOSTS_YAML is set, its lines as the hosts.
 nsi_section() {
     cat <<YAML
@@ -60,18 +61,20 @@ YAML
     - {ip: 10.210.0.2, stp: B, vlans: 1780-1789}
     - {ip: 10.210.0.3, stp: C, vlans: '1785'}
     - {ip: 10.210.0.4, stp: Z, vlans: 1780-1789}
+    - {ip: 10.210.0.5, stp: B, vlans: '1789'}
+    - {ip: 10.210.0.6, stp: C, vlans: '1788'}
 YAML
 }
 
 # nsi_setup [URL]: the adapter's config $T/adapter.yaml (backend nsi, the
-# provider at URL, default OpenNSA's), the broker's with hosts h1..h4 at
-# 10.210.0.1..4, vnetctl's and vr-nsi-cli's ($T/cli.yaml: the same
+# provider at URL, default OpenNSA's), the broker's with hosts h1..h6 at
+# 10.210.0.1..6, vnetctl's and vr-nsi-cli's ($T/cli.yaml: the same
 # requester NSA).
 nsi_setup() {
     local url=${1:-$URL/NSI/services/CS2}
     vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: nsi' \
         "$(nsi_section "$url")"
-    vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' "$(vr_network_yaml 4 16)"
+    vr_broker_yaml "$T/broker.db" 'reconcile_ms: 300' "$(vr_network_yaml 6 16)"
     vr_ctl_yaml
     echo "adapter_events: $(ep adapter-events)" >>"$T/ctl.yaml"
     nsi_section "$URL/NSI/services/CS2" >"$T/cli.yaml"
