@@ -29,8 +29,9 @@ nsi_peer_start
 ONSA_PID=$(cat "$W/run/opennsa.pid")
 vr_on_cleanup "kill -CONT $ONSA_PID 2>/dev/null || true"
 nsi_setup
-# The provider's hold is 120 s here; ours likewise, commits within 20 s.
-sed -i 's/hold_timeout_ms: 3000/hold_timeout_ms: 120000/; s/commit_deadline_ms: 2000/commit_deadline_ms: 20000/' \
+# The provider's hold is 120 s here; ours likewise, commits within 20 s;
+# a call times out after 5 s (a kill lands first on a busy machine).
+sed -i 's/hold_timeout_ms: 3000/hold_timeout_ms: 120000/; s/commit_deadline_ms: 2000/commit_deadline_ms: 20000/; s/request_timeout_ms: 2000/request_timeout_ms: 5000/' \
     "$T/adapter.yaml"
 restart() { vr_restart_adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"; }
 counter() { svc_counter adapter "$1"; }
