@@ -1209,8 +1209,9 @@ static void
 s_tick(void *arg, uint64_t now_ms)
 {
     struct s_nsi *self = arg;
-    adapter_nsi_soap_tick(self->soap, 0);
+    /* The answers' callbacks schedule from now, not the last tick. */
     self->now = (int64_t) now_ms;
+    adapter_nsi_soap_tick(self->soap, 0);
     bool want_list = self->sweep_due;
     int64_t next = -1;          /* the earliest step due later */
     struct s_conn **pp = &self->conns;
