@@ -8,7 +8,9 @@
 #               defaults, 10 s and 30 s, x SCALE), the topology's rates
 #   reactive    ours: live demand, the cost rule (rent or buy), T_up and
 #               T_down as outer bounds only
-#   predictive  reactive + predict: true (booking recurring phases ahead)
+#   predictive  reactive + predict: true (booking recurring phases ahead;
+#               predict_repeats PREDICT_REPEATS, default 1: a succession
+#               seen once is predicted)
 #   oracle      reactive, and told the job's schedule (the planner's
 #               schedule: key, plan_sched.h): each phase's paths booked to
 #               be up at its start, its traffic moved onto them then
@@ -85,7 +87,8 @@ paper)
 reactive|predictive)
     T_UP=30000; T_DOWN=60000
     lines=('k: 6' "path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500')
-    [ "$PLAN_MODE" = predictive ] && lines+=('predict: true') ;;
+    [ "$PLAN_MODE" = predictive ] && lines+=('predict: true' \
+        "predict_repeats: ${PREDICT_REPEATS:-1}") ;;
 oracle)
     T_UP=30000; T_DOWN=60000
     lines=('k: 6' "path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500') ;;

@@ -1,5 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: lock opennsa
 # The closed loop with backend nsi on the test bed: OpenNSA
 # (../shared/peers/opennsa, started here with one port per host, h1..h4,
 # stopped on any exit) is the reservation system, the bed's VLAN switch
