@@ -5,9 +5,10 @@
 #
 # The bed: 4 hosts x 2 VMs and a fifth host as the star's proxy, every
 # service running, the adapter's netns backend making real veth paths
-# (delays scaled by 0.05) or its oclient backend driving the stand-in
+# (delays scaled by 0.05), its oclient backend driving the stand-in
 # (tests/tools/oclient) told at random to hang, crash, fail or be slow
-# mid-call.  A BSP job (vr-bsp, 8 ranks) runs one pattern per phase; the
+# mid-call, or its nsi backend booking VLAN circuits at the real OpenNSA
+# (chaos_nsi.sh), which is killed and restarted as one more victim.  A BSP job (vr-bsp, 8 ranks) runs one pattern per phase; the
 # phases change.  Over and over: kill -9 a random service (aggregator,
 # planner, broker, adapter or one of the agents; by the PID we started)
 # at a random moment, restart it after a random 0-3 s.  Checked:
@@ -18,7 +19,8 @@
 #    reservation, or the commodity network where one failed), the broker's
 #    open reservations are exactly its reserved links', all ACTIVE, the
 #    adapter's live paths exactly theirs, the vrp devices (or ODIN's
-#    paths) exactly the adapter's (chaos_check.py agree);
+#    paths, or the NSI provider's live connections) exactly the
+#    adapter's (chaos_check.py agree);
 #  - a ping -i 0.01 between two VMs over a reserved path loses nothing
 #    while only control services are killed;
 #  - every reservation's history is a legal sequence, and none went from
@@ -41,6 +43,14 @@ P="ch$$"
 CONTROL=(aggregator planner broker adapter)
 VICTIMS=(aggregator planner broker adapter agent-h1 agent-h2 agent-h3 agent-h4
     agent-h5)
+if [ "$CHAOS_BACKEND" = nsi ]; then
+    source "$VR_SRC_DIR/tests/integration/nsi_lib.sh"
+    source "$VR_SRC_DIR/tests/integration/chaos_nsi.sh"
+    # The provider's restart leaves the data plane alone: one of the
+    # control victims, under the ping too.
+    CONTROL+=(provider)
+    VICTIMS+=(provider)
+fi
 PATTERNS=(ring mesh tree neighbor)
 N_KILLS=0 N_CHECKS=0 N_STAR=0 STAR_MAX_MS=0 SETTLE_MAX_MS=0 N_PINGS=0
 declare -A KILLED=()
@@ -99,7 +109,7 @@ chaos_configs() {
             echo "id: h$i"
             [ "$i" != 5 ] && echo "proxy_addr: 10.200.0.5:7000"
             echo "bus: {control: '$(ep agent-h$i)', aggregator: '$(ep ingest)'}"
-            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)}"
+            echo "overlay: {listen: '0.0.0.0:7000', host_ip: 10.200.0.$i, $(vr_overlay_yaml h$i)${NSI_KIND:+, circuit_nic: ckt0, circuit_kind: $NSI_KIND}}"
             echo "ports: [vm1, vm2]"
             echo "period_ms: 100"
             echo "hello_ms: 300"
@@ -119,6 +129,9 @@ YAML
   flags: [-b, \"100\"]
   create_timeout_ms: 1500
   teardown_timeout_ms: 1500" 'teardown_retries: 100'
+    elif [ "$CHAOS_BACKEND" = nsi ]; then
+        vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: nsi' \
+            "$(chaos_nsi_section)"
     else
         vr_adapter_yaml "$T/adapter.yaml" "$T/adapter.db" 'backend: netns' \
             "sim: {time_scale: 0.05}" "netns:
@@ -143,6 +156,7 @@ YAML
 # chaos_start NAME: starts service NAME (a role, or agent-hI).
 chaos_start() {
     case $1 in
+    provider) chaos_nsi_restart "$2" ;;
     agent-h*)
         vr_start "$1" ip netns exec "$P-${1#agent-}" "$BIN/vnet-agent" \
             -c "$T/$1.yaml" ;;
@@ -154,13 +168,19 @@ chaos_start() {
 answers() {
     case $1 in
     agent-h*) agent_ctl "${1#agent-h}" -t 1000 status agent ;;
+    provider) chaos_nsi_answers ;;
     *) ctl -t 1000 status "$1" ;;
     esac
 }
 
 chaos_up() {
-    local n
-    "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 20mbit >/dev/null
+    local n circuits=()
+    [ "$CHAOS_BACKEND" != nsi ] || circuits=(--circuits --vlans 1780-1789)
+    "$BED" up --prefix "$P" --hosts 5 --vms 2 --rate 20mbit "${circuits[@]}" >/dev/null
+    if [ "$CHAOS_BACKEND" = nsi ]; then
+        chaos_nsi_kind
+        chaos_nsi_up
+    fi
     chaos_configs
     for n in agent-h1 agent-h2 agent-h3 agent-h4 agent-h5 aggregator adapter \
         broker planner; do
@@ -234,6 +254,8 @@ chaos_snapshot() {
         || { echo "no status from the planner" >"$T/agree.txt"; return 1; }
     if [ "$CHAOS_BACKEND" = oclient ]; then
         cp "$T/odin.state" "$d/odin.state" 2>/dev/null || : >"$d/odin.state"
+    elif [ "$CHAOS_BACKEND" = nsi ]; then
+        chaos_nsi_snapshot "$d" || return 1
     else
         for i in 1 2 3 4; do
             ip -n "$P-h$i" -o link show | grep -o ': vrp[0-9]*@' \
@@ -275,6 +297,14 @@ chaos_kill() {
     rnd 1000; ms_sleep "$R"
     rnd "${#from[@]}"; name=${from[$R]}
     rnd 3001; down=$R
+    if [ "$name" = provider ]; then
+        N_KILLS=$((N_KILLS + 1))
+        KILLED[$name]=$((${KILLED[$name]:-0} + 1))
+        echo "kill $N_KILLS: provider, phase $PHASE" >>"$T/kills.log"
+        chaos_start provider "$down"
+        check_dups
+        return
+    fi
     pid=$(cat "$T/$name.pid")
     kill -0 "$pid" 2>/dev/null || fail "$name (pid $pid) died by itself: $(tail -n 5 "$T/$name.log")"
     kill -KILL "$pid"
@@ -400,9 +430,12 @@ chaos_oclient_calm() {
 
 # chaos_run: phases until CHAOS_KILLS kills are done.
 chaos_run() {
-    local k per
+    local k per at=0
     per=$(( CHAOS_KILLS < 40 ? 7 : 10 ))     # then 3 in chaos_ping
     while [ "$N_KILLS" -lt "$CHAOS_KILLS" ]; do
+        # (nsi) The provider's turn in the phase: not the first kill, so
+        # that paths are up or being set up when it goes.
+        [ "$CHAOS_BACKEND" != nsi ] || { rnd $((per - 1)); at=$((R + 2)); }
         rnd "${#PATTERNS[@]}"
         [ "${PATTERNS[$R]}" != "$PHASE" ] || R=$(((R + 1) % ${#PATTERNS[@]}))
         chaos_stop_bsp
@@ -410,7 +443,11 @@ chaos_run() {
         echo "== phase $PHASE ($PHASE_PAIRS), kills so far $N_KILLS" | tee -a "$T/kills.log"
         for k in $(seq "$per"); do
             chaos_oclient_modes
-            chaos_kill
+            if [ "$k" = "$at" ]; then
+                chaos_kill provider     # at least once a phase
+            else
+                chaos_kill
+            fi
         done
         chaos_oclient_calm
         bsp_alive

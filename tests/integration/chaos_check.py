@@ -15,7 +15,9 @@ snapshot of the loop's state taken with vnetctl, vr-call and ip:
       the host namespaces are exactly those paths' devices; (oclient)
       ODIN holds exactly those paths' ODIN ids, but for paths the adapter
       recorded as lost in a restart while 'oclient -c' ran (the
-      documented limit), counted apart.
+      documented limit), counted apart; (nsi) the provider's live
+      connections of ours are exactly the up paths' connections: none
+      leaked at the provider, none lost.
   chaos_check.py history DIR
       each DIR/hist/<id>.json (vnetctl --json reserve show) is a legal
       state sequence ending in the reservation's state, and none went
@@ -24,8 +26,9 @@ snapshot of the loop's state taken with vnetctl, vr-call and ip:
 
 DIR holds broker.json (vnetctl --json reserve list --all), paths.txt
 (vr-call ... PATH_LIST_REQUEST), plan.txt (vr-call ... PLAN_QUERY),
-planner.json (vnetctl --json status planner), and devs.txt ("NS DEV" lines) or
-odin.state (the oclient stand-in's state).  Prints what it found; exits 1
+planner.json (vnetctl --json status planner), and devs.txt ("NS DEV" lines),
+odin.state (the oclient stand-in's state) or nsi.txt (vr-nsi-cli query: the
+provider's connections of our requester).  Prints what it found; exits 1
 with every violation on stderr."""
 import json
 import os
@@ -149,6 +152,7 @@ def agree(d, want):
     up = [p for p in live if pstate(p) == "up"]
     devs_f = os.path.join(d, "devs.txt")
     odin_f = os.path.join(d, "odin.state")
+    nsi_f = os.path.join(d, "nsi.txt")
     extra = ""
     if os.path.exists(devs_f):
         got = sorted(open(devs_f).read().split("\n"))
@@ -179,6 +183,22 @@ def agree(d, want):
                         f"owns them ({len(lost)} lost in restarts)")
         extra = f", ODIN {len(odin)} paths ({len(orphans)} orphaned by " \
             f"adapter kills mid-call, the documented limit)"
+    elif os.path.exists(nsi_f):
+        conns = [l.split() for l in open(nsi_f) if l.startswith("connection ")]
+        # Live: anything not Terminated with its data plane down.
+        live_c = sorted(c[1] for c in conns
+                        if not (c[-2].endswith("/Terminated")
+                                and c[-1] == "active=false"))
+        refs = sorted(p.get("backend_ref", "").split(" ")[0] for p in up)
+        missing = [x for x in refs if x not in live_c]
+        leaked = [x for x in live_c if x not in refs]
+        if missing:
+            errs.append(f"lost: up paths' connections {missing} not live at "
+                        f"the provider")
+        if leaked:
+            errs.append(f"leaked: the provider holds {leaked} live, no up "
+                        f"path owns them")
+        extra = f", provider {len(live_c)} live of {len(conns)} connections"
     print(f"broker {len(opened)} open ({' '.join(have)}), adapter "
           f"{len(live)} live{extra}; planner on commodity fallback: "
           f"{' '.join(fallback) or 'none'}")
