@@ -133,6 +133,11 @@ s_link_attr(uint16_t type, const uint8_t *p, size_t n, void *arg)
         /* A name too long for an interface is no interface's. */
         return s_str(p, n, l->name, sizeof l->name) == 1;
     case IFLA_LINKINFO: {
+        /* The last one says it all: nothing of an earlier one's kind or
+         * tun flags is left to mix with it. */
+        l->kind[0] = '\0';
+        l->tap = false;
+        l->vnet_hdr = false;
         struct s_info in = { .link = l };
         if (!s_attrs(p, n, s_info_attr, &in)) {
             return false;
