@@ -18,6 +18,7 @@
 #include "agent_sec.h"
 #include "bus.h"
 #include "fuzz_check.h"
+#include "nl_build.h"
 
 enum { S_MAX_DEPTH = 4, S_MAX_ALLOCS = 1 << 16 };
 
@@ -655,6 +656,71 @@ s_agent_ctl(void)
     s_write("agent_ctl", "zz-bulk", buf, n);
 }
 
+/* fuzz_agent_netlink: datagrams as the kernel sends them: a dump (the
+ * loopback, a veth, a tap with a vnet header, a tun, NLMSG_DONE), a link
+ * gone, an error, an overrun, and messages the parser refuses. */
+static void
+s_netlink(void)
+{
+    static uint8_t buf[4096];
+    struct nlb b;
+    struct agent_nl_link lo = { .ifindex = 1, .flags = 0x49, .name = "lo" };
+    struct agent_nl_link veth = { .ifindex = 7, .flags = 0x1043,
+                                  .name = "vm1", .kind = "veth" };
+    struct agent_nl_link tap = { .ifindex = 9, .flags = 0x1003,
+                                 .name = "vm2", .kind = "tun", .tap = true,
+                                 .vnet_hdr = true };
+    struct agent_nl_link tun = { .ifindex = 12, .name = "tun0",
+                                 .kind = "tun" };
+    struct agent_nl_link gone = { .gone = true, .ifindex = 9,
+                                  .name = "vm2" };
+
+    nlb_init(&b, buf, sizeof buf);
+    nlb_link(&b, &lo);
+    nlb_link(&b, &veth);
+    nlb_link(&b, &tap);
+    nlb_link(&b, &tun);
+    nlb_end_msg(&b, nlb_msg(&b, NLMSG_DONE));
+    FUZZ_CHECK(b.ok);
+    s_write("agent_netlink", "dump", buf, b.len);
+
+    nlb_init(&b, buf, sizeof buf);
+    nlb_link(&b, &gone);
+    FUZZ_CHECK(b.ok);
+    s_write("agent_netlink", "dellink", buf, b.len);
+
+    nlb_init(&b, buf, sizeof buf);
+    size_t m = nlb_msg(&b, NLMSG_ERROR);
+    struct nlmsgerr e = { .error = -105 };
+    nlb_put(&b, &e, sizeof e);
+    nlb_end_msg(&b, m);
+    nlb_end_msg(&b, nlb_msg(&b, NLMSG_OVERRUN));
+    FUZZ_CHECK(b.ok);
+    s_write("agent_netlink", "error-overrun", buf, b.len);
+
+    /* Refused: an index 0, a name too long for an interface, an
+     * unterminated kind; then a good one, and a cut header. */
+    nlb_init(&b, buf, sizeof buf);
+    struct agent_nl_link zero = veth;
+    zero.ifindex = 0;
+    nlb_link(&b, &zero);
+    m = nlb_msg(&b, RTM_NEWLINK);
+    struct ifinfomsg ifi = { .ifi_index = 3 };
+    nlb_put(&b, &ifi, sizeof ifi);
+    nlb_attr_data(&b, IFLA_IFNAME, "a-name-longer-than-ifnamsiz", 28);
+    nlb_end_msg(&b, m);
+    m = nlb_msg(&b, RTM_NEWLINK);
+    nlb_put(&b, &ifi, sizeof ifi);
+    size_t li = nlb_attr(&b, IFLA_LINKINFO);
+    nlb_attr_data(&b, IFLA_INFO_KIND, "tun", 3);
+    nlb_end_attr(&b, li);
+    nlb_end_msg(&b, m);
+    nlb_link(&b, &tap);
+    nlb_put(&b, "\x10\0\0", 4);
+    FUZZ_CHECK(b.ok);
+    s_write("agent_netlink", "refused", buf, b.len);
+}
+
 /* fuzz_metrics: a StatusReply and a request. */
 static void
 s_metrics(void)
@@ -734,6 +800,7 @@ main(int argc, char **argv)
     s_netns();
     s_link();
     s_agent_ctl();
+    s_netlink();
     s_metrics();
     printf("fuzz_seeds: %zu files in %s\n", s_n_files, s_dir);
     return 0;
