@@ -78,6 +78,8 @@ struct resv_store {
     sqlite3_stmt *update;
     sqlite3_stmt *add_hist;
     sqlite3_stmt *due;          /* resv_store_due(), every 100 ms */
+    sqlite3_stmt *page;         /* resv_store_list_page() */
+    sqlite3_stmt *purgeable;    /* anything for resv_store_purge()? */
 };
 
 /* An exec, counted by resv_store_fail_after() as a step is: an injected
@@ -237,7 +239,20 @@ resv_store_new(const char *path)
              VR__RESV_STATE__RESV_STATE_REQUESTED,
              VR__RESV_STATE__RESV_STATE_PROVISIONING,
              VR__RESV_STATE__RESV_STATE_ACTIVE);
-    if (sqlstore_prepare(&self->sql, &self->due, due)) {
+    char page[384], purgeable[256];
+    snprintf(page, sizeof page,
+             "SELECT " S_COLS " FROM resv WHERE (?1 OR state NOT IN "
+             "(%d, %d)) AND n > ?2 ORDER BY n LIMIT ?3",
+             VR__RESV_STATE__RESV_STATE_RELEASED,
+             VR__RESV_STATE__RESV_STATE_FAILED);
+    snprintf(purgeable, sizeof purgeable,
+             "SELECT 1 FROM resv WHERE state IN (%d, %d) AND updated_us < ?1 "
+             "LIMIT 1",
+             VR__RESV_STATE__RESV_STATE_RELEASED,
+             VR__RESV_STATE__RESV_STATE_FAILED);
+    if (sqlstore_prepare(&self->sql, &self->due, due)
+        || sqlstore_prepare(&self->sql, &self->page, page)
+        || sqlstore_prepare(&self->sql, &self->purgeable, purgeable)) {
         goto error;
     }
     return self;
@@ -262,6 +277,8 @@ resv_store_destroy(resv_store_t **self_p)
     sqlite3_finalize(self->update);
     sqlite3_finalize(self->add_hist);
     sqlite3_finalize(self->due);
+    sqlite3_finalize(self->page);
+    sqlite3_finalize(self->purgeable);
     sqlstore_close(&self->sql);
     free(self);
     *self_p = NULL;
@@ -503,16 +520,8 @@ resv_store_list_page(resv_store_t *self, bool include_ended,
                      uint64_t after_n, size_t max, struct resv_rec **out,
                      size_t *n, uint64_t *next_n)
 {
-    char sql[384];
-    snprintf(sql, sizeof sql,
-             "SELECT " S_COLS " FROM resv WHERE (?1 OR state NOT IN "
-             "(%d, %d)) AND n > ?2 ORDER BY n LIMIT ?3",
-             VR__RESV_STATE__RESV_STATE_RELEASED,
-             VR__RESV_STATE__RESV_STATE_FAILED);
-    sqlite3_stmt *st;
-    if (sqlstore_prepare(&self->sql, &st, sql)) {
-        return -1;
-    }
+    sqlite3_stmt *st = self->page;
+    sqlite3_reset(st);
     sqlite3_bind_int(st, 1, include_ended);
     sqlite3_bind_int64(st, 2, (sqlite3_int64) (after_n > INT64_MAX
                                                    ? INT64_MAX : after_n));
@@ -520,7 +529,7 @@ resv_store_list_page(resv_store_t *self, bool include_ended,
     sqlite3_bind_int64(st, 3, max >= (size_t) INT64_MAX
                                   ? -1 : (sqlite3_int64) max + 1);
     int rc = s_scan(self, st, out, n);
-    sqlite3_finalize(st);
+    sqlite3_reset(st);
     if (rc != 0) {
         return -1;
     }
@@ -660,6 +669,21 @@ resv_store_purge(resv_store_t *self, uint64_t before_us, size_t max,
              (long long) (before_us > INT64_MAX ? INT64_MAX : before_us),
              (long long) (max > INT32_MAX ? INT32_MAX : max));
     *n_deleted = 0;
+    /* Most calls find nothing to delete: then no write transaction (a
+     * reconcile every reconcile_ms asks). */
+    sqlite3_stmt *any = self->purgeable;
+    sqlite3_reset(any);
+    sqlite3_bind_int64(any, 1, (sqlite3_int64) (before_us > INT64_MAX
+                                                    ? INT64_MAX : before_us));
+    int rc = sqlstore_step(&self->sql, any);
+    sqlite3_reset(any);
+    if (rc == SQLITE_DONE) {
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        VLOG_ERR_RL("store: purge: %s", self->sql.err);
+        return -1;
+    }
     if (s_exec(self, "BEGIN IMMEDIATE")) {
         return -1;
     }
