@@ -1,5 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
+# ctest: serial
+# ctest: lock opennsa
 # Chaos with the NSI provider failing under the adapter (issue 15 item 4):
 # the loop of test_chaos.sh with the adapter's nsi backend booking VLAN
 # circuits at the real OpenNSA (../shared/peers/opennsa), the agents making
