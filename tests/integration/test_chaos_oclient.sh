@@ -14,11 +14,7 @@ source "$(dirname "$0")/lib.sh"
 # In CI, the normal tree only: integration.chaos already runs the same
 # kills under the sanitizers, and CI's time is counted
 # (tests/bench/chaos.sh runs this one long, in whichever tree it is given).
-if [ -z "${CHAOS_KILLS:-}" ] \
-    && grep -q '^VR_SANITIZE:BOOL=ON' "$VR_BUILD_DIR/CMakeCache.txt" 2>/dev/null; then
-    echo "skip: the short mode runs in the normal tree"
-    exit 77
-fi
+[ -n "${CHAOS_KILLS:-}" ] || vr_normal_tree_only "the short mode"
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 CHAOS_BACKEND=oclient
 source "$(dirname "$0")/chaos_bed.sh"

@@ -19,12 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "skip: docker needs root"
     exit 77
 fi
-if grep -q '^VR_SANITIZE:BOOL=ON' "${VR_BUILD_DIR:?}/CMakeCache.txt" 2>/dev/null; then
-    echo "skip: the images are tested once, from the normal build tree"
-    exit 77
-fi
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
+vr_normal_tree_only "the images are tested once"
 
 # docker.io's client (the daemon's version), never left hanging.
 dk() { timeout 30 /usr/bin/docker "$@"; }

@@ -27,12 +27,9 @@ if [ "$(id -u)" -ne 0 ]; then
     echo "skip: docker needs root"
     exit 77
 fi
-if grep -q '^VR_SANITIZE:BOOL=ON' "${VR_BUILD_DIR:?}/CMakeCache.txt" 2>/dev/null; then
-    echo "skip: the images are tested once, from the normal build tree"
-    exit 77
-fi
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
+vr_normal_tree_only "the images are tested once"
 
 T0=$SECONDS
 say() { printf '[%3d s] %s %s\n' "$((SECONDS - T0))" "$(date +%T)" "$*"; }

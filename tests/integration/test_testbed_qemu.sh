@@ -18,14 +18,11 @@ if ! command -v qemu-system-x86_64 >/dev/null || [ ! -c /dev/net/tun ]; then
     echo "skip: no qemu-system-x86_64 or /dev/net/tun (deploy/install-deps.sh)"
     exit 77
 fi
-# What it tests is the bed and the guests, not our C: once, in the
-# normal tree (TCG boots are slow and CI's time is counted).
-if grep -q '^VR_SANITIZE:BOOL=ON' "${VR_BUILD_DIR:?}/CMakeCache.txt" 2>/dev/null; then
-    echo "skip: run in the normal tree only"
-    exit 77
-fi
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
+# What it tests is the bed and the guests, not our C: once, in the
+# normal tree (TCG boots are slow and CI's time is counted).
+vr_normal_tree_only "TCG boots are slow and CI's time is counted"
 
 VRBED="$VR_SRC_DIR/deploy/testbed/vrbed"
 VNETCTL="$BIN/vnetctl"
