@@ -1763,6 +1763,23 @@ plan_core_seed(plan_core_t *self, const char *x, const char *y,
     return 0;
 }
 
+int
+plan_core_unseed(plan_core_t *self, const char *x, const char *y)
+{
+    assert(self && self->tag == S_TAG);
+    const char *a, *b;
+    if (!s_norm(x, y, &a, &b)) {
+        return -1;
+    }
+    struct s_link *l = s_find(self, a, b);
+    if (!l || !l->wanted || !l->seeded || l->selected) {
+        return 0;
+    }
+    l->wanted = false;
+    l->seeded = false;
+    return 1;
+}
+
 /* ---- tick ---- */
 
 /* Counts the RESERVEs within the window before 'now' and gives the time

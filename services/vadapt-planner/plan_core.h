@@ -325,6 +325,14 @@ int plan_core_set_cost(plan_core_t *self, const char *a, const char *b,
 int plan_core_seed(plan_core_t *self, const char *a, const char *b,
                    uint64_t now_us);
 
+/* Takes back a plan_core_seed() of the link between 'a' and 'b' (a path
+ * taken for a predicted phase that then did not come): if the link is
+ * wanted only through the seed and is not selected, it stops being
+ * wanted, and the next tick releases it if it is held.  Returns 1 if it
+ * stopped being wanted, 0 if it stays (selected, or wanted by demand, or
+ * unknown), -1 for a bad host name or a == b. */
+int plan_core_unseed(plan_core_t *self, const char *a, const char *b);
+
 /* The service did not act on a RESERVE issued at 'now_us' (it cannot
  * yet: see plan_svc.c): the slot of the cap it took is given back, and
  * the link is offered again at a later tick.  Returns 0, or -1 if no

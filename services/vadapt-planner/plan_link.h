@@ -109,6 +109,8 @@ struct plan_link {
     uint64_t boot_a, boot_b;    /* agents' boots the link was made in */
     uint64_t *rules_a, *rules_b; /* dst MACs sent over it, per side */
     size_t n_rules_a, n_rules_b;
+    uint64_t booked_for;        /* the prediction whose booking it took
+                                   before its phase was seen; 0: none */
 };
 
 /* The held links, with their counters. */

@@ -1305,6 +1305,28 @@ s_sched_tick(plan_svc_t *self, uint64_t now)
     free(pr);
 }
 
+/* Prediction 'pred_id' was decided: on a miss, the paths taken for it
+ * before its phase was seen, and still not selected, stop being wanted
+ * (the next tick releases them) rather than waiting out their break-even
+ * time; on a hit they are the phase's like any other. */
+static void
+s_taken_decided(plan_svc_t *self, uint64_t pred_id, bool hit)
+{
+    for (size_t i = 0; i < self->links.n; i++) {
+        struct plan_link *h = &self->links.v[i];
+        if (h->booked_for != pred_id) {
+            continue;
+        }
+        h->booked_for = 0;
+        if (!hit && plan_core_unseed(self->core, h->a, h->b) == 1) {
+            s_decide(self, DK(PREDICT), h->a, h->b, 0, h->resv_id, h->name,
+                     0, "path %s, taken for prediction %" PRIu64 ", given "
+                     "up: the predicted phase did not come", h->resv_id,
+                     pred_id);
+        }
+    }
+}
+
 /* One tick of prediction: the core's selection observed and the
  * prediction's outcome acted on.  Takes the booked links the core
  * selects: 'sel' the selection, 'm' its links. */
@@ -1358,6 +1380,7 @@ s_predict_tick(plan_svc_t *self, uint64_t now,
                                e->kind == PLAN_PREDICT_HIT
                                ? "its phase came without it"
                                : "the predicted phase did not come");
+            s_taken_decided(self, e->pred_id, e->kind == PLAN_PREDICT_HIT);
             break;
         }
         }
@@ -1414,8 +1437,13 @@ s_ahead_tick(plan_svc_t *self, uint64_t now)
             && now >= bk->take_at_us && s_book_take(self, bk, 0)) {
             /* Known or foreseen, not seen: wanted from now as if held at
              * a restart; the cost rule ends it once the phase's traffic
-             * has gone, or if it never came. */
+             * has gone, and a miss of its prediction at once. */
             plan_core_seed(self->core, bk->a, bk->b, now);
+            struct plan_link *h = plan_links_find(&self->links, bk->a,
+                                                  bk->b);
+            if (h && bk->pred_id < PLAN_SCHED_ID_BASE) {
+                h->booked_for = bk->pred_id;
+            }
         }
     }
     plan_books_sweep(&self->books);

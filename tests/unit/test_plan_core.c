@@ -953,6 +953,23 @@ test_seed(void)
     tick(pc, 30 * S, &h, &acts);            /* T_down after the seed */
     assert(acts.n_release == 1 && act_of(&acts, PLAN_KIND_RELEASE, 2, 3));
     assert(acts.n_reserve == 0 && h.n == 2);
+
+    /* A seed taken back: a selected link stays, a seeded idle one is
+     * released at the next tick ("held but not wanted"). */
+    assert(plan_core_seed(pc, "h6", "h7", 31 * S) == 0);
+    held_add(&h, "h6", "h7");
+    tick(pc, 31 * S, &h, &acts);
+    assert(wanted(pc, 6, 7) && acts.n_release == 0);
+    assert(plan_core_unseed(pc, "h0", "h1") == 0);     /* selected */
+    assert(plan_core_unseed(pc, "h5", "h4") == 0);     /* by demand */
+    assert(plan_core_unseed(pc, "h8", "h9") == 0);     /* unknown */
+    assert(plan_core_unseed(pc, "h6", "h6") == -1);
+    assert(plan_core_unseed(pc, "h7", "h6") == 1);
+    assert(!wanted(pc, 6, 7));
+    tick(pc, 31 * S + 1, &h, &acts);
+    const struct plan_action *a = act_of(&acts, PLAN_KIND_RELEASE, 6, 7);
+    assert(a && strstr(a->reason, "held but not wanted"));
+    assert(acts.n_reserve == 0);
     plan_core_destroy(&pc);
 }
 
