@@ -97,6 +97,11 @@ LOOP_DIR=$(mktemp -d /tmp/vr-demo.XXXXXX)
 LOOP_HOSTS=$HOSTS LOOP_VMS=$VMS LOOP_SCALE=$SCALE
 LOOP_K=$((HOSTS * (HOSTS - 1) / 2))
 LOOP_T_UP_MS=1000 LOOP_T_DOWN_MS=$(( (BSP_ADAPT_S + 20) * 1000 ))
+# The "after" runs are to find the paths the adapting runs got.  A QEMU
+# guest under TCG takes 5-10 s to start the next run, longer than the
+# cost rule holds an idle path by default ((set-up + teardown) / 1): in
+# the demo holding is cheap, so an idle path is kept 10 times as long.
+LOOP_HOLD_COST=0.1
 LOOP_PREFIX=vd$$ LOOP_VM_KIND=$KIND LOOP_BACKEND=$BACKEND
 # shellcheck source=deploy/testbed/vrloop.sh
 source "$SRC/deploy/testbed/vrloop.sh"

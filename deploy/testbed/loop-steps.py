@@ -9,8 +9,8 @@ watch, one event a line), keeps the events in [T0, T1) and prints, in
 seconds: inference (T0 to the first topology event with edges), planning
 (to the planner's first RESERVE, T_up included), reservation (to the
 first or last link made over a path), switch (from that link to the first
-or last rules moved), total (T0 to that switch), and the switch's time
-since T0 again.  A step that did not happen prints "-"."""
+or last rules moved after it), total (T0 to that switch), and the switch's
+time since T0 again.  A step that did not happen prints "-"."""
 import json
 import sys
 
@@ -43,7 +43,12 @@ def main():
     inf = min(topo) if topo else None
     res = when("reserve", min)
     lnk = when("link_create", pick)
-    sw = when("switch", pick)
+    # The switch that moved rules onto that link: never one before it (a
+    # link made again for a later reservation would otherwise give a
+    # negative step).
+    sws = [x["time_us"] for x in dec
+           if x.get("kind") == "switch" and lnk and x["time_us"] >= lnk]
+    sw = pick(sws) if sws else None
 
     def s(a, b, fmt="%.2f"):
         return fmt % ((b - a) / 1e6) if a and b else "-"

@@ -13,6 +13,8 @@
 #   LOOP_HOSTS 4   LOOP_VMS 2   LOOP_RATE 100mbit
 #   LOOP_SCALE     time_scale of the paper's delays (0.2: 17.5 s -> 3.5 s)
 #   LOOP_K 6       LOOP_T_UP_MS 1000   LOOP_T_DOWN_MS 10000
+#   LOOP_HOLD_COST 1  the planner's hold_cost (an idle path is kept for
+#                  (set-up + teardown) / LOOP_HOLD_COST)
 #   LOOP_BW 1000   Mbit/s asked per path (the veth pair is shaped to it)
 #   LOOP_POLICY top-k   LOOP_MIN_MBPS 5
 #   LOOP_MSG 64K, LOOP_COMPUTE_US 0: BSP message size, compute per iteration
@@ -38,6 +40,7 @@ LOOP_SCALE=${LOOP_SCALE:-0.2}
 LOOP_K=${LOOP_K:-6}
 LOOP_T_UP_MS=${LOOP_T_UP_MS:-1000}
 LOOP_T_DOWN_MS=${LOOP_T_DOWN_MS:-10000}
+LOOP_HOLD_COST=${LOOP_HOLD_COST:-1}
 LOOP_BW=${LOOP_BW:-1000}
 LOOP_POLICY=${LOOP_POLICY:-top-k}
 LOOP_MIN_MBPS=${LOOP_MIN_MBPS:-5}
@@ -151,6 +154,7 @@ min_demand_mbps: $LOOP_MIN_MBPS
 release_mbps: $(echo "$LOOP_MIN_MBPS / 2" | bc -l)
 t_up_ms: $LOOP_T_UP_MS
 t_down_ms: $LOOP_T_DOWN_MS
+hold_cost: $LOOP_HOLD_COST
 max_adds: 16
 tick_ms: 50
 bandwidth_mbps: $LOOP_BW
