@@ -97,6 +97,22 @@ vr_normal_tree_only() {
     fi
 }
 
+# vr_qemu_test: for a test of QEMU guests on the bed: skips it (77)
+# without root, qemu-system-x86_64 or /dev/net/tun, and in the sanitized
+# tree (it tests the bed and the guests, not one module's C, and TCG
+# boots are slow).
+vr_qemu_test() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skip: the test bed needs root"
+        exit 77
+    fi
+    if ! command -v qemu-system-x86_64 >/dev/null || [ ! -c /dev/net/tun ]; then
+        echo "skip: no qemu-system-x86_64 or /dev/net/tun (deploy/install-deps.sh)"
+        exit 77
+    fi
+    vr_normal_tree_only "TCG boots are slow and CI's time is counted"
+}
+
 # vr_until SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
 vr_until() {
     local deadline=$((SECONDS + $1))

@@ -18,19 +18,9 @@
 #     down leaves no QEMU, namespace or state.
 # Needs root and qemu-system-x86_64 (exit 77 otherwise).  Boots are under
 # TCG here: 4 guests at once take 15 to 40 s.
-if [ "$(id -u)" -ne 0 ]; then
-    echo "skip: the test bed needs root"
-    exit 77
-fi
-if ! command -v qemu-system-x86_64 >/dev/null || [ ! -c /dev/net/tun ]; then
-    echo "skip: no qemu-system-x86_64 or /dev/net/tun (deploy/install-deps.sh)"
-    exit 77
-fi
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
-# It tests the bed, the guests and the loop end to end, not one module's C:
-# once, in the normal tree (TCG boots are slow and CI's time is counted).
-vr_normal_tree_only "TCG boots are slow and CI's time is counted"
+vr_qemu_test
 command -v jq >/dev/null || { echo "skip: needs jq"; exit 77; }
 [ -x "$BIN/vr-bsp" ] || fail "no $BIN/vr-bsp (the guest image carries it)"
 # shellcheck source-path=SCRIPTDIR

@@ -10,19 +10,9 @@
 # ends every QEMU by its recorded PID and leaves no tap, namespace or
 # state.  Needs root and qemu-system-x86_64 (exit 77 otherwise).  Under
 # TCG (no usable KVM) each boot takes 5 to 20 s.
-if [ "$(id -u)" -ne 0 ]; then
-    echo "skip: the test bed needs root"
-    exit 77
-fi
-if ! command -v qemu-system-x86_64 >/dev/null || [ ! -c /dev/net/tun ]; then
-    echo "skip: no qemu-system-x86_64 or /dev/net/tun (deploy/install-deps.sh)"
-    exit 77
-fi
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "$0")/lib.sh"
-# What it tests is the bed and the guests, not our C: once, in the
-# normal tree (TCG boots are slow and CI's time is counted).
-vr_normal_tree_only "TCG boots are slow and CI's time is counted"
+vr_qemu_test
 
 VRBED="$VR_SRC_DIR/deploy/testbed/vrbed"
 VNETCTL="$BIN/vnetctl"
