@@ -113,6 +113,17 @@ vr_qemu_test() {
     vr_normal_tree_only "TCG boots are slow and CI's time is counted"
 }
 
+# vr_bed_qemus PREFIX: the PIDs of live QEMUs of bed PREFIX, found by
+# their -name (whatever vrbed says).
+vr_bed_qemus() {
+    local d
+    for d in /proc/[0-9]*; do
+        tr "\0" "\n" 2>/dev/null <"$d/cmdline" | grep -qE "^$1-h[0-9]+v[0-9]+$" \
+            && echo "${d#/proc/}"
+    done
+    return 0
+}
+
 # vr_until SECONDS CMD...: retries CMD every 0.1 s until it succeeds.
 vr_until() {
     local deadline=$((SECONDS + $1))

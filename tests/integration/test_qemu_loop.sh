@@ -35,15 +35,7 @@ agent_counter() {
         | jq -r ".services[0].counters.$2"
 }
 agent_is() { [ "$(agent_counter "$1" "$2")" = "$3" ]; }
-# The PIDs of live QEMUs of bed $P, by their -name.
-bed_qemus() {
-    local d
-    for d in /proc/[0-9]*; do
-        tr "\0" "\n" 2>/dev/null <"$d/cmdline" | grep -qE "^$P-h[0-9]+v[0-9]+$" \
-            && echo "${d#/proc/}"
-    done
-    return 0
-}
+bed_qemus() { vr_bed_qemus "$P"; }
 t_start=$SECONDS
 
 echo "== a bed of 3 hosts x 2 VM slots, every VM stopped; the loop's services"

@@ -27,15 +27,7 @@ in_vm() {
     "$VRBED" exec --prefix "$P" "$@"
 }
 mac() { printf '02:00:00:00:%02x:%02x' "$1" "$2"; }
-# The PIDs of live QEMUs of bed $P, by their -name (whatever vrbed says).
-bed_qemus() {
-    local d
-    for d in /proc/[0-9]*; do
-        tr "\0" "\n" 2>/dev/null <"$d/cmdline" | grep -qE "^$P-h[0-9]+v[0-9]+$" \
-            && echo "${d#/proc/}"
-    done
-    return 0
-}
+bed_qemus() { vr_bed_qemus "$P"; }
 
 # --- bring-up
 start=$SECONDS
