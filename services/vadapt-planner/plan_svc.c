@@ -235,6 +235,7 @@ struct plan_svc {
     uint64_t pred_id;           /* the last prediction, and its paths */
     size_t pred_taken;          /* taken so far */
     plan_sched_t *sched;        /* known phases (schedule:), or NULL */
+    struct plan_prediction *sched_pr;   /* scratch for s_sched_tick */
 };
 
 static uint64_t
@@ -1284,10 +1285,7 @@ s_sched_tick(plan_svc_t *self, uint64_t now)
     uint64_t setup = s_book_setup_us(self);
     uint64_t lead = (uint64_t) self->cfg->predict_lead_ms * 1000;
     uint64_t wall = vtime_now_us();
-    struct plan_prediction *pr = malloc(sizeof *pr);
-    if (!pr) {
-        return;
-    }
+    struct plan_prediction *pr = self->sched_pr;
     while (plan_sched_next(self->sched, wall, setup + 2 * lead, pr)) {
         /* Wall clock to the loop's. */
         uint64_t in = pr->start_us > wall ? pr->start_us - wall : 0;
@@ -1302,7 +1300,6 @@ s_sched_tick(plan_svc_t *self, uint64_t now)
                  pr->id - PLAN_SCHED_ID_BASE, pr->n_links, (double) in / 1e6,
                  (double) pr->duration_us / 1e6, added, (double) setup / 1e6);
     }
-    free(pr);
 }
 
 /* Prediction 'pred_id' was decided: on a miss, the paths taken for it
@@ -2446,7 +2443,13 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     if (cfg->schedule.n) {
         self->sched = plan_sched_new(cfg->schedule.v, cfg->schedule.n, err,
                                      size);
-        if (!self->sched) {
+        self->sched_pr = self->sched ? malloc(sizeof *self->sched_pr)
+                                     : NULL;
+        if (!self->sched_pr) {
+            if (self->sched) {
+                log_format(err, size, "out of memory");
+            }
+            plan_sched_destroy(&self->sched);
             plan_predict_destroy(&self->predict);
             free(limits);
             free(self);
@@ -2542,6 +2545,7 @@ plan_svc_destroy(plan_svc_t **self_p)
     plan_costs_destroy(&self->costs);
     plan_predict_destroy(&self->predict);
     plan_sched_destroy(&self->sched);
+    free(self->sched_pr);
     free(self->infos);
     free(self);
     *self_p = NULL;
