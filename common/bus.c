@@ -472,37 +472,30 @@ bus_set_max_decoded(bus_t *self, size_t size)
     self->max_decoded = size;
 }
 
-/* An allocator that fails once 'left' bytes are used up: protobuf-c then
- * frees what it built and returns NULL.  What it allocates is plain
- * malloc(), freed later with the default allocator. */
-struct s_budget {
-    size_t left;                /* bytes still allowed */
-    bool exceeded;              /* an allocation was refused */
-};
-
-static void *
-s_budget_alloc(void *data, size_t size)
-{
-    struct s_budget *b = data;
-    if (size > b->left) {
-        b->exceeded = true;
-        return NULL;
-    }
-    b->left -= size;
-    return malloc(size);
-}
-
+/* Gives back the body and the memory it lives in.  A body without an
+ * arena was made by protobuf-c's own allocator (a fake bus's reply, a
+ * test's request). */
 static void
-s_budget_free(void *data, void *p)
+s_body_free(bus_msg_t *msg)
 {
-    free(p);
+    if (msg->arena) {
+        arena_release(&msg->arena);
+    } else if (msg->body) {
+        protobuf_c_message_free_unpacked(msg->body, NULL);
+    }
+    msg->body = NULL;
 }
 
 int
 bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
 {
-    Vr__Envelope *env = vr__envelope__unpack(NULL, size, data);
+    /* The envelope and then the body are decoded into one arena; only
+     * the body's share counts against max_decoded. */
+    struct arena a = { 0 };
+    ProtobufCAllocator alloc = arena_allocator(&a);
+    Vr__Envelope *env = vr__envelope__unpack(&alloc, size, data);
     if (!env) {
+        arena_release(&a.blocks);
         s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
                  &self->counters.rx_garbage,
                  "not an envelope (%zu bytes): truncated or garbage", size);
@@ -531,15 +524,10 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
                  &self->counters.rx_unknown_type,
                  "unknown message type %d", (int) env->type);
     } else {
-        struct s_budget budget = { .left = self->max_decoded };
-        ProtobufCAllocator limited = {
-            .alloc = s_budget_alloc, .free = s_budget_free,
-            .allocator_data = &budget,
-        };
-        msg->body = protobuf_c_message_unpack(
-            desc, self->max_decoded ? &limited : NULL, env->body.len,
-            env->body.data);
-        if (!msg->body && budget.exceeded) {
+        a.limit = self->max_decoded ? a.used + self->max_decoded : 0;
+        msg->body = protobuf_c_message_unpack(desc, &alloc, env->body.len,
+                                              env->body.data);
+        if (!msg->body && a.exceeded) {
             s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
                      &self->counters.rx_too_big,
                      "body of %s (%zu bytes) needs more than %zu bytes "
@@ -551,7 +539,6 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
                      "body of %s does not decode (%zu bytes): truncated "
                      "or garbage", msgtype_name(env->type), env->body.len);
         } else if (!pbcheck_tags_valid(msg->body)) {
-            protobuf_c_message_free_unpacked(msg->body, NULL);
             msg->body = NULL;
             s_reject(msg, VR__ERROR_CODE__ERR_BAD_REQUEST,
                      &self->counters.rx_bad_body,
@@ -561,7 +548,11 @@ bus_decode(bus_t *self, const uint8_t *data, size_t size, bus_msg_t *msg)
             rc = 0;
         }
     }
-    vr__envelope__free_unpacked(env, NULL);
+    /* The envelope lives in the arena with the body: freed with it. */
+    msg->arena = a.blocks;
+    if (rc != 0) {
+        s_body_free(msg);
+    }
     return rc;
 }
 
@@ -675,14 +666,9 @@ done:
         VLOG_WARN_RL("rejected message from '%s' on %s socket: %s",
                     msg->sender[0] ? msg->sender : "?",
                     zsock_type_str(sock), msg->error_text);
-        if (msg->body) {
-            protobuf_c_message_free_unpacked(msg->body, NULL);
-            msg->body = NULL;
-        }
     }
-    if (rc != 0 && msg->body) {
-        protobuf_c_message_free_unpacked(msg->body, NULL);
-        msg->body = NULL;
+    if (rc != 0) {
+        s_body_free(msg);
     }
     zmsg_destroy(&zmsg);
     return rc;
@@ -705,12 +691,31 @@ bus_deny(bus_t *self, zsock_t *reply, const bus_msg_t *msg,
                  : 0;
 }
 
+ProtobufCMessage *
+bus_msg_take_body(bus_msg_t *msg)
+{
+    ProtobufCMessage *body = msg->body;
+    if (!body || !msg->arena) {
+        msg->body = NULL;
+        return body;
+    }
+    /* Out of the arena: a copy of its own, by the wire format. */
+    size_t size = protobuf_c_message_get_packed_size(body);
+    uint8_t *buf = malloc(size ? size : 1);
+    ProtobufCMessage *copy = NULL;
+    if (buf) {
+        protobuf_c_message_pack(body, buf);
+        copy = protobuf_c_message_unpack(body->descriptor, NULL, size, buf);
+        free(buf);
+    }
+    s_body_free(msg);
+    return copy;
+}
+
 void
 bus_msg_clear(bus_msg_t *msg)
 {
-    if (msg->body) {
-        protobuf_c_message_free_unpacked(msg->body, NULL);
-    }
+    s_body_free(msg);
     memset(msg, 0, sizeof *msg);
 }
 
@@ -871,8 +876,7 @@ s_check_reply(bus_client_t *self, int type, int expect, bus_msg_t *reply)
                              : VR__ERROR_CODE__ERR_INTERNAL;
         char text[sizeof reply->error_text];
         s_copy_printable(text, sizeof text, err->message);
-        protobuf_c_message_free_unpacked(reply->body, NULL);
-        reply->body = NULL;
+        s_body_free(reply);
         reply->error = code;
         snprintf(reply->error_text, sizeof reply->error_text, "%s", text);
         self->bus->counters.req_errors++;
@@ -881,8 +885,7 @@ s_check_reply(bus_client_t *self, int type, int expect, bus_msg_t *reply)
     snprintf(reply->error_text, sizeof reply->error_text,
              "%s answered %s with %s", self->endpoint, msgtype_name(type),
              msgtype_name(reply->type));
-    protobuf_c_message_free_unpacked(reply->body, NULL);
-    reply->body = NULL;
+    s_body_free(reply);
     reply->error = VR__ERROR_CODE__ERR_BAD_REQUEST;
     return -1;
 }

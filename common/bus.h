@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "arena.h"
 #include "authz.h"
 #include "msgtype.h"
 
@@ -65,7 +66,9 @@ struct bus_route {
 };
 
 /* A received message.  'body' is owned by the struct: free it with
- * bus_msg_clear(). */
+ * bus_msg_clear().  A decoded body lives in 'arena' and must not be
+ * given to protobuf-c's free; one put there by hand (arena NULL) is
+ * freed with protobuf-c's default allocator. */
 typedef struct bus_msg {
     int type;                   /* Vr__MsgType */
     char topic[32];             /* pub/sub topic, "" on other sockets */
@@ -76,6 +79,7 @@ typedef struct bus_msg {
     uint64_t seq;               /* envelope's sequence number */
     uint64_t time_us;           /* envelope's timestamp */
     ProtobufCMessage *body;     /* decoded body, NULL after a failure */
+    arena_block_t *arena;       /* private: the memory 'body' lives in */
     int error;                  /* Vr__ErrorCode on failure, else 0 */
     char error_text[200];       /* why it failed */
     struct bus_route route;     /* ROUTER sockets: who sent it */
@@ -217,6 +221,12 @@ int bus_decode(bus_t *self, const uint8_t *data, size_t size,
  * not the message registered for 'type'. */
 int bus_encode(bus_t *self, int type, const ProtobufCMessage *body,
                uint8_t **data_p, size_t *size_p);
+
+/* Takes the body out of 'msg' as a message of its own, to be freed with
+ * protobuf_c_message_free_unpacked(body, NULL) (a decoded body lives in
+ * the message's arena, so it is copied).  'msg' is left without a body.
+ * NULL if it had none or memory is short. */
+ProtobufCMessage *bus_msg_take_body(bus_msg_t *msg);
 
 /* Frees 'msg->body' and resets '*msg'. */
 void bus_msg_clear(bus_msg_t *msg);

@@ -26,6 +26,19 @@ enum {
 
 #define ETH_MAC_BROADCAST UINT64_C(0xffffffffffff)
 
+/* The largest 802.1Q VLAN id (4095 is reserved). */
+#define ETH_VLAN_ID_MAX 4094
+
+/* Whether a circuit's VLANs are usable as a pair: 'vlan' at one end and
+ * 'vlan_b' at the other when they differ (0: 'vlan' at both), each 0 to
+ * ETH_VLAN_ID_MAX, and the second only with the first. */
+static inline bool
+eth_vlan_pair_ok(uint32_t vlan, uint32_t vlan_b)
+{
+    return vlan <= ETH_VLAN_ID_MAX && vlan_b <= ETH_VLAN_ID_MAX
+           && (!vlan_b || vlan);
+}
+
 struct eth_hdr {
     uint8_t dst[ETH_ADDR_LEN];  /* destination MAC */
     uint8_t src[ETH_ADDR_LEN];  /* source MAC */

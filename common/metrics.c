@@ -274,6 +274,16 @@ metrics_run(metrics_t *self)
     MHD_run(self->daemon);
 }
 
+int
+metrics_adopt(metrics_t *self, int fd)
+{
+    struct sockaddr_in peer = { .sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    /* libmicrohttpd closes 'fd' itself if it refuses it. */
+    return MHD_add_connection(self->daemon, fd, (struct sockaddr *) &peer,
+                              sizeof peer) == MHD_YES ? 0 : -1;
+}
+
 long
 metrics_timeout_ms(metrics_t *self)
 {

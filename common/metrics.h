@@ -52,6 +52,13 @@ int metrics_fd(const metrics_t *self);
  * scrape calls the status function from here, on the caller's thread. */
 void metrics_run(metrics_t *self);
 
+/* Serves 'fd', a connected stream socket (a socketpair's end, say), as
+ * if it had been accepted from a peer on loopback: tests and the fuzz
+ * harness feed requests this way without a TCP connection.  'fd' is
+ * taken, closed by the server when done or at once if refused.  Returns
+ * 0, or -1 if refused (connection limit, out of memory). */
+int metrics_adopt(metrics_t *self, int fd);
+
 /* Milliseconds within which metrics_run() must be called again even if
  * the fd stays quiet (pending data, connection timeouts), or -1 for no
  * such limit. */
