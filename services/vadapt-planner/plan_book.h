@@ -48,6 +48,7 @@ struct plan_booking {
     int resv_state;             /* vr.ResvState as last heard */
     bool answered;              /* the broker gave its id */
     uint32_t asks;
+    bool limited;               /* refused for a limit, asked again */
     char path_host_a[PLAN_HOST_LEN];    /* the path's ends, once active */
     char addr_a[PLAN_LINK_ADDR_LEN];
     char addr_b[PLAN_LINK_ADDR_LEN];

@@ -60,6 +60,10 @@ struct s_link {
     uint32_t n_pairs;
     uint64_t sel_since;         /* if 'selected': selected since */
     uint64_t out_since;         /* if wanted and not selected: out since */
+    bool broke;                 /* left the selection at out_since (a
+                                   break select_grace_us may bridge) */
+    uint64_t keep_until;        /* wanted at least until then
+                                   (plan_core_keep()); 0: no such floor */
     enum s_why why;
     bool why_b;                 /* S_WHY_PORTS, S_NOTE_WAIT_PORTS: host b's
                                    port, not a's */
@@ -392,6 +396,7 @@ plan_params_default(struct plan_params *p)
     p->live_max_age_us = PLAN_DEFAULT_LIVE_MAX_AGE_US;
     p->hold_cost = PLAN_DEFAULT_HOLD_COST;
     p->wait_min_us = PLAN_DEFAULT_WAIT_MIN_US;
+    p->select_grace_us = PLAN_DEFAULT_SELECT_GRACE_US;
     p->exact = PLAN_DEFAULT_EXACT;
     p->exact_max_links = PLAN_DEFAULT_EXACT_MAX_LINKS;
 }
@@ -461,6 +466,11 @@ plan_params_check(const struct plan_params *p, char *err, size_t err_size)
         || p->hold_cost > 1000) {
         s_fmt(err, err_size, "hold_cost: '%g' not in (0, 1000]",
               p->hold_cost);
+        return false;
+    }
+    if (p->select_grace_us > UINT64_C(60000000)) {
+        s_fmt(err, err_size, "select_grace_us: '%llu' over a minute",
+              (unsigned long long) p->select_grace_us);
         return false;
     }
     if (p->wait_min_us > UINT64_C(3600000000)) {
@@ -867,11 +877,15 @@ s_select(plan_core_t *self, uint64_t now)
         if (l->selected) {
             l->why = S_WHY_SELECTED;
             n_sel++;
-            if (!l->was_selected) {
+            if (!l->was_selected
+                && !(l->broke && now - l->out_since
+                                 <= self->p.select_grace_us)) {
                 l->sel_since = now;
             }
+            l->broke = false;
         } else if (l->was_selected) {
             l->out_since = now;
+            l->broke = true;
         }
         if (l->selected != l->was_selected) {
             self->sel_changed = true;
@@ -1711,9 +1725,10 @@ s_host_get(plan_core_t *self, const char *name)
     return s_host_in(self->hosts, self->n_hosts, name);
 }
 
-int
-plan_core_seed(plan_core_t *self, const char *x, const char *y,
-               uint64_t now_us)
+/* plan_core_seed() and plan_core_keep(): 'until' 0 for no floor. */
+static int
+s_seed(plan_core_t *self, const char *x, const char *y, uint64_t now_us,
+       uint64_t until)
 {
     assert(self && self->tag == S_TAG);
     const char *a, *b;
@@ -1757,10 +1772,31 @@ plan_core_seed(plan_core_t *self, const char *x, const char *y,
         if (!l->selected) {
             l->out_since = now;
         }
+    } else if (until) {
+        l->seeded = true;       /* a miss may give it up (unseed) */
+    }
+    if (until > l->keep_until) {
+        l->keep_until = until;
     }
     self->c.seeded++;
     self->c.n_links = self->n_links;
     return 0;
+}
+
+int
+plan_core_seed(plan_core_t *self, const char *x, const char *y,
+               uint64_t now_us)
+{
+    assert(self && self->tag == S_TAG);
+    return s_seed(self, x, y, now_us, 0);
+}
+
+int
+plan_core_keep(plan_core_t *self, const char *x, const char *y,
+               uint64_t now_us, uint64_t until_us)
+{
+    assert(self && self->tag == S_TAG);
+    return s_seed(self, x, y, now_us, until_us > now_us ? until_us : now_us);
 }
 
 int
@@ -1777,6 +1813,7 @@ plan_core_unseed(plan_core_t *self, const char *x, const char *y)
     }
     l->wanted = false;
     l->seeded = false;
+    l->keep_until = 0;
     return 1;
 }
 
@@ -1928,10 +1965,11 @@ s_demote(plan_core_t *self, uint64_t now)
 {
     for (size_t i = 0; i < self->n_links; i++) {
         struct s_link *l = &self->links[i];
-        if (l->wanted && !l->selected
+        if (l->wanted && !l->selected && now >= l->keep_until
             && now - l->out_since >= s_wait_down(self, l)) {
             l->wanted = false;
             l->seeded = false;
+            l->keep_until = 0;
             l->demoted = true;
             self->c.demoted++;
         }
@@ -2151,9 +2189,17 @@ s_emit_defers(plan_core_t *self, uint64_t now, size_t *n,
             s_why(self, l, why, sizeof why);
             s_wait_text(self, l, false, s_wait_down(self, l), wait,
                         sizeof wait);
-            s_fmt(act->reason, sizeof act->reason,
-                  "release waits: out of the selection for %.1f s < %s (%s)",
-                  s_sec(now - l->out_since), wait, why);
+            if (now < l->keep_until
+                && now - l->out_since >= s_wait_down(self, l)) {
+                s_fmt(act->reason, sizeof act->reason,
+                      "release waits: kept %.1f s more for a phase known "
+                      "or predicted to use it (%s)",
+                      s_sec(l->keep_until - now), why);
+            } else {
+                s_fmt(act->reason, sizeof act->reason,
+                      "release waits: out of the selection for %.1f s < %s "
+                      "(%s)", s_sec(now - l->out_since), wait, why);
+            }
             break;
         default:
             continue;

@@ -90,7 +90,12 @@
  * being wanted once it has been out of the selection (not ranked in, or demand
  * under release_bps, or gone from E) without a break for t_down_us; until then
  * it is kept (a DEFER says the release waits).  A selection that breaks before
- * t_up_us restarts the wait; a dip shorter than t_down_us changes nothing.  A
+ * t_up_us restarts the wait, unless it lasts at most select_grace_us: a
+ * BSP job's TCP flows on a crowded commodity network stall for a second
+ * or two (retransmission timeouts) and the live rates show 0 for a
+ * period, which is no end of the demand; the wait then counts from the
+ * selection before the break (0 gives the paper's rule: any break
+ * restarts it).  A dip shorter than t_down_us changes nothing.  A
  * selected link the service already holds is wanted at once (adopted): it
  * costs no set-up.  Under b-matching a link whose t_up_us is met is made
  * wanted only if both its hosts have a port that no wanted or held link uses,
@@ -168,6 +173,8 @@
  * under a second (the live rates move once a second). */
 #define PLAN_DEFAULT_HOLD_COST 1.0
 #define PLAN_DEFAULT_WAIT_MIN_US UINT64_C(1000000)
+/* Two periods of the live rates without traffic bridged (see Hysteresis). */
+#define PLAN_DEFAULT_SELECT_GRACE_US UINT64_C(2000000)
 /* The aggregator publishes its matrix every second: three periods. */
 #define PLAN_DEFAULT_LIVE_MAX_AGE_US UINT64_C(3000000)
 /* Exact selection: on, up to 200 eligible links, where on random
@@ -231,6 +238,9 @@ struct plan_params {
                                    second costs this many seconds of
                                    set-up; in (0, 1000] */
     uint64_t wait_min_us;       /* cost rule: no wait shorter than this */
+    uint64_t select_grace_us;   /* a break of the selection this short
+                                   does not restart the wait (see
+                                   Hysteresis); at most a minute */
     uint64_t live_max_age_us;   /* live demand: rates older than this do
                                    not count (see Live demand); 0: the
                                    topology's rates count, however old */
@@ -324,6 +334,14 @@ int plan_core_set_cost(plan_core_t *self, const char *a, const char *b,
  * 0, or -1 for a bad host name, a == b, or when memory is short. */
 int plan_core_seed(plan_core_t *self, const char *a, const char *b,
                    uint64_t now_us);
+
+/* As plan_core_seed(), and the link stays wanted at least until
+ * 'until_us' whatever its demand: a held link a phase known or predicted
+ * to start then will use, kept rather than released by the cost rule and
+ * set up again.  plan_core_unseed() takes it back (the phase did not
+ * come).  Returns as plan_core_seed(). */
+int plan_core_keep(plan_core_t *self, const char *a, const char *b,
+                   uint64_t now_us, uint64_t until_us);
 
 /* Takes back a plan_core_seed() of the link between 'a' and 'b' (a path
  * taken for a predicted phase that then did not come): if the link is

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eth.h"
+
 #define ST(X) PLAN_LINK_##X
 #define EV(X) PLAN_LINK_EV_##X
 
@@ -293,13 +295,27 @@ plan_link_set_path(struct plan_link *l, const char *resv_host_a,
 }
 
 bool
-plan_link_set_circuit(struct plan_link *l, uint32_t vlan,
-                      uint32_t prefix_len)
+plan_link_set_circuit(struct plan_link *l, const char *resv_host_a,
+                      uint32_t vlan, uint32_t vlan_b, uint32_t prefix_len)
 {
-    bool ok = vlan <= PLAN_LINK_VLAN_MAX && prefix_len <= 32;
-    l->vlan = ok ? vlan : 0;
-    l->prefix_len = ok ? prefix_len : 0;
+    bool ok = eth_vlan_pair_ok(vlan, vlan_b) && prefix_len <= 32;
+    bool swap = resv_host_a && strcmp(resv_host_a, l->a) != 0;
+    if (!ok) {
+        vlan = vlan_b = prefix_len = 0;
+    }
+    if (vlan_b == vlan) {
+        vlan_b = 0;
+    }
+    l->vlan = swap && vlan_b ? vlan_b : vlan;
+    l->vlan_b = swap && vlan_b ? vlan : vlan_b;
+    l->prefix_len = prefix_len;
     return ok;
+}
+
+uint32_t
+plan_link_vlan_at(const struct plan_link *l, int i)
+{
+    return i == 1 && l->vlan_b ? l->vlan_b : l->vlan;
 }
 
 /* Guards beyond the table: what an event needs of the record. */
@@ -331,7 +347,7 @@ s_to_commodity(struct plan_link *l)
     l->kind = PLAN_LINK_COMMODITY;
     l->resv_id[0] = '\0';
     l->addr_a[0] = l->addr_b[0] = '\0';
-    l->vlan = l->prefix_len = 0;
+    l->vlan = l->vlan_b = l->prefix_len = 0;
     plan_link_name_direct(l->a, l->b, l->name);
 }
 

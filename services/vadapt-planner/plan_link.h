@@ -92,7 +92,10 @@ struct plan_link {
     int resv_state;             /* vr.ResvState as last heard */
     char addr_a[PLAN_LINK_ADDR_LEN]; /* path link address at a's end */
     char addr_b[PLAN_LINK_ADDR_LEN];
-    uint32_t vlan;              /* the path's VLAN circuit, 0: none */
+    uint32_t vlan;              /* the path's VLAN circuit at a's end,
+                                 * 0: none */
+    uint32_t vlan_b;            /* at b's end when the two differ; 0:
+                                 * 'vlan' at both */
     uint32_t prefix_len;        /* of addr_a/addr_b, 0: unknown */
     uint32_t tries;             /* set-up attempts in this state */
     uint32_t asks;              /* ResvRequests sent */
@@ -111,6 +114,9 @@ struct plan_link {
     size_t n_rules_a, n_rules_b;
     uint64_t booked_for;        /* the prediction whose booking it took
                                    before its phase was seen; 0: none */
+    bool whole_hosts;           /* taken for a known or predicted phase:
+                                   every VM of the two hosts goes over it,
+                                   not only the pairs with demand */
 };
 
 /* The held links, with their counters. */
@@ -180,12 +186,18 @@ int plan_links_apply(struct plan_links *self, struct plan_link *l,
 void plan_link_set_path(struct plan_link *l, const char *resv_host_a,
                         const char *addr_a, const char *addr_b);
 
-/* Stores the path's VLAN ('vlan', 1 to PLAN_LINK_VLAN_MAX; 0: none) and
- * the prefix length of its link addresses ('prefix_len', 0 to 32) from a
- * reservation.  Returns true; false when either is out of range (the
- * link then holds no VLAN). */
-bool plan_link_set_circuit(struct plan_link *l, uint32_t vlan,
+/* Stores the path's VLANs from a reservation: 'vlan' at host
+ * 'resv_host_a''s end (the reservation's host_a, which may be our b),
+ * 'vlan_b' at the other's when they differ (0: 'vlan' at both; each 1 to
+ * PLAN_LINK_VLAN_MAX, 'vlan' 0: none), and the prefix length of its link
+ * addresses ('prefix_len', 0 to 32).  Returns true; false when one is out
+ * of range (the link then holds no VLAN). */
+bool plan_link_set_circuit(struct plan_link *l, const char *resv_host_a,
+                           uint32_t vlan, uint32_t vlan_b,
                            uint32_t prefix_len);
+
+/* The VLAN of link 'l' at end 'i' (0: a, 1: b); 0: none. */
+uint32_t plan_link_vlan_at(const struct plan_link *l, int i);
 
 /* The overlay link name the planner gives a reservation ("vr-<resv_id>")
  * or a commodity pair ("vd-<a>-<b>", a < b), into 'out' (size

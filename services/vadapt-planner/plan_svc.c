@@ -7,6 +7,7 @@
  * loop for at most call_timeout_ms each; they are local and answer in
  * milliseconds. */
 #include "plan_svc.h"
+#include "plan_svc_int.h"
 
 #include <inttypes.h>
 #include <libgen.h>
@@ -29,12 +30,11 @@
 #include "plan_link.h"
 #include "plan_predict.h"
 #include "plan_sched.h"
+#include "plan_vmloc.h"
 #include "vtime.h"
 
 LOG_MODULE("planner");
 
-#define RS(X) VR__RESV_STATE__RESV_STATE_##X
-#define DK(X) VR__DECISION_KIND__DECISION_##X
 
 #define TP struct plan_ports_cfg
 static const struct cfg_key s_port_keys[] = {
@@ -101,6 +101,11 @@ const struct cfg_key plan_cfg_keys[] = {
                    "holding an idle path a second costs this many seconds "
                    "of set-up (break-even hold: (set-up + teardown) / "
                    "hold_cost)"),
+    CFG_KEY_U32("select_grace_ms", T, select_grace_ms, 0, 60000,
+                PLAN_DEFAULT_SELECT_GRACE_US / 1000,
+                "a break in a link's demand this short does not restart "
+                "its wait for a reservation (0: any break does, the "
+                "paper's rule)"),
     CFG_KEY_U32("wait_min_ms", T, wait_min_ms, 0, 3600000,
                 PLAN_DEFAULT_WAIT_MIN_US / 1000,
                 "no reservation or release sooner than this, however "
@@ -174,8 +179,11 @@ enum { S_MAX_RULES = 4096 };
  * broker's default list_page_max (1000), 64000 reservations.  A longer
  * list fails the round rather than being taken as the whole. */
 enum { S_LIST_PAGES_MAX = 64 };
-/* A ResvRequest that got no reply is sent again (same id) after this. */
-#define S_ASK_RETRY_US UINT64_C(1000000)
+/* A reservation the broker refuses for a limit is asked again for this
+ * long from the first ask. */
+#define S_LIMIT_RETRY_US UINT64_C(10000000)
+/* A VM no topology has named for this long is forgotten (plan_vmloc.h). */
+#define S_VMLOC_AGE_US UINT64_C(600000000)
 /* A RESERVE waiting for its agents' links to be looked at brings the
  * next reconcile this close. */
 #define S_SCAN_SOON_US UINT64_C(200000)
@@ -183,77 +191,17 @@ enum { S_LIST_PAGES_MAX = 64 };
  * is taken as gone. */
 #define S_MISSING_ROUNDS 2
 
-struct s_agent {
-    char id[PLAN_HOST_LEN];
-    char ctl[256];
-    char ip[64];                /* overlay address (commodity) */
-    char port[8];               /* overlay port */
-    uint64_t boot_id;
-    bus_client_t *client;
-    bool scanned;               /* its links looked at once */
-};
 
-struct plan_svc {
-    svc_t *svc;
-    const struct plan_cfg *cfg;
-    bus_t *bus;
-    /* The owner the broker records for our reservations: the identity it
-     * knows us by, "planner" (s_own_identity()). */
-    char owner[AUTHZ_ROLE_SIZE + AUTHZ_NAME_SIZE];
-    zsock_t *events, *agg_sub, *resv_sub;
-    bus_client_t *broker, *aggregator;
-    bus_client_t *sync;         /* broker, short timeout: its list */
-    uint64_t next_sync_us, sync_backoff_us;
-    plan_core_t *core;
-    plan_costs_t *costs;        /* path costs per network */
-    struct s_agent *agents;
-    size_t n_agents;
-    struct plan_links links;    /* the held links */
-    bool synced;                /* broker's reservations read */
-    bool agg_queried;
-    uint64_t topo_version;
-    uint64_t topo_gen;          /* topologies taken in: VM pairs may move */
-    uint64_t t0_us;
-    uint64_t next_decision;
-    uint64_t next_reconcile_us; /* s_now() of the next broker reconcile */
-    uint64_t n_topologies, n_reserve_asked, n_reserve_refused, n_switches,
-        n_failures, n_released, n_adopted, n_stale_removed;
-    uint64_t n_reserve_no_reply;    /* ResvRequests without a reply */
-    uint64_t n_reserving_timeouts;  /* RESERVING given up */
-    uint64_t n_reconciles, n_reconcile_failed;
-    uint64_t n_orphans_released;    /* ours at the broker, not held */
-    uint64_t n_replanned;           /* the broker lost their reservation */
-    uint64_t n_rules_restored;      /* rules put back on agents */
-    uint64_t n_links_rewired;       /* links made again on agents */
-    uint64_t last_switch_us;    /* elapsed from RESERVE to SWITCH */
-    /* Bookings ahead (predict: true). */
-    plan_predict_t *predict;
-    struct plan_books books;
-    struct plan_link_info *infos;   /* the core's selection, each tick */
-    size_t infos_max;
-    uint64_t n_booked, n_book_refused, n_book_taken, n_book_cancelled;
-    uint64_t pred_id;           /* the last prediction, and its paths */
-    size_t pred_taken;          /* taken so far */
-    plan_sched_t *sched;        /* known phases (schedule:), or NULL */
-    struct plan_prediction *sched_pr;   /* scratch for s_sched_tick */
-};
-
-static uint64_t
-s_now(const plan_svc_t *self)
+uint64_t
+plan_svc_now(const plan_svc_t *self)
 {
     return vtime_mono_us() - self->t0_us;
 }
 
-static void
-s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
-         double demand, const char *resv_id, const char *link,
-         uint64_t elapsed_us, const char *fmt, ...)
-    __attribute__((format(printf, 9, 10)));
-
-static void
-s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
-         double demand, const char *resv_id, const char *link,
-         uint64_t elapsed_us, const char *fmt, ...)
+void
+plan_svc_decide(plan_svc_t *self, int kind, const char *a, const char *b,
+                double demand, const char *resv_id, const char *link,
+                uint64_t elapsed_us, const char *fmt, ...)
 {
     char reason[512];
     va_list ap;
@@ -300,7 +248,7 @@ s_decide(plan_svc_t *self, int kind, const char *a, const char *b,
 /* ------------------------------------------------------------------ */
 /* Agents. */
 
-static struct s_agent *
+static struct plan_agent *
 s_agent(plan_svc_t *self, const char *id)
 {
     for (size_t i = 0; i < self->n_agents; i++) {
@@ -315,7 +263,7 @@ s_agent(plan_svc_t *self, const char *id)
 static bool
 s_scanned(plan_svc_t *self, const char *id)
 {
-    const struct s_agent *ag = s_agent(self, id);
+    const struct plan_agent *ag = s_agent(self, id);
     return ag && ag->scanned;
 }
 
@@ -329,9 +277,9 @@ s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
         || !*ann->control_endpoint || strlen(ann->control_endpoint) >= 256) {
         return;
     }
-    struct s_agent *ag = s_agent(self, ann->agent_id);
+    struct plan_agent *ag = s_agent(self, ann->agent_id);
     if (!ag) {
-        struct s_agent *v = realloc(self->agents,
+        struct plan_agent *v = realloc(self->agents,
                                     (self->n_agents + 1) * sizeof *v);
         if (!v) {
             return;
@@ -380,7 +328,7 @@ s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
 /* Calls an agent; returns 0, or -1 with the error logged at 'quiet'
  * level when 'quiet'. */
 static int
-s_agent_call(plan_svc_t *self, struct s_agent *ag, int type,
+s_agent_call(plan_svc_t *self, struct plan_agent *ag, int type,
              const ProtobufCMessage *req, int expect, bus_msg_t *reply,
              char *err, size_t size)
 {
@@ -402,8 +350,8 @@ s_agent_call(plan_svc_t *self, struct s_agent *ag, int type,
 }
 
 /* ------------------------------------------------------------------ */
-static const char *
-s_resv_state_name(int s)
+const char *
+plan_svc_resv_state_name(int s)
 {
     static const char *const names[] = {
         "unknown", "requested", "provisioning", "active", "releasing",
@@ -416,12 +364,13 @@ s_resv_state_name(int s)
 
 /* Applies 'ev' to 'h'; an event the table refuses is a bug of ours:
  * logged (rate-limited) and counted by plan_links. */
-static int
-s_apply(plan_svc_t *self, struct plan_link *h, enum plan_link_event ev,
-        const char *resv_id)
+int
+plan_svc_apply(plan_svc_t *self, struct plan_link *h, enum plan_link_event ev,
+               const char *resv_id)
 {
     enum plan_link_state from = h->state;
-    if (plan_links_apply(&self->links, h, ev, resv_id, s_now(self)) != 0) {
+    if (plan_links_apply(&self->links, h, ev, resv_id,
+                         plan_svc_now(self)) != 0) {
         VLOG_WARN_RL("link %s-%s: event %s refused in state %s",
                      LOG_ESC(h->a), LOG_ESC(h->b),
                      plan_link_event_name(ev), plan_link_state_name(from));
@@ -440,7 +389,7 @@ static void
 s_rules_remove(plan_svc_t *self, const char *host, uint64_t **rules,
                size_t *n)
 {
-    struct s_agent *ag = s_agent(self, host);
+    struct plan_agent *ag = s_agent(self, host);
     if (*n && ag) {
         Vr__Rule *v = calloc(*n, sizeof *v);
         Vr__Rule **pv = calloc(*n, sizeof *pv);
@@ -471,7 +420,7 @@ s_rules_remove(plan_svc_t *self, const char *host, uint64_t **rules,
 static void
 s_link_remove(plan_svc_t *self, const char *host, const char *link)
 {
-    struct s_agent *ag = s_agent(self, host);
+    struct plan_agent *ag = s_agent(self, host);
     if (!ag || !link[0]) {
         return;
     }
@@ -492,17 +441,17 @@ s_unwire(plan_svc_t *self, struct plan_link *h)
         && h->name[0]) {
         s_link_remove(self, h->a, h->name);
         s_link_remove(self, h->b, h->name);
-        s_decide(self, DK(LINK_REMOVE), h->a, h->b, h->demand_bps,
-                 h->resv_id, h->name, 0, "link %s removed from both agents",
-                 h->name);
+        plan_svc_decide(self, DK(LINK_REMOVE), h->a, h->b, h->demand_bps,
+                        h->resv_id, h->name, 0,
+                        "link %s removed from both agents", h->name);
     }
 }
 
 /* Asks the broker to release reservation 'resv_id'; a failure is left to
  * the next reconcile, which releases what no held link stands behind. */
-static void
-s_resv_release(plan_svc_t *self, const char *resv_id, const char *why,
-               const char *a, const char *b)
+void
+plan_svc_resv_release(plan_svc_t *self, const char *resv_id, const char *why,
+                      const char *a, const char *b)
 {
     Vr__ResvRelease req = VR__RESV_RELEASE__INIT;
     req.resv_id = (char *) resv_id;
@@ -511,9 +460,9 @@ s_resv_release(plan_svc_t *self, const char *resv_id, const char *why,
     if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
                         &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
         != 0) {
-        s_decide(self, DK(FAIL), a, b, 0, resv_id, "", 0,
-                 "release of %s: %s (the next reconcile with the broker "
-                 "retries)", resv_id, reply.error_text);
+        plan_svc_decide(self, DK(FAIL), a, b, 0, resv_id, "", 0,
+                        "release of %s: %s (the next reconcile with the "
+                        "broker retries)", resv_id, reply.error_text);
     }
     bus_msg_clear(&reply);
 }
@@ -524,9 +473,9 @@ s_release(plan_svc_t *self, struct plan_link *h, const char *why)
 {
     s_unwire(self, h);
     if (h->resv_id[0]) {
-        s_resv_release(self, h->resv_id, why, h->a, h->b);
+        plan_svc_resv_release(self, h->resv_id, why, h->a, h->b);
     }
-    s_apply(self, h, PLAN_LINK_EV_RELEASE, NULL);
+    plan_svc_apply(self, h, PLAN_LINK_EV_RELEASE, NULL);
     self->n_released++;
     plan_links_drop(&self->links, h);
 }
@@ -539,7 +488,7 @@ s_on_agent_restart(plan_svc_t *self, const char *id)
         if ((!strcmp(h->a, id) || !strcmp(h->b, id))
             && plan_link_next(h->state, PLAN_LINK_EV_REWIRE) >= 0) {
             /* Its links and rules died with it: make them again. */
-            s_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
+            plan_svc_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
         }
     }
 }
@@ -547,25 +496,29 @@ s_on_agent_restart(plan_svc_t *self, const char *id)
 /* The broker's view of 'h's reservation 'r' (an event, a reply or the
  * list): its state, and the path's addresses once active.  A path lost
  * under a link past RESERVING puts the link on the commodity network. */
-static void
-s_take_resv(plan_svc_t *self, struct plan_link *h, const Vr__Reservation *r)
+void
+plan_svc_take_resv(plan_svc_t *self, struct plan_link *h,
+                   const Vr__Reservation *r)
 {
     if (!h->resv_id[0] && h->state == PLAN_LINK_RESERVING) {
         /* The answer to a request that timed out, heard another way. */
-        if (s_apply(self, h, PLAN_LINK_EV_ASKED, r->resv_id) != 0) {
+        if (plan_svc_apply(self, h, PLAN_LINK_EV_ASKED, r->resv_id) != 0) {
             return;
         }
-        s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->name, 0, "reservation %s of request %s learnt from the "
-                 "broker", h->resv_id, h->request_id);
+        plan_svc_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps,
+                        h->resv_id, h->name, 0,
+                        "reservation %s of request %s learnt from the broker",
+                        h->resv_id, h->request_id);
     }
     h->resv_state = r->state;
     if (r->state == RS(ACTIVE)) {
         plan_link_set_path(h, r->host_a, r->addr_a, r->addr_b);
-        if (!plan_link_set_circuit(h, r->vlan, r->link_prefix_len)) {
-            VLOG_WARN_RL("%s: bad VLAN %u / prefix length %u from the "
+        if (!plan_link_set_circuit(h, r->host_a, r->vlan, r->vlan_b,
+                                   r->link_prefix_len)) {
+            VLOG_WARN_RL("%s: bad VLAN %u/%u / prefix length %u from the "
                          "broker: the link is made without a VLAN",
-                         h->resv_id, r->vlan, r->link_prefix_len);
+                         h->resv_id, r->vlan, r->vlan_b,
+                         r->link_prefix_len);
         }
     } else if ((r->state == RS(FAILED) || r->state == RS(RELEASING)
                 || r->state == RS(RELEASED))
@@ -573,13 +526,15 @@ s_take_resv(plan_svc_t *self, struct plan_link *h, const Vr__Reservation *r)
                && h->kind == PLAN_LINK_RESERVED) {
         /* The path broke (or was released by someone else) under a link
          * in use: off it, onto the commodity network. */
-        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->name, 0, "path of %s lost (%s, %s): traffic back on "
-                 "the commodity network", h->resv_id,
-                 s_resv_state_name(r->state), r->error ? r->error : "");
+        plan_svc_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                        h->name, 0,
+                        "path of %s lost (%s, %s): traffic back on the "
+                        "commodity network", h->resv_id,
+                        plan_svc_resv_state_name(r->state),
+                        r->error ? r->error : "");
         self->n_failures++;
         s_unwire(self, h);
-        s_apply(self, h, PLAN_LINK_EV_PATH_LOST, NULL);
+        plan_svc_apply(self, h, PLAN_LINK_EV_PATH_LOST, NULL);
     }
 }
 
@@ -606,41 +561,64 @@ s_ask(plan_svc_t *self, struct plan_link *h, const char *why)
             || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
             /* Maybe made, maybe not: not a refusal. */
             self->n_reserve_no_reply++;
-            h->next_ask_us = s_now(self) + S_ASK_RETRY_US;
-            s_apply(self, h, PLAN_LINK_EV_NO_REPLY, NULL);
+            h->next_ask_us = plan_svc_now(self) + PLAN_SVC_ASK_RETRY_US;
+            plan_svc_apply(self, h, PLAN_LINK_EV_NO_REPLY, NULL);
             if (h->asks == 1 || h->asks % 10 == 0) {
-                s_decide(self, DK(DEFER), h->a, h->b, h->demand_bps, NULL,
-                         h->name, 0, "%s; request %s: no answer from the "
-                         "broker (%s): asked again, same id", why,
-                         h->request_id, reply.error_text);
+                plan_svc_decide(self, DK(DEFER), h->a, h->b, h->demand_bps,
+                                NULL, h->name, 0,
+                                "%s; request %s: no answer from the broker "
+                                "(%s): asked again, same id", why,
+                                h->request_id, reply.error_text);
+            }
+            bus_msg_clear(&reply);
+            return;
+        }
+        if (reply.error == VR__ERROR_CODE__ERR_LIMIT
+            && plan_svc_now(self) - h->t_reserve_us < S_LIMIT_RETRY_US) {
+            /* A limit of open reservations, often held by paths still
+             * being torn down (an adapter that was down): asked again,
+             * for a while, before the link settles for the commodity
+             * network for good. */
+            self->n_reserve_limited++;
+            h->next_ask_us = plan_svc_now(self) + PLAN_SVC_ASK_RETRY_US;
+            plan_svc_apply(self, h, PLAN_LINK_EV_NO_REPLY, NULL);
+            if (h->asks == 1 || h->asks % 5 == 0) {
+                plan_svc_decide(self, DK(DEFER), h->a, h->b, h->demand_bps,
+                                NULL, h->name, 0,
+                                "%s; the broker refused for now (%s): asked "
+                                "again each %.1f s for %.0f s", why,
+                                reply.error_text,
+                                (double) PLAN_SVC_ASK_RETRY_US / 1e6,
+                                (double) S_LIMIT_RETRY_US / 1e6);
             }
             bus_msg_clear(&reply);
             return;
         }
         self->n_reserve_refused++;
-        s_apply(self, h, PLAN_LINK_EV_REFUSED, NULL);
-        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, NULL, h->name,
-                 0, "%s; the broker refused (%s): direct commodity link "
-                 "instead", why, reply.error_text);
+        plan_svc_apply(self, h, PLAN_LINK_EV_REFUSED, NULL);
+        plan_svc_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, NULL,
+                        h->name, 0,
+                        "%s; the broker refused (%s): direct commodity link "
+                        "instead", why, reply.error_text);
         bus_msg_clear(&reply);
         return;
     }
     const Vr__Reservation *r = ((Vr__ResvReply *) reply.body)->resv;
-    if (!r || !r->resv_id || s_apply(self, h, PLAN_LINK_EV_ASKED,
-                                     r->resv_id) != 0) {
+    if (!r || !r->resv_id || plan_svc_apply(self, h, PLAN_LINK_EV_ASKED,
+                                            r->resv_id) != 0) {
         /* A reply without a usable id: as if none came; the list will
          * tell. */
         self->n_reserve_no_reply++;
-        h->next_ask_us = s_now(self) + S_ASK_RETRY_US;
+        h->next_ask_us = plan_svc_now(self) + PLAN_SVC_ASK_RETRY_US;
         VLOG_WARN_RL("broker: reply to %s without a usable reservation id",
                      h->request_id);
         bus_msg_clear(&reply);
         return;
     }
-    s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, h->resv_id,
-             h->name, 0, "%s; reservation %s asked (request %s)", why,
-             h->resv_id, h->request_id);
-    s_take_resv(self, h, r);
+    plan_svc_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, h->resv_id,
+                    h->name, 0, "%s; reservation %s asked (request %s)", why,
+                    h->resv_id, h->request_id);
+    plan_svc_take_resv(self, h, r);
     bus_msg_clear(&reply);
 }
 
@@ -650,13 +628,13 @@ static void
 s_reserve(plan_svc_t *self, struct plan_link *h, const char *why)
 {
     if (!self->cfg->reserve) {
-        s_apply(self, h, PLAN_LINK_EV_DIRECT, NULL);
-        s_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, NULL,
-                 h->name, 0, "%s; reservations off: direct commodity link",
-                 why);
+        plan_svc_apply(self, h, PLAN_LINK_EV_DIRECT, NULL);
+        plan_svc_decide(self, DK(RESERVE), h->a, h->b, h->demand_bps, NULL,
+                        h->name, 0,
+                        "%s; reservations off: direct commodity link", why);
         return;
     }
-    if (s_apply(self, h, PLAN_LINK_EV_RESERVE, NULL) == 0) {
+    if (plan_svc_apply(self, h, PLAN_LINK_EV_RESERVE, NULL) == 0) {
         s_ask(self, h, why);
     }
 }
@@ -666,12 +644,12 @@ s_reserve(plan_svc_t *self, struct plan_link *h, const char *why)
 static bool
 s_wire(plan_svc_t *self, struct plan_link *h)
 {
-    struct s_agent *aa = s_agent(self, h->a), *ab = s_agent(self, h->b);
+    struct plan_agent *aa = s_agent(self, h->a), *ab = s_agent(self, h->b);
     if (!aa || !ab || !aa->ip[0] || !ab->ip[0]) {
         return false;       /* wait for both agents' announcements */
     }
-    struct s_agent *end[2] = { aa, ab };
-    struct s_agent *peer[2] = { ab, aa };
+    struct plan_agent *end[2] = { aa, ab };
+    struct plan_agent *peer[2] = { ab, aa };
     const char *peer_ip[2] = {
         h->kind == PLAN_LINK_RESERVED ? h->addr_b : ab->ip,
         h->kind == PLAN_LINK_RESERVED ? h->addr_a : aa->ip,
@@ -684,8 +662,8 @@ s_wire(plan_svc_t *self, struct plan_link *h)
         Vr__Link l = VR__LINK__INIT;
         if (h->kind == PLAN_LINK_RESERVED && h->vlan) {
             /* A VLAN circuit: the agent makes the sub-interface with its
-             * own end's address before the link uses it. */
-            l.vlan = h->vlan;
+             * own end's VLAN and address before the link uses it. */
+            l.vlan = plan_link_vlan_at(h, i);
             l.prefix_len = h->prefix_len;
             l.local = (char *) (i == 0 ? h->addr_a : h->addr_b);
         }
@@ -702,8 +680,9 @@ s_wire(plan_svc_t *self, struct plan_link *h)
                          &req.base, VR__MSG_TYPE__MSG_LINK_INFO, NULL, err,
                          sizeof err) != 0) {
             if (h->tries % 10 == 0) {
-                s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps,
-                         h->resv_id, h->name, 0, "creating link: %s", err);
+                plan_svc_decide(self, DK(FAIL), h->a, h->b, h->demand_bps,
+                                h->resv_id, h->name, 0, "creating link: %s",
+                                err);
             }
             return false;
         }
@@ -722,10 +701,11 @@ s_wire(plan_svc_t *self, struct plan_link *h)
         bus_msg_clear(&reply);
         if (!ok) {
             if (h->tries % 10 == 0) {
-                s_decide(self, DK(DEFER), h->a, h->b, h->demand_bps,
-                         h->resv_id, h->name, 0, "link %s: no probe echo "
-                         "from %s's end yet: rules stay where they are",
-                         h->name, end[i]->id);
+                plan_svc_decide(self, DK(DEFER), h->a, h->b, h->demand_bps,
+                                h->resv_id, h->name, 0,
+                                "link %s: no probe echo from %s's end yet: "
+                                "rules stay where they are", h->name,
+                                end[i]->id);
             }
             return false;
         }
@@ -746,12 +726,36 @@ s_has(const uint64_t *v, size_t n, uint64_t x)
     return false;
 }
 
+/* The MACs side 'side' of 'h' sends over it: the far end of each VM
+ * pair the link carries, and for a link taken for a phase every VM the
+ * far host has (plan_vmloc.h), so the phase's traffic starts on the path
+ * before its demand is seen.  Fills 'out' (room for 'max'); returns how
+ * many, duplicates included. */
+static size_t
+s_rules_dsts(plan_svc_t *self, const struct plan_link *h, int side,
+             const struct plan_vm_pair *pairs, size_t n, uint64_t *out,
+             size_t max)
+{
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < max; i++) {
+        /* Side a sends to the pair's VM on b, and the other way. */
+        out[m++] = side ? pairs[i].a : pairs[i].b;
+    }
+    if (h->whole_hosts && m < max) {
+        size_t k = plan_vmloc_host(self->vmloc, side ? h->a : h->b,
+                                   plan_svc_now(self), out + m, max - m);
+        m += k < max - m ? k : max - m;
+    }
+    return m;
+}
+
 /* Adds the rules for VM pairs the link carries that have none yet.
  * Returns the number of rules added, or -1 on failure. */
 static int
 s_rules_sync(plan_svc_t *self, struct plan_link *h)
 {
     static struct plan_vm_pair pairs[S_MAX_RULES];
+    static uint64_t dsts[2 * S_MAX_RULES];
     size_t n = plan_core_link_pairs(self->core, h->a, h->b, pairs,
                                     S_MAX_RULES);
     if (n > S_MAX_RULES) {
@@ -759,11 +763,13 @@ s_rules_sync(plan_svc_t *self, struct plan_link *h)
     }
     int added = 0;
     for (int side = 0; side < 2; side++) {
+        size_t nd = s_rules_dsts(self, h, side, pairs, n, dsts,
+                                 2 * S_MAX_RULES);
         uint64_t **rules = side ? &h->rules_b : &h->rules_a;
         size_t *nr = side ? &h->n_rules_b : &h->n_rules_a;
-        Vr__Rule *v = calloc(n + 1, sizeof *v);
-        Vr__Rule **pv = calloc(n + 1, sizeof *pv);
-        uint64_t *grow = realloc(*rules, (*nr + n + 1) * sizeof *grow);
+        Vr__Rule *v = calloc(nd + 1, sizeof *v);
+        Vr__Rule **pv = calloc(nd + 1, sizeof *pv);
+        uint64_t *grow = realloc(*rules, (*nr + nd + 1) * sizeof *grow);
         if (!v || !pv || !grow) {
             free(v);
             free(pv);
@@ -774,9 +780,8 @@ s_rules_sync(plan_svc_t *self, struct plan_link *h)
         }
         *rules = grow;
         size_t m = 0;
-        for (size_t i = 0; i < n; i++) {
-            /* Side a sends to the pair's VM on b, and the other way. */
-            uint64_t dst = side ? pairs[i].a : pairs[i].b;
+        for (size_t i = 0; i < nd; i++) {
+            uint64_t dst = dsts[i];
             if (s_has(*rules, *nr, dst)) {
                 continue;
             }
@@ -798,7 +803,7 @@ s_rules_sync(plan_svc_t *self, struct plan_link *h)
             req.rules = pv;
             req.n_rules = m;
             char err[256];
-            struct s_agent *ag = s_agent(self, side ? h->b : h->a);
+            struct plan_agent *ag = s_agent(self, side ? h->b : h->a);
             if (!ag || s_agent_call(self, ag, VR__MSG_TYPE__MSG_RULE_ADD,
                                     &req.base, VR__MSG_TYPE__MSG_ACK, NULL,
                                     err, sizeof err) != 0) {
@@ -822,22 +827,23 @@ s_rules_sync(plan_svc_t *self, struct plan_link *h)
 static void
 s_progress_reserving(plan_svc_t *self, struct plan_link *h)
 {
-    uint64_t now = s_now(self);
+    uint64_t now = plan_svc_now(self);
     uint64_t waited = now - h->t_state_us;
     if (waited >= (uint64_t) self->cfg->reserving_timeout_ms * 1000) {
         self->n_reserving_timeouts++;
-        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->name, waited, "reservation %s (request %s) not active "
-                 "after %u ms: released, direct commodity link instead",
-                 h->resv_id[0] ? h->resv_id : "unknown", h->request_id,
-                 self->cfg->reserving_timeout_ms);
+        plan_svc_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                        h->name, waited,
+                        "reservation %s (request %s) not active after %u ms: "
+                        "released, direct commodity link instead",
+                        h->resv_id[0] ? h->resv_id : "unknown", h->request_id,
+                        self->cfg->reserving_timeout_ms);
         if (h->resv_id[0]) {
-            s_resv_release(self, h->resv_id, "reserving timed out", h->a,
-                           h->b);
+            plan_svc_resv_release(self, h->resv_id, "reserving timed out",
+                                  h->a, h->b);
         }
         /* Not answered at all: if the broker made it after all, the
          * reconcile finds it nobody's and releases it. */
-        s_apply(self, h, PLAN_LINK_EV_TIMEOUT, NULL);
+        plan_svc_apply(self, h, PLAN_LINK_EV_TIMEOUT, NULL);
         return;
     }
     if (!h->resv_id[0]) {
@@ -847,15 +853,15 @@ s_progress_reserving(plan_svc_t *self, struct plan_link *h)
         return;
     }
     if (h->resv_state == RS(ACTIVE)) {
-        s_apply(self, h, PLAN_LINK_EV_ACTIVE, NULL);
+        plan_svc_apply(self, h, PLAN_LINK_EV_ACTIVE, NULL);
     } else if (h->resv_state == RS(FAILED) || h->resv_state == RS(RELEASED)
                || h->resv_state == RS(RELEASING)) {
-        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->name, now - h->t_reserve_us,
-                 "reservation %s ended without a path: direct "
-                 "commodity link instead", h->resv_id);
+        plan_svc_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                        h->name, now - h->t_reserve_us,
+                        "reservation %s ended without a path: direct "
+                        "commodity link instead", h->resv_id);
         self->n_failures++;
-        s_apply(self, h, PLAN_LINK_EV_ENDED, NULL);
+        plan_svc_apply(self, h, PLAN_LINK_EV_ENDED, NULL);
     }
 }
 
@@ -870,26 +876,27 @@ s_progress_switching(plan_svc_t *self, struct plan_link *h)
     }
     h->rules_gen = self->topo_gen;
     bool again = h->t_up_us != 0;
-    if (s_apply(self, h, PLAN_LINK_EV_SWITCHED, NULL) != 0) {
+    if (plan_svc_apply(self, h, PLAN_LINK_EV_SWITCHED, NULL) != 0) {
         return;
     }
     if (again) {
-        s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->name, 0, "%d forwarding rules put back onto %s (%zu "
-                 "were still there)", n, h->name, before);
+        plan_svc_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps,
+                        h->resv_id, h->name, 0,
+                        "%d forwarding rules put back onto %s (%zu were still "
+                        "there)", n, h->name, before);
         return;
     }
-    uint64_t now = s_now(self);
+    uint64_t now = plan_svc_now(self);
     h->t_up_us = now;
     self->n_switches++;
     uint64_t since = h->t_active_us ? h->t_active_us : h->t_reserve_us;
     self->last_switch_us = h->t_reserve_us ? now - h->t_reserve_us : 0;
-    s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
-             h->name, since ? now - since : 0,
-             "%zu+%zu forwarding rules moved onto %s (%.1f Mbit/s of "
-             "demand); %.3f s after the path was up",
-             h->n_rules_a, h->n_rules_b, h->name, h->demand_bps / 1e6,
-             since ? (now - since) / 1e6 : 0.0);
+    plan_svc_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps, h->resv_id,
+                    h->name, since ? now - since : 0,
+                    "%zu+%zu forwarding rules moved onto %s (%.1f Mbit/s of "
+                    "demand); %.3f s after the path was up", h->n_rules_a,
+                    h->n_rules_b, h->name, h->demand_bps / 1e6,
+                    since ? (now - since) / 1e6 : 0.0);
 }
 
 /* Moves 'h' one step. */
@@ -905,15 +912,15 @@ s_progress(plan_svc_t *self, struct plan_link *h)
         if (!s_wire(self, h)) {
             return;
         }
-        s_apply(self, h, PLAN_LINK_EV_WIRED, NULL);
-        s_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
-                 h->resv_id, h->name, 0, "link %s on both agents over "
-                 "%s (%s <-> %s), probe echoed from both ends",
-                 h->name,
-                 h->kind == PLAN_LINK_RESERVED ? "the reserved path"
-                                               : "the commodity network",
-                 h->kind == PLAN_LINK_RESERVED ? h->addr_a : h->a,
-                 h->kind == PLAN_LINK_RESERVED ? h->addr_b : h->b);
+        plan_svc_apply(self, h, PLAN_LINK_EV_WIRED, NULL);
+        plan_svc_decide(self, DK(LINK_CREATE), h->a, h->b, h->demand_bps,
+                        h->resv_id, h->name, 0,
+                        "link %s on both agents over %s (%s <-> %s), probe "
+                        "echoed from both ends", h->name,
+                        h->kind == PLAN_LINK_RESERVED ? "the reserved path" :
+                        "the commodity network",
+                        h->kind == PLAN_LINK_RESERVED ? h->addr_a : h->a,
+                        h->kind == PLAN_LINK_RESERVED ? h->addr_b : h->b);
         /* Only now, with the link up both ways, do the rules move. */
         s_progress_switching(self, h);
         return;
@@ -930,9 +937,9 @@ s_progress(plan_svc_t *self, struct plan_link *h)
             h->rules_gen = self->topo_gen;
         }
         if (n > 0) {
-            s_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps,
-                     h->resv_id, h->name, 0, "%d more VM pairs' rules onto "
-                     "%s", n, h->name);
+            plan_svc_decide(self, DK(SWITCH), h->a, h->b, h->demand_bps,
+                            h->resv_id, h->name, 0,
+                            "%d more VM pairs' rules onto %s", n, h->name);
         }
         return;
     }
@@ -975,8 +982,13 @@ s_on_topology(plan_svc_t *self, const Vr__Topology *t)
     self->topo_version = t->version;
     self->topo_gen++;
     self->n_topologies++;
-    plan_core_set_topology(self->core, s_now(self), pairs, t->n_edges, vms,
+    plan_core_set_topology(self->core, plan_svc_now(self), pairs, t->n_edges,
+                           vms,
                            n_vms);
+    if (plan_vmloc_update(self->vmloc, plan_svc_now(self), vms, n_vms) != 0) {
+        VLOG_WARN_RL("out of memory: the VMs of topology %" PRIu64
+                     " not remembered", t->version);
+    }
     free(pairs);
     free(vms);
     /* Demands of the held links, for the decisions. */
@@ -1019,7 +1031,7 @@ s_on_matrix(plan_svc_t *self, const Vr__GlobalMatrix *g)
                                        g->has_current ? e->current_bps
                                                       : e->rate_bps };
     }
-    plan_core_set_live(self->core, s_now(self), v, g->n_entries);
+    plan_core_set_live(self->core, plan_svc_now(self), v, g->n_entries);
     free(v);
 }
 
@@ -1056,7 +1068,7 @@ s_learn_cost(plan_svc_t *self, const Vr__Reservation *r)
     uint64_t asked = r->start_us > r->created_us ? r->start_us
                                                  : r->created_us;
     if (!plan_costs_feed(self->costs, r->resv_id, r->network, ph, asked,
-                         r->updated_us, s_now(self), &e)) {
+                         r->updated_us, plan_svc_now(self), &e)) {
         return;
     }
     if (ph == PLAN_COST_ACTIVE) {
@@ -1072,380 +1084,6 @@ s_learn_cost(plan_svc_t *self, const Vr__Reservation *r)
                  e.n_setups, (double) e.teardown_us / 1e6, e.n_teardowns);
 }
 
-/* ------------------------------------------------------------------ */
-/* Bookings ahead (predict: true): a predicted phase's paths are asked
- * for so that their set-up ends when the phase is due (plan_predict.h,
- * plan_book.h); a booked path is taken by the link once the core selects
- * it, and cancelled when the prediction misses. */
-
-/* The set-up time a booking plans for: the networks' learnt mean, else
- * the configured prior, else none. */
-static uint64_t
-s_book_setup_us(const plan_svc_t *self)
-{
-    uint64_t su = 0, td = 0;
-    if (self->costs && plan_costs_default(self->costs, &su, &td)) {
-        return su;
-    }
-    return (uint64_t) self->cfg->path_setup_ms * 1000;
-}
-
-/* What booking 'bk' serves, for decisions: "prediction 3" or "scheduled
- * phase 0". */
-static const char *
-s_book_what(const struct plan_booking *bk, char *buf, size_t size)
-{
-    if (bk->pred_id >= PLAN_SCHED_ID_BASE) {
-        snprintf(buf, size, "scheduled phase %" PRIu64,
-                 bk->pred_id - PLAN_SCHED_ID_BASE);
-    } else {
-        snprintf(buf, size, "prediction %" PRIu64, bk->pred_id);
-    }
-    return buf;
-}
-
-/* What the broker says of booking 'bk' (an event, a reply or the list). */
-static void
-s_book_heard(plan_svc_t *self, struct plan_booking *bk,
-             const Vr__Reservation *r)
-{
-    char what[48];
-    if (!bk->answered && !plan_booking_asked(bk, r->resv_id)) {
-        return;
-    }
-    bk->resv_state = r->state;
-    if (r->state == RS(ACTIVE)) {
-        snprintf(bk->path_host_a, sizeof bk->path_host_a, "%s",
-                 r->host_a && strlen(r->host_a) < sizeof bk->path_host_a
-                 ? r->host_a : "");
-        snprintf(bk->addr_a, sizeof bk->addr_a, "%s",
-                 r->addr_a && strlen(r->addr_a) < sizeof bk->addr_a
-                 ? r->addr_a : "");
-        snprintf(bk->addr_b, sizeof bk->addr_b, "%s",
-                 r->addr_b && strlen(r->addr_b) < sizeof bk->addr_b
-                 ? r->addr_b : "");
-    } else if (r->state == RS(FAILED) || r->state == RS(RELEASING)
-               || r->state == RS(RELEASED)) {
-        bk->state = PLAN_BOOK_CANCELLED;
-        self->n_book_cancelled++;
-        s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
-                 "booking %s of %s ended at the broker (%s%s%s) before the "
-                 "phase took it", bk->resv_id,
-                 s_book_what(bk, what, sizeof what), s_resv_state_name(r->state),
-                 r->error && *r->error ? ": " : "", r->error ? r->error : "");
-    }
-}
-
-/* The live booking reservation 'r' belongs to, or NULL. */
-static struct plan_booking *
-s_book_for(plan_svc_t *self, const Vr__Reservation *r)
-{
-    struct plan_booking *bk = plan_books_by_resv(&self->books, r->resv_id);
-    if (!bk && r->request_id) {
-        bk = plan_books_by_request(&self->books, r->request_id);
-        if (bk && bk->answered) {
-            bk = NULL;
-        }
-    }
-    return bk;
-}
-
-/* Gives booking 'bk' back: released at the broker if it was asked for
- * (a failure, or a request never answered, is left to the reconcile,
- * which releases what nobody holds). */
-static void
-s_book_cancel(plan_svc_t *self, struct plan_booking *bk, const char *why)
-{
-    char what[48];
-    if (bk->state == PLAN_BOOK_ASKED && bk->resv_id[0]) {
-        s_resv_release(self, bk->resv_id, why, bk->a, bk->b);
-    }
-    bk->state = PLAN_BOOK_CANCELLED;
-    self->n_book_cancelled++;
-    s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
-             "booking %s of %s cancelled: %s",
-             bk->resv_id[0] ? bk->resv_id : bk->request_id,
-             s_book_what(bk, what, sizeof what),
-             why);
-}
-
-/* The core selected the link of booking 'bk': a held link takes its
- * reservation, wanted at once since it is held.  Returns true if taken. */
-static bool
-s_book_take(plan_svc_t *self, struct plan_booking *bk, double demand)
-{
-    if (plan_links_find(&self->links, bk->a, bk->b)) {
-        s_book_cancel(self, bk, "the link is held already");
-        return false;
-    }
-    struct plan_link *h = plan_links_add(&self->links, bk->a, bk->b,
-                                         PLAN_LINK_RESERVED, s_now(self));
-    if (!h) {
-        s_book_cancel(self, bk, "no room for another held link");
-        return false;
-    }
-    if (s_apply(self, h, PLAN_LINK_EV_ADOPT, bk->resv_id) != 0) {
-        plan_links_drop(&self->links, h);
-        s_book_cancel(self, bk, "its reservation id makes no link name");
-        return false;
-    }
-    h->demand_bps = demand;
-    Vr__Reservation r = VR__RESERVATION__INIT;
-    r.resv_id = bk->resv_id;
-    r.state = bk->resv_state;
-    r.host_a = bk->path_host_a;
-    r.addr_a = bk->addr_a;
-    r.addr_b = bk->addr_b;
-    bk->state = PLAN_BOOK_ADOPTED;
-    self->n_book_taken++;
-    self->pred_taken += bk->pred_id == self->pred_id;
-    s_decide(self, DK(PREDICT), h->a, h->b, demand, h->resv_id, h->name, 0,
-             "booked path %s taken for the %s phase (it is %s)",
-             h->resv_id, bk->pred_id >= PLAN_SCHED_ID_BASE ? "scheduled"
-                                                          : "predicted",
-             s_resv_state_name(bk->resv_state));
-    s_take_resv(self, h, &r);
-    return true;
-}
-
-/* Asks the broker for booking 'bk', set up from its start. */
-static void
-s_book_ask(plan_svc_t *self, struct plan_booking *bk, uint64_t now)
-{
-    char what[48];
-    if (plan_links_find(&self->links, bk->a, bk->b)) {
-        /* Held now (a phase sharing it): the cost rule keeps it or not. */
-        bk->state = PLAN_BOOK_CANCELLED;
-        return;
-    }
-    Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
-    req.host_a = bk->a;
-    req.host_b = bk->b;
-    req.bandwidth_mbps = self->cfg->bandwidth_mbps;
-    req.request_id = bk->request_id;
-    req.owner = self->owner;
-    /* Wall clock, as the broker books; at once if already due. */
-    if (bk->start_us > now + S_ASK_RETRY_US) {
-        req.start_us = vtime_now_us() + (bk->start_us - now);
-    }
-    bk->asks++;
-    bus_msg_t reply;
-    if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_REQUEST,
-                        &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
-        != 0) {
-        if (reply.error == VR__ERROR_CODE__ERR_TIMEOUT
-            || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
-            bk->book_at_us = now + S_ASK_RETRY_US;  /* same id again */
-            bus_msg_clear(&reply);
-            return;
-        }
-        self->n_book_refused++;
-        bk->state = PLAN_BOOK_CANCELLED;
-        s_decide(self, DK(PREDICT), bk->a, bk->b, 0, NULL, "", 0,
-                 "booking ahead for %s refused by the broker: %s",
-                 s_book_what(bk, what, sizeof what), reply.error_text);
-        bus_msg_clear(&reply);
-        return;
-    }
-    const Vr__Reservation *r = ((Vr__ResvReply *) reply.body)->resv;
-    if (!r || !r->resv_id || !plan_booking_asked(bk, r->resv_id)) {
-        bk->book_at_us = now + S_ASK_RETRY_US;
-        VLOG_WARN_RL("broker: reply to booking %s without a usable "
-                     "reservation id", bk->request_id);
-        bus_msg_clear(&reply);
-        return;
-    }
-    self->n_booked++;
-    s_decide(self, DK(PREDICT), bk->a, bk->b, 0, bk->resv_id, "", 0,
-             "booked ahead for %s: reservation %s, set up from %.1f s "
-             "on", s_book_what(bk, what, sizeof what), bk->resv_id,
-             bk->start_us > now ? (double) (bk->start_us - now) / 1e6 : 0.0);
-    s_book_heard(self, bk, r);
-    bus_msg_clear(&reply);
-}
-
-/* Cancels every live booking of prediction 'pred_id'. */
-static void
-s_book_cancel_pred(plan_svc_t *self, uint64_t pred_id, const char *why)
-{
-    for (size_t i = 0; i < self->books.n; i++) {
-        struct plan_booking *bk = &self->books.v[i];
-        if (bk->pred_id == pred_id && (bk->state == PLAN_BOOK_WAIT
-                                       || bk->state == PLAN_BOOK_ASKED)) {
-            s_book_cancel(self, bk, why);
-        }
-    }
-}
-
-/* Scheduled phases due to be booked (their set-up and the lead ahead):
- * booked like a predicted phase, and taken at their start. */
-static void
-s_sched_tick(plan_svc_t *self, uint64_t now)
-{
-    uint64_t setup = s_book_setup_us(self);
-    uint64_t lead = (uint64_t) self->cfg->predict_lead_ms * 1000;
-    uint64_t wall = vtime_now_us();
-    struct plan_prediction *pr = self->sched_pr;
-    while (plan_sched_next(self->sched, wall, setup + 2 * lead, pr)) {
-        /* Wall clock to the loop's. */
-        uint64_t in = pr->start_us > wall ? pr->start_us - wall : 0;
-        pr->start_us = now + in;
-        /* The lead is also the set-up's slack: up by the start even
-         * when the set-up runs a little over its mean. */
-        size_t added = plan_books_add(&self->books, pr, setup + lead, lead,
-                                      pr->start_us, now);
-        s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
-                 "scheduled phase %" PRIu64 ": %zu link(s) from %.1f s on "
-                 "for %.1f s; %zu path(s) to book, set-up %.1f s",
-                 pr->id - PLAN_SCHED_ID_BASE, pr->n_links, (double) in / 1e6,
-                 (double) pr->duration_us / 1e6, added, (double) setup / 1e6);
-    }
-}
-
-/* Prediction 'pred_id' was decided: on a miss, the paths taken for it
- * before its phase was seen, and still not selected, stop being wanted
- * (the next tick releases them) rather than waiting out their break-even
- * time; on a hit they are the phase's like any other. */
-static void
-s_taken_decided(plan_svc_t *self, uint64_t pred_id, bool hit)
-{
-    for (size_t i = 0; i < self->links.n; i++) {
-        struct plan_link *h = &self->links.v[i];
-        if (h->booked_for != pred_id) {
-            continue;
-        }
-        h->booked_for = 0;
-        if (!hit && plan_core_unseed(self->core, h->a, h->b) == 1) {
-            s_decide(self, DK(PREDICT), h->a, h->b, 0, h->resv_id, h->name,
-                     0, "path %s, taken for prediction %" PRIu64 ", given "
-                     "up: the predicted phase did not come", h->resv_id,
-                     pred_id);
-        }
-    }
-}
-
-/* One tick of prediction: the core's selection observed and the
- * prediction's outcome acted on.  Takes the booked links the core
- * selects: 'sel' the selection, 'm' its links. */
-static void
-s_predict_tick(plan_svc_t *self, uint64_t now,
-               const struct plan_link_key *sel, size_t m)
-{
-    struct plan_predict_events ev;
-    if (plan_predict_observe(self->predict, now, sel, m, &ev) != 0) {
-        return;
-    }
-    for (size_t i = 0; i < ev.n; i++) {
-        const struct plan_predict_event *e = &ev.v[i];
-        switch (e->kind) {
-        case PLAN_PREDICT_PHASE:
-            VLOG_DEBUG("%s", e->reason);
-            break;
-        case PLAN_PREDICT_PREDICTED: {
-            const struct plan_prediction *pr = plan_predict_open(self->predict);
-            uint64_t setup = s_book_setup_us(self);
-            /* Up by the earliest start the window allows, and taken
-             * then: the phase's traffic moves onto its paths as it
-             * begins, not once the aggregator has seen it on the
-             * commodity network.  A miss leaves a taken path idle, which
-             * the cost rule then releases. */
-            uint64_t earliest = pr && pr->start_us > pr->window_us
-                                ? pr->start_us - pr->window_us : now;
-            size_t added = pr ? plan_books_add(&self->books, pr,
-                                               setup + pr->window_us,
-                                               (uint64_t) self->cfg
-                                               ->predict_lead_ms * 1000,
-                                               earliest > now ? earliest
-                                                              : now,
-                                               now) : 0;
-            self->pred_id = e->pred_id;
-            self->pred_taken = 0;
-            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
-                     "prediction %" PRIu64 ": %s; %zu path(s) to book, set-up "
-                     "%.1f s", e->pred_id, e->reason, added,
-                     (double) setup / 1e6);
-            break;
-        }
-        case PLAN_PREDICT_HIT:
-        case PLAN_PREDICT_MISS: {
-            size_t taken = e->pred_id == self->pred_id ? self->pred_taken
-                                                       : 0;
-            s_decide(self, DK(PREDICT), "", "", 0, NULL, NULL, 0,
-                     "%s: %s; %zu booked path(s) taken", e->reason,
-                     e->kind == PLAN_PREDICT_HIT ? "hit" : "missed", taken);
-            s_book_cancel_pred(self, e->pred_id,
-                               e->kind == PLAN_PREDICT_HIT
-                               ? "its phase came without it"
-                               : "the predicted phase did not come");
-            s_taken_decided(self, e->pred_id, e->kind == PLAN_PREDICT_HIT);
-            break;
-        }
-        }
-    }
-}
-
-/* One tick of planning ahead (predict: true, or a schedule): booked links
- * the core selects taken, the predictor fed, scheduled phases booked,
- * scheduled bookings whose phase starts taken, bookings due asked for. */
-static void
-s_ahead_tick(plan_svc_t *self, uint64_t now)
-{
-    /* Only the selected links: at most k or the hosts' ports, however
-     * many links the core knows. */
-    size_t n = plan_core_selected(self->core, self->infos, self->infos_max);
-    if (n > self->infos_max) {
-        struct plan_link_info *v = realloc(self->infos, n * sizeof *v);
-        if (!v) {
-            return;
-        }
-        self->infos = v;
-        self->infos_max = n;
-        n = plan_core_selected(self->core, self->infos, self->infos_max);
-    }
-    struct plan_link_key *sel = calloc(n + 1, sizeof *sel);
-    if (!sel) {
-        return;
-    }
-    size_t m = 0;
-    for (size_t i = 0; i < n; i++) {
-        const struct plan_link_info *li = &self->infos[i];
-        sel[m].host_a = li->host_a;
-        sel[m].host_b = li->host_b;
-        m++;
-        struct plan_booking *bk = plan_books_find(&self->books, li->host_a,
-                                                  li->host_b);
-        if (bk && bk->state == PLAN_BOOK_ASKED) {
-            s_book_take(self, bk, li->demand_bps);
-        }
-    }
-    if (self->predict) {
-        s_predict_tick(self, now, sel, m);
-    }
-    free(sel);
-    if (self->sched) {
-        s_sched_tick(self, now);
-    }
-    for (size_t i = 0; i < self->books.n; i++) {
-        struct plan_booking *bk = &self->books.v[i];
-        if (bk->state == PLAN_BOOK_WAIT && now >= bk->book_at_us) {
-            s_book_ask(self, bk, now);
-        }
-        if (bk->state == PLAN_BOOK_ASKED && bk->take_at_us
-            && now >= bk->take_at_us && s_book_take(self, bk, 0)) {
-            /* Known or foreseen, not seen: wanted from now as if held at
-             * a restart; the cost rule ends it once the phase's traffic
-             * has gone, and a miss of its prediction at once. */
-            plan_core_seed(self->core, bk->a, bk->b, now);
-            struct plan_link *h = plan_links_find(&self->links, bk->a,
-                                                  bk->b);
-            if (h && bk->pred_id < PLAN_SCHED_ID_BASE) {
-                h->booked_for = bk->pred_id;
-            }
-        }
-    }
-    plan_books_sweep(&self->books);
-}
-
 static void
 s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
 {
@@ -1455,12 +1093,12 @@ s_on_resv(plan_svc_t *self, const Vr__Reservation *r)
     s_learn_cost(self, r);
     struct plan_link *h = s_held_for(self, r);
     if (h) {
-        s_take_resv(self, h, r);
+        plan_svc_take_resv(self, h, r);
         return;
     }
-    struct plan_booking *bk = s_book_for(self, r);
+    struct plan_booking *bk = plan_svc_book_for(self, r);
     if (bk) {
-        s_book_heard(self, bk, r);
+        plan_svc_book_heard(self, bk, r);
     }
 }
 
@@ -1532,7 +1170,8 @@ s_resv_open(const Vr__Reservation *r)
 
 /* Removes link 'name' from agent 'ag', its rules first. */
 static void
-s_remove_foreign_link(plan_svc_t *self, struct s_agent *ag, const char *name)
+s_remove_foreign_link(plan_svc_t *self, struct plan_agent *ag,
+                      const char *name)
 {
     Vr__RuleListRequest rq = VR__RULE_LIST_REQUEST__INIT;
     bus_msg_t rules;
@@ -1568,7 +1207,7 @@ s_remove_foreign_link(plan_svc_t *self, struct s_agent *ag, const char *name)
  * direct link of a pair we do not hold (adopted).  Any other link is
  * someone else's and left alone, whatever its name. */
 static void
-s_scan_agent(plan_svc_t *self, struct s_agent *ag, const Vr__ResvList *list)
+s_scan_agent(plan_svc_t *self, struct plan_agent *ag, const Vr__ResvList *list)
 {
     Vr__LinkListRequest req = VR__LINK_LIST_REQUEST__INIT;
     bus_msg_t reply;
@@ -1598,10 +1237,11 @@ s_scan_agent(plan_svc_t *self, struct s_agent *ag, const Vr__ResvList *list)
         if (stale) {
             s_remove_foreign_link(self, ag, name);
             self->n_stale_removed++;
-            s_decide(self, DK(LINK_REMOVE), ag->id, "", 0, stale->resv_id,
-                     name, 0, "link %s on agent %s is of reservation %s, "
-                     "which no held link stands behind: removed with its "
-                     "rules", name, ag->id, stale->resv_id);
+            plan_svc_decide(self, DK(LINK_REMOVE), ag->id, "", 0,
+                            stale->resv_id, name, 0,
+                            "link %s on agent %s is of reservation %s, which "
+                            "no held link stands behind: removed with its "
+                            "rules", name, ag->id, stale->resv_id);
             continue;
         }
         const char *peer = ll->links[i]->peer_agent;
@@ -1614,13 +1254,13 @@ s_scan_agent(plan_svc_t *self, struct s_agent *ag, const Vr__ResvList *list)
         }
         struct plan_link *h = plan_links_add(&self->links, ag->id, peer,
                                              PLAN_LINK_COMMODITY,
-                                             s_now(self));
-        if (h && s_apply(self, h, PLAN_LINK_EV_DIRECT, NULL) == 0) {
-            plan_core_seed(self->core, h->a, h->b, s_now(self));
+                                             plan_svc_now(self));
+        if (h && plan_svc_apply(self, h, PLAN_LINK_EV_DIRECT, NULL) == 0) {
+            plan_core_seed(self->core, h->a, h->b, plan_svc_now(self));
             self->n_adopted++;
-            s_decide(self, DK(PLAN), h->a, h->b, 0, NULL, h->name, 0,
-                     "adopted commodity link %s found on agent %s", name,
-                     ag->id);
+            plan_svc_decide(self, DK(PLAN), h->a, h->b, 0, NULL, h->name, 0,
+                            "adopted commodity link %s found on agent %s",
+                            name, ag->id);
         }
     }
     bus_msg_clear(&reply);
@@ -1664,7 +1304,7 @@ s_check_side(struct plan_link *h, int side, const Vr__LinkList *links,
  * operator removed is put back (the link goes SWITCHING again), a link
  * removed is made again (SETUP).  Logged rate-limited and counted. */
 static void
-s_check_agent(plan_svc_t *self, struct s_agent *ag)
+s_check_agent(plan_svc_t *self, struct plan_agent *ag)
 {
     bool any = false;
     for (size_t i = 0; i < self->links.n && !any; i++) {
@@ -1707,13 +1347,13 @@ s_check_agent(plan_svc_t *self, struct s_agent *ag)
             VLOG_WARN_RL("agent %s lost link %s (removed by hand?): made "
                          "again", LOG_ESC(ag->id), LOG_ESC(h->name));
             /* Made again on both ends, its rules sent again. */
-            s_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
+            plan_svc_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
         } else if (lost > 0) {
             self->n_rules_restored += (uint64_t) lost;
             VLOG_WARN_RL("agent %s lost %d rule(s) of link %s (removed by "
                          "hand?): put back", LOG_ESC(ag->id), lost,
                          LOG_ESC(h->name));
-            s_apply(self, h, PLAN_LINK_EV_RULES_MISSING, NULL);
+            plan_svc_apply(self, h, PLAN_LINK_EV_RULES_MISSING, NULL);
         }
     }
     bus_msg_clear(&lr);
@@ -1853,7 +1493,7 @@ s_reconcile(plan_svc_t *self, bool adopt)
         s_learn_cost(self, r);
         struct plan_link *h = s_held_for(self, r);
         if (h) {
-            s_take_resv(self, h, r);
+            plan_svc_take_resv(self, h, r);
             if ((size_t) (h - self->links.v) < n_before) {
                 seen[h - self->links.v] = true;
             }
@@ -1862,22 +1502,25 @@ s_reconcile(plan_svc_t *self, bool adopt)
         if (!s_resv_ours(self, r)) {
             continue;   /* someone else's */
         }
-        struct plan_booking *bk = s_book_for(self, r);
+        struct plan_booking *bk = plan_svc_book_for(self, r);
         if (bk) {
-            s_book_heard(self, bk, r);     /* booked ahead: not held yet */
+            plan_svc_book_heard(self, bk,
+                                r);     /* booked ahead: not held yet */
             continue;
         }
         if (adopt && !plan_links_find(&self->links, r->host_a, r->host_b)) {
             h = plan_links_add(&self->links, r->host_a, r->host_b,
-                               PLAN_LINK_RESERVED, s_now(self));
-            if (h && s_apply(self, h, PLAN_LINK_EV_ADOPT, r->resv_id) == 0) {
-                s_take_resv(self, h, r);
-                plan_core_seed(self->core, h->a, h->b, s_now(self));
+                               PLAN_LINK_RESERVED, plan_svc_now(self));
+            if (h && plan_svc_apply(self, h, PLAN_LINK_EV_ADOPT,
+                                    r->resv_id) == 0) {
+                plan_svc_take_resv(self, h, r);
+                plan_core_seed(self->core, h->a, h->b, plan_svc_now(self));
                 self->n_adopted++;
-                s_decide(self, DK(PLAN), h->a, h->b, 0, h->resv_id, h->name,
-                         0, "adopted reservation %s (%s) found at the "
-                         "broker on start", h->resv_id,
-                         r->state == RS(ACTIVE) ? "active" : "pending");
+                plan_svc_decide(self, DK(PLAN), h->a, h->b, 0, h->resv_id,
+                                h->name, 0,
+                                "adopted reservation %s (%s) found at the "
+                                "broker on start", h->resv_id,
+                                r->state == RS(ACTIVE) ? "active" : "pending");
                 continue;
             }
             if (h) {
@@ -1892,8 +1535,8 @@ s_reconcile(plan_svc_t *self, bool adopt)
                      LOG_ESC(r->host_b));
         char rname[PLAN_LINK_NAME_LEN];
         if (r->state == RS(ACTIVE) && plan_link_name_resv(r->resv_id, rname)) {
-            struct s_agent *ea = s_agent(self, r->host_a);
-            struct s_agent *eb = s_agent(self, r->host_b);
+            struct plan_agent *ea = s_agent(self, r->host_a);
+            struct plan_agent *eb = s_agent(self, r->host_b);
             if (ea) {
                 s_remove_foreign_link(self, ea, rname);
             }
@@ -1901,9 +1544,10 @@ s_reconcile(plan_svc_t *self, bool adopt)
                 s_remove_foreign_link(self, eb, rname);
             }
         }
-        s_resv_release(self, r->resv_id, "ours, but no held link stands "
-                       "behind it (found by the planner's reconcile)",
-                       r->host_a, r->host_b);
+        plan_svc_resv_release(self, r->resv_id,
+                              "ours, but no held link stands behind it (found "
+                              "by the planner's reconcile)", r->host_a,
+                              r->host_b);
     }
     /* Backwards, as links are dropped.  Missing from two lists in a row,
      * so that one odd read never tears a link down. */
@@ -1917,12 +1561,12 @@ s_reconcile(plan_svc_t *self, bool adopt)
             continue;
         }
         self->n_replanned++;
-        s_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
-                 h->name, 0, "the broker no longer has reservation %s "
-                 "(an event lost?): link taken down, planned afresh",
-                 h->resv_id);
+        plan_svc_decide(self, DK(FAIL), h->a, h->b, h->demand_bps, h->resv_id,
+                        h->name, 0,
+                        "the broker no longer has reservation %s (an event "
+                        "lost?): link taken down, planned afresh", h->resv_id);
         s_unwire(self, h);
-        s_apply(self, h, PLAN_LINK_EV_VANISHED, NULL);
+        plan_svc_apply(self, h, PLAN_LINK_EV_VANISHED, NULL);
         plan_links_drop(&self->links, h);
     }
     free(seen);
@@ -1957,7 +1601,7 @@ s_sync_broker(plan_svc_t *self)
         self->next_sync_us = vtime_mono_us() + self->sync_backoff_us;
         return false;
     }
-    self->next_reconcile_us = s_now(self)
+    self->next_reconcile_us = plan_svc_now(self)
         + (uint64_t) self->cfg->reconcile_ms * 1000;
     return true;
 }
@@ -2007,9 +1651,9 @@ s_on_tick(svc_t *svc, void *arg)
     if (!self->agg_queried) {
         s_query_aggregator(self);
     }
-    if (s_now(self) >= self->next_reconcile_us) {
+    if (plan_svc_now(self) >= self->next_reconcile_us) {
         s_reconcile(self, false);
-        self->next_reconcile_us = s_now(self)
+        self->next_reconcile_us = plan_svc_now(self)
             + (uint64_t) self->cfg->reconcile_ms * 1000;
     }
     struct plan_link_key *keys = calloc(self->links.n + 1, sizeof *keys);
@@ -2021,7 +1665,7 @@ s_on_tick(svc_t *svc, void *arg)
         keys[i].host_b = self->links.v[i].b;
     }
     struct plan_actions acts;
-    uint64_t now = s_now(self);
+    uint64_t now = plan_svc_now(self);
     int rc = plan_core_tick(self->core, now, keys, self->links.n, &acts);
     free(keys);
     if (rc != 0) {
@@ -2041,8 +1685,8 @@ s_on_tick(svc_t *svc, void *arg)
         switch (a->kind) {
         case PLAN_KIND_PLAN:
             if (a->is_new) {
-                s_decide(self, DK(PLAN), "", "", a->demand_bps, NULL, NULL,
-                         0, "%s", a->reason);
+                plan_svc_decide(self, DK(PLAN), "", "", a->demand_bps, NULL,
+                                NULL, 0, "%s", a->reason);
             }
             break;
         case PLAN_KIND_RESERVE: {
@@ -2065,16 +1709,17 @@ s_on_tick(svc_t *svc, void *arg)
             struct plan_booking *bk = plan_books_find(&self->books,
                                                       a->host_a, a->host_b);
             if (bk && bk->state == PLAN_BOOK_ASKED
-                && s_book_take(self, bk, a->demand_bps)) {
+                && plan_svc_book_take(self, bk, a->demand_bps)) {
                 break;
             }
             if (bk) {
-                s_book_cancel(self, bk, "asked for as the core wants it");
+                plan_svc_book_cancel(self, bk,
+                                     "asked for as the core wants it");
             }
             struct plan_link *h = plan_links_add(&self->links, a->host_a,
                                                  a->host_b,
                                                  PLAN_LINK_RESERVED,
-                                                 s_now(self));
+                                                 plan_svc_now(self));
             if (h) {
                 h->demand_bps = a->demand_bps;
                 s_reserve(self, h, a->reason);
@@ -2089,8 +1734,8 @@ s_on_tick(svc_t *svc, void *arg)
             struct plan_link *h = plan_links_find(&self->links, a->host_a,
                                                   a->host_b);
             if (h) {
-                s_decide(self, DK(RELEASE), h->a, h->b, a->demand_bps,
-                         h->resv_id, h->name, 0, "%s", a->reason);
+                plan_svc_decide(self, DK(RELEASE), h->a, h->b, a->demand_bps,
+                                h->resv_id, h->name, 0, "%s", a->reason);
                 s_release(self, h, a->reason);
             }
             break;
@@ -2098,17 +1743,18 @@ s_on_tick(svc_t *svc, void *arg)
         case PLAN_KIND_DEFER:
         case PLAN_KIND_THROTTLE:
             if (a->is_new) {
-                s_decide(self, a->kind == PLAN_KIND_DEFER ? DK(DEFER)
-                                                          : DK(THROTTLE),
-                         a->host_a, a->host_b, a->demand_bps, NULL, NULL, 0,
-                         "%s", a->reason);
+                int kind = a->kind == PLAN_KIND_DEFER ? DK(DEFER)
+                                                      : DK(THROTTLE);
+                plan_svc_decide(self, kind, a->host_a, a->host_b,
+                                a->demand_bps, NULL, NULL, 0, "%s",
+                                a->reason);
             }
             break;
         }
     }
     free(v);
     if (self->predict || self->sched) {
-        s_ahead_tick(self, now);
+        plan_svc_book_tick(self, now);
     }
     for (size_t i = 0; i < self->links.n; i++) {
         s_progress(self, &self->links.v[i]);
@@ -2203,6 +1849,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            self->n_reserve_asked, false);
     bus_status_add_counter(reply, "reservations_refused",
                            self->n_reserve_refused, false);
+    bus_status_add_counter(reply, "reservations_limited",
+                           self->n_reserve_limited, false);
     bus_status_add_counter(reply, "reservations_no_reply",
                            self->n_reserve_no_reply, false);
     bus_status_add_counter(reply, "reserving_timeouts",
@@ -2324,6 +1972,7 @@ s_params(const struct plan_cfg *cfg, struct plan_params *p,
     p->live_max_age_us = (uint64_t) cfg->live_max_age_ms * 1000;
     p->hold_cost = cfg->hold_cost;
     p->wait_min_us = (uint64_t) cfg->wait_min_ms * 1000;
+    p->select_grace_us = (uint64_t) cfg->select_grace_ms * 1000;
     p->max_adds = cfg->max_adds;
     p->add_window_us = (uint64_t) cfg->add_window_s * 1000000;
     *limits_p = limits;
@@ -2460,7 +2109,8 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     free(limits);
     self->costs = plan_costs_new((uint64_t) cfg->path_setup_ms * 1000,
                                  (uint64_t) cfg->path_teardown_ms * 1000);
-    if (!self->core || !self->costs) {
+    self->vmloc = plan_vmloc_new(S_VMLOC_AGE_US);
+    if (!self->core || !self->costs || !self->vmloc) {
         goto error;
     }
     if (cfg->path_setup_ms) {
@@ -2508,7 +2158,8 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     if (self->predict) {
         VLOG_INFO("predictive booking on: a phase is a selection stable "
                   "%u ms; a successor seen %u times in a row, within %u ms, "
-                  "is booked %u ms before its set-up", cfg->predict_min_phase_ms,
+                  "is booked %u ms before its set-up",
+                  cfg->predict_min_phase_ms,
                   cfg->predict_repeats, cfg->predict_tolerance_ms,
                   cfg->predict_lead_ms);
     }
@@ -2543,6 +2194,7 @@ plan_svc_destroy(plan_svc_t **self_p)
     zsock_destroy(&self->events);
     plan_core_destroy(&self->core);
     plan_costs_destroy(&self->costs);
+    plan_vmloc_destroy(&self->vmloc);
     plan_predict_destroy(&self->predict);
     plan_sched_destroy(&self->sched);
     free(self->sched_pr);

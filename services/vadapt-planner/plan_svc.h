@@ -73,6 +73,7 @@ struct plan_cfg {
     uint32_t t_down_ms;
     uint32_t live_max_age_ms;
     double hold_cost;           /* cost rule (plan_core.h) */
+    uint32_t select_grace_ms;   /* hysteresis (plan_core.h) */
     uint32_t wait_min_ms;
     uint32_t path_setup_ms;     /* prior; 0: unknown until learned */
     uint32_t path_teardown_ms;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "lmatrix.h"
 #include "log.h"
 #include "pbcheck.h"
 #include "vtime.h"
@@ -129,10 +130,10 @@ agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size)
     cfg->tm.max_reports = cfg->max_reports;
     cfg->tm.max_pairs = cfg->max_pairs;
     cfg->tm.max_vms = cfg->max_vms;
-    /* A message at the caps must fit the decode budget: each entry is a
-     * struct and a pointer; a location also has its strings. */
-    size_t need_m = (size_t) cfg->lim.max_entries
-                    * (sizeof(Vr__MatrixEntry) + sizeof(void *));
+    /* A message at the caps must fit the decode budget: each entry is
+     * four 64-bit values; a location is a struct, a pointer and its
+     * strings. */
+    size_t need_m = (size_t) cfg->lim.max_entries * 4 * sizeof(uint64_t);
     size_t need_l = (size_t) cfg->lim.max_locations
                     * (sizeof(Vr__VmLocation) + sizeof(void *)
                        + VTTIF_CHECK_ID_LEN + VTTIF_CHECK_IFACE_LEN);
@@ -197,12 +198,13 @@ s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
         s_refuse(self, S_MATRIX, msg, why);
         return false;
     }
-    for (size_t i = 0; i < m->n_entries; i++) {
+    size_t n = lmatrix_len(m);     /* checked: the columns agree */
+    for (size_t i = 0; i < n; i++) {
         self->buf[i] = (struct vttif_tm_entry) {
-            .src = m->entries[i]->src_mac,
-            .dst = m->entries[i]->dst_mac,
-            .bytes = m->entries[i]->bytes,
-            .frames = m->entries[i]->frames,
+            .src = m->src_mac[i],
+            .dst = m->dst_mac[i],
+            .bytes = m->bytes[i],
+            .frames = m->frames[i],
         };
     }
     struct vttif_tm_update u = {
@@ -211,7 +213,7 @@ s_take_matrix(vttif_agg_t *self, const bus_msg_t *msg)
         .period_s = (double) m->period_us / 1e6,
         .time_s = (double) m->time_us / 1e6,
         .entries = self->buf,
-        .n_entries = m->n_entries,
+        .n_entries = n,
     };
     if (vttif_tm_feed(self->tm, &u, s_now(self)) == 0) {
         self->n_matrices++;

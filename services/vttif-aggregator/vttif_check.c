@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmatrix.h"
 #include "log.h"
 
 static bool
@@ -190,33 +191,40 @@ vttif_check_matrix(const Vr__LocalMatrix *m,
                       "time_us: '%" PRIu64 "' is past %" PRIu64, m->time_us,
                       VTTIF_CHECK_MAX_TIME_US);
     }
-    if (m->n_entries > lim->max_entries) {
+    size_t n = lmatrix_len(m);
+    if (n == SIZE_MAX) {
+        return s_fail(err, err_size,
+                      "entries: columns of %zu, %zu, %zu and %zu values "
+                      "(src_mac, dst_mac, bytes, frames): they must have "
+                      "the same length", m->n_src_mac, m->n_dst_mac,
+                      m->n_bytes, m->n_frames);
+    }
+    if (n > lim->max_entries) {
         return s_fail(err, err_size,
                       "entries: '%zu' entries, more than the %" PRIu32
                       " a matrix may have (ingest.max_matrix_entries)",
-                      m->n_entries, lim->max_entries);
+                      n, lim->max_entries);
     }
-    for (size_t i = 0; i < m->n_entries; i++) {
-        const Vr__MatrixEntry *e = m->entries[i];
-        if (!s_mac48(e->src_mac)) {
+    for (size_t i = 0; i < n; i++) {
+        if (!s_mac48(m->src_mac[i])) {
             return s_fail(err, err_size,
-                          "entries[%zu].src_mac: '0x%" PRIx64
-                          "' is not a 48-bit MAC", i, e->src_mac);
+                          "src_mac[%zu]: '0x%" PRIx64
+                          "' is not a 48-bit MAC", i, m->src_mac[i]);
         }
-        if (!s_mac48(e->dst_mac)) {
+        if (!s_mac48(m->dst_mac[i])) {
             return s_fail(err, err_size,
-                          "entries[%zu].dst_mac: '0x%" PRIx64
-                          "' is not a 48-bit MAC", i, e->dst_mac);
+                          "dst_mac[%zu]: '0x%" PRIx64
+                          "' is not a 48-bit MAC", i, m->dst_mac[i]);
         }
-        if (e->bytes > VTTIF_CHECK_MAX_COUNTER) {
+        if (m->bytes[i] > VTTIF_CHECK_MAX_COUNTER) {
             return s_fail(err, err_size,
-                          "entries[%zu].bytes: '%" PRIu64 "' is over 2^62",
-                          i, e->bytes);
+                          "bytes[%zu]: '%" PRIu64 "' is over 2^62",
+                          i, m->bytes[i]);
         }
-        if (e->frames > VTTIF_CHECK_MAX_COUNTER) {
+        if (m->frames[i] > VTTIF_CHECK_MAX_COUNTER) {
             return s_fail(err, err_size,
-                          "entries[%zu].frames: '%" PRIu64 "' is over 2^62",
-                          i, e->frames);
+                          "frames[%zu]: '%" PRIu64 "' is over 2^62",
+                          i, m->frames[i]);
         }
     }
     return true;

@@ -495,6 +495,7 @@ s_agent_create(vttif_tm_t *self, const char *id, uint32_t h)
     snprintf(a->id, sizeof a->id, "%s", id);
     a->hash = h;
     a->reports = S_NONE;
+    a->first_listed = S_NONE;
     a->in_use = true;
     a->alpha_dt = -1;
     s_tab_insert(&self->agent_tab, h, ai);
@@ -804,6 +805,7 @@ s_pair_resolve(vttif_tm_t *self, uint32_t pi)
         }
         ri = r->next_pair;
     }
+    assert(n[0] == p->n_dir[0] && n[1] == p->n_dir[1]);
     for (int d = 0; d < 2; d++) {
         if (n[d] < 2) {
             continue;
@@ -830,6 +832,25 @@ s_pair_resolve(vttif_tm_t *self, uint32_t pi)
     p->recent[0] = recent[0];
     p->recent[1] = recent[1];
     p->multi = n[0] > 1 || n[1] > 1;
+}
+
+/* Report 'ri' has a new rate: its pair's rates follow.  The only report
+ * of its direction (the usual case) sets that direction alone, without
+ * a walk of the pair's reports (the other's is the cache miss this
+ * saves); otherwise the dedupe rule runs. */
+static void
+s_pair_resolve_report(vttif_tm_t *self, uint32_t ri)
+{
+    const struct s_report *r = &self->reports[ri];
+    struct s_pair *p = &self->pairs[r->pair];
+    int d = r->src != p->mac[0];
+    if (p->n_dir[d] != 1) {
+        s_pair_resolve(self, r->pair);
+        return;
+    }
+    double rate = s_report_rate(r);
+    p->rate[d] = rate > 0 ? rate : 0;
+    p->recent[d] = rate > 0 ? r->recent : 0;
 }
 
 /* ---- reports: window and EWMA ---- */
@@ -975,23 +996,23 @@ s_report_find(const vttif_tm_t *self, uint32_t h, uint64_t src,
     return S_NONE;
 }
 
-static void
+static uint32_t
 s_report_create(vttif_tm_t *self, uint32_t ai, uint32_t h,
                 const struct vttif_tm_entry *e, double ta, double now)
 {
     if (self->c.n_reports >= self->p.max_reports
         && !s_pair_evict_idle(self)) {
         self->c.entries_dropped++;
-        return;
+        return S_NONE;
     }
     if (s_tab_reserve(&self->report_tab) < 0) {
         self->c.entries_dropped++;
-        return;
+        return S_NONE;
     }
     uint32_t pi = s_pair_get(self, e->src, e->dst, now);
     if (pi == S_NONE) {
         self->c.entries_dropped++;
-        return;
+        return S_NONE;
     }
     uint32_t ri = self->reports_free;
     if (ri != S_NONE) {
@@ -1004,7 +1025,7 @@ s_report_create(vttif_tm_t *self, uint32_t ai, uint32_t h,
                 vttif_tm_pair_free(self, pi);
             }
             self->c.entries_dropped++;
-            return;
+            return S_NONE;
         }
         ri = (uint32_t) self->reports_hw++;
     }
@@ -1030,9 +1051,12 @@ s_report_create(vttif_tm_t *self, uint32_t ai, uint32_t h,
     a->n_reports++;
     r->next_pair = p->reports;
     p->reports = ri;
+    p->n_dir[r->src != p->mac[0]]++;
+    r->next_listed = S_NONE;
     s_tab_insert(&self->report_tab, h, ri);
     self->c.n_reports++;
     self->c.baselines++;
+    return ri;
 }
 
 /* Unlinks report 'ri' from its agent, its pair and the table, and frees
@@ -1048,6 +1072,7 @@ s_report_free(vttif_tm_t *self, uint32_t ri)
         link = &self->reports[*link].next_pair;
     }
     *link = r->next_pair;
+    p->n_dir[r->src != p->mac[0]]--;
     struct s_agent *a = &self->agents[r->agent];
     if (r->prev_agent != S_NONE) {
         self->reports[r->prev_agent].next_agent = r->next_agent;
@@ -1104,18 +1129,60 @@ s_pair_evict_idle(vttif_tm_t *self)
 
 /* ---- feeding ---- */
 
+/* The report agent 'ai' listed after 'prev' last time (its first when
+ * 'prev' is S_NONE), if that is the report of 'e': an agent lists its
+ * pairs in the same order message after message, so this finds most
+ * reports without a probe of the table, whose slots are cache misses at
+ * scale.  A guess that is not 'e's report (freed, reused, reordered)
+ * only costs the lookup. */
+static uint32_t
+s_report_guess(const vttif_tm_t *self, uint32_t ai, uint32_t prev,
+               const struct vttif_tm_entry *e)
+{
+    uint32_t g = prev == S_NONE ? self->agents[ai].first_listed
+                                : self->reports[prev].next_listed;
+    if (g >= self->reports_hw) {
+        return S_NONE;
+    }
+    const struct s_report *r = &self->reports[g];
+    return r->in_use && r->agent == ai && r->src == e->src
+                   && r->dst == e->dst
+               ? g
+               : S_NONE;
+}
+
+/* Takes entry 'e' of agent 'ai''s update; '*prev' is the report of the
+ * entry before it in this update (S_NONE for the first), set to this
+ * entry's. */
 static void
 s_feed_entry(vttif_tm_t *self, uint32_t ai, const struct vttif_tm_entry *e,
-             double ta, double now)
+             double ta, double now, uint32_t *prev)
 {
     if (!s_mac_ok(e->src) || !s_mac_ok(e->dst) || e->src == e->dst) {
         self->c.entries_skipped++;
         return;
     }
-    uint32_t h = s_hash2(self->seed, e->src ^ (uint64_t) ai << 48, e->dst);
-    uint32_t ri = s_report_find(self, h, e->src, e->dst, ai);
+    uint32_t ri = s_report_guess(self, ai, *prev, e);
+    bool made = false;
     if (ri == S_NONE) {
-        s_report_create(self, ai, h, e, ta, now);
+        uint32_t h = s_hash2(self->seed, e->src ^ (uint64_t) ai << 48,
+                             e->dst);
+        ri = s_report_find(self, h, e->src, e->dst, ai);
+        if (ri == S_NONE) {
+            ri = s_report_create(self, ai, h, e, ta, now);
+            if (ri == S_NONE) {
+                return;
+            }
+            made = true;
+        }
+    }
+    if (*prev == S_NONE) {
+        self->agents[ai].first_listed = ri;
+    } else {
+        self->reports[*prev].next_listed = ri;
+    }
+    *prev = ri;
+    if (made) {
         return;
     }
     struct s_agent *a = &self->agents[ai];
@@ -1170,7 +1237,7 @@ s_feed_entry(vttif_tm_t *self, uint32_t ai, const struct vttif_tm_entry *e,
     }
     r->ta_last = ta;
     s_eval(self, a, r, ta);
-    s_pair_resolve(self, r->pair);
+    s_pair_resolve_report(self, ri);
 }
 
 /* Reports the agent did not list this time: their counters did not move
@@ -1202,7 +1269,7 @@ s_feed_absent(vttif_tm_t *self, uint32_t ai, double ta, double now)
         } else if (ta > r->ta_eval) {
             s_advance(self, r, ta);
             s_eval(self, a, r, ta);
-            s_pair_resolve(self, r->pair);
+            s_pair_resolve_report(self, ri);
         }
     }
 }
@@ -1253,8 +1320,9 @@ vttif_tm_feed(vttif_tm_t *self, const struct vttif_tm_update *u, double now)
     }
     a->period = period;
     a->gen++;
+    uint32_t prev = S_NONE;
     for (size_t i = 0; i < u->n_entries; i++) {
-        s_feed_entry(self, ai, &u->entries[i], ta, now);
+        s_feed_entry(self, ai, &u->entries[i], ta, now, &prev);
     }
     s_feed_absent(self, ai, ta, now);
     a = &self->agents[ai];

@@ -240,8 +240,9 @@ int vttif_tm_set_params(vttif_tm_t *self,
 /* The params in use, borrowed until the next vttif_tm_set_params(). */
 const struct vttif_tm_params *vttif_tm_get_params(const vttif_tm_t *self);
 
-/* One entry of a local matrix: proto vr.MatrixEntry, counters cumulative
- * since the agent's boot id began.  MACs as the low 48 bits. */
+/* One entry of a local matrix (proto vr.LocalMatrix's columns at one
+ * index), counters cumulative since the agent's boot id began.  MACs as
+ * the low 48 bits. */
 struct vttif_tm_entry {
     uint64_t src;               /* source VM MAC */
     uint64_t dst;               /* destination VM MAC */

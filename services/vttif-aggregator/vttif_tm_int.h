@@ -65,6 +65,8 @@ struct s_report {
     uint32_t next_agent;        /* the agent's next report; free list */
     uint32_t prev_agent;        /* the agent's previous report */
     uint32_t next_pair;         /* the pair's next report */
+    uint32_t next_listed;       /* the agent listed this one next, last
+                                 * time (a guess: see s_report_guess) */
     uint32_t gen;               /* agent update generation last listed in */
     uint32_t epoch;             /* agent counter epoch of the baseline */
     uint32_t hash;
@@ -82,6 +84,7 @@ struct s_pair {
     double flip_t;              /* last change of 'in_c', or -inf */
     uint32_t vm[2];             /* indices in vms[] of lo and hi */
     uint32_t reports;           /* head of its reports, both directions */
+    uint32_t n_dir[2];          /* how many in each direction */
     uint32_t hash;
     uint32_t next_free;
     bool in_use;
@@ -114,6 +117,8 @@ struct s_agent {
     double alpha_dt, alpha;     /* EWMA weight cache: alpha for alpha_dt */
     uint64_t n_updates;
     uint32_t reports;           /* head of its reports */
+    uint32_t first_listed;      /* the report it listed first, last time
+                                 * (a guess) */
     uint32_t n_reports;
     uint32_t gen;               /* update generation */
     uint32_t epoch;             /* bumped when its counters restart */
