@@ -67,6 +67,14 @@ struct adapter_status;
 struct adapter_backend {
     const char *name;           /* the config's "backend:" value */
 
+    /* The reservation system keeps a calendar: a path may be booked
+     * ahead (r.start_us, r.end_us set before 'admit'), and its 'create'
+     * books it there at once; the path stays PROVISIONING until the
+     * system brings it up at its start.  False: a request with a
+     * schedule is refused (ERR_NO_CALENDAR) and the caller asks at the
+     * start instead. */
+    bool calendar;
+
     /* Config: checks the backend's own section of 'cfg' (with 'cfg_path',
      * the file, for file:line:col).  Returns true if usable, else false
      * with the reason in 'err'.  Optional. */

@@ -20,6 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "adapter_nsi_book.h"
+#include "adapter_nsi_retry.h"
 #include "adapter_nsi_soap.h"
 #include "adapter_nsi_state.h"
 #include "adapter_pool.h"
@@ -41,6 +43,8 @@ enum {
     S_LIST_TRIES = 2,           /* listings a connection without id waits */
     S_MAX_LIST_FAILS = 5,       /* failed listings before giving up */
     S_MAX_VLAN_TRIES = 8,       /* VLANs the provider refused, per path */
+    S_TERMINATING_MS = 3000,    /* Terminating this long: terminate again */
+    S_MAX_TERMINATES = 8,       /* ... this many times, then given up */
 };
 
 /* Only tests set them (adapter_backend_nsi_test_commit_delay()). */
@@ -73,10 +77,14 @@ struct s_conn {
     int64_t held_ms;            /* monotonic: ReserveHeld first seen */
     int64_t committed_ms;       /* monotonic: the commit acknowledged */
     int64_t provision_ms;       /* monotonic: the provision acknowledged */
+    int64_t terminating_ms;     /* monotonic: Terminating since, 0: not */
+    uint32_t terminates;        /* terminates acknowledged */
     int64_t poll_at;            /* monotonic: next step due */
     uint32_t errors;            /* failures in a row */
+    struct adapter_nsi_retry retry; /* set-up: provider unreachable */
     uint32_t list_tries;        /* listings that did not find 'gid' */
     uint16_t vlan_src, vlan_dst;    /* chosen VLANs, 0: not yet */
+    bool said_two;              /* that the two differ is logged */
     uint16_t asked_vlan;        /* the one VLAN asked at both ends, or 0 */
     uint16_t refused[S_MAX_VLAN_TRIES];    /* VLANs the provider refused */
     uint32_t n_refused;
@@ -102,6 +110,8 @@ struct s_nsi {
     uint32_t list_fails;        /* failed listings in a row */
     int64_t now;                /* monotonic ms of this tick */
     uint64_t n_calls, n_faults, n_failures, n_polls, n_swept, n_dropped;
+    uint64_t n_retries;         /* steps tried again, provider unreachable */
+    uint64_t n_reterminated;    /* terminates sent again (Terminating) */
 };
 
 static int64_t
@@ -333,24 +343,26 @@ s_set_detail(struct s_nsi *self, struct s_conn *c)
     if (!p) {
         return;
     }
-    char d[sizeof p->r.detail], v[16];
+    char d[sizeof p->r.detail], v[16], booked[48] = "";
+    if (p->r.start_us && !c->is_up && p->r.state == P(PROVISIONING)) {
+        adapter_nsi_book_format(p->r.start_us, booked, sizeof booked);
+    }
     if (c->vlan_src) {
         s_vlans(c, v, sizeof v);
-        snprintf(d, sizeof d, "vlan %s conn %s", v, c->cid);
+        snprintf(d, sizeof d, "vlan %s conn %s%s", v, c->cid, booked);
     } else {
-        snprintf(d, sizeof d, "conn %s", c->cid[0] ? c->cid : "-");
+        snprintf(d, sizeof d, "conn %s%s", c->cid[0] ? c->cid : "-",
+                 booked);
     }
-    /* The path's VLAN (the hosts' sub-interfaces): one id for both
-     * ends; a provider that translated between them gives none. */
-    uint32_t vlan = c->vlan_src == c->vlan_dst ? c->vlan_src : 0;
-    if (c->vlan_src && !vlan && !p->r.vlan && strcmp(d, p->r.detail)) {
-        VLOG_WARN_RL("path %s: connection %s has VLAN %u at one end and "
-                     "%u at the other: no single VLAN for the hosts",
-                     p->r.path_id, c->cid, c->vlan_src, c->vlan_dst);
-    }
-    if (strcmp(d, p->r.detail) || vlan != p->r.vlan) {
+    /* The path's VLANs (the hosts' sub-interfaces): the source's, and
+     * the destination's when the provider translates between them. */
+    uint32_t vlan = c->vlan_src;
+    uint32_t vlan_dst = c->vlan_dst != c->vlan_src ? c->vlan_dst : 0;
+    if (strcmp(d, p->r.detail) || vlan != p->r.vlan
+        || vlan_dst != p->r.vlan_dst) {
         snprintf(p->r.detail, sizeof p->r.detail, "%s", d);
         p->r.vlan = vlan;
+        p->r.vlan_dst = vlan_dst;
         adapter_core_save(self->core, p);
     }
 }
@@ -373,6 +385,38 @@ s_error(const struct adapter_nsi_result *res)
 
 static void s_on_done(void *arg, uint64_t id,
                       const struct adapter_nsi_result *res);
+
+/* The provider could not be reached for 'c', a path being set up
+ * (adapter_nsi_retry_applies()): the step is tried again after the
+ * back-off, the path's detail saying so.  Returns false once the retries
+ * are over, with the reason in 'why' (the caller fails the path). */
+static bool
+s_retry(struct s_nsi *self, struct s_conn *c,
+        const struct adapter_nsi_result *res, char *why, size_t size)
+{
+    const char *op = adapter_nsi_op_name(res->op);
+    int64_t wait = adapter_nsi_retry_next(&c->retry, self->cfg, self->now);
+    if (wait < 0) {
+        log_format(why, size, "provider unreachable for %" PRId64 " ms (%"
+                   PRIu32 " tries, nsi.retry.give_up_ms %" PRIu32 "): %s: "
+                   "%s", self->now - c->retry.since_ms, c->retry.tries,
+                   self->cfg->retry_give_up_ms, op, s_error(res));
+        return false;
+    }
+    self->n_retries++;
+    c->poll_at = self->now + wait;
+    struct adapter_path *p = c->p;
+    VLOG_WARN_RL("path %s: provider unreachable (%s: %s): try %" PRIu32
+                 " failed, again in %" PRId64 " ms", p ? p->r.path_id : "-",
+                 op, s_error(res), c->retry.tries, wait);
+    if (p) {
+        snprintf(p->r.detail, sizeof p->r.detail, "retrying %s: provider "
+                 "unreachable (try %" PRIu32 ", next in %" PRId64 " ms): %s",
+                 op, c->retry.tries, wait, s_error(res));
+        adapter_core_save(self->core, p);
+    }
+    return true;
+}
 
 /* Starts 'op' for 'c' (not a reserve).  Returns true if it went out;
  * false when max_in_flight calls run (tried again next tick). */
@@ -418,13 +462,21 @@ s_port_hash(const char *stp)
 }
 
 /* Is VLAN 'v' on port 'port' held or asked for by a connection of ours
- * other than 'self_c'? */
+ * other than 'self_c' in a time span that meets that of 'self_c' (the
+ * provider books a label per port and time span)? */
 static bool
 s_vlan_used(const struct s_nsi *self, const struct s_conn *self_c,
             uint32_t port, uint16_t v)
 {
+    const struct adapter_path *p = self_c->p;
     for (const struct s_conn *o = self->conns; o; o = o->next) {
         if (o == self_c || o->dead) {
+            continue;
+        }
+        /* An orphan (no path) holds its label for all time. */
+        if (p && o->p
+            && !adapter_nsi_book_overlap(p->r.start_us, p->r.end_us,
+                                         o->p->r.start_us, o->p->r.end_us)) {
             continue;
         }
         uint16_t vs = o->vlan_src ? o->vlan_src : o->asked_vlan;
@@ -437,11 +489,11 @@ s_vlan_used(const struct s_nsi *self, const struct s_conn *self_c,
     return false;
 }
 
-/* The hosts take one VLAN id for a circuit: where the two ends' ranges
- * overlap, ask for one VLAN at both, the lowest that no connection of
+/* One VLAN id at both ends where the two ends' ranges overlap (no
+ * translation needed at the provider): the lowest that no connection of
  * ours holds at either port and that the provider has not refused for
  * this path; else (no overlap, or all taken) the ranges as configured,
- * and the provider chooses. */
+ * and the provider chooses, maybe two (each host then takes its own). */
 static void
 s_pick_vlan(struct s_nsi *self, struct s_conn *c, struct adapter_nsi_end *src,
             struct adapter_nsi_end *dst)
@@ -486,6 +538,15 @@ s_reserve(struct s_nsi *self, struct s_conn *c)
     /* Mbit/s, rounded up; 0 (none asked): nsi.capacity_mbps. */
     call.capacity_mbps = (uint32_t) ceil(p->r.bandwidth_mbps);
     call.global_id = c->gid;
+    /* Booked ahead: the provider's calendar holds it, and brings the
+     * data plane up at the start (leaving startTime out is "now"). */
+    int64_t wall = (int64_t) (vtime_now_us() / 1000);
+    call.start_ms = adapter_nsi_book_start_ms(p->r.start_us, wall);
+    call.end_ms = (int64_t) (p->r.end_us / 1000);
+    if (call.end_ms && call.end_ms <= wall + ADAPTER_NSI_BOOK_MARGIN_MS) {
+        s_fail(self, c, NULL, "its end time came before it was reserved");
+        return;
+    }
     snprintf(desc, sizeof desc, "vreserve path %s", p->r.path_id);
     call.description = desc;
     uint64_t id = adapter_nsi_soap_start(self->soap, &call, s_on_done, self,
@@ -502,6 +563,11 @@ s_reserve(struct s_nsi *self, struct s_conn *c)
     self->n_calls++;
     VLOG_DEBUG("path %s: reserve %s -> %s vlan %u as %s", p->r.path_id,
                p->r.src, p->r.dst, c->asked_vlan, c->gid);
+    if (call.start_ms) {
+        VLOG_INFO("path %s: booked at the provider from %.1f s from now%s",
+                  p->r.path_id, (double) (call.start_ms - wall) / 1e3,
+                  call.end_ms ? " to its end time" : ", no end");
+    }
 }
 
 static bool
@@ -542,6 +608,15 @@ s_reached_up(struct s_nsi *self, struct s_conn *c)
         return;
     }
     s_time_log(c, p, "up");
+    if (p->r.start_us) {
+        int64_t late = (int64_t) (vtime_now_us() / 1000)
+                       - (int64_t) (p->r.start_us / 1000);
+        VLOG_INFO("path %s: booked start came: data plane active %+" PRId64
+                  " ms from it", p->r.path_id, late);
+    }
+    c->is_up = true;            /* "booked" leaves the detail */
+    s_set_detail(self, c);
+    c->is_up = false;
     if (adapter_core_up(self->core, p, why, sizeof why) != 0) {
         /* A restart would not know of it: give it back now. */
         adapter_core_set_state(self->core, p, P(TEARING_DOWN), why);
@@ -552,6 +627,79 @@ s_reached_up(struct s_nsi *self, struct s_conn *c)
     c->is_up = true;
 }
 
+/* Whether 'c', on its way down, has stayed Terminating so long that its
+ * terminate is sent again (3 s after the first was acknowledged, then 6,
+ * 12, 24 and 48 s).  Terminate is idempotent in NSI (Terminating to
+ * Terminating is a legal transition).  OpenNSA stopped while it passed a
+ * terminate on to its backend leaves the connection Terminating for good:
+ * if the backend never got it, a second terminate ends it; if it did,
+ * nothing moves it (and nothing is held there).  So its path does not
+ * wait on it: with the data plane inactive the path is down at the first
+ * terminate sent again.  Acknowledged S_MAX_TERMINATES times, the
+ * connection is given up. */
+static bool
+s_terminating_stuck(struct s_nsi *self, struct s_conn *c)
+{
+    if (c->st.lsm != ADAPTER_NSI_LSM_TERMINATING) {
+        c->terminating_ms = 0;
+        return false;
+    }
+    if (!c->terminating_ms) {
+        c->terminating_ms = self->now;
+    }
+    uint32_t shift = c->terminates < 2 ? 0 : c->terminates < 5
+                     ? c->terminates - 1 : 4;
+    int64_t wait = (int64_t) S_TERMINATING_MS << shift;
+    if (self->now - c->terminating_ms < wait) {
+        return false;
+    }
+    if (c->terminates >= S_MAX_TERMINATES) {
+        VLOG_WARN_RL("connection %s: still Terminating after %u "
+                     "terminates: given up (the next start's sweep tries "
+                     "again)", c->cid, c->terminates);
+        self->n_dropped++;
+        if (c->p) {
+            char why[256];
+            struct adapter_path *p = c->p;
+            log_format(why, sizeof why, "teardown: the provider leaves "
+                       "connection %s Terminating after %u terminates",
+                       c->cid, c->terminates);
+            s_detach(c);
+            adapter_core_set_state(self->core, p, P(FAILED), why);
+        }
+        c->dead = true;
+        return false;
+    }
+    if (c->p && !c->st.active) {
+        /* Its data plane carries nothing: the path is down, whatever
+         * the provider's bookkeeping says.  Its path waiting on the
+         * provider could wait for good (the case above); the
+         * connection is terminated again in the background, an orphan
+         * now. */
+        struct adapter_path *p = c->p;
+        VLOG_INFO("path %s: connection %s left Terminating by the provider, "
+                  "its data plane inactive: path down, the connection "
+                  "terminated again in the background", p->r.path_id,
+                  c->cid);
+        s_time_log(c, p, "down");
+        s_detach(c);
+        if (!adapter_path_ended(p->r.state)) {
+            adapter_core_set_state(self->core, p, P(DOWN), NULL);
+        }
+    }
+    /* The first of each connection always shows (tests look for it). */
+    if (c->terminates == 1) {
+        VLOG_INFO("connection %s: Terminating for %" PRId64 " ms: "
+                  "terminate again", c->cid, self->now - c->terminating_ms);
+    } else {
+        VLOG_INFO_RL("connection %s: Terminating for %" PRId64 " ms: "
+                     "terminate again", c->cid,
+                     self->now - c->terminating_ms);
+    }
+    self->n_reterminated++;
+    return true;
+}
+
 /* What to do after the states of 'c' were read. */
 static void
 s_next(struct s_nsi *self, struct s_conn *c)
@@ -559,6 +707,11 @@ s_next(struct s_nsi *self, struct s_conn *c)
     char st[96];
     enum adapter_nsi_next next = adapter_nsi_state_next(&c->st, c->up,
                                                         c->committed);
+    if (!c->up && c->p) {
+        /* At its booked end the provider ends it: no release then. */
+        next = adapter_nsi_book_down_step(next, &c->st, c->p->r.end_us,
+                                          (int64_t) (vtime_now_us() / 1000));
+    }
     if (c->up && adapter_nsi_state_path(&c->st, false)
                  == ADAPTER_NSI_PATH_FAILED) {
         next = ADAPTER_NSI_NEXT_FAIL;
@@ -567,6 +720,9 @@ s_next(struct s_nsi *self, struct s_conn *c)
      * move. */
     if (next == c->last_sent && s_same(&c->st, &c->sent_at)) {
         next = ADAPTER_NSI_NEXT_WAIT;
+    }
+    if (!c->up && s_terminating_stuck(self, c)) {
+        next = ADAPTER_NSI_NEXT_TERMINATE;
     }
     /* A hold not committed is aborted before it is terminated. */
     if (!c->up && next == ADAPTER_NSI_NEXT_TERMINATE
@@ -594,6 +750,21 @@ s_next(struct s_nsi *self, struct s_conn *c)
     case ADAPTER_NSI_NEXT_WAIT:
         c->poll_at = self->now + (c->is_up && c->up ? S_STEADY_POLL_MS
                                                     : self->cfg->poll_ms);
+        if (c->terminating_ms && self->now - c->terminating_ms > 1000
+            && self->cfg->poll_ms < 500) {
+            /* A terminate passes in ~100 ms: one that has not is slow. */
+            c->poll_at = self->now + 500;
+        }
+        if (c->up && !c->is_up && c->committed && c->p
+            && c->st.psm == ADAPTER_NSI_PSM_PROVISIONED && !c->st.active) {
+            /* Booked: the provider activates it at the start; until
+             * then a poll now and then, from the start every poll_ms. */
+            c->poll_at = self->now
+                         + adapter_nsi_book_wait_ms(
+                             c->p->r.start_us,
+                             (int64_t) (vtime_now_us() / 1000),
+                             self->cfg->poll_ms, S_STEADY_POLL_MS);
+        }
         return;
     case ADAPTER_NSI_NEXT_COMMIT:
         if (s_test_commit_delay_ms
@@ -676,6 +847,14 @@ s_on_query(struct s_nsi *self, struct s_conn *c,
         }
         return;
     }
+    if (res->status != ADAPTER_NSI_OK && c->up && c->p && !c->is_up
+        && adapter_nsi_retry_applies(res)) {
+        char why[ADAPTER_NSI_ERROR_SIZE + 160];
+        if (!s_retry(self, c, res, why, sizeof why)) {
+            s_fail(self, c, NULL, why);
+        }
+        return;
+    }
     if (res->status != ADAPTER_NSI_OK) {
         c->errors++;
         s_backoff(self, c);
@@ -690,6 +869,7 @@ s_on_query(struct s_nsi *self, struct s_conn *c,
         return;
     }
     c->errors = 0;
+    adapter_nsi_retry_reset(&c->retry);
     if (c->infer_commit) {
         /* Adopted while being set up: a hold shows ReserveHeld, a
          * committed reservation ReserveStart (ReserveStart before the
@@ -719,18 +899,15 @@ s_on_query(struct s_nsi *self, struct s_conn *c,
         c->vlan_src = r->src.vlan_lo;
         c->vlan_dst = r->dst.vlan_lo;
     }
-    if (c->up && c->p && !c->is_up && c->vlan_src
-        && c->vlan_src != c->vlan_dst) {
-        /* A provider that swaps labels chose two: the hosts' ends of the
-         * circuit take one VLAN id (services/vnet-agent). */
-        char why[256];
-        log_format(why, sizeof why, "the provider chose VLAN %u at %s and "
-                   "%u at %s (connection %s): the hosts need one VLAN at "
-                   "both ends; give them overlapping nsi.hosts vlans",
-                   c->vlan_src, c->p->r.src, c->vlan_dst, c->p->r.dst,
-                   c->cid);
-        s_fail(self, c, NULL, why);
-        return;
+    if (c->p && c->vlan_src != c->vlan_dst && !c->said_two
+        && c->p->r.state == P(PROVISIONING)) {
+        /* A provider that swaps labels chose two: each host takes its
+         * own end's (the provider translates between them). */
+        VLOG_INFO("path %s: the provider chose VLAN %u at %s and %u at %s "
+                  "(connection %s): each host takes its own", c->p->r.path_id,
+                  c->vlan_src, c->p->r.src, c->vlan_dst, c->p->r.dst,
+                  c->cid);
+        c->said_two = true;
     }
     if (c->p) {
         adapter_core_provider(self->core, c->p,
@@ -761,7 +938,18 @@ s_on_reserve(struct s_nsi *self, struct s_conn *c,
         }
         return;
     }
+    if (res->status != ADAPTER_NSI_OK && c->up && c->p && !c->cid[0]
+        && adapter_nsi_retry_applies(res)) {
+        /* Never reached the provider: nothing was made there. */
+        char why[ADAPTER_NSI_ERROR_SIZE + 160];
+        c->reserve_sent = false;
+        if (!s_retry(self, c, res, why, sizeof why)) {
+            s_fail(self, c, NULL, why);
+        }
+        return;
+    }
     if (res->status == ADAPTER_NSI_OK) {
+        adapter_nsi_retry_reset(&c->retry);
         /* The id first: a restart from here on finds the connection. */
         if (c->p && s_save_ref(self, c) != 0) {
             VLOG_WARN_RL("path %s: connection %s not recorded",
@@ -810,6 +998,7 @@ s_on_op(struct s_nsi *self, struct s_conn *c,
 {
     if (res->status == ADAPTER_NSI_OK) {
         c->errors = 0;
+        adapter_nsi_retry_reset(&c->retry);
         if (op == ADAPTER_NSI_OP_RESERVE_COMMIT) {
             c->committed = true;
             c->committed_ms = self->now;
@@ -828,6 +1017,9 @@ s_on_op(struct s_nsi *self, struct s_conn *c,
             }
         } else if (op == ADAPTER_NSI_OP_RESERVE_ABORT) {
             c->aborted = true;
+        } else if (op == ADAPTER_NSI_OP_TERMINATE) {
+            c->terminates++;
+            c->terminating_ms = self->now;
         }
         c->last_sent = op == ADAPTER_NSI_OP_RESERVE_COMMIT
                        ? ADAPTER_NSI_NEXT_COMMIT
@@ -842,6 +1034,14 @@ s_on_op(struct s_nsi *self, struct s_conn *c,
         return;
     }
     char why[ADAPTER_NSI_ERROR_SIZE + 200];
+    if (c->up && !c->is_up && adapter_nsi_retry_applies(res)) {
+        /* Asked again once the states are read again. */
+        c->last_sent = ADAPTER_NSI_NEXT_WAIT;
+        if (!s_retry(self, c, res, why, sizeof why)) {
+            s_fail(self, c, NULL, why);
+        }
+        return;
+    }
     if (c->up) {
         int64_t held = c->held_ms ? c->held_ms : c->reserved_ms;
         if (op == ADAPTER_NSI_OP_RESERVE_COMMIT && held
@@ -1383,6 +1583,9 @@ s_status(void *arg, struct adapter_status *st)
     adapter_core_status_counter(st, "nsi_polls", self->n_polls, false);
     adapter_core_status_counter(st, "nsi_swept", self->n_swept, false);
     adapter_core_status_counter(st, "nsi_given_up", self->n_dropped, false);
+    adapter_core_status_counter(st, "nsi_terminated_again",
+                                self->n_reterminated, false);
+    adapter_core_status_counter(st, "nsi_retries", self->n_retries, false);
     adapter_core_status_counter(st, "nsi_connections_live", live, true);
     adapter_core_status_counter(st, "nsi_connections_ending", orphans, true);
     adapter_core_status_counter(st, "nsi_in_flight",
@@ -1403,6 +1606,7 @@ s_forget(void *arg, struct adapter_path *p)
 
 const struct adapter_backend adapter_backend_nsi = {
     .name = "nsi",
+    .calendar = true,
     .check = s_check,
     .open = s_open,
     .close = s_close,

@@ -5,9 +5,12 @@
 #include "adapter_check.h"
 
 #include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "fieldcheck.h"
+#include "vtime.h"
 
 static bool
 s_ip(const char *field, const char *v, char *err, size_t errsize)
@@ -25,6 +28,40 @@ s_ip(const char *field, const char *v, char *err, size_t errsize)
     return true;
 }
 
+static bool
+s_time_bad(const char *field, uint64_t v, const char *rule, char *err,
+           size_t errsize)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRIu64, v);
+    return fieldcheck_bad(field, buf, rule, err, errsize);
+}
+
+bool
+adapter_check_schedule(uint64_t start_us, uint64_t end_us, uint64_t now_us,
+                       char *err, size_t errsize)
+{
+    uint64_t horizon = now_us + ADAPTER_CHECK_HORIZON_US;
+    if (start_us && start_us + ADAPTER_CHECK_PAST_SKEW_US < now_us) {
+        return s_time_bad("start_us", start_us, "is in the past", err,
+                          errsize);
+    }
+    if (start_us > horizon) {
+        return s_time_bad("start_us", start_us, "is more than 366 days "
+                          "ahead", err, errsize);
+    }
+    uint64_t from = start_us > now_us ? start_us : now_us;
+    if (end_us && end_us <= from) {
+        return s_time_bad("end_us", end_us, "is not after the start", err,
+                          errsize);
+    }
+    if (end_us > horizon) {
+        return s_time_bad("end_us", end_us, "is more than 366 days ahead",
+                          err, errsize);
+    }
+    return true;
+}
+
 bool
 adapter_check_create(const Vr__PathCreate *req, char *err, size_t errsize)
 {
@@ -36,7 +73,9 @@ adapter_check_create(const Vr__PathCreate *req, char *err, size_t errsize)
                                 ADAPTER_CHECK_MAX_BANDWIDTH_MBPS, err,
                                 errsize)
            && fieldcheck_figure("latency_ms", req->latency_ms,
-                                ADAPTER_CHECK_MAX_LATENCY_MS, err, errsize);
+                                ADAPTER_CHECK_MAX_LATENCY_MS, err, errsize)
+           && adapter_check_schedule(req->start_us, req->end_us,
+                                     vtime_now_us(), err, errsize);
 }
 
 bool

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "eth.h"
 #include "log.h"
 #include "vtime.h"
 
@@ -191,11 +192,12 @@ adapter_core_up(adapter_core_t *self, struct adapter_path *p, char *why,
     if (p->r.state != P(PROVISIONING)) {
         return 0;   /* teardown asked meanwhile: 'teardown' gives it back */
     }
-    if (p->r.vlan > ADAPTER_VLAN_MAX || p->r.prefix_len > 32) {
+    if (!eth_vlan_pair_ok(p->r.vlan, p->r.vlan_dst) || p->r.prefix_len > 32) {
         /* A backend's bug or a provider's bad answer: never published. */
-        log_format(why, size, "the backend gave VLAN %u / prefix length %u "
-                   "(want 0 to %d and 0 to 32)", p->r.vlan, p->r.prefix_len,
-                   ADAPTER_VLAN_MAX);
+        log_format(why, size, "the backend gave VLAN %u/%u / prefix length "
+                   "%u (want 0 to %d, the second only with the first, and "
+                   "0 to 32)", p->r.vlan, p->r.vlan_dst, p->r.prefix_len,
+                   ETH_VLAN_ID_MAX);
         VLOG_WARN_RL("path %s: %s", p->r.path_id, why);
         return -1;
     }
@@ -391,6 +393,15 @@ adapter_core_create(adapter_core_t *self,
     if (p) {
         return p;                   /* the same request again */
     }
+    uint64_t now = vtime_now_us();
+    uint64_t start = req->start_us > now ? req->start_us : 0;
+    if ((start || req->end_us) && !self->ops->calendar) {
+        self->st.n_refused++;
+        *why = ADAPTER_CORE_NO_CALENDAR;
+        log_format(err, size, "backend %s books nothing ahead: ask at the "
+                   "start", self->ops->name);
+        return NULL;
+    }
     p = calloc(1, sizeof *p);
     if (!p) {
         *why = ADAPTER_CORE_INTERNAL;
@@ -398,6 +409,8 @@ adapter_core_create(adapter_core_t *self,
         return NULL;
     }
     struct adapter_path_rec *r = &p->r;
+    r->start_us = start;
+    r->end_us = req->end_us;
     r->n = self->next_n;            /* taken only if it is made */
     snprintf(r->path_id, sizeof r->path_id, "p-%" PRIu64, r->n);
     snprintf(r->request_id, sizeof r->request_id, "%s",
@@ -406,7 +419,7 @@ adapter_core_create(adapter_core_t *self,
     snprintf(r->dst, sizeof r->dst, "%s", req->dst);
     r->bandwidth_mbps = req->bandwidth_mbps;
     r->latency_ms = req->latency_ms;
-    r->created_us = vtime_now_us();
+    r->created_us = now;
     r->state = P(UNKNOWN);
     if (self->ops->admit) {
         int rc = self->ops->admit(self->be, p, err, size);

@@ -27,6 +27,8 @@ enum adapter_core_refusal {
     ADAPTER_CORE_INTERNAL,      /* out of memory, the store failed */
     ADAPTER_CORE_LIMIT,         /* max_paths open paths */
     ADAPTER_CORE_NOT_FOUND,     /* no such path */
+    ADAPTER_CORE_NO_CALENDAR,   /* booked ahead, and the backend books
+                                 * nothing ahead */
 };
 
 /* A new path asked for. */
@@ -34,6 +36,9 @@ struct adapter_core_request {
     const char *request_id;     /* idempotency key ("" or NULL: none) */
     const char *src, *dst;      /* IP literals, checked */
     double bandwidth_mbps, latency_ms;
+    uint64_t start_us, end_us;  /* booked ahead (wall clock, checked by
+                                 * adapter_check_schedule()): 0 at once,
+                                 * 0 no end */
 };
 
 /* Counters since the start. */

@@ -374,6 +374,11 @@ adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
                     void *arg)
 {
     size_t n_deleted = 0;
+    if (adapter_netns_vlan_mode(self)) {
+        /* VLAN circuits: the agents make the devices, none is ours; and
+         * the namespaces may not be here (an adapter in a container). */
+        return 0;
+    }
     for (size_t i = 0; i < self->n_hosts; i++) {
         const char *ns = self->hosts[i].netns;
         struct proc_output out;

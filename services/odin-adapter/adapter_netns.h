@@ -114,7 +114,8 @@ bool adapter_netns_adopt(adapter_netns_t *self, uint64_t n,
 
 /* Deletes every "vrp<n>" device in the configured namespaces for which
  * 'keep'(n) is false: pairs made by an adapter that died before it could
- * record them.  Returns how many were deleted. */
+ * record them.  Returns how many were deleted.  In VLAN mode nothing:
+ * no device is the adapter's, and no namespace is looked at. */
 typedef bool adapter_netns_keep_fn(uint64_t n, void *arg);
 size_t adapter_netns_sweep(adapter_netns_t *self, adapter_netns_keep_fn *keep,
                            void *arg);

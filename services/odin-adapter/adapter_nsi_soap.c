@@ -381,6 +381,12 @@ adapter_nsi_config_check(const struct adapter_nsi_config *cfg, char *err,
                    cfg->commit_deadline_ms, cfg->hold_timeout_ms);
         return false;
     }
+    if (cfg->retry_first_ms > cfg->retry_max_ms) {
+        log_format(err, errsize, "nsi.retry.first_ms: %" PRIu32 " is above "
+                   "nsi.retry.max_ms (%" PRIu32 ")", cfg->retry_first_ms,
+                   cfg->retry_max_ms);
+        return false;
+    }
     if (cfg->connect_timeout_ms > cfg->request_timeout_ms) {
         log_format(err, errsize, "nsi.connect_timeout_ms: %" PRIu32 " is "
                    "above nsi.request_timeout_ms (%" PRIu32 ")",
@@ -1593,6 +1599,10 @@ s_finish(adapter_nsi_soap_t *self, struct s_call *c, CURLcode rc,
     snprintf(res->connection_id, sizeof res->connection_id, "%s", c->conn_id);
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &code);
     res->http_code = code;
+    /* Not one byte of the request went out: safe to send again. */
+    long sent = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_REQUEST_SIZE, &sent);
+    res->unreached = rc != CURLE_OK && sent == 0;
     if (c->too_big || rc == CURLE_FILESIZE_EXCEEDED) {
         s_fail(res, ADAPTER_NSI_FAILED, "reply over nsi.max_reply_kb (%"
                PRIu32 " KiB): refused", self->cfg->max_reply_kb);

@@ -30,6 +30,9 @@
 /* One SOAP call took 2-25 ms on loopback against OpenNSA. */
 #define ADAPTER_NSI_DEFAULT_REQUEST_TIMEOUT_MS 10000
 #define ADAPTER_NSI_DEFAULT_POLL_MS 20
+#define ADAPTER_NSI_DEFAULT_RETRY_FIRST_MS 500
+#define ADAPTER_NSI_DEFAULT_RETRY_MAX_MS 8000
+#define ADAPTER_NSI_DEFAULT_RETRY_GIVE_UP_MS 60000
 #define ADAPTER_NSI_DEFAULT_MAX_REPLY_KB 256
 #define ADAPTER_NSI_DEFAULT_MAX_IN_FLIGHT 32
 #define ADAPTER_NSI_DEFAULT_LINK_POOL "10.213.0.0/16"
@@ -67,6 +70,9 @@ struct adapter_nsi_config {
     uint32_t connect_timeout_ms;    /* TCP + TLS handshake limit */
     uint32_t request_timeout_ms;    /* limit on one SOAP call */
     uint32_t poll_ms;           /* querySummarySync interval */
+    uint32_t retry_first_ms;    /* provider unreachable: first wait, */
+    uint32_t retry_max_ms;      /* doubling up to this, */
+    uint32_t retry_give_up_ms;  /* failed after this long unreachable */
     uint32_t max_reply_kb;      /* larger replies are refused */
     uint32_t max_in_flight;     /* calls at once */
     char *tls_cert;             /* client certificate (PEM) */
@@ -126,6 +132,17 @@ extern const struct cfg_key adapter_nsi_host_keys[];
     ADAPTER_NSI_CFG_MS_(P, BASE, "poll_ms", poll_ms, 1, 60000,             \
         ADAPTER_NSI_DEFAULT_POLL_MS,                                       \
         "querySummarySync interval while a connection changes"),           \
+    ADAPTER_NSI_CFG_MS_(P, BASE, "retry.first_ms", retry_first_ms, 10,     \
+        600000, ADAPTER_NSI_DEFAULT_RETRY_FIRST_MS,                        \
+        "provider unreachable (refused, timed out): the first wait "       \
+        "before a step is tried again; it doubles"),                       \
+    ADAPTER_NSI_CFG_MS_(P, BASE, "retry.max_ms", retry_max_ms, 10,         \
+        600000, ADAPTER_NSI_DEFAULT_RETRY_MAX_MS,                          \
+        "the longest wait between tries (not below retry.first_ms)"),      \
+    ADAPTER_NSI_CFG_MS_(P, BASE, "retry.give_up_ms", retry_give_up_ms, 0,  \
+        3600000, ADAPTER_NSI_DEFAULT_RETRY_GIVE_UP_MS,                     \
+        "a path being set up fails once the provider was unreachable "     \
+        "this long (0: no retry)"),                                        \
     ADAPTER_NSI_CFG_KEY_(P, BASE, CFG_U32, "max_reply_kb", max_reply_kb,   \
         .min = 4, .max = 65536, .def_int = ADAPTER_NSI_DEFAULT_MAX_REPLY_KB,\
         .help = "a larger reply is refused unread"),                       \
@@ -251,6 +268,9 @@ struct adapter_nsi_result {
     enum adapter_nsi_status status;
     long http_code;             /* 0: no HTTP answer */
     bool timed_out;             /* the call hit request_timeout_ms */
+    bool unreached;             /* nothing was sent: the provider could
+                                 * not be reached (refused, no route,
+                                 * the connect timed out) */
     uint32_t elapsed_ms;        /* from sending to the whole reply */
     char connection_id[ADAPTER_NSI_ID_MAX + 1];    /* reserve: the new
                                  * one; otherwise the one asked about */

@@ -18,8 +18,10 @@
 LOG_MODULE("adapter_store");
 
 /* meta 'schema': 1 (none recorded: the first), 2 with the VLAN circuit's
- * vlan and prefix_len; a version 1 store is brought up to 2 on open. */
-enum { S_SCHEMA_VERSION = 2 };
+ * vlan and prefix_len, 3 with an advance booking's start_us and end_us,
+ * 4 with vlan_dst (the ends on two VLANs); an older store is brought up
+ * to 4 on open. */
+enum { S_SCHEMA_VERSION = 4 };
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS path ("
@@ -30,19 +32,30 @@ static const char s_schema[] =
     "  src_link TEXT NOT NULL, dst_link TEXT NOT NULL, error TEXT NOT NULL,"
     "  created_us INTEGER, updated_us INTEGER,"
     "  vlan INTEGER NOT NULL DEFAULT 0,"
-    "  prefix_len INTEGER NOT NULL DEFAULT 0);"
+    "  prefix_len INTEGER NOT NULL DEFAULT 0,"
+    "  start_us INTEGER NOT NULL DEFAULT 0,"
+    "  end_us INTEGER NOT NULL DEFAULT 0,"
+    "  vlan_dst INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER);";
 
 /* Version 1 to 2. */
 static const char s_upgrade_2[] =
     "ALTER TABLE path ADD COLUMN vlan INTEGER NOT NULL DEFAULT 0;"
-    "ALTER TABLE path ADD COLUMN prefix_len INTEGER NOT NULL DEFAULT 0;"
-    "INSERT OR REPLACE INTO meta VALUES ('schema', 2);";
+    "ALTER TABLE path ADD COLUMN prefix_len INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 2 to 3. */
+static const char s_upgrade_3[] =
+    "ALTER TABLE path ADD COLUMN start_us INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE path ADD COLUMN end_us INTEGER NOT NULL DEFAULT 0;";
+
+/* Version 3 to 4. */
+static const char s_upgrade_4[] =
+    "ALTER TABLE path ADD COLUMN vlan_dst INTEGER NOT NULL DEFAULT 0;";
 
 #define S_COLS                                                             \
     "n, path_id, sim_id, request_id, src, dst, bandwidth_mbps, latency_ms," \
     " state, detail, backend_ref, src_link, dst_link, error, created_us,"  \
-    " updated_us, vlan, prefix_len"
+    " updated_us, vlan, prefix_len, start_us, end_us, vlan_dst"
 
 struct adapter_store {
     struct sqlstore sql;        /* the connection */
@@ -92,17 +105,21 @@ s_read_int(adapter_store_t *self, const char *sql, sqlite3_int64 *v)
 }
 
 /* Brings the schema to S_SCHEMA_VERSION.  A store without a 'schema'
- * row is a version 1 one unless its path table already has the vlan
- * column (then the schema above just made it). */
+ * row is a version 1 one unless its path table already has the newer
+ * columns (then the schema above just made them). */
 static int
 s_upgrade(adapter_store_t *self, const char *path, char *err,
           size_t errsize)
 {
-    sqlite3_int64 have = 0, has_vlan = 0;
+    sqlite3_int64 have = 0, has_vlan = 0, has_start = 0, has_vlan_dst = 0;
     if (s_read_int(self, "SELECT value FROM meta WHERE key = 'schema'",
                    &have)
         || s_read_int(self, "SELECT count(*) FROM pragma_table_info('path') "
-                      "WHERE name = 'vlan'", &has_vlan)) {
+                      "WHERE name = 'vlan'", &has_vlan)
+        || s_read_int(self, "SELECT count(*) FROM pragma_table_info('path') "
+                      "WHERE name = 'start_us'", &has_start)
+        || s_read_int(self, "SELECT count(*) FROM pragma_table_info('path') "
+                      "WHERE name = 'vlan_dst'", &has_vlan_dst)) {
         log_format(err, errsize, "state '%s': reading its schema: %s", path,
                    self->sql.err);
         return -1;
@@ -116,18 +133,19 @@ s_upgrade(adapter_store_t *self, const char *path, char *err,
                    S_SCHEMA_VERSION);
         return -1;
     }
-    const char *sql = has_vlan ? "INSERT OR REPLACE INTO meta VALUES "
-                                 "('schema', 2)"
-                               : s_upgrade_2;
     if (sqlstore_exec(&self->sql, "BEGIN IMMEDIATE")
-        || sqlstore_exec(&self->sql, sql)
+        || (!has_vlan && sqlstore_exec(&self->sql, s_upgrade_2))
+        || (!has_start && sqlstore_exec(&self->sql, s_upgrade_3))
+        || (!has_vlan_dst && sqlstore_exec(&self->sql, s_upgrade_4))
+        || sqlstore_exec(&self->sql, "INSERT OR REPLACE INTO meta VALUES "
+                         "('schema', 4)")
         || sqlstore_exec(&self->sql, "COMMIT")) {
         log_format(err, errsize, "state '%s': upgrading its schema to %d: "
                    "%s", path, S_SCHEMA_VERSION, self->sql.err);
         sqlstore_rollback(&self->sql);
         return -1;
     }
-    if (!has_vlan) {
+    if (!has_vlan_dst) {
         VLOG_INFO("state '%s': schema upgraded to version %d", path,
                   S_SCHEMA_VERSION);
     }
@@ -159,7 +177,8 @@ adapter_store_open(const char *path, char *err, size_t errsize)
     }
     if (sqlite3_prepare_v2(self->sql.db,
                               "INSERT OR REPLACE INTO path (" S_COLS ") "
-                              "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                              "VALUES (?,?,?,?,?,?,?,?,?,?,"
+                              "?,?,?,?,?,?,?,?,?,?,?)",
                               -1, &self->put, NULL) != SQLITE_OK
         || sqlite3_prepare_v2(self->sql.db,
                               "SELECT " S_COLS " FROM path ORDER BY n", -1,
@@ -218,6 +237,13 @@ adapter_store_put(adapter_store_t *self, const struct adapter_path_rec *r)
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->updated_us);
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->vlan);
     sqlite3_bind_int64(st, i++, (sqlite3_int64) r->prefix_len);
+    sqlite3_bind_int64(st, i++, (sqlite3_int64) (r->start_us > INT64_MAX
+                                                     ? INT64_MAX
+                                                     : r->start_us));
+    sqlite3_bind_int64(st, i++, (sqlite3_int64) (r->end_us > INT64_MAX
+                                                     ? INT64_MAX
+                                                     : r->end_us));
+    sqlite3_bind_int64(st, i++, (sqlite3_int64) r->vlan_dst);
     /* The row and the next path number together, or neither. */
     if (sqlstore_exec(&self->sql, "BEGIN IMMEDIATE")) {
         sqlite3_clear_bindings(st);
@@ -283,6 +309,13 @@ adapter_store_load(adapter_store_t *self, adapter_store_fn *fn, void *arg)
         sqlite3_int64 plen = sqlite3_column_int64(st, i++);
         r.vlan = vlan > 0 && vlan <= ADAPTER_VLAN_MAX ? (uint32_t) vlan : 0;
         r.prefix_len = plen > 0 && plen <= 32 ? (uint32_t) plen : 0;
+        sqlite3_int64 start = sqlite3_column_int64(st, i++);
+        sqlite3_int64 end = sqlite3_column_int64(st, i++);
+        r.start_us = start > 0 ? (uint64_t) start : 0;
+        r.end_us = end > 0 ? (uint64_t) end : 0;
+        sqlite3_int64 vlan_dst = sqlite3_column_int64(st, i++);
+        r.vlan_dst = r.vlan && vlan_dst > 0 && vlan_dst <= ADAPTER_VLAN_MAX
+                     ? (uint32_t) vlan_dst : 0;
         fn(&r, arg);
         n++;
     }

@@ -26,7 +26,13 @@ struct adapter_path_rec {
     char src_link[64], dst_link[64];  /* overlay link addresses */
     uint32_t vlan;              /* a VLAN circuit's 802.1Q id, 1 to
                                  * ADAPTER_VLAN_MAX; 0: none */
+    uint32_t vlan_dst;          /* the VLAN at dst's end when the
+                                 * provider put the two ends on two
+                                 * (label swapping); 0: 'vlan' at both */
     uint32_t prefix_len;        /* of src_link/dst_link; 0: unknown */
+    uint64_t start_us, end_us;  /* booked ahead (wall clock): the
+                                 * data plane's start and end; 0: at
+                                 * once, and no end */
     char error[256];
     uint64_t created_us, updated_us;
 };

@@ -98,7 +98,10 @@ s_to_proto(const adapter_svc_t *self, const struct adapter_path *p,
     out->src_link_addr = (char *) r->src_link;
     out->dst_link_addr = (char *) r->dst_link;
     out->vlan = r->vlan;
+    out->vlan_dst = r->vlan_dst;
     out->link_prefix_len = r->prefix_len;
+    out->start_us = r->start_us;
+    out->end_us = r->end_us;
     out->provider_reservation_state = (char *) p->provider.reservation;
     out->provider_provision_state = (char *) p->provider.provision;
     out->provider_lifecycle_state = (char *) p->provider.lifecycle;
@@ -212,6 +215,8 @@ s_error_code(enum adapter_core_refusal why)
         return VR__ERROR_CODE__ERR_NOT_FOUND;
     case ADAPTER_CORE_NOT_RESERVABLE:
         return VR__ERROR_CODE__ERR_NOT_RESERVABLE;
+    case ADAPTER_CORE_NO_CALENDAR:
+        return VR__ERROR_CODE__ERR_NO_CALENDAR;
     case ADAPTER_CORE_OK:
     case ADAPTER_CORE_INTERNAL:
     default:
@@ -233,6 +238,8 @@ s_create(adapter_svc_t *self, const Vr__PathCreate *req, int type)
         .dst = req->dst_ip,
         .bandwidth_mbps = req->bandwidth_mbps,
         .latency_ms = req->latency_ms,
+        .start_us = req->start_us,
+        .end_us = req->end_us,
     };
     enum adapter_core_refusal why;
     const struct adapter_path *p = adapter_core_create(self->core, &cr, &why,

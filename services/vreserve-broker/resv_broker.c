@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "eth.h"
 #include "log.h"
 #include "resv_cal.h"
 #include "resv_check.h"
@@ -112,6 +113,7 @@ struct resv_broker {
     uint64_t n_purged;          /* ended reservations deleted */
     uint64_t n_started;         /* advance reservations whose start came */
     uint64_t n_ended;           /* reservations whose end came */
+    uint64_t n_booked;          /* bookings the adapter's calendar took */
 };
 
 /* ------------------------------------------------------------------ */
@@ -139,6 +141,7 @@ s_to_proto(const struct resv_rec *r, Vr__Reservation *out)
     out->start_us = r->start_us;
     out->end_us = r->end_us;
     out->vlan = r->vlan;
+    out->vlan_b = r->vlan_b;
     out->link_prefix_len = r->link_prefix_len;
 }
 
@@ -243,27 +246,46 @@ s_teardown(resv_broker_t *self, const char *path_id, const char *why)
     bus_msg_clear(&reply);
 }
 
-/* Asks the adapter for the path of 'r' (REQUESTED). */
-static void
-s_create(resv_broker_t *self, struct resv_rec *r)
+/* Asks the adapter for the path of 'r' with its endpoints on the
+ * network, for now ('booked' false) or for its span.  Returns false with
+ * 'why' set, asking nothing, when the hosts are on no network together;
+ * else the call's result in '*rc' and its reply in '*reply' (to clear). */
+static bool
+s_path_call(resv_broker_t *self, const struct resv_rec *r, bool booked,
+            char *why, size_t why_size, int *rc, bus_msg_t *reply)
 {
     const char *ip_a, *ip_b;
-    char why[160];
     if (!s_network(self, r->host_a, r->host_b, &ip_a, &ip_b, why,
-                   sizeof why)) {
-        s_move(self, r, S(FAILED), why, NULL, why, NULL, NULL);
-        return;
+                   why_size)) {
+        return false;
     }
     Vr__PathCreate req = VR__PATH_CREATE__INIT;
-    req.request_id = r->id;
+    req.request_id = (char *) r->id;
     req.src_ip = (char *) ip_a;
     req.dst_ip = (char *) ip_b;
     req.bandwidth_mbps = r->bandwidth_mbps;
     req.latency_ms = r->latency_ms;
+    if (booked) {
+        req.start_us = r->start_us;
+        req.end_us = r->end_us;
+    }
+    *rc = bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_CREATE,
+                          &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, reply);
+    return true;
+}
+
+/* Asks the adapter for the path of 'r' (REQUESTED). */
+static void
+s_create(resv_broker_t *self, struct resv_rec *r)
+{
+    char why[160];
     bus_msg_t reply;
-    if (bus_client_call(self->adapter, VR__MSG_TYPE__MSG_PATH_CREATE,
-                        &req.base, VR__MSG_TYPE__MSG_PATH_REPLY, &reply)
-        == 0) {
+    int rc;
+    if (!s_path_call(self, r, false, why, sizeof why, &rc, &reply)) {
+        s_move(self, r, S(FAILED), why, NULL, why, NULL, NULL);
+        return;
+    }
+    if (rc == 0) {
         s_apply_path(self, r, ((Vr__PathReply *) reply.body)->path);
     } else if (reply.error == VR__ERROR_CODE__ERR_TIMEOUT
                || reply.error == VR__ERROR_CODE__ERR_UNAVAILABLE) {
@@ -280,11 +302,62 @@ s_create(resv_broker_t *self, struct resv_rec *r)
     bus_msg_clear(&reply);
 }
 
-/* Whether path 'p''s VLAN and prefix length are in range. */
+/* Hands the booking 'r' (SCHEDULED) to the adapter at once: a backend
+ * with a calendar (NSI) books it at the provider for its span, so a
+ * conflict there is known now, and the data plane comes up at the start;
+ * the path's id is recorded (SCHEDULED -> SCHEDULED).  A backend without
+ * one answers ERR_NO_CALENDAR: the adapter is asked at the start, as
+ * before.  At the start s_create() asks again with the same request id
+ * and gets this path. */
+static void
+s_book(resv_broker_t *self, struct resv_rec *r)
+{
+    char why[160];
+    bus_msg_t reply;
+    int rc;
+    if (!s_path_call(self, r, true, why, sizeof why, &rc, &reply)) {
+        return;                 /* failed at its start, as before */
+    }
+    if (rc == 0) {
+        const Vr__Path *p = ((Vr__PathReply *) reply.body)->path;
+        if (p && p->path_id && *p->path_id) {
+            char reason[96];
+            snprintf(reason, sizeof reason, "booked at the adapter's "
+                     "calendar: path %s", p->path_id);
+            if (p->state == P(PROVISIONING) || p->state == P(UP)) {
+                self->n_booked++;
+                s_move(self, r, S(SCHEDULED), reason, p->path_id, NULL,
+                       NULL, NULL);
+            } else {
+                s_apply_path(self, r, p);
+            }
+        }
+    } else if (reply.error == VR__ERROR_CODE__ERR_NO_CALENDAR) {
+        /* Today's way: no path before the start. */
+    } else if (reply.error == VR__ERROR_CODE__ERR_NOT_RESERVABLE) {
+        /* It would be refused at the start as well. */
+        self->n_adapter_errors++;
+        char err[256];
+        snprintf(err, sizeof err, "adapter refused the booking: %s",
+                 reply.error_text);
+        s_move(self, r, S(FAILED), err, NULL, err, NULL, NULL);
+    } else {
+        /* Maybe booked, maybe not (a timeout), or not now (a schedule
+         * beyond the adapter's horizon, its limits): the start asks by
+         * the same id. */
+        self->n_adapter_errors++;
+        VLOG_WARN_RL("%s: booking at the adapter: %s; asked at its start",
+                     r->id, LOG_ESC(reply.error_text));
+    }
+    bus_msg_clear(&reply);
+}
+
+/* Whether path 'p''s VLANs and prefix length are in range (the second
+ * VLAN only with the first). */
 static bool
 s_path_link_ok(const Vr__Path *p)
 {
-    return p->vlan <= RESV_STORE_VLAN_MAX && p->link_prefix_len <= 32;
+    return eth_vlan_pair_ok(p->vlan, p->vlan_dst) && p->link_prefix_len <= 32;
 }
 
 /* PROVISIONING -> ACTIVE with path 'p''s link addresses, VLAN and prefix
@@ -294,11 +367,13 @@ s_move_active(resv_broker_t *self, struct resv_rec *r, const char *pid,
               const Vr__Path *p)
 {
     Vr__ResvState old = r->state;
+    struct resv_link link = {
+        .addr_a = p->src_link_addr, .addr_b = p->dst_link_addr,
+        .vlan = (int) p->vlan, .vlan_b = (int) p->vlan_dst,
+        .prefix_len = (int) p->link_prefix_len,
+    };
     int rc = resv_store_transition_link(self->store, r->id, S(ACTIVE),
-                                        "path up", pid, NULL,
-                                        p->src_link_addr, p->dst_link_addr,
-                                        (int) p->vlan,
-                                        (int) p->link_prefix_len, r);
+                                        "path up", pid, NULL, &link, r);
     if (rc == 0) {
         VLOG_INFO("%s %s-%s: %s -> %s (path up%s)", r->id, r->host_a,
                   r->host_b, resv_fsm_name(old), resv_fsm_name(S(ACTIVE)),
@@ -328,10 +403,11 @@ s_apply_path(resv_broker_t *self, struct resv_rec *r, const Vr__Path *p)
         }
         if (r->state == S(PROVISIONING) && !s_path_link_ok(p)) {
             /* Hosts must not be told to make a device from it. */
-            char err[160];
-            snprintf(err, sizeof err, "path %s: the adapter gave VLAN %u / "
-                     "prefix length %u (want 0 to %d and 0 to 32)", pid,
-                     p->vlan, p->link_prefix_len, RESV_STORE_VLAN_MAX);
+            char err[256];
+            snprintf(err, sizeof err, "path %s: the adapter gave VLAN %u/%u "
+                     "/ prefix length %u (want 0 to %d, the second only with "
+                     "the first, and 0 to 32)", pid, p->vlan, p->vlan_dst,
+                     p->link_prefix_len, ETH_VLAN_ID_MAX);
             self->n_adapter_errors++;
             VLOG_WARN_RL("%s: %s", r->id, err);
             if (s_move(self, r, S(FAILED), err, pid, err, NULL, NULL) == 0) {
@@ -467,9 +543,6 @@ s_reconcile(resv_broker_t *self)
     uint64_t now = vtime_now_us();
     for (size_t i = 0; i < n_open; i++) {
         struct resv_rec *r = &open[i];
-        if (r->state == S(SCHEDULED)) {
-            continue;           /* no path before its start */
-        }
         const Vr__Path *p = NULL;
         for (size_t k = 0; k < list->n_paths && !p; k++) {
             const Vr__Path *q = list->paths[k];
@@ -479,7 +552,13 @@ s_reconcile(resv_broker_t *self)
                 claimed[k] = true;
             }
         }
-        if (p) {
+        if (r->state == S(SCHEDULED)) {
+            /* Booked at the adapter's calendar, or no path before its
+             * start; a booked path that failed fails the booking. */
+            if (p && (p->state == P(FAILED) || p->state == P(DOWN))) {
+                s_apply_path(self, r, p);
+            }
+        } else if (p) {
             s_apply_path(self, r, p);
             if (r->state == S(PROVISIONING)
                 && now - r->updated_us
@@ -796,6 +875,8 @@ s_request(resv_broker_t *self, const Vr__ResvRequest *req, int type,
     s_publish(self, &r, S(UNKNOWN), why);
     if (r.state == S(REQUESTED)) {
         s_create(self, &r);
+    } else if (r.state == S(SCHEDULED)) {
+        s_book(self, &r);
     }
     s_reply_resv(self, &r);
 }
@@ -832,6 +913,10 @@ s_release(resv_broker_t *self, const Vr__ResvRelease *req, int type,
                                                      : "released";
     if (r.state == S(REQUESTED) || r.state == S(SCHEDULED)) {
         rc = s_move(self, &r, S(RELEASED), reason, NULL, NULL, NULL, NULL);
+        if (rc == 0 && *r.path_id) {
+            /* Booked at the adapter's calendar: cancelled there too. */
+            s_teardown(self, r.path_id, reason);
+        }
     } else if (r.state == S(PROVISIONING) || r.state == S(ACTIVE)) {
         rc = s_move(self, &r, S(RELEASING), reason, NULL, NULL, NULL, NULL);
         if (rc == 0) {
@@ -1024,6 +1109,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "resv_purged", self->n_purged, false);
     bus_status_add_counter(reply, "resv_started", self->n_started, false);
     bus_status_add_counter(reply, "resv_ended", self->n_ended, false);
+    bus_status_add_counter(reply, "resv_booked_at_adapter", self->n_booked,
+                           false);
     bus_status_add_info(reply, "db", self->cfg->db);
     bus_status_add_info(reply, "adapter", self->cfg->adapter);
 }

@@ -11,6 +11,9 @@
  *       ▼                              │    ▼                  ▼
  *   RELEASED ◀──teardown done── RELEASING ◀┘release   FAILED ◀─ path lost
  *
+ * SCHEDULED → SCHEDULED when booked at the adapter's calendar (a backend
+ * that keeps one, NSI: the path is made at once, its data plane comes up
+ * at the start),
  * SCHEDULED → RELEASED when released (cancelled) before its start,
  * SCHEDULED → FAILED when its network is gone at the start;
  * REQUESTED → RELEASED when released before the adapter was asked;

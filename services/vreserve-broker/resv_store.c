@@ -20,9 +20,9 @@
 LOG_MODULE("resv_store");
 
 /* 2: start_us and end_us (advance reservations); 3: vlan and
- * link_prefix_len (VLAN circuits).  An older store is brought up to 3 on
- * open, one version at a time. */
-enum { S_SCHEMA_VERSION = 3 };
+ * link_prefix_len (VLAN circuits); 4: vlan_b (the ends on two VLANs).  An
+ * older store is brought up to 4 on open, one version at a time. */
+enum { S_SCHEMA_VERSION = 4 };
 
 static const char s_schema[] =
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);"
@@ -40,7 +40,8 @@ static const char s_schema[] =
     "  start_us INTEGER NOT NULL DEFAULT 0,"
     "  end_us INTEGER NOT NULL DEFAULT 0,"
     "  vlan INTEGER NOT NULL DEFAULT 0,"
-    "  link_prefix_len INTEGER NOT NULL DEFAULT 0);"
+    "  link_prefix_len INTEGER NOT NULL DEFAULT 0,"
+    "  vlan_b INTEGER NOT NULL DEFAULT 0);"
     "CREATE UNIQUE INDEX IF NOT EXISTS resv_request ON resv (request_id)"
     "  WHERE request_id != '';"
     "CREATE INDEX IF NOT EXISTS resv_path ON resv (path_id);"
@@ -63,10 +64,15 @@ static const char s_upgrade_3[] =
     "DEFAULT 0;"
     "UPDATE meta SET value = 3 WHERE key = 'schema';";
 
+/* Version 3 to 4. */
+static const char s_upgrade_4[] =
+    "ALTER TABLE resv ADD COLUMN vlan_b INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE meta SET value = 4 WHERE key = 'schema';";
+
 #define S_COLS                                                              \
     "id, host_a, host_b, bandwidth_mbps, latency_ms, state, path_id, "     \
     "network, owner, request_id, created_us, updated_us, error, addr_a, "  \
-    "addr_b, start_us, end_us, vlan, link_prefix_len"
+    "addr_b, start_us, end_us, vlan, link_prefix_len, vlan_b"
 
 struct resv_store {
     struct sqlstore sql;        /* the connection */
@@ -117,6 +123,9 @@ s_read_row(sqlite3_stmt *st, struct resv_rec *r)
     sqlite3_int64 plen = sqlite3_column_int64(st, 18);
     r->vlan = vlan > 0 && vlan <= RESV_STORE_VLAN_MAX ? (uint32_t) vlan : 0;
     r->link_prefix_len = plen > 0 && plen <= 32 ? (uint32_t) plen : 0;
+    sqlite3_int64 vlan_b = sqlite3_column_int64(st, 19);
+    r->vlan_b = r->vlan && vlan_b > 0 && vlan_b <= RESV_STORE_VLAN_MAX
+                ? (uint32_t) vlan_b : 0;
 }
 
 /* Runs a prepared one-key lookup. */
@@ -186,7 +195,7 @@ resv_store_new(const char *path)
         /* The schema above made no new column on an older table (it
          * existed): add them, each version in one transaction. */
         static const char *const up[] = { NULL, NULL, s_upgrade_2,
-                                           s_upgrade_3 };
+                                           s_upgrade_3, s_upgrade_4 };
         for (int to = have + 1; to <= S_SCHEMA_VERSION; to++) {
             if (s_exec(self, "BEGIN IMMEDIATE") || s_exec(self, up[to])
                 || s_exec(self, "COMMIT")) {
@@ -224,7 +233,8 @@ resv_store_new(const char *path)
             "addr_a = COALESCE(?, addr_a), "
             "addr_b = COALESCE(?, addr_b), "
             "vlan = COALESCE(?, vlan), "
-            "link_prefix_len = COALESCE(?, link_prefix_len) WHERE id = ?")
+            "link_prefix_len = COALESCE(?, link_prefix_len), "
+            "vlan_b = COALESCE(?, vlan_b) WHERE id = ?")
         || sqlstore_prepare(&self->sql, &self->add_hist,
             "INSERT INTO history VALUES (?, ?, ?, ?, ?)")) {
         goto error;
@@ -372,8 +382,10 @@ resv_store_transition(resv_store_t *self, const char *id, Vr__ResvState to,
                       const char *error, const char *addr_a,
                       const char *addr_b, struct resv_rec *out)
 {
+    struct resv_link link = { .addr_a = addr_a, .addr_b = addr_b,
+                              .vlan = -1, .vlan_b = -1, .prefix_len = -1 };
     return resv_store_transition_link(self, id, to, reason, path_id, error,
-                                      addr_a, addr_b, -1, -1, out);
+                                      &link, out);
 }
 
 /* Binds 'v' to parameter 'i', or NULL (unchanged) when it is negative. */
@@ -391,8 +403,8 @@ int
 resv_store_transition_link(resv_store_t *self, const char *id,
                            Vr__ResvState to, const char *reason,
                            const char *path_id, const char *error,
-                           const char *addr_a, const char *addr_b,
-                           int vlan, int prefix_len, struct resv_rec *out)
+                           const struct resv_link *link,
+                           struct resv_rec *out)
 {
     struct resv_rec cur;
     if (s_exec(self, "BEGIN IMMEDIATE")) {
@@ -414,11 +426,12 @@ resv_store_transition_link(resv_store_t *self, const char *id,
     sqlite3_bind_int64(st, 2, (sqlite3_int64) now);
     s_bind_opt(st, 3, path_id);
     s_bind_opt(st, 4, error);
-    s_bind_opt(st, 5, addr_a);
-    s_bind_opt(st, 6, addr_b);
-    s_bind_opt_int(st, 7, vlan);
-    s_bind_opt_int(st, 8, prefix_len);
-    sqlite3_bind_text(st, 9, id, -1, SQLITE_TRANSIENT);
+    s_bind_opt(st, 5, link->addr_a);
+    s_bind_opt(st, 6, link->addr_b);
+    s_bind_opt_int(st, 7, link->vlan);
+    s_bind_opt_int(st, 8, link->prefix_len);
+    s_bind_opt_int(st, 9, link->vlan_b);
+    sqlite3_bind_text(st, 10, id, -1, SQLITE_TRANSIENT);
     rc = sqlstore_step(&self->sql, st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE || s_hist(self, id, cur.state, to, now, reason)

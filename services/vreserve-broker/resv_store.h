@@ -37,7 +37,16 @@ struct resv_rec {
     uint64_t end_us;            /* booked end; 0: until released */
     uint32_t vlan;              /* the path's VLAN, 1 to
                                  * RESV_STORE_VLAN_MAX; 0: none */
+    uint32_t vlan_b;            /* host_b's VLAN when the two ends have
+                                 * two; 0: 'vlan' at both */
     uint32_t link_prefix_len;   /* of addr_a/addr_b; 0: unknown */
+};
+
+/* What an ACTIVE reservation's hosts need of its path: link addresses
+ * (NULL: unchanged), VLANs and prefix length (negative: unchanged). */
+struct resv_link {
+    const char *addr_a, *addr_b;
+    int vlan, vlan_b, prefix_len;
 };
 
 /* The largest VLAN id a path may carry (802.1Q: 4095 is reserved). */
@@ -87,13 +96,11 @@ int resv_store_transition(resv_store_t *self, const char *id,
                           const char *addr_a, const char *addr_b,
                           struct resv_rec *out);
 
-/* resv_store_transition(), storing also the path's 'vlan' and
- * 'prefix_len' (each negative: unchanged). */
+/* resv_store_transition(), storing the path's whole 'link'. */
 int resv_store_transition_link(resv_store_t *self, const char *id,
                                Vr__ResvState to, const char *reason,
                                const char *path_id, const char *error,
-                               const char *addr_a, const char *addr_b,
-                               int vlan, int prefix_len,
+                               const struct resv_link *link,
                                struct resv_rec *out);
 
 /* Finds by id, by request id or by path id.  Return 0 (filled),
