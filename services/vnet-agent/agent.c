@@ -48,7 +48,12 @@ const struct cfg_key agent_cfg_keys[] = {
                 "aggregator ingest endpoint the events socket connects to"),
     CFG_KEY_STR("bus.announce_control", T, announce_control, NULL,
                 "control endpoint announced to others (default: "
-                "bus.control)"),
+                "bus.control); a wildcard host (tcp://*:7110) is replaced "
+                "by this host's address, found at run time"),
+    CFG_KEY_STR("bus.announce_iface", T, announce_iface, NULL,
+                "the interface whose IPv4 address replaces a wildcard in "
+                "the announced endpoint (unset: the address the route "
+                "toward bus.aggregator leaves from)"),
     CFG_KEY_STR("proxy_addr", T, proxy_addr, NULL,
                 "the proxy's overlay ip:port; unset: this agent is the "
                 "proxy, the centre of the star"),
@@ -160,14 +165,31 @@ const struct cfg_key agent_cfg_keys[] = {
 };
 #undef T
 
+int
+agent_ann_setup(const struct agent_cfg *cfg, struct agent_ann *a, char *why,
+                size_t size)
+{
+    return agent_ann_init(a,
+                          cfg->announce_control ? cfg->announce_control
+                                                : cfg->common.control,
+                          cfg->announce_iface, cfg->aggregator,
+                          !cfg->host_ip && agent_ann_listen_wild(cfg->listen),
+                          why, size);
+}
+
 bool
 agent_cfg_finish(void *arg, char *err, size_t err_size)
 {
     const struct agent_cfg *cfg = arg;
-    char why[256];
+    char why[512];
     if (agent_port_patterns_check((const char *const *) cfg->ports.v,
                                   cfg->ports.n, why, sizeof why) != 0) {
         snprintf(err, err_size, "ports: %s", why);
+        return false;
+    }
+    struct agent_ann a;
+    if (agent_ann_setup(cfg, &a, why, sizeof why) != 0) {
+        snprintf(err, err_size, "%s", why);
         return false;
     }
     return true;
@@ -580,6 +602,12 @@ s_new(svc_t *svc, const struct agent_cfg *cfg, bool threads)
     self->roam_pipe[0] = self->roam_pipe[1] = -1;
     self->nl_fd = -1;
     self->proxy_link = -1;
+    char why[512];
+    if (agent_ann_setup(cfg, &self->ann, why, sizeof why) != 0) {
+        VLOG_ERR("config: %s", why);
+        free(self);
+        return NULL;
+    }
     if (getrandom(&self->boot_id, sizeof self->boot_id, 0) < 0) {
         self->boot_id = vtime_now_us();
     }

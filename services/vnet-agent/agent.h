@@ -26,6 +26,7 @@ struct agent_cfg {
     struct svc_common_cfg common;
     char *aggregator;           /* ingest endpoint the events go to */
     char *announce_control;     /* control endpoint to announce */
+    char *announce_iface;       /* its wildcard's address from here */
     bool proxy;                 /* derived: no proxy_addr, so we are it */
     char *proxy_addr;           /* the proxy's overlay ip:port */
     char *listen;               /* overlay UDP ip:port */
@@ -74,6 +75,12 @@ extern const struct cfg_key agent_cfg_keys[];
 /* Checks what the key table cannot (the `ports:` patterns), for
  * svc_def.finish: so --check refuses them too. */
 bool agent_cfg_finish(void *cfg, char *err, size_t err_size);
+
+/* Sets 'a' up for what config 'cfg' announces (agent_announce.h): 0, or
+ * -1 with the reason in 'why'. */
+struct agent_ann;
+int agent_ann_setup(const struct agent_cfg *cfg, struct agent_ann *a,
+                    char *why, size_t size);
 
 typedef struct agent agent_t;
 

@@ -705,6 +705,7 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     }
     bus_status_add_info(reply, "mode", self->cfg->proxy ? "proxy" : "member");
     bus_status_add_info(reply, "overlay", self->cfg->listen);
+    bus_status_add_info(reply, "announced", self->ann.endpoint);
     bus_status_add_info(reply, "capture", self->cfg->capture);
     bus_status_add_info(reply, "fastpath",
                         !self->fast ? "off"
@@ -722,6 +723,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
     bus_status_add_counter(reply, "ports_failed", self->ports_failed, false);
     bus_status_add_counter(reply, "netlink_bad", self->nl_bad, false);
+    bus_status_add_counter(reply, "announce_unresolved",
+                           self->ann_unresolved, false);
     bus_status_add_counter(reply, "netlink_resyncs", self->nl_resyncs,
                            false);
     bus_status_add_counter(reply, "links", n_links, true);

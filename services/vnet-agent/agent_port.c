@@ -66,8 +66,12 @@ static int
 s_afp_open(agent_port_t *self, size_t buf_size)
 {
     int one = 1;
-    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                    htons(ETH_P_ALL));
+    /* Protocol 0: the socket hears nothing until bind names the
+     * interface with ETH_P_ALL.  Opened with ETH_P_ALL it would hear
+     * every interface until then, and a frame of another (a circuit's,
+     * from a remote VM) would be read as this VM's: its MAC learned
+     * here, and that VM cut off (packet(7)). */
+    int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) {
         VLOG_ERR_RL("port %s: socket: %s", self->name, strerror(errno));
         return -1;

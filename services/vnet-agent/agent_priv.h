@@ -15,6 +15,7 @@
 
 #include "agent.h"
 #include "agent_acct.h"
+#include "agent_announce.h"
 #include "agent_fast.h"
 #include "agent_flood.h"
 #include "agent_fwd.h"
@@ -186,6 +187,11 @@ struct agent {
     uint64_t nl_bad;                /* malformed link messages */
     uint64_t nl_lost;               /* times news were lost (a dump) */
     uint64_t nl_resyncs;            /* dumps asked */
+
+    /* What is announced (agent_announce.h), control thread. */
+    struct agent_ann ann;
+    uint64_t ann_unresolved;        /* announcements held back: no
+                                     * address found for the endpoint */
 };
 
 /* Builds a snapshot from the control thread's view with forwarding table

@@ -9,7 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmatrix.h"
+#include "log.h"
 #include "vtime.h"
+
+LOG_MODULE("agent_pub");
 
 /* The local traffic matrix of the period just over. */
 static int
@@ -19,9 +23,8 @@ s_on_period(svc_t *svc, void *arg)
     (void) svc;
     size_t cap = acct_size(self->acct) + 64;
     struct acct_entry *e = malloc(cap * sizeof *e);
-    Vr__MatrixEntry *me = malloc(cap * sizeof *me);
-    Vr__MatrixEntry **mp = malloc(cap * sizeof *mp);
-    if (!e || !me || !mp) {
+    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    if (!e || lmatrix_alloc(&m, cap) < 0) {
         goto done;
     }
     size_t n = acct_snapshot(self->acct, e, cap);
@@ -29,26 +32,18 @@ s_on_period(svc_t *svc, void *arg)
         n = cap;
     }
     for (size_t i = 0; i < n; i++) {
-        vr__matrix_entry__init(&me[i]);
-        me[i].src_mac = e[i].src;
-        me[i].dst_mac = e[i].dst;
-        me[i].bytes = e[i].bytes;
-        me[i].frames = e[i].frames;
-        mp[i] = &me[i];
+        lmatrix_set(&m, i, e[i].src, e[i].dst, e[i].bytes, e[i].frames);
     }
-    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    lmatrix_len_set(&m, n);
     m.agent_id = (char *) svc_id(self->svc);
     m.boot_id = self->boot_id;
     m.period_us = self->cfg->period_ms * 1000ull;
     m.time_us = vtime_now_us();
-    m.entries = mp;
-    m.n_entries = n;
     bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
              &m.base);
 done:
     free(e);
-    free(me);
-    free(mp);
+    lmatrix_free(&m);
     return 0;
 }
 
@@ -73,6 +68,43 @@ s_local_visit(uint64_t dst, uint64_t src, enum fwd_origin origin,
     }
 }
 
+/* The announcement, its endpoint and host address found afresh
+ * (agent_announce.h); held back while a wildcard endpoint has no address
+ * to stand for it: others could not connect to it. */
+static void
+s_announce(agent_t *self, const char *id, uint64_t *macs, size_t n)
+{
+    char why[256];
+    int rc = agent_ann_refresh(&self->ann, why, sizeof why);
+    if (rc > 0) {
+        VLOG_INFO_RL("announcing control %s, host %s (from %s)",
+                     self->ann.endpoint,
+                     self->ann.ip[0] ? self->ann.ip : "-",
+                     self->ann.from == AGENT_ANN_IFACE
+                         ? "bus.announce_iface"
+                         : "the route to the aggregator");
+    } else if (rc < 0) {
+        VLOG_WARN_RL("cannot find this host's address: %s%s",
+                     LOG_ESC(why),
+                     self->ann.ctl_wild ? "; not announcing" : "");
+    }
+    if (!self->ann.endpoint[0]) {
+        self->ann_unresolved++;
+        return;
+    }
+    Vr__AgentAnnounce ann = VR__AGENT_ANNOUNCE__INIT;
+    ann.agent_id = (char *) id;
+    ann.boot_id = self->boot_id;
+    ann.control_endpoint = self->ann.endpoint;
+    ann.overlay_addr = self->cfg->listen;
+    ann.proxy = self->cfg->proxy;
+    ann.host_ip = self->cfg->host_ip ? self->cfg->host_ip : self->ann.ip;
+    ann.local_macs = macs;
+    ann.n_local_macs = n;
+    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
+             &ann.base);
+}
+
 void
 agent_pub_hello_period(agent_t *self)
 {
@@ -93,19 +125,7 @@ agent_pub_hello_period(agent_t *self)
     agent_star_hello(self, local.macs, local.n);
 
     const char *id = svc_id(self->svc);
-    Vr__AgentAnnounce ann = VR__AGENT_ANNOUNCE__INIT;
-    ann.agent_id = (char *) id;
-    ann.boot_id = self->boot_id;
-    ann.control_endpoint = self->cfg->announce_control
-                               ? self->cfg->announce_control
-                               : self->cfg->common.control;
-    ann.overlay_addr = self->cfg->listen;
-    ann.proxy = self->cfg->proxy;
-    ann.host_ip = self->cfg->host_ip ? self->cfg->host_ip : "";
-    ann.local_macs = local.macs;
-    ann.n_local_macs = local.n;
-    bus_send(self->bus, self->events, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE,
-             &ann.base);
+    s_announce(self, id, local.macs, local.n);
 
     uint64_t now = vtime_now_us();
     for (size_t i = 0; i < local.n; i++) {

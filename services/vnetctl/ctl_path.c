@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vnetctl.h"
 
@@ -33,6 +34,10 @@ ctl_path_conn(const Vr__Path *p, char *buf, size_t size)
 const char *
 ctl_path_vlan(const Vr__Path *p, char *buf, size_t size)
 {
+    if (p->vlan && p->vlan_dst) {
+        snprintf(buf, size, "%u/%u", p->vlan, p->vlan_dst);
+        return buf;
+    }
     if (p->vlan) {
         snprintf(buf, size, "%u", p->vlan);
         return buf;
@@ -82,6 +87,16 @@ ctl_path_provider(const Vr__Path *p, char *buf, size_t size)
     if (p->provider_error_id && *p->provider_error_id) {
         S_ADD(" errorId %s", p->provider_error_id);
     }
+    if (p->start_us && p->state == VR__PATH_STATE__PATH_STATE_PROVISIONING) {
+        /* Booked in the provider's calendar, not started yet. */
+        char iso[32];
+        time_t t = (time_t) (p->start_us / 1000000);
+        struct tm tm;
+        if (gmtime_r(&t, &tm)
+            && strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm)) {
+            S_ADD(" booked from %s", iso);
+        }
+    }
 #undef S_ADD
     return buf;
 }
@@ -109,5 +124,9 @@ ctl_path_json(const Vr__Path *p)
         p->provider_error_id));
     json_object_object_add(o, "vlan", json_object_new_string(
         ctl_path_vlan(p, vlan, sizeof vlan)));
+    json_object_object_add(o, "start_us", json_object_new_int64(
+        (int64_t) (p->start_us > INT64_MAX ? INT64_MAX : p->start_us)));
+    json_object_object_add(o, "end_us", json_object_new_int64(
+        (int64_t) (p->end_us > INT64_MAX ? INT64_MAX : p->end_us)));
     return o;
 }

@@ -40,6 +40,7 @@ s_json(const Vr__Reservation *r)
     json_object_object_add(o, "addr_a", json_object_new_string(r->addr_a));
     json_object_object_add(o, "addr_b", json_object_new_string(r->addr_b));
     json_object_object_add(o, "vlan", json_object_new_int((int) r->vlan));
+    json_object_object_add(o, "vlan_b", json_object_new_int((int) r->vlan_b));
     json_object_object_add(o, "link_prefix_len",
                            json_object_new_int((int) r->link_prefix_len));
     json_object_object_add(o, "start_us",
