@@ -174,8 +174,8 @@ for a in $("$BUSYBOX" --list); do
 done
 ln -s bin/busybox "$root/init"
 cp "$HERE/guest/inittab" "$root/etc/inittab"
-cp "$HERE/guest/rc" "$HERE/guest/chan" "$root/etc/vrbed/"
-chmod 755 "$root/etc/vrbed/rc" "$root/etc/vrbed/chan"
+cp "$HERE/guest/rc" "$HERE/guest/chan" "$HERE/guest/nic" "$root/etc/vrbed/"
+chmod 755 "$root/etc/vrbed/rc" "$root/etc/vrbed/chan" "$root/etc/vrbed/nic"
 for m in "${ORDER[@]}"; do
     cp "${MODPATH[$m]}" "$root/lib/modules/$m.ko"
     echo "$m" >>"$root/lib/modules/order"
