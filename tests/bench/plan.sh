@@ -5,7 +5,8 @@
 # turn, PHASE_SEC each, CYCLES times) with path set-up at the paper's
 # 17.5 s x SCALE, run under four planners, each on a fresh bed:
 #   paper       the paper's rule: top-k, fixed T_up and T_down (the
-#               defaults, 10 s and 30 s, x SCALE), the topology's rates
+#               defaults, 10 s and 30 s, x SCALE), the topology's rates,
+#               any break of a link's demand restarting its wait
 #   reactive    ours: live demand, the cost rule (rent or buy), T_up and
 #               T_down as outer bounds only
 #   predictive  reactive + predict: true (booking recurring phases ahead;
@@ -26,7 +27,8 @@
 # 0 reservations for stopped traffic.  Figures, not assertions.
 # Usage: [PHASE_SEC=20] [CYCLES=2] [SCALE=0.3] [MODES="paper reactive
 #        predictive oracle"] tests/bench/plan.sh [build dir]
-#        (MODES may add all-up)
+#        (MODES may add all-up; PLAN_KEEP=DIR keeps each mode's decision
+#        log there as decisions-MODE.txt, its first line the job's start)
 #        (as root; about (3 x PHASE_SEC x CYCLES + 40) s a mode)
 set -euo pipefail
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -83,7 +85,7 @@ case $PLAN_MODE in
 paper)
     T_UP=$(printf '%.0f' "$(echo "10000 * $SCALE" | bc -l)")
     T_DOWN=$(printf '%.0f' "$(echo "30000 * $SCALE" | bc -l)")
-    lines=('k: 6' 'learn_costs: false' 'live_max_age_ms: 0') ;;
+    lines=('k: 6' 'learn_costs: false' 'live_max_age_ms: 0' 'select_grace_ms: 0') ;;
 reactive|predictive)
     T_UP=30000; T_DOWN=60000
     lines=('k: 6' "path_setup_ms: $SETUP_MS" 'path_teardown_ms: 500')
@@ -148,6 +150,11 @@ start_bsp phases 0 1 2 3 4 5 6 7 -- --phases "$PHASES" \
 for p in "${BSP_PIDS[@]}"; do wait "$p" || true; done
 BSP_PIDS=()
 iters=$(jq -r '.iterations // 0' "$T/bsp-phases-0.json" 2>/dev/null || echo 0)
+if [ -n "${PLAN_KEEP:-}" ]; then
+    mkdir -p "$PLAN_KEEP"
+    { echo "job started $(TZ=UTC date -d "@$t0" +%FT%T.%3N)"
+      cat "$T/decisions.txt"; } >"$PLAN_KEEP/decisions-$PLAN_MODE.txt"
+fi
 python3 - "$T/decisions.txt" "$t0" "$PHASE_SEC" "$iters" "$PLAN_MODE" \
     $(for p in ${PHASES//,/ }; do edges "$p"; done) <<'PY'
 import datetime, re, sys

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz_check.h"
+#include "lmatrix.h"
 #include "vttif_ann.h"
 #include "vttif_check.h"
 #include "vttif_tm.h"
@@ -53,19 +55,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const Vr__LocalMatrix *lm = (const Vr__LocalMatrix *) m;
         if (vttif_check_matrix(lm, &lim, err, sizeof err)) {
             struct vttif_tm_entry e[256];
-            for (size_t i = 0; i < lm->n_entries; i++) {
+            size_t n = lmatrix_len(lm);
+            FUZZ_CHECK(n <= lim.max_entries);   /* the check held */
+            for (size_t i = 0; i < n; i++) {
                 e[i] = (struct vttif_tm_entry) {
-                    .src = lm->entries[i]->src_mac,
-                    .dst = lm->entries[i]->dst_mac,
-                    .bytes = lm->entries[i]->bytes,
-                    .frames = lm->entries[i]->frames,
+                    .src = lm->src_mac[i],
+                    .dst = lm->dst_mac[i],
+                    .bytes = lm->bytes[i],
+                    .frames = lm->frames[i],
                 };
             }
             struct vttif_tm_update u = {
                 .agent_id = lm->agent_id, .boot_id = lm->boot_id,
                 .period_s = (double) lm->period_us / 1e6,
                 .time_s = (double) lm->time_us / 1e6, .entries = e,
-                .n_entries = lm->n_entries,
+                .n_entries = n,
             };
             vttif_tm_feed(tm, &u, now);
         }

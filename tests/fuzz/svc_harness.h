@@ -8,7 +8,10 @@
  * exactly one reply; a request answered with an Error changes no state
  * the service shows (the replies to the harness's snapshot requests are
  * the same bytes before and after); the service's own limit check holds
- * after every request.
+ * after every request.  The snapshot before a request is the one taken
+ * after the last, unless time passed in between; every 64th record it
+ * is taken again and must be the same bytes (snapshot requests change
+ * nothing).
  *
  * The service lives as long as the process, so state carries over from
  * one input to the next.

@@ -185,10 +185,19 @@ def agree(d, want):
             f"adapter kills mid-call, the documented limit)"
     elif os.path.exists(nsi_f):
         conns = [l.split() for l in open(nsi_f) if l.startswith("connection ")]
-        # Live: anything not Terminated with its data plane down.
+        # Live: anything not Terminated with its data plane down, but for
+        # what the provider leaves Terminating after the adapter terminated
+        # it again (nsi_stuck in nsi_lib.sh: it holds nothing there).
+        stuck_f = os.path.join(d, "nsi_stuck.txt")
+        stuck = set(open(stuck_f).read().split()) \
+            if os.path.exists(stuck_f) else set()
+        left = sorted(c[1] for c in conns if c[1] in stuck
+                      and c[-2].endswith("/Terminating")
+                      and c[-1] == "active=false")
         live_c = sorted(c[1] for c in conns
                         if not (c[-2].endswith("/Terminated")
-                                and c[-1] == "active=false"))
+                                and c[-1] == "active=false")
+                        and c[1] not in left)
         refs = sorted(p.get("backend_ref", "").split(" ")[0] for p in up)
         missing = [x for x in refs if x not in live_c]
         leaked = [x for x in live_c if x not in refs]
@@ -196,9 +205,13 @@ def agree(d, want):
             errs.append(f"lost: up paths' connections {missing} not live at "
                         f"the provider")
         if leaked:
-            errs.append(f"leaked: the provider holds {leaked} live, no up "
-                        f"path owns them")
-        extra = f", provider {len(live_c)} live of {len(conns)} connections"
+            states = {c[1]: " ".join(c[-2:]) for c in conns}
+            errs.append(f"leaked: the provider holds "
+                        f"{[x + ' ' + states[x] for x in leaked]} live, "
+                        f"no up path owns them")
+        extra = f", provider {len(live_c)} live of {len(conns)} connections" \
+            + (f" ({len(left)} left Terminating by it: {' '.join(left)})"
+               if left else "")
     print(f"broker {len(opened)} open ({' '.join(have)}), adapter "
           f"{len(live)} live{extra}; planner on commodity fallback: "
           f"{' '.join(fallback) or 'none'}")

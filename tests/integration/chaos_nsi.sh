@@ -87,6 +87,7 @@ chaos_nsi_answers() {
 # chaos_nsi_snapshot DIR: the provider's connections of ours (vr-nsi-cli
 # query) into DIR/nsi.txt.
 chaos_nsi_snapshot() {
+    nsi_stuck >"$1/nsi_stuck.txt"
     "$BIN/vr-nsi-cli" -c "$T/cli.yaml" query >"$1/nsi.txt" 2>&1 \
         && grep -q '^connections ' "$1/nsi.txt" \
         || { echo "no listing from the provider: $(tail -n 2 "$1/nsi.txt")" \

@@ -42,6 +42,12 @@ vr_cleanup() {
             tail -n 30 "$f" >&2
         done
     fi
+    # VR_TEST_KEEP=DIR: a failed test's whole logs kept for reading;
+    # with VR_TEST_KEEP_ALL=1 a passed one's too.
+    if [ -n "${VR_TEST_KEEP:-}" ] && { [ "$rc" -ne 0 ] || [ -n "${VR_TEST_KEEP_ALL:-}" ]; }; then
+        mkdir -p "$VR_TEST_KEEP" && cp -a "$T"/*.log "$VR_TEST_KEEP"/ 2>/dev/null
+        echo "--- logs kept in $VR_TEST_KEEP" >&2
+    fi
     rm -rf "$T"
     exit "$rc"
 }
@@ -140,6 +146,22 @@ json_get() {
     python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
 
+# vr_status_check FILE ID...: the `vnetctl --json status` answer in FILE
+# lists exactly the services ID... (in any order), every one with CURVE
+# on, and an aggregator that refused nothing (bus_rx_forbidden 0: each
+# agent's own key spoke for it).  Fails the test otherwise.
+vr_status_check() {
+    local f=$1
+    shift
+    [ "$(json_get "$f" 'sorted(s["id"] for s in j["services"])')" \
+      = "$(python3 -c 'import sys; print(sorted(sys.argv[1:]))' "$@")" ] \
+        || fail "unexpected ids: $(cat "$f")"
+    [ "$(json_get "$f" 'set(s["info"]["curve"] for s in j["services"])')" \
+      = "{'on'}" ] || fail "a service does not report curve on"
+    [ "$(json_get "$f" '[s["counters"]["bus_rx_forbidden"] for s in j["services"] if s["id"] == "aggregator"][0]')" = 0 ] \
+        || fail "the aggregator refused something: $(cat "$f")"
+}
+
 # vr_overlay_keys ID...: an overlay key pair for each agent ID in
 # $T/overlay-keys, named as on the bus (agent-ID.key); every agent given that
 # directory admits all of them.
@@ -154,6 +176,32 @@ vr_overlay_keys() {
 # entries for its 'overlay:' map (after vr_overlay_keys ID).
 vr_overlay_yaml() {
     echo "key: '$T/overlay-keys/agent-$1.key', peers_dir: '$T/overlay-keys'"
+}
+
+# vr_bed_agent_yaml FILE I CONTROL [LINE...]: the config of agent hI on a
+# bed whose hosts are 10.200.0.I (h1 the proxy, the others its members),
+# publishing to ipc://$T/ingest, with the keys of vr_overlay_keys; each
+# LINE is appended (ports:, period_ms:, ...).
+vr_bed_agent_yaml() {
+    local file=$1 i=$2 control=$3 role="# no proxy_addr: the proxy"
+    shift 3
+    [ "$i" = 1 ] || role="proxy_addr: 10.200.0.1:7000"
+    {
+        cat <<YAML
+id: h$i
+$role
+bus:
+  control: $control
+  aggregator: ipc://$T/ingest
+overlay:
+  listen: 10.200.0.$i:7000
+  host_ip: 10.200.0.$i
+  key: $T/overlay-keys/agent-h$i.key
+  peers_dir: $T/overlay-keys
+YAML
+        local line
+        for line in "$@"; do echo "$line"; done
+    } >"$file"
 }
 
 # The five services by role, and their binaries.

@@ -15,8 +15,9 @@
 #  - a VLAN conflict (host .3's port allows VLAN 1785 only): the second
 #    path fails with the provider's errorId 00704;
 #  - an unknown STP (host .4 on port Z): fails with the provider's errorId;
-#  - hosts with no VLAN in common (.5, .6): the provider picks two, the
-#    path fails saying the hosts need one, its connection is ended;
+#  - hosts with no VLAN in common (.5, .6): the provider picks one at
+#    each end (it translates between them), the path is up with both,
+#    the reservation gives each host its own, and it is released;
 #  - a host the adapter has no port for: refused at once;
 #  - a hold that times out at the provider (vr-adapter-faulty commits 6 s
 #    after the hold): failed "hold timed out", nothing left live;
@@ -102,16 +103,22 @@ pz=$(path_json "$z")
 echo "unknown STP: $(resv_field "$z" error) | $pz"
 [[ "$(jq -r .error_id <<<"$pz")" =~ ^[0-9]{5}$ ]] || fail "unknown STP: errorId in $pz"
 
-# ---------------------------------------------------- two VLANs, refused
+# ------------------------------------------------------------- two VLANs
 # Hosts .5 (port B, VLAN 1789 only) and .6 (port C, 1788 only) have no
-# VLAN in common: the provider (it swaps labels) puts the ends on two,
-# and the hosts need one: the path fails, saying so, and its connection
-# is ended.
+# VLAN in common: the provider (it swaps labels) puts the ends on two and
+# translates between them.  The path is up with both; the reservation
+# gives host_a its own (vlan) and host_b its own (vlan_b).
 d=$("${CTL[@]}" --json reserve create h5 h6 | jq -r .id)
-resv_wait "$d" failed || fail "h5-h6 (two VLANs) not failed: $(path_json "$d")"
-echo "two VLANs: $(resv_field "$d" error)"
-resv_field "$d" error | grep -q "the provider chose VLAN 1789 at 10.210.0.5 and 1788 at 10.210.0.6 .*the hosts need one VLAN at both ends" \
-    || fail "two VLANs: unclear error"
+resv_wait "$d" active || fail "h5-h6 (two VLANs) not active: $(path_json "$d")"
+pd=$(path_json "$d")
+echo "two VLANs: $pd"
+[ "$(jq -r .vlan <<<"$pd")" = 1789/1788 ] || fail "two VLANs: the path's vlan in $pd"
+[ "$(resv_field "$d" vlan)" = 1789 ] && [ "$(resv_field "$d" vlan_b)" = 1788 ] \
+    || fail "two VLANs: the broker's vlan $(resv_field "$d" vlan) vlan_b $(resv_field "$d" vlan_b)"
+grep -q "the provider chose VLAN 1789 at 10.210.0.5 and 1788 at 10.210.0.6 .*each host takes its own" \
+    "$T/adapter.log" || fail "two VLANs: not logged"
+"${CTL[@]}" reserve release "$d" >/dev/null
+resv_wait "$d" released || fail "$d not released"
 
 # ---------------------------------------------------------- unknown host
 out=$("$BIN/vr-call" "$(ep adapter)" adapter PATH_CREATE src_ip=10.210.0.1 \

@@ -52,4 +52,45 @@ standin hang 'reserve: no answer within 2000 ms'
 # A well-behaved answer after all that: the adapter still works (an
 # acknowledgment is no reserveResponse: a clear failure, at once).
 standin ack 'reserve: expected <reserveResponse>, got <acknowledgment>'
+
+# release_through MODE: a path through the stand-in's MODE made, up and
+# released (through the broker); sets id, cid (its connection) and ms
+# (release to released).
+released() { [ "$(resv_field "$id" state)" = released ]; }
+release_through() {
+    nsi_setup "$URL/NSI/$1"
+    vr_restart_adapter "$BIN/odin-adapter" -c "$T/adapter.yaml"
+    id=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+    resv_wait "$id" active || fail "$1: $id not active"
+    cid=$(path_json "$id" | jq -r .connection_id)
+    local t0
+    t0=$(date +%s%N)
+    "${CTL[@]}" reserve release "$id" >/dev/null || fail "$1: release $id"
+    vr_until 20 released || fail "$1: $id not released: $(resv_field "$id" state)"
+    ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+}
+
+# A provider that leaves a terminated connection Terminating (OpenNSA
+# restarted while it passed the terminate on): the adapter terminates it
+# again after a while, so the path ends and nothing stays live there.
+release_through sticky
+grep -q "standin: terminate $cid: 2" "$T/standin.log" \
+    || fail "sticky: $cid not terminated again: $(grep terminate "$T/standin.log")"
+[ "$(svc_counter adapter nsi_terminated_again)" -ge 1 ] \
+    || fail "sticky: nsi_terminated_again not counted"
+grep -q "connection $cid: Terminating for .*terminate again" "$T/adapter.log" \
+    || fail "sticky: the adapter did not say why it terminated again"
+echo "sticky: $cid left Terminating, terminated again; released in $ms ms"
+
+# A provider that never ends a terminated connection (OpenNSA restarted
+# after its backend had ended its part): the path is not held up by it.
+# Its data plane is inactive, so the path is down at the first terminate
+# sent again; the connection is terminated again in the background.
+release_through stuck
+grep -q "path .*: connection $cid left Terminating by the provider" "$T/adapter.log" \
+    || fail "stuck: the adapter did not say why the path is down"
+terminated_twice() { grep -q "standin: terminate $cid: 2" "$T/standin.log"; }
+vr_until 20 terminated_twice \
+    || fail "stuck: $cid not terminated again: $(grep terminate "$T/standin.log")"
+echo "stuck: $cid left Terminating for good; released in $ms ms"
 echo "PASS"

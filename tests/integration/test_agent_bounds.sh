@@ -49,29 +49,10 @@ vr_overlay_keys h1 h2 h3 h4
 FLOOD_RATE=10
 FLOOD_BURST=20
 for i in 1 2 3; do
-    if [ "$i" = 1 ]; then role="# no proxy_addr: the proxy"; else
-        role="proxy_addr: 10.200.0.1:7000"; fi
-    cat >"$T/h$i.yaml" <<YAML
-id: h$i
-$role
-bus:
-  control: $(agent_ep "$i")
-  aggregator: ipc://$T/ingest
-overlay:
-  listen: 10.200.0.$i:7000
-  host_ip: 10.200.0.$i
-  key: $T/overlay-keys/agent-h$i.key
-  peers_dir: $T/overlay-keys
-ports: [vm1, vm2]
-acct_pairs: 8192
-learn:
-  max_per_agent: 256
-  max_per_port: 256
-  claim_ms: 2000
-flood:
-  rate: $FLOOD_RATE
-  burst: $FLOOD_BURST
-YAML
+    vr_bed_agent_yaml "$T/h$i.yaml" "$i" "$(agent_ep "$i")" \
+        'ports: [vm1, vm2]' 'acct_pairs: 8192' 'learn:' \
+        '  max_per_agent: 256' '  max_per_port: 256' '  claim_ms: 2000' \
+        'flood:' "  rate: $FLOOD_RATE" "  burst: $FLOOD_BURST"
     vr_start "agent-h$i" ip netns exec "$P-h$i" "$BIN/vnet-agent" \
         -c "$T/h$i.yaml"
 done

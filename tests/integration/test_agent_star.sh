@@ -31,28 +31,10 @@ vr_overlay_keys h1 h2 h3
 
 # start_agent I [BED] [CAPTURE]: the agent of host I of a bed.
 start_agent() {
-    local i=$1 bed=${2:-$P} capture=${3:-afpacket} role
-    if [ "$i" = 1 ]; then
-        role="# no proxy_addr: the proxy"
-    else
-        role="proxy_addr: 10.200.0.1:7000"
-    fi
-    cat >"$T/$bed-h$i.yaml" <<YAML
-id: h$i
-$role
-bus:
-  control: ipc://$T/$bed-agent-h$i
-  aggregator: ipc://$T/ingest
-overlay:
-  listen: 10.200.0.$i:7000
-  host_ip: 10.200.0.$i
-  key: $T/overlay-keys/agent-h$i.key
-  peers_dir: $T/overlay-keys
-ports: [vm1, vm2]
-capture: $capture
-period_ms: 100
-hello_ms: 300
-YAML
+    local i=$1 bed=${2:-$P} capture=${3:-afpacket}
+    vr_bed_agent_yaml "$T/$bed-h$i.yaml" "$i" "ipc://$T/$bed-agent-h$i" \
+        'ports: [vm1, vm2]' "capture: $capture" 'period_ms: 100' \
+        'hello_ms: 300'
     vr_start "agent-h$i" ip netns exec "$bed-h$i" "$BIN/vnet-agent" \
         -c "$T/$bed-h$i.yaml"
 }

@@ -179,7 +179,9 @@ while alive "$PING_PID"; do
 done
 wait "$PING_PID" || true
 grep -E "packets transmitted" "$T/ping.log"
-grep -q " 1000 received, 0% packet loss" "$T/ping.log" \
+# Every request answered.  A duplicate reply (seen once, in the ASan
+# tree, cause not yet known) is not a loss: it is shown, not failed.
+grep -qE " 1000 received,( \+[0-9]+ duplicates,)? 0% packet loss" "$T/ping.log" \
     || fail "frames lost while ports came and went: $(grep transmitted "$T/ping.log")"
 [ "$cycles" -ge 5 ] || fail "only $cycles add/remove cycles under the ping"
 echo "$cycles add/remove cycles under ping -i 0.01, nothing lost"

@@ -16,21 +16,21 @@ vr_ctl_yaml
 vr_start_resv "$T/adapter.yaml"
 now_us() { echo $(( $(date +%s%N) / 1000 )); }
 
-echo "== booked 4 s ahead for 3 s: scheduled, no path"
-a=$("${CTL[@]}" --json reserve create h1 h2 --in 4 --for 3 | jq -r .id)
+echo "== booked 8 s ahead for 3 s: scheduled, no path"
+a=$("${CTL[@]}" --json reserve create h1 h2 --in 8 --for 3 | jq -r .id)
 [ "$(resv_field "$a" state)" = scheduled ] || fail "$a not scheduled"
 start=$(resv_field "$a" start_us)
 end=$(resv_field "$a" end_us)
 [ $((end - start)) = 3000000 ] || fail "span $start..$end"
 
 echo "== the calendar: an overlapping booking of h1 is refused, a later one taken"
-out=$("${CTL[@]}" reserve create h1 h3 --in 5 --for 1 2>&1) && fail "overlap taken: $out"
+out=$("${CTL[@]}" reserve create h1 h3 --in 9 --for 1 2>&1) && fail "overlap taken: $out"
 echo "$out"
 echo "$out" | grep -q "booked then" || fail "no calendar reason: $out"
 out=$("${CTL[@]}" reserve create h1 h4 2>&1) && fail "open-ended overlap taken: $out"
-c=$("${CTL[@]}" --json reserve create h1 h3 --in 9 --for 1 | jq -r .id)
+c=$("${CTL[@]}" --json reserve create h1 h3 --in 13 --for 1 | jq -r .id)
 [ "$(resv_field "$c" state)" = scheduled ] || fail "$c not scheduled"
-d=$("${CTL[@]}" --json reserve create h3 h4 --in 2 --for 1 | jq -r .id)
+d=$("${CTL[@]}" --json reserve create h3 h4 --in 6 --for 1 | jq -r .id)
 
 echo "== refused: a start in the past, an end before the start"
 past=$(( $(now_us) - 60000000 ))

@@ -6,8 +6,10 @@
 # the paper's 17.5 s x 0.1).  Its path is booked at the broker as an
 # advance reservation, is up by the phase's start and is taken then,
 # before any traffic: the job then runs on it without a reservation of
-# its own.  Once the phase's traffic has stopped, the cost rule releases
-# the path and the broker holds nothing.
+# its own, and the VMs an earlier topology named on h1 and h2 have their
+# rules on it from the take, before the phase's demand is seen.  Once the
+# phase's traffic has stopped, the cost rule releases the path and the
+# broker holds nothing.
 source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "needs root (network namespaces)"; exit 77; }
 command -v jq >/dev/null || { echo "needs jq"; exit 77; }
@@ -18,8 +20,21 @@ SCALE=0.1; T_UP=500; T_DOWN=3000
 loop_bed_up "ps$$" 'path_setup_ms: 1750' 'path_teardown_ms: 500' \
     'predict_lead_ms: 1500'
 
-# The planner again, with the phase in its schedule.
+# The planner again, with the phase in its schedule.  Between the two, a
+# little h1v1 <-> h2v1 traffic names those VMs in the aggregator's
+# topology (no planner runs to reserve for it, and the new one starts
+# once its current rate has fallen: no live demand is left).
 vr_stop planner
+start_bsp ring 0 2
+named() { "${CTL[@]}" --json topology 2>/dev/null \
+    | jq -e '(.vms // []) | length >= 2' >/dev/null; }
+vr_until 15 named || fail "the aggregator named no VMs: $("${CTL[@]}" topology 2>&1 | head -5)"
+stop_bsp
+quiet() { "${CTL[@]}" --json matrix 2>/dev/null \
+    | jq -e '(.entries // []) | length > 0 and all(.[]; .current_bps < 1e6)' >/dev/null; }
+vr_until 15 quiet || fail "the traffic's current rate did not fall: $("${CTL[@]}" matrix 2>&1 | head -5)"
+mac_of() { ip -n "$P-$1" -j link show | jq -r '[.[] | select(.ifname != "lo")][0].address'; }
+mac_h1v1=$(mac_of h1v1) mac_h2v1=$(mac_of h2v1)
 start_ms=$(( $(date +%s%3N) + 8000 ))
 echo "schedule: [{start_unix_ms: $start_ms, duration_ms: 8000, links: ['h2 h1']}]" \
     >>"$T/planner.yaml"
@@ -49,6 +64,19 @@ echo "taken $took_ms ms after the phase's start"
 [ "$took_ms" -ge -200 ] || fail "taken before the phase's start"
 vr_until 5 grep -q "booked path $id taken for the scheduled phase (it is active)" \
     "$T/decisions.txt" || fail "the path was not up at the start: $(grep predict "$T/decisions.txt")"
+
+echo "== the VMs named before are on it from the take, before any demand"
+vr_until 10 grep -q "link vr-r-[0-9]* on both agents" "$T/decisions.txt" \
+    || fail "no link made on the path: $(grep " decision " "$T/decisions.txt" | tail -5)"
+link=$(grep -o "link vr-r-[0-9]* on both agents" "$T/decisions.txt" | head -1 | cut -d' ' -f2)
+has_rule() {
+    "${CTL[@]}" -e "agent=$(ep "agent-$1")" --json rules \
+        | jq -e --arg d "$2" --arg l "$3" \
+            'any(.[]; .dst == $d and .link == $l)' >/dev/null
+}
+vr_until 5 has_rule h1 "$mac_h2v1" "$link" || fail "h1: no rule to h2v1 ($mac_h2v1) on '$link'"
+vr_until 5 has_rule h2 "$mac_h1v1" "$link" || fail "h2: no rule to h1v1 ($mac_h1v1) on '$link'"
+echo "h1 -> h2v1 and h2 -> h1v1 over $link before the job started"
 
 echo "== the phase's job runs on it"
 start_bsp ring 0 1 2 3

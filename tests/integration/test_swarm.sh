@@ -17,6 +17,14 @@
 # and h2v1 ping each other through it; a killed broker container is
 # replaced by swarm and the reservation made before is still there
 # (its volume); a killed agent container is replaced and captures again.
+# The closed loop under swarm: the agents (the stack's and h2's) bind
+# tcp://*:7110 and announce the address they found at run time (no node's
+# address in the stack's template); an iperf3 h1v1 -> h2v1 makes the
+# stack's planner reserve a VLAN circuit (the adapter's netns backend, as
+# on the bed outside swarm: tests/integration/test_vlan_bed.sh), both
+# agents move the traffic onto it (the circuit device's and the fast
+# path's counters, not the commodity NIC's), and when iperf3 stops the
+# reservation is released and the sub-interfaces are gone.
 # At the end (also on failure): stack rm, volumes, secrets and configs
 # gone, `swarm leave --force`, our dockerd stopped, its data removed, the
 # bed down.
@@ -113,8 +121,16 @@ if [ "$(dk info --format '{{.Swarm.LocalNodeState}}')" != inactive ]; then
 fi
 say "images ready"
 
-"$BED" up --prefix "$P" --hosts 2 --vms 1 >/dev/null
-say "bed $P up: h1 (the swarm node), h2 (a native agent)"
+"$BED" up --prefix "$P" --hosts 2 --vms 1 --rate 100mbit --circuits \
+    --vlans 1780-1799 >/dev/null
+# The circuits' sub-interfaces: 802.1Q where the kernel has it, else the
+# untagged macvlan stand-in (as test_vlan_bed.sh decides).
+KIND=macvlan
+if ip -n "$P-h1" link add link ckt0 name vrprobe type vlan id 4000 2>/dev/null; then
+    ip -n "$P-h1" link del vrprobe
+    KIND=vlan
+fi
+say "bed $P up: h1 (the swarm node), h2 (a native agent), VLAN circuits ($KIND)"
 
 # Our dockerd in h1's network namespace.  It gets a mount namespace of its
 # own with h1's sysfs (as `ip netns exec` does) and the machine's cgroups,
@@ -166,9 +182,36 @@ mkdir -m 0700 "$T/agent-cert"
 install -m 0644 "$KEYS/agent-$NODE.key" "$T/agent-cert/agent.key"
 install -m 0600 "$KEYS/agent-$NODE.key_secret" "$T/agent-cert/agent.key_secret"
 
-# The example configs; the simulated network's delays shortened.
+# The example configs, for the bed: the adapter hands out VLAN circuits
+# of the bed's switch (the netns backend; the paper's delays x 0.01), the
+# broker's endpoints are the two hosts by agent id, the planner reacts
+# within a second, the agents report every 100 ms.
 cp -r "$VR_SRC_DIR/deploy/config/examples/swarm" "$T/config"
-printf 'sim: {time_scale: 0.01}\n' >>"$T/config/adapter.yaml"
+sed -i 's/^backend: sim$/backend: netns/' "$T/config/adapter.yaml"
+cat >>"$T/config/adapter.yaml" <<YAML
+sim: {time_scale: 0.01}
+netns:
+  vlans: 1780-1799
+  hosts:
+    - {ip: 10.200.0.1, netns: $P-h1}
+    - {ip: 10.200.0.2, netns: $P-h2}
+YAML
+sed -i -e "s/{ host: h1, ip: 10.210.0.1 }/{ host: $NODE, ip: 10.200.0.1 }/" \
+    -e "s/{ host: h2, ip: 10.210.0.2 }/{ host: h2, ip: 10.200.0.2 }/" \
+    "$T/config/broker.yaml"
+grep -q "host: $NODE, ip: 10.200.0.1" "$T/config/broker.yaml" \
+    || fail "the broker's example endpoints changed: $T/config/broker.yaml"
+printf '%s\n' 'reconcile_ms: 500' >>"$T/config/broker.yaml"
+printf '%s\n' 'policy: top-k' 'k: 1' 'min_demand_mbps: 1' 'release_mbps: 0.5' \
+    'tick_ms: 50' 't_up_ms: 500' 't_down_ms: 3000' 'max_adds: 8' \
+    'bandwidth_mbps: 1000' >>"$T/config/planner.yaml"
+printf '%s\n' 'period_ms: 100' >>"$T/config/agent.yaml.tmpl"
+for s in broker planner; do
+    b=vreserve-broker
+    [ "$s" = planner ] && b=vadapt-planner
+    "$BIN/$b" -c "$T/config/$s.yaml" --check >/dev/null 2>&1 \
+        || fail "$b rejects $T/config/$s.yaml"
+done
 "$BIN/odin-adapter" -c "$T/config/adapter.yaml" --check >/dev/null 2>&1 \
     || fail "the adapter rejects $T/config/adapter.yaml"
 # The containers' resolver forwards names it does not know to the
@@ -184,18 +227,22 @@ printf 'sim: {time_scale: 0.01}\n' >>"$T/config/adapter.yaml"
 } >"$T/dns.yaml"
 t0=$SECONDS
 VR_CONTROL_ADDR=10.200.0.1 VR_PROXY_NODE="$NODE" VR_AGENT_PORTS='vm*' \
-    VR_AGENT_CERT="$T/agent-cert" \
+    VR_AGENT_CERT="$T/agent-cert" VR_CIRCUIT_NIC=ckt0 VR_CIRCUIT_KIND="$KIND" \
     VR_CONFIG="$T/config" \
     sx stack deploy -c "$STACK" -c "$T/stack-keys.yaml" -c "$T/dns.yaml" "$S" \
     >"$T/deploy.log" 2>&1 || fail "stack deploy failed"
 
-# h2's agent, native, a member of the star whose proxy is the swarm's.
+# h2's agent, native, a member of the star whose proxy is the swarm's;
+# bound to a wildcard as the stack's is, so it announces the address its
+# route to the aggregator leaves from.
 cat >"$T/h2.yaml" <<YAML
 id: h2
 proxy_addr: "10.200.0.1:7000"
-bus: {control: "tcp://10.200.0.2:7110", aggregator: "tcp://10.200.0.1:7122"}
-overlay: {listen: "10.200.0.2:7000", key: "$KEYS/agent-h2.key", peers_dir: "$KEYS/public"}
+bus: {control: "tcp://*:7110", aggregator: "tcp://10.200.0.1:7122"}
+overlay: {listen: "0.0.0.0:7000", key: "$KEYS/agent-h2.key", peers_dir: "$KEYS/public",
+          circuit_nic: ckt0, circuit_kind: $KIND}
 ports: [vm1]
+period_ms: 100
 curve: {cert: "$KEYS/agent-h2.key", allowed: "$KEYS/public", servers: "$KEYS/public"}
 YAML
 vr_start agent-h2 ip netns exec "$P-h2" "$BIN/vnet-agent" -c "$T/h2.yaml"
@@ -227,14 +274,15 @@ vr_until 90 all_up || {
 }
 say "stack deployed, 6 of 6 up in $((SECONDS - t0)) s:"
 "${CTL[@]}" status
-[ "$(json_get "$T/status.json" 'sorted(s["id"] for s in j["services"])')" \
-  = "$(python3 -c 'import sys; print(sorted(sys.argv[1:]))' \
-       "$NODE" h2 aggregator planner broker adapter)" ] \
-    || fail "unexpected ids: $(cat "$T/status.json")"
-[ "$(json_get "$T/status.json" 'set(s["info"]["curve"] for s in j["services"])')" \
-  = "{'on'}" ] || fail "a service does not report curve on"
-[ "$(json_get "$T/status.json" '[s["counters"]["bus_rx_forbidden"] for s in j["services"] if s["id"] == "aggregator"][0]')" = 0 ] \
-    || fail "the aggregator refused something: $(cat "$T/status.json")"
+# The control services reach agents on other hosts from the overlay
+# through the node's docker_gwbridge.  Our dockerd runs with
+# --iptables=false, so it does not masquerade that network as a normal
+# one does: h2 gets a route back to it through h1 instead.
+GWNET=$(sx network inspect docker_gwbridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')
+[[ $GWNET =~ ^[0-9.]+/[0-9]+$ ]] || fail "docker_gwbridge's subnet: '$GWNET'"
+ip netns exec "$P-h1" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$P-h2" route add "$GWNET" via 10.200.0.1
+vr_status_check "$T/status.json" "$NODE" h2 aggregator planner broker adapter
 rc=0
 ip netns exec "$P-h2" "$BIN/vnetctl" -c "$T/ctl-plain.yaml" --json status \
     >"$T/plain.json" 2>/dev/null || rc=$?
@@ -280,8 +328,79 @@ inj=$(jq -r .counters.injected <<<"$a")
 say "h1v1 <-> h2v1 ping through the containerised agent" \
     "($(tail -n 1 "$T/ping.log" | cut -d' ' -f2-4)); its frames in: $in1, injected: $inj"
 
+# The closed loop.  Both agents are bound to tcp://*:7110 and announce
+# where they are found: the stack's at the node's address (its route to
+# VR_CONTROL_ADDR is local), h2's at its own.
+ann() {
+    "${CTL[@]}" --json status agent \
+        | jq -r ".services[] | select(.id == \"$1\") | .info.announced"
+}
+[ "$(ann "$NODE")" = tcp://10.200.0.1:7110 ] || fail "$NODE announces '$(ann "$NODE")'"
+[ "$(ann h2)" = tcp://10.200.0.2:7110 ] || fail "h2 announces '$(ann h2)'"
+say "bound to tcp://*:7110, the agents announce tcp://10.200.0.1:7110 ($NODE," \
+    "the stack's) and tcp://10.200.0.2:7110 (h2)"
+open_resv() {
+    "${CTL[@]}" --json reserve list \
+        | jq -r '[.[] | select(.state != "released" and .state != "failed")] | length'
+}
+ip netns exec "$P-h2v1" iperf3 -s -1 -p 5201 >"$T/iperf-s.log" 2>&1 &
+VR_PIDS+=("$!")
+vr_until 10 ip netns exec "$P-h2v1" sh -c 'ss -ltn | grep -q :5201' \
+    || fail "no iperf3 server in h2v1"
+t0=$SECONDS
+ip netns exec "$P-h1v1" iperf3 -c 10.201.2.1 -p 5201 -t 120 -b 20M \
+    >"$T/iperf-c.log" 2>&1 &
+IPERF_C=$!
+VR_PIDS+=("$IPERF_C")
+up_reserved() { [ "$(svc_counter planner links_up_reserved)" = 1 ]; }
+vr_until 60 up_reserved || {
+    "${CTL[@]}" status planner broker adapter >&2 || true
+    sx service logs --raw "${S}_planner" 2>&1 | tail -n 30 >&2 || true
+    fail "the planner did not move iperf3 onto a reserved path within 60 s"
+}
+"${CTL[@]}" --json reserve list >"$T/resv.json"
+R=$(jq -c '[.[] | select(.state == "active")][0]' "$T/resv.json")
+RID=$(jq -r .id <<<"$R")
+VLAN=$(jq -r .vlan <<<"$R")
+[[ $VLAN =~ ^[0-9]+$ ]] && [ "$VLAN" -ge 1780 ] && [ "$VLAN" -le 1799 ] \
+    || fail "reservation $R: no VLAN of 1780-1799"
+say "iperf3 h1v1 -> h2v1: reservation $RID ($(jq -r '"\(.host_a)-\(.host_b)"' <<<"$R")," \
+    "VLAN $VLAN) up and linked $((SECONDS - t0)) s after it started"
+DEV="ckt0.$VLAN"
+for i in 1 2; do
+    ip -n "$P-h$i" link show "$DEV" >/dev/null 2>&1 || fail "h$i: no $DEV"
+done
+"${CTL[@]}" --json link list >"$T/links.json"
+FDEV=$(jq -r ".[] | select(.vlan == $VLAN and .vlan_dev == \"$DEV\" and .state == \"up\") | .fast_dev" "$T/links.json")
+[ -n "$FDEV" ] || fail "the stack's agent: no circuit link up on $DEV: $(jq -c . "$T/links.json")"
+acount() {
+    "${CTL[@]}" --json status agent \
+        | jq -r ".services[] | select(.id == \"$1\") | .counters.$2"
+}
+tx() { ip -n "$P-h1" -j -s link show "$1" | jq '.[0].stats64.tx.bytes'; }
+f0=$(acount "$NODE" fast_bytes); v0=$(tx "$FDEV"); c0=$(tx c0)
+sleep 2
+df=$(( $(acount "$NODE" fast_bytes) - f0 )); dv=$(( $(tx "$FDEV") - v0 ))
+dc=$(( $(tx c0) - c0 ))
+[ "$df" -gt 1000000 ] || fail "the stack's agent's fast path carries nothing (+$df bytes)"
+[ "$dv" -gt 1000000 ] || fail "$FDEV carries nothing (+$dv bytes)"
+[ "$dc" -lt $((dv / 20)) ] || fail "the commodity network still carries iperf3 (c0 +$dc bytes)"
+say "h1 in 2 s: the circuit $FDEV +$dv bytes (the agent's fast path +$df)," \
+    "commodity c0 +$dc bytes"
+kill -TERM "$IPERF_C" 2>/dev/null || true
+wait "$IPERF_C" 2>/dev/null || true
+t0=$SECONDS
+released() {
+    [ "$(open_resv)" = 0 ] && ! ip -n "$P-h1" link show "$DEV" >/dev/null 2>&1 &&
+        ! ip -n "$P-h2" link show "$DEV" >/dev/null 2>&1
+}
+vr_until 60 released || fail "not released 60 s after iperf3 stopped: $(cat "$T/resv.json")"
+[ "$(resv_field "$RID" state)" = released ] || fail "$RID: $(resv_field "$RID" state)"
+say "iperf3 stopped: $RID released, $DEV gone on both hosts in $((SECONDS - t0)) s" \
+    "(t_down 3 s)"
+
 # A killed broker is replaced; its reservations were on the volume.
-id=$("${CTL[@]}" --json reserve create h1 h2 | jq -r .id)
+id=$("${CTL[@]}" --json reserve create "$NODE" h2 | jq -r .id)
 [[ $id =~ ^r-[0-9]+$ ]] || fail "reserve create: '$id'"
 vr_until 30 sh -c "[ \"\$(${CTL[*]} --json reserve show $id | jq -r .state)\" = active ]" \
     || fail "reservation $id not active"

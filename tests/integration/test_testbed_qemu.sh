@@ -125,23 +125,9 @@ ok "a guest cannot ping the other on a bare bed"
 
 vr_overlay_keys h1 h2
 start_agent() {
-    local i=$1 role="# no proxy_addr: the proxy"
-    [ "$i" = 1 ] || role="proxy_addr: 10.200.0.1:7000"
-    cat >"$T/agent-h$i.yaml" <<YAML
-id: h$i
-$role
-bus:
-  control: ipc://$T/agent-h$i
-  aggregator: ipc://$T/ingest
-overlay:
-  listen: 10.200.0.$i:7000
-  host_ip: 10.200.0.$i
-  key: $T/overlay-keys/agent-h$i.key
-  peers_dir: $T/overlay-keys
-ports: [vm1]
-period_ms: 100
-hello_ms: 300
-YAML
+    local i=$1
+    vr_bed_agent_yaml "$T/agent-h$i.yaml" "$i" "ipc://$T/agent-h$i" \
+        'ports: [vm1]' 'period_ms: 100' 'hello_ms: 300'
     vr_start "agent-h$i" ip netns exec "$P-h$i" "$BIN/vnet-agent" -c "$T/agent-h$i.yaml"
 }
 start_agent 1

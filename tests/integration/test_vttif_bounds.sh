@@ -91,8 +91,8 @@ wait_counter tm_vms_evicted $((1000000 - 65536))
 "${FLOOD[@]}" locations 50000 50000 >/dev/null
 wait_counter ingest_refused_locations \
     $(($(jq -r .locations "$T/hostile.json") + 1))
-# Matrices of empty entries: 10 MB (dropped by libzmq) and 3 MB (1.5
-# million entries: refused before they are built, over
+# Matrices of a column of zeros: 10 MB (dropped by libzmq) and 3 MB (3
+# million values, 24 MB decoded: refused before they are built, over
 # ingest.max_decoded_size).
 for _ in 1 2 3; do
     "${FLOOD[@]}" matrix-empty 10000000

@@ -7,6 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "envelope.pb-c.h"
+
+/* The schema version this build speaks: an envelope wrong only in what
+ * else the caller chose. */
+#define GARBAGE_V VR__SCHEMA_VERSION__SCHEMA_VERSION_CURRENT
+
 /* Packs an envelope with the given fields and a correct body check, so
  * that only what the caller chose is wrong.  Returns a malloc'd buffer of
  * '*size_p' bytes; the caller frees it. */

@@ -14,6 +14,15 @@ and answers every POST by the last part of its path:
   /wrongop    200, a reserveResponse to whatever was asked
   /badstate   200, querySummarySyncConfirmed with an unknown state
   /ack        200, an acknowledgment (a well-behaved provider)
+  /sticky     a provider with state (reserve, reserveCommit, provision,
+              release, reserveAbort, terminate, querySummarySync) whose
+              first terminate of a connection leaves it Terminating for
+              good, as OpenNSA does when restarted while it passes a
+              terminate to its backend; the second ends it.  Each
+              terminate is logged ("standin: terminate CID: N").
+  /stuck      as /sticky, but no terminate ever ends a connection: it
+              stays Terminating for good (OpenNSA when its backend had
+              already ended its part).
   anything else: 404
 
 With --tls CERT KEY CA it speaks HTTPS only, with CERT and KEY, and
@@ -23,6 +32,8 @@ usage: nsi-standin.py PORTFILE [--tls CERT KEY CA]
 """
 import http.server
 import os
+import re
+import threading
 import socketserver
 import sys
 import time
@@ -54,6 +65,90 @@ BADSTATE = (ENV_OPEN + '<c:querySummarySyncConfirmed><reservation>'
             '</c:querySummarySyncConfirmed>' + ENV_CLOSE)
 
 
+class Sticky:
+    """The /sticky provider's connections: cid -> dict of its states."""
+    lock = threading.Lock()
+    conns = {}
+
+    @staticmethod
+    def _text(body, tag):
+        m = re.search(r'<(?:\w+:)?%s>([^<]*)</' % tag, body)
+        return m.group(1) if m else ''
+
+    @classmethod
+    def _resv(cls, cid, c):
+        return ('<reservation><connectionId>%s</connectionId>'
+                '<globalReservationId>%s</globalReservationId>'
+                '<criteria version="1"><p2ps><capacity>100</capacity>'
+                '<sourceSTP>%s</sourceSTP><destSTP>%s</destSTP></p2ps>'
+                '</criteria><connectionStates>'
+                '<reservationState>%s</reservationState>'
+                '<provisionState>%s</provisionState>'
+                '<lifecycleState>%s</lifecycleState>'
+                '<dataPlaneStatus><active>%s</active></dataPlaneStatus>'
+                '</connectionStates></reservation>'
+                % (cid, c['gid'], c['src'], c['dst'], c['rsm'], c['psm'],
+                   c['lsm'], 'true' if c['active'] else 'false'))
+
+    @classmethod
+    def answer(cls, op, body, stuck=False):
+        """(HTTP code, body) for operation op; stuck: no terminate of a
+        connection reserved now ever ends it."""
+        ack = ENV_OPEN + '<c:acknowledgment/>' + ENV_CLOSE
+        with cls.lock:
+            if op == 'reserve':
+                cid = 'EX-s%d' % (len(cls.conns) + 1)
+                ends = []
+                for tag in ('sourceSTP', 'destSTP'):
+                    stp = cls._text(body, tag)
+                    m = re.search(r'vlan=(\d+)', stp)
+                    ends.append(re.sub(r'vlan=.*', 'vlan=' + m.group(1), stp)
+                                if m else stp)
+                cls.conns[cid] = dict(
+                    gid=cls._text(body, 'globalReservationId'),
+                    src=ends[0], dst=ends[1], rsm='ReserveHeld',
+                    psm='Released', lsm='Created', active=False,
+                    terminates=0, stuck=stuck)
+                return 200, (ENV_OPEN + '<c:reserveResponse><connectionId>'
+                             + cid + '</connectionId></c:reserveResponse>'
+                             + ENV_CLOSE)
+            if op == 'querySummarySync':
+                ids = re.findall(r'<(?:\w+:)?connectionId>([^<]*)</', body)
+                out = ''.join(cls._resv(cid, c)
+                              for cid, c in sorted(cls.conns.items())
+                              if not ids or cid in ids)
+                return 200, (ENV_OPEN + '<c:querySummarySyncConfirmed>' + out
+                             + '</c:querySummarySyncConfirmed>' + ENV_CLOSE)
+            c = cls.conns.get(cls._text(body, 'connectionId'))
+            if c is None:
+                return 500, (ENV_OPEN + '<S:Fault><faultcode>S:Server'
+                             '</faultcode><faultstring>unknown connection'
+                             '</faultstring><detail><ftypes:serviceException'
+                             ' xmlns:ftypes="http://schemas.ogf.org/nsi/'
+                             '2013/12/framework/types"><errorId>00203'
+                             '</errorId><text>unknown connection</text>'
+                             '</ftypes:serviceException></detail></S:Fault>'
+                             + ENV_CLOSE)
+            if op == 'reserveCommit' or op == 'reserveAbort':
+                c['rsm'] = 'ReserveStart'
+            elif op == 'provision':
+                c['psm'], c['active'] = 'Provisioned', True
+            elif op == 'release':
+                c['psm'], c['active'] = 'Released', False
+            elif op == 'terminate':
+                c['terminates'] += 1
+                c['active'] = False
+                c['lsm'] = ('Terminating'
+                            if c['terminates'] == 1 or c['stuck']
+                            else 'Terminated')
+                sys.stderr.write('standin: terminate %s: %d\n'
+                                 % (cls._text(body, 'connectionId'),
+                                    c['terminates']))
+            else:
+                return 500, 'unknown operation'
+            return 200, ack
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = 'HTTP/1.1'
 
@@ -73,9 +168,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if n > 1 << 20:
             self._send(413, 'text/plain', 'too large')
             return
-        self.rfile.read(n)
+        body = self.rfile.read(n).decode(errors='replace')
         mode = self.path.rstrip('/').rsplit('/', 1)[-1]
-        if mode == 'malformed':
+        if mode in ('sticky', 'stuck'):
+            op = (self.headers.get('SOAPAction') or '').strip('"')
+            code, out = Sticky.answer(op.rsplit('/', 1)[-1], body,
+                                      mode == 'stuck')
+            self._send(code, 'text/xml', out)
+        elif mode == 'malformed':
             self._send(200, 'text/xml', ENV_OPEN + '<c:acknowledgment><conn')
         elif mode == 'http500':
             self._send(500, 'text/html',

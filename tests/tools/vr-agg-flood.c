@@ -6,8 +6,8 @@
  *       two: the aggregator queues 100 per publisher by default and drops
  *       beyond, and a test that counts them must not lose any to a slow
  *       run
- *   vr-agg-flood INGEST matrix-empty BYTES    one LocalMatrix of BYTES of
- *       empty entries (2 bytes each on the wire)
+ *   vr-agg-flood INGEST matrix-empty BYTES    one LocalMatrix of a
+ *       column of BYTES zeros (a byte each on the wire, 8 decoded)
  *   vr-agg-flood INGEST matrix-pairs MSGS N   MSGS matrices, each from
  *       its own agent id, of N distinct pairs among 1024 VMs
  *   vr-agg-flood INGEST hostile               every hostile value of
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "lmatrix.h"
 #include "vtime.h"
 
 static bus_t *g_bus;
@@ -81,35 +82,43 @@ s_locations(uint64_t total, size_t per, int pause_ms)
     return 0;
 }
 
+/* A matrix of 'n' entries from agent 'id', pairs numbered from 'first';
+ * 'empty': instead one column (bytes) of 'n' zeros and no other, the
+ * cheapest entries on the wire (a byte each) and the largest decoded
+ * (8 bytes each). */
 static int
 s_matrix_entries(size_t n, bool empty, const char *id, uint64_t first)
 {
-    Vr__MatrixEntry *e = calloc(n, sizeof *e);
-    Vr__MatrixEntry **p = calloc(n, sizeof *p);
-    if (!e || !p) {
-        return 1;
-    }
-    for (size_t i = 0; i < n; i++) {
-        vr__matrix_entry__init(&e[i]);
-        if (!empty) {
-            uint64_t k = first + i;
-            e[i].src_mac = s_mac(1 + k / 1024);
-            e[i].dst_mac = s_mac(0x100000 + k % 1024);
-            e[i].bytes = 1000;
-            e[i].frames = 1;
-        }
-        p[i] = &e[i];
-    }
     Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    uint64_t *zeros = NULL;
+    if (empty) {
+        zeros = calloc(n ? n : 1, sizeof *zeros);
+        if (!zeros) {
+            return 1;
+        }
+        m.bytes = zeros;
+        m.n_bytes = n;
+    } else {
+        if (lmatrix_alloc(&m, n) < 0) {
+            return 1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = first + i;
+            lmatrix_set(&m, i, s_mac(1 + k / 1024),
+                        s_mac(0x100000 + k % 1024), 1000, 1);
+        }
+        lmatrix_len_set(&m, n);
+    }
     m.agent_id = (char *) id;
     m.boot_id = 1;
     m.period_us = 1000000;
     m.time_us = vtime_now_us();
-    m.entries = p;
-    m.n_entries = n;
     s_send(VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base);
-    free(e);
-    free(p);
+    if (empty) {
+        free(zeros);
+    } else {
+        lmatrix_free(&m);
+    }
     return 0;
 }
 
@@ -125,20 +134,19 @@ s_hostile_matrix(void)
     char long_id[1001];
     memset(long_id, 'a', 1000);
     long_id[1000] = '\0';
-    Vr__MatrixEntry e = VR__MATRIX_ENTRY__INIT, *ep = &e;
-    for (int v = 0; v < 13; v++) {
+    for (int v = 0; v < 15; v++) {
         Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
-        vr__matrix_entry__init(&e);
-        e.src_mac = 0x020000000001;
-        e.dst_mac = 0x020000000002;
-        e.bytes = 100;
-        e.frames = 1;
+        uint64_t src = 0x020000000001, dst = 0x020000000002, bytes = 100;
+        uint64_t frames = 1, two[2] = { 1, 2 };
+        m.src_mac = &src;
+        m.dst_mac = &dst;
+        m.bytes = &bytes;
+        m.frames = &frames;
+        lmatrix_len_set(&m, 1);
         m.agent_id = "h1";
         m.boot_id = 1;
         m.period_us = 100000;
         m.time_us = vtime_now_us();
-        m.entries = &ep;
-        m.n_entries = 1;
         switch (v) {
         case 0: case 1: case 2: case 3: case 4: m.agent_id = (char *) ids[v];
             break;
@@ -147,9 +155,11 @@ s_hostile_matrix(void)
         case 7: m.period_us = 1; break;                 /* tiny */
         case 8: m.time_us = UINT64_MAX; break;
         case 9: m.time_us = UINT64_C(1) << 63; break;   /* int64 < 0 */
-        case 10: e.src_mac = UINT64_MAX; break;
-        case 11: e.bytes = UINT64_MAX; break;
-        case 12: e.frames = UINT64_C(1) << 63; break;
+        case 10: src = UINT64_MAX; break;
+        case 11: bytes = UINT64_MAX; break;
+        case 12: frames = UINT64_C(1) << 63; break;
+        case 13: m.dst_mac = two; m.n_dst_mac = 2; break;  /* columns */
+        case 14: m.n_frames = 0; break;                    /* disagree */
         }
         s_send(VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base);
         g_n[0]++;
@@ -334,7 +344,7 @@ main(int argc, char **argv)
                          (size_t) strtoull(argv[4], NULL, 0),
                          argc == 6 ? atoi(argv[5]) : 10);
     } else if (!strcmp(mode, "matrix-empty") && argc == 4) {
-        rc = s_matrix_entries((size_t) strtoull(argv[3], NULL, 0) / 2, true,
+        rc = s_matrix_entries((size_t) strtoull(argv[3], NULL, 0), true,
                               "empty", 0);
     } else if (!strcmp(mode, "matrix-pairs") && argc == 5) {
         size_t msgs = (size_t) strtoull(argv[3], NULL, 0);

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "lmatrix.h"
 #include "vtime.h"
 
 struct s_opts {
@@ -201,9 +202,8 @@ main(int argc, char **argv)
     struct s_cells cells = { .n = 0 };
     cells.head = malloc(n * sizeof *cells.head);
     cells.tail = malloc(n * sizeof *cells.tail);
-    Vr__MatrixEntry *ents = calloc(per_agent * n, sizeof *ents);
-    Vr__MatrixEntry **ptrs = calloc(per_agent * n, sizeof *ptrs);
-    if (!cells.head || !cells.tail || !ents || !ptrs
+    Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
+    if (!cells.head || !cells.tail || lmatrix_alloc(&m, per_agent * n) < 0
         || !s_cells_rehash(&cells, 4096)) {
         return 1;
     }
@@ -255,13 +255,8 @@ main(int argc, char **argv)
                     if (x->bytes == 0) {
                         continue;
                     }
-                    vr__matrix_entry__init(&ents[k]);
-                    ents[k].src_mac = s_mac(a);
-                    ents[k].dst_mac = s_mac(x->b);
-                    ents[k].bytes = x->bytes;
-                    ents[k].frames = x->bytes / 1400 + 1;
-                    ptrs[k] = &ents[k];
-                    k++;
+                    lmatrix_set(&m, k++, s_mac(a), s_mac(x->b), x->bytes,
+                                x->bytes / 1400 + 1);
                 }
             }
             char id[32];
@@ -283,13 +278,11 @@ main(int argc, char **argv)
                 vl.n_vms = nl;
                 bus_send(bus, pub, VR__MSG_TYPE__MSG_VM_LOCATIONS, &vl.base);
             }
-            Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
             m.agent_id = id;
             m.boot_id = 42;
             m.period_us = (uint64_t) o.period_ms * 1000;
             m.time_us = vtime_now_us();
-            m.entries = ptrs;
-            m.n_entries = k;
+            lmatrix_len_set(&m, k);
             if (bus_send(bus, pub, VR__MSG_TYPE__MSG_LOCAL_MATRIX, &m.base)
                 == 0) {
                 messages++;
@@ -306,8 +299,7 @@ main(int argc, char **argv)
     free(cells.slot);
     free(cells.head);
     free(cells.tail);
-    free(ents);
-    free(ptrs);
+    lmatrix_free(&m);
     zsock_destroy(&pub);
     bus_destroy(&bus);
     return 0;

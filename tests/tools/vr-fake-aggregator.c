@@ -40,15 +40,19 @@ static size_t s_n_agents;
 static void
 s_keep(bus_msg_t *msg)
 {
-    Vr__AgentAnnounce *ann = (Vr__AgentAnnounce *) msg->body;
-    if (!ann->agent_id) {
+    const Vr__AgentAnnounce *seen = (const Vr__AgentAnnounce *) msg->body;
+    if (!seen->agent_id) {
         return;
     }
     size_t i = 0;
-    while (i < s_n_agents && strcmp(s_agents[i]->agent_id, ann->agent_id)) {
+    while (i < s_n_agents && strcmp(s_agents[i]->agent_id, seen->agent_id)) {
         i++;
     }
     if (i == S_MAX_AGENTS) {
+        return;
+    }
+    Vr__AgentAnnounce *ann = (Vr__AgentAnnounce *) bus_msg_take_body(msg);
+    if (!ann) {
         return;
     }
     if (i < s_n_agents) {
@@ -57,7 +61,6 @@ s_keep(bus_msg_t *msg)
         s_n_agents++;
     }
     s_agents[i] = ann;
-    msg->body = NULL;
 }
 
 int

@@ -47,25 +47,25 @@ s_case(int i, zmsg_t *msg, const char *topic, uint32_t *seed)
         free(env);
         return "wrong version";
     case 3:
-        env = garbage_envelope(1, 4242, NULL, 0, &size);
+        env = garbage_envelope(GARBAGE_V, 4242, NULL, 0, &size);
         zmsg_addmem(msg, env, size);
         free(env);
         return "unknown type";
     case 4:
-        env = garbage_envelope(1, VR__MSG_TYPE__MSG_LOCAL_MATRIX, junk_body,
-                               sizeof junk_body, &size);
+        env = garbage_envelope(GARBAGE_V, VR__MSG_TYPE__MSG_LOCAL_MATRIX,
+                               junk_body, sizeof junk_body, &size);
         zmsg_addmem(msg, env, size);
         free(env);
         return "body does not decode";
     case 5:
-        env = garbage_envelope(1, VR__MSG_TYPE__MSG_STATUS_REQUEST, NULL, 0,
-                               &size);
+        env = garbage_envelope(GARBAGE_V, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                               NULL, 0, &size);
         zmsg_addmem(msg, env, size / 2);
         free(env);
         return "truncated envelope";
     case 6:
-        env = garbage_envelope(1, VR__MSG_TYPE__MSG_STATUS_REQUEST, NULL, 0,
-                               &size);
+        env = garbage_envelope(GARBAGE_V, VR__MSG_TYPE__MSG_STATUS_REQUEST,
+                               NULL, 0, &size);
         zmsg_addmem(msg, env, size);
         zmsg_addmem(msg, env, size);
         zmsg_addmem(msg, env, size);
@@ -144,8 +144,8 @@ s_pub(const char *endpoint, bool bind, const char *topic)
         /* Right frames, wrong topic for the type. */
         zmsg_t *msg = zmsg_new();
         size_t size;
-        uint8_t *env = garbage_envelope(1, VR__MSG_TYPE__MSG_ACK, NULL, 0,
-                                        &size);
+        uint8_t *env = garbage_envelope(GARBAGE_V, VR__MSG_TYPE__MSG_ACK,
+                                        NULL, 0, &size);
         zmsg_addstr(msg, topic);
         zmsg_addmem(msg, env, size);
         free(env);

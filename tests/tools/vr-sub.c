@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bus.h"
+#include "lmatrix.h"
 #include "eth.h"
 #include "vtime.h"
 
@@ -44,15 +45,16 @@ s_take(json_object *root, const bus_msg_t *msg)
         }
     } else if (msg->type == VR__MSG_TYPE__MSG_LOCAL_MATRIX) {
         const Vr__LocalMatrix *m = (const Vr__LocalMatrix *) msg->body;
-        for (size_t i = 0; i < m->n_entries; i++) {
+        size_t len = lmatrix_len(m);
+        for (size_t i = 0; len != SIZE_MAX && i < len; i++) {
             snprintf(key, sizeof key, "%s>%s",
-                     eth_mac_format(m->entries[i]->src_mac, a),
-                     eth_mac_format(m->entries[i]->dst_mac, b));
+                     eth_mac_format(m->src_mac[i], a),
+                     eth_mac_format(m->dst_mac[i], b));
             int64_t old = json_object_object_get_ex(matrix, key, &c)
                               ? json_object_get_int64(c) : 0;
-            if ((int64_t) m->entries[i]->bytes > old) {
+            if ((int64_t) m->bytes[i] > old) {
                 json_object_object_add(matrix, key, json_object_new_int64(
-                    (int64_t) m->entries[i]->bytes));
+                    (int64_t) m->bytes[i]));
             }
         }
     } else if (msg->type == VR__MSG_TYPE__MSG_TOPOLOGY_EVENT) {

@@ -78,6 +78,31 @@ main(void)
               "r-1\\x1b]0;x");
     printf("%s\n", s_err);
 
+    /* A booking ahead: a start in the past beyond the skew, beyond the
+     * horizon, an end not after the start or beyond the horizon. */
+    const uint64_t now = UINT64_C(1800000000000000), s1 = 1000000;
+    assert(adapter_check_schedule(0, 0, now, s_err, sizeof s_err));
+    assert(adapter_check_schedule(now + 5 * s1, now + 10 * s1, now, s_err,
+                                  sizeof s_err));
+    assert(adapter_check_schedule(now - s1, 0, now, s_err, sizeof s_err));
+    assert(adapter_check_schedule(0, now + s1, now, s_err, sizeof s_err));
+    s_refused(adapter_check_schedule(now - 3 * s1, 0, now, s_err,
+                                     sizeof s_err), "start_us", "1799");
+    s_refused(adapter_check_schedule(UINT64_MAX, 0, now, s_err,
+                                     sizeof s_err), "start_us", NULL);
+    s_refused(adapter_check_schedule(now + 5 * s1, now + 5 * s1, now, s_err,
+                                     sizeof s_err), "end_us", NULL);
+    s_refused(adapter_check_schedule(now + 5 * s1, now + s1, now, s_err,
+                                     sizeof s_err), "end_us", NULL);
+    s_refused(adapter_check_schedule(0, now - s1, now, s_err, sizeof s_err),
+              "end_us", NULL);
+    s_refused(adapter_check_schedule(now + s1, UINT64_MAX, now, s_err,
+                                     sizeof s_err), "end_us", NULL);
+    c = s_good();
+    c.start_us = 1;
+    s_refused(adapter_check_create(&c, s_err, sizeof s_err), "start_us",
+              "1");
+
     Vr__PathTeardown t = VR__PATH_TEARDOWN__INIT;
     s_refused(adapter_check_teardown(&t, s_err, sizeof s_err), "path_id",
               NULL);

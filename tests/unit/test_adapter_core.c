@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vtime.h"
+
 #define P(X) ADAPTER_PATH_##X
 
 /* What the fake backend was asked, and how it answers. */
@@ -446,6 +448,36 @@ test_registry(void)
     assert(!strcmp(names, "sim, "));
 }
 
+/* A booking ahead at a backend without a calendar is refused
+ * (ADAPTER_CORE_NO_CALENDAR), nothing admitted or recorded; the same
+ * request without a schedule is made. */
+static void
+test_no_calendar(void)
+{
+    adapter_core_t *core = s_core(16, NULL);
+    enum adapter_core_refusal why;
+    char err[256];
+    int n_admit = s_fake.n_admit;
+    struct adapter_core_request req = {
+        .request_id = "book-1",
+        .src = "10.0.0.1",
+        .dst = "10.0.0.2",
+        .start_us = vtime_now_us() + 60000000,
+    };
+    assert(!adapter_core_create(core, &req, &why, err, sizeof err));
+    assert(why == ADAPTER_CORE_NO_CALENDAR && strstr(err, "ahead"));
+    req.start_us = 0;
+    req.end_us = vtime_now_us() + 60000000;
+    assert(!adapter_core_create(core, &req, &why, err, sizeof err));
+    assert(why == ADAPTER_CORE_NO_CALENDAR);
+    assert(s_fake.n_admit == n_admit);
+    req.end_us = 0;
+    struct adapter_path *p = adapter_core_create(core, &req, &why, err,
+                                                 sizeof err);
+    assert(p && why == ADAPTER_CORE_OK && !p->r.start_us);
+    adapter_core_destroy(&core);
+}
+
 int
 main(void)
 {
@@ -454,6 +486,7 @@ main(void)
     test_refusals();
     test_cancel_and_failures();
     test_limit();
+    test_no_calendar();
     test_store_and_restart();
     printf("adapter_core: dispatch over a fake backend: ok\n");
     return 0;

@@ -24,6 +24,17 @@ struct s_seen {
     size_t n;
 };
 
+/* The path table of the first schema, up to its last column: old stores
+ * are made from it (the later schemas add columns after it). */
+#define S_PATH_V1                                                         \
+    "CREATE TABLE path (n INTEGER PRIMARY KEY, path_id TEXT NOT NULL,"    \
+    " sim_id INTEGER, request_id TEXT NOT NULL, src TEXT NOT NULL,"       \
+    " dst TEXT NOT NULL, bandwidth_mbps REAL, latency_ms REAL,"           \
+    " state INTEGER NOT NULL, detail TEXT NOT NULL,"                      \
+    " backend_ref TEXT NOT NULL, src_link TEXT NOT NULL,"                 \
+    " dst_link TEXT NOT NULL, error TEXT NOT NULL, created_us INTEGER,"   \
+    " updated_us INTEGER"
+
 static void
 s_collect(const struct adapter_path_rec *r, void *arg)
 {
@@ -64,7 +75,10 @@ s_rec(uint64_t n, int state)
     r.created_us = 1000 * n;
     r.updated_us = 2000 * n;
     r.vlan = n % 2 ? 1780 + (uint32_t) n : 0;
+    r.vlan_dst = n == 3 ? 1790 : 0;     /* p-3's ends on two VLANs */
     r.prefix_len = 30;
+    r.start_us = n % 2 ? UINT64_C(1800000000000000) + n : 0;
+    r.end_us = n % 2 ? r.start_us + 60000000 : 0;
     return r;
 }
 
@@ -177,13 +191,7 @@ main(void)
     sqlite3 *db;
     assert(sqlite3_open(old, &db) == SQLITE_OK);
     assert(sqlite3_exec(db,
-        "CREATE TABLE path (n INTEGER PRIMARY KEY, path_id TEXT NOT NULL,"
-        " sim_id INTEGER, request_id TEXT NOT NULL, src TEXT NOT NULL,"
-        " dst TEXT NOT NULL, bandwidth_mbps REAL, latency_ms REAL,"
-        " state INTEGER NOT NULL, detail TEXT NOT NULL,"
-        " backend_ref TEXT NOT NULL, src_link TEXT NOT NULL,"
-        " dst_link TEXT NOT NULL, error TEXT NOT NULL, created_us INTEGER,"
-        " updated_us INTEGER);"
+        S_PATH_V1 ");"
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);"
         "INSERT INTO path VALUES (7, 'p-7', 0, 'rq', '10.0.0.1',"
         " '10.0.0.2', 10, 0, 2, 'd', '', '10.212.0.1', '10.212.0.2', '',"
@@ -200,13 +208,51 @@ main(void)
         assert(!strcmp(seen.v[0].src_link, "10.212.0.1"));
         assert(seen.v[0].vlan == (round ? 1799u : 0u));
         assert(seen.v[0].prefix_len == (round ? 29u : 0u));
+        assert(seen.v[0].start_us == (round ? 5u : 0u));
+        assert(seen.v[0].end_us == (round ? 9u : 0u));
         assert(s_next(st) == 8);
         r = seen.v[0];
         r.vlan = 1799;
         r.prefix_len = 29;
+        r.start_us = 5;
+        r.end_us = 9;
         assert(adapter_store_put(st, &r) == 0);
         adapter_store_close(&st);
     }
+    /* A store of schema 2 (vlan, no booking times): upgraded to 4. */
+    char v2[300];
+    snprintf(v2, sizeof v2, "%s/v2.db", dir);
+    assert(sqlite3_open(v2, &db) == SQLITE_OK);
+    assert(sqlite3_exec(db,
+        S_PATH_V1 ", vlan INTEGER NOT NULL DEFAULT 0,"
+        " prefix_len INTEGER NOT NULL DEFAULT 0);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);"
+        "INSERT INTO path VALUES (3, 'p-3', 0, 'rq', '10.0.0.1',"
+        " '10.0.0.2', 10, 0, 2, 'd', '', '10.212.0.1', '10.212.0.2', '',"
+        " 1, 2, 1781, 30);"
+        "INSERT INTO meta VALUES ('next_n', 4);"
+        "INSERT INTO meta VALUES ('schema', 2);", NULL, NULL, NULL)
+           == SQLITE_OK);
+    sqlite3_close(db);
+    st = adapter_store_open(v2, err, sizeof err);
+    assert(st);
+    seen.n = 0;
+    assert(adapter_store_load(st, s_collect, &seen) == 1);
+    assert(seen.v[0].vlan == 1781 && seen.v[0].prefix_len == 30);
+    assert(seen.v[0].start_us == 0 && seen.v[0].end_us == 0);
+    assert(seen.v[0].vlan_dst == 0);
+    r = seen.v[0];
+    r.start_us = 77;
+    r.vlan_dst = 1782;
+    assert(adapter_store_put(st, &r) == 0);
+    adapter_store_close(&st);
+    st = adapter_store_open(v2, err, sizeof err);
+    assert(st);
+    seen.n = 0;
+    assert(adapter_store_load(st, s_collect, &seen) == 1);
+    assert(seen.v[0].start_us == 77 && seen.v[0].vlan_dst == 1782);
+    adapter_store_close(&st);
+
     /* A newer schema than this adapter knows is refused. */
     assert(sqlite3_open(old, &db) == SQLITE_OK);
     assert(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = "

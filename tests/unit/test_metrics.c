@@ -2,7 +2,8 @@
 /* common/metrics: a StatusReply rendered in the Prometheus text format
  * (names made legal, values escaped, repeats dropped, counter and gauge
  * types), listen addresses checked, and the HTTP endpoint driven the way
- * a service's loop drives it: poll its fd, run it, fetch over a socket. */
+ * a service's loop drives it: poll its fd, run it, fetch over a socket;
+ * and a socket handed over with metrics_adopt(). */
 #undef NDEBUG
 #include <assert.h>
 #include <errno.h>
@@ -233,6 +234,51 @@ s_serve(void)
     metrics_destroy(&m);
 }
 
+/* A connected socket handed over with metrics_adopt() is served as an
+ * accepted one: a scrape over a socketpair gets the same 200 and text,
+ * counted; the server closes it after an HTTP/1.0 answer. */
+static void
+s_adopt(void)
+{
+    int n_calls = 0;
+    metrics_t *m = metrics_new("127.0.0.1:0", s_fill, &n_calls);
+    assert(m);
+    for (int round = 0; round < 40; round++) {  /* > the connection cap */
+        int sv[2];
+        assert(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == 0);
+        assert(metrics_adopt(m, sv[1]) == 0);
+        static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+        assert(send(sv[0], req, strlen(req), MSG_NOSIGNAL)
+               == (ssize_t) strlen(req));
+        char buf[4096];
+        size_t len = 0;
+        uint64_t deadline = vtime_mono_ms() + 5000;
+        for (;;) {
+            assert(vtime_mono_ms() < deadline);
+            metrics_run(m);
+            ssize_t n = recv(sv[0], buf + len, sizeof buf - 1 - len, 0);
+            if (n == 0) {
+                break;
+            }
+            if (n > 0) {
+                len += (size_t) n;
+                assert(len < sizeof buf - 1);
+            } else {
+                assert(errno == EAGAIN || errno == EWOULDBLOCK);
+                struct pollfd p = { sv[0], POLLIN, 0 };
+                poll(&p, 1, 10);
+            }
+        }
+        buf[len] = '\0';
+        assert(strstr(buf, " 200 "));
+        assert(strstr(buf,
+                      "vreserve_widgets{service=\"test-svc\",id=\"t1\"} 7\n"));
+        close(sv[0]);
+    }
+    assert(n_calls == 40);
+    metrics_destroy(&m);
+}
+
 /* A label value that is not UTF-8 is made so, byte by byte (found by
  * tests/fuzz/fuzz_metrics); valid sequences pass as they are. */
 static void
@@ -260,6 +306,7 @@ main(void)
     s_render_utf8();
     s_listen_check();
     s_serve();
+    s_adopt();
     printf("test_metrics: ok\n");
     return 0;
 }

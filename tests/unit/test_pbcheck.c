@@ -74,13 +74,13 @@ test_tag_zero(void)
     assert(!pbcheck_tags_valid(m));
     protobuf_c_message_free_unpacked(m, NULL);
 
-    /* Inside a nested message: an entry of a LocalMatrix. */
-    Vr__LocalMatrix lm = VR__LOCAL_MATRIX__INIT;
-    Vr__MatrixEntry e = VR__MATRIX_ENTRY__INIT;
-    Vr__MatrixEntry *ep = &e;
-    e.src_mac = 1;
-    lm.entries = &ep;
-    lm.n_entries = 1;
+    /* Inside a nested message: a location of a VmLocations. */
+    Vr__VmLocations lm = VR__VM_LOCATIONS__INIT;
+    Vr__VmLocation e = VR__VM_LOCATION__INIT;
+    Vr__VmLocation *ep = &e;
+    e.mac = 1;
+    lm.vms = &ep;
+    lm.n_vms = 1;
     assert(pbcheck_tags_valid(&lm.base));
     ProtobufCMessageUnknownField f = {
         .tag = 0, .wire_type = PROTOBUF_C_WIRE_TYPE_VARINT, .len = 1,

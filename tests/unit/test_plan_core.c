@@ -5,8 +5,8 @@
  * limits; the path on which greedy gets half the optimum), greedy checked
  * against brute force on 3,000 random graphs of <= 8 links (feasible,
  * maximal, >= OPT / 2), the diff H -> H', the T_up / T_down timers, the
- * add cap, restart seeding, and a port handed from an old link to a new
- * one.  A fake service holds what RESERVE says and drops what RELEASE
+ * add cap, restart seeding, a held link kept for a phase (keep), and a
+ * port handed from an old link to a new one.  A fake service holds what RESERVE says and drops what RELEASE
  * says.  Last, an incremental core against one computing from scratch,
  * fed the same 200 random sequences of topologies, live rates, seeds,
  * costs and ticks: every action and every link the same. */
@@ -207,6 +207,17 @@ topo_params(struct plan_params *p)
 {
     plan_params_default(p);
     p->live_max_age_us = 0;
+}
+
+/* A core with topo_params(). */
+static plan_core_t *
+topo_core(void)
+{
+    struct plan_params p;
+    topo_params(&p);
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    return pc;
 }
 
 /* Params for the selection tests: no thresholds, no timers, no cap. */
@@ -694,6 +705,56 @@ test_diff(void)
     plan_core_destroy(&pc);
 }
 
+/* select_grace_us 2 s: a break of the selection that short (the live
+ * rates of a stalled BSP exchange) does not restart T_up; a longer one does. */
+static void
+test_select_grace(void)
+{
+    struct plan_params p;
+    topo_params(&p);
+    p.k = 4;
+    p.max_adds = 0;
+    assert(p.select_grace_us == 2 * S);     /* the default */
+    plan_core_t *pc = plan_core_new(&p);
+    assert(pc);
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+    const struct plan_action *a;
+    /* A break: the link stays in the topology, its rate under the min. */
+    const struct edge ab[] = { { 0, 1, 20 * M }, { 2, 3, 1000 } };
+    const struct edge cd[] = { { 0, 1, 1000 }, { 2, 3, 20 * M } };
+    const struct edge both[] = { { 0, 1, 20 * M }, { 2, 3, 20 * M } };
+
+    /* 0-4 s selected, 4-6 s out (2 s: bridged), then in: 9 s at 9 s. */
+    set_edges(pc, 0, ab, 2);
+    set_edges(pc, 4 * S, cd, 2);
+    set_edges(pc, 6 * S, ab, 2);
+    tick(pc, 9 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_DEFER, 0, 1);
+    assert(a && strstr(a->reason, "selected for 9.0 s"));
+    tick(pc, 10 * S, &h, &acts);
+    assert(act_of(&acts, PLAN_KIND_RESERVE, 0, 1));
+
+    /* 20-24 s selected, 24-26.5 s out (2.5 s: too long): from 26.5 s. */
+    set_edges(pc, 20 * S, both, 2);         /* c-d selected since 20 s */
+    set_edges(pc, 24 * S, ab, 2);
+    set_edges(pc, 26 * S + 500000, both, 2);
+    tick(pc, 30 * S, &h, &acts);
+    a = act_of(&acts, PLAN_KIND_DEFER, 2, 3);
+    assert(a && strstr(a->reason, "selected for 3.5 s"));
+    tick(pc, 36 * S + 499999, &h, &acts);
+    assert(!act_of(&acts, PLAN_KIND_RESERVE, 2, 3));
+    tick(pc, 36 * S + 500000, &h, &acts);
+    assert(act_of(&acts, PLAN_KIND_RESERVE, 2, 3));
+
+    /* Out of range: refused. */
+    p.select_grace_us = 61 * S;
+    char err[128];
+    assert(!plan_params_check(&p, err, sizeof err));
+    assert(strstr(err, "select_grace_us"));
+    plan_core_destroy(&pc);
+}
+
 /* T_up 10 s, T_down 30 s, min 10 Mbit/s, release 5 Mbit/s. */
 static void
 test_hysteresis(void)
@@ -702,6 +763,7 @@ test_hysteresis(void)
     topo_params(&p);
     p.k = 4;
     p.max_adds = 0;
+    p.select_grace_us = 0;      /* the paper's rule: any break restarts */
     plan_core_t *pc = plan_core_new(&p);
     assert(pc);
     struct held h = { .n = 0 };
@@ -926,10 +988,7 @@ test_unreserve(void)
 static void
 test_seed(void)
 {
-    struct plan_params p;
-    topo_params(&p);
-    plan_core_t *pc = plan_core_new(&p);
-    assert(pc);
+    plan_core_t *pc = topo_core();
     struct held h = { .n = 0 };
     struct plan_actions acts;
     held_add(&h, "h1", "h0");
@@ -970,6 +1029,51 @@ test_seed(void)
     const struct plan_action *a = act_of(&acts, PLAN_KIND_RELEASE, 6, 7);
     assert(a && strstr(a->reason, "held but not wanted"));
     assert(acts.n_reserve == 0);
+    plan_core_destroy(&pc);
+}
+
+/* plan_core_keep(): a held idle link a phase will use is kept past its
+ * wait for release until the time given, then released as any other; a
+ * miss (unseed) gives it up at once. */
+static void
+test_keep(void)
+{
+    plan_core_t *pc = topo_core();
+    struct held h = { .n = 0 };
+    struct plan_actions acts;
+    held_add(&h, "h2", "h3");
+    held_add(&h, "h4", "h5");
+    assert(plan_core_seed(pc, "h2", "h3", 0) == 0);
+    assert(plan_core_seed(pc, "h4", "h5", 0) == 0);
+    assert(plan_core_keep(pc, "h2", "h2", 0, S) == -1);
+    tick(pc, 1 * S, &h, &acts);
+    /* Wanted already (seeded): the keep sets a floor past T_down (30 s). */
+    assert(plan_core_keep(pc, "h3", "h2", 10 * S, 50 * S) == 0);
+    assert(plan_core_keep(pc, "h4", "h5", 10 * S, 50 * S) == 0);
+    tick(pc, 30 * S, &h, &acts);
+    assert(acts.n_release == 0);
+    const struct plan_action *a = act_of(&acts, PLAN_KIND_DEFER, 2, 3);
+    assert(a && strstr(a->reason, "kept") && strstr(a->reason, "20.0 s"));
+    tick(pc, 45 * S, &h, &acts);
+    assert(acts.n_release == 0);
+    /* The phase did not come for h4-h5: given up at once. */
+    assert(plan_core_unseed(pc, "h4", "h5") == 1);
+    tick(pc, 46 * S, &h, &acts);
+    assert(acts.n_release == 1 && act_of(&acts, PLAN_KIND_RELEASE, 4, 5));
+    tick(pc, 50 * S - 1, &h, &acts);
+    assert(acts.n_release == 0);
+    tick(pc, 50 * S, &h, &acts);
+    assert(acts.n_release == 1 && act_of(&acts, PLAN_KIND_RELEASE, 2, 3));
+    assert(h.n == 0);
+
+    /* A keep in the past, or on a link not held: no floor beyond now. */
+    held_add(&h, "h6", "h7");
+    assert(plan_core_keep(pc, "h6", "h7", 60 * S, 55 * S) == 0);
+    tick(pc, 60 * S, &h, &acts);
+    tick(pc, 90 * S - 1, &h, &acts);
+    assert(acts.n_release == 0);
+    tick(pc, 90 * S, &h, &acts);
+    assert(acts.n_release == 1 && act_of(&acts, PLAN_KIND_RELEASE, 6, 7));
     plan_core_destroy(&pc);
 }
 
@@ -1449,8 +1553,15 @@ test_incremental(void)
             } else if (what == 4) {
                 const char *a = rhost(pool + 1 < 14 ? pool + 1 : 14);
                 const char *b = rhost(pool);
-                int ri = plan_core_seed(t.inc, a, b, at);
-                assert(ri == plan_core_seed(t.ref, a, b, at));
+                int ri;
+                if (rand() % 2) {
+                    ri = plan_core_seed(t.inc, a, b, at);
+                    assert(ri == plan_core_seed(t.ref, a, b, at));
+                } else {
+                    uint64_t until = at + (uint64_t) (rand() % 60) * S;
+                    ri = plan_core_keep(t.inc, a, b, at, until);
+                    assert(ri == plan_core_keep(t.ref, a, b, at, until));
+                }
             } else if (what == 10) {
                 /* A reload: ports, thresholds, bonus, policy. */
                 struct plan_port_limit lim2[2];
@@ -1524,10 +1635,12 @@ main(void)
     test_b_matching_exact();
     test_diff();
     test_hysteresis();
+    test_select_grace();
     test_keep_bonus();
     test_throttle();
     test_unreserve();
     test_seed();
+    test_keep();
     test_port_handover();
     test_live();
     test_cost();

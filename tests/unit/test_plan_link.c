@@ -122,11 +122,22 @@ test_life(void)
     plan_link_set_path(l, "h2", "10.0.0.2", "10.0.0.1");
     assert(!strcmp(l->addr_a, "10.0.0.1") && !strcmp(l->addr_b, "10.0.0.2"));
     /* A VLAN circuit's id and prefix length, checked. */
-    assert(plan_link_set_circuit(l, 1780, 30));
-    assert(l->vlan == 1780 && l->prefix_len == 30);
-    assert(!plan_link_set_circuit(l, 4095, 30) && l->vlan == 0);
-    assert(!plan_link_set_circuit(l, 1780, 33) && l->vlan == 0);
-    assert(plan_link_set_circuit(l, 1799, 30) && l->vlan == 1799);
+    assert(plan_link_set_circuit(l, "h2", 1780, 0, 30));
+    assert(l->vlan == 1780 && l->vlan_b == 0 && l->prefix_len == 30);
+    assert(plan_link_vlan_at(l, 0) == 1780 && plan_link_vlan_at(l, 1) == 1780);
+    assert(!plan_link_set_circuit(l, "h2", 4095, 0, 30) && l->vlan == 0);
+    assert(!plan_link_set_circuit(l, "h2", 1780, 0, 33) && l->vlan == 0);
+    /* Two VLANs: the reservation's host_a (h2) is our b; a second
+     * without a first, or out of range, is refused. */
+    assert(plan_link_set_circuit(l, "h2", 1781, 1785, 30));
+    assert(plan_link_vlan_at(l, 0) == 1785 && plan_link_vlan_at(l, 1) == 1781);
+    assert(plan_link_set_circuit(l, "h1", 1781, 1785, 30));
+    assert(plan_link_vlan_at(l, 0) == 1781 && plan_link_vlan_at(l, 1) == 1785);
+    assert(plan_link_set_circuit(l, "h2", 1781, 1781, 30) && !l->vlan_b);
+    assert(!plan_link_set_circuit(l, "h2", 0, 1785, 30) && l->vlan == 0
+           && plan_link_vlan_at(l, 1) == 0);
+    assert(!plan_link_set_circuit(l, "h2", 1781, 4095, 30) && l->vlan == 0);
+    assert(plan_link_set_circuit(l, "h2", 1799, 0, 30) && l->vlan == 1799);
     assert(plan_links_apply(&set, l, EV(ACTIVE), NULL, 600) == 0);
     assert(l->state == ST(SETUP) && l->t_active_us == 600);
     assert(plan_links_apply(&set, l, EV(WIRED), NULL, 700) == 0);

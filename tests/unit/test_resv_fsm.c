@@ -19,7 +19,7 @@ main(void)
         { S(ACTIVE), S(RELEASING) },       { S(ACTIVE), S(FAILED) },
         { S(RELEASING), S(RELEASED) },     { S(RELEASING), S(FAILED) },
         { S(SCHEDULED), S(REQUESTED) },    { S(SCHEDULED), S(RELEASED) },
-        { S(SCHEDULED), S(FAILED) },
+        { S(SCHEDULED), S(FAILED) },       { S(SCHEDULED), S(SCHEDULED) },
     };
     size_t n_legal = 0;
     for (int from = 0; from <= 8; from++) {
@@ -32,7 +32,7 @@ main(void)
             n_legal += want;
         }
     }
-    assert(n_legal == 13);
+    assert(n_legal == 14);
 
     assert(resv_fsm_final(S(RELEASED)) && resv_fsm_final(S(FAILED)));
     assert(!resv_fsm_final(S(ACTIVE)) && !resv_fsm_final(S(REQUESTED)));

@@ -291,29 +291,31 @@ main(void)
         assert(resv_store_insert(st, &sd, "booked") == 0
                && sd.state == S(SCHEDULED));
         resv_store_destroy(&st);
-        /* Version 3 now: a path's VLAN and prefix length are kept. */
+        /* Version 4 now: a path's VLANs and prefix length are kept. */
         st = resv_store_new(old);
         assert(st);
         assert(resv_store_get(st, "r-1", &o) == 0 && o.vlan == 0
-               && o.link_prefix_len == 0);
+               && o.vlan_b == 0 && o.link_prefix_len == 0);
         struct resv_rec sv = s_req("x", "w", "req-v");
         assert(resv_store_insert(st, &sv, "asked") == 0);
         assert(resv_store_transition(st, sv.id, S(PROVISIONING), "p",
                                      "p-9", NULL, NULL, NULL, NULL) == 0);
+        struct resv_link link = { .addr_a = "10.212.0.1",
+                                  .addr_b = "10.212.0.2", .vlan = 1781,
+                                  .vlan_b = 1785, .prefix_len = 30 };
         assert(resv_store_transition_link(st, sv.id, S(ACTIVE), "up",
-                                          "p-9", NULL, "10.212.0.1",
-                                          "10.212.0.2", 1781, 30, &o) == 0);
-        assert(o.vlan == 1781 && o.link_prefix_len == 30
+                                          "p-9", NULL, &link, &o) == 0);
+        assert(o.vlan == 1781 && o.vlan_b == 1785 && o.link_prefix_len == 30
                && !strcmp(o.addr_b, "10.212.0.2"));
         resv_store_destroy(&st);
-        st = resv_store_new(old);      /* version 3 now: opens as such */
+        st = resv_store_new(old);      /* version 4 now: opens as such */
         assert(st);
         assert(resv_store_get(st, sv.id, &o) == 0 && o.vlan == 1781
-               && o.link_prefix_len == 30);
+               && o.vlan_b == 1785 && o.link_prefix_len == 30);
         /* A later move without them leaves them as they were. */
         assert(resv_store_transition(st, sv.id, S(RELEASING), "r", NULL,
                                      NULL, NULL, NULL, &o) == 0
-               && o.vlan == 1781);
+               && o.vlan == 1781 && o.vlan_b == 1785);
         resv_store_destroy(&st);
     } else {
         printf("no sqlite3 shell: the upgrade from version 1 not checked\n");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lmatrix.h"
 #include "vttif_check.h"
 
 static const struct vttif_check_limits lim = {
@@ -64,31 +65,31 @@ test_ids_macs(void)
 static void
 test_matrix(void)
 {
-    Vr__MatrixEntry e[5];
-    Vr__MatrixEntry *p[5];
+    uint64_t src[5], dst[5], bytes[5], frames[5];
     for (int i = 0; i < 5; i++) {
-        vr__matrix_entry__init(&e[i]);
-        e[i].src_mac = 0x020000000001;
-        e[i].dst_mac = 0x020000000002 + (uint64_t) i;
-        e[i].bytes = 1000;
-        e[i].frames = 10;
-        p[i] = &e[i];
+        src[i] = 0x020000000001;
+        dst[i] = 0x020000000002 + (uint64_t) i;
+        bytes[i] = 1000;
+        frames[i] = 10;
     }
     Vr__LocalMatrix m = VR__LOCAL_MATRIX__INIT;
     m.agent_id = "h1";
     m.boot_id = UINT64_MAX;
     m.period_us = 100000;
     m.time_us = 1700000000000000;
-    m.entries = p;
-    m.n_entries = 4;
+    m.src_mac = src;
+    m.dst_mac = dst;
+    m.bytes = bytes;
+    m.frames = frames;
+    lmatrix_len_set(&m, 4);
     assert(vttif_check_matrix(&m, &lim, err, sizeof err));
 
     /* Zero and group MACs are the core's to skip, not malformed. */
-    e[0].src_mac = 0;
-    e[1].dst_mac = 0x010000000000;
+    src[0] = 0;
+    dst[1] = 0x010000000000;
     assert(vttif_check_matrix(&m, &lim, err, sizeof err));
-    e[0].src_mac = 0x020000000001;
-    e[1].dst_mac = 0x020000000003;
+    src[0] = 0x020000000001;
+    dst[1] = 0x020000000003;
 
     m.agent_id = "h1\n\x1b[2J";
     s_expect(vttif_check_matrix(&m, &lim, err, sizeof err), "agent_id:",
@@ -113,27 +114,38 @@ test_matrix(void)
     m.time_us = 0;
     assert(vttif_check_matrix(&m, &lim, err, sizeof err));
 
-    m.n_entries = 5;
+    lmatrix_len_set(&m, 5);
     s_expect(vttif_check_matrix(&m, &lim, err, sizeof err), "entries:",
              "'5' entries, more than the 4");
-    m.n_entries = 4;
+    lmatrix_len_set(&m, 4);
 
-    e[2].src_mac = UINT64_MAX;
+    /* Columns of different lengths: refused, whichever is off. */
+    m.n_dst_mac = 3;
+    s_expect(vttif_check_matrix(&m, &lim, err, sizeof err), "entries:",
+             "columns of 4, 3, 4 and 4 values");
+    m.n_dst_mac = 4;
+    m.n_frames = 0;
+    s_expect(vttif_check_matrix(&m, &lim, err, sizeof err), "entries:",
+             "the same length");
+    m.n_frames = 4;
+    assert(lmatrix_len(&m) == 4);
+
+    src[2] = UINT64_MAX;
     s_expect(vttif_check_matrix(&m, &lim, err, sizeof err),
-             "entries[2].src_mac:", "'0xffffffffffffffff'");
-    e[2].src_mac = 0x020000000001;
-    e[3].dst_mac = UINT64_C(1) << 48;
+             "src_mac[2]:", "'0xffffffffffffffff'");
+    src[2] = 0x020000000001;
+    dst[3] = UINT64_C(1) << 48;
     s_expect(vttif_check_matrix(&m, &lim, err, sizeof err),
-             "entries[3].dst_mac:", "'0x1000000000000'");
-    e[3].dst_mac = 0x020000000009;
-    e[1].bytes = (UINT64_C(1) << 62) + 1;
+             "dst_mac[3]:", "'0x1000000000000'");
+    dst[3] = 0x020000000009;
+    bytes[1] = (UINT64_C(1) << 62) + 1;
     s_expect(vttif_check_matrix(&m, &lim, err, sizeof err),
-             "entries[1].bytes:", "'4611686018427387905'");
-    e[1].bytes = 5;
-    e[0].frames = UINT64_MAX;
+             "bytes[1]:", "'4611686018427387905'");
+    bytes[1] = 5;
+    frames[0] = UINT64_MAX;
     s_expect(vttif_check_matrix(&m, &lim, err, sizeof err),
-             "entries[0].frames:", NULL);
-    e[0].frames = 1;
+             "frames[0]:", NULL);
+    frames[0] = 1;
     assert(vttif_check_matrix(&m, &lim, err, sizeof err));
 }
 

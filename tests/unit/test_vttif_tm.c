@@ -1361,6 +1361,137 @@ test_implausible(void)
     vttif_tm_destroy(&tm);
 }
 
+static int
+cmp_rate(const void *a, const void *b)
+{
+    const struct vttif_tm_rate *x = a, *y = b;
+    if (x->src != y->src) {
+        return x->src < y->src ? -1 : 1;
+    }
+    return x->dst < y->dst ? -1 : x->dst > y->dst;
+}
+
+/* The order an agent lists its pairs in changes nothing: one core fed
+ * every message in the same order, another the same messages shuffled
+ * every third time (and otherwise in its last order), both with a pair
+ * left out now and then and one listed twice, give the same matrix and
+ * the same counts after every period.  (The core guesses each report from
+ * the agent's last order; a wrong guess must only cost a lookup.) */
+static void
+test_listing_order(void)
+{
+    enum { HOSTS = 4, PER = 4, VMS = HOSTS * PER, PAIRS = VMS * (VMS - 1) };
+    struct vttif_tm_params p;
+    vttif_tm_params_default(&p);
+    vttif_tm_t *a = vttif_tm_new(&p), *b = vttif_tm_new(&p);
+    assert(a && b);
+    static struct vttif_tm_entry ord[HOSTS][PAIRS], shuf[HOSTS][PAIRS];
+    static struct vttif_tm_rate ra[PAIRS], rb[PAIRS];
+    size_t n[HOSTS] = { 0 };
+    uint64_t rng = 12345;
+    for (size_t s = 0; s < VMS; s++) {
+        for (size_t d = 0; d < VMS; d++) {
+            if (s == d) {
+                continue;
+            }
+            /* The source's host lists it; every third pair the
+             * destination's host too (two reports to dedupe). */
+            size_t hs = s / PER, hd = d / PER;
+            ord[hs][n[hs]++] = (struct vttif_tm_entry) {
+                .src = mac(s), .dst = mac(d) };
+            if ((s + d) % 3 == 0 && hd != hs) {
+                ord[hd][n[hd]++] = (struct vttif_tm_entry) {
+                    .src = mac(s), .dst = mac(d) };
+            }
+        }
+    }
+    memcpy(shuf, ord, sizeof ord);
+    for (int k = 0; k < 80; k++) {
+        double t = 0.1 * k;
+        for (size_t h = 0; h < HOSTS; h++) {
+            struct vttif_tm_entry ea[PAIRS + 1], eb[PAIRS + 1];
+            size_t na = 0, nb = 0;
+            for (size_t i = 0; i < n[h]; i++) {
+                struct vttif_tm_entry *e = &ord[h][i];
+                /* Rates differ per pair and change over time. */
+                uint64_t step = (uint64_t) ((e->src * 7 + e->dst * 13) % 97)
+                                * 1000 * (uint64_t) (1 + (k / 20) % 3);
+                e->bytes += step;
+                e->frames += step / 1000;
+            }
+            if (k % 3 == 0) {
+                for (size_t i = n[h] - 1; i > 0; i--) {
+                    rng = rng * UINT64_C(6364136223846793005) + 1;
+                    size_t j = (size_t) (rng >> 33) % (i + 1);
+                    struct vttif_tm_entry x = shuf[h][i];
+                    shuf[h][i] = shuf[h][j];
+                    shuf[h][j] = x;
+                }
+            }
+            /* Same counters in the shuffled order. */
+            for (size_t i = 0; i < n[h]; i++) {
+                for (size_t j = 0; j < n[h]; j++) {
+                    if (shuf[h][i].src == ord[h][j].src
+                        && shuf[h][i].dst == ord[h][j].dst) {
+                        shuf[h][i] = ord[h][j];
+                        break;
+                    }
+                }
+            }
+            uint64_t left_out = mac((size_t) k % VMS);
+            for (size_t i = 0; i < n[h]; i++) {
+                if (ord[h][i].src != left_out || k % 5) {
+                    ea[na++] = ord[h][i];
+                }
+                if (shuf[h][i].src != left_out || k % 5) {
+                    eb[nb++] = shuf[h][i];
+                }
+            }
+            ea[na++] = ea[0];       /* listed twice: skipped */
+            eb[nb++] = ea[0];
+            char id[8];
+            snprintf(id, sizeof id, "h%zu", h);
+            struct vttif_tm_update u = {
+                .agent_id = id, .boot_id = 1, .period_s = 0.1,
+                .time_s = 100 + t, .entries = ea, .n_entries = na };
+            assert(vttif_tm_feed(a, &u, t) == 0);
+            u.entries = eb;
+            u.n_entries = nb;
+            assert(vttif_tm_feed(b, &u, t) == 0);
+        }
+        struct vttif_tm_event ev;
+        bool ca = vttif_tm_tick(a, t + 0.05, &ev);
+        bool cb = vttif_tm_tick(b, t + 0.05, &ev);
+        assert(ca == cb);
+        double ma, mb;
+        size_t na = vttif_tm_matrix(a, ra, PAIRS, &ma);
+        size_t nb = vttif_tm_matrix(b, rb, PAIRS, &mb);
+        assert(na == nb && na <= PAIRS && fabs(ma - mb) <= 1e-9 * ma);
+        qsort(ra, na, sizeof ra[0], cmp_rate);
+        qsort(rb, nb, sizeof rb[0], cmp_rate);
+        for (size_t i = 0; i < na; i++) {
+            assert(ra[i].src == rb[i].src && ra[i].dst == rb[i].dst);
+            assert(fabs(ra[i].rate_bps - rb[i].rate_bps)
+                   <= 1e-9 * ra[i].rate_bps);
+            assert(fabs(ra[i].current_bps - rb[i].current_bps)
+                   <= 1e-9 * ra[i].current_bps);
+        }
+        if (k == 79) {
+            assert(na > PAIRS / 2);     /* the test saw real rates */
+        }
+    }
+    struct vttif_tm_counters c1, c2;
+    vttif_tm_get_counters(a, &c1);
+    vttif_tm_get_counters(b, &c2);
+    assert(c1.entries == c2.entries && c1.entries_skipped
+           == c2.entries_skipped && c1.n_reports == c2.n_reports
+           && c1.baselines == c2.baselines);
+    assert(c1.entries_skipped >= 80 * HOSTS);
+    vttif_tm_destroy(&a);
+    vttif_tm_destroy(&b);
+    printf("  listing order: same matrix whatever the order\n");
+}
+
 int
 main(void)
 {
@@ -1389,6 +1520,7 @@ main(void)
     test_caps_vms();
     test_caps_pairs();
     test_implausible();
+    test_listing_order();
     printf("  worst edge rate error: %.1f%%\n", 100 * g_worst);
     printf("test_vttif_tm: ok\n");
     return 0;
