@@ -84,6 +84,11 @@ const struct cfg_key agent_cfg_keys[] = {
                 AGENT_MAX_LINKS,
                 "links held at most (the star's, the planner's, by hand); "
                 "one more is refused"),
+    CFG_KEY_U32("link_linger_ms", T, link_linger_ms, 0, 10000, 500,
+                "a link removed by request stops sending at once but takes "
+                "the frames still on their way over its path this long "
+                "before it is freed (queues, propagation); 0: freed at "
+                "once"),
     CFG_KEY_U32("buffer_kb", T, buffer_kb, 64, 262144, 4096,
                 "socket buffer size of the capture and overlay sockets"),
     CFG_KEY_U32("acct_pairs", T, acct_pairs, 16, 16777216, 65536,
@@ -217,8 +222,13 @@ agent_publish(agent_t *self, fwd_table_t *fwd)
     memcpy(snap->ports, self->ports, sizeof snap->ports);
     memcpy(snap->links, self->links, sizeof snap->links);
     snap->proxy_link = self->proxy_link;
-    for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        if (!self->links[i]) {
+    /* Live links first, then lingering ones (agent_linger.c): of two
+     * links to one peer, the live one receives what names no link. */
+    for (int j = 0; j < 2 * AGENT_MAX_LINKS; j++) {
+        int i = j % AGENT_MAX_LINKS;
+        if (!self->links[i]
+            || atomic_load(&self->links[i]->lingering)
+                   != (j >= AGENT_MAX_LINKS)) {
             continue;
         }
         uint64_t key = agent_path_link_key(self->links[i]);
@@ -291,7 +301,8 @@ int
 agent_find_link(const agent_t *self, const char *name)
 {
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        if (self->links[i] && !strcmp(self->links[i]->name, name)) {
+        if (self->links[i] && !atomic_load(&self->links[i]->lingering)
+            && !strcmp(self->links[i]->name, name)) {
             return i;
         }
     }
@@ -304,7 +315,8 @@ agent_find_link_by_peer(const agent_t *self, const struct sockaddr_in *peer)
     uint64_t key = agent_link_addr_key(peer);
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         const agent_link_t *l = self->links[i];
-        if (l && atomic_load_explicit((_Atomic uint64_t *) &l->endpoint,
+        if (l && !atomic_load(&l->lingering)
+            && atomic_load_explicit((_Atomic uint64_t *) &l->endpoint,
                                       memory_order_relaxed) == key) {
             return i;
         }
@@ -683,7 +695,8 @@ s_new(svc_t *svc, const struct agent_cfg *cfg, bool threads)
     if (!self->events || agent_ctl_start(self) != 0
         || agent_claim_start(self) != 0 || agent_star_start(self) != 0
         || agent_fast_start(self) != 0 || agent_circuit_start(self) != 0
-        || agent_pub_start(self) != 0 || agent_attach_start(self) != 0) {
+        || agent_pub_start(self) != 0 || agent_attach_start(self) != 0
+        || agent_linger_start(self) != 0) {
         goto error;
     }
     if (!threads) {

@@ -99,7 +99,8 @@ s_on_learn(svc_t *svc, int fd, void *arg)
         bool valid = a.kind == FWD_PORT
                          ? a.index < self->n_ports && self->ports[a.index]
                      : a.kind == FWD_LINK && a.index < AGENT_MAX_LINKS
-                           && self->links[a.index] != NULL;
+                           && self->links[a.index] != NULL
+                           && !atomic_load(&self->links[a.index]->lingering);
         if (valid && agent_claim(self, cur, evs[i].mac, a, now)) {
             b.evs[b.n++] = evs[i];
         }

@@ -233,6 +233,12 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
                                     sizeof why)) {
         return s_bad_request(self, type, why);  /* checked: not reached */
     }
+    /* A link made again replaces the one lingering under its name or on
+     * its VLAN (agent_linger.c). */
+    if (agent_linger_replace(self, l->name, l->vlan) != 0) {
+        return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
+                       "link %s: out of memory", l->name);
+    }
     int index = agent_find_link(self, l->name);
     if (index >= 0) {
         agent_link_t *old = self->links[index];
@@ -300,6 +306,9 @@ s_link_create(agent_t *self, const Vr__LinkCreate *req, int type)
             link->sec->tag = link_sec_tag(l->name);
         }
         index = agent_add_link(self, link);
+        if (index < 0 && agent_linger_free_one(self)) {
+            index = agent_add_link(self, link);
+        }
         if (index < 0 || agent_change(self, NULL, NULL) != 0) {
             if (index >= 0) {
                 self->links[index] = NULL;
@@ -348,11 +357,17 @@ s_link_remove(agent_t *self, const Vr__LinkRemove *req, int type)
                        "link '%s' is the star's link to the proxy",
                        req->name);
     }
-    if (agent_remove_link(self, index) != 0) {
+    if (agent_linger_retire(self, index, vtime_mono_us()) != 0) {
         return s_error(self, VR__ERROR_CODE__ERR_INTERNAL, type,
                        "link '%s': out of memory", req->name);
     }
-    VLOG_INFO_RL("link %s: removed", LOG_ESC(req->name));
+    if (self->cfg->link_linger_ms) {
+        VLOG_INFO_RL("link %s: removed (what is still on its way over it "
+                     "is taken for %u ms)", LOG_ESC(req->name),
+                     self->cfg->link_linger_ms);
+    } else {
+        VLOG_INFO_RL("link %s: removed", LOG_ESC(req->name));
+    }
     return s_reply_ack(self, "removed");
 }
 
@@ -367,7 +382,7 @@ s_link_list(agent_t *self)
     static char vstates[AGENT_MAX_LINKS][S_VLAN_STATE_LEN];
     size_t n = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        if (self->links[i]) {
+        if (self->links[i] && !atomic_load(&self->links[i]->lingering)) {
             s_link_to_proto(self, self->links[i], &links[n], &counters[n],
                             endpoints[n], vdevs[n], vstates[n]);
             ptrs[n] = &links[n];
@@ -701,7 +716,7 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     const struct agent_snap *snap = agent_current(self);
     size_t n_links = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
-        n_links += self->links[i] != NULL;
+        n_links += self->links[i] && !atomic_load(&self->links[i]->lingering);
     }
     bus_status_add_info(reply, "mode", self->cfg->proxy ? "proxy" : "member");
     bus_status_add_info(reply, "overlay", self->cfg->listen);
@@ -728,6 +743,12 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "netlink_resyncs", self->nl_resyncs,
                            false);
     bus_status_add_counter(reply, "links", n_links, true);
+    bus_status_add_counter(reply, "links_lingering", agent_linger_count(self),
+                           true);
+    bus_status_add_counter(reply, "links_retired", self->links_retired,
+                           false);
+    bus_status_add_counter(reply, "linger_rx_frames", agent_linger_rx(self),
+                           false);
     bus_status_add_counter(reply, "rules", fwd_table_count(snap->fwd,
                                                            FWD_RULE), true);
     bus_status_add_counter(reply, "learned_macs",

@@ -129,6 +129,10 @@ typedef struct agent_link {
     _Atomic uint32_t frame_id[AGENT_N_THREADS]; /* per sending thread */
     struct encap_reasm reasm[2];    /* overlay thread: [0] VM, [1] relay */
     struct link_sec *sec;           /* sessions; NULL: overlay.insecure */
+    _Atomic bool lingering;         /* removed, still taking what is on
+                                     * its way (agent_linger.c) */
+    uint64_t linger_until_us;       /* ...until then (control thread) */
+    uint64_t linger_rx0;            /* rx_frames when it was removed */
     struct link_stats stats[AGENT_N_THREADS];
 } agent_link_t;
 

@@ -415,7 +415,7 @@ s_ovl_tick(agent_t *self, const struct agent_snap *snap, uint64_t now_ms)
     bool kick = false;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         agent_link_t *l = snap->links[i];
-        if (!l || !l->sec
+        if (!l || !l->sec || atomic_load(&l->lingering)
             || (l->tcp && (l->tcp_fd < 0 || atomic_load(&l->tcp_broken)))) {
             continue;
         }

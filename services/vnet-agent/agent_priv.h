@@ -166,6 +166,10 @@ struct agent {
     uint64_t n_snapshots;           /* control: snapshots published */
     uint64_t n_hellos;              /* control: hellos received */
     uint32_t link_seq;              /* for names of learned links */
+    uint64_t links_retired;         /* control: removed, left to linger */
+    uint64_t links_freed;           /* ...and freed since */
+    uint64_t linger_rx_done;        /* frames the freed ones took while
+                                     * they lingered */
     struct agent_probes probes;     /* control: probes awaiting an echo */
 
     /* Ports that come and go (agent_attach.c), control thread. */
@@ -261,6 +265,28 @@ const char *agent_target_name(const agent_t *self, struct fwd_action a,
  * service; 0 or -1.  agent_ctl.c: the control socket's requests and the
  * probes waiting for an echo. */
 int agent_ctl_start(agent_t *self);
+
+/* agent_linger.c: a link removed by request lingers (see there).
+ * Retires link 'index' at 'now_us' (frees it at once with no linger, or
+ * when it is the star's); 0 or -1 (out of memory: nothing changed). */
+int agent_linger_retire(agent_t *self, int index, uint64_t now_us);
+
+/* Frees the lingering links named 'name' or, with 'vlan' (not 0), on
+ * that VLAN: a link made again replaces them.  0, or -1 if one could
+ * not be freed (out of memory). */
+int agent_linger_replace(agent_t *self, const char *name, uint32_t vlan);
+
+/* Frees the lingering link whose linger ends first, for its slot; false
+ * if none was freed. */
+bool agent_linger_free_one(agent_t *self);
+
+/* Lingering links now; frames taken on lingering links since the
+ * start. */
+size_t agent_linger_count(const agent_t *self);
+uint64_t agent_linger_rx(const agent_t *self);
+
+/* Frees the lingering links whose linger is over. */
+int agent_linger_start(agent_t *self);
 
 /* agent_claim.c: learn events from the packet threads, claims aging. */
 int agent_claim_start(agent_t *self);

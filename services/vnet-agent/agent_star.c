@@ -258,6 +258,9 @@ agent_star_hello(agent_t *self, const uint64_t *macs, size_t n_macs)
             agent_remove_link(self, i);
             continue;
         }
+        if (atomic_load(&l->lingering)) {
+            continue;   /* removed: it says nothing more */
+        }
         if (l->tcp) {
             s_tcp_tend(self, l);
         } else {

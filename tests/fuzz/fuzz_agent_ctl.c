@@ -12,7 +12,8 @@
  * rule list, byte for byte); at most max_links links (24 here, so that
  * the fuzzer meets the cap often and a full table stays cheap), PROBE_MAX
  * probes waiting, AGENT_FAST_WAITS requests waiting for the fast path;
- * the star's link is never removed; link names are unique; every rule
+ * the star's link is never removed; link names are unique; a removed
+ * link lingers unseen and is replaced by one made under its name; every rule
  * names a link or port that exists; every link the planner could have
  * made pairs by its name's tag.  Build with -DVR_FUZZ=ON and clang;
  * tests/fuzz/replay.c runs it on fixed inputs in the ordinary build. */
@@ -157,14 +158,22 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
     const Vr__LinkList *links = (const Vr__LinkList *) replies[0];
     const Vr__RuleList *rules = (const Vr__RuleList *) replies[1];
     const struct agent_cfg *c = cfg;
-    size_t n = 0;
+    size_t n = 0, n_all = 0;
     for (int i = 0; i < AGENT_MAX_LINKS; i++) {
         const agent_link_t *l = self->links[i];
         if (!l) {
             continue;
         }
-        n++;
+        n_all++;
         FUZZ_CHECK(l->index == i);
+        if (atomic_load(&l->lingering)) {
+            /* Removed (agent_linger.c): found by no request, and never
+             * beside a live link of its name (that one replaced it). */
+            FUZZ_CHECK(i != self->proxy_link);
+            FUZZ_CHECK(agent_find_link(self, l->name) < 0);
+        } else {
+            n++;
+        }
         /* Keys on: every link is sealed, and pairs with the peer's link
          * by its tag: the star's 0, any other its name's. */
         FUZZ_CHECK(l->sec);
@@ -172,7 +181,7 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
                        ? l->sec->tag == 0
                        : l->sec->tag == link_sec_tag(l->name));
     }
-    FUZZ_CHECK(links->n_links == n && n <= c->max_links);
+    FUZZ_CHECK(links->n_links == n && n_all <= c->max_links);
     FUZZ_CHECK(self->proxy_link >= 0 && self->links[self->proxy_link]
                && !strcmp(self->links[self->proxy_link]->name, "proxy"));
     static const char *names[AGENT_MAX_LINKS];
