@@ -470,37 +470,46 @@ s_path_ended(resv_broker_t *self, struct resv_rec *r)
     return ended;
 }
 
+bool
+resv_broker_take(resv_broker_t *self, const bus_msg_t *msg)
+{
+    const Vr__Path *p = msg->type == VR__MSG_TYPE__MSG_PATH_EVENT
+                            ? ((Vr__PathEvent *) msg->body)->path : NULL;
+    if (!p || !p->path_id || !p->request_id) {
+        return false;
+    }
+    struct resv_rec r;
+    int rc = resv_store_by_path(self->store, p->path_id, &r);
+    if (rc == RESV_STORE_NOT_FOUND) {
+        rc = resv_store_get(self->store, p->request_id, &r);
+    }
+    if (rc == 0) {
+        s_apply_path(self, &r, p);
+    } else if (rc < 0) {
+        /* Unknown is not nobody's: the next reconcile, which reads
+         * the whole store or nothing, decides. */
+        self->n_store_errors++;
+        VLOG_WARN_RL("path %s event: store lookup failed (%s): left "
+                     "to the next reconcile", LOG_ESC(p->path_id),
+                     resv_store_error(self->store));
+    } else if (p->state == P(UP)) {
+        self->n_orphans++;
+        s_teardown(self, p->path_id, "nobody reserved it");
+    }
+    return true;
+}
+
 /* A path event from the adapter. */
 static int
 s_on_path_event(svc_t *svc, zsock_t *sock, void *arg)
 {
     resv_broker_t *self = arg;
+    (void) svc;
     bus_msg_t msg;
     if (bus_recv(self->bus, sock, &msg) != 0) {
         return 0;
     }
-    const Vr__Path *p = msg.type == VR__MSG_TYPE__MSG_PATH_EVENT
-                            ? ((Vr__PathEvent *) msg.body)->path : NULL;
-    if (p && p->path_id && p->request_id) {
-        struct resv_rec r;
-        int rc = resv_store_by_path(self->store, p->path_id, &r);
-        if (rc == RESV_STORE_NOT_FOUND) {
-            rc = resv_store_get(self->store, p->request_id, &r);
-        }
-        if (rc == 0) {
-            s_apply_path(self, &r, p);
-        } else if (rc < 0) {
-            /* Unknown is not nobody's: the next reconcile, which reads
-             * the whole store or nothing, decides. */
-            self->n_store_errors++;
-            VLOG_WARN_RL("path %s event: store lookup failed (%s): left "
-                         "to the next reconcile", LOG_ESC(p->path_id),
-                         resv_store_error(self->store));
-        } else if (p->state == P(UP)) {
-            self->n_orphans++;
-            s_teardown(self, p->path_id, "nobody reserved it");
-        }
-    }
+    resv_broker_take(self, &msg);
     bus_msg_clear(&msg);
     return 0;
 }

@@ -63,6 +63,13 @@ resv_broker_t *resv_broker_new(svc_t *svc, const struct broker_cfg *cfg);
 /* Frees '*self_p' if not NULL and sets it to NULL. */
 void resv_broker_destroy(resv_broker_t **self_p);
 
+/* Takes a message from the adapter's events ('msg', decoded and checked
+ * by bus_recv()): a PathEvent moves the reservation its path or request
+ * names (a path no one reserved is torn down).  Returns false if it was
+ * not one the broker acts on (changing nothing); the event reader and the
+ * fuzz harness call it. */
+bool resv_broker_take(resv_broker_t *self, const bus_msg_t *msg);
+
 typedef struct resv_store resv_store_t;
 
 /* The broker's store (borrowed, valid while 'self' lives), for tests that

@@ -2,13 +2,17 @@
 /* libFuzzer harness for the broker's request handler, driven without
  * sockets (svc_harness.h): every record of the input is a request to a
  * broker with one network of three hosts and an in-memory store, whose
- * calls to the adapter fail or succeed as the record says.  Checked: one
- * reply per request; a refused request leaves the reservations as they
- * were; open reservations stay within the network's and each host's
- * caps.  Build with -DVR_FUZZ=ON and clang; tests/fuzz/replay.c runs it
- * on fixed inputs in the ordinary build. */
+ * calls to the adapter fail or succeed as the record says, and PathEvents
+ * as the adapter publishes them (resv_broker_take()).  Checked: one reply
+ * per request; a refused request, and an event not acted on, leave the
+ * reservations as they were; open reservations stay within the network's
+ * and each host's caps; no reservation carries a VLAN or prefix length a
+ * host could not make a device from (a hostile event's fails it).  Build
+ * with -DVR_FUZZ=ON and clang; tests/fuzz/replay.c runs it on fixed
+ * inputs in the ordinary build. */
 #include <string.h>
 
+#include "eth.h"
 #include "fuzz_check.h"
 #include "resv_broker.h"
 #include "svc_harness.h"
@@ -57,6 +61,8 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
     size_t per_host[3] = { 0 };
     for (size_t i = 0; i < list->n_resvs; i++) {
         const Vr__Reservation *r = list->resvs[i];
+        FUZZ_CHECK(eth_vlan_pair_ok(r->vlan, r->vlan_b)
+                   && r->link_prefix_len <= 32);
         if (!s_open(r->state)) {
             continue;
         }
@@ -74,6 +80,15 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
 
 static const int s_snapshot[] = { VR__MSG_TYPE__MSG_RESV_LIST_REQUEST };
 
+static int
+s_take(void *service, const bus_msg_t *msg)
+{
+    if (msg->type != VR__MSG_TYPE__MSG_PATH_EVENT) {
+        return -1;
+    }
+    return resv_broker_take(service, msg) ? 1 : 0;
+}
+
 static const struct svch_def s_def = {
     .def = &resv_broker_def,
     .cfg_size = sizeof(struct broker_cfg),
@@ -82,6 +97,7 @@ static const struct svch_def s_def = {
     .snapshot = s_snapshot,
     .n_snapshot = 1,
     .check_limits = s_check_limits,
+    .take = s_take,
 };
 
 int

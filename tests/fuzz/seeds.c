@@ -656,6 +656,59 @@ s_agent_ctl(void)
     s_write("agent_ctl", "zz-bulk", buf, n);
 }
 
+/* fuzz_broker_svc: reservations whose paths come up as a hostile adapter
+ * might say: a second VLAN without a first, a VLAN past 4094, a prefix
+ * length past 32 (each must fail its reservation), and a good two-VLAN
+ * circuit; then events for no reservation and for an ended one. */
+static void
+s_broker_paths(void)
+{
+    static uint8_t buf[1 << 14];
+    size_t n = 0;
+    static const struct {
+        const char *a, *b;
+        uint32_t vlan, vlan_dst, prefix;
+    } cases[] = {
+        { "h1", "h2", 0, 100, 24 },
+        { "h1", "vm-2", 5000, 0, 24 },
+        { "h2", "vm-2", 1789, 1788, 33 },
+        { "h1", "h2", 1789, 1788, 24 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char rid[16], pid[16];
+        snprintf(rid, sizeof rid, "r-%zu", i + 1);
+        snprintf(pid, sizeof pid, "p-%zu", i + 1);
+        Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
+        req.host_a = (char *) cases[i].a;
+        req.host_b = (char *) cases[i].b;
+        req.bandwidth_mbps = 100;
+        s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_RESV_REQUEST, 0x80,
+              &req.base);
+        Vr__Path p = VR__PATH__INIT;
+        p.path_id = pid;
+        p.request_id = rid;
+        p.state = VR__PATH_STATE__PATH_STATE_UP;
+        p.src_link_addr = "10.0.0.1";
+        p.dst_link_addr = "10.0.0.2";
+        p.vlan = cases[i].vlan;
+        p.vlan_dst = cases[i].vlan_dst;
+        p.link_prefix_len = cases[i].prefix;
+        Vr__PathEvent ev = VR__PATH_EVENT__INIT;
+        ev.path = &p;
+        s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_PATH_EVENT, 0x80,
+              &ev.base);
+        if (i == 0) {
+            p.request_id = "r-none";    /* nobody's: torn down */
+            p.path_id = "p-none";
+            p.vlan = 0;
+            p.vlan_dst = 0;
+            s_rec(buf, &n, sizeof buf, VR__MSG_TYPE__MSG_PATH_EVENT, 0x80,
+                  &ev.base);
+        }
+    }
+    s_write("broker_svc", "paths-hostile", buf, n);
+}
+
 /* fuzz_agent_netlink: datagrams as the kernel sends them: a dump (the
  * loopback, a veth, a tap with a vnet header, a tun, NLMSG_DONE), a link
  * gone, an error, an overrun, and messages the parser refuses. */
@@ -800,6 +853,7 @@ main(int argc, char **argv)
     s_netns();
     s_link();
     s_agent_ctl();
+    s_broker_paths();
     s_netlink();
     s_metrics();
     printf("fuzz_seeds: %zu files in %s\n", s_n_files, s_dir);
