@@ -447,6 +447,18 @@ s_unwire(plan_svc_t *self, struct plan_link *h)
     }
 }
 
+void
+plan_svc_resv_request(const plan_svc_t *self, Vr__ResvRequest *req,
+                      const char *a, const char *b, const char *request_id)
+{
+    vr__resv_request__init(req);
+    req->host_a = (char *) a;
+    req->host_b = (char *) b;
+    req->bandwidth_mbps = self->cfg->bandwidth_mbps;
+    req->request_id = (char *) request_id;
+    req->owner = (char *) self->owner;
+}
+
 /* Asks the broker to release reservation 'resv_id'; a failure is left to
  * the next reconcile, which releases what no held link stands behind. */
 void
@@ -545,12 +557,8 @@ plan_svc_take_resv(plan_svc_t *self, struct plan_link *h,
 static void
 s_ask(plan_svc_t *self, struct plan_link *h, const char *why)
 {
-    Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
-    req.host_a = h->a;
-    req.host_b = h->b;
-    req.bandwidth_mbps = self->cfg->bandwidth_mbps;
-    req.request_id = h->request_id;
-    req.owner = self->owner;
+    Vr__ResvRequest req;
+    plan_svc_resv_request(self, &req, h->a, h->b, h->request_id);
     bus_msg_t reply;
     h->asks++;
     self->n_reserve_asked++;

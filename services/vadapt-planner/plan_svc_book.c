@@ -189,12 +189,8 @@ s_book_ask(plan_svc_t *self, struct plan_booking *bk, uint64_t now)
         }
         return;
     }
-    Vr__ResvRequest req = VR__RESV_REQUEST__INIT;
-    req.host_a = bk->a;
-    req.host_b = bk->b;
-    req.bandwidth_mbps = self->cfg->bandwidth_mbps;
-    req.request_id = bk->request_id;
-    req.owner = self->owner;
+    Vr__ResvRequest req;
+    plan_svc_resv_request(self, &req, bk->a, bk->b, bk->request_id);
     /* Wall clock, as the broker books; at once if already due. */
     if (bk->start_us > now + PLAN_SVC_ASK_RETRY_US) {
         req.start_us = vtime_now_us() + (bk->start_us - now);

@@ -102,6 +102,12 @@ const char *plan_svc_resv_state_name(int s);
 int plan_svc_apply(plan_svc_t *self, struct plan_link *h,
                    enum plan_link_event ev, const char *resv_id);
 
+/* A reservation request for 'a'-'b' under 'request_id' as the planner
+ * asks for one (its bandwidth, its owner); the strings are borrowed. */
+void plan_svc_resv_request(const plan_svc_t *self, Vr__ResvRequest *req,
+                           const char *a, const char *b,
+                           const char *request_id);
+
 /* Asks the broker to release reservation 'resv_id' of link a-b; a
  * failure is left to the next reconcile. */
 void plan_svc_resv_release(plan_svc_t *self, const char *resv_id,

@@ -9,6 +9,10 @@
 #       [vm1]) in its environment change its listen address and ports
 #   agent_ep H, ctl H ARGS..., counter H NAME, counter_is H NAME V,
 #   counter_ge H NAME V, in_vm H CMD..., link_field H LINK FIELD
+#   mklink H NAME PEER_HOST     link NAME on H to PEER_HOST, as the
+#                               planner makes it (LinkCreate)
+#   probe_both A B NAME         link NAME echoes a probe from both ends
+#   link_both A B NAME          link NAME made on A and B, echoing
 
 BED="$VR_SRC_DIR/deploy/testbed/vrbed"
 CTL="$BIN/vnetctl"
@@ -26,6 +30,17 @@ counter() { ctl "$1" --json status agent | jq -r ".services[0].counters.$2"; }
 counter_is() { [ "$(counter "$1" "$2")" = "$3" ]; }
 counter_ge() { [ "$(counter "$1" "$2")" -ge "$3" ]; }
 in_vm() { local h=$1; shift; ip netns exec "$P-${h}v1" "$@"; }
+mklink() {
+    "$BIN/vr-call" "$(agent_ep "$1")" agent LINK_CREATE link.name="$2" \
+        link.peer="10.200.0.${3#h}:7000" link.peer_agent="$3" >/dev/null \
+        || fail "LinkCreate $2 on $1"
+}
+probe_both() { ctl "$1" link probe "$3" && ctl "$2" link probe "$3"; }
+link_both() {
+    mklink "$1" "$3" "$2"
+    mklink "$2" "$3" "$1"
+    vr_until 5 probe_both "$1" "$2" "$3" || fail "$3 does not echo"
+}
 link_field() { # link_field H LINK FIELD
     ctl "$1" --json link list | jq -r ".[] | select(.name == \"$2\") | .$3"
 }

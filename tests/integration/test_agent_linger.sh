@@ -15,12 +15,6 @@ command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 
 source "$(dirname "$0")/agent_bed.sh"
 agent_bed_up "vl$$" --hosts 3 --vms 1 --rate off
-mklink() {
-    "$BIN/vr-call" "$(agent_ep "$1")" agent LINK_CREATE link.name="$2" \
-        link.peer="10.200.0.${3#h}:7000" link.peer_agent="$3" >/dev/null \
-        || fail "LinkCreate $2 on $1"
-}
-probe_both() { ctl h2 link probe "$1" && ctl h3 link probe "$1"; }
 listed() { ctl "$1" --json link list | jq -e ".[] | select(.name == \"$2\")" >/dev/null; }
 
 # h3's underlay at 1 Mbit/s, with room for 2 s of queue: 40 x 1400 bytes
@@ -32,9 +26,7 @@ for h in h1 h2 h3; do start_agent "$h" 'link_linger_ms: 1500'; done
 vr_until 10 in_vm h2 ping -c 1 -W 1 -q 10.201.3.1 || fail "h2 -> h3 over the star"
 
 echo "== l1 carries h2v1 <-> h3v1"
-mklink h2 l1 h3
-mklink h3 l1 h2
-vr_until 5 probe_both l1 || fail "l1 does not echo"
+link_both h2 h3 l1
 ctl h2 rule add 02:00:00:00:03:01 l1 >/dev/null || fail "rule on h2"
 ctl h3 rule add 02:00:00:00:02:01 l1 >/dev/null || fail "rule on h3"
 
@@ -89,7 +81,7 @@ mklink h3 l1 h2
 ctl h3 link del l1 >/dev/null || fail "removing the new l1 on h3"
 mklink h3 l1 h2     # made again while the old one lingers: replaces it
 counter_is h3 links_lingering 0 || fail "h3's lingering l1 not replaced"
-vr_until 5 probe_both l1 || fail "the new l1 does not echo"
+vr_until 5 probe_both h2 h3 l1 || fail "the new l1 does not echo"
 ctl h2 rule add 02:00:00:00:03:01 l1 >/dev/null || fail "rule on h2"
 ctl h3 rule add 02:00:00:00:02:01 l1 >/dev/null || fail "rule on h3"
 in_vm h2 ping -c 100 -i 0.01 -q 10.201.3.1 >"$T/ping2.txt" 2>&1 || true

@@ -18,22 +18,13 @@ command -v jq >/dev/null || { echo "needs jq"; exit 77; }
 
 source "$(dirname "$0")/agent_bed.sh"
 agent_bed_up "vw$$" --hosts 3 --vms 1 --rate off
-# mklink H NAME PEER_HOST: the link as the planner makes it.
-mklink() {
-    "$BIN/vr-call" "$(agent_ep "$1")" agent LINK_CREATE link.name="$2" \
-        link.peer="10.200.0.${3#h}:7000" link.peer_agent="$3" >/dev/null \
-        || fail "LinkCreate $2 on $1"
-}
-probe_both() { ctl h2 link probe "$1" && ctl h3 link probe "$1"; }
 
 vr_overlay_keys h1 h2 h3
 for h in h1 h2 h3; do start_agent "$h"; done
 vr_until 10 in_vm h2 ping -c 1 -W 0.3 -q 10.201.3.1 || fail "h2 -> h3 over the star"
 
 echo "== l1 carries h2v1 <-> h3v1"
-mklink h2 l1 h3
-mklink h3 l1 h2
-vr_until 5 probe_both l1 || fail "l1 does not echo"
+link_both h2 h3 l1
 ctl h2 rule add 02:00:00:00:03:01 l1 >/dev/null || fail "rule on h2"
 ctl h3 rule add 02:00:00:00:02:01 l1 >/dev/null || fail "rule on h3"
 in_vm h2 ping -c 5 -i 0.1 -q 10.201.3.1 >/dev/null || fail "h2v1 -> h3v1 over l1"
@@ -43,9 +34,7 @@ in_vm h2 ping -c 500 -i 0.01 -q 10.201.3.1 >"$T/ping.txt" 2>&1 &
 PING=$!
 VR_PIDS+=("$PING")
 sleep 0.3
-mklink h2 l2 h3
-mklink h3 l2 h2
-vr_until 5 probe_both l2 || fail "l2 does not echo"
+link_both h2 h3 l2
 ctl h2 rule add 02:00:00:00:03:01 l2 >/dev/null || fail "rule onto l2 on h2"
 ctl h3 rule add 02:00:00:00:02:01 l2 >/dev/null || fail "rule onto l2 on h3"
 sleep 0.5
