@@ -44,6 +44,8 @@ enum {
     S_MAX_LIST_FAILS = 5,       /* failed listings before giving up */
     S_MAX_VLAN_TRIES = 8,       /* VLANs the provider refused, per path */
     S_TERMINATING_MS = 3000,    /* Terminating this long: terminate again */
+    S_TRANSIT_MS = 3000,        /* on the way down, Releasing (or
+                                 * Provisioning) this long: terminate */
     S_MAX_TERMINATES = 8,       /* ... this many times, then given up */
 };
 
@@ -78,6 +80,8 @@ struct s_conn {
     int64_t committed_ms;       /* monotonic: the commit acknowledged */
     int64_t provision_ms;       /* monotonic: the provision acknowledged */
     int64_t terminating_ms;     /* monotonic: Terminating since, 0: not */
+    int64_t transit_ms;         /* on the way down: Releasing or
+                                 * Provisioning since, 0: not */
     uint32_t terminates;        /* terminates acknowledged */
     int64_t poll_at;            /* monotonic: next step due */
     uint32_t errors;            /* failures in a row */
@@ -112,6 +116,8 @@ struct s_nsi {
     uint64_t n_calls, n_faults, n_failures, n_polls, n_swept, n_dropped;
     uint64_t n_retries;         /* steps tried again, provider unreachable */
     uint64_t n_reterminated;    /* terminates sent again (Terminating) */
+    uint64_t n_transit_terminated;  /* terminates for a connection left
+                                     * Releasing or Provisioning */
 };
 
 static int64_t
@@ -700,6 +706,36 @@ s_terminating_stuck(struct s_nsi *self, struct s_conn *c)
     return true;
 }
 
+/* Whether 'c', on its way down, has stayed Releasing (or Provisioning)
+ * for S_TRANSIT_MS: it is then terminated rather than waited for.
+ * OpenNSA stopped while it passed a release on to its backend leaves the
+ * connection Releasing for good (seen under chaos: the provider killed
+ * right after a release); a release passes in tens of ms otherwise.
+ * Terminate is valid in every provision state, and ends the data plane
+ * with the connection. */
+static bool
+s_transit_stuck(struct s_nsi *self, struct s_conn *c)
+{
+    if (c->st.lsm != ADAPTER_NSI_LSM_CREATED
+        || (c->st.psm != ADAPTER_NSI_PSM_RELEASING
+            && c->st.psm != ADAPTER_NSI_PSM_PROVISIONING)) {
+        c->transit_ms = 0;
+        return false;
+    }
+    if (!c->transit_ms) {
+        c->transit_ms = self->now;
+    }
+    if (self->now - c->transit_ms < S_TRANSIT_MS) {
+        return false;
+    }
+    VLOG_INFO_RL("connection %s: %s for %" PRId64 " ms on its way down: "
+                 "terminated rather than waited for", c->cid,
+                 c->st.psm == ADAPTER_NSI_PSM_RELEASING ? "Releasing"
+                                                        : "Provisioning",
+                 self->now - c->transit_ms);
+    return true;
+}
+
 /* What to do after the states of 'c' were read. */
 static void
 s_next(struct s_nsi *self, struct s_conn *c)
@@ -715,6 +751,12 @@ s_next(struct s_nsi *self, struct s_conn *c)
     if (c->up && adapter_nsi_state_path(&c->st, false)
                  == ADAPTER_NSI_PATH_FAILED) {
         next = ADAPTER_NSI_NEXT_FAIL;
+    }
+    if (!c->up && next == ADAPTER_NSI_NEXT_WAIT && s_transit_stuck(self, c)) {
+        next = ADAPTER_NSI_NEXT_TERMINATE;
+        if (c->last_sent != next) {
+            self->n_transit_terminated++;
+        }
     }
     /* An acknowledged step may not show yet: not again until the states
      * move. */
@@ -1585,6 +1627,8 @@ s_status(void *arg, struct adapter_status *st)
     adapter_core_status_counter(st, "nsi_given_up", self->n_dropped, false);
     adapter_core_status_counter(st, "nsi_terminated_again",
                                 self->n_reterminated, false);
+    adapter_core_status_counter(st, "nsi_terminated_in_transit",
+                                self->n_transit_terminated, false);
     adapter_core_status_counter(st, "nsi_retries", self->n_retries, false);
     adapter_core_status_counter(st, "nsi_connections_live", live, true);
     adapter_core_status_counter(st, "nsi_connections_ending", orphans, true);

@@ -93,4 +93,17 @@ terminated_twice() { grep -q "standin: terminate $cid: 2" "$T/standin.log"; }
 vr_until 20 terminated_twice \
     || fail "stuck: $cid not terminated again: $(grep terminate "$T/standin.log")"
 echo "stuck: $cid left Terminating for good; released in $ms ms"
+
+# A provider that leaves a released connection Releasing, its data plane
+# active (OpenNSA killed while it passed the release on; chaos_nsi seed
+# 13321): the adapter does not wait for good, it terminates the
+# connection, which ends its data plane, and the path ends.
+release_through releasing
+grep -q "standin: terminate $cid: 1" "$T/standin.log" \
+    || fail "releasing: $cid not terminated: $(grep terminate "$T/standin.log")"
+grep -q "connection $cid: Releasing for .*terminated rather than waited for" "$T/adapter.log" \
+    || fail "releasing: the adapter did not say why it terminated"
+[ "$(svc_counter adapter nsi_terminated_in_transit)" -ge 1 ] \
+    || fail "releasing: nsi_terminated_in_transit not counted"
+echo "releasing: $cid left Releasing; terminated, released in $ms ms"
 echo "PASS"

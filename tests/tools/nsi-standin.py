@@ -23,6 +23,10 @@ and answers every POST by the last part of its path:
   /stuck      as /sticky, but no terminate ever ends a connection: it
               stays Terminating for good (OpenNSA when its backend had
               already ended its part).
+  /releasing  as /sticky, but a release leaves the connection Releasing
+              for good, its data plane active (OpenNSA killed while it
+              passed a release to its backend); a terminate ends it at
+              once.
   anything else: 404
 
 With --tls CERT KEY CA it speaks HTTPS only, with CERT and KEY, and
@@ -91,9 +95,9 @@ class Sticky:
                    c['lsm'], 'true' if c['active'] else 'false'))
 
     @classmethod
-    def answer(cls, op, body, stuck=False):
-        """(HTTP code, body) for operation op; stuck: no terminate of a
-        connection reserved now ever ends it."""
+    def answer(cls, op, body, mode='sticky'):
+        """(HTTP code, body) for operation op; the connection reserved
+        now behaves as mode says (see the modes above)."""
         ack = ENV_OPEN + '<c:acknowledgment/>' + ENV_CLOSE
         with cls.lock:
             if op == 'reserve':
@@ -108,7 +112,7 @@ class Sticky:
                     gid=cls._text(body, 'globalReservationId'),
                     src=ends[0], dst=ends[1], rsm='ReserveHeld',
                     psm='Released', lsm='Created', active=False,
-                    terminates=0, stuck=stuck)
+                    terminates=0, mode=mode)
                 return 200, (ENV_OPEN + '<c:reserveResponse><connectionId>'
                              + cid + '</connectionId></c:reserveResponse>'
                              + ENV_CLOSE)
@@ -134,12 +138,16 @@ class Sticky:
             elif op == 'provision':
                 c['psm'], c['active'] = 'Provisioned', True
             elif op == 'release':
-                c['psm'], c['active'] = 'Released', False
+                if c['mode'] == 'releasing':
+                    c['psm'] = 'Releasing'
+                else:
+                    c['psm'], c['active'] = 'Released', False
             elif op == 'terminate':
                 c['terminates'] += 1
                 c['active'] = False
-                c['lsm'] = ('Terminating'
-                            if c['terminates'] == 1 or c['stuck']
+                c['lsm'] = ('Terminated' if c['mode'] == 'releasing'
+                            else 'Terminating'
+                            if c['terminates'] == 1 or c['mode'] == 'stuck'
                             else 'Terminated')
                 sys.stderr.write('standin: terminate %s: %d\n'
                                  % (cls._text(body, 'connectionId'),
@@ -170,10 +178,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         body = self.rfile.read(n).decode(errors='replace')
         mode = self.path.rstrip('/').rsplit('/', 1)[-1]
-        if mode in ('sticky', 'stuck'):
+        if mode in ('sticky', 'stuck', 'releasing'):
             op = (self.headers.get('SOAPAction') or '').strip('"')
-            code, out = Sticky.answer(op.rsplit('/', 1)[-1], body,
-                                      mode == 'stuck')
+            code, out = Sticky.answer(op.rsplit('/', 1)[-1], body, mode)
             self._send(code, 'text/xml', out)
         elif mode == 'malformed':
             self._send(200, 'text/xml', ENV_OPEN + '<c:acknowledgment><conn')
