@@ -43,6 +43,16 @@ s_collect(const struct adapter_path_rec *r, void *arg)
     s->v[s->n++] = *r;
 }
 
+/* Runs 'sql' on the SQLite file 'path' (made if new): an old store. */
+static void
+s_sql(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    assert(sqlite3_open(path, &db) == SQLITE_OK);
+    assert(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK);
+    sqlite3_close(db);
+}
+
 static uint64_t
 s_next(adapter_store_t *st)
 {
@@ -188,17 +198,13 @@ main(void)
      * 'schema' row.  It opens, upgraded once, its path as it was. */
     char old[300];
     snprintf(old, sizeof old, "%s/old.db", dir);
-    sqlite3 *db;
-    assert(sqlite3_open(old, &db) == SQLITE_OK);
-    assert(sqlite3_exec(db,
+    s_sql(old,
         S_PATH_V1 ");"
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);"
         "INSERT INTO path VALUES (7, 'p-7', 0, 'rq', '10.0.0.1',"
         " '10.0.0.2', 10, 0, 2, 'd', '', '10.212.0.1', '10.212.0.2', '',"
         " 1, 2);"
-        "INSERT INTO meta VALUES ('next_n', 8);", NULL, NULL, NULL)
-           == SQLITE_OK);
-    sqlite3_close(db);
+        "INSERT INTO meta VALUES ('next_n', 8);");
     for (int round = 0; round < 2; round++) {
         st = adapter_store_open(old, err, sizeof err);
         assert(st);
@@ -222,8 +228,7 @@ main(void)
     /* A store of schema 2 (vlan, no booking times): upgraded to 4. */
     char v2[300];
     snprintf(v2, sizeof v2, "%s/v2.db", dir);
-    assert(sqlite3_open(v2, &db) == SQLITE_OK);
-    assert(sqlite3_exec(db,
+    s_sql(v2,
         S_PATH_V1 ", vlan INTEGER NOT NULL DEFAULT 0,"
         " prefix_len INTEGER NOT NULL DEFAULT 0);"
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER);"
@@ -231,9 +236,7 @@ main(void)
         " '10.0.0.2', 10, 0, 2, 'd', '', '10.212.0.1', '10.212.0.2', '',"
         " 1, 2, 1781, 30);"
         "INSERT INTO meta VALUES ('next_n', 4);"
-        "INSERT INTO meta VALUES ('schema', 2);", NULL, NULL, NULL)
-           == SQLITE_OK);
-    sqlite3_close(db);
+        "INSERT INTO meta VALUES ('schema', 2);");
     st = adapter_store_open(v2, err, sizeof err);
     assert(st);
     seen.n = 0;
@@ -254,10 +257,7 @@ main(void)
     adapter_store_close(&st);
 
     /* A newer schema than this adapter knows is refused. */
-    assert(sqlite3_open(old, &db) == SQLITE_OK);
-    assert(sqlite3_exec(db, "UPDATE meta SET value = 99 WHERE key = "
-                        "'schema'", NULL, NULL, NULL) == SQLITE_OK);
-    sqlite3_close(db);
+    s_sql(old, "UPDATE meta SET value = 99 WHERE key = 'schema'");
     assert(!adapter_store_open(old, err, sizeof err));
     assert(strstr(err, "schema version 99"));
     printf("refused: %s\n", err);
