@@ -922,7 +922,8 @@ s_on_tick(svc_t *svc, void *arg)
     }
     while ((p = agent_probe_due(&self->probes, now))) {
         agent_link_t *l = self->links[p->link];
-        if (!l || strcmp(l->name, p->link_name) != 0) {
+        if (!l || atomic_load(&l->lingering)
+            || strcmp(l->name, p->link_name) != 0) {
             s_probe_answer(self, p, false);         /* the link went */
         } else {
             s_probe_send(self, p);

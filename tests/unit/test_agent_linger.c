@@ -34,6 +34,7 @@ static struct {
     svc_t *svc;
     int type;
     int error;
+    bool probe_ok;
 } s_tap;
 
 static int
@@ -46,6 +47,8 @@ s_send(void *arg, zsock_t *sock, int type, const ProtobufCMessage *body)
     s_tap.type = type;
     s_tap.error = type == VR__MSG_TYPE__MSG_ERROR
                       ? (int) ((const Vr__Error *) body)->code : 0;
+    s_tap.probe_ok = type == VR__MSG_TYPE__MSG_LINK_PROBE_REPLY
+                     && ((const Vr__LinkProbeReply *) body)->ok;
     return 0;
 }
 
@@ -58,8 +61,10 @@ s_call(void *arg, const char *endpoint, int type, const ProtobufCMessage *req,
     return -1;
 }
 
-static int
-s_request(int type, ProtobufCMessage *body)
+/* Hands request 'body' of 'type' to the agent's handler; the reply, if
+ * one was sent at once, is in s_tap. */
+static void
+s_dispatch(int type, ProtobufCMessage *body)
 {
     bus_msg_t req = { .type = type };
     size_t size = protobuf_c_message_get_packed_size(body);
@@ -76,6 +81,13 @@ s_request(int type, ProtobufCMessage *body)
     s_tap.type = 0;
     svc_dispatch(s_tap.svc, &req);
     bus_msg_clear(&req);
+}
+
+/* A request answered at once: its error code (0: none). */
+static int
+s_request(int type, ProtobufCMessage *body)
+{
+    s_dispatch(type, body);
     assert(s_tap.type != 0);
     return s_tap.error;
 }
@@ -231,6 +243,22 @@ main(void)
     assert(agent_linger_count(a) == 0);
     assert(s_link_create("l5", "127.0.0.7:7000") == 0);
     assert(s_link_create("l6", "127.0.0.8:7000") == VR__ERROR_CODE__ERR_LIMIT);
+
+    /* A probe waiting for its echo when its link is removed is answered
+     * as failed at its next send, which does not go out. */
+    assert(s_link_remove("l5") == 0);
+    s_wait_ms(600);
+    assert(s_link_create("l7", "127.0.0.9:7000") == 0);
+    Vr__LinkProbe probe = VR__LINK_PROBE__INIT;
+    probe.name = "l7";
+    probe.timeout_ms = 3000;
+    s_dispatch(VR__MSG_TYPE__MSG_LINK_PROBE, &probe.base);
+    assert(s_tap.type == 0);            /* waits for the echo */
+    assert(s_link_remove("l7") == 0);
+    s_tap.type = 0;
+    s_wait_ms(150);
+    assert(s_tap.type == VR__MSG_TYPE__MSG_LINK_PROBE_REPLY
+           && !s_tap.probe_ok);
 
     /* The star's link never lingers (it is not removed at all). */
     assert(s_link_remove("proxy") == VR__ERROR_CODE__ERR_ILLEGAL_STATE);
