@@ -25,12 +25,9 @@ enum { S_TICK_MS = 50 };
 static uint64_t
 s_rx_frames(const agent_link_t *l)
 {
-    uint64_t n = 0;
-    for (int t = 0; t < AGENT_N_THREADS; t++) {
-        n += atomic_load_explicit(&l->stats[t].rx_frames,
-                                  memory_order_relaxed);
-    }
-    return n;
+    struct link_stats st;
+    agent_link_totals(l, &st);
+    return st.rx_frames;
 }
 
 static int
