@@ -1592,6 +1592,17 @@ s_reconcile(plan_svc_t *self, bool adopt)
 /* ------------------------------------------------------------------ */
 /* Start-up: the broker's reservations, the aggregator's view. */
 
+/* The next try of a start-up call that failed: 250 ms after the first
+ * failure, twice as long after each next one, at most 5 s. */
+static void
+s_back_off(uint64_t *next_us, uint64_t *backoff_us)
+{
+    *backoff_us = *backoff_us ? (*backoff_us * 2 > 5000000 ? 5000000
+                                                           : *backoff_us * 2)
+                              : 250000;
+    *next_us = vtime_mono_us() + *backoff_us;
+}
+
 static bool
 s_sync_broker(plan_svc_t *self)
 {
@@ -1602,11 +1613,7 @@ s_sync_broker(plan_svc_t *self)
         return false;
     }
     if (!s_reconcile(self, true)) {
-        self->sync_backoff_us = self->sync_backoff_us
-            ? (self->sync_backoff_us * 2 > 5000000 ? 5000000
-                                                   : self->sync_backoff_us * 2)
-            : 250000;
-        self->next_sync_us = vtime_mono_us() + self->sync_backoff_us;
+        s_back_off(&self->next_sync_us, &self->sync_backoff_us);
         return false;
     }
     self->next_reconcile_us = plan_svc_now(self)
@@ -1614,17 +1621,24 @@ s_sync_broker(plan_svc_t *self)
     return true;
 }
 
-static void
+/* The aggregator's agents and topology, asked once it answers both;
+ * after that, its events tell.  Returns false while it has not: the
+ * links adopted from the broker have no demand until the topology names
+ * their VM pairs, and topology events come only when it changes, so a
+ * planner that went on without it would release every adopted path the
+ * traffic of a steady phase still needs. */
+static bool
 s_query_aggregator(plan_svc_t *self)
 {
+    if (vtime_mono_us() < self->next_agg_us) {
+        return false;
+    }
     Vr__AgentListQuery aq = VR__AGENT_LIST_QUERY__INIT;
     bus_msg_t reply;
-    self->agg_queried = true;   /* once: after that, its events tell */
     if (bus_client_call(self->aggregator, VR__MSG_TYPE__MSG_AGENT_LIST_QUERY,
                         &aq.base, VR__MSG_TYPE__MSG_AGENT_LIST, &reply)
         != 0) {
-        bus_msg_clear(&reply);
-        return;
+        goto failed;
     }
     const Vr__AgentList *al = (Vr__AgentList *) reply.body;
     for (size_t i = 0; i < al->n_agents; i++) {
@@ -1633,13 +1647,26 @@ s_query_aggregator(plan_svc_t *self)
     bus_msg_clear(&reply);
     Vr__TopologyQuery tq = VR__TOPOLOGY_QUERY__INIT;
     if (bus_client_call(self->aggregator, VR__MSG_TYPE__MSG_TOPOLOGY_QUERY,
-                        &tq.base, VR__MSG_TYPE__MSG_TOPOLOGY, &reply) == 0) {
-        const Vr__Topology *t = (Vr__Topology *) reply.body;
-        if (t->n_edges) {
-            s_on_topology(self, t);
-        }
+                        &tq.base, VR__MSG_TYPE__MSG_TOPOLOGY, &reply) != 0) {
+        goto failed;
+    }
+    const Vr__Topology *t = (Vr__Topology *) reply.body;
+    if (t->n_edges) {
+        s_on_topology(self, t);
     }
     bus_msg_clear(&reply);
+    self->agg_queried = true;
+    if (self->n_agg_query_failed) {
+        VLOG_INFO("aggregator answered: planning");
+    }
+    return true;
+failed:
+    self->n_agg_query_failed++;
+    VLOG_WARN_RL("aggregator: %s: not planning until it answers",
+                 LOG_ESC(reply.error_text));
+    bus_msg_clear(&reply);
+    s_back_off(&self->next_agg_us, &self->agg_backoff_us);
+    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1663,6 +1690,9 @@ s_on_tick(svc_t *svc, void *arg)
         s_reconcile(self, false);
         self->next_reconcile_us = plan_svc_now(self)
             + (uint64_t) self->cfg->reconcile_ms * 1000;
+    }
+    if (!self->agg_queried) {
+        return 0;               /* not planning until it answers */
     }
     struct plan_link_key *keys = calloc(self->links.n + 1, sizeof *keys);
     if (!keys) {
@@ -1867,6 +1897,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
     bus_status_add_counter(reply, "broker_reconciles_failed",
                            self->n_reconcile_failed, false);
+    bus_status_add_counter(reply, "aggregator_queries_failed",
+                           self->n_agg_query_failed, false);
     bus_status_add_counter(reply, "orphan_reservations_released",
                            self->n_orphans_released, false);
     bus_status_add_counter(reply, "links_replanned", self->n_replanned,
