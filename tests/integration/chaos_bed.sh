@@ -61,6 +61,18 @@ chaos_failed() {
     echo "CHAOS FAILED after $N_KILLS kills: seed $CHAOS_SEED; replay with:" >&2
     echo "    $CHAOS_REPLAY" >&2
     [ ! -e "$T/kills.log" ] || tail -n 15 "$T/kills.log" >&2
+    # The control services' last decisions, first: CI shows only the
+    # start and the end of a failed test's output, and the logs' tails
+    # below are long.
+    local f
+    for f in planner broker; do
+        [ -e "$T/$f.log" ] || continue
+        echo "--- $f: its last decisions (over its restarts)" >&2
+        # shellcheck disable=SC2046  # the logs of each run, oldest first
+        grep -hv ' DEBUG: ' $(ls -tr "$T/$f".log*) |
+            grep -E 'release|adopt|aggregator|not planning|reserve|fail' |
+            tail -n 12 >&2
+    done
     if [ -n "${CHAOS_KEEP:-}" ]; then   # every log, for a post-mortem
         mkdir -p "$CHAOS_KEEP" && cp -r "$T"/. "$CHAOS_KEEP"/ &&
             echo "logs kept in $CHAOS_KEEP" >&2
