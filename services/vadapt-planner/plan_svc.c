@@ -2054,6 +2054,23 @@ plan_cfg_check(const struct plan_cfg *cfg, char *err, size_t size)
     return ok;
 }
 
+/* The params against each other, so that --check says what the start
+ * would. */
+static bool
+s_cfg_finish(void *cfg, char *err, size_t err_size)
+{
+    return plan_cfg_check(cfg, err, err_size);
+}
+
+const struct svc_def plan_svc_def = {
+    .name = "vadapt-planner",
+    .role = "planner",
+    .summary = "Adapts the overlay to the inferred topology (VADAPT).",
+    .keys = plan_cfg_keys,
+    .common_offset = offsetof(struct plan_cfg, common),
+    .finish = s_cfg_finish,
+};
+
 /* Who may ask what of the planner (common/authz.h): its plan is for
  * operators. */
 static const struct authz_rule s_authz[] = {

@@ -98,6 +98,10 @@ struct plan_cfg {
 
 extern const struct cfg_key plan_cfg_keys[];
 
+/* The service: its name, role and config (main.c, and the tests and
+ * fuzz harnesses that drive it without sockets). */
+extern const struct svc_def plan_svc_def;
+
 typedef struct plan_svc plan_svc_t;
 
 /* Builds the core from 'cfg', binds and connects the sockets and

@@ -200,6 +200,16 @@ agent_cfg_finish(void *arg, char *err, size_t err_size)
     return true;
 }
 
+const struct svc_def agent_svc_def = {
+    .name = "vnet-agent",
+    .role = "agent",
+    .summary = "Overlay data plane for the VMs on this host (VNET).",
+    .keys = agent_cfg_keys,
+    .finish = agent_cfg_finish,
+    .common_offset = offsetof(struct agent_cfg, common),
+    .deferred_replies = true,   /* LinkProbe answers when the echo comes */
+};
+
 /* ------------------------------------------------------------------ */
 /* Snapshots */
 

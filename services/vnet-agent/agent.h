@@ -78,6 +78,10 @@ extern const struct cfg_key agent_cfg_keys[];
  * svc_def.finish: so --check refuses them too. */
 bool agent_cfg_finish(void *cfg, char *err, size_t err_size);
 
+/* The service: its name, role and config (main.c, and the tests and
+ * fuzz harnesses that drive it without sockets). */
+extern const struct svc_def agent_svc_def;
+
 /* Sets 'a' up for what config 'cfg' announces (agent_announce.h): 0, or
  * -1 with the reason in 'why'. */
 struct agent_ann;

@@ -4,22 +4,12 @@
 
 #include "agent.h"
 
-static const struct svc_def agent_def = {
-    .name = "vnet-agent",
-    .role = "agent",
-    .summary = "Overlay data plane for the VMs on this host (VNET).",
-    .keys = agent_cfg_keys,
-    .finish = agent_cfg_finish,
-    .common_offset = offsetof(struct agent_cfg, common),
-    .deferred_replies = true,   /* LinkProbe answers when the echo comes */
-};
-
 int
 main(int argc, char **argv)
 {
     struct agent_cfg cfg;
     int rc;
-    svc_t *svc = svc_new(&agent_def, argc, argv, &cfg, &rc);
+    svc_t *svc = svc_new(&agent_svc_def, argc, argv, &cfg, &rc);
     if (!svc) {
         return rc;
     }

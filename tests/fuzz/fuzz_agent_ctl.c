@@ -49,15 +49,6 @@ static const char s_yaml[] =
     "flood:\n"
     "  sources: 16\n";
 
-static const struct svc_def s_agent_def = {
-    .name = "vnet-agent",
-    .role = "agent",
-    .summary = "fuzz",
-    .keys = agent_cfg_keys,
-    .common_offset = offsetof(struct agent_cfg, common),
-    .deferred_replies = true,
-};
-
 static char s_keys[64];
 
 /* The keys go when the process ends. */
@@ -200,7 +191,7 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
 }
 
 static const struct svch_def s_def = {
-    .def = &s_agent_def,
+    .def = &agent_svc_def,
     .cfg_size = sizeof(struct agent_cfg),
     .yaml = s_yaml,
     .start = s_start,

@@ -32,21 +32,6 @@ static const char s_yaml[] =
     "predict: true\n"
     "predict_min_phase_ms: 100\n";
 
-static bool
-s_finish(void *cfg, char *err, size_t err_size)
-{
-    return plan_cfg_check(cfg, err, err_size);
-}
-
-static const struct svc_def s_plan_def = {
-    .name = "vadapt-planner",
-    .role = "planner",
-    .summary = "fuzz",
-    .keys = plan_cfg_keys,
-    .common_offset = offsetof(struct plan_cfg, common),
-    .finish = s_finish,
-};
-
 static void *
 s_start(svc_t *svc, void *cfg)
 {
@@ -71,7 +56,7 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
 }
 
 static const struct svch_def s_def = {
-    .def = &s_plan_def,
+    .def = &plan_svc_def,
     .cfg_size = sizeof(struct plan_cfg),
     .yaml = s_yaml,
     .start = s_start,

@@ -20,15 +20,6 @@
 #include "bus.h"
 #include "vtime.h"
 
-static const struct svc_def s_def = {
-    .name = "vnet-agent",
-    .role = "agent",
-    .summary = "test",
-    .keys = agent_cfg_keys,
-    .common_offset = offsetof(struct agent_cfg, common),
-    .deferred_replies = true,
-};
-
 /* The last reply the agent sent. */
 static struct {
     svc_t *svc;
@@ -167,7 +158,7 @@ s_start(const char *yaml, svc_t **svc_p, struct agent_cfg *cfg)
     char *argv[] = { "test", "-c", path, "-q", "-q", NULL };
     int rc;
     memset(cfg, 0, sizeof *cfg);
-    svc_t *svc = svc_new(&s_def, 5, argv, cfg, &rc);
+    svc_t *svc = svc_new(&agent_svc_def, 5, argv, cfg, &rc);
     unlink(path);
     assert(svc);
     static struct bus_fake fake = { .send = s_send, .call = s_call };

@@ -20,14 +20,6 @@
 #include "plan_svc.h"
 #include "vtime.h"
 
-static const struct svc_def s_def = {
-    .name = "vadapt-planner",
-    .role = "planner",
-    .summary = "test",
-    .keys = plan_cfg_keys,
-    .common_offset = offsetof(struct plan_cfg, common),
-};
-
 #define S_MAC1 0x020000000101ull        /* h1's VM */
 #define S_MAC2 0x020000000201ull        /* h2's VM */
 
@@ -312,7 +304,7 @@ main(void)
     struct plan_cfg cfg;
     memset(&cfg, 0, sizeof cfg);
     int rc;
-    svc_t *svc = svc_new(&s_def, 5, argv, &cfg, &rc);
+    svc_t *svc = svc_new(&plan_svc_def, 5, argv, &cfg, &rc);
     unlink(path);
     assert(svc);
     static struct bus_fake fake = { .send = s_send, .call = s_call };
