@@ -148,6 +148,28 @@ agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size)
     return vttif_tm_params_check(&cfg->tm, err, err_size);
 }
 
+/* The inference parameters are checked against each other here, so that
+ * --check says what the start would. */
+static bool
+s_cfg_finish(void *cfg, char *err, size_t err_size)
+{
+    char why[256];
+    if (agg_cfg_finish(cfg, why, sizeof why)) {
+        return true;
+    }
+    snprintf(err, err_size, "vttif: %s", why);
+    return false;
+}
+
+const struct svc_def agg_svc_def = {
+    .name = "vttif-aggregator",
+    .role = "aggregator",
+    .summary = "Traffic matrix and topology inference (VTTIF).",
+    .keys = agg_cfg_keys,
+    .common_offset = offsetof(struct agg_cfg, common),
+    .finish = s_cfg_finish,
+};
+
 /* Refusals of ingest messages, by type. */
 enum { S_MATRIX, S_LOCATIONS, S_ANNOUNCE, S_N_KINDS };
 

@@ -59,6 +59,10 @@ extern const struct cfg_key agg_cfg_keys[];
  * in 'err'. */
 bool agg_cfg_finish(struct agg_cfg *cfg, char *err, size_t err_size);
 
+/* The service: its name, role and config (main.c, and the harness that
+ * drives it without sockets). */
+extern const struct svc_def agg_svc_def;
+
 typedef struct vttif_agg vttif_agg_t;
 
 /* Binds the events and ingest sockets and registers the handlers and

@@ -28,21 +28,6 @@ static const char s_yaml[] =
     "  max_pairs: 16\n"
     "  max_vms: 16\n";
 
-static bool
-s_finish(void *cfg, char *err, size_t err_size)
-{
-    return agg_cfg_finish(cfg, err, err_size);
-}
-
-static const struct svc_def s_agg_def = {
-    .name = "vttif-aggregator",
-    .role = "aggregator",
-    .summary = "fuzz",
-    .keys = agg_cfg_keys,
-    .common_offset = offsetof(struct agg_cfg, common),
-    .finish = s_finish,
-};
-
 static void *
 s_start(svc_t *svc, void *cfg)
 {
@@ -81,7 +66,7 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
 }
 
 static const struct svch_def s_def = {
-    .def = &s_agg_def,
+    .def = &agg_svc_def,
     .cfg_size = sizeof(struct agg_cfg),
     .yaml = s_yaml,
     .start = s_start,
