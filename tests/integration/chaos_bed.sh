@@ -299,7 +299,43 @@ star_back() {
     echo "  star back ${ms} ms after agent h$i restarted" >>"$T/kills.log"
     [ "$ms" -gt "$STAR_MAX_MS" ] && STAR_MAX_MS=$ms
     N_STAR=$((N_STAR + 1))
-    [ "$ms" -le 2000 ] || fail "agent h$i: star not back within 2 s ($ms ms)"
+    [ "$ms" -le 2000 ] || star_postmortem "$from" "$i" "$ms"
+}
+
+# star_postmortem FROM I MS: the star did not come back for h<FROM>v1
+# within 2 s of agent h<I>'s restart: what both ends and the VM see, and
+# whether it comes back later at all; then fails.
+star_postmortem() {
+    local from=$1 i=$2 ms=$3 h later=never t1
+    {
+        echo "--- star down for h${from}v1: post-mortem"
+        ip -n "$P-h${from}v1" neigh show
+        for h in "$from" 5; do
+            echo "--- agent h$h: counters"
+            agent_ctl "$h" --json status agent 2>&1 |
+                python3 -c 'import json, sys
+d = json.load(sys.stdin)["services"][0]["counters"]
+print(" ".join(f"{k}={v}" for k, v in sorted(d.items()) if v))' 2>&1
+            echo "--- agent h$h: rules and links"
+            agent_ctl "$h" rules 2>&1 | head -n 20
+            agent_ctl "$h" links 2>&1 | head -n 12
+        done
+        for h in vm1 vm2; do
+            echo "--- h$from $h: tc ingress filters"
+            tc -n "$P-h$from" filter show dev "$h" ingress 2>&1 | grep -E 'dst_mac|mirred|pref' | head -n 20
+        done
+    } >"$T/star-postmortem.txt" 2>&1
+    t1=$(now_ms)
+    while [ $(($(now_ms) - t1)) -lt 10000 ]; do
+        if ip netns exec "$P-h${from}v1" ping -c 1 -W 0.2 -q 10.201.5.1 \
+            >/dev/null 2>&1; then
+            later="$(($(now_ms) - t1 + ms)) ms after the restart"
+            break
+        fi
+    done
+    echo "  the star came back: $later" >>"$T/star-postmortem.txt"
+    cat "$T/star-postmortem.txt" >&2
+    fail "agent h$i: star not back within 2 s ($ms ms; back: $later)"
 }
 
 # chaos_kill [NAME...]: waits a random 0-1 s, kills one of the NAMEs (all
