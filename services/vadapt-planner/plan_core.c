@@ -2192,8 +2192,9 @@ s_emit_defers(plan_core_t *self, uint64_t now, size_t *n,
             if (now < l->keep_until
                 && now - l->out_since >= s_wait_down(self, l)) {
                 s_fmt(act->reason, sizeof act->reason,
-                      "release waits: kept %.1f s more for a phase known "
-                      "or predicted to use it (%s)",
+                      "release waits: kept %.1f s more, for a phase known "
+                      "or predicted to use it or over an agent's restart "
+                      "(%s)",
                       s_sec(l->keep_until - now), why);
             } else {
                 s_fmt(act->reason, sizeof act->reason,

@@ -337,8 +337,9 @@ int plan_core_seed(plan_core_t *self, const char *a, const char *b,
 
 /* As plan_core_seed(), and the link stays wanted at least until
  * 'until_us' whatever its demand: a held link a phase known or predicted
- * to start then will use, kept rather than released by the cost rule and
- * set up again.  plan_core_unseed() takes it back (the phase did not
+ * to start then will use, or one whose traffic waits for an agent that
+ * restarted, kept rather than released by the cost rule and set up
+ * again.  plan_core_unseed() takes it back (the phase did not
  * come).  Returns as plan_core_seed(). */
 int plan_core_keep(plan_core_t *self, const char *a, const char *b,
                    uint64_t now_us, uint64_t until_us);

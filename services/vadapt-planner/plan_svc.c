@@ -110,6 +110,10 @@ const struct cfg_key plan_cfg_keys[] = {
                 PLAN_DEFAULT_WAIT_MIN_US / 1000,
                 "no reservation or release sooner than this, however "
                 "cheap the path"),
+    CFG_KEY_U32("restart_hold_ms", T, restart_hold_ms, 0, 600000, 5000,
+                "when an agent restarts, every held path is kept at least "
+                "this long, whatever its demand: the application waits "
+                "for that host meanwhile (0: the cost rule alone)"),
     CFG_KEY_U32("path_setup_ms", T, path_setup_ms, 0, 86400000, 0,
                 "a path's set-up time until measured (0: unknown, T_up "
                 "and T_down rule)"),
@@ -495,12 +499,23 @@ s_release(plan_svc_t *self, struct plan_link *h, const char *why)
 static void
 s_on_agent_restart(plan_svc_t *self, const char *id)
 {
+    /* A distributed application waits for the host that was away (a
+     * barrier, a collective): its traffic stalls on every link, not only
+     * this agent's, and under the cost rule a cheap path idle for its
+     * break-even time would be released, then set up again as soon as
+     * the traffic comes back.  So every held path is kept a while. */
+    uint64_t now = plan_svc_now(self);
+    uint64_t until = now + (uint64_t) self->cfg->restart_hold_ms * 1000;
     for (size_t i = 0; i < self->links.n; i++) {
         struct plan_link *h = &self->links.v[i];
         if ((!strcmp(h->a, id) || !strcmp(h->b, id))
             && plan_link_next(h->state, PLAN_LINK_EV_REWIRE) >= 0) {
             /* Its links and rules died with it: make them again. */
             plan_svc_apply(self, h, PLAN_LINK_EV_REWIRE, NULL);
+        }
+        if (self->cfg->restart_hold_ms && h->kind == PLAN_LINK_RESERVED
+            && plan_core_keep(self->core, h->a, h->b, now, until) == 0) {
+            self->n_restart_holds++;
         }
     }
 }
@@ -1897,6 +1912,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
     bus_status_add_counter(reply, "broker_reconciles_failed",
                            self->n_reconcile_failed, false);
+    bus_status_add_counter(reply, "paths_held_over_restarts",
+                           self->n_restart_holds, false);
     bus_status_add_counter(reply, "aggregator_queries_failed",
                            self->n_agg_query_failed, false);
     bus_status_add_counter(reply, "orphan_reservations_released",

@@ -57,6 +57,7 @@ struct plan_svc {
     bool agg_queried;           /* its agents and topology read */
     uint64_t next_agg_us, agg_backoff_us;   /* asked again then */
     uint64_t n_agg_query_failed;
+    uint64_t n_restart_holds;   /* paths kept over an agent's restart */
     uint64_t topo_version;
     uint64_t topo_gen;          /* topologies taken in: VM pairs may move */
     uint64_t t0_us;

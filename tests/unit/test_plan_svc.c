@@ -6,8 +6,9 @@
  * reservation of ours, h1-h2; while the aggregator does not answer, the
  * planner plans nothing and releases nothing, however long; once it
  * answers, a topology and live rates naming the pair keep the path;
- * when the traffic stops, the path is released (so the count of releases
- * this test watches does move). */
+ * when an agent restarts, its traffic stopping, the path is kept for
+ * restart_hold_ms, then released (so the count of releases this test
+ * watches does move). */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -260,6 +261,22 @@ s_matrix(plan_svc_t *p, double bps)
     bus_msg_clear(&msg);
 }
 
+/* Agent h1 restarts: its announcement, with a new boot id. */
+static void
+s_restart_h1(plan_svc_t *p)
+{
+    Vr__AgentAnnounce a = VR__AGENT_ANNOUNCE__INIT;
+    a.agent_id = "h1";
+    a.boot_id = 2;
+    a.control_endpoint = "inproc://t-h1";
+    a.overlay_addr = "127.0.0.1:7001";
+    bus_msg_t msg = { 0 };
+    s_answer(&msg, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE, &a.base);
+    snprintf(msg.sender, sizeof msg.sender, "aggregator");
+    plan_svc_take(p, &msg);
+    bus_msg_clear(&msg);
+}
+
 /* 'ms' pass in ticks of 100 ms; with 'bps' >= 0, a live matrix at each. */
 static void
 s_run(svc_t *svc, plan_svc_t *p, unsigned ms, double bps)
@@ -298,7 +315,8 @@ main(void)
                "path_setup_ms: 50\n"
                "path_teardown_ms: 50\n"
                "tick_ms: 100\n"
-               "reconcile_ms: 1000\n");
+               "reconcile_ms: 1000\n"
+               "restart_hold_ms: 5000\n");
     assert(fclose(f) == 0);
     char *argv[] = { "test", "-c", path, "-q", "-q", NULL };
     struct plan_cfg cfg;
@@ -336,8 +354,13 @@ main(void)
     s_run(svc, p, 5000, 50e6);
     assert(s_world.n_agg_asked == asked);
 
-    /* The traffic stops: the path is released. */
-    s_run(svc, p, 10000, 0);
+    /* Agent h1 restarts and the traffic stops: the path is kept for
+     * restart_hold_ms (5 s), not only its break-even time (1 s), then
+     * released. */
+    s_restart_h1(p);
+    s_run(svc, p, 4500, 0);
+    assert(s_world.n_releases == 0);
+    s_run(svc, p, 3000, 0);
     assert(s_world.n_releases == 1);
     assert(s_world.n_rules[0] == 0 && s_world.n_rules[1] == 0);
 
