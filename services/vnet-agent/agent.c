@@ -653,7 +653,8 @@ s_new(svc_t *svc, const struct agent_cfg *cfg, bool threads)
         .burst = cfg->flood_burst,
         .n_sources = cfg->flood_sources,
         .idle_us = cfg->flood_age_ms * 1000ull,
-        .n_ingress = AGENT_MAX_LINKS,   /* ports or links */
+        /* ports or links, for broadcasts and for unknown unicast */
+        .n_ingress = AGENT_MAX_LINKS + AGENT_FLOOD_UNICAST,
     };
     static_assert((int) AGENT_MAX_LINKS <= (int) LEARN_MAX_OWNERS
                   && (int) AGENT_MAX_PORTS <= (int) LEARN_MAX_OWNERS,

@@ -30,15 +30,17 @@ enum { S_MAX_CONNS = 256, S_CONNS_PER_PEER = 4, S_REAP_EVERY_US = 1000000 };
 /* ------------------------------------------------------------------ */
 /* Overlay thread: datagrams from other agents */
 
-/* A broadcast or unknown unicast from link 'from': to the local ports
- * and, on the proxy, to every other agent, within the source's limit. */
+/* A broadcast or unknown unicast ('unicast') from link 'from': to the
+ * local ports and, on the proxy, to every other agent, within the
+ * source's limit. */
 static void
 s_ovl_flood(agent_t *self, struct agent_seen *seen,
             const struct agent_snap *snap, const agent_link_t *from,
             uint64_t src, const uint8_t *frame, size_t size,
-            const struct encap_vnet *vnet)
+            const struct encap_vnet *vnet, bool unicast)
 {
-    if (!agent_path_flood_ok(self, AGENT_T_OVL, seen, src, from->index)) {
+    if (!agent_path_flood_ok(self, AGENT_T_OVL, seen, src, from->index,
+                             unicast)) {
         return;
     }
     agent_path_flood_ports(self, AGENT_T_OVL, snap, SIZE_MAX, frame, size,
@@ -72,7 +74,7 @@ s_ovl_frame(agent_t *self, struct agent_seen *seen,
                          from->index);
     }
     if (eth_mac_is_multicast(dst)) {
-        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet);
+        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet, false);
         return;
     }
     struct fwd_action a =
@@ -94,7 +96,7 @@ s_ovl_frame(agent_t *self, struct agent_seen *seen,
         break;
     default:
         /* Not known here: maybe a local VM that has not sent yet. */
-        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet);
+        s_ovl_flood(self, seen, snap, from, src, frame, size, vnet, true);
         break;
     }
 }

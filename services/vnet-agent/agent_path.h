@@ -150,11 +150,19 @@ agent_path_inject(agent_t *self, int t, const struct agent_snap *snap,
  * now (its token bucket); a refusal is counted.  Every flood goes through
  * here first.  The ingress is part of the source, so that frames forged
  * with a VM's source MAC elsewhere do not use up that VM's own floods,
- * and MACs made up behind one port or link cost the others nothing. */
+ * and MACs made up behind one port or link cost the others nothing.
+ * Copies of unknown unicast ('unicast') are counted in buckets of their
+ * own: a member knows no remote MAC, so a VM's every frame over the star
+ * is unknown unicast here, and in one bucket a busy flow used up the
+ * VM's broadcasts, its ARP among them (a VM lost its neighbours over
+ * the star for seconds after its agent restarted). */
 static inline bool
 agent_path_flood_ok(agent_t *self, int t, const struct agent_seen *seen,
-                    uint64_t src, uint16_t ingress)
+                    uint64_t src, uint16_t ingress, bool unicast)
 {
+    if (unicast) {
+        ingress = (uint16_t) (ingress + AGENT_FLOOD_UNICAST);
+    }
     if (flood_allow(self->flood[t], src, ingress, seen->now_us)) {
         agent_path_inc(&self->tstats[t].flooded, 1);
         return true;

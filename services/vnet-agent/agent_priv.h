@@ -29,6 +29,9 @@
 enum {
     AGENT_MAX_LINKS = 1024,
     AGENT_MAX_PORTS = 64,
+    /* Flood buckets: a port's or link's ingress index for its broadcasts,
+     * this much more for its unknown unicast (agent_path_flood_ok()). */
+    AGENT_FLOOD_UNICAST = AGENT_MAX_LINKS,
     AGENT_PEER_HASH = 4096,     /* power of two, > 2 * AGENT_MAX_LINKS */
     AGENT_HELLO_MACS = 64,      /* MACs a hello carries at most */
     AGENT_FAST_WAITS = 16,      /* requests waiting for the fast path */

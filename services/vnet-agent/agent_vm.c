@@ -44,13 +44,15 @@ s_vm_flood(agent_t *self, struct agent_seen *seen,
         agent_path_to_link(self, AGENT_T_VM, snap, snap->proxy_link, f->data,
                            f->size, vnet, 0);
         if (snap->n_ports > 1 && agent_path_flood_ok(self, AGENT_T_VM, seen,
-                                                     src, (uint16_t) port)) {
+                                                     src, (uint16_t) port,
+                                                     true)) {
             agent_path_flood_ports(self, AGENT_T_VM, snap, port, f->data,
                                    f->size, vnet);
         }
         return;
     }
-    if (!agent_path_flood_ok(self, AGENT_T_VM, seen, src, (uint16_t) port)) {
+    if (!agent_path_flood_ok(self, AGENT_T_VM, seen, src, (uint16_t) port,
+                             unicast)) {
         return;
     }
     agent_path_flood_ports(self, AGENT_T_VM, snap, port, f->data, f->size,
