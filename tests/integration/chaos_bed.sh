@@ -286,14 +286,21 @@ check_dups() {
 }
 
 # star_back I T0: a VM of host I (of host 1 for the proxy, h5) reaches h5's
-# VM over the star within 2 s of T0 (ms).
+# VM over the star within 2 s of T0 (ms).  Still failing at 1.2 s and at
+# 2 s, both agents' counters are taken, for the post-mortem.
 star_back() {
-    local i=$1 t0=$2 from ms
+    local i=$1 t0=$2 from ms snaps=0
     from=$i
     [ "$i" != 5 ] || from=1
     until ip netns exec "$P-h${from}v1" ping -c 1 -W 0.2 -q 10.201.5.1 \
         >/dev/null 2>&1; do
-        [ $(($(now_ms) - t0)) -lt 4000 ] || break
+        ms=$(($(now_ms) - t0))
+        if [ "$snaps" = 0 ] && [ "$ms" -ge 1200 ] ||
+            { [ "$snaps" = 1 ] && [ "$ms" -ge 2000 ]; }; then
+            star_counters "$from" "$T/star-$snaps"
+            snaps=$((snaps + 1))
+        fi
+        [ "$ms" -lt 4000 ] || break
     done
     ms=$(($(now_ms) - t0))
     echo "  star back ${ms} ms after agent h$i restarted" >>"$T/kills.log"
@@ -302,27 +309,49 @@ star_back() {
     [ "$ms" -le 2000 ] || star_postmortem "$from" "$i" "$ms"
 }
 
+# star_counters FROM PREFIX: agent h<FROM>'s and the proxy's counters, as
+# PREFIX.h<N>.json.
+star_counters() {
+    local h
+    for h in "$1" 5; do
+        agent_ctl "$h" -t 1000 --json status agent >"$2.h$h.json" 2>&1 || true
+    done
+}
+
 # star_postmortem FROM I MS: the star did not come back for h<FROM>v1
-# within 2 s of agent h<I>'s restart: what both ends and the VM see, and
+# within 2 s of agent h<I>'s restart: what moved in both agents' counters
+# while it failed (from 1.2 to 2 s), what the two VMs and agents see, and
 # whether it comes back later at all; then fails.
 star_postmortem() {
     local from=$1 i=$2 ms=$3 h later=never t1
     {
         echo "--- star down for h${from}v1: post-mortem"
-        ip -n "$P-h${from}v1" neigh show
         for h in "$from" 5; do
-            echo "--- agent h$h: counters"
-            agent_ctl "$h" --json status agent 2>&1 |
-                python3 -c 'import json, sys
-d = json.load(sys.stdin)["services"][0]["counters"]
-print(" ".join(f"{k}={v}" for k, v in sorted(d.items()) if v))' 2>&1
+            echo "--- agent h$h: counters that moved from 1.2 s to 2 s, then all"
+            python3 - "$T/star-0.h$h.json" "$T/star-1.h$h.json" <<'PY' 2>&1
+import json, sys
+def counters(path):
+    try:
+        return json.load(open(path))["services"][0]["counters"]
+    except (OSError, ValueError, KeyError, IndexError):
+        return {}
+a, b = counters(sys.argv[1]), counters(sys.argv[2])
+print("moved:", " ".join(f"{k}+{b[k] - a.get(k, 0)}" for k in sorted(b)
+                         if isinstance(b[k], int) and b[k] != a.get(k, 0)))
+print("all:", " ".join(f"{k}={v}" for k, v in sorted(b.items()) if v))
+PY
             echo "--- agent h$h: rules and links"
             agent_ctl "$h" rules 2>&1 | head -n 20
             agent_ctl "$h" links 2>&1 | head -n 12
         done
+        for h in "$from" 5; do
+            echo "--- h${h}v1: neighbours"
+            ip -n "$P-h${h}v1" neigh show
+        done
         for h in vm1 vm2; do
             echo "--- h$from $h: tc ingress filters"
-            tc -n "$P-h$from" filter show dev "$h" ingress 2>&1 | grep -E 'dst_mac|mirred|pref' | head -n 20
+            tc -n "$P-h$from" filter show dev "$h" ingress 2>&1 |
+                grep -E 'dst_mac|mirred' | head -n 20
         done
     } >"$T/star-postmortem.txt" 2>&1
     t1=$(now_ms)
