@@ -463,8 +463,61 @@ plan_svc_resv_request(const plan_svc_t *self, Vr__ResvRequest *req,
     req->owner = (char *) self->owner;
 }
 
+/* The unreleased entry of reservation 'resv_id', or NULL. */
+static struct plan_unreleased *
+s_unreleased_find(plan_svc_t *self, const char *resv_id)
+{
+    for (size_t i = 0; i < self->n_unreleased; i++) {
+        if (!strcmp(self->unreleased[i].resv_id, resv_id)) {
+            return &self->unreleased[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+s_unreleased_drop(plan_svc_t *self, size_t i)
+{
+    memmove(&self->unreleased[i], &self->unreleased[i + 1],
+            (self->n_unreleased - i - 1) * sizeof self->unreleased[0]);
+    self->n_unreleased--;
+}
+
+/* Remembers that the release of 'resv_id' (pair a-b) was not taken. */
+static void
+s_unreleased_add(plan_svc_t *self, const char *resv_id, const char *a,
+                 const char *b)
+{
+    if (s_unreleased_find(self, resv_id) || strlen(resv_id) >= PLAN_LINK_ID_LEN
+        || strlen(a) >= PLAN_HOST_LEN || strlen(b) >= PLAN_HOST_LEN) {
+        return;
+    }
+    if (self->n_unreleased == PLAN_SVC_UNRELEASED_MAX) {
+        s_unreleased_drop(self, 0);     /* the reconcile still releases it */
+    }
+    struct plan_unreleased *u = &self->unreleased[self->n_unreleased++];
+    snprintf(u->resv_id, sizeof u->resv_id, "%s", resv_id);
+    snprintf(u->a, sizeof u->a, "%s", a);
+    snprintf(u->b, sizeof u->b, "%s", b);
+}
+
+bool
+plan_svc_unreleased(const plan_svc_t *self, const char *a, const char *b)
+{
+    for (size_t i = 0; i < self->n_unreleased; i++) {
+        const struct plan_unreleased *u = &self->unreleased[i];
+        if ((!strcmp(u->a, a) && !strcmp(u->b, b))
+            || (!strcmp(u->a, b) && !strcmp(u->b, a))) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Asks the broker to release reservation 'resv_id'; a failure is left to
- * the next reconcile, which releases what no held link stands behind. */
+ * the next reconcile, which releases what no held link stands behind,
+ * and until then the pair is not reserved again: the broker still holds
+ * the reservation, and a second one would reserve the pair twice. */
 void
 plan_svc_resv_release(plan_svc_t *self, const char *resv_id, const char *why,
                       const char *a, const char *b)
@@ -473,12 +526,17 @@ plan_svc_resv_release(plan_svc_t *self, const char *resv_id, const char *why,
     req.resv_id = (char *) resv_id;
     req.reason = (char *) why;
     bus_msg_t reply;
+    struct plan_unreleased *u = s_unreleased_find(self, resv_id);
     if (bus_client_call(self->broker, VR__MSG_TYPE__MSG_RESV_RELEASE,
                         &req.base, VR__MSG_TYPE__MSG_RESV_REPLY, &reply)
         != 0) {
         plan_svc_decide(self, DK(FAIL), a, b, 0, resv_id, "", 0,
                         "release of %s: %s (the next reconcile with the "
-                        "broker retries)", resv_id, reply.error_text);
+                        "broker retries; the pair is not reserved again "
+                        "before)", resv_id, reply.error_text);
+        s_unreleased_add(self, resv_id, a, b);
+    } else if (u) {
+        s_unreleased_drop(self, (size_t) (u - self->unreleased));
     }
     bus_msg_clear(&reply);
 }
@@ -1572,6 +1630,19 @@ s_reconcile(plan_svc_t *self, bool adopt)
                               "by the planner's reconcile)", r->host_a,
                               r->host_b);
     }
+    /* A release not taken is done with once its reservation is no longer
+     * open (released by someone, or ended). */
+    for (size_t i = self->n_unreleased; i-- > 0;) {
+        bool open = false;
+        for (size_t j = 0; j < list->n_resvs && !open; j++) {
+            const Vr__Reservation *r = list->resvs[j];
+            open = s_resv_usable(r) && s_resv_open(r)
+                   && !strcmp(r->resv_id, self->unreleased[i].resv_id);
+        }
+        if (!open) {
+            s_unreleased_drop(self, i);
+        }
+    }
     /* Backwards, as links are dropped.  Missing from two lists in a row,
      * so that one odd read never tears a link down. */
     for (size_t i = n_before; !adopt && i-- > 0;) {
@@ -1751,7 +1822,13 @@ s_on_tick(svc_t *svc, void *arg)
              * reserved link made beside it (the same peer address, with
              * oclient) would never echo a probe.  The next round looks;
              * the core asks again. */
-            if (!s_scanned(self, a->host_a) || !s_scanned(self, a->host_b)) {
+            /* Nor while an earlier reservation of the pair waits for its
+             * release to reach the broker: the reconcile that releases it
+             * comes soon. */
+            bool held_back = plan_svc_unreleased(self, a->host_a, a->host_b);
+            self->n_reserve_held_back += held_back;
+            if (held_back || !s_scanned(self, a->host_a)
+                || !s_scanned(self, a->host_b)) {
                 plan_core_unreserve(self->core, now);
                 uint64_t soon = now + S_SCAN_SOON_US;
                 if (self->next_reconcile_us > soon) {
@@ -1912,6 +1989,8 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
                            false);
     bus_status_add_counter(reply, "broker_reconciles_failed",
                            self->n_reconcile_failed, false);
+    bus_status_add_counter(reply, "reserves_held_for_a_release",
+                           self->n_reserve_held_back, false);
     bus_status_add_counter(reply, "paths_held_over_restarts",
                            self->n_restart_holds, false);
     bus_status_add_counter(reply, "aggregator_queries_failed",

@@ -24,6 +24,8 @@
 
 /* A ResvRequest that got no reply is sent again (same id) after this. */
 #define PLAN_SVC_ASK_RETRY_US UINT64_C(1000000)
+/* Releases the broker did not take, remembered at most. */
+#define PLAN_SVC_UNRELEASED_MAX 256
 
 /* An agent the planner knows (its announcement). */
 struct plan_agent {
@@ -57,6 +59,15 @@ struct plan_svc {
     bool agg_queried;           /* its agents and topology read */
     uint64_t next_agg_us, agg_backoff_us;   /* asked again then */
     uint64_t n_agg_query_failed;
+    /* Reservations whose release the broker did not take (it was down):
+     * their pair is not reserved again until they are gone, so that it
+     * is never reserved twice.  The oldest goes when it is full. */
+    struct plan_unreleased {
+        char resv_id[PLAN_LINK_ID_LEN];
+        char a[PLAN_HOST_LEN], b[PLAN_HOST_LEN];
+    } unreleased[PLAN_SVC_UNRELEASED_MAX];
+    size_t n_unreleased;
+    uint64_t n_reserve_held_back;   /* reserves waiting for a release */
     uint64_t n_restart_holds;   /* paths kept over an agent's restart */
     uint64_t topo_version;
     uint64_t topo_gen;          /* topologies taken in: VM pairs may move */
@@ -112,9 +123,15 @@ void plan_svc_resv_request(const plan_svc_t *self, Vr__ResvRequest *req,
                            const char *request_id);
 
 /* Asks the broker to release reservation 'resv_id' of link a-b; a
- * failure is left to the next reconcile. */
+ * failure is left to the next reconcile, and the pair is not reserved
+ * again before (plan_svc_unreleased()). */
 void plan_svc_resv_release(plan_svc_t *self, const char *resv_id,
                            const char *why, const char *a, const char *b);
+
+/* True if a reservation of pair a-b (either order) is still waiting for
+ * its release to be taken by the broker. */
+bool plan_svc_unreleased(const plan_svc_t *self, const char *a,
+                         const char *b);
 
 /* Held link 'h' takes reservation 'r' as its own. */
 void plan_svc_take_resv(plan_svc_t *self, struct plan_link *h,
