@@ -335,7 +335,14 @@ s_tcp_write(agent_link_t *self, const struct iovec *iov, int n)
         rc = ENOBUFS;
         goto done;
     }
-    /* The rest goes to the queue, whole: a record is never cut short. */
+    /* The rest goes to the queue, whole: a record is never cut short.
+     * The queue is made the first time it is needed: most links never
+     * back up, and a link that never connects holds none. */
+    if (!self->tcp_q && !(self->tcp_q = malloc(AGENT_TCP_QUEUE))) {
+        atomic_fetch_add(&self->tcp_q_full, 1);
+        rc = ENOBUFS;
+        goto done;
+    }
     if (self->tcp_q_off + self->tcp_q_len + (total - sent)
         > AGENT_TCP_QUEUE) {
         memmove(self->tcp_q, self->tcp_q + self->tcp_q_off,
@@ -644,8 +651,7 @@ agent_link_new_tcp(const char *name, const char *peer)
     atomic_init(&self->endpoint, agent_link_addr_key(&self->peer));
     self->mtu = 65535;                  /* TCP carries any frame whole */
     self->max_payload = ENCAP_MAX_FRAME;
-    if (!(self->tcp_q = malloc(AGENT_TCP_QUEUE))
-        || agent_tcp_rx_init(&self->tcp_rx, AGENT_RX_OUTGOING, -1) != 0
+    if (agent_tcp_rx_init(&self->tcp_rx, AGENT_RX_OUTGOING, -1) != 0
         || encap_reasm_init(&self->reasm[0]) != 0
         || encap_reasm_init(&self->reasm[1]) != 0) {
         goto error;

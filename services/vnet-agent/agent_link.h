@@ -107,7 +107,8 @@ typedef struct agent_link {
     uint64_t tcp_connect_by_us;     /* ...given up at this time */
     pthread_mutex_t tcp_lock;       /* writers of the stream and queue */
     uint8_t *tcp_q;                 /* bytes the socket did not take yet:
-                                     * whole records but the first */
+                                     * whole records but the first (NULL
+                                     * until first needed) */
     size_t tcp_q_off, tcp_q_len;    /* at tcp_q + tcp_q_off */
     int tcp_epoll;                  /* the overlay thread's epoll: told to
                                      * wait for room while 'tcp_q' holds

@@ -53,7 +53,7 @@ main(void)
     fcntl(sv[0], F_SETFL, fcntl(sv[0], F_GETFL) | O_NONBLOCK);
 
     agent_link_t *l = agent_link_new_tcp("t", "127.0.0.1:9");
-    assert(l && l->tcp_q);
+    assert(l && !l->tcp_q);     /* made when first needed */
     /* As agent_link_tcp_connect and agent_watch_tcp would leave it. */
     int ep = epoll_create1(0);
     assert(ep >= 0);
@@ -88,7 +88,7 @@ main(void)
            FRAME, (unsigned long long) took_us);
     assert(dropped == 1 && atomic_load(&l->tcp_q_full) == 1);
     assert(sent * (ENCAP_HDR_LEN + FRAME) > AGENT_TCP_QUEUE);
-    assert(l->tcp_q_len > 0 && l->tcp_q_len <= AGENT_TCP_QUEUE);
+    assert(l->tcp_q && l->tcp_q_len > 0 && l->tcp_q_len <= AGENT_TCP_QUEUE);
     assert(took_us < 1000000);          /* no 200 ms waits */
 
     /* The queue asked for room; there is none until the peer reads. */
