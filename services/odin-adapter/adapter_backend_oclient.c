@@ -338,6 +338,10 @@ s_status(void *arg, struct adapter_status *st)
                                 adapter_runq_running(self->runq), true);
     adapter_core_status_counter(st, "oclient_queued",
                                 adapter_runq_queued(self->runq), true);
+    adapter_core_status_counter(st, "oclient_running_peak",
+                                adapter_runq_peak_running(self->runq), true);
+    adapter_core_status_counter(st, "oclient_queued_peak",
+                                adapter_runq_peak_queued(self->runq), true);
 }
 
 static void

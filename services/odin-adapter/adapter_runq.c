@@ -16,6 +16,7 @@ struct adapter_runq {
     size_t n_running;           /* slots taken */
     struct s_entry *v;          /* ring */
     size_t cap, head, len;      /* ring size, first entry, entries */
+    size_t peak_running, peak_queued;   /* the most at once, ever */
 };
 
 adapter_runq_t *
@@ -46,6 +47,9 @@ adapter_runq_admit(adapter_runq_t *self)
         return false;
     }
     self->n_running++;
+    if (self->n_running > self->peak_running) {
+        self->peak_running = self->n_running;
+    }
     return true;
 }
 
@@ -69,6 +73,9 @@ adapter_runq_push(adapter_runq_t *self, uint64_t key, int op)
     self->v[(self->head + self->len) % self->cap]
         = (struct s_entry) { .key = key, .op = op };
     self->len++;
+    if (self->len > self->peak_queued) {
+        self->peak_queued = self->len;
+    }
     return 0;
 }
 
@@ -107,6 +114,9 @@ adapter_runq_next(adapter_runq_t *self, uint64_t *key, int *op)
     self->head = (self->head + 1) % self->cap;
     self->len--;
     self->n_running++;
+    if (self->n_running > self->peak_running) {
+        self->peak_running = self->n_running;
+    }
     *key = e.key;
     *op = e.op;
     return true;
@@ -122,4 +132,16 @@ size_t
 adapter_runq_queued(const adapter_runq_t *self)
 {
     return self->len;
+}
+
+size_t
+adapter_runq_peak_running(const adapter_runq_t *self)
+{
+    return self->peak_running;
+}
+
+size_t
+adapter_runq_peak_queued(const adapter_runq_t *self)
+{
+    return self->peak_queued;
 }

@@ -43,4 +43,9 @@ bool adapter_runq_next(adapter_runq_t *self, uint64_t *key, int *op);
 size_t adapter_runq_running(const adapter_runq_t *self);
 size_t adapter_runq_queued(const adapter_runq_t *self);
 
+/* The most commands that have run, and waited, at once since
+ * adapter_runq_new(): a sampled count misses a short peak. */
+size_t adapter_runq_peak_running(const adapter_runq_t *self);
+size_t adapter_runq_peak_queued(const adapter_runq_t *self);
+
 #endif /* ADAPTER_RUNQ_H */

@@ -2,7 +2,7 @@
 /* odin-adapter's run queue for oclient children: never more than
  * max_running at once; the rest start in the order they came as slots
  * free up; a cancelled entry never starts; a queue grows past its first
- * ring size without losing order. */
+ * ring size without losing order; the peaks are the most at once. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -50,6 +50,9 @@ main(void)
     adapter_runq_done(q);
     adapter_runq_done(q);                   /* one too many: stays 0 */
     assert(adapter_runq_running(q) == 0);
+    /* The peaks stay when the queue is empty again. */
+    assert(adapter_runq_peak_running(q) == 2);
+    assert(adapter_runq_peak_queued(q) == 40);
     assert(adapter_runq_admit(q));
     adapter_runq_destroy(&q);
     assert(!q);
