@@ -23,7 +23,9 @@ vr_ctl_yaml
 counter() { svc_counter adapter "$1"; }
 
 echo "== sim: kill -9 the adapter with 3 paths up and 3 provisioning"
-vr_adapter_yaml "$T/sim.yaml" "$T/sim.db" 'sim: {time_scale: 0.05}'
+# A path takes 5-7 s to come up: the three set-ups below are still
+# provisioning when the adapter is killed, on a loaded machine too.
+vr_adapter_yaml "$T/sim.yaml" "$T/sim.db" 'sim: {time_scale: 0.3}'
 broker_cfg sim
 vr_start_resv "$T/sim.yaml"
 up=() prov=()

@@ -5,7 +5,8 @@
 # a VM port whose tc hangs (a root-owned script that sleeps) answers
 # link list and status at once while the run hangs, acks a rule change
 # within its bound (saying the fast path follows), kills the hung run at
-# tc_timeout_ms by its PID and counts it, and, its port never set up,
+# tc_timeout_ms (3 s: the requests below take over 1.5 s on a loaded
+# machine) by its PID and counts it, and, its port never set up,
 # turns the fast path off and keeps running.  A tc others may write is
 # refused at start.  One agent in a network namespace of its own.
 source "$(dirname "$0")/lib.sh"
@@ -38,7 +39,7 @@ bus:
 overlay: {listen: '127.0.0.1:7000', $(vr_overlay_yaml tcjobs)}
 ports: [vp0]
 tc: $1
-tc_timeout_ms: 1500
+tc_timeout_ms: 3000
 YAML
 }
 counter() { "${CTL[@]}" --json status agent | jq -r ".services[0].counters.$1"; }
@@ -87,7 +88,7 @@ echo "rule add acked in $ms ms: $(cat "$T/rule.txt")"
 echo "== the hung run is killed and counted"
 timed_out() { [ "$(counter tc_timeouts)" -ge 1 ]; }
 vr_until 10 timed_out || fail "no tc timeout counted"
-echo "first timeout after $(ms_since "$t_start") ms (tc_timeout_ms 1500)"
+echo "first timeout after $(ms_since "$t_start") ms (tc_timeout_ms 3000)"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 vr_until 2 gone || fail "the hung tc ($pid) is still there"
 grep -q "timed out" "$T/agent.log" || fail "the timeout is not logged"
@@ -95,7 +96,7 @@ off() {
     "${CTL[@]}" --json status agent | jq -r '.services[0].info.fastpath' \
         | grep -q "^off"
 }
-vr_until 15 off || fail "the fast path is still on without its port"
+vr_until 30 off || fail "the fast path is still on without its port"
 "${CTL[@]}" --json status agent \
     | jq -c '.services[0].counters | {tc_runs, tc_failed, tc_timeouts, tc_queued}'
 t0=$(date +%s%N)
