@@ -340,6 +340,10 @@ s_tcp_write(agent_link_t *self, const struct iovec *iov, int n)
      * back up, and a link that never connects holds none. */
     if (!self->tcp_q && !(self->tcp_q = malloc(AGENT_TCP_QUEUE))) {
         atomic_fetch_add(&self->tcp_q_full, 1);
+        if (sent > 0) {
+            /* Part of the record is on the stream: the stream is cut. */
+            atomic_store(&self->tcp_broken, true);
+        }
         rc = ENOBUFS;
         goto done;
     }
