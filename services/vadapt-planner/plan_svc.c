@@ -110,6 +110,14 @@ const struct cfg_key plan_cfg_keys[] = {
                 PLAN_DEFAULT_WAIT_MIN_US / 1000,
                 "no reservation or release sooner than this, however "
                 "cheap the path"),
+    CFG_KEY_U32("max_agents", T, max_agents, 1, PLAN_AGENTS_MAX, 4096,
+                "agents known at most: at the cap a new one takes the "
+                "place of the one heard from longest ago that no link "
+                "names"),
+    CFG_KEY_U32("agent_forget_ms", T, agent_forget_ms, 1000, 86400000,
+                600000,
+                "an agent not heard from this long that no link names is "
+                "forgotten"),
     CFG_KEY_U32("restart_hold_ms", T, restart_hold_ms, 0, 600000, 5000,
                 "when an agent restarts, every held path is kept at least "
                 "this long, whatever its demand: the application waits "
@@ -188,6 +196,8 @@ enum { S_LIST_PAGES_MAX = 64 };
 #define S_LIMIT_RETRY_US UINT64_C(10000000)
 /* A VM no topology has named for this long is forgotten (plan_vmloc.h). */
 #define S_VMLOC_AGE_US UINT64_C(600000000)
+/* Agents not heard from are looked for this often. */
+#define S_AGE_EVERY_US UINT64_C(1000000)
 /* A RESERVE waiting for its agents' links to be looked at brings the
  * next reconcile this close. */
 #define S_SCAN_SOON_US UINT64_C(200000)
@@ -255,12 +265,21 @@ plan_svc_decide(plan_svc_t *self, int kind, const char *a, const char *b,
 static struct plan_agent *
 s_agent(plan_svc_t *self, const char *id)
 {
-    for (size_t i = 0; i < self->n_agents; i++) {
-        if (!strcmp(self->agents[i].id, id)) {
-            return &self->agents[i];
+    return plan_agents_find(&self->agents, id);
+}
+
+/* Whether a held link names agent 'id': it is not forgotten then. */
+static bool
+s_agent_in_use(void *arg, const char *id)
+{
+    const plan_svc_t *self = arg;
+    for (size_t i = 0; i < self->links.n; i++) {
+        const struct plan_link *h = &self->links.v[i];
+        if (!strcmp(h->a, id) || !strcmp(h->b, id)) {
+            return true;
         }
     }
-    return NULL;
+    return false;
 }
 
 /* Whether agent 'id' is known and its links were looked at once. */
@@ -281,21 +300,27 @@ s_on_announce(plan_svc_t *self, const Vr__AgentAnnounce *ann)
         || !*ann->control_endpoint || strlen(ann->control_endpoint) >= 256) {
         return;
     }
+    uint64_t now = plan_svc_now(self);
     struct plan_agent *ag = s_agent(self, ann->agent_id);
     if (!ag) {
-        struct plan_agent *v = realloc(self->agents,
-                                    (self->n_agents + 1) * sizeof *v);
-        if (!v) {
+        uint64_t evicted = self->agents.n_evicted;
+        ag = plan_agents_add(&self->agents, ann->agent_id, ann->boot_id, now);
+        if (!ag) {
+            VLOG_WARN_RL("agent %s not taken: the table holds %zu agents "
+                         "(max_agents), the oldest in use",
+                         LOG_ESC(ann->agent_id), self->agents.n);
             return;
         }
-        self->agents = v;
-        ag = &v[self->n_agents++];
-        memset(ag, 0, sizeof *ag);
-        snprintf(ag->id, sizeof ag->id, "%s", ann->agent_id);
-        ag->boot_id = ann->boot_id;
-        VLOG_INFO("agent %s at %s, overlay %s", ag->id, ann->control_endpoint,
-                  ann->overlay_addr ? ann->overlay_addr : "?");
+        if (self->agents.n_evicted != evicted) {
+            VLOG_WARN_RL("max_agents (%zu) reached: the agent heard from "
+                         "longest ago was forgotten for %s",
+                         self->agents.max, LOG_ESC(ann->agent_id));
+        }
+        VLOG_INFO_RL("agent %s at %s, overlay %s", LOG_ESC(ag->id),
+                     LOG_ESC(ann->control_endpoint),
+                     LOG_ESC(ann->overlay_addr ? ann->overlay_addr : "?"));
     }
+    ag->heard_us = now;
     if (strcmp(ag->ctl, ann->control_endpoint) != 0) {
         bus_client_destroy(&ag->client);
         snprintf(ag->ctl, sizeof ag->ctl, "%s", ann->control_endpoint);
@@ -1544,8 +1569,8 @@ static bool
 s_reconcile(plan_svc_t *self, bool adopt)
 {
     bool scan = adopt;
-    for (size_t i = 0; i < self->n_agents; i++) {
-        scan |= !self->agents[i].scanned;
+    for (size_t i = 0; i < self->agents.n; i++) {
+        scan |= !self->agents.v[i].scanned;
     }
     /* Ended ones only to tell our stale links from others'. */
     char err[256];
@@ -1664,11 +1689,11 @@ s_reconcile(plan_svc_t *self, bool adopt)
         plan_links_drop(&self->links, h);
     }
     free(seen);
-    for (size_t i = 0; i < self->n_agents; i++) {
-        if (!self->agents[i].scanned) {
-            s_scan_agent(self, &self->agents[i], list);
+    for (size_t i = 0; i < self->agents.n; i++) {
+        if (!self->agents.v[i].scanned) {
+            s_scan_agent(self, &self->agents.v[i], list);
         } else if (!adopt) {
-            s_check_agent(self, &self->agents[i]);
+            s_check_agent(self, &self->agents.v[i]);
         }
     }
     s_pages_destroy(&pages);
@@ -1771,6 +1796,14 @@ s_on_tick(svc_t *svc, void *arg)
     }
     if (!self->agg_queried) {
         s_query_aggregator(self);
+    }
+    if (plan_svc_now(self) >= self->next_age_us) {
+        size_t gone = plan_agents_age(&self->agents, plan_svc_now(self));
+        if (gone) {
+            VLOG_INFO("%zu agent(s) not heard from for %u ms and named by "
+                      "no link forgotten", gone, self->cfg->agent_forget_ms);
+        }
+        self->next_age_us = plan_svc_now(self) + S_AGE_EVERY_US;
     }
     if (plan_svc_now(self) >= self->next_reconcile_us) {
         s_reconcile(self, false);
@@ -1973,7 +2006,13 @@ s_on_status(svc_t *svc, Vr__StatusReply *reply, void *arg)
     bus_status_add_counter(reply, "links_up",
                            plan_links_count(ls, PLAN_LINK_UP), true);
     bus_status_add_counter(reply, "links_up_reserved", reserved, true);
-    bus_status_add_counter(reply, "agents", self->n_agents, true);
+    bus_status_add_counter(reply, "agents", self->agents.n, true);
+    bus_status_add_counter(reply, "agents_refused", self->agents.n_refused,
+                           false);
+    bus_status_add_counter(reply, "agents_evicted", self->agents.n_evicted,
+                           false);
+    bus_status_add_counter(reply, "agents_forgotten",
+                           self->agents.n_forgotten, false);
     bus_status_add_counter(reply, "topologies", self->n_topologies, false);
     bus_status_add_counter(reply, "reservations_asked",
                            self->n_reserve_asked, false);
@@ -2216,6 +2255,9 @@ plan_svc_new(svc_t *svc, const struct plan_cfg *cfg, char *err, size_t size)
     self->svc = svc;
     self->cfg = cfg;
     self->bus = svc_bus(svc);
+    plan_agents_init(&self->agents, cfg->max_agents,
+                     (uint64_t) cfg->agent_forget_ms * 1000, s_agent_in_use,
+                     self);
     s_own_identity(self, cfg);
     self->t0_us = vtime_mono_us();
     uint64_t nonce;
@@ -2334,11 +2376,8 @@ plan_svc_destroy(plan_svc_t **self_p)
         return;
     }
     plan_svc_t *self = *self_p;
-    for (size_t i = 0; i < self->n_agents; i++) {
-        bus_client_destroy(&self->agents[i].client);
-    }
+    plan_agents_uninit(&self->agents);
     plan_links_uninit(&self->links);
-    free(self->agents);
     bus_client_destroy(&self->broker);
     bus_client_destroy(&self->aggregator);
     bus_client_destroy(&self->sync);

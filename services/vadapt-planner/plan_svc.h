@@ -75,6 +75,8 @@ struct plan_cfg {
     double hold_cost;           /* cost rule (plan_core.h) */
     uint32_t select_grace_ms;   /* hysteresis (plan_core.h) */
     uint32_t wait_min_ms;
+    uint32_t max_agents;        /* agents known at most */
+    uint32_t agent_forget_ms;   /* silent and unused this long: forgotten */
     uint32_t restart_hold_ms;   /* held paths kept over an agent's restart */
     uint32_t path_setup_ms;     /* prior; 0: unknown until learned */
     uint32_t path_teardown_ms;

@@ -10,6 +10,7 @@
 
 #include "authz.h"
 #include "bus.h"
+#include "plan_agent.h"
 #include "plan_book.h"
 #include "plan_core.h"
 #include "plan_cost.h"
@@ -27,17 +28,6 @@
 /* Releases the broker did not take, remembered at most. */
 #define PLAN_SVC_UNRELEASED_MAX 256
 
-/* An agent the planner knows (its announcement). */
-struct plan_agent {
-    char id[PLAN_HOST_LEN];
-    char ctl[256];
-    char ip[64];                /* overlay address (commodity) */
-    char port[8];               /* overlay port */
-    uint64_t boot_id;
-    bus_client_t *client;
-    bool scanned;               /* its links looked at once */
-};
-
 struct plan_svc {
     svc_t *svc;
     const struct plan_cfg *cfg;
@@ -52,8 +42,8 @@ struct plan_svc {
     plan_core_t *core;
     plan_costs_t *costs;        /* path costs per network */
     plan_vmloc_t *vmloc;        /* the VMs of each host, from topologies */
-    struct plan_agent *agents;
-    size_t n_agents;
+    struct plan_agents agents;  /* known from announcements */
+    uint64_t next_age_us;       /* plan_svc_now() of the next aging */
     struct plan_links links;    /* the held links */
     bool synced;                /* broker's reservations read */
     bool agg_queried;           /* its agents and topology read */

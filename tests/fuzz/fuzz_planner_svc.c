@@ -6,12 +6,17 @@
  * request to its control handler; the broker and the aggregator it calls
  * answer with errors or empty replies, as the record says.  Checked: one
  * reply per request, none for an event; a refused request leaves the
- * plan as it was; the plan never holds more than PLAN_LINK_MAX links.
+ * plan as it was; the plan never holds more than PLAN_LINK_MAX links;
+ * the agents' table never more than max_agents (8 here, so the fuzzer
+ * meets the cap often), each id once and valid.
  * Build with -DVR_FUZZ=ON and clang; tests/fuzz/replay.c runs it on
  * fixed inputs in the ordinary build. */
+#include <string.h>
+
 #include "fuzz_check.h"
 #include "plan_link.h"
 #include "plan_svc.h"
+#include "plan_svc_int.h"
 #include "svc_harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -30,7 +35,9 @@ static const char s_yaml[] =
     "t_up_ms: 1000\n"
     "t_down_ms: 2000\n"
     "predict: true\n"
-    "predict_min_phase_ms: 100\n";
+    "predict_min_phase_ms: 100\n"
+    "max_agents: 8\n"
+    "agent_forget_ms: 1000\n";
 
 static void *
 s_start(svc_t *svc, void *cfg)
@@ -53,6 +60,16 @@ static void
 s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
 {
     FUZZ_CHECK(((Vr__Plan *) replies[0])->n_links <= PLAN_LINK_MAX);
+    const plan_svc_t *p = service;
+    const struct plan_cfg *c = cfg;
+    const struct plan_agents *t = &p->agents;
+    FUZZ_CHECK(t->max == c->max_agents && t->n <= t->max);
+    for (size_t i = 0; i < t->n; i++) {
+        FUZZ_CHECK(t->v[i].id[0] && strlen(t->v[i].id) < PLAN_HOST_LEN);
+        for (size_t j = i + 1; j < t->n; j++) {
+            FUZZ_CHECK(strcmp(t->v[i].id, t->v[j].id) != 0);
+        }
+    }
 }
 
 static const struct svch_def s_def = {

@@ -9,7 +9,9 @@
  * when an agent restarts, its traffic stopping, the path is kept for
  * restart_hold_ms, then taken down; a release the broker (down) did not
  * take holds back a new reservation of the pair until the broker has it,
- * so the pair is never reserved twice. */
+ * so the pair is never reserved twice; agents announced beyond
+ * max_agents take the places of the oldest not in use, and the silent
+ * ones no link names are forgotten after agent_forget_ms. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -20,6 +22,7 @@
 #include "bus.h"
 #include "msgtype.h"
 #include "plan_svc.h"
+#include "plan_svc_int.h"
 #include "vtime.h"
 
 #define S_MAC1 0x020000000101ull        /* h1's VM */
@@ -193,6 +196,9 @@ s_call(void *arg, const char *endpoint, int type, const ProtobufCMessage *req,
        int expect, bus_msg_t *reply)
 {
     (void) arg;
+    if (!strncmp(endpoint, "inproc://t-x", 12)) {
+        goto empty;             /* the many agents': no links, no rules */
+    }
     if (!strcmp(endpoint, "inproc://t-agg")) {
         s_world.n_agg_asked++;
         if (!s_world.agg_up) {
@@ -234,6 +240,7 @@ s_call(void *arg, const char *endpoint, int type, const ProtobufCMessage *req,
         return s_answer(reply, expect, &pr.base);
     }
     /* Anything else: done, nothing to tell. */
+empty:;
     const ProtobufCMessageDescriptor *d = msgtype_descriptor(expect);
     assert(d);
     reply->type = expect;
@@ -276,14 +283,16 @@ s_matrix(plan_svc_t *p, double bps)
     bus_msg_clear(&msg);
 }
 
-/* Agent h1 restarts: its announcement, with a new boot id. */
+/* Agent 'id' announces itself (the aggregator's event). */
 static void
-s_restart_h1(plan_svc_t *p)
+s_announce(plan_svc_t *p, const char *id, uint64_t boot_id)
 {
+    char ctl[64];
+    snprintf(ctl, sizeof ctl, "inproc://t-%s", id);
     Vr__AgentAnnounce a = VR__AGENT_ANNOUNCE__INIT;
-    a.agent_id = "h1";
-    a.boot_id = 2;
-    a.control_endpoint = "inproc://t-h1";
+    a.agent_id = (char *) id;
+    a.boot_id = boot_id;
+    a.control_endpoint = ctl;
     a.overlay_addr = "127.0.0.1:7001";
     bus_msg_t msg = { 0 };
     s_answer(&msg, VR__MSG_TYPE__MSG_AGENT_ANNOUNCE, &a.base);
@@ -331,7 +340,9 @@ main(void)
                "path_teardown_ms: 50\n"
                "tick_ms: 100\n"
                "reconcile_ms: 1000\n"
-               "restart_hold_ms: 5000\n");
+               "restart_hold_ms: 5000\n"
+               "max_agents: 4\n"
+               "agent_forget_ms: 30000\n");
     assert(fclose(f) == 0);
     char *argv[] = { "test", "-c", path, "-q", "-q", NULL };
     struct plan_cfg cfg;
@@ -373,7 +384,7 @@ main(void)
      * is kept for restart_hold_ms (5 s), not only its break-even time
      * (1 s), then taken down; its release is not taken. */
     s_world.broker_down = true;
-    s_restart_h1(p);
+    s_announce(p, "h1", 2);     /* a new boot id: h1 restarted */
     s_run(svc, p, 4500, 0);
     assert(s_world.n_release_calls == 0);
     s_run(svc, p, 3000, 0);
@@ -391,6 +402,27 @@ main(void)
     s_run(svc, p, 5000, 50e6);
     assert(s_world.n_releases == 1);
     assert(s_world.n_reserves >= 1);
+
+    /* Ten agents more than max_agents (4) allows: each new one takes the
+     * place of the one heard from longest ago that no link names; h1 and
+     * h2, which the held link names, stay. */
+    for (int i = 0; i < 10; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "x%d", i);
+        s_announce(p, id, 1);
+    }
+    assert(p->agents.n == 4 && p->agents.n_evicted == 8);
+    assert(p->agents.n_refused == 0);
+    assert(plan_agents_find(&p->agents, "h1")
+           && plan_agents_find(&p->agents, "h2")
+           && plan_agents_find(&p->agents, "x9"));
+    /* Silent for agent_forget_ms (30 s): the x's go, h1 and h2 stay. */
+    s_run(svc, p, 29000, 50e6);
+    assert(p->agents.n == 4 && p->agents.n_forgotten == 0);
+    s_run(svc, p, 3000, 50e6);
+    assert(p->agents.n == 2 && p->agents.n_forgotten == 2);
+    assert(plan_agents_find(&p->agents, "h1")
+           && plan_agents_find(&p->agents, "h2"));
 
     plan_svc_destroy(&p);
     svc_destroy(&svc);
