@@ -84,6 +84,10 @@ const struct cfg_key agent_cfg_keys[] = {
                 AGENT_MAX_LINKS,
                 "links held at most (the star's, the planner's, by hand); "
                 "one more is refused"),
+    CFG_KEY_U32("max_rules", T, max_rules, 1, AGENT_MAX_RULES,
+                AGENT_DEFAULT_MAX_RULES,
+                "forwarding rules held at most (RuleAdd); a request that "
+                "would go beyond is refused whole"),
     CFG_KEY_U32("link_linger_ms", T, link_linger_ms, 0, 10000, 500,
                 "a link removed by request stops sending at once but takes "
                 "the frames still on their way over its path this long "

@@ -40,6 +40,7 @@ struct agent_cfg {
     uint32_t hello_ms;          /* hello and announcement period */
     uint32_t peer_timeout_ms;   /* proxy forgets a silent agent */
     uint32_t max_links;         /* links held at most */
+    uint32_t max_rules;         /* forwarding rules held at most */
     uint32_t link_linger_ms;    /* a removed link takes what is on its
                                  * way this long (0: freed at once) */
     uint32_t buffer_kb;         /* socket buffers */

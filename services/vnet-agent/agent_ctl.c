@@ -484,6 +484,14 @@ s_rules_set(agent_t *self, fwd_table_t *fwd, void *arg)
         if (fwd_table_set(fwd, r->dst_mac, r->src_mac, FWD_RULE, a) != 0) {
             return -1;
         }
+        /* Replacing a rule adds none: the count says. */
+        if (fwd_table_count(fwd, FWD_RULE) > self->cfg->max_rules) {
+            ed->code = VR__ERROR_CODE__ERR_LIMIT;
+            snprintf(ed->why, sizeof ed->why,
+                     "rule %zu: more than max_rules (%u) rules", i,
+                     self->cfg->max_rules);
+            return 1;
+        }
     }
     return 0;
 }

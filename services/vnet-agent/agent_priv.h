@@ -35,6 +35,8 @@ enum {
     AGENT_PEER_HASH = 4096,     /* power of two, > 2 * AGENT_MAX_LINKS */
     AGENT_HELLO_MACS = 64,      /* MACs a hello carries at most */
     AGENT_FAST_WAITS = 16,      /* requests waiting for the fast path */
+    AGENT_MAX_RULES = 1000000,  /* max_rules' own bound */
+    AGENT_DEFAULT_MAX_RULES = 65536,
 };
 
 /* What the packet threads read: replaced whole, never changed. */

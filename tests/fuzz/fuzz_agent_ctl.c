@@ -12,7 +12,8 @@
  * rule list, byte for byte); at most max_links links (24 here, so that
  * the fuzzer meets the cap often and a full table stays cheap), PROBE_MAX
  * probes waiting, AGENT_FAST_WAITS requests waiting for the fast path;
- * the star's link is never removed; link names are unique; a removed
+ * at most max_rules rules (256 here); the star's link is never removed;
+ * link names are unique; a removed
  * link lingers unseen and is replaced by one made under its name; every rule
  * names a link or port that exists; every link the planner could have
  * made pairs by its name's tag.  Build with -DVR_FUZZ=ON and clang;
@@ -45,6 +46,7 @@ static const char s_yaml[] =
     "fastpath: false\n"
     "hello_ms: 200\n"
     "max_links: 24\n"
+    "max_rules: 256\n"
     "acct_pairs: 16\n"
     "flood:\n"
     "  sources: 16\n";
@@ -183,6 +185,7 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
     for (size_t i = 1; i < links->n_links; i++) {
         FUZZ_CHECK(strcmp(names[i - 1], names[i]) != 0);
     }
+    FUZZ_CHECK(rules->n_rules <= c->max_rules);
     for (size_t i = 0; i < rules->n_rules; i++) {
         FUZZ_CHECK(strcmp(rules->rules[i]->link, "?") != 0);
     }

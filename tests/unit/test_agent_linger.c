@@ -7,7 +7,8 @@
  * when its linger is over and not before; one made again under its name
  * replaces it; a new link that finds every slot taken takes the slot of
  * the one whose linger ends first; with link_linger_ms 0 it goes at
- * once. */
+ * once.  And the rules' cap on the same handlers: a RuleAdd that would
+ * hold more than max_rules is refused whole, a rule replaced adds none. */
 #undef NDEBUG
 #include <assert.h>
 #include <stdio.h>
@@ -102,17 +103,35 @@ s_link_remove(const char *name)
     return s_request(VR__MSG_TYPE__MSG_LINK_REMOVE, &req.base);
 }
 
+/* RuleAdd (or RuleRemove) of 'n' rules to MACs 'macs' over 'link'. */
+static int
+s_rules(int type, const uint64_t *macs, size_t n, const char *link)
+{
+    Vr__Rule r[4];
+    Vr__Rule *rs[4];
+    assert(n <= 4);
+    for (size_t i = 0; i < n; i++) {
+        vr__rule__init(&r[i]);
+        r[i].dst_mac = macs[i];
+        r[i].link = (char *) link;
+        rs[i] = &r[i];
+    }
+    Vr__RuleAdd req = VR__RULE_ADD__INIT;       /* RuleRemove: same shape */
+    req.rules = rs;
+    req.n_rules = n;
+    if (type == VR__MSG_TYPE__MSG_RULE_REMOVE) {
+        Vr__RuleRemove rm = VR__RULE_REMOVE__INIT;
+        rm.rules = rs;
+        rm.n_rules = n;
+        return s_request(type, &rm.base);
+    }
+    return s_request(type, &req.base);
+}
+
 static int
 s_rule_add(uint64_t mac, const char *link)
 {
-    Vr__Rule r = VR__RULE__INIT;
-    r.dst_mac = mac;
-    r.link = (char *) link;
-    Vr__Rule *rs[] = { &r };
-    Vr__RuleAdd req = VR__RULE_ADD__INIT;
-    req.rules = rs;
-    req.n_rules = 1;
-    return s_request(VR__MSG_TYPE__MSG_RULE_ADD, &req.base);
+    return s_rules(VR__MSG_TYPE__MSG_RULE_ADD, &mac, 1, link);
 }
 
 /* Links held, lingering ones too. */
@@ -261,6 +280,25 @@ main(void)
     assert(s_link_create("l1", "127.0.0.2:7000") == 0);
     assert(s_link_remove("l1") == 0);
     assert(agent_linger_count(a) == 0 && s_held(a) == 1);
+    agent_destroy(&a);
+    svc_destroy(&svc);
+
+    /* max_rules 3: a fourth rule is refused, a rule replaced is not; a
+     * request of two new rules with room for one is refused whole. */
+    a = s_start("link_linger_ms: 0\nmax_rules: 3\n", &svc, &cfg);
+    assert(s_link_create("l1", "127.0.0.2:7000") == 0);
+    const uint64_t m[] = { 0x0201, 0x0202, 0x0203, 0x0204 };
+    assert(s_rules(VR__MSG_TYPE__MSG_RULE_ADD, m, 3, "l1") == 0);
+    assert(fwd_table_count(agent_current(a)->fwd, FWD_RULE) == 3);
+    assert(s_rule_add(m[3], "l1") == VR__ERROR_CODE__ERR_LIMIT);
+    assert(s_rule_add(m[0], "proxy") == 0);
+    assert(fwd_table_count(agent_current(a)->fwd, FWD_RULE) == 3);
+    assert(s_rules(VR__MSG_TYPE__MSG_RULE_REMOVE, &m[2], 1, NULL) == 0);
+    assert(s_rules(VR__MSG_TYPE__MSG_RULE_ADD, &m[2], 2, "l1")
+           == VR__ERROR_CODE__ERR_LIMIT);
+    assert(fwd_table_count(agent_current(a)->fwd, FWD_RULE) == 2);
+    assert(s_rule_add(m[3], "l1") == 0);
+    assert(fwd_table_count(agent_current(a)->fwd, FWD_RULE) == 3);
     agent_destroy(&a);
     svc_destroy(&svc);
     puts("agent_linger: ok");
