@@ -182,6 +182,8 @@ const struct cfg_key plan_cfg_keys[] = {
 };
 #undef T
 
+/* VM pairs a link's rules are made for at once, and rules in one
+ * RuleAdd: the agent refuses more (agent_check.h). */
 enum { S_MAX_RULES = 4096 };
 
 /* The owner our reservations carry at the broker with CURVE off (the
@@ -886,7 +888,9 @@ s_rules_sync(plan_svc_t *self, struct plan_link *h)
         }
         *rules = grow;
         size_t m = 0;
-        for (size_t i = 0; i < nd; i++) {
+        /* An agent takes at most S_MAX_RULES rules a request (its
+         * AGENT_CHECK_RULES_MAX): the rest go at the next sync. */
+        for (size_t i = 0; i < nd && m < S_MAX_RULES; i++) {
             uint64_t dst = dsts[i];
             if (s_has(*rules, *nr, dst)) {
                 continue;
