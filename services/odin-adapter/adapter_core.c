@@ -34,8 +34,15 @@ struct adapter_core {
     size_t n_paths, cap;        /* used and allocated in 'paths' */
     uint64_t next_n;            /* number of the next path */
     size_t n_queued;            /* paths with want_create/want_teardown */
+    size_t n_forgotten;         /* ended records dropped since the store
+                                 * was last trimmed */
     struct adapter_core_stats st;   /* counters (by_state unused) */
 };
+
+/* The store's ended rows beyond max_paths are deleted after this many
+ * records were forgotten: it holds at most max_paths + this many rows,
+ * as it did only after a restart before. */
+enum { S_TRIM_EVERY = 64 };
 
 struct adapter_status {
     Vr__StatusReply *reply;     /* being filled */
@@ -361,6 +368,15 @@ s_make_room(adapter_core_t *self)
         memmove(&self->paths[i], &self->paths[i + 1],
                 (self->n_paths - i - 1) * sizeof *self->paths);
         self->n_paths--;
+        if (self->store && ++self->n_forgotten >= S_TRIM_EVERY) {
+            if (adapter_store_trim(self->store, self->max_paths) != 0) {
+                VLOG_WARN_RL("sqlite: trimming ended paths: %s (tried "
+                             "again later)",
+                             adapter_store_error(self->store));
+            } else {
+                self->n_forgotten = 0;
+            }
+        }
     }
     if (self->n_paths == self->cap) {
         size_t cap = self->cap ? 2 * self->cap : 64;

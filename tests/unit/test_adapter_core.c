@@ -364,6 +364,47 @@ test_limit(void)
     adapter_core_destroy(&core);
 }
 
+static void
+s_count_row(const struct adapter_path_rec *rec, void *arg)
+{
+    (void) rec;
+    (*(int *) arg)++;
+}
+
+/* The store's rows while the adapter runs: ended ones beyond max_paths
+ * are deleted as records are forgotten, not only at a restart. */
+static void
+test_store_trim(void)
+{
+    char dir[] = "/tmp/test_adapter_core.XXXXXX";
+    char db[64], side[80];
+    enum adapter_core_refusal why;
+    assert(mkdtemp(dir));
+    snprintf(db, sizeof db, "%s/adapter.db", dir);
+    adapter_core_t *core = s_core(4, db);
+    int most = 0;
+    for (int i = 0; i < 160; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        struct adapter_path *p = s_create(core, id, &why);
+        assert(p);
+        adapter_core_set_state(core, p, P(FAILED), "fake: gone");
+        int rows = 0;
+        assert(adapter_store_load(adapter_core_store(core), s_count_row,
+                                  &rows) == rows);
+        most = rows > most ? rows : most;
+    }
+    /* 160 paths made: at most max_paths + 64 rows at any time. */
+    assert(most >= 64 && most <= 4 + 64 + 1);
+    adapter_core_destroy(&core);
+    unlink(db);
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+    assert(rmdir(dir) == 0);
+}
+
 /* The store: a new path it cannot take is refused and given back; a path
  * up it cannot record stays as it was, the backend told why.  A restart
  * offers each open path, with its backend_ref, to adopt, then sweeps. */
@@ -488,6 +529,7 @@ main(void)
     test_limit();
     test_no_calendar();
     test_store_and_restart();
+    test_store_trim();
     printf("adapter_core: dispatch over a fake backend: ok\n");
     return 0;
 }
