@@ -69,6 +69,9 @@ const struct cfg_key broker_cfg_keys[] = {
                 "reservable networks: name, max_paths, endpoints"),
     CFG_KEY_U32("max_paths_per_host", T, max_paths_per_host, 0, 100000, 4,
                 "open reservations with a host at either end, at most"),
+    CFG_KEY_U32("max_open", T, max_open, 1, 1000000, 10000,
+                "open reservations (bookings ahead included) at most, "
+                "however far apart in time"),
     CFG_KEY_DOUBLE("default_bandwidth_mbps", T, default_bandwidth_mbps, 0,
                    1e7, 1000, "bandwidth asked for when a request says 0"),
     CFG_KEY_U32("adapter_timeout_ms", T, adapter_timeout_ms, 50, 600000,
@@ -702,6 +705,16 @@ s_fits(resv_broker_t *self, int type, const char *a, const char *b,
     size_t n = 0;
     if (resv_store_list(self->store, false, &open, &n) != 0) {
         s_store_failed(self, type, "nothing reserved");
+        return false;
+    }
+    /* Bookings that never overlap pass every limit below: this one
+     * bounds the store (each is a row, read whole by every request). */
+    if (n >= self->cfg->max_open) {
+        free(open);
+        char why[128];
+        snprintf(why, sizeof why, "%zu reservations open or booked, the "
+                 "limit is max_open (%u)", n, self->cfg->max_open);
+        s_error(self, VR__ERROR_CODE__ERR_LIMIT, type, why);
         return false;
     }
     struct resv_span *sp = calloc(n + 1, sizeof *sp);

@@ -39,6 +39,7 @@ struct broker_cfg {
     char *db;                   /* SQLite file */
     struct cfg_seq networks;    /* struct broker_network */
     uint32_t max_paths_per_host;
+    uint32_t max_open;          /* open reservations at most */
     double default_bandwidth_mbps;
     uint32_t adapter_timeout_ms;
     uint32_t reconcile_ms;
