@@ -6,7 +6,8 @@
  * as the adapter publishes them (resv_broker_take()).  Checked: one reply
  * per request; a refused request, and an event not acted on, leave the
  * reservations as they were; open reservations stay within the network's
- * and each host's caps; no reservation carries a VLAN or prefix length a
+ * and each host's caps, and every one not ended (bookings ahead too)
+ * within max_open (6 here, so that the fuzzer meets it); no reservation carries a VLAN or prefix length a
  * host could not make a device from (a hostile event's fails it).  Build
  * with -DVR_FUZZ=ON and clang; tests/fuzz/replay.c runs it on fixed
  * inputs in the ordinary build. */
@@ -19,7 +20,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-enum { S_NET_MAX = 3, S_HOST_MAX = 2 };
+enum { S_NET_MAX = 3, S_HOST_MAX = 2, S_OPEN_MAX = 6 };
 
 static const char s_yaml[] =
     "bus:\n"
@@ -29,6 +30,7 @@ static const char s_yaml[] =
     "  adapter_events: inproc://fz-adapter-ev-@N@\n"
     "db: ':memory:'\n"
     "max_paths_per_host: 2\n"
+    "max_open: 6\n"
     "list_page_max: 1000\n"
     "networks:\n"
     "  - name: n1\n"
@@ -57,12 +59,14 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
 {
     const Vr__ResvList *list = (const Vr__ResvList *) replies[0];
     static const char *const hosts[] = { "h1", "h2", "vm-2" };
-    size_t n_open = 0;
+    size_t n_open = 0, n_not_ended = 0;
     size_t per_host[3] = { 0 };
     for (size_t i = 0; i < list->n_resvs; i++) {
         const Vr__Reservation *r = list->resvs[i];
         FUZZ_CHECK(eth_vlan_pair_ok(r->vlan, r->vlan_b)
                    && r->link_prefix_len <= 32);
+        n_not_ended += r->state != VR__RESV_STATE__RESV_STATE_RELEASED
+                       && r->state != VR__RESV_STATE__RESV_STATE_FAILED;
         if (!s_open(r->state)) {
             continue;
         }
@@ -72,7 +76,7 @@ s_check_limits(void *service, void *cfg, ProtobufCMessage *const *replies)
                            + !strcmp(r->host_b, hosts[h]);
         }
     }
-    FUZZ_CHECK(n_open <= S_NET_MAX);
+    FUZZ_CHECK(n_open <= S_NET_MAX && n_not_ended <= S_OPEN_MAX);
     for (size_t h = 0; h < 3; h++) {
         FUZZ_CHECK(per_host[h] <= S_HOST_MAX);
     }
