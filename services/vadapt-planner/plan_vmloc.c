@@ -157,7 +157,12 @@ plan_vmloc_update(plan_vmloc_t *self, uint64_t now_us,
         qsort(self->v, m, sizeof *self->v, s_cmp_newest);
         m = PLAN_VMLOC_MAX;
     }
-    qsort(self->v, m, sizeof *self->v, s_cmp_mac);
+    /* Not with none: a table that never held a VM has no array, and
+     * qsort's pointer may not be NULL even for nothing (UBSan, from
+     * fuzz_planner_svc: a first topology naming no VM). */
+    if (m) {
+        qsort(self->v, m, sizeof *self->v, s_cmp_mac);
+    }
     self->n = m;
     return 0;
 }

@@ -133,7 +133,9 @@ for n in "${names[@]}"; do
         [ -f "$log" ] || continue
         e=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
         execs=$((execs + ${e:-0}))
-        c=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+        # None when it crashed while loading the corpus: no figure, and
+        # not the end of this script (pipefail).
+        c=$(grep -ao 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2) || c=
         if [ -n "$c" ] && { [ -z "$cov" ] || [ "$c" -gt "$cov" ]; }; then
             cov=$c
         fi
@@ -145,7 +147,8 @@ for n in "${names[@]}"; do
     if [ "$rc" -eq 0 ]; then
         result=ok
     else
-        result="CRASH (exit $rc): $(ls -t "$artifacts/$n-"* 2>/dev/null | head -1)"
+        art=$(ls -t "$artifacts/$n-"* 2>/dev/null | head -1) || art=
+        result="CRASH (exit $rc): ${art:-no input kept}"
         failed=1
     fi
     if [ -n "$keep" ]; then

@@ -17,6 +17,11 @@ test_hosts(void)
 {
     plan_vmloc_t *v = plan_vmloc_new(60 * S);
     assert(v);
+    /* A first topology that names no VM (or only bad ones). */
+    assert(plan_vmloc_update(v, 0, NULL, 0) == 0);
+    const struct plan_vm_host bad[] = { { 0, "h1" } };
+    assert(plan_vmloc_update(v, 0, bad, 1) == 0);
+    assert(plan_vmloc_count(v) == 0);
     char long_name[PLAN_HOST_LEN + 8];
     memset(long_name, 'x', sizeof long_name - 1);
     long_name[sizeof long_name - 1] = '\0';
