@@ -364,6 +364,27 @@ test_limit(void)
     adapter_core_destroy(&core);
 }
 
+/* A store in a directory of its own: 'dir' (a mkdtemp template of 31
+ * characters at most) is made, 'db' (64 bytes) names the file in it. */
+static void
+s_db_make(char *dir, char *db)
+{
+    assert(mkdtemp(dir));
+    snprintf(db, 64, "%s/adapter.db", dir);
+}
+
+static void
+s_db_remove(const char *dir, const char *db)
+{
+    char side[80];
+    unlink(db);
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+    assert(rmdir(dir) == 0);
+}
+
 static void
 s_count_row(const struct adapter_path_rec *rec, void *arg)
 {
@@ -377,10 +398,9 @@ static void
 test_store_trim(void)
 {
     char dir[] = "/tmp/test_adapter_core.XXXXXX";
-    char db[64], side[80];
+    char db[64];
     enum adapter_core_refusal why;
-    assert(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/adapter.db", dir);
+    s_db_make(dir, db);
     adapter_core_t *core = s_core(4, db);
     int most = 0;
     for (int i = 0; i < 160; i++) {
@@ -397,12 +417,7 @@ test_store_trim(void)
     /* 160 paths made: at most max_paths + 64 rows at any time. */
     assert(most >= 64 && most <= 4 + 64 + 1);
     adapter_core_destroy(&core);
-    unlink(db);
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-    assert(rmdir(dir) == 0);
+    s_db_remove(dir, db);
 }
 
 /* The store: a new path it cannot take is refused and given back; a path
@@ -414,8 +429,7 @@ test_store_and_restart(void)
     char dir[] = "/tmp/test_adapter_core.XXXXXX";
     char db[64], why_text[256];
     enum adapter_core_refusal why;
-    assert(mkdtemp(dir));
-    snprintf(db, sizeof db, "%s/adapter.db", dir);
+    s_db_make(dir, db);
 
     adapter_core_t *core = s_core(16, db);
     struct adapter_path *up = s_create(core, "up", &why);
@@ -463,14 +477,7 @@ test_store_and_restart(void)
     /* Numbers go on after the highest recorded, the refused one unused. */
     assert(!strcmp(s_create(core, "next", &why)->r.path_id, "p-5"));
     adapter_core_destroy(&core);
-
-    unlink(db);
-    char side[80];
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-    assert(rmdir(dir) == 0);
+    s_db_remove(dir, db);
 }
 
 /* The built-in tables, by the config's name. */
