@@ -173,6 +173,18 @@ NODE=$(sx node inspect "$NODE_ID" --format '{{.Description.Hostname}}')
 [ "$NODE" != h2 ] || { echo "skip: hostname h2 is the native agent's id"; exit 77; }
 sx node update --label-add vreserve.control=true "$NODE_ID" >/dev/null
 say "one-node swarm on 10.200.0.1 (node $NODE)"
+# The control services reach agents on other hosts from the overlay
+# through the node's docker_gwbridge.  Our dockerd runs with
+# --iptables=false, so it does not masquerade that network as a normal
+# one does: h2 gets a route back to it through h1 instead.  Before the
+# deploy: a planner whose calls to h2's agent go unanswered holds its
+# loop for call_timeout_ms each time, and misses `vnetctl status`.
+gwnet() { GWNET=$(sx network inspect docker_gwbridge \
+    -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null); }
+vr_until 30 gwnet || fail "swarm init made no docker_gwbridge"
+[[ $GWNET =~ ^[0-9.]+/[0-9]+$ ]] || fail "docker_gwbridge's subnet: '$GWNET'"
+ip netns exec "$P-h1" sysctl -qw net.ipv4.ip_forward=1
+ip -n "$P-h2" route add "$GWNET" via 10.200.0.1
 
 # Keys: the roles, vnetctl, the node's agent (its id the hostname) and h2.
 KEYS="$T/keys"
@@ -274,14 +286,6 @@ vr_until 90 all_up || {
 }
 say "stack deployed, 6 of 6 up in $((SECONDS - t0)) s:"
 "${CTL[@]}" status
-# The control services reach agents on other hosts from the overlay
-# through the node's docker_gwbridge.  Our dockerd runs with
-# --iptables=false, so it does not masquerade that network as a normal
-# one does: h2 gets a route back to it through h1 instead.
-GWNET=$(sx network inspect docker_gwbridge -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}')
-[[ $GWNET =~ ^[0-9.]+/[0-9]+$ ]] || fail "docker_gwbridge's subnet: '$GWNET'"
-ip netns exec "$P-h1" sysctl -qw net.ipv4.ip_forward=1
-ip -n "$P-h2" route add "$GWNET" via 10.200.0.1
 vr_status_check "$T/status.json" "$NODE" h2 aggregator planner broker adapter
 rc=0
 ip netns exec "$P-h2" "$BIN/vnetctl" -c "$T/ctl-plain.yaml" --json status \
