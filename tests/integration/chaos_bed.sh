@@ -208,7 +208,16 @@ chaos_up() {
     echo "bed $P up, backend $CHAOS_BACKEND, seed $CHAOS_SEED"
 }
 
-# BSP: rank r on host r/2+1, VM r%2+1; one pattern a phase.
+# BSP: rank r on host r/2+1, VM r%2+1; one pattern a phase.  A stall
+# bound of 600 s, not vr-bsp's 30: a frame sent while an agent on its way
+# (either end's, or the proxy) is down is lost, and TCP waits twice as
+# long before each new try.  Kills every 1-4 s of the agents a flow
+# crosses can lose try after try, the wait growing to 16 s and more; that
+# is TCP's, and the flow goes on once the kills stop, but a job that
+# gives up after 30 s without progress broke there (seen: the 16-s try
+# went through 1.7 s after the other ranks had given up).  bsp_alive
+# still fails on a rank that exits, which is then a connection reset or
+# closed, never a wait.
 BSP_PIDS=()
 PHASE="" PHASE_PAIRS=""
 chaos_start_bsp() {
@@ -219,7 +228,8 @@ chaos_start_bsp() {
     for r in $(seq 0 7); do
         ip netns exec "$P-h$((r / 2 + 1))v$((r % 2 + 1))" "$BIN/vr-bsp" \
             --rank "$r" --peers "$peers" --pattern "$pattern" \
-            --duration 3600 --msg-size 16K --compute-us 0 --json \
+            --duration 3600 --msg-size 16K --compute-us 0 \
+            --connect-timeout 600 --json \
             >"$T/bsp-$r.json" 2>"$T/bsp-$r.err" &
         BSP_PIDS+=("$!")
         VR_PIDS+=("$!")
